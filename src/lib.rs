@@ -1,0 +1,19 @@
+//! kvwatch: watches Azure Key Vault audit logs and tells a SOC, within seconds, when a
+//! vault is being attacked.
+//!
+//! The crate follows the data flow: [`source`] reads bytes (files, Event Hubs),
+//! [`decode`] turns every log shape into one [`event::AuditEvent`], [`pipeline`]
+//! drops duplicates and orders events by event time, [`detect`] keeps baselines and
+//! raises findings, [`alert`] turns them into the alert contract and [`sink`] delivers
+//! them. [`config`] and [`metrics`] sit beside the flow; [`cli`] is the thin edge.
+
+pub mod alert;
+pub mod cli;
+pub mod config;
+pub mod decode;
+pub mod detect;
+pub mod enrich;
+pub mod event;
+pub mod pipeline;
+pub mod sink;
+pub mod source;

@@ -1,0 +1,175 @@
+//! Exact-duplicate suppression: Event Hubs delivers at least once, records have no id.
+//!
+//! A record is identified by a 128-bit hash of its normalised content
+//! ([`content_hash`]), so the same record seen twice, even in two shapes, is one
+//! event. Hashes are remembered for a window of event time, in buckets, so memory is
+//! bounded by the event rate times the window.
+
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use chrono::{DateTime, Duration, Utc};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::event::AuditEvent;
+
+/// A 128-bit content hash of a normalised event.
+pub type ContentHash = u128;
+
+/// Hashes the facts that identify a request (not the shape it arrived in).
+pub fn content_hash(e: &AuditEvent<'_>) -> ContentHash {
+    let mut h = Xxh3::new();
+    let mut field = |bytes: &[u8]| {
+        h.update(&(bytes.len() as u32).to_le_bytes());
+        h.update(bytes);
+    };
+    field(&e.time.timestamp_nanos_opt().unwrap_or(i64::MIN).to_le_bytes());
+    field(e.vault.as_bytes());
+    field(e.operation.as_str().as_bytes());
+    field(&e.status.to_le_bytes());
+    match e.caller_ip {
+        Some(std::net::IpAddr::V4(a)) => field(&a.octets()),
+        Some(std::net::IpAddr::V6(a)) => field(&a.octets()),
+        None => field(&[]),
+    }
+    field(e.principal.key.as_deref().unwrap_or("").as_bytes());
+    match &e.object {
+        Some(o) => {
+            field(o.kind.as_str().as_bytes());
+            field(o.name.as_deref().unwrap_or("").as_bytes());
+            field(o.version.as_deref().unwrap_or("").as_bytes());
+        }
+        None => field(&[]),
+    }
+    field(e.correlation_id.as_deref().unwrap_or("").as_bytes());
+    field(e.client_info.as_deref().unwrap_or("").as_bytes());
+    field(&e.duration_ms.unwrap_or(u32::MAX).to_le_bytes());
+    h.digest128()
+}
+
+/// The hash is already uniform: the set uses its low bits directly.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(buf);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+type HashSet128 = HashSet<ContentHash, BuildHasherDefault<PassThrough>>;
+
+/// Remembers content hashes for a window of event time.
+pub struct Dedup {
+    window: Duration,
+    bucket: Duration,
+    seen: HashSet128,
+    buckets: VecDeque<(DateTime<Utc>, Vec<ContentHash>)>,
+    newest: Option<DateTime<Utc>>,
+}
+
+impl Dedup {
+    /// A deduplicator remembering `window` of event time (at least one minute).
+    pub fn new(window: std::time::Duration) -> Self {
+        let window = Duration::from_std(window).unwrap_or(Duration::hours(1)).max(Duration::minutes(1));
+        Dedup {
+            window,
+            bucket: window / 8,
+            seen: HashSet128::default(),
+            buckets: VecDeque::new(),
+            newest: None,
+        }
+    }
+
+    /// Records a hash; `false` when it was already seen within the window.
+    pub fn first_sighting(&mut self, hash: ContentHash, time: DateTime<Utc>) -> bool {
+        if !self.seen.insert(hash) {
+            return false;
+        }
+        let bucket_start = self.bucket_of(time);
+        match self.buckets.iter_mut().rev().find(|(start, _)| *start == bucket_start) {
+            Some((_, hashes)) => hashes.push(hash),
+            None => {
+                let at = self.buckets.partition_point(|(start, _)| *start < bucket_start);
+                self.buckets.insert(at, (bucket_start, vec![hash]));
+            }
+        }
+        if self.newest.is_none_or(|n| time > n) {
+            self.newest = Some(time);
+            self.evict();
+        }
+        true
+    }
+
+    /// How many hashes are remembered.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+
+    fn bucket_of(&self, time: DateTime<Utc>) -> DateTime<Utc> {
+        let step = self.bucket.num_milliseconds().max(1);
+        let ms = time.timestamp_millis();
+        DateTime::from_timestamp_millis(ms - ms.rem_euclid(step)).unwrap_or(time)
+    }
+
+    fn evict(&mut self) {
+        let Some(newest) = self.newest else { return };
+        let horizon = newest - self.window;
+        while let Some((start, _)) = self.buckets.front() {
+            if *start + self.bucket > horizon {
+                break;
+            }
+            if let Some((_, hashes)) = self.buckets.pop_front() {
+                for h in hashes {
+                    self.seen.remove(&h);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(min: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + min * 60, 0).unwrap()
+    }
+
+    #[test]
+    fn duplicates_inside_the_window_are_dropped() {
+        let mut d = Dedup::new(std::time::Duration::from_secs(3600));
+        assert!(d.first_sighting(1, t(0)));
+        assert!(!d.first_sighting(1, t(0)));
+        assert!(d.first_sighting(2, t(30)));
+        assert!(!d.first_sighting(1, t(0)), "still inside the window");
+        assert!(d.first_sighting(3, t(200)));
+        assert!(d.first_sighting(1, t(0)), "forgotten after the window");
+        assert!(d.len() <= 3);
+    }
+
+    #[test]
+    fn late_arrivals_land_in_their_own_bucket() {
+        let mut d = Dedup::new(std::time::Duration::from_secs(3600));
+        assert!(d.first_sighting(10, t(50)));
+        assert!(d.first_sighting(11, t(5)));
+        assert!(!d.first_sighting(11, t(5)));
+        assert!(d.first_sighting(12, t(70)));
+        assert!(!d.first_sighting(10, t(50)));
+    }
+}

@@ -1,0 +1,247 @@
+//! The pipeline replay and live share: decode → filter → dedup → reorder → detect →
+//! alert, with observers watching every step.
+//!
+//! A source hands [`Pipeline::ingest`] a chunk of bytes (a file, an Event Hubs body)
+//! and, when it knows how far its input has progressed, moves the watermark with
+//! [`Pipeline::advance_to`]. Everything after decoding runs on event time, so feeding
+//! the same records as files or as Event Hubs bodies gives the same alerts.
+
+pub mod clock;
+pub mod dedup;
+pub mod observe;
+pub mod reorder;
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::alert::Alert;
+use crate::decode::{decode_buffer, Format, Limits, Location, Record, Refusal};
+use crate::detect::Engine;
+use crate::event::AuditEvent;
+use crate::sink::{AlertSink, SinkError};
+pub use dedup::{content_hash, ContentHash, Dedup};
+pub use observe::{Happening, Observer, Observers, Origin};
+pub use reorder::ReorderBuffer;
+
+/// Which events the pipeline keeps (`--since`, `--until`, `--vault`).
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Keep events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Keep events before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Keep only these vaults (lower case); empty keeps all.
+    pub vaults: HashSet<String>,
+}
+
+impl EventFilter {
+    /// Whether the event passes.
+    pub fn keeps(&self, e: &AuditEvent<'_>) -> bool {
+        self.since.is_none_or(|s| e.time >= s)
+            && self.until.is_none_or(|u| e.time < u)
+            && (self.vaults.is_empty() || self.vaults.contains(e.vault.as_str()))
+    }
+}
+
+/// How the pipeline orders and bounds its work.
+#[derive(Debug, Clone)]
+pub struct PipelineSettings {
+    /// How late an event may be and still be processed in order.
+    pub lateness: Duration,
+    /// How long (event time) exact duplicates are remembered.
+    pub dedup_window: std::time::Duration,
+    /// The most events the reorder buffer holds.
+    pub reorder_capacity: usize,
+    /// Input size limits.
+    pub limits: Limits,
+    /// Stop at the first rejected record.
+    pub strict: bool,
+    /// Which events to keep.
+    pub filter: EventFilter,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        PipelineSettings {
+            lateness: Duration::minutes(15),
+            dedup_window: std::time::Duration::from_secs(3600),
+            reorder_capacity: 1_000_000,
+            limits: Limits::default(),
+            strict: false,
+            filter: EventFilter::default(),
+        }
+    }
+}
+
+/// Why the pipeline stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// `--strict` and a record was rejected.
+    #[error("{origin}: {location}: record {refusal} (--strict stops at the first bad record)")]
+    Strict {
+        /// The input.
+        origin: String,
+        /// Where.
+        location: Location,
+        /// Why.
+        refusal: Refusal,
+    },
+    /// An alert could not be written.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+/// The shared pipeline.
+pub struct Pipeline {
+    settings: PipelineSettings,
+    dedup: Dedup,
+    reorder: ReorderBuffer,
+    engine: Engine,
+    observers: Observers,
+    sink: Box<dyn AlertSink>,
+    newest: Option<DateTime<Utc>>,
+}
+
+impl Pipeline {
+    /// A pipeline feeding `engine`, delivering to `sink`, watched by `observers`.
+    pub fn new(settings: PipelineSettings, engine: Engine, sink: Box<dyn AlertSink>, observers: Observers) -> Self {
+        Pipeline {
+            dedup: Dedup::new(settings.dedup_window),
+            reorder: ReorderBuffer::new(settings.reorder_capacity),
+            settings,
+            engine,
+            observers,
+            sink,
+            newest: None,
+        }
+    }
+
+    /// The newest event time seen so far.
+    pub fn newest_event_time(&self) -> Option<DateTime<Utc>> {
+        self.newest
+    }
+
+    /// The allowed lateness.
+    pub fn lateness(&self) -> Duration {
+        self.settings.lateness
+    }
+
+    /// Events waiting in the reorder buffer.
+    pub fn buffered(&self) -> usize {
+        self.reorder.len()
+    }
+
+    /// Decodes one chunk and buffers its events.
+    pub fn ingest(&mut self, origin: &Origin, bytes: &[u8], format: Format) -> Result<(), PipelineError> {
+        let mut failure: Option<PipelineError> = None;
+        let limits = self.settings.limits;
+        decode_buffer(bytes, format, &limits, &mut |record: Record<'_>| {
+            if failure.is_none() {
+                if let Err(e) = self.accept(origin, record) {
+                    failure = Some(e);
+                }
+            }
+        });
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Moves the watermark: releases buffered events at or before `watermark`.
+    pub fn advance_to(&mut self, watermark: DateTime<Utc>) -> Result<(), PipelineError> {
+        let mut released = Vec::new();
+        self.reorder.advance(watermark, &mut |e| released.push(e));
+        for e in released {
+            self.process(&e)?;
+        }
+        let mut alerts = Vec::new();
+        self.engine.advance(watermark, &mut |a| alerts.push(a));
+        self.deliver_all(alerts)?;
+        self.observers.report(&Happening::Watermark { at: watermark, buffered: self.reorder.len() });
+        Ok(())
+    }
+
+    /// Moves the watermark to the newest event time minus the allowed lateness.
+    pub fn advance_by_lateness(&mut self) -> Result<(), PipelineError> {
+        match self.newest {
+            Some(newest) => self.advance_to(newest - self.settings.lateness),
+            None => Ok(()),
+        }
+    }
+
+    /// End of input: releases everything and flushes the sink.
+    pub fn finish(&mut self) -> Result<(), PipelineError> {
+        let mut released = Vec::new();
+        self.reorder.flush(&mut |e| released.push(e));
+        for e in released {
+            self.process(&e)?;
+        }
+        if let Some(newest) = self.newest {
+            let mut alerts = Vec::new();
+            self.engine.advance(newest, &mut |a| alerts.push(a));
+            self.deliver_all(alerts)?;
+        }
+        self.sink.flush()?;
+        Ok(())
+    }
+
+    fn accept(&mut self, origin: &Origin, record: Record<'_>) -> Result<(), PipelineError> {
+        let event = match record.result {
+            Ok(event) => event,
+            Err(refusal) => {
+                self.observers.report(&Happening::Refused {
+                    refusal,
+                    shape: record.shape,
+                    origin,
+                    location: record.location,
+                    raw: record.raw,
+                });
+                if self.settings.strict && matches!(refusal, Refusal::Rejected(_)) {
+                    return Err(PipelineError::Strict { origin: origin.to_string(), location: record.location, refusal });
+                }
+                return Ok(());
+            }
+        };
+        self.observers.report(&Happening::Received { shape: record.shape });
+        if !self.settings.filter.keeps(&event) {
+            self.observers.report(&Happening::Filtered);
+            return Ok(());
+        }
+        let hash = content_hash(&event);
+        if !self.dedup.first_sighting(hash, event.time) {
+            self.observers.report(&Happening::Duplicate);
+            return Ok(());
+        }
+        if self.newest.is_none_or(|n| event.time > n) {
+            self.newest = Some(event.time);
+        }
+        match self.reorder.push(event.into_owned(), hash) {
+            Ok(_) => {}
+            Err(late) => {
+                let behind = self.reorder.released_up_to().map_or(Duration::zero(), |r| r - late.time);
+                self.observers.report(&Happening::Late { behind });
+                self.process(&late)?;
+            }
+        }
+        let mut overflow = Vec::new();
+        self.reorder.drain_overflow(&mut |e| overflow.push(e));
+        for e in overflow {
+            self.process(&e)?;
+        }
+        Ok(())
+    }
+
+    fn process(&mut self, event: &AuditEvent<'_>) -> Result<(), PipelineError> {
+        self.observers.report(&Happening::Processed { event });
+        let mut alerts = Vec::new();
+        self.engine.process(event, &mut |a| alerts.push(a));
+        self.deliver_all(alerts)
+    }
+
+    fn deliver_all(&mut self, alerts: Vec<Alert>) -> Result<(), PipelineError> {
+        for alert in alerts {
+            self.observers.report(&Happening::Alerted { alert: &alert });
+            self.sink.deliver(&alert)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,125 @@
+//! Event-time ordering with a bounded-lateness watermark, shared by replay and live.
+//!
+//! Records arrive out of order (Storage blobs hold records by arrival hour, Event Hubs
+//! partitions interleave, Azure exports up to ~10 minutes late). Events wait in a heap
+//! until the watermark passes them, then leave in `(time, content hash)` order, so
+//! the detectors see the same sequence whatever the arrival order, as long as no event
+//! is later than the allowed lateness. A later one is released at once and counted as
+//! late; nothing is dropped. The buffer is bounded: past its capacity the oldest event
+//! leaves early.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use chrono::{DateTime, Utc};
+
+use super::dedup::ContentHash;
+use crate::event::AuditEvent;
+
+struct Entry {
+    time: DateTime<Utc>,
+    hash: ContentHash,
+    event: AuditEvent<'static>,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.time == other.time && self.hash == other.hash
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.time, self.hash).cmp(&(other.time, other.hash))
+    }
+}
+
+/// Whether an event entered the buffer or was already behind the watermark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Buffered until the watermark passes it.
+    Buffered,
+    /// Older than what has already been released: hand it on now.
+    Late,
+}
+
+/// The reorder buffer.
+pub struct ReorderBuffer {
+    heap: BinaryHeap<Reverse<Entry>>,
+    capacity: usize,
+    released_up_to: Option<DateTime<Utc>>,
+}
+
+impl ReorderBuffer {
+    /// A buffer holding at most `capacity` events.
+    pub fn new(capacity: usize) -> Self {
+        ReorderBuffer { heap: BinaryHeap::new(), capacity: capacity.max(1), released_up_to: None }
+    }
+
+    /// Offers an event. A late event is given back to be processed immediately.
+    pub fn push(
+        &mut self,
+        event: AuditEvent<'static>,
+        hash: ContentHash,
+    ) -> Result<Admission, AuditEvent<'static>> {
+        if self.released_up_to.is_some_and(|r| event.time < r) {
+            return Err(event);
+        }
+        self.heap.push(Reverse(Entry { time: event.time, hash, event }));
+        Ok(Admission::Buffered)
+    }
+
+    /// Events over capacity, oldest first (memory bound beats ordering).
+    pub fn drain_overflow(&mut self, out: &mut dyn FnMut(AuditEvent<'static>)) {
+        while self.heap.len() > self.capacity {
+            if let Some(Reverse(e)) = self.heap.pop() {
+                self.note_release(e.time);
+                out(e.event);
+            }
+        }
+    }
+
+    /// Releases, in order, every event at or before `watermark`.
+    pub fn advance(&mut self, watermark: DateTime<Utc>, out: &mut dyn FnMut(AuditEvent<'static>)) {
+        while self.heap.peek().is_some_and(|Reverse(e)| e.time <= watermark) {
+            if let Some(Reverse(e)) = self.heap.pop() {
+                self.note_release(e.time);
+                out(e.event);
+            }
+        }
+    }
+
+    /// Releases everything (end of input, shutdown).
+    pub fn flush(&mut self, out: &mut dyn FnMut(AuditEvent<'static>)) {
+        while let Some(Reverse(e)) = self.heap.pop() {
+            self.note_release(e.time);
+            out(e.event);
+        }
+    }
+
+    /// Events waiting.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// Whether no event waits.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// The time of the newest released event.
+    pub fn released_up_to(&self) -> Option<DateTime<Utc>> {
+        self.released_up_to
+    }
+
+    fn note_release(&mut self, time: DateTime<Utc>) {
+        if self.released_up_to.is_none_or(|r| time > r) {
+            self.released_up_to = Some(time);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Detach handling shared by every link the stand-in serves.
+//!
+//! Two rules keep fe2o3-amqp clients from hanging:
+//!
+//! * A detach is answered in kind: a non-closing detach with a non-closing
+//!   detach, a closing one with a closing one. (Answering a detach with a
+//!   close makes the client re-attach in order to close.)
+//! * A detach that the stand-in starts waits for the client's answer only for
+//!   a while: the client answers when it next polls the link, which may be
+//!   never.
+
+use fe2o3_amqp::{
+    link::DetachError,
+    types::definitions::{self, ErrorCondition},
+    Receiver, Sender,
+};
+use std::time::Duration;
+use tracing::debug;
+
+/// How long a stand-in-initiated detach waits for the client's answer.
+const DETACH_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How a client ended a link, as reported by `on_detach` or a failed call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum RemoteEnd {
+    /// A non-closing detach: answer with a detach.
+    Detached,
+    /// A closing detach: answer with a close.
+    Closed,
+    /// The session or connection went away: nothing to answer.
+    Gone,
+}
+
+impl RemoteEnd {
+    pub(super) fn from_detach_error(error: &DetachError) -> Self {
+        match error {
+            DetachError::DetachedByRemote | DetachError::RemoteDetachedWithError(_) => {
+                Self::Detached
+            }
+            DetachError::ClosedByRemote | DetachError::RemoteClosedWithError(_) => Self::Closed,
+            DetachError::IllegalState | DetachError::IllegalSessionState => Self::Gone,
+        }
+    }
+}
+
+/// Answers a client's detach on a stand-in sender.
+pub(super) async fn answer_sender(sender: Sender, end: RemoteEnd) {
+    let result = match end {
+        RemoteEnd::Detached => sender.detach().await.err().map(|(_, e)| e),
+        RemoteEnd::Closed => sender.close().await.err(),
+        RemoteEnd::Gone => None,
+    };
+    if let Some(error) = result {
+        debug!(%error, "answering a sender detach failed");
+    }
+}
+
+/// Detaches a stand-in sender with an error, as the broker does when it
+/// refuses or displaces a receiver.
+pub(super) async fn detach_sender_with_error(
+    sender: Sender,
+    condition: impl Into<ErrorCondition>,
+    description: String,
+) {
+    let error = definitions::Error::new(condition, description, None);
+    match tokio::time::timeout(DETACH_ANSWER_TIMEOUT, sender.detach_with_error(error)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err((_, error))) => debug!(%error, "error detach of a sender was not answered cleanly"),
+        Err(_) => debug!("client did not answer an error detach in time"),
+    }
+}
+
+/// Detaches a stand-in receiver with an error, refusing what the client
+/// wanted to send to.
+pub(super) async fn detach_receiver_with_error(
+    receiver: Receiver,
+    condition: impl Into<ErrorCondition>,
+    description: String,
+) {
+    let error = definitions::Error::new(condition, description, None);
+    match tokio::time::timeout(DETACH_ANSWER_TIMEOUT, receiver.detach_with_error(error)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err((_, error))) => {
+            debug!(%error, "error detach of a receiver was not answered cleanly")
+        }
+        Err(_) => debug!("client did not answer an error detach in time"),
+    }
+}

@@ -1,0 +1,283 @@
+//! The `$cbs` and `$management` nodes.
+//!
+//! Both speak the AMQP management request/response pattern: the client
+//! attaches a sender to the node and a receiver whose target is its own
+//! reply address, sends a request carrying `reply-to`, and waits first for
+//! the disposition of the request and then for a response whose
+//! `status-code` application property says how it went.
+//!
+//! * `$cbs` takes `put-token` (a JWT or a SAS token) and answers 202.
+//! * `$management` takes `READ` of `com.microsoft:eventhub` (hub properties)
+//!   and `com.microsoft:partition` (partition properties) and answers 200.
+//!
+//! A client attaches each node's two links in one session, so replies are
+//! routed within the session by reply address.
+
+use super::{
+    links::{answer_sender, RemoteEnd},
+    store::{Hub, Partition},
+    Shared,
+};
+use fe2o3_amqp::{
+    link::delivery::Sendable,
+    types::{
+        messaging::{AmqpValue, ApplicationProperties, Body, Message, Properties},
+        primitives::{Array, OrderedMap, SimpleValue, Timestamp, Value},
+    },
+    Receiver, Sender,
+};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+use tokio::sync::mpsc;
+use tracing::debug;
+
+/// The AMQP timestamp that Event Hubs sends for "never" (year 1 CE); the SDK
+/// reads it as `None`.
+const NEVER_MILLIS: i64 = -62_135_596_800_000;
+
+type Reply = Message<Body<Value>>;
+
+/// Which node a request link was attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Node {
+    Cbs,
+    Management,
+}
+
+/// Reply links of one session, by the reply address the client listens on.
+#[derive(Debug, Clone, Default)]
+pub(super) struct ReplyRoutes(Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Reply>>>>);
+
+impl ReplyRoutes {
+    /// Registers a reply link and returns the queue of replies to send on it.
+    pub(super) fn register(&self, address: String) -> mpsc::UnboundedReceiver<Reply> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        super::store::lock(&self.0).insert(address, tx);
+        rx
+    }
+
+    fn send(&self, address: &str, reply: Reply) -> bool {
+        let routes = super::store::lock(&self.0);
+        routes.get(address).is_some_and(|tx| tx.send(reply).is_ok())
+    }
+}
+
+/// Serves a client's request link: accepts each request and queues the
+/// response on the reply link of the same session.
+pub(super) async fn serve_requests(
+    mut receiver: Receiver,
+    node: Node,
+    shared: Arc<Shared>,
+    routes: ReplyRoutes,
+) {
+    loop {
+        let delivery = match receiver.recv::<Body<Value>>().await {
+            Ok(delivery) => delivery,
+            Err(error) => {
+                // A detach was already answered by fe2o3 inside `recv`.
+                debug!(%error, ?node, "request link ended");
+                return;
+            }
+        };
+        if let Err(error) = receiver.accept(&delivery).await {
+            debug!(%error, ?node, "could not accept a request");
+            return;
+        }
+        let request = delivery.into_message();
+        let reply_to = request
+            .properties
+            .as_ref()
+            .and_then(|p| p.reply_to.clone())
+            .unwrap_or_default();
+        let reply = respond(node, &request, &shared);
+        if !routes.send(&reply_to, reply) {
+            debug!(%reply_to, ?node, "no reply link for a request");
+        }
+    }
+}
+
+/// Serves a client's reply link: sends the queued responses, pre-settled.
+pub(super) async fn serve_replies(mut sender: Sender, mut replies: mpsc::UnboundedReceiver<Reply>) {
+    loop {
+        let next = tokio::select! {
+            reply = replies.recv() => Ok(reply),
+            detach = sender.on_detach() => Err(RemoteEnd::from_detach_error(&detach)),
+        };
+        match next {
+            Ok(Some(reply)) => {
+                let sendable = Sendable::builder().message(reply).settled(true).build();
+                if let Err(error) = sender.send(sendable).await {
+                    debug!(%error, "reply link ended while sending");
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(end) => return answer_sender(sender, end).await,
+        }
+    }
+}
+
+/// Builds the response to one request.
+fn respond(node: Node, request: &Message<Body<Value>>, shared: &Shared) -> Reply {
+    let outcome = match node {
+        Node::Cbs => put_token(request),
+        Node::Management => read(request, shared),
+    };
+    let correlation_id = request
+        .properties
+        .as_ref()
+        .and_then(|p| p.message_id.clone());
+    outcome.into_message(correlation_id)
+}
+
+/// A response status, description and body.
+struct Outcome {
+    status: i32,
+    description: String,
+    body: Value,
+}
+
+impl Outcome {
+    fn ok(status: i32, body: Value) -> Self {
+        Self {
+            status,
+            description: "OK".to_string(),
+            body,
+        }
+    }
+
+    fn error(status: i32, description: String) -> Self {
+        Self {
+            status,
+            description,
+            body: Value::Null,
+        }
+    }
+
+    fn into_message(
+        self,
+        correlation_id: Option<fe2o3_amqp::types::messaging::MessageId>,
+    ) -> Reply {
+        Message {
+            header: None,
+            delivery_annotations: None,
+            message_annotations: None,
+            properties: Some(Properties {
+                correlation_id,
+                ..Default::default()
+            }),
+            application_properties: Some(
+                ApplicationProperties::builder()
+                    .insert("status-code", SimpleValue::Int(self.status))
+                    .insert("status-description", SimpleValue::String(self.description))
+                    .build(),
+            ),
+            body: Body::Value(AmqpValue(self.body)),
+            footer: None,
+        }
+    }
+}
+
+/// Reads a string application property of a request.
+fn property<'a>(request: &'a Message<Body<Value>>, name: &str) -> Option<&'a str> {
+    match request.application_properties.as_ref()?.get(name)? {
+        SimpleValue::String(value) => Some(value.as_str()),
+        SimpleValue::Symbol(value) => Some(value.as_str()),
+        _ => None,
+    }
+}
+
+fn put_token(request: &Message<Body<Value>>) -> Outcome {
+    match property(request, "operation") {
+        Some("put-token") => Outcome::ok(202, Value::Null),
+        other => Outcome::error(400, format!("unsupported $cbs operation {other:?}")),
+    }
+}
+
+fn read(request: &Message<Body<Value>>, shared: &Shared) -> Outcome {
+    if property(request, "operation") != Some("READ") {
+        return Outcome::error(400, "only READ is supported".to_string());
+    }
+    let name = property(request, "name").unwrap_or_default();
+    let Some(hub) = shared.hub(name) else {
+        return Outcome::error(
+            404,
+            format!("The messaging entity '{name}' could not be found."),
+        );
+    };
+    match property(request, "type") {
+        Some("com.microsoft:eventhub") => Outcome::ok(200, hub_properties(hub)),
+        Some("com.microsoft:partition") => {
+            let id = property(request, "partition").unwrap_or_default();
+            match hub.partition(id) {
+                Some(partition) => Outcome::ok(200, partition_properties(hub, partition)),
+                None => Outcome::error(404, format!("Partition '{id}' of '{name}' not found.")),
+            }
+        }
+        other => Outcome::error(400, format!("unsupported entity type {other:?}")),
+    }
+}
+
+fn map(entries: Vec<(&str, Value)>) -> Value {
+    let mut map = OrderedMap::new();
+    for (key, value) in entries {
+        map.insert(Value::String(key.to_string()), value);
+    }
+    Value::Map(map)
+}
+
+fn hub_properties(hub: &Hub) -> Value {
+    let ids = hub.partition_ids();
+    map(vec![
+        ("type", Value::String("com.microsoft:eventhub".to_string())),
+        ("name", Value::String(hub.name.clone())),
+        (
+            "created_at",
+            timestamp(super::store::millis_since_epoch(hub.created_at)),
+        ),
+        (
+            "partition_count",
+            Value::Int(i32::try_from(ids.len()).unwrap_or(i32::MAX)),
+        ),
+        (
+            "partition_ids",
+            Value::Array(Array::from(
+                ids.into_iter().map(Value::String).collect::<Vec<_>>(),
+            )),
+        ),
+    ])
+}
+
+fn partition_properties(hub: &Hub, partition: &Partition) -> Value {
+    let figures = partition.properties();
+    map(vec![
+        ("type", Value::String("com.microsoft:partition".to_string())),
+        ("name", Value::String(hub.name.clone())),
+        ("partition", Value::String(partition.id.clone())),
+        (
+            "begin_sequence_number",
+            Value::Long(figures.begin_sequence_number),
+        ),
+        (
+            "last_enqueued_sequence_number",
+            Value::Long(figures.last_sequence_number),
+        ),
+        // Required to be present by the SDK, which does not read it.
+        ("last_enqueued_sequence_number_epoch", Value::Long(0)),
+        ("last_enqueued_offset", Value::String(figures.last_offset)),
+        (
+            "last_enqueued_time_utc",
+            timestamp(figures.last_enqueued_millis.unwrap_or(NEVER_MILLIS)),
+        ),
+        (
+            "is_partition_empty",
+            Value::Bool(figures.last_enqueued_millis.is_none()),
+        ),
+    ])
+}
+
+fn timestamp(millis: i64) -> Value {
+    Value::Timestamp(Timestamp::from_milliseconds(millis))
+}

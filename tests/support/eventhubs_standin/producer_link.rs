@@ -1,0 +1,163 @@
+//! Links on which clients send events: targets `<hub>` and
+//! `<hub>/Partitions/<n>`.
+//!
+//! A transfer is either one event, or (message format `0x80013700`) a batch
+//! envelope whose Data sections each hold one encoded AMQP message. A batch
+//! lands in one partition, as on the service: the partition the link names,
+//! else the one the partition key maps to, else the next in round-robin order.
+//! Every transfer is settled with `accepted` once its events are stored, or
+//! `rejected` when it cannot be read.
+
+use super::{
+    links::detach_receiver_with_error,
+    store::{Hub, NewEvent, Partition, PARTITION_KEY_ANNOTATION},
+};
+use fe2o3_amqp::{
+    link::RecvError,
+    types::{
+        definitions::{self, AmqpError},
+        messaging::{annotations::OwnedKey, message::DecodeIntoMessage, AmqpValue, Body, Message},
+        primitives::Value,
+    },
+    Receiver,
+};
+use std::sync::Arc;
+use tracing::debug;
+
+/// The message format of an Event Hubs batch envelope.
+pub(super) const BATCH_MESSAGE_FORMAT: u32 = 0x8001_3700;
+
+/// Why a transfer could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum IngestError {
+    #[error("a batch envelope must carry Data sections")]
+    BatchWithoutData,
+    #[error("a batched message could not be decoded: {0}")]
+    BatchedMessage(String),
+    #[error("event bodies must be Data sections or a binary or string amqp-value")]
+    UnsupportedBody,
+    #[error("the hub has no partitions")]
+    NoPartition,
+}
+
+/// A client's sending link, resolved to its hub and optional partition.
+pub(super) struct ProducerLink {
+    pub(super) receiver: Receiver,
+    pub(super) hub: Arc<Hub>,
+    pub(super) partition: Option<Arc<Partition>>,
+}
+
+/// Stores what the client sends until it detaches.
+pub(super) async fn serve(link: ProducerLink) {
+    let ProducerLink {
+        mut receiver,
+        hub,
+        partition,
+    } = link;
+    loop {
+        let delivery = match receiver.recv::<Body<Value>>().await {
+            Ok(delivery) => delivery,
+            Err(RecvError::MessageDecode(error)) => {
+                let description = format!("could not decode a transfer: {error}");
+                return detach_receiver_with_error(receiver, AmqpError::DecodeError, description)
+                    .await;
+            }
+            Err(error) => {
+                // Covers client detaches, which fe2o3 answers inside `recv`.
+                debug!(%error, hub = %hub.name, "sending link ended");
+                return;
+            }
+        };
+        let format = delivery.message_format().unwrap_or(0);
+        let settled = match ingest(&hub, partition.as_ref(), format, delivery.message()) {
+            Ok(()) => receiver.accept(&delivery).await,
+            Err(error) => {
+                let error =
+                    definitions::Error::new(AmqpError::DecodeError, error.to_string(), None);
+                receiver.reject(&delivery, error).await
+            }
+        };
+        if let Err(error) = settled {
+            debug!(%error, hub = %hub.name, "could not settle a transfer");
+            return;
+        }
+    }
+}
+
+/// Stores the events of one transfer in one partition.
+fn ingest(
+    hub: &Hub,
+    fixed: Option<&Arc<Partition>>,
+    format: u32,
+    message: &Message<Body<Value>>,
+) -> Result<(), IngestError> {
+    let events = if format == BATCH_MESSAGE_FORMAT {
+        unpack_batch(message)?
+    } else {
+        vec![new_event(message)?]
+    };
+    let key = partition_key(message).or_else(|| events.first()?.partition_key.clone());
+    let partition = match (fixed, key) {
+        (Some(partition), _) => Some(partition),
+        (None, Some(key)) => hub.partition_for_key(&key),
+        (None, None) => hub.next_round_robin(),
+    }
+    .ok_or(IngestError::NoPartition)?;
+    partition.append(events);
+    Ok(())
+}
+
+/// Decodes the messages packed in a batch envelope.
+fn unpack_batch(envelope: &Message<Body<Value>>) -> Result<Vec<NewEvent>, IngestError> {
+    let Body::Data(sections) = &envelope.body else {
+        return Err(IngestError::BatchWithoutData);
+    };
+    sections
+        .iter()
+        .map(|section| {
+            let reader = serde_amqp::read::SliceReader::new(&section.0);
+            let message = <Body<Value> as DecodeIntoMessage>::decode_message_from_reader(reader)
+                .map_err(|e| IngestError::BatchedMessage(e.to_string()))?;
+            new_event(&message)
+        })
+        .collect()
+}
+
+/// Turns one message into an event to store.
+fn new_event(message: &Message<Body<Value>>) -> Result<NewEvent, IngestError> {
+    Ok(NewEvent {
+        body: body_bytes(&message.body)?,
+        partition_key: partition_key(message),
+        properties: message.properties.clone(),
+        application_properties: message.application_properties.clone(),
+    })
+}
+
+/// Flattens a body into bytes; the stand-in delivers them as one Data section.
+fn body_bytes(body: &Body<Value>) -> Result<Vec<u8>, IngestError> {
+    match body {
+        Body::Data(sections) => Ok(sections
+            .iter()
+            .flat_map(|section| section.0.iter().copied())
+            .collect()),
+        Body::Value(AmqpValue(Value::Binary(bytes))) => Ok(bytes.to_vec()),
+        Body::Value(AmqpValue(Value::String(text))) => Ok(text.as_bytes().to_vec()),
+        Body::Empty => Ok(Vec::new()),
+        _ => Err(IngestError::UnsupportedBody),
+    }
+}
+
+/// Reads the `x-opt-partition-key` message annotation.
+fn partition_key(message: &Message<Body<Value>>) -> Option<String> {
+    let annotations = message.message_annotations.as_ref()?;
+    annotations
+        .iter()
+        .find_map(|(key, value)| match (key, value) {
+            (OwnedKey::Symbol(symbol), Value::String(key))
+                if symbol.as_str() == PARTITION_KEY_ANNOTATION =>
+            {
+                Some(key.clone())
+            }
+            _ => None,
+        })
+}
