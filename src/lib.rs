@@ -8,6 +8,7 @@
 //! them. [`config`] and [`metrics`] sit beside the flow; [`cli`] is the thin edge.
 
 pub mod alert;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod decode;

@@ -106,3 +106,16 @@ impl Engine {
         }
     }
 }
+
+/// Why the detectors could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectorError {
+    /// A detector definition is invalid.
+    #[error("{0}")]
+    Definition(String),
+}
+
+/// Builds the configured detectors.
+pub fn build_detectors(_config: &crate::config::Config) -> Result<Vec<Box<dyn Detector>>, DetectorError> {
+    Ok(Vec::new())
+}

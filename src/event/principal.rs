@@ -41,7 +41,29 @@ pub struct Claims<'a> {
     pub iss: Option<Cow<'a, str>>,
 }
 
-impl Claims<'_> {
+impl<'a> Claims<'a> {
+    /// Drops claims that are empty or whitespace (CSV cells, `"upn": ""`), so an
+    /// empty claim never makes an anonymous caller look identified.
+    pub fn without_blanks(self) -> Self {
+        fn keep(v: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+            v.filter(|s| !s.trim().is_empty())
+        }
+        Claims {
+            oid: keep(self.oid),
+            object_identifier: keep(self.object_identifier),
+            upn: keep(self.upn),
+            unique_name: keep(self.unique_name),
+            appid: keep(self.appid),
+            idtyp: keep(self.idtyp),
+            xms_mirid: keep(self.xms_mirid),
+            amr: keep(self.amr),
+            scp: keep(self.scp),
+            appidacr: keep(self.appidacr),
+            tenant_id: keep(self.tenant_id),
+            iss: keep(self.iss),
+        }
+    }
+
     /// Whether any identifying claim is present.
     pub fn is_empty(&self) -> bool {
         self.oid.is_none()

@@ -1,0 +1,6 @@
+//! The commands, assembled from the library's parts: each wires a source to the shared
+//! pipeline and its sinks. The CLI parses and validates arguments, then calls here.
+
+pub mod progress;
+pub mod replay;
+pub mod summary;
