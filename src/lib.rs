@@ -15,6 +15,8 @@ pub mod decode;
 pub mod detect;
 pub mod enrich;
 pub mod event;
+pub mod metrics;
 pub mod pipeline;
+pub mod simulate;
 pub mod sink;
 pub mod source;

@@ -1,6 +1,8 @@
 //! The commands, assembled from the library's parts: each wires a source to the shared
 //! pipeline and its sinks. The CLI parses and validates arguments, then calls here.
 
+pub mod metrics;
+pub mod delivery;
 pub mod progress;
 pub mod replay;
 pub mod summary;

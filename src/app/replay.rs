@@ -14,12 +14,16 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use super::metrics::{MetricsOptions, RunMetrics};
+use super::delivery::{DeliveryRuntime, DrainReport};
 use super::progress::Progress;
 use super::summary::{RejectLog, Summary, SummaryObserver};
 use crate::config::Config;
 use crate::decode::Format;
-use crate::detect::{self, Engine, IncidentPolicy};
+use crate::detect::Engine;
+use crate::metrics::checks;
 use crate::pipeline::{EventFilter, Observers, Origin, Pipeline, PipelineSettings};
+use crate::sink::enqueue::Tee;
 use crate::sink::json_lines::JsonLinesSink;
 use crate::sink::AlertSink;
 use crate::source::files::{plan, read_input, Input};
@@ -43,6 +47,8 @@ pub struct ReplayOptions {
     pub strict: bool,
     /// Show a progress line (when standard error is a terminal).
     pub progress: bool,
+    /// The metrics endpoint and snapshot (`--metrics-listen`, `--metrics-out`).
+    pub metrics: MetricsOptions,
 }
 
 /// How a replay ended.
@@ -50,11 +56,16 @@ pub struct ReplayOptions {
 pub struct ReplayOutcome {
     /// The counts.
     pub summary: Summary,
+    /// How alert delivery ended (with `[[sinks]]` only): what is still waiting.
+    pub delivery: Option<DrainReport>,
+    /// The run's metrics, when asked for; [`RunMetrics::linger`] keeps serving them.
+    pub metrics: Option<RunMetrics>,
 }
 
 /// Runs a replay to completion.
 pub fn replay(opts: ReplayOptions) -> Result<ReplayOutcome> {
     let started = Instant::now();
+    let run_metrics = RunMetrics::start(&opts.metrics, &opts.config)?;
     let groups = plan(&opts.paths).context("cannot plan the replay; check the paths")?;
     let summary = Arc::new(Mutex::new(Summary::default()));
     let mut observers = Observers::default();
@@ -65,8 +76,12 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplayOutcome> {
     if opts.progress && std::io::stderr().is_terminal() {
         observers.push(Box::new(Progress::new()));
     }
-    let detectors = detect::build_detectors(&opts.config).context("cannot load the detectors")?;
-    let engine = Engine::new(detectors, IncidentPolicy { gap: opts.config.incidents.gap.as_chrono() });
+    let engine = Engine::from_config(&opts.config).context("cannot load the detectors")?;
+    if let Some(m) = &run_metrics {
+        observers.push(Box::new(m.observer()));
+        m.ready(checks::SOURCES_CONNECTED);
+        m.ready(checks::STATE_LOADED);
+    }
     let settings = PipelineSettings {
         lateness: opts.config.pipeline.lateness.as_chrono(),
         dedup_window: opts.config.pipeline.dedup_window.as_std(),
@@ -75,7 +90,18 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplayOutcome> {
         strict: opts.strict,
         filter: opts.filter.clone(),
     };
-    let mut pipeline = Pipeline::new(settings, engine, open_output(opts.output.as_ref())?, observers);
+    // With [[sinks]], alerts also go to the durable outbox and its delivery workers.
+    let delivery_observers = run_metrics.iter().map(|m| m.metrics().delivery_observer()).collect();
+    let delivery = DeliveryRuntime::start(&opts.config, delivery_observers)?;
+    if let (Some(m), Some(_)) = (&run_metrics, &delivery) {
+        m.ready(checks::OUTBOX_WRITABLE);
+    }
+    let output = open_output(opts.output.as_ref())?;
+    let sink: Box<dyn AlertSink> = match &delivery {
+        Some(d) => Box::new(Tee(vec![output, d.sink(&opts.config)])),
+        None => output,
+    };
+    let mut pipeline = Pipeline::new(settings, engine, sink, observers);
 
     let mut inputs = 0u64;
     let mut unreadable = 0u64;
@@ -100,6 +126,12 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplayOutcome> {
         pipeline.advance_by_lateness()?;
     }
     pipeline.finish()?;
+    // `finish` committed the outbox: the replay is complete. Give the sinks up to the
+    // drain timeout; what is left goes out with the next run.
+    let drained = match delivery {
+        Some(d) => Some(d.finish(opts.config.outbox.drain_timeout.as_std())?),
+        None => None,
+    };
 
     let mut summary = summary.lock().map(|s| s.clone()).unwrap_or_default();
     summary.inputs = inputs;
@@ -114,7 +146,10 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplayOutcome> {
         let json = serde_json::to_vec_pretty(&summary)?;
         std::fs::write(path, json).with_context(|| format!("cannot write the summary to {}", path.display()))?;
     }
-    Ok(ReplayOutcome { summary })
+    if let Some(m) = &run_metrics {
+        m.write_snapshot()?;
+    }
+    Ok(ReplayOutcome { delivery: drained, summary, metrics: run_metrics })
 }
 
 fn open_output(path: Option<&PathBuf>) -> Result<Box<dyn AlertSink>> {

@@ -77,7 +77,7 @@ impl Summary {
             Happening::Duplicate => self.duplicates += 1,
             Happening::Filtered => self.filtered += 1,
             Happening::Late { .. } => self.late += 1,
-            Happening::Processed { event } => {
+            Happening::Processed { event, .. } => {
                 self.processed += 1;
                 if self.first_event.is_none_or(|f| event.time < f) {
                     self.first_event = Some(event.time);
@@ -86,7 +86,7 @@ impl Summary {
                     self.last_event = Some(event.time);
                 }
             }
-            Happening::Alerted { alert } => {
+            Happening::Alerted { alert, .. } => {
                 self.alerts += 1;
                 *self.alerts_by_detector.entry(alert.detector.clone()).or_default() += 1;
                 *self.alerts_by_severity.entry(alert.severity.as_str().to_owned()).or_default() += 1;

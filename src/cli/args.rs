@@ -25,6 +25,45 @@ pub struct RawArgs {
 pub enum Command {
     /// Run the detection pipeline over archived logs (files, folders, `-` for stdin).
     Replay(RawReplayArgs),
+    /// Inspect and manage the alert delivery outbox (list, retry, drop, send).
+    Outbox(super::outbox::RawOutboxArgs),
+    /// Generate realistic Key Vault audit logs with labelled attacks (for evaluation).
+    Simulate(RawSimulateArgs),
+}
+
+/// `kvwatch simulate`.
+#[derive(Debug, Args)]
+pub struct RawSimulateArgs {
+    /// The output folder (Storage layout, `_labels.jsonl`, `_tenant.json`, `_geoip.mmdb`).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Number of days to simulate.
+    #[arg(long, default_value_t = 14)]
+    pub days: u32,
+    /// First day (YYYY-MM-DD, UTC).
+    #[arg(long, default_value = "2026-11-01")]
+    pub start: String,
+    /// Random seed; the same arguments give byte-identical output.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Extra low-activity principals (scale mode, for memory benchmarks).
+    #[arg(long, default_value_t = 0)]
+    pub principals: u64,
+    /// Output shape: storage, event-hubs or both.
+    #[arg(long, default_value = "storage")]
+    pub shape: String,
+    /// Attack scenarios: all or none.
+    #[arg(long, default_value = "all")]
+    pub scenarios: String,
+    /// Multiplier of machine traffic (key operations, polling, restarts).
+    #[arg(long, default_value_t = 1.0)]
+    pub volume: f64,
+    /// Leave out the Managed HSM.
+    #[arg(long)]
+    pub no_hsm: bool,
+    /// Replace a previous simulation's output in the folder.
+    #[arg(long)]
+    pub overwrite: bool,
 }
 
 /// `kvwatch replay`.
@@ -63,4 +102,14 @@ pub struct RawReplayArgs {
     /// Never show the progress line.
     #[arg(long)]
     pub no_progress: bool,
+    /// Serve /metrics, /healthz and /readyz during the replay, on ADDR (port 0 picks a
+    /// free port) or, with no value, on the config's [metrics] listen address.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub metrics_listen: Option<String>,
+    /// Keep serving metrics this long after the replay (30s, 5m), for a last scrape.
+    #[arg(long, value_name = "DURATION", requires = "metrics_listen")]
+    pub metrics_linger: Option<String>,
+    /// Write the final metrics, in Prometheus text format, to this file.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_out: Option<PathBuf>,
 }

@@ -3,7 +3,9 @@
 //! result to an exit status. `main.rs` only calls [`main`].
 
 pub mod args;
+pub mod outbox;
 pub mod replay;
+pub mod simulate;
 
 use std::process::ExitCode;
 
@@ -31,7 +33,16 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let opts = replay::validate(raw)?;
             let outcome = crate::app::replay::replay(opts)?;
             eprintln!("{}", outcome.summary.render());
-            Ok(if outcome.summary.unreadable_inputs > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            if let Some(metrics) = outcome.metrics {
+                metrics.linger();
+            }
+            Ok(if outcome.summary.unreadable_inputs > 0 || outcome.delivery.is_some_and(|d| d.waiting > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
+        Command::Outbox(raw) => outbox::run(raw),
+        Command::Simulate(raw) => {
+            let report = crate::simulate::simulate(&simulate::validate(raw)?)?;
+            eprintln!("{}", report.render());
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Validates `kvwatch replay` arguments into [`ReplayOptions`].
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::args::RawReplayArgs;
+use crate::app::metrics::MetricsOptions;
 use crate::app::replay::ReplayOptions;
 use crate::config::Config;
 use crate::pipeline::EventFilter;
@@ -28,6 +30,7 @@ pub fn validate(raw: RawReplayArgs) -> Result<ReplayOptions> {
         }
     }
     let vaults: HashSet<String> = raw.vault.iter().map(|v| v.trim().to_ascii_lowercase()).filter(|v| !v.is_empty()).collect();
+    let metrics = metrics_options(raw.metrics_listen.as_deref(), raw.metrics_linger.as_deref(), raw.metrics_out.clone(), &config)?;
     for path in &raw.paths {
         if path.as_os_str() != "-" && !path.exists() {
             bail!("{} does not exist; give files or folders of Key Vault logs, or - for standard input", path.display());
@@ -42,7 +45,31 @@ pub fn validate(raw: RawReplayArgs) -> Result<ReplayOptions> {
         summary: raw.summary,
         strict: raw.strict,
         progress: !raw.no_progress,
+        metrics,
     })
+}
+
+/// `--metrics-listen`, `--metrics-linger`, `--metrics-out`.
+fn metrics_options(listen: Option<&str>, linger: Option<&str>, out: Option<PathBuf>, config: &Config) -> Result<MetricsOptions> {
+    let listen = match listen.map(str::trim) {
+        None => None,
+        Some("") => Some(config.metrics.listen),
+        Some(text) => Some(text.parse().with_context(|| {
+            format!("--metrics-listen {text:?}: write an address and port, such as 127.0.0.1:9187 ([::1]:9187 for IPv6)")
+        })?),
+    };
+    let linger = match linger {
+        None => std::time::Duration::ZERO,
+        Some(text) => humantime::parse_duration(text.trim())
+            .with_context(|| format!("--metrics-linger {text:?}: write a duration such as 30s or 5m"))?,
+    };
+    if let Some(out) = &out {
+        let dir = out.parent().filter(|d| !d.as_os_str().is_empty());
+        if dir.is_some_and(|d| !d.is_dir()) {
+            bail!("--metrics-out {}: its folder does not exist", out.display());
+        }
+    }
+    Ok(MetricsOptions { listen, linger, out })
 }
 
 /// RFC 3339, or a date (midnight UTC).

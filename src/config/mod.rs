@@ -6,14 +6,18 @@
 //! Secrets are never written here: fields that need one name an environment variable
 //! or a file holding it.
 
+pub mod delivery;
 pub mod duration;
+pub mod metrics;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use delivery::{OutboxConfig, SecretRef, SinkConfig, SinkKind, SinkSettings};
 pub use duration::ConfigDuration;
+pub use metrics::MetricsConfig;
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +63,13 @@ pub struct Config {
     pub geoip: GeoIpConfig,
     /// How findings group into incidents.
     pub incidents: IncidentsConfig,
+    /// The durable queue between the pipeline and the sinks (`[outbox]`).
+    pub outbox: OutboxConfig,
+    /// Where alerts are delivered (`[[sinks]]`: email, webhooks, files), each routed by
+    /// detector and minimum severity. None: alerts only go to the replay's output.
+    pub sinks: Vec<SinkConfig>,
+    /// The Prometheus endpoint (`/metrics`, `/healthz`, `/readyz`) and its label bounds.
+    pub metrics: MetricsConfig,
 }
 
 /// `[pipeline]`: ordering, deduplication and input limits.
@@ -91,13 +102,89 @@ impl Default for PipelineConfig {
     }
 }
 
-/// `[detectors]`: where detector definitions come from.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `[detectors]`: where detector definitions come from, how baselines learn, and the
+/// suppressions that apply to every detector.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DetectorsConfig {
     /// A folder of detector definitions (`*.toml`) replacing the built-in ones.
     /// Relative paths are relative to the config file.
     pub dir: Option<PathBuf>,
+    /// How long a principal is only learned, not compared with its own history
+    /// (population comparisons and rule-based alerts apply from its first event).
+    pub learning_period: ConfigDuration,
+    /// The most principals whose baselines are kept; past it the longest-idle go.
+    pub max_principals: usize,
+    /// A principal quiet this long has its transient state (windows) dropped.
+    pub idle_after: ConfigDuration,
+    /// A principal quiet this long is forgotten altogether.
+    pub forget_after: ConfigDuration,
+    /// Suppressions that apply to every detector (each detector file adds its own).
+    pub suppress: SuppressConfig,
+}
+
+impl Default for DetectorsConfig {
+    fn default() -> Self {
+        DetectorsConfig {
+            dir: None,
+            learning_period: ConfigDuration::hours(72),
+            max_principals: 200_000,
+            idle_after: ConfigDuration::hours(6),
+            forget_after: ConfigDuration::hours(90 * 24),
+            suppress: SuppressConfig::with_platform_defaults(),
+        }
+    }
+}
+
+/// Azure Resource Graph: indexes every vault with VaultGet (Sentinel excludes it).
+pub const APPID_AZURE_RESOURCE_GRAPH: &str = "509e4652-da8d-478d-a730-e9d4a1996ca4";
+/// Microsoft Policy Insights Provider Data Plane (Sentinel excludes it).
+pub const APPID_POLICY_INSIGHTS: &str = "8cae6e77-e04e-42ce-b5cb-50d82bce26b1";
+
+/// Allow-lists and maintenance windows: findings matching any of them are dropped
+/// (the events still feed the baselines). Used in the config file (`[detectors.suppress]`,
+/// every detector) and in each detector file (`[suppress]`, that detector only).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SuppressConfig {
+    /// Principal keys (object ids or app ids, any case) never alerted on.
+    pub principals: Vec<String>,
+    /// Client application ids (`appid` claim) never alerted on.
+    pub appids: Vec<String>,
+    /// Caller address ranges (CIDR) never alerted on.
+    pub addresses: Vec<ipnet::IpNet>,
+    /// Vault names never alerted on.
+    pub vaults: Vec<String>,
+    /// Known maintenance windows (UTC): findings inside them are dropped.
+    pub maintenance: Vec<MaintenanceWindow>,
+}
+
+impl SuppressConfig {
+    /// The platform's own indexers (Azure Resource Graph, Policy Insights).
+    pub fn with_platform_defaults() -> Self {
+        SuppressConfig {
+            appids: vec![APPID_AZURE_RESOURCE_GRAPH.to_owned(), APPID_POLICY_INSIGHTS.to_owned()],
+            ..Default::default()
+        }
+    }
+}
+
+/// A recurring maintenance window, in UTC.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintenanceWindow {
+    /// A name the alert log and the README can refer to.
+    pub name: String,
+    /// Days of the week (`mon` … `sun`); empty means every day.
+    pub days: Vec<String>,
+    /// Start time of day, `HH:MM` (UTC).
+    pub start: String,
+    /// End time of day, `HH:MM` (UTC); before `start` means the window crosses midnight.
+    pub end: String,
+    /// Only these vaults (empty: all).
+    pub vaults: Vec<String>,
+    /// Only these principals (empty: all).
+    pub principals: Vec<String>,
 }
 
 /// `[geoip]`: caller-address geolocation.
@@ -154,6 +241,7 @@ impl Config {
             key: key.to_owned(),
             message: message.to_owned(),
         };
+        self.metrics.validate().map_err(|(key, message)| invalid(&format!("metrics.{key}"), &message))?;
         if self.pipeline.reorder_capacity == 0 {
             return Err(invalid("pipeline.reorder_capacity", "must be at least 1"));
         }
@@ -169,10 +257,28 @@ impl Config {
         if self.incidents.gap.as_std() < std::time::Duration::from_secs(60) {
             return Err(invalid("incidents.gap", "must be at least 1m"));
         }
+        let d = &self.detectors;
+        if d.learning_period.as_std() > std::time::Duration::from_secs(30 * 86_400) {
+            return Err(invalid("detectors.learning_period", "must be at most 30d"));
+        }
+        if d.max_principals < 100 {
+            return Err(invalid("detectors.max_principals", "must be at least 100"));
+        }
+        if d.idle_after.as_std() < std::time::Duration::from_secs(3600) {
+            return Err(invalid("detectors.idle_after", "must be at least 1h"));
+        }
+        if d.forget_after < d.idle_after || d.forget_after < d.learning_period {
+            return Err(invalid("detectors.forget_after", "must be at least idle_after and learning_period"));
+        }
+        crate::detect::suppress::validate(&d.suppress).map_err(|(key, message)| {
+            invalid(&format!("detectors.suppress.{key}"), &message)
+        })?;
+        delivery::validate(&self.outbox, &self.sinks).map_err(|(key, message)| invalid(&key, &message))?;
         Ok(())
     }
 
     fn resolve_paths(&mut self, base: &Path) {
+        delivery::resolve_paths(&mut self.outbox, &mut self.sinks, base);
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);

@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use super::raw::{RawRecord, RecordVisitor};
 use super::reject::{reason_for_json_error, Refusal, RejectReason};
-use super::{normalise, Limits, Location, Record, Shape};
+use super::{normalise, offset_in, Limits, LineCounter, Location, Record, Shape};
 
 /// Decodes one body; `line` is where it starts in its input (1 for a live body).
 pub fn decode_body<'a>(body: &'a [u8], line: u64, sink: &mut dyn FnMut(Record<'a>)) {
@@ -38,31 +38,38 @@ pub fn decode_body<'a>(body: &'a [u8], line: u64, sink: &mut dyn FnMut(Record<'a
 /// error is decoded again up to the next line that starts with `{`, so the records
 /// before the error are kept and the stream resumes after it.
 pub fn decode_stream<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
+    for_each_value(buf, &mut |text, line| dispatch_value(text, line, limits, sink));
+}
+
+/// Walks the top-level JSON values of `buf` (pretty-printed or not), handing each
+/// value's text and starting line to `each`. A value with a syntax error is handed
+/// over up to the next line that starts with `{` (so its decoder can keep what came
+/// before the error and report the rest), and the walk resumes there.
+pub(crate) fn for_each_value<'a>(buf: &'a [u8], each: &mut dyn FnMut(&'a [u8], u64)) {
+    let mut lines = LineCounter::new(buf);
     let mut offset = 0usize;
     while offset < buf.len() {
         let mut values = serde_json::Deserializer::from_slice(&buf[offset..]).into_iter::<&RawValue>();
         let mut resume = None;
-        while let Some(value) = values.next() {
+        for value in values.by_ref() {
             match value {
                 Ok(raw) => {
                     let text = raw.get().as_bytes();
-                    let start = text.as_ptr() as usize - buf.as_ptr() as usize;
-                    dispatch_value(&buf[start..start + text.len()], line_of(buf, start), limits, sink);
+                    let start = offset_in(buf, text).unwrap_or(offset);
+                    each(&buf[start..start + text.len()], lines.line_at(start));
                 }
                 Err(err) => {
-                    let failed_at = offset + err_offset(&buf[offset..], &err);
-                    let start = skip_space(buf, offset + values.byte_offset());
-                    let end = next_object_start(buf, failed_at.max(start) + 1);
-                    dispatch_value(&buf[start..end], line_of(buf, start), limits, sink);
-                    resume = Some(end);
+                    resume = Some(err);
                     break;
                 }
             }
         }
-        match resume {
-            Some(next) => offset = next,
-            None => break,
-        }
+        let Some(err) = resume else { break };
+        let failed_at = offset + err_offset(&buf[offset..], &err);
+        let start = skip_space(buf, offset + values.byte_offset());
+        let end = next_object_start(buf, failed_at.max(start) + 1);
+        each(&buf[start..end], lines.line_at(start));
+        offset = end;
     }
 }
 
@@ -110,10 +117,6 @@ pub(crate) fn is_body(text: &[u8]) -> bool {
     text.get(i..i + 9).is_some_and(|k| k.eq_ignore_ascii_case(b"\"records\""))
 }
 
-fn line_of(buf: &[u8], offset: usize) -> u64 {
-    1 + memchr::memchr_iter(b'\n', &buf[..offset.min(buf.len())]).count() as u64
-}
-
 fn err_offset(buf: &[u8], err: &serde_json::Error) -> usize {
     // serde_json reports 1-based line and column; turn them back into an offset.
     let mut line = 1;
@@ -159,7 +162,7 @@ impl<'de> Visitor<'de> for BodyVisitor<'_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<super::lenient::Key<'de>>()? {
             if key.eq_ignore_ascii_case("records") {
                 map.next_value_seed(RecordsSeed { sink: &mut *self.sink, line: self.line, emitted: &mut *self.emitted })?;
             } else {

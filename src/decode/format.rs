@@ -69,20 +69,26 @@ pub fn detect_format(buf: &[u8]) -> Format {
     let rest = &buf[start..];
     match rest.first() {
         None => Format::JsonLines,
-        Some(b'[') => {
-            if looks_like_log_analytics(rest) || !looks_like_resource_log(rest) {
+        Some(b'[') => match probe_first_object(rest) {
+            Some(Hint::Row) => Format::LogAnalyticsJson,
+            Some(Hint::ResourceLog) => Format::JsonLines,
+            _ if looks_like_log_analytics(rest) || !looks_like_resource_log(rest) => {
                 Format::LogAnalyticsJson
-            } else {
-                Format::JsonLines
             }
-        }
+            _ => Format::JsonLines,
+        },
         Some(b'{') => match first_key(rest) {
             Some(k) if k.eq_ignore_ascii_case("records") => Format::EventHubs,
             Some(k) if k.eq_ignore_ascii_case("tables") || k.eq_ignore_ascii_case("value") => {
                 Format::LogAnalyticsJson
             }
-            _ if looks_like_log_analytics(first_line(rest)) => Format::LogAnalyticsJson,
-            _ => Format::JsonLines,
+            _ => match probe_first_object(rest) {
+                Some(Hint::Records) => Format::EventHubs,
+                Some(Hint::Container | Hint::Row) => Format::LogAnalyticsJson,
+                Some(Hint::ResourceLog) => Format::JsonLines,
+                None if looks_like_log_analytics(first_line(rest)) => Format::LogAnalyticsJson,
+                None => Format::JsonLines,
+            },
         },
         Some(_) => Format::LogAnalyticsCsv,
     }
@@ -119,6 +125,85 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
+/// What the first decisive top-level key of an object says about its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hint {
+    /// `records`: an Event Hubs body.
+    Records,
+    /// `tables` or `value`: a Log Analytics query response.
+    Container,
+    /// `TimeGenerated` or `_ResourceId`: a Log Analytics row.
+    Row,
+    /// `time` or `resourceId`: a resource-log record.
+    ResourceLog,
+}
+
+fn hint_for_key(key: &str) -> Option<Hint> {
+    let eq = |want: &str| key.eq_ignore_ascii_case(want);
+    if eq("records") {
+        Some(Hint::Records)
+    } else if eq("tables") || eq("value") {
+        Some(Hint::Container)
+    } else if eq("TimeGenerated") || eq("_ResourceId") {
+        Some(Hint::Row)
+    } else if eq("time") || eq("resourceId") {
+        Some(Hint::ResourceLog)
+    } else {
+        None
+    }
+}
+
+/// Reads the top-level keys of the first object (the first element, for an array),
+/// within the first 64 KiB, until one is decisive. Pretty-printed inputs put their
+/// keys on later lines, so the first line alone cannot tell.
+fn probe_first_object(buf: &[u8]) -> Option<Hint> {
+    let head = &buf[..buf.len().min(64 * 1024)];
+    let mut hint = None;
+    let mut de = serde_json::Deserializer::from_slice(head);
+    // A cut-off head ends in a syntax error; the keys read before it still count.
+    let _ = serde::Deserializer::deserialize_any(&mut de, KeyProbe { hint: &mut hint, in_array: false });
+    hint
+}
+
+struct KeyProbe<'h> {
+    hint: &'h mut Option<Hint>,
+    in_array: bool,
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyProbe<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object or an array of objects")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<super::lenient::Key<'de>>()? {
+            if let Some(hint) = hint_for_key(&key) {
+                *self.hint = Some(hint);
+                return Ok(());
+            }
+            map.next_value::<serde::de::IgnoredAny>()?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if !self.in_array {
+            seq.next_element_seed(KeyProbe { hint: self.hint, in_array: true })?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyProbe<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
 fn looks_like_log_analytics(head: &[u8]) -> bool {
     let head = &head[..head.len().min(64 * 1024)];
     contains(head, b"\"TimeGenerated\"") || contains(head, b"\"_ResourceId\"")
@@ -146,6 +231,13 @@ mod tests {
             (r#"[{"time":"t","resourceId":"r"}]"#, Format::JsonLines),
             ("TenantId,TimeGenerated [UTC],OperationName\n", Format::LogAnalyticsCsv),
             ("", Format::JsonLines),
+            ("{\n \"TenantId\": \"x\",\n \"TimeGenerated\": \"y\"\n}\n", Format::LogAnalyticsJson),
+            ("{\n \"category\": \"AuditEvent\",\n \"time\": \"y\"\n}\n", Format::JsonLines),
+            (r#"{"@odata.context":"x","value":[{"TimeGenerated":"y"}]}"#, Format::LogAnalyticsJson),
+            (r#"{"Category":"AuditEvent","_ResourceId":"/subscriptions/s"}"#, Format::LogAnalyticsJson),
+            ("[\n {\n  \"Category\": \"AuditEvent\",\n  \"TimeGenerated\": \"y\"\n }\n]", Format::LogAnalyticsJson),
+            (r#"[{"records":[{"time":"t","resourceId":"r"}]}]"#, Format::JsonLines),
+            ("TimeGenerated [UTC],OperationName\n", Format::LogAnalyticsCsv),
         ];
         for (input, want) in table {
             assert_eq!(detect_format(input.as_bytes()), *want, "{input}");

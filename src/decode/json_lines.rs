@@ -7,7 +7,7 @@
 
 use super::envelope::{decode_stream, dispatch_value};
 use super::reject::{Refusal, RejectReason};
-use super::{Limits, Location, Record, Shape};
+use super::{offset_in, Limits, LineCounter, Location, Record, Shape};
 
 /// Decodes JSON Lines, reporting each record.
 pub fn decode<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
@@ -44,16 +44,17 @@ pub fn decode<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a
 fn decode_array<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
     match serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(buf) {
         Ok(items) => {
+            let mut lines = LineCounter::new(buf);
             for (index, item) in items.into_iter().enumerate() {
                 let text = item.get().as_bytes();
-                let start = text.as_ptr() as usize - buf.as_ptr() as usize;
+                let line = offset_in(buf, text).map_or(1, |start| lines.line_at(start));
                 let mut rebased = |mut r: Record<'a>| {
                     if r.location.index.is_none() {
                         r.location.index = Some(index as u32);
                     }
                     sink(r)
                 };
-                dispatch_value(&buf[start..start + text.len()], 1 + count_lines(&buf[..start]), limits, &mut rebased);
+                dispatch_value(text, line, limits, &mut rebased);
             }
         }
         Err(err) => sink(Record {
@@ -65,18 +66,14 @@ fn decode_array<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<
     }
 }
 
-fn count_lines(buf: &[u8]) -> u64 {
-    memchr::memchr_iter(b'\n', buf).count() as u64
-}
-
-fn trim(line: &[u8]) -> &[u8] {
+pub(crate) fn trim(line: &[u8]) -> &[u8] {
     let start = line.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(line.len());
     let end = line.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
     &line[start..end]
 }
 
 /// Whether the first line opens an object it does not close (pretty-printing).
-fn first_line_is_incomplete(buf: &[u8]) -> bool {
+pub(crate) fn first_line_is_incomplete(buf: &[u8]) -> bool {
     let end = memchr::memchr(b'\n', buf).unwrap_or(buf.len());
     let line = trim(&buf[..end]);
     line == b"{" || (line.len() < 4096 && !line.ends_with(b"}") && end < buf.len())

@@ -73,7 +73,7 @@ impl<'de> Visitor<'de> for LenientStrVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut out = None;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
             if key.eq_ignore_ascii_case("value") {
                 out = map.next_value::<LenientStr<'de>>()?.0;
             } else {
@@ -84,19 +84,95 @@ impl<'de> Visitor<'de> for LenientStrVisitor {
     }
 }
 
+/// A map key borrowed from the input when it has no escapes.
+///
+/// serde's own `Cow<str>` always allocates an owned `String`; keys are read for
+/// every member of every record, so this type keeps them borrowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key<'a>(pub Cow<'a, str>);
+
+impl std::ops::Deref for Key<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
 /// A number that may arrive as a number or as numeric text (`"78"`, `"14.2187"`).
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct LenientNum(pub Option<f64>);
 
 impl<'de> Deserialize<'de> for LenientNum {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let LenientStr(text) = LenientStr::deserialize(d)?;
-        Ok(LenientNum(text.and_then(|t| parse_num(&t))))
+        d.deserialize_any(LenientNumVisitor).map(LenientNum)
+    }
+}
+
+struct LenientNumVisitor;
+
+impl<'de> Visitor<'de> for LenientNumVisitor {
+    type Value = Option<f64>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number or numeric text")
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Some(v as f64))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Some(v as f64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Some(v).filter(|v| v.is_finite()))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(parse_num(v))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
     }
 }
 
 /// Parses numeric text leniently.
 pub fn parse_num(text: &str) -> Option<f64> {
+    // Small integers (`"78"`, status codes) are the common case: no float parser.
+    let b = text.as_bytes();
+    if !b.is_empty() && b.len() <= 9 && b.iter().all(u8::is_ascii_digit) {
+        return Some(b.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')).into());
+    }
     text.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
@@ -106,8 +182,97 @@ pub struct LenientBool(pub Option<bool>);
 
 impl<'de> Deserialize<'de> for LenientBool {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let LenientStr(text) = LenientStr::deserialize(d)?;
-        Ok(LenientBool(text.and_then(|t| parse_bool(&t))))
+        d.deserialize_any(LenientBoolVisitor).map(LenientBool)
+    }
+}
+
+struct LenientBoolVisitor;
+
+impl<'de> Visitor<'de> for LenientBoolVisitor {
+    type Value = Option<bool>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a boolean or boolean text")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Some(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(match v {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        })
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(match v {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        })
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(parse_bool(v))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+}
+
+/// A nested object that may also arrive as JSON text (Log Analytics dynamic
+/// columns), read straight into `T`; an unusable value gives `None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectOrJson<T>(pub Option<T>);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for ObjectOrJson<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: DeserializeOwned> Visitor<'de> for V<T> {
+            type Value = Option<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object or JSON text")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                // Read straight into `T`: the types used here (vault configuration,
+                // access-policy entries) take every field leniently, so a field of an
+                // unexpected type cannot fail the record.
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(serde_json::from_str(v).ok())
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData)).map(ObjectOrJson)
     }
 }
 
@@ -181,6 +346,11 @@ pub fn object_or_json<T: DeserializeOwned>(value: serde_json::Value) -> Option<T
         serde_json::Value::String(text) => serde_json::from_str(&text).ok(),
         other => serde_json::from_value(other).ok(),
     }
+}
+
+/// `deserialize_with` for access-policy permissions: an object, or JSON text of one.
+pub fn permissions<'de, D: Deserializer<'de>>(d: D) -> Result<crate::event::Permissions, D::Error> {
+    Ok(ObjectOrJson::<crate::event::Permissions>::deserialize(d)?.0.unwrap_or_default())
 }
 
 /// `deserialize_with` for firewall rules: `[{"value":"1.2.3.4/32"}]`, `["1.2.3.4"]`,

@@ -85,6 +85,46 @@ impl fmt::Display for Location {
     }
 }
 
+/// Turns byte offsets into 1-based line numbers, counting each byte once while the
+/// offsets grow (decoders ask in input order), so a long input costs O(n), not O(n²).
+#[derive(Debug)]
+pub(crate) struct LineCounter<'a> {
+    buf: &'a [u8],
+    offset: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    /// A counter over `buf`, at line 1.
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        LineCounter { buf, offset: 0, line: 1 }
+    }
+
+    /// The line holding byte `offset` (clamped to the buffer).
+    pub(crate) fn line_at(&mut self, offset: usize) -> u64 {
+        let offset = offset.min(self.buf.len());
+        if offset < self.offset {
+            self.offset = 0;
+            self.line = 1;
+        }
+        self.line += memchr::memchr_iter(b'\n', &self.buf[self.offset..offset]).count() as u64;
+        self.offset = offset;
+        self.line
+    }
+
+    /// The line where `part` (a sub-slice of the counter's buffer) starts.
+    pub(crate) fn line_of(&mut self, part: &[u8]) -> u64 {
+        let offset = offset_in(self.buf, part).unwrap_or(0);
+        self.line_at(offset)
+    }
+}
+
+/// The offset of `part` inside `whole`, when it is a sub-slice of it.
+pub(crate) fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (start + part.len() <= whole.len()).then_some(start)
+}
+
 /// One record's result, handed to the decoder's caller.
 #[derive(Debug)]
 pub struct Record<'a> {
@@ -147,8 +187,12 @@ pub fn decode_buffer<'a>(
 }
 
 /// Parses and normalises one resource-log record (JSON text).
+///
+/// The text is validated as UTF-8 once, up front (a fast whole-buffer check), so the
+/// JSON parser can skip validating each string again.
 pub fn decode_record(text: &[u8]) -> Result<AuditEvent<'_>, Refusal> {
-    let raw: RawRecord<'_> = serde_json::from_slice(text)
-        .map_err(|e| Refusal::Rejected(reject::reason_for_json_error(&e, text)))?;
+    let text = std::str::from_utf8(text).map_err(|_| Refusal::Rejected(RejectReason::InvalidUtf8))?;
+    let raw: RawRecord<'_> = serde_json::from_str(text)
+        .map_err(|e| Refusal::Rejected(reject::reason_for_json_error(&e, text.as_bytes())))?;
     normalise(raw)
 }

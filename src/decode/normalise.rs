@@ -31,8 +31,9 @@ pub fn normalise(raw: RawRecord<'_>) -> Result<AuditEvent<'_>, Refusal> {
 
     let operation = Operation::parse(operation_name);
     let class = operation.class();
-    let has_identity = !raw.claims.is_empty();
-    let principal = if has_identity { Principal::from_claims(raw.claims) } else { Principal::anonymous() };
+    let claims = raw.claims.without_blanks();
+    let has_identity = !claims.is_empty();
+    let principal = if has_identity { Principal::from_claims(claims) } else { Principal::anonymous() };
     let access = AccessFlags {
         access_policy_match: raw.props.is_access_policy_match,
         rbac_authorized: raw.props.is_rbac_authorized,
@@ -49,7 +50,10 @@ pub fn normalise(raw: RawRecord<'_>) -> Result<AuditEvent<'_>, Refusal> {
         description: result_description.as_deref(),
     });
     let object = object_from(raw.props.id.as_ref(), raw.props.request_uri.as_ref());
-    let policy_change = PolicyChange { added: raw.props.added_policy, removed: raw.props.removed_policy };
+    let policy_change = PolicyChange {
+        added: raw.props.added_policy.map(|p| *p),
+        removed: raw.props.removed_policy.map(|p| *p),
+    };
     let policy_change = (!policy_change.is_empty()).then(|| Box::new(policy_change));
     Ok(AuditEvent {
         time,
@@ -64,7 +68,7 @@ pub fn normalise(raw: RawRecord<'_>) -> Result<AuditEvent<'_>, Refusal> {
         object,
         client_info: non_empty(raw.props.client_info),
         access,
-        vault_config: raw.props.vault_config.map(Box::new),
+        vault_config: raw.props.vault_config,
         policy_change,
         correlation_id: non_empty(raw.correlation_id),
         result_description,
@@ -117,10 +121,10 @@ fn vault_of(
 
 /// `/SUBSCRIPTIONS/…/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/NAME` → `name`.
 pub fn vault_from_resource_id(rid: &str) -> Option<(VaultName, VaultKind)> {
-    let mut parts = rid.trim_end_matches('/').rsplit('/');
-    let name = parts.next()?;
-    let kind_segment = parts.next()?;
-    let provider = parts.next()?;
+    let rid = rid.trim_end_matches('/');
+    let (rest, name) = rid.rsplit_once('/')?;
+    let (rest, kind_segment) = rest.rsplit_once('/')?;
+    let provider = rest.rsplit_once('/').map_or(rest, |(_, p)| p);
     if !provider.eq_ignore_ascii_case("microsoft.keyvault") || name.is_empty() {
         return None;
     }
@@ -135,8 +139,8 @@ pub fn vault_from_resource_id(rid: &str) -> Option<(VaultName, VaultKind)> {
 }
 
 fn lower_name(name: &str) -> VaultName {
-    let mut out = CompactString::with_capacity(name.len());
-    out.extend(name.chars().map(|c| c.to_ascii_lowercase()));
+    let mut out = CompactString::from(name);
+    out.make_ascii_lowercase();
     out
 }
 

@@ -12,7 +12,7 @@ use std::fmt;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-use super::lenient::{skip, LenientBool, LenientNum, LenientStr};
+use super::lenient::{skip, LenientBool, LenientNum, LenientStr, ObjectOrJson};
 use crate::event::{AccessPolicyEntry, Claims, VaultConfig};
 
 /// The fields of one record, as the source spelled them.
@@ -68,15 +68,113 @@ pub struct RawProperties<'a> {
     /// `tlsVersion`.
     pub tls_version: Option<Cow<'a, str>>,
     /// `properties.properties`: the vault configuration.
-    pub vault_config: Option<VaultConfig>,
+    pub vault_config: Option<Box<VaultConfig>>,
     /// `addedAccessPolicy`.
-    pub added_policy: Option<AccessPolicyEntry>,
+    pub added_policy: Option<Box<AccessPolicyEntry>>,
     /// `removedAccessPolicy`.
-    pub removed_policy: Option<AccessPolicyEntry>,
+    pub removed_policy: Option<Box<AccessPolicyEntry>>,
+}
+
+/// A claim [`Claims`] keeps, named once so a per-table column plan can hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimKey {
+    /// `oid`.
+    Oid,
+    /// The URI `objectidentifier` claim.
+    ObjectIdentifier,
+    /// `upn` (short or URI).
+    Upn,
+    /// `unique_name`.
+    UniqueName,
+    /// `appid`.
+    Appid,
+    /// `idtyp`.
+    Idtyp,
+    /// `xms_mirid`.
+    XmsMirid,
+    /// `amr` or the URI `authnmethodsreferences` claim.
+    Amr,
+    /// `scp` or the URI `scope` claim.
+    Scp,
+    /// `appidacr`.
+    Appidacr,
+    /// `tid` or the URI `tenantid` claim.
+    TenantId,
+    /// `iss`.
+    Iss,
+}
+
+impl ClaimKey {
+    /// The claim a name (short, URI or Log-Analytics-flattened) stands for.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let canonical = canonical_claim_name(name);
+        let eq = |want: &str| canonical.eq_ignore_ascii_case(want);
+        Some(if eq("oid") {
+            Self::Oid
+        } else if eq("objectidentifier") {
+            Self::ObjectIdentifier
+        } else if eq("upn") {
+            Self::Upn
+        } else if eq("unique_name") {
+            Self::UniqueName
+        } else if eq("appid") {
+            Self::Appid
+        } else if eq("idtyp") {
+            Self::Idtyp
+        } else if eq("xms_mirid") {
+            Self::XmsMirid
+        } else if eq("amr") || eq("authnmethodsreferences") {
+            Self::Amr
+        } else if eq("scp") || eq("scope") {
+            Self::Scp
+        } else if eq("appidacr") {
+            Self::Appidacr
+        } else if eq("tid") || eq("tenantid") {
+            Self::TenantId
+        } else if eq("iss") {
+            Self::Iss
+        } else {
+            return None;
+        })
+    }
+
+    /// The field of `claims` this claim fills.
+    pub fn slot<'c, 'a>(self, claims: &'c mut Claims<'a>) -> &'c mut Option<Cow<'a, str>> {
+        match self {
+            Self::Oid => &mut claims.oid,
+            Self::ObjectIdentifier => &mut claims.object_identifier,
+            Self::Upn => &mut claims.upn,
+            Self::UniqueName => &mut claims.unique_name,
+            Self::Appid => &mut claims.appid,
+            Self::Idtyp => &mut claims.idtyp,
+            Self::XmsMirid => &mut claims.xms_mirid,
+            Self::Amr => &mut claims.amr,
+            Self::Scp => &mut claims.scp,
+            Self::Appidacr => &mut claims.appidacr,
+            Self::TenantId => &mut claims.tenant_id,
+            Self::Iss => &mut claims.iss,
+        }
+    }
 }
 
 /// Which claim a claim name (short, URI or Log-Analytics-flattened) fills.
 pub fn claim_slot<'c, 'a>(claims: &'c mut Claims<'a>, name: &str) -> Option<&'c mut Option<Cow<'a, str>>> {
+    // The short claims of data-plane tokens, exactly spelled: the common case.
+    match name {
+        "oid" => return Some(&mut claims.oid),
+        "upn" => return Some(&mut claims.upn),
+        "appid" => return Some(&mut claims.appid),
+        "idtyp" => return Some(&mut claims.idtyp),
+        "amr" => return Some(&mut claims.amr),
+        "scp" => return Some(&mut claims.scp),
+        "iss" => return Some(&mut claims.iss),
+        "tid" => return Some(&mut claims.tenant_id),
+        "appidacr" => return Some(&mut claims.appidacr),
+        "unique_name" => return Some(&mut claims.unique_name),
+        "xms_mirid" => return Some(&mut claims.xms_mirid),
+        "ipaddr" | "xms_az_nwperimid" | "aud" | "iat" | "exp" | "nbf" | "uti" | "name" => return None,
+        _ => {}
+    }
     let canonical = canonical_claim_name(name);
     let eq = |want: &str| canonical.eq_ignore_ascii_case(want);
     Some(if eq("oid") {
@@ -141,6 +239,23 @@ enum TopKey {
 }
 
 fn top_key(k: &str) -> TopKey {
+    // Azure's own spelling first: one jump on length, one memcmp.
+    match k {
+        "time" => return TopKey::Time,
+        "category" => return TopKey::Category,
+        "identity" => return TopKey::Identity,
+        "resourceId" => return TopKey::ResourceId,
+        "properties" => return TopKey::Properties,
+        "durationMs" => return TopKey::DurationMs,
+        "operationName" => return TopKey::OperationName,
+        "correlationId" => return TopKey::CorrelationId,
+        "resultSignature" => return TopKey::ResultSignature,
+        "callerIpAddress" => return TopKey::CallerIp,
+        "operationVersion" => return TopKey::OperationVersion,
+        "resultDescription" => return TopKey::ResultDescription,
+        "resultType" | "level" | "location" | "tenantId" => return TopKey::Ignored,
+        _ => {}
+    }
     let eq = |want: &str| k.eq_ignore_ascii_case(want);
     match k.len() {
         4 if eq("time") => TopKey::Time,
@@ -176,7 +291,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut rec = RawRecord::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<super::lenient::Key<'de>>()? {
             let text = |map: &mut A| map.next_value::<LenientStr<'de>>().map(|v| v.0);
             match top_key(&key) {
                 TopKey::Time => rec.time = text(&mut map)?,
@@ -245,7 +360,7 @@ impl<'de> Visitor<'de> for IdentityVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut claims = Claims::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<super::lenient::Key<'de>>()? {
             if key.eq_ignore_ascii_case("claim") || key.eq_ignore_ascii_case("claims") {
                 let inner = map.next_value::<ClaimsObject<'de>>()?.0;
                 merge_claims(&mut claims, inner);
@@ -269,7 +384,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for ClaimsObject<'a> {
     }
 }
 
-fn merge_claims<'a>(into: &mut Claims<'a>, from: Claims<'a>) {
+/// Copies every claim `from` carries into `into` (a claim in both: `from` wins).
+pub(crate) fn merge_claims<'a>(into: &mut Claims<'a>, from: Claims<'a>) {
     macro_rules! take {
         ($($f:ident),+) => { $(if from.$f.is_some() { into.$f = from.$f; })+ };
     }
@@ -321,7 +437,7 @@ impl<'de> Visitor<'de> for PropertiesVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut p = RawProperties::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key::<super::lenient::Key<'de>>()? {
             apply_property(&mut p, &key, &mut map)?;
         }
         Ok(p)
@@ -331,6 +447,28 @@ impl<'de> Visitor<'de> for PropertiesVisitor {
 /// Reads one `properties` member into `p` (shared with the Log Analytics decoder,
 /// whose `Properties` column holds the same object).
 pub fn apply_property<'de, A: MapAccess<'de>>(
+    p: &mut RawProperties<'de>,
+    key: &str,
+    map: &mut A,
+) -> Result<(), A::Error> {
+    let text = |map: &mut A| map.next_value::<LenientStr<'de>>().map(|v| v.0);
+    let flag = |map: &mut A| map.next_value::<LenientBool>().map(|v| v.0);
+    // Azure's own spelling first; other casings fall through to the slow path.
+    match key {
+        "id" => p.id = text(map)?,
+        "requestUri" => p.request_uri = text(map)?,
+        "clientInfo" => p.client_info = text(map)?,
+        "httpStatusCode" => p.http_status = map.next_value::<LenientNum>()?.0,
+        "isAccessPolicyMatch" => p.is_access_policy_match = flag(map)?,
+        "isRbacAuthorized" => p.is_rbac_authorized = flag(map)?,
+        "tlsVersion" => p.tls_version = text(map)?,
+        "keyProperties" | "secretProperties" | "certificateProperties" | "certificatePolicyProperties" => skip(map)?,
+        _ => return apply_property_slow(p, key, map),
+    }
+    Ok(())
+}
+
+fn apply_property_slow<'de, A: MapAccess<'de>>(
     p: &mut RawProperties<'de>,
     key: &str,
     map: &mut A,
@@ -357,11 +495,11 @@ pub fn apply_property<'de, A: MapAccess<'de>>(
     } else if eq("tlsVersion") {
         p.tls_version = text(map)?;
     } else if eq("properties") {
-        p.vault_config = map.next_value::<serde_json::Value>().map(super::lenient::object_or_json)?;
+        p.vault_config = map.next_value::<ObjectOrJson<VaultConfig>>()?.0.map(Box::new);
     } else if eq("addedAccessPolicy") {
-        p.added_policy = map.next_value::<serde_json::Value>().map(super::lenient::object_or_json)?;
+        p.added_policy = map.next_value::<ObjectOrJson<AccessPolicyEntry>>()?.0.map(Box::new);
     } else if eq("removedAccessPolicy") {
-        p.removed_policy = map.next_value::<serde_json::Value>().map(super::lenient::object_or_json)?;
+        p.removed_policy = map.next_value::<ObjectOrJson<AccessPolicyEntry>>()?.0.map(Box::new);
     } else {
         skip(map)?;
     }

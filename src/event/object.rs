@@ -108,7 +108,8 @@ pub fn parse_object_url<'a>(url: &Cow<'a, str>) -> Option<ObjectRef<'a>> {
     if host.is_empty() {
         return None;
     }
-    if host.contains("management.azure.com") || host.contains("vaultcore.azure.net") {
+    let data_plane = host.contains(".vault.") || host.contains(".managedhsm.");
+    if !data_plane && (host.contains("management.") || host.contains("vaultcore.")) {
         return Some(vault_ref());
     }
     let path_start = host_start + host_len;
@@ -150,6 +151,12 @@ pub fn parse_object_url<'a>(url: &Cow<'a, str>) -> Option<ObjectRef<'a>> {
 }
 
 fn collection_kind(segment: &str) -> (ObjectKind, bool) {
+    match segment {
+        "secrets" => return (ObjectKind::Secret, false),
+        "keys" => return (ObjectKind::Key, false),
+        "certificates" => return (ObjectKind::Certificate, false),
+        _ => {}
+    }
     const TABLE: &[(&str, ObjectKind, bool)] = &[
         ("secrets", ObjectKind::Secret, false),
         ("deletedsecrets", ObjectKind::Secret, true),

@@ -14,11 +14,12 @@ use crate::decode::lenient;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct VaultConfig {
-    /// SKU name (`standard`, `premium`).
-    #[serde(alias = "Sku", deserialize_with = "lenient::sku_name", skip_serializing_if = "Option::is_none")]
+    /// SKU name, lower case (`standard`, `premium`; ARM writes `Standard` in some
+    /// API versions, so the case is dropped to keep configurations comparable).
+    #[serde(alias = "Sku", deserialize_with = "lower_sku", skip_serializing_if = "Option::is_none")]
     pub sku: Option<String>,
-    /// The Entra tenant the vault trusts.
-    #[serde(rename = "tenantId", alias = "TenantId", deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    /// The Entra tenant the vault trusts (lower case).
+    #[serde(rename = "tenantId", alias = "TenantId", deserialize_with = "lenient::opt_lower_string", skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
     /// Firewall rules; `None` when the record says `networkAcls: null` (open).
     #[serde(rename = "networkAcls", alias = "NetworkAcls", deserialize_with = "lenient::opt_object_or_json", skip_serializing_if = "Option::is_none")]
@@ -47,6 +48,10 @@ pub struct VaultConfig {
     /// Purge protection (`null` in records means off).
     #[serde(rename = "enablePurgeProtection", alias = "EnablePurgeProtection", deserialize_with = "lenient::opt_bool", skip_serializing_if = "Option::is_none")]
     pub enable_purge_protection: Option<bool>,
+}
+
+fn lower_sku<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(lenient::sku_name(d)?.map(|s| s.to_ascii_lowercase()))
 }
 
 /// The vault firewall.
@@ -99,7 +104,7 @@ pub struct AccessPolicyEntry {
     #[serde(rename = "applicationId", alias = "ApplicationId", deserialize_with = "lenient::opt_lower_string", skip_serializing_if = "Option::is_none")]
     pub application_id: Option<String>,
     /// The permissions.
-    #[serde(alias = "Permissions")]
+    #[serde(alias = "Permissions", deserialize_with = "lenient::permissions")]
     pub permissions: Permissions,
 }
 

@@ -12,6 +12,7 @@ pub mod observe;
 pub mod reorder;
 
 use std::collections::HashSet;
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -136,9 +137,10 @@ impl Pipeline {
     pub fn ingest(&mut self, origin: &Origin, bytes: &[u8], format: Format) -> Result<(), PipelineError> {
         let mut failure: Option<PipelineError> = None;
         let limits = self.settings.limits;
+        let received = Instant::now();
         decode_buffer(bytes, format, &limits, &mut |record: Record<'_>| {
             if failure.is_none() {
-                if let Err(e) = self.accept(origin, record) {
+                if let Err(e) = self.accept(origin, record, received) {
                     failure = Some(e);
                 }
             }
@@ -149,13 +151,13 @@ impl Pipeline {
     /// Moves the watermark: releases buffered events at or before `watermark`.
     pub fn advance_to(&mut self, watermark: DateTime<Utc>) -> Result<(), PipelineError> {
         let mut released = Vec::new();
-        self.reorder.advance(watermark, &mut |e| released.push(e));
-        for e in released {
-            self.process(&e)?;
+        self.reorder.advance(watermark, &mut |e, received| released.push((e, received)));
+        for (e, received) in released {
+            self.process(&e, received)?;
         }
         let mut alerts = Vec::new();
         self.engine.advance(watermark, &mut |a| alerts.push(a));
-        self.deliver_all(alerts)?;
+        self.deliver_all(alerts, None)?;
         self.observers.report(&Happening::Watermark { at: watermark, buffered: self.reorder.len() });
         Ok(())
     }
@@ -171,20 +173,20 @@ impl Pipeline {
     /// End of input: releases everything and flushes the sink.
     pub fn finish(&mut self) -> Result<(), PipelineError> {
         let mut released = Vec::new();
-        self.reorder.flush(&mut |e| released.push(e));
-        for e in released {
-            self.process(&e)?;
+        self.reorder.flush(&mut |e, received| released.push((e, received)));
+        for (e, received) in released {
+            self.process(&e, received)?;
         }
         if let Some(newest) = self.newest {
             let mut alerts = Vec::new();
             self.engine.advance(newest, &mut |a| alerts.push(a));
-            self.deliver_all(alerts)?;
+            self.deliver_all(alerts, None)?;
         }
         self.sink.flush()?;
         Ok(())
     }
 
-    fn accept(&mut self, origin: &Origin, record: Record<'_>) -> Result<(), PipelineError> {
+    fn accept(&mut self, origin: &Origin, record: Record<'_>, received: Instant) -> Result<(), PipelineError> {
         let event = match record.result {
             Ok(event) => event,
             Err(refusal) => {
@@ -214,33 +216,36 @@ impl Pipeline {
         if self.newest.is_none_or(|n| event.time > n) {
             self.newest = Some(event.time);
         }
-        match self.reorder.push(event.into_owned(), hash) {
+        match self.reorder.push(event.into_owned(), hash, received) {
             Ok(_) => {}
             Err(late) => {
                 let behind = self.reorder.released_up_to().map_or(Duration::zero(), |r| r - late.time);
                 self.observers.report(&Happening::Late { behind });
-                self.process(&late)?;
+                self.process(&late, received)?;
             }
         }
         let mut overflow = Vec::new();
-        self.reorder.drain_overflow(&mut |e| overflow.push(e));
-        for e in overflow {
-            self.process(&e)?;
+        self.reorder.drain_overflow(&mut |e, received| overflow.push((e, received)));
+        for (e, received) in overflow {
+            self.process(&e, received)?;
         }
         Ok(())
     }
 
-    fn process(&mut self, event: &AuditEvent<'_>) -> Result<(), PipelineError> {
-        self.observers.report(&Happening::Processed { event });
+    /// Runs the detectors over one event whose input arrived at `received`.
+    fn process(&mut self, event: &AuditEvent<'_>, received: Instant) -> Result<(), PipelineError> {
+        self.observers.report(&Happening::Processed { event, waited: received.elapsed() });
         let mut alerts = Vec::new();
         self.engine.process(event, &mut |a| alerts.push(a));
-        self.deliver_all(alerts)
+        self.deliver_all(alerts, Some(received))
     }
 
-    fn deliver_all(&mut self, alerts: Vec<Alert>) -> Result<(), PipelineError> {
+    /// Hands alerts to the sink; `received` is when the input of the event that raised
+    /// them arrived (`None` for alerts raised by the watermark moving).
+    fn deliver_all(&mut self, alerts: Vec<Alert>, received: Option<Instant>) -> Result<(), PipelineError> {
         for alert in alerts {
-            self.observers.report(&Happening::Alerted { alert: &alert });
             self.sink.deliver(&alert)?;
+            self.observers.report(&Happening::Alerted { alert: &alert, latency: received.map(|r| r.elapsed()) });
         }
         Ok(())
     }

@@ -79,11 +79,18 @@ pub enum Happening<'e> {
     Processed {
         /// The event.
         event: &'e AuditEvent<'e>,
+        /// Wall-clock time from its input's arrival to now (decoding and the wait in
+        /// the reorder buffer for the watermark included).
+        waited: std::time::Duration,
     },
-    /// An alert was raised or updated.
+    /// An alert was raised or updated, and the sink has taken it.
     Alerted {
         /// The alert.
         alert: &'e Alert,
+        /// Wall-clock time from the arrival of the input holding the event that raised
+        /// it to the sink taking it; `None` when the watermark raised it (a window
+        /// closing), which no single input did.
+        latency: Option<std::time::Duration>,
     },
     /// The watermark moved.
     Watermark {

@@ -10,6 +10,7 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
@@ -20,6 +21,9 @@ struct Entry {
     time: DateTime<Utc>,
     hash: ContentHash,
     event: AuditEvent<'static>,
+    /// When the event's input arrived (wall clock): the reorder wait is part of the
+    /// processing latency metrics report.
+    received: Instant,
 }
 
 impl PartialEq for Entry {
@@ -61,44 +65,49 @@ impl ReorderBuffer {
         ReorderBuffer { heap: BinaryHeap::new(), capacity: capacity.max(1), released_up_to: None }
     }
 
-    /// Offers an event. A late event is given back to be processed immediately.
+    /// Offers an event whose input arrived at `received`. A late event is given back
+    /// to be processed immediately.
     pub fn push(
         &mut self,
         event: AuditEvent<'static>,
         hash: ContentHash,
+        received: Instant,
     ) -> Result<Admission, AuditEvent<'static>> {
         if self.released_up_to.is_some_and(|r| event.time < r) {
             return Err(event);
         }
-        self.heap.push(Reverse(Entry { time: event.time, hash, event }));
+        self.heap.push(Reverse(Entry { time: event.time, hash, event, received }));
         Ok(Admission::Buffered)
     }
 
-    /// Events over capacity, oldest first (memory bound beats ordering).
-    pub fn drain_overflow(&mut self, out: &mut dyn FnMut(AuditEvent<'static>)) {
+    /// Events over capacity, oldest first (memory bound beats ordering), each with
+    /// the instant its input arrived.
+    pub fn drain_overflow(&mut self, out: &mut dyn FnMut(AuditEvent<'static>, Instant)) {
         while self.heap.len() > self.capacity {
             if let Some(Reverse(e)) = self.heap.pop() {
                 self.note_release(e.time);
-                out(e.event);
+                out(e.event, e.received);
             }
         }
     }
 
-    /// Releases, in order, every event at or before `watermark`.
-    pub fn advance(&mut self, watermark: DateTime<Utc>, out: &mut dyn FnMut(AuditEvent<'static>)) {
+    /// Releases, in order, every event at or before `watermark`, each with the
+    /// instant its input arrived.
+    pub fn advance(&mut self, watermark: DateTime<Utc>, out: &mut dyn FnMut(AuditEvent<'static>, Instant)) {
         while self.heap.peek().is_some_and(|Reverse(e)| e.time <= watermark) {
             if let Some(Reverse(e)) = self.heap.pop() {
                 self.note_release(e.time);
-                out(e.event);
+                out(e.event, e.received);
             }
         }
     }
 
-    /// Releases everything (end of input, shutdown).
-    pub fn flush(&mut self, out: &mut dyn FnMut(AuditEvent<'static>)) {
+    /// Releases everything (end of input, shutdown), each with the instant its input
+    /// arrived.
+    pub fn flush(&mut self, out: &mut dyn FnMut(AuditEvent<'static>, Instant)) {
         while let Some(Reverse(e)) = self.heap.pop() {
             self.note_release(e.time);
-            out(e.event);
+            out(e.event, e.received);
         }
     }
 

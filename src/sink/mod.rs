@@ -1,7 +1,25 @@
 //! Sinks: where alerts go. The pipeline hands each alert to one [`AlertSink`]; the
 //! JSON Lines sink writes the alert contract to a file or standard output.
+//!
+//! Durable delivery: the [`enqueue::OutboxSink`] commits routed alerts to the
+//! [`outbox`] (the pipeline's `flush` is the durability point); [`delivery`] workers
+//! send them through each sink's [`transport`] ([`email`], [`webhook`], [`file`]),
+//! retrying per [`retry`] and reporting to a [`observe::DeliveryObserver`]. What an
+//! analyst reads is rendered by [`render`]; [`secret`] keeps credentials out of text.
 
+pub mod delivery;
+pub mod email;
+pub mod enqueue;
+pub mod file;
 pub mod json_lines;
+pub mod observe;
+pub mod outbox;
+pub mod render;
+pub mod retry;
+pub mod sample;
+pub mod secret;
+pub mod transport;
+pub mod webhook;
 
 use crate::alert::Alert;
 
@@ -17,6 +35,9 @@ pub enum SinkError {
         #[source]
         source: std::io::Error,
     },
+    /// The outbox could not commit.
+    #[error(transparent)]
+    Outbox(#[from] outbox::OutboxError),
 }
 
 /// Receives alerts from the pipeline, in order.

@@ -1,11 +1,13 @@
 //! Links on which clients receive events:
 //! `<hub>/ConsumerGroups/<cg>/Partitions/<n>`.
 //!
-//! The link starts at the position its selector filter names and then tails
-//! the partition: events stored later are sent as they arrive, as far as the
-//! client's link credit allows (fe2o3's `send` waits for credit). Events go
-//! out pre-settled, because fe2o3-amqp 0.16 can miss a disposition that
-//! arrives quickly and would then wait forever for it.
+//! The link starts where its selector filter says and then tails the
+//! partition: events stored later are sent as they arrive, as far as the
+//! client's link credit allows (fe2o3's `send` waits for credit). Events that
+//! the filter excludes are skipped even when they arrive later, as with a
+//! start sequence number or time in the future. Events go out pre-settled,
+//! because fe2o3-amqp 0.16 can miss a disposition that arrives quickly and
+//! would then wait forever for it.
 //!
 //! The link ends when the client detaches (answered in kind), when the
 //! connection goes, or when a receiver with a higher or equal owner level
@@ -13,6 +15,7 @@
 //! `amqp:link:stolen`, as Event Hubs does.
 
 use super::{
+    filter::StartFilter,
     links::{answer_sender, detach_sender_with_error, RemoteEnd},
     registry::{Eviction, Registration},
     store::Partition,
@@ -26,8 +29,10 @@ use tracing::debug;
 pub(super) struct ConsumerLink {
     pub(super) sender: Sender,
     pub(super) partition: Arc<Partition>,
-    /// Index (= sequence number) of the next event to send.
+    /// Index (= sequence number) of the next event to consider.
     pub(super) cursor: usize,
+    /// The start the client asked for.
+    pub(super) filter: StartFilter,
     pub(super) evicted: oneshot::Receiver<Eviction>,
     /// Keeps the link listed as a receiver of the partition while it runs.
     pub(super) registration: Registration,
@@ -36,6 +41,7 @@ pub(super) struct ConsumerLink {
 /// What happened while the link waited.
 enum Step {
     Sent,
+    Skipped,
     Appended,
     Evicted(Eviction),
     RemoteEnded(RemoteEnd),
@@ -48,12 +54,14 @@ pub(super) async fn serve(link: ConsumerLink) {
         mut sender,
         partition,
         mut cursor,
+        filter,
         mut evicted,
         registration: _registration,
     } = link;
     let mut appended = partition.subscribe();
     loop {
         let step = match partition.get(cursor) {
+            Some(event) if !event.is_selected_by(filter) => Step::Skipped,
             Some(event) => {
                 let sendable = Sendable::builder()
                     .message(event.to_message())
@@ -84,7 +92,7 @@ pub(super) async fn serve(link: ConsumerLink) {
             },
         };
         match step {
-            Step::Sent => cursor += 1,
+            Step::Sent | Step::Skipped => cursor += 1,
             Step::Appended => {}
             Step::Stop => return,
             Step::RemoteEnded(end) => return answer_sender(sender, end).await,

@@ -11,10 +11,11 @@
 //!   and `com.microsoft:partition` (partition properties) and answers 200.
 //!
 //! A client attaches each node's two links in one session, so replies are
-//! routed within the session by reply address.
+//! routed within the session by reply address. Requests are settled after
+//! the configured settle delay (see [`super::links::pause_before_settling`]).
 
 use super::{
-    links::{answer_sender, RemoteEnd},
+    links::{answer_sender, pause_before_settling, RemoteEnd},
     store::{Hub, Partition},
     Shared,
 };
@@ -81,6 +82,7 @@ pub(super) async fn serve_requests(
                 return;
             }
         };
+        pause_before_settling(shared.settle_delay).await;
         if let Err(error) = receiver.accept(&delivery).await {
             debug!(%error, ?node, "could not accept a request");
             return;

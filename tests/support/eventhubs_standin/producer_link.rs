@@ -6,10 +6,10 @@
 //! lands in one partition, as on the service: the partition the link names,
 //! else the one the partition key maps to, else the next in round-robin order.
 //! Every transfer is settled with `accepted` once its events are stored, or
-//! `rejected` when it cannot be read.
+//! `rejected` when it cannot be read, after the configured settle delay.
 
 use super::{
-    links::detach_receiver_with_error,
+    links::{detach_receiver_with_error, pause_before_settling},
     store::{Hub, NewEvent, Partition, PARTITION_KEY_ANNOTATION},
 };
 use fe2o3_amqp::{
@@ -21,7 +21,7 @@ use fe2o3_amqp::{
     },
     Receiver,
 };
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 use tracing::debug;
 
 /// The message format of an Event Hubs batch envelope.
@@ -45,6 +45,8 @@ pub(super) struct ProducerLink {
     pub(super) receiver: Receiver,
     pub(super) hub: Arc<Hub>,
     pub(super) partition: Option<Arc<Partition>>,
+    /// See [`pause_before_settling`].
+    pub(super) settle_delay: Duration,
 }
 
 /// Stores what the client sends until it detaches.
@@ -53,6 +55,7 @@ pub(super) async fn serve(link: ProducerLink) {
         mut receiver,
         hub,
         partition,
+        settle_delay,
     } = link;
     loop {
         let delivery = match receiver.recv::<Body<Value>>().await {
@@ -69,7 +72,9 @@ pub(super) async fn serve(link: ProducerLink) {
             }
         };
         let format = delivery.message_format().unwrap_or(0);
-        let settled = match ingest(&hub, partition.as_ref(), format, delivery.message()) {
+        let stored = ingest(&hub, partition.as_ref(), format, delivery.message());
+        pause_before_settling(settle_delay).await;
+        let settled = match stored {
             Ok(()) => receiver.accept(&delivery).await,
             Err(error) => {
                 let error =

@@ -32,18 +32,23 @@ const EPOCH_PROPERTY: &str = "com.microsoft:epoch";
 pub(super) struct AdmittedReceiver {
     pub(super) partition: Arc<Partition>,
     pub(super) cursor: usize,
+    pub(super) filter: StartFilter,
     pub(super) evicted: oneshot::Receiver<Eviction>,
     pub(super) registration: Registration,
+}
+
+/// Why a link is detached as soon as it is attached.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub(super) condition: ErrorCondition,
+    pub(super) reason: String,
 }
 
 /// What to do with an attached link.
 #[derive(Debug)]
 pub(super) enum LinkPlan {
     /// Detach it at once with this error.
-    Refuse {
-        condition: ErrorCondition,
-        reason: String,
-    },
+    Refuse(Refusal),
     /// Send it events of its partition.
     Consumer(AdmittedReceiver),
     /// Store the events sent on it.
@@ -57,12 +62,18 @@ pub(super) enum LinkPlan {
     Replies(String),
 }
 
-impl LinkPlan {
-    fn refuse(condition: impl Into<ErrorCondition>, reason: String) -> Self {
-        Self::Refuse {
+impl Refusal {
+    fn new(condition: impl Into<ErrorCondition>, reason: String) -> Self {
+        Self {
             condition: condition.into(),
             reason,
         }
+    }
+}
+
+impl LinkPlan {
+    fn refuse(condition: impl Into<ErrorCondition>, reason: String) -> Self {
+        Self::Refuse(Refusal::new(condition, reason))
     }
 }
 
@@ -100,7 +111,7 @@ fn plan_receiving_link(address: Address, shared: &Shared) -> LinkPlan {
         Address::Management => LinkPlan::Requests(Node::Management),
         Address::Hub { hub, partition } => match lookup(shared, &hub, partition.as_deref()) {
             Ok((hub, partition)) => LinkPlan::Producer { hub, partition },
-            Err(plan) => plan,
+            Err(refusal) => LinkPlan::Refuse(refusal),
         },
         other => LinkPlan::refuse(AmqpError::NotFound, format!("cannot send to {other:?}")),
     }
@@ -116,7 +127,7 @@ fn plan_consumer(
     let partition = match lookup(shared, hub, Some(partition_id)) {
         Ok((_, Some(partition))) => partition,
         Ok((_, None)) => return LinkPlan::refuse(AmqpError::NotFound, hub.to_string()),
-        Err(plan) => return plan,
+        Err(refusal) => return LinkPlan::Refuse(refusal),
     };
     let filter = match StartFilter::from_source(attach.source.as_deref()) {
         Ok(filter) => filter,
@@ -137,6 +148,7 @@ fn plan_consumer(
         } => LinkPlan::Consumer(AdmittedReceiver {
             partition,
             cursor,
+            filter,
             evicted,
             registration,
         }),
@@ -149,16 +161,16 @@ fn lookup(
     shared: &Shared,
     hub: &str,
     partition: Option<&str>,
-) -> Result<(Arc<Hub>, Option<Arc<Partition>>), LinkPlan> {
+) -> Result<(Arc<Hub>, Option<Arc<Partition>>), Refusal> {
     let Some(found) = shared.hub(hub) else {
         let reason = format!("The messaging entity '{hub}' could not be found.");
-        return Err(LinkPlan::refuse(AmqpError::NotFound, reason));
+        return Err(Refusal::new(AmqpError::NotFound, reason));
     };
     match partition {
         None => Ok((Arc::clone(found), None)),
         Some(id) => match found.partition(id) {
             Some(partition) => Ok((Arc::clone(found), Some(Arc::clone(partition)))),
-            None => Err(LinkPlan::refuse(
+            None => Err(Refusal::new(
                 AmqpError::NotFound,
                 format!("Partition '{id}' of '{hub}' could not be found."),
             )),

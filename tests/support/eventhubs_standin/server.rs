@@ -110,7 +110,8 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
     tokio::join!(relay(stream, socket_end), serve_amqp(engine_end, shared));
 }
 
-/// Copies bytes between the socket and the engine until either side closes.
+/// Copies bytes between the socket and the engine until both sides have
+/// closed or either fails.
 async fn relay(mut stream: TcpStream, mut pipe: DuplexStream) {
     if let Err(error) = tokio::io::copy_bidirectional(&mut stream, &mut pipe).await {
         debug!(%error, "connection relay ended");
@@ -178,17 +179,18 @@ fn link_task(
     routes: &ReplyRoutes,
 ) -> Option<LinkTask> {
     let task: LinkTask = match (plan, endpoint) {
-        (LinkPlan::Refuse { condition, reason }, LinkEndpoint::Sender(sender)) => {
-            Box::pin(detach_sender_with_error(sender, condition, reason))
-        }
-        (LinkPlan::Refuse { condition, reason }, LinkEndpoint::Receiver(receiver)) => {
-            Box::pin(detach_receiver_with_error(receiver, condition, reason))
-        }
+        (LinkPlan::Refuse(refusal), LinkEndpoint::Sender(sender)) => Box::pin(
+            detach_sender_with_error(sender, refusal.condition, refusal.reason),
+        ),
+        (LinkPlan::Refuse(refusal), LinkEndpoint::Receiver(receiver)) => Box::pin(
+            detach_receiver_with_error(receiver, refusal.condition, refusal.reason),
+        ),
         (LinkPlan::Consumer(admitted), LinkEndpoint::Sender(sender)) => {
             Box::pin(consumer_link::serve(ConsumerLink {
                 sender,
                 partition: admitted.partition,
                 cursor: admitted.cursor,
+                filter: admitted.filter,
                 evicted: admitted.evicted,
                 registration: admitted.registration,
             }))
@@ -198,6 +200,7 @@ fn link_task(
                 receiver,
                 hub,
                 partition,
+                settle_delay: shared.settle_delay,
             }))
         }
         (LinkPlan::Requests(node), LinkEndpoint::Receiver(receiver)) => Box::pin(

@@ -52,6 +52,28 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
+    /// Whether a receiver that started with `filter` gets this event.
+    /// (`Latest` is a position, not a property of events: it selects all.)
+    pub(super) fn is_selected_by(&self, filter: StartFilter) -> bool {
+        let after = |value: i64, bound: i64, inclusive: bool| {
+            value > bound || (inclusive && value == bound)
+        };
+        match filter {
+            StartFilter::Latest => true,
+            StartFilter::Offset { offset, inclusive } => {
+                let own = self.offset.parse::<i64>().unwrap_or(i64::MAX);
+                after(own, offset, inclusive)
+            }
+            StartFilter::SequenceNumber {
+                sequence_number,
+                inclusive,
+            } => after(self.sequence_number, sequence_number, inclusive),
+            StartFilter::EnqueuedTime { millis, inclusive } => {
+                after(millis_since_epoch(self.enqueued_time), millis, inclusive)
+            }
+        }
+    }
+
     /// Builds the AMQP message that a receiver gets for this event.
     pub(super) fn to_message(&self) -> Message<Body<Value>> {
         let mut annotations = MessageAnnotations::builder()
@@ -107,6 +129,30 @@ struct Log {
     last_millis: i64,
 }
 
+impl Log {
+    /// Stamps the broker fields on an event and stores it.
+    fn record(&mut self, event: NewEvent) -> StoredEvent {
+        let millis = millis_since_epoch(SystemTime::now()).max(self.last_millis);
+        let body_len = i64::try_from(event.body.len()).unwrap_or(i64::MAX);
+        let stored = StoredEvent {
+            sequence_number: i64::try_from(self.events.len()).unwrap_or(i64::MAX),
+            offset: self.next_offset.to_string(),
+            enqueued_time: UNIX_EPOCH + Duration::from_millis(millis.unsigned_abs()),
+            partition_key: event.partition_key,
+            body: event.body,
+            properties: event.properties,
+            application_properties: event.application_properties,
+        };
+        self.last_millis = millis;
+        self.next_offset = self
+            .next_offset
+            .saturating_add(body_len)
+            .saturating_add(OFFSET_FRAMING);
+        self.events.push(stored.clone());
+        stored
+    }
+}
+
 /// One partition: its log and a watch that counts the stored events.
 #[derive(Debug)]
 pub(super) struct Partition {
@@ -128,34 +174,24 @@ impl Partition {
         lock(&self.log)
     }
 
-    /// Stores the events in order and wakes the receivers that wait for more.
-    pub(super) fn append(&self, events: Vec<NewEvent>) -> Vec<StoredEvent> {
+    /// Stores the events of one transfer, in order, as one append.
+    pub(super) fn append(&self, events: Vec<NewEvent>) {
+        self.write(|log| events.into_iter().for_each(|e| drop(log.record(e))));
+    }
+
+    /// Stores one event and returns it with its broker fields.
+    pub(super) fn append_one(&self, event: NewEvent) -> StoredEvent {
+        self.write(|log| log.record(event))
+    }
+
+    /// Changes the log, then wakes the receivers that wait for more events.
+    fn write<R>(&self, change: impl FnOnce(&mut Log) -> R) -> R {
         let mut log = self.log();
-        let mut stored = Vec::with_capacity(events.len());
-        for event in events {
-            let millis = millis_since_epoch(SystemTime::now()).max(log.last_millis);
-            let body_len = i64::try_from(event.body.len()).unwrap_or(i64::MAX);
-            let record = StoredEvent {
-                sequence_number: i64::try_from(log.events.len()).unwrap_or(i64::MAX),
-                offset: log.next_offset.to_string(),
-                enqueued_time: UNIX_EPOCH + Duration::from_millis(millis.unsigned_abs()),
-                partition_key: event.partition_key,
-                body: event.body,
-                properties: event.properties,
-                application_properties: event.application_properties,
-            };
-            log.last_millis = millis;
-            log.next_offset = log
-                .next_offset
-                .saturating_add(body_len)
-                .saturating_add(OFFSET_FRAMING);
-            log.events.push(record.clone());
-            stored.push(record);
-        }
+        let result = change(&mut log);
         let count = log.events.len();
         drop(log);
         self.appended.send_replace(count);
-        stored
+        result
     }
 
     /// Returns the event at `index` (its sequence number), if stored yet.
@@ -177,29 +213,12 @@ impl Partition {
     /// gets. An index equal to the event count means "the next new event".
     pub(super) fn start_index(&self, filter: StartFilter) -> usize {
         let log = self.log();
-        let events = &log.events;
-        let after = |value: i64, bound: i64, inclusive: bool| {
-            if inclusive {
-                value < bound
-            } else {
-                value <= bound
-            }
-        };
         match filter {
-            StartFilter::Latest => events.len(),
-            StartFilter::Offset { offset, inclusive } => events.partition_point(|e| {
-                after(
-                    e.offset.parse::<i64>().unwrap_or(i64::MAX),
-                    offset,
-                    inclusive,
-                )
-            }),
-            StartFilter::SequenceNumber {
-                sequence_number,
-                inclusive,
-            } => events.partition_point(|e| after(e.sequence_number, sequence_number, inclusive)),
-            StartFilter::EnqueuedTime { millis, inclusive } => events
-                .partition_point(|e| after(millis_since_epoch(e.enqueued_time), millis, inclusive)),
+            StartFilter::Latest => log.events.len(),
+            // Selection is monotone in the log order, so a binary search works.
+            _ => log
+                .events
+                .partition_point(|event| !event.is_selected_by(filter)),
         }
     }
 

@@ -1,0 +1,397 @@
+//! One Log Analytics row being assembled from its cells, whatever the container.
+//!
+//! [`CellSeed`] is a serde seed that applies one cell of a classified column to a
+//! [`Row`]: JSON cells (map values, table-row elements) stay borrowed from the input,
+//! and CSV cells go through the same lenient readers as text. Identity, properties,
+//! vault-configuration and access-policy columns are gathered on the side and turned
+//! into the [`RawRecord`] fields at the end ([`Row::finish`]), so the cells may come
+//! in any order and `AdditionalFields` (overflow columns, an object or JSON text) can
+//! be merged back with the same mapping.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::columns::{classify, Column, PolicyField, Prop, Side, Spec, VaultField};
+use crate::decode::lenient::{Key, LenientBool, LenientNum, LenientStr};
+use crate::decode::raw::{merge_claims, IdentityField, PropertiesField, RawProperties, RawRecord};
+use crate::decode::reject::{Refusal, RejectReason, SkipReason};
+use crate::decode::{normalise, Shape};
+use crate::event::{AccessPolicyEntry, AuditEvent, VaultConfig};
+
+/// The table a row names in its `Type` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    AzureDiagnostics,
+    AzkvAuditLogs,
+    Other,
+}
+
+/// One row being assembled from its cells.
+#[derive(Debug, Default)]
+pub(crate) struct Row<'a> {
+    raw: RawRecord<'a>,
+    lower_resource_id: Option<Cow<'a, str>>,
+    table: Option<Table>,
+    typed: bool,
+    /// `VaultProperties` (an object, or JSON text).
+    vault_base: Option<Value>,
+    /// Vault fields from their own columns, by camelCase name.
+    vault: Option<Map<String, Value>>,
+    /// `properties_networkAcls_*`.
+    acls: Option<Map<String, Value>>,
+    added: Option<Map<String, Value>>,
+    removed: Option<Map<String, Value>>,
+    /// The `Properties` column of `AZKVAuditLogs`.
+    properties: Option<RawProperties<'a>>,
+}
+
+impl<'a> Row<'a> {
+    /// The shape the row's columns say it has.
+    pub(crate) fn shape(&self) -> Shape {
+        match self.table {
+            Some(Table::AzkvAuditLogs) => Shape::AzkvAuditLogs,
+            Some(Table::AzureDiagnostics | Table::Other) => Shape::AzureDiagnostics,
+            None if self.typed => Shape::AzkvAuditLogs,
+            None => Shape::AzureDiagnostics,
+        }
+    }
+
+    /// Assembles the raw record and normalises it.
+    pub(crate) fn finish(self) -> (Shape, Result<AuditEvent<'a>, Refusal>) {
+        let shape = self.shape();
+        if self.table == Some(Table::Other) {
+            // A row of another table (a union query): not a Key Vault audit event.
+            return (shape, Err(SkipReason::OtherCategory.into()));
+        }
+        let mut raw = self.raw;
+        if raw.resource_id.is_none() {
+            raw.resource_id = self.lower_resource_id;
+        }
+        if let Some(map) = self.added {
+            raw.props.added_policy = policy_entry(map).map(Box::new);
+        }
+        if let Some(map) = self.removed {
+            raw.props.removed_policy = policy_entry(map).map(Box::new);
+        }
+        if let Some(config) = vault_config(self.vault_base, self.vault, self.acls) {
+            raw.props.vault_config = Some(Box::new(config));
+        }
+        if let Some(props) = self.properties {
+            fill_missing(&mut raw.props, props);
+        }
+        (shape, normalise(raw))
+    }
+}
+
+/// Builds the vault configuration from `VaultProperties` and the vault columns
+/// (columns win); `None` when the row has neither.
+fn vault_config(
+    base: Option<Value>,
+    fields: Option<Map<String, Value>>,
+    acls: Option<Map<String, Value>>,
+) -> Option<VaultConfig> {
+    if base.is_none() && fields.is_none() && acls.is_none() {
+        return None;
+    }
+    let mut map = Map::new();
+    let base = match base {
+        Some(Value::String(text)) => serde_json::from_str(&text).ok(),
+        other => other,
+    };
+    if let Some(Value::Object(base)) = base {
+        // Canonical names only, so `Sku` and `sku` cannot both reach serde.
+        for (key, value) in base {
+            if let Some(field) = VaultField::from_name(&key) {
+                map.insert(field.key().to_owned(), value);
+            }
+        }
+    }
+    if let Some(acls) = acls {
+        map.insert(VaultField::NetworkAcls.key().to_owned(), Value::Object(acls));
+    }
+    map.extend(fields.unwrap_or_default());
+    serde_json::from_value(Value::Object(map)).ok()
+}
+
+fn policy_entry(map: Map<String, Value>) -> Option<AccessPolicyEntry> {
+    serde_json::from_value(Value::Object(map)).ok()
+}
+
+/// Fills the fields `into` lacks from `from` (the `Properties` column).
+fn fill_missing<'a>(into: &mut RawProperties<'a>, from: RawProperties<'a>) {
+    macro_rules! fill {
+        ($($f:ident),+) => { $(if into.$f.is_none() { into.$f = from.$f; })+ };
+    }
+    fill!(
+        id,
+        request_uri,
+        client_info,
+        http_status,
+        is_access_policy_match,
+        is_rbac_authorized,
+        is_address_authorized,
+        subnet_id,
+        tls_version,
+        vault_config,
+        added_policy,
+        removed_policy
+    );
+}
+
+/// Text that is absent when empty: Log Analytics writes `""` for a missing value.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    Ok(LenientStr::deserialize(d)?.0.filter(|s| !s.trim().is_empty()))
+}
+
+/// A claim's text; an array, or JSON text of one (how `AzureDiagnostics` writes
+/// arrays), is joined with spaces as in the resource-log shape.
+fn claim_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    let Some(value) = text(d)? else { return Ok(None) };
+    let trimmed = value.trim();
+    if trimmed.starts_with('[') && trimmed.ends_with(']') {
+        if let Ok(LenientStr(joined)) = serde_json::from_str::<LenientStr<'_>>(trimmed) {
+            return Ok(joined.map(|j| Cow::Owned(j.into_owned())));
+        }
+    }
+    Ok(Some(value))
+}
+
+/// A dynamic or object-valued cell, kept when it says anything.
+fn value<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    let v = Value::deserialize(d)?;
+    Ok(match &v {
+        Value::Null => None,
+        Value::String(s) if s.trim().is_empty() => None,
+        _ => Some(v),
+    })
+}
+
+/// Applies one cell to a row.
+pub(crate) struct CellSeed<'r, 'a> {
+    /// The row.
+    pub row: &'r mut Row<'a>,
+    /// The cell's column.
+    pub spec: Spec,
+}
+
+impl<'de> DeserializeSeed<'de> for CellSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let row = self.row;
+        if self.spec.typed {
+            row.typed = true;
+        }
+        let raw = &mut row.raw;
+        let props = &mut raw.props;
+        match self.spec.column {
+            Column::Time => raw.time = text(d)?,
+            Column::ResourceId => raw.resource_id = text(d)?,
+            Column::LowerResourceId => row.lower_resource_id = text(d)?,
+            Column::Resource => raw.resource = text(d)?,
+            Column::Category => raw.category = text(d)?,
+            Column::OperationName => raw.operation_name = text(d)?,
+            Column::OperationVersion => raw.operation_version = text(d)?,
+            Column::ResultSignature => raw.result_signature = text(d)?,
+            Column::ResultDescription => raw.result_description = text(d)?,
+            Column::CorrelationId => raw.correlation_id = text(d)?,
+            Column::CallerIp => raw.caller_ip = text(d)?,
+            Column::DurationMs => raw.duration_ms = LenientNum::deserialize(d)?.0,
+            Column::Type => {
+                row.table = text(d)?.map(|t| {
+                    if t.trim().eq_ignore_ascii_case("AzureDiagnostics") {
+                        Table::AzureDiagnostics
+                    } else if t.trim().eq_ignore_ascii_case("AZKVAuditLogs") {
+                        Table::AzkvAuditLogs
+                    } else {
+                        Table::Other
+                    }
+                })
+            }
+            Column::AdditionalFields => d.deserialize_any(AdditionalFields { row })?,
+            Column::Prop(p) => match p {
+                Prop::Id => props.id = text(d)?,
+                Prop::RequestUri => props.request_uri = text(d)?,
+                Prop::ClientInfo => props.client_info = text(d)?,
+                Prop::HttpStatus => props.http_status = LenientNum::deserialize(d)?.0,
+                Prop::AccessPolicyMatch => props.is_access_policy_match = LenientBool::deserialize(d)?.0,
+                Prop::RbacAuthorized => props.is_rbac_authorized = LenientBool::deserialize(d)?.0,
+                Prop::AddressAuthorized => props.is_address_authorized = LenientBool::deserialize(d)?.0,
+                Prop::SubnetId => props.subnet_id = text(d)?,
+                Prop::TlsVersion => props.tls_version = text(d)?,
+            },
+            Column::Claim(key) => {
+                if let Some(v) = claim_text(d)? {
+                    *key.slot(&mut raw.claims) = Some(v);
+                }
+            }
+            Column::Identity => {
+                let mut claims = IdentityField::deserialize(d)?.0;
+                merge_claims(&mut claims, std::mem::take(&mut raw.claims));
+                raw.claims = claims;
+            }
+            Column::Properties => {
+                let parsed = PropertiesField::deserialize(d)?.0;
+                match &mut row.properties {
+                    Some(existing) => fill_missing(existing, parsed),
+                    None => row.properties = Some(parsed),
+                }
+            }
+            Column::VaultProperties => {
+                if let Some(v) = value(d)? {
+                    row.vault_base = Some(v);
+                }
+            }
+            Column::Vault(field) => {
+                if let Some(v) = value(d)? {
+                    row.vault.get_or_insert_default().insert(field.key().to_owned(), v);
+                }
+            }
+            Column::Acl(field) => {
+                if let Some(v) = value(d)? {
+                    row.acls.get_or_insert_default().insert(field.key().to_owned(), v);
+                }
+            }
+            Column::Policy(side, field) => {
+                if let Some(v) = value(d)? {
+                    let map = match side {
+                        Side::Added => row.added.get_or_insert_default(),
+                        Side::Removed => row.removed.get_or_insert_default(),
+                    };
+                    put_policy_field(map, field, v);
+                }
+            }
+            Column::Ignored => {
+                IgnoredAny::deserialize(d)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn put_policy_field(map: &mut Map<String, Value>, field: PolicyField, v: Value) {
+    let key = match field {
+        PolicyField::Whole => {
+            let whole = match v {
+                Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+                other => other,
+            };
+            if let Value::Object(entries) = whole {
+                for (k, v) in entries {
+                    map.entry(k).or_insert(v);
+                }
+            }
+            return;
+        }
+        PolicyField::ObjectId => "objectId",
+        PolicyField::TenantId => "tenantId",
+        PolicyField::ApplicationId => "applicationId",
+        PolicyField::Permissions => {
+            let whole = match v {
+                Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+                other => other,
+            };
+            if whole.is_object() {
+                map.insert("permissions".to_owned(), whole);
+            }
+            return;
+        }
+        PolicyField::PermissionList(kind) => {
+            let perms = map.entry("permissions").or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(perms) = perms {
+                perms.insert(kind.to_owned(), v);
+            }
+            return;
+        }
+    };
+    map.insert(key.to_owned(), v);
+}
+
+/// `AdditionalFields`: overflow columns, as an object or as JSON text of one.
+struct AdditionalFields<'r, 'a> {
+    row: &'r mut Row<'a>,
+}
+
+impl<'de> Visitor<'de> for AdditionalFields<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of overflow columns")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let mut spec = classify(&key);
+            // Overflow columns never say which table the row is from, and a nested
+            // bag is not followed.
+            spec.typed = false;
+            if spec.column == Column::AdditionalFields {
+                spec.column = Column::Ignored;
+            }
+            map.next_value_seed(CellSeed { row: &mut *self.row, spec })?;
+        }
+        Ok(())
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        // JSON text: parsed into an owned value, which then feeds the same mapping.
+        if let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(v) {
+            let _ = value.deserialize_map(self);
+        }
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
+/// A row given as a JSON object: every key is a column.
+pub(crate) struct RowVisitor<'r, 'a> {
+    /// The row being filled.
+    pub row: &'r mut Row<'a>,
+}
+
+impl<'de> Visitor<'de> for RowVisitor<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a Log Analytics row object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let spec = classify(&key);
+            map.next_value_seed(CellSeed { row: &mut *self.row, spec })?;
+        }
+        Ok(())
+    }
+}
+
+/// A row that is not an object cannot be read.
+pub(crate) fn not_a_row() -> Refusal {
+    RejectReason::UnknownShape.into()
+}

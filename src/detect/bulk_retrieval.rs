@@ -1,0 +1,223 @@
+//! `bulk_secret_retrieval`: a principal reading many distinct secrets, certificates or
+//! backups, in minutes (a dump) or over hours (low and slow).
+//!
+//! Fixed daily counts page analysts for every busy app; kvwatch counts *distinct*
+//! objects per principal and vault in two sliding windows and compares the count with
+//! what that principal did before, in the same hour of the day and from the same
+//! place (after its learning period), or with its kind's population (before). An app
+//! restart re-reading its usual secrets, a deploy pipeline and a nightly backup job
+//! are normal because they did the same before; the same backup identity reading at
+//! another hour or from another place is not. `List` then `Get`, and 429 throttling,
+//! raise the severity. The counting is in `bulk_state.rs`, the judgement in
+//! `bulk_rules.rs`.
+
+use serde::{Deserialize, Serialize};
+
+use super::bulk_state::State;
+use super::defs::{self, require, Header, Source};
+use super::examples::{Example, ExampleGeo};
+use super::suppress::Suppressor;
+use super::{Detector, DetectorError, DetectorMemory, Finding, Observation};
+use crate::alert::Severity;
+use crate::config::{Config, ConfigDuration, SuppressConfig};
+
+/// The detector's name.
+pub const NAME: &str = "bulk_secret_retrieval";
+
+/// `[objects]`: what counts as retrieving an object.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Objects {
+    /// Operations whose success hands out a secret value, a certificate or a backup.
+    pub operations: Vec<String>,
+    /// Operations that list a vault's objects (List followed by Gets is a dump's shape).
+    pub list_operations: Vec<String>,
+}
+
+/// `[short]` and `[long]`: one sliding window.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// Its length.
+    pub window: ConfigDuration,
+    /// Fewest distinct objects that can alert, whatever the baselines say.
+    pub min_distinct: u32,
+}
+
+/// `[history]`: how counts are compared with baselines.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct History {
+    /// The quantile of past windows that is "usual" (reported as pNN).
+    pub quantile: f64,
+    /// A learned principal may read up to its own largest window times this.
+    pub own_ratio: f64,
+    /// Outside its usual hours or places a principal is held to this quantile of its windows …
+    pub typical_quantile: f64,
+    /// … times this ratio (also the allowance over the population quantile).
+    pub ratio: f64,
+    /// Windows with reads a principal needs before its own history counts.
+    pub min_windows: u32,
+    /// Windows the population needs before its quantile counts.
+    pub min_population_windows: u32,
+    /// The count must be at most this probable under the learned per-window rate.
+    pub max_probability: f64,
+    /// How many windows of evidence the population mean is worth as a prior.
+    pub prior_windows: f64,
+    /// A principal whose large reads all fell within this many hours of the day is "scheduled".
+    pub scheduled_max_hours: u32,
+    /// Large windows needed before a schedule is believed.
+    pub scheduled_min_windows: u32,
+    /// Hours either side of a scheduled hour that still count as on schedule.
+    pub schedule_slack_hours: u32,
+}
+
+/// `[severity]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Severities {
+    /// `burst`: the short window beyond history or population.
+    pub burst: Severity,
+    /// `low_and_slow`: the long window beyond history or population.
+    pub low_and_slow: Severity,
+    /// `unusual_context`: a volume the principal knows, at an hour or place it does not.
+    pub unusual_context: Severity,
+    /// A count this many times the limit raises one step.
+    pub raise_ratio: f64,
+    /// Steps added when a List preceded the reads.
+    pub list_then_get: u32,
+    /// Steps added when the vault throttled the principal (429).
+    pub throttled: u32,
+    /// Steps added when the reads come from a place the principal never used.
+    pub new_place: u32,
+}
+
+/// The whole `detectors/bulk_secret_retrieval.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// `[detector]`.
+    pub detector: Header,
+    /// `[objects]`.
+    pub objects: Objects,
+    /// `[short]`.
+    pub short: Window,
+    /// `[long]`.
+    pub long: Window,
+    /// `[history]`.
+    pub history: History,
+    /// `[severity]`.
+    pub severity: Severities,
+    /// `[suppress]`.
+    #[serde(default)]
+    pub suppress: SuppressConfig,
+    /// `[[example]]`.
+    #[serde(default)]
+    pub example: Vec<Example>,
+    /// `[[example_geo]]`.
+    #[serde(default)]
+    pub example_geo: Vec<ExampleGeo>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `[objects]`, parsed.
+    pub read_ops: Vec<String>,
+    /// List operations.
+    pub list_ops: Vec<String>,
+    /// `[short]`.
+    pub short: Window,
+    /// `[long]`.
+    pub long: Window,
+    /// `[history]`.
+    pub history: History,
+    /// `[severity]`.
+    pub severity: Severities,
+}
+
+fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
+    require(!f.objects.operations.is_empty(), src, "objects.operations", "must name at least one operation")?;
+    let (s, l) = (&f.short, &f.long);
+    require(s.window.as_std().as_secs() >= 60, src, "short.window", "must be at least 1m")?;
+    require(l.window > s.window, src, "long.window", "must be longer than short.window")?;
+    require(l.window.as_std().as_secs() <= 7 * 86_400, src, "long.window", "must be at most 7d")?;
+    require(s.min_distinct >= 2, src, "short.min_distinct", "must be at least 2 (one read is never bulk)")?;
+    require(l.min_distinct >= s.min_distinct, src, "long.min_distinct", "must be at least short.min_distinct")?;
+    let h = &f.history;
+    for (key, q) in [("history.quantile", h.quantile), ("history.typical_quantile", h.typical_quantile)] {
+        require(q > 0.0 && q <= 1.0, src, key, "must be in (0, 1]")?;
+    }
+    require(h.own_ratio >= 1.0, src, "history.own_ratio", "must be at least 1")?;
+    require(h.ratio >= 1.0, src, "history.ratio", "must be at least 1")?;
+    require(h.max_probability > 0.0 && h.max_probability < 0.5, src, "history.max_probability", "must be in (0, 0.5)")?;
+    require(h.prior_windows >= 0.0, src, "history.prior_windows", "must not be negative")?;
+    require(h.scheduled_max_hours <= 24, src, "history.scheduled_max_hours", "must be at most 24")?;
+    require(h.schedule_slack_hours <= 6, src, "history.schedule_slack_hours", "must be at most 6")?;
+    require(f.severity.raise_ratio > 1.0, src, "severity.raise_ratio", "must be more than 1")?;
+    for (key, v) in [("severity.list_then_get", f.severity.list_then_get), ("severity.throttled", f.severity.throttled), ("severity.new_place", f.severity.new_place)] {
+        require(v <= 4, src, key, "must be between 0 and 4 steps")?;
+    }
+    Ok(())
+}
+
+/// Loads, validates and checks the examples of a `bulk_secret_retrieval` file.
+pub fn load(src: &Source, config: &Config) -> Result<Box<dyn Detector>, DetectorError> {
+    let f: File = defs::parse(src)?;
+    validate(&f, src)?;
+    let suppressor = defs::suppressor(src, config, &f.suppress)?;
+    let settings = Settings {
+        read_ops: f.objects.operations.iter().map(|o| o.to_ascii_lowercase()).collect(),
+        list_ops: f.objects.list_operations.iter().map(|o| o.to_ascii_lowercase()).collect(),
+        short: f.short.clone(),
+        long: f.long.clone(),
+        history: f.history.clone(),
+        severity: f.severity.clone(),
+    };
+    let make = || -> Box<dyn Detector> { Box::new(BulkRetrieval { s: settings.clone(), suppressor: suppressor.clone(), state: State::default() }) };
+    super::examples::check(&src.file, &f.example, &f.example_geo, &make)?;
+    Ok(make())
+}
+
+/// The detector.
+pub struct BulkRetrieval {
+    pub(crate) s: Settings,
+    suppressor: Suppressor,
+    pub(crate) state: State,
+}
+
+impl Settings {
+    pub(crate) fn is_read(&self, op: &str) -> bool {
+        self.read_ops.iter().any(|o| o.eq_ignore_ascii_case(op))
+    }
+    pub(crate) fn is_list(&self, op: &str) -> bool {
+        self.list_ops.iter().any(|o| o.eq_ignore_ascii_case(op))
+    }
+}
+
+impl Detector for BulkRetrieval {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn observe(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
+        super::bulk_rules::observe(self, obs, findings);
+    }
+
+    fn suppressor(&self) -> Option<&Suppressor> {
+        Some(&self.suppressor)
+    }
+
+    fn save(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.state.snapshot()).unwrap_or_default()
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), DetectorError> {
+        self.state = State::from_snapshot(state).map_err(|e| DetectorError::Restore { detector: NAME.into(), message: e.to_string() })?;
+        Ok(())
+    }
+
+    fn memory(&self) -> DetectorMemory {
+        self.state.memory()
+    }
+}

@@ -1,0 +1,200 @@
+//! What `bulk_secret_retrieval` counts and learns.
+//!
+//! Per principal and vault, an [`Active`] episode holds the distinct objects read in
+//! the long window (hashed, with their last read time), from which both sliding
+//! counts are taken. Learning uses tumbling windows: the *peak* sliding count seen in
+//! each short and long tumble is recorded into the principal's [`History`] and its
+//! kind's population, so a burst that straddles a tumble boundary is still learned
+//! whole. History also keeps the hours of the day at which large reads happened (to
+//! tell a scheduled job from one running off schedule) and a 512-bit Bloom filter of
+//! objects read before (to tell "its usual secrets" from new ones). Episodes are
+//! dropped when quiet for the long window; histories follow the baselines' forgetting.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::baseline::keys::FastMap;
+use super::baseline::stats::LogHist;
+use super::windows::{CountWindow, DistinctWindow};
+use super::DetectorMemory;
+
+/// What one principal's reads looked like before.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// Peak distinct objects per short tumble with reads.
+    pub short: LogHist,
+    /// Peak distinct objects per long tumble with reads.
+    pub long: LogHist,
+    /// Hours of the day (bit per hour, UTC) with a large short window.
+    pub large_hours: u32,
+    /// Large short windows seen.
+    pub large_windows: u16,
+    bloom: [u64; 8],
+    /// Last read (seconds).
+    pub last: u32,
+    /// First read (seconds).
+    pub first: u32,
+}
+
+impl History {
+    fn bits(h: u64) -> [usize; 3] {
+        [(h & 511) as usize, ((h >> 9) & 511) as usize, ((h >> 18) & 511) as usize]
+    }
+
+    /// Whether the object was (probably) read before.
+    pub fn knows(&self, h: u64) -> bool {
+        Self::bits(h).iter().all(|&b| self.bloom[b / 64] & (1 << (b % 64)) != 0)
+    }
+
+    /// Remembers an object.
+    pub fn learn_object(&mut self, h: u64) {
+        for b in Self::bits(h) {
+            self.bloom[b / 64] |= 1 << (b % 64);
+        }
+    }
+
+    /// Whether large reads happen on a schedule (few hours of the day).
+    pub fn scheduled(&self, max_hours: u32, min_windows: u32) -> bool {
+        u32::from(self.large_windows) >= min_windows && self.large_hours.count_ones() <= max_hours
+    }
+
+    /// Whether `hour` is within `slack` of an hour with large reads.
+    pub fn on_schedule(&self, hour: u32, slack: u32) -> bool {
+        (0..=2 * slack).any(|i| self.large_hours & (1 << ((hour + 24 + i - slack) % 24)) != 0)
+    }
+
+    /// The hours with large reads, for evidence (`02:00`).
+    pub fn hours(&self) -> Vec<String> {
+        (0..24).filter(|h| self.large_hours & (1 << h) != 0).map(|h| format!("{h:02}:00")).collect()
+    }
+}
+
+/// One principal's reads on one vault in the current episode.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Active {
+    /// Distinct objects read (hash, last read, read before this episode).
+    pub objects: DistinctWindow,
+    /// Index of the current short tumble.
+    pub short_tumble: u32,
+    /// Index of the current long tumble.
+    pub long_tumble: u32,
+    /// Peak short count in the current short tumble.
+    pub short_peak: u32,
+    /// Peak long count in the current long tumble.
+    pub long_peak: u32,
+    /// The last List (seconds; 0 = none).
+    pub last_list: u32,
+    /// 429 responses.
+    pub throttled: CountWindow,
+    /// Reads in the episode.
+    pub reads: u32,
+    /// Episode start (seconds).
+    pub first: u32,
+    /// Latest read or list (seconds).
+    pub last: u32,
+    /// Counts at the last finding: short, long, context.
+    pub reported: [u32; 3],
+    /// Object names (first ones).
+    pub samples: Vec<String>,
+    /// Caller addresses (first ones).
+    pub addresses: Vec<IpAddr>,
+    /// The principal's kind index.
+    pub kind: u8,
+}
+
+/// Everything the detector holds.
+#[derive(Debug, Default)]
+pub struct State {
+    /// Learned, per principal.
+    pub history: FastMap<u128, History>,
+    /// Transient, per principal and vault.
+    pub active: FastMap<(u128, u64), Active>,
+    /// Population short peaks per principal kind.
+    pub pop_short: [LogHist; 4],
+    /// Population long peaks per principal kind.
+    pub pop_long: [LogHist; 4],
+    /// Per-vault short peaks (for evidence).
+    pub vault_short: FastMap<u64, LogHist>,
+    /// Last upkeep (seconds).
+    pub last_prune: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Snapshot {
+    history: Vec<(u128, History)>,
+    active: Vec<(u128, u64, Active)>,
+    pop_short: [LogHist; 4],
+    pop_long: [LogHist; 4],
+    vault_short: Vec<(u64, LogHist)>,
+    last_prune: u32,
+}
+
+/// The most vaults with their own peak histogram.
+const MAX_VAULT_HISTS: usize = 20_000;
+
+impl State {
+    pub(crate) fn snapshot(&self) -> impl Serialize {
+        Snapshot {
+            history: self.history.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            active: self.active.iter().map(|((k, v), a)| (*k, *v, a.clone())).collect(),
+            pop_short: self.pop_short.clone(),
+            pop_long: self.pop_long.clone(),
+            vault_short: self.vault_short.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            last_prune: self.last_prune,
+        }
+    }
+
+    pub(crate) fn from_snapshot(bytes: &[u8]) -> Result<State, serde_json::Error> {
+        let s: Snapshot = serde_json::from_slice(bytes)?;
+        Ok(State {
+            history: s.history.into_iter().collect(),
+            active: s.active.into_iter().map(|(k, v, a)| ((k, v), a)).collect(),
+            pop_short: s.pop_short,
+            pop_long: s.pop_long,
+            vault_short: s.vault_short.into_iter().collect(),
+            last_prune: s.last_prune,
+        })
+    }
+
+    pub(crate) fn memory(&self) -> DetectorMemory {
+        let transient: usize = self
+            .active
+            .values()
+            .map(|a| std::mem::size_of::<((u128, u64), Active)>() + a.objects.heap_bytes() + a.throttled.heap_bytes() + a.samples.iter().map(|s| s.len() + 24).sum::<usize>())
+            .sum();
+        DetectorMemory {
+            learned_entries: self.history.len(),
+            learned_bytes: self.history.capacity() * (std::mem::size_of::<(u128, History)>() + 1),
+            transient_entries: self.active.len(),
+            transient_bytes: transient,
+        }
+    }
+
+    /// Records the finished tumbles of an episode into the histories.
+    pub fn record(&mut self, key: u128, vault: u64, kind: usize, a: &mut Active, short_secs: u32, large_at: u32) {
+        let h = self.history.entry(key).or_default();
+        if a.short_peak > 0 {
+            h.short.record(a.short_peak);
+            self.pop_short[kind.min(3)].record(a.short_peak);
+            if self.vault_short.len() < MAX_VAULT_HISTS || self.vault_short.contains_key(&vault) {
+                self.vault_short.entry(vault).or_default().record(a.short_peak);
+            }
+            if a.short_peak >= large_at {
+                let hour = (a.short_tumble.wrapping_mul(short_secs) % 86_400) / 3600;
+                h.large_hours |= 1 << hour;
+                h.large_windows = h.large_windows.saturating_add(1);
+            }
+            a.short_peak = 0;
+        }
+    }
+
+    /// Records a finished long tumble.
+    pub fn record_long(&mut self, key: u128, kind: usize, a: &mut Active) {
+        if a.long_peak > 0 {
+            self.history.entry(key).or_default().long.record(a.long_peak);
+            self.pop_long[kind.min(3)].record(a.long_peak);
+            a.long_peak = 0;
+        }
+    }
+}

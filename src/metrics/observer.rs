@@ -1,0 +1,189 @@
+//! The pipeline observer that turns happenings into metric updates, cheaply.
+//!
+//! It runs on the pipeline's thread for every record, so it never formats a label or
+//! hashes a label set on the hot path: counter handles for the closed sets (shapes)
+//! are resolved once, and the per-event counter `kvwatch_events_total{vault, class,
+//! outcome}` is cached per vault as a dense class × outcome table of handles, created
+//! on first use (so only combinations that occur become series). The vault label
+//! itself goes through the registry's shared [`LabelCap`], so the vault cap holds
+//! across observers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge};
+
+use super::labels::{LabelCap, LabelForm, OTHER};
+use super::pipeline::{PipelineMetrics, STAGE_ALERT_WRITTEN, STAGE_PROCESSED};
+use super::Metrics;
+use crate::decode::{Refusal, Shape};
+use crate::event::{AuditEvent, OperationClass, Outcome, VaultName};
+use crate::pipeline::{Happening, Observer};
+
+const CLASSES: usize = OperationClass::ALL.len();
+const OUTCOMES: usize = Outcome::ALL.len();
+const SHAPES: usize = Shape::ALL.len();
+
+/// The most detectors counted under their own label.
+const MAX_DETECTOR_LABELS: usize = 100;
+/// Overflow vault names remembered locally (beyond it they are looked up each time).
+const MAX_REMEMBERED_OVERFLOW: usize = 4096;
+
+/// One vault label's counter handles.
+struct VaultSlot {
+    label: Arc<str>,
+    counters: [[Option<IntCounter>; OUTCOMES]; CLASSES],
+}
+
+impl VaultSlot {
+    fn counter(&mut self, family: &IntCounterVec, class: OperationClass, outcome: Outcome) -> &IntCounter {
+        self.counters[class.index()][outcome.index()].get_or_insert_with(|| {
+            family.with_label_values(&[&*self.label, class.as_str(), outcome.as_str()])
+        })
+    }
+}
+
+/// Vault name → slot, with a one-entry cache for runs of events of one vault.
+struct VaultSlots {
+    cap: LabelCap,
+    slots: Vec<VaultSlot>,
+    by_label: HashMap<Arc<str>, usize>,
+    by_name: HashMap<VaultName, usize>,
+    last: Option<(VaultName, usize)>,
+    overflow_remembered: usize,
+    used: IntGauge,
+}
+
+impl VaultSlots {
+    fn slot(&mut self, vault: &VaultName) -> usize {
+        if let Some((name, slot)) = &self.last {
+            if name == vault {
+                return *slot;
+            }
+        }
+        let slot = match self.by_name.get(vault) {
+            Some(slot) => *slot,
+            None => self.resolve(vault),
+        };
+        self.last = Some((vault.clone(), slot));
+        slot
+    }
+
+    fn resolve(&mut self, vault: &VaultName) -> usize {
+        let label = self.cap.label(vault);
+        let slot = match self.by_label.get(&label) {
+            Some(slot) => *slot,
+            None => {
+                self.slots.push(VaultSlot { label: label.clone(), counters: Default::default() });
+                self.by_label.insert(label.clone(), self.slots.len() - 1);
+                self.slots.len() - 1
+            }
+        };
+        self.used.set(i64::try_from(self.cap.used()).unwrap_or(i64::MAX));
+        let overflow = &*label == OTHER;
+        if !overflow || self.overflow_remembered < MAX_REMEMBERED_OVERFLOW {
+            self.overflow_remembered += usize::from(overflow);
+            self.by_name.insert(vault.clone(), slot);
+        }
+        slot
+    }
+}
+
+/// Feeds the pipeline families from happenings. Create it with
+/// [`Metrics::observer`]; one per pipeline.
+pub struct MetricsObserver {
+    families: PipelineMetrics,
+    received: [IntCounter; SHAPES],
+    decoded: [IntCounter; SHAPES],
+    latency_processed: Histogram,
+    latency_alert: Histogram,
+    vaults: VaultSlots,
+    detectors: LabelCap,
+}
+
+impl MetricsObserver {
+    pub(super) fn new(metrics: &Metrics) -> Self {
+        let families = metrics.pipeline().clone();
+        let per_shape = |family: &IntCounterVec| Shape::ALL.map(|s| family.with_label_values(&[s.as_str()]));
+        MetricsObserver {
+            received: per_shape(&families.received),
+            decoded: per_shape(&families.decoded),
+            latency_processed: families.latency.with_label_values(&[STAGE_PROCESSED]),
+            latency_alert: families.latency.with_label_values(&[STAGE_ALERT_WRITTEN]),
+            vaults: VaultSlots {
+                cap: metrics.vault_labels().clone(),
+                slots: Vec::new(),
+                by_label: HashMap::new(),
+                by_name: HashMap::new(),
+                last: None,
+                overflow_remembered: 0,
+                used: families.vault_labels.clone(),
+            },
+            detectors: LabelCap::new(LabelForm::Identifier, MAX_DETECTOR_LABELS),
+            families,
+        }
+    }
+
+    fn processed(&mut self, event: &AuditEvent<'_>, waited: std::time::Duration) {
+        let slot = self.vaults.slot(&event.vault);
+        self.vaults.slots[slot].counter(&self.families.events, event.class, event.outcome).inc();
+        self.families.newest.saw(event.time);
+        self.latency_processed.observe(waited.as_secs_f64());
+    }
+}
+
+fn shape_index(shape: Shape) -> usize {
+    shape as usize
+}
+
+impl Observer for MetricsObserver {
+    fn observe(&mut self, what: &Happening<'_>) {
+        match what {
+            Happening::Received { shape } => {
+                self.received[shape_index(*shape)].inc();
+                self.decoded[shape_index(*shape)].inc();
+            }
+            Happening::Refused { refusal, shape, .. } => {
+                self.received[shape_index(*shape)].inc();
+                let family = match refusal {
+                    Refusal::Rejected(_) => &self.families.rejected,
+                    Refusal::Skipped(_) => &self.families.skipped,
+                };
+                family.with_label_values(&[shape.as_str(), refusal.as_str()]).inc();
+            }
+            Happening::Duplicate => self.families.duplicates.inc(),
+            Happening::Filtered => self.families.filtered.inc(),
+            Happening::Late { .. } => self.families.late.inc(),
+            Happening::Processed { event, waited } => self.processed(event, *waited),
+            Happening::Alerted { alert, latency } => {
+                let detector = self.detectors.label(&alert.detector);
+                self.families.alerts.with_label_values(&[&*detector, alert.severity.as_str()]).inc();
+                if let Some(latency) = latency {
+                    self.latency_alert.observe(latency.as_secs_f64());
+                }
+            }
+            Happening::Watermark { at, buffered } => {
+                self.families.watermark.set(at.timestamp_millis() as f64 / 1000.0);
+                self.families.buffered.set(i64::try_from(*buffered).unwrap_or(i64::MAX));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_index_their_table() {
+        for (i, s) in Shape::ALL.iter().enumerate() {
+            assert_eq!(shape_index(*s), i);
+        }
+        for (i, c) in OperationClass::ALL.iter().enumerate() {
+            assert_eq!(c.index(), i);
+        }
+        for (i, o) in Outcome::ALL.iter().enumerate() {
+            assert_eq!(o.index(), i);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Detector state metrics: how many principals the baselines track and how many
+//! bytes that state takes, per detector.
+//!
+//! Baselines grow with the tenant (every new principal, address and vault pair), and
+//! an operator needs to see that growth before it turns into an out-of-memory kill or
+//! an eviction storm. The detectors know their sizes; this is the gauge API they (or
+//! whoever owns them) set, typically after each watermark or checkpoint.
+
+use std::sync::Arc;
+
+use prometheus::{IntGaugeVec, Opts, Registry};
+
+use super::labels::{LabelCap, LabelForm};
+
+/// The most detectors counted under their own label.
+const MAX_DETECTOR_LABELS: usize = 100;
+
+/// The state families.
+#[derive(Clone)]
+pub struct StateMetrics {
+    principals: IntGaugeVec,
+    bytes: IntGaugeVec,
+    detectors: LabelCap,
+}
+
+impl StateMetrics {
+    /// Creates the families and registers them.
+    pub fn register(r: &Registry) -> prometheus::Result<Self> {
+        let principals = IntGaugeVec::new(
+            Opts::new("kvwatch_principals_tracked", "Principals whose baselines a detector keeps."),
+            &["detector"],
+        )?;
+        r.register(Box::new(principals.clone()))?;
+        let bytes = IntGaugeVec::new(
+            Opts::new("kvwatch_state_bytes", "Approximate bytes of a detector's state (baselines, windows)."),
+            &["detector"],
+        )?;
+        r.register(Box::new(bytes.clone()))?;
+        Ok(StateMetrics { principals, bytes, detectors: LabelCap::new(LabelForm::Identifier, MAX_DETECTOR_LABELS) })
+    }
+
+    fn detector(&self, name: &str) -> Arc<str> {
+        self.detectors.label(name)
+    }
+
+    /// Sets how many principals `detector` tracks.
+    pub fn set_principals(&self, detector: &str, principals: u64) {
+        self.principals.with_label_values(&[&*self.detector(detector)]).set(i64::try_from(principals).unwrap_or(i64::MAX));
+    }
+
+    /// Sets how many bytes `detector`'s state takes.
+    pub fn set_bytes(&self, detector: &str, bytes: u64) {
+        self.bytes.with_label_values(&[&*self.detector(detector)]).set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Sets both at once.
+    pub fn set(&self, detector: &str, principals: u64, bytes: u64) {
+        self.set_principals(detector, principals);
+        self.set_bytes(detector, bytes);
+    }
+}

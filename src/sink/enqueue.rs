@@ -1,0 +1,140 @@
+//! The pipeline's side of the outbox: routing alerts to sinks (by detector and minimum
+//! severity, low ones into an email digest) and the [`OutboxSink`], the synchronous
+//! [`AlertSink`] whose `flush` is the durability point the pipeline's caller waits for
+//! before it acknowledges anything upstream (a checkpoint, a replay's completion).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use super::observe::{DeliveryEvent, DeliveryObserver};
+use super::outbox::{Outbox, Route};
+use super::{AlertSink, SinkError};
+use crate::alert::{Alert, Severity};
+use crate::config::{SinkConfig, SinkSettings};
+use crate::pipeline::clock::Clock;
+
+#[derive(Debug, Clone)]
+struct Rule {
+    sink: String,
+    config: SinkConfig,
+    digest: Option<(chrono::Duration, Severity)>,
+}
+
+/// Decides which sinks an alert goes to.
+#[derive(Debug, Clone, Default)]
+pub struct Router {
+    rules: Vec<Rule>,
+}
+
+impl Router {
+    /// The routing of the configured sinks.
+    pub fn new(sinks: &[SinkConfig]) -> Self {
+        let rules = sinks
+            .iter()
+            .map(|s| Rule {
+                sink: s.name.clone(),
+                config: s.clone(),
+                digest: match &s.settings {
+                    SinkSettings::Email(e) => e.digest_every.map(|d| (d.as_chrono(), e.digest_max_severity)),
+                    _ => None,
+                },
+            })
+            .collect();
+        Router { rules }
+    }
+
+    /// The sinks `alert` goes to, as of `now`.
+    pub fn routes(&self, alert: &Alert, now: DateTime<Utc>) -> Vec<Route> {
+        self.rules
+            .iter()
+            .filter(|r| r.config.routes(&alert.detector, alert.severity))
+            .map(|r| Route {
+                sink: r.sink.clone(),
+                digest_at: r.digest.filter(|(_, max)| alert.severity <= *max).map(|(every, _)| now + every),
+            })
+            .collect()
+    }
+
+    /// The enabled sinks' names.
+    pub fn sinks(&self) -> Vec<String> {
+        self.rules.iter().filter(|r| r.config.enabled).map(|r| r.sink.clone()).collect()
+    }
+
+    /// Whether any sink is enabled.
+    pub fn is_empty(&self) -> bool {
+        self.sinks().is_empty()
+    }
+}
+
+/// Appends routed alerts to the outbox; `flush` commits them durably and wakes the
+/// delivery workers. It also commits on its own every `batch` alerts, so a long
+/// replay starts delivering before it ends.
+pub struct OutboxSink {
+    outbox: Arc<Outbox>,
+    router: Arc<Router>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+    observer: Arc<dyn DeliveryObserver>,
+    batch: usize,
+    buffer: Vec<(Alert, Vec<Route>)>,
+}
+
+impl OutboxSink {
+    /// A sink in front of `outbox`.
+    pub fn new(
+        outbox: Arc<Outbox>,
+        router: Arc<Router>,
+        clock: Arc<dyn Clock>,
+        wake: Arc<Notify>,
+        observer: Arc<dyn DeliveryObserver>,
+        batch: usize,
+    ) -> Self {
+        OutboxSink { outbox, router, clock, wake, observer, batch: batch.max(1), buffer: Vec::new() }
+    }
+
+    fn commit(&mut self) -> Result<(), SinkError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let queued = self.outbox.enqueue(&self.buffer, self.clock.now())?;
+        self.buffer.clear();
+        for (sink, alert_id) in &queued {
+            self.observer.observe(&DeliveryEvent::Enqueued { sink, alert_id });
+        }
+        self.wake.notify_waiters();
+        Ok(())
+    }
+}
+
+impl AlertSink for OutboxSink {
+    fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        let routes = self.router.routes(alert, self.clock.now());
+        if routes.is_empty() {
+            return Ok(());
+        }
+        self.buffer.push((alert.clone(), routes));
+        if self.buffer.len() >= self.batch {
+            self.commit()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.commit()
+    }
+}
+
+/// Hands each alert to several sinks in turn (standard output and the outbox).
+pub struct Tee(pub Vec<Box<dyn AlertSink>>);
+
+impl AlertSink for Tee {
+    fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
+        self.0.iter_mut().try_for_each(|s| s.deliver(alert))
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.0.iter_mut().try_for_each(|s| s.flush())
+    }
+}

@@ -1,0 +1,491 @@
+//! Table tests in the Hayabusa style: inline records, the detector, the expected
+//! result. Records are written in the compact example form of the detector files
+//! (`[[events]]`: operation, status, who, from where, how often) and expanded into
+//! real Key Vault records that go through the production decoder and engine.
+
+use kvwatch::alert::Severity;
+use kvwatch::config::Config;
+use kvwatch::detect::defs;
+use kvwatch::detect::examples::{self, EventSpec, ExampleGeo, Expect};
+
+#[derive(serde::Deserialize)]
+struct Events {
+    events: Vec<EventSpec>,
+}
+
+fn geo() -> Vec<ExampleGeo> {
+    let g = |net: &str, cc: &str, city: &str, lat: f64, lon: f64| ExampleGeo {
+        network: net.parse().expect("cidr"),
+        country: cc.into(),
+        city: Some(city.into()),
+        lat: Some(lat),
+        lon: Some(lon),
+    };
+    vec![
+        g("81.2.69.0/24", "GB", "London", 51.5, -0.12),
+        g("81.2.70.0/24", "GB", "Manchester", 53.48, -2.24),
+        g("89.160.20.0/24", "SE", "Linköping", 58.41, 15.62),
+        g("175.16.199.0/24", "CN", "Changchun", 43.88, 125.32),
+        g("216.160.83.0/24", "US", "Milton", 47.25, -122.31),
+    ]
+}
+
+struct Row {
+    name: &'static str,
+    detector: &'static str,
+    geoip: bool,
+    events: &'static str,
+    expect: Expect,
+}
+
+fn none() -> Expect {
+    Expect { alerts: Some(0), ..Default::default() }
+}
+
+fn rule(r: &str, s: Severity) -> Expect {
+    Expect { rule: Some(r.into()), severity: Some(s), ..Default::default() }
+}
+
+fn check(rows: Vec<Row>) {
+    let mut failures = Vec::new();
+    for row in rows {
+        let events: Events = toml::from_str(row.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
+        let records = examples::records(&events.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
+        let detector = defs::build_named(&Config::default(), row.detector).unwrap_or_else(|e| panic!("{e}"));
+        let networks = if row.geoip { geo() } else { Vec::new() };
+        let enricher = examples::enricher(&networks).expect("geo");
+        let alerts = examples::run(detector, &records, enricher).unwrap_or_else(|e| panic!("{}: {e}", row.name));
+        if let Err(e) = examples::verify(&row.expect, &alerts) {
+            failures.push(format!("{} [{}]: {e}", row.name, row.detector));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+const ALICE: &str = r#"oid = "11111111-1111-4111-8111-111111111111"
+upn = "alice@contoso.com""#;
+
+#[test]
+fn failed_auth_table() {
+    let _ = ALICE;
+    check(vec![
+        Row { name: "challenge 401s from many addresses", detector: "failed_auth", geoip: false, expect: none(), events: r#"
+            [[events]]
+            at = "2024-05-06T09:00:00Z"
+            repeat = 40
+            op = "Authentication"
+            status = 401
+            ip = "81.2.69.{i}"
+            "# },
+        Row { name: "five policy denials on five secrets stay under the minimum", detector: "failed_auth", geoip: false, expect: none(), events: r#"
+            [[events]]
+            at = "2024-05-06T09:00:00Z"
+            repeat = 5
+            every = "20s"
+            op = "SecretGet"
+            status = 403
+            denied = "policy"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "alice@contoso.com"
+            object = "secrets/s{i}"
+            "# },
+        Row { name: "anonymous 401s on data-plane calls from one address", detector: "failed_auth", geoip: false, expect: rule("anonymous_failures", Severity::Medium), events: r#"
+            [[events]]
+            at = "2024-05-06T09:00:00Z"
+            repeat = 12
+            every = "5s"
+            op = "SecretGet"
+            status = 401
+            ip = "81.2.69.9"
+            object = "secrets/s{i}"
+            "# },
+        Row { name: "three rejected tokens", detector: "failed_auth", geoip: false, expect: rule("token_rejected", Severity::Medium), events: r#"
+            [[events]]
+            at = "2024-05-06T09:00:00Z"
+            repeat = 3
+            every = "30s"
+            op = "SecretGet"
+            status = 401
+            oid = "22222222-2222-4222-8222-222222222222"
+            appid = "22222222-2222-4222-8222-222222222222"
+            idtyp = "app"
+            ip = "81.2.69.9"
+            object = "secrets/s"
+            "# },
+        Row { name: "one principal denied across three vaults", detector: "failed_auth", geoip: false, expect: Expect { vault: Some("*".into()), ..rule("denied_enumeration", Severity::High) }, events: r#"
+            [[events]]
+            at = "2024-05-06T09:00:00Z"
+            repeat = 9
+            every = "20s"
+            op = "SecretList"
+            status = 403
+            denied = "rbac"
+            oid = "33333333-3333-4333-8333-333333333333"
+            upn = "mallory@contoso.com"
+            vault = "kv-{i}"
+            ip = "81.2.69.9"
+            "# },
+        Row { name: "a chronic misconfigured app keeps failing as it always did", detector: "failed_auth", geoip: false, expect: none(), events: r#"
+            [[events]]
+            at = "2024-05-01T00:00:00Z"
+            days = 6
+            repeat = 96
+            every = "15m"
+            op = "SecretGet"
+            status = 403
+            denied = "network"
+            oid = "44444444-4444-4444-8444-444444444444"
+            appid = "44444444-4444-4444-8444-444444444444"
+            idtyp = "app"
+            ip = "20.40.1.1"
+            object = "secrets/conn-string"
+            "# },
+        Row { name: "a principal that reaches its vault, blocked by the firewall from a new place", detector: "failed_auth", geoip: false,
+            expect: rule("firewall_new_network", Severity::Medium), events: r#"
+            [[events]]
+            at = "2024-05-01T09:00:00Z"
+            days = 5
+            repeat = 20
+            every = "20m"
+            op = "SecretGet"
+            oid = "55555555-5555-4555-8555-555555555555"
+            appid = "55555555-5555-4555-8555-555555555555"
+            idtyp = "app"
+            ip = "20.40.1.1"
+            object = "secrets/conn-string"
+            [[events]]
+            at = "2024-05-06T12:00:00Z"
+            repeat = 3
+            every = "1m"
+            op = "SecretGet"
+            status = 403
+            denied = "network"
+            oid = "55555555-5555-4555-8555-555555555555"
+            appid = "55555555-5555-4555-8555-555555555555"
+            idtyp = "app"
+            ip = "81.2.69.77"
+            object = "secrets/conn-string"
+            "# },
+    ]);
+}
+
+#[test]
+fn unusual_geo_table() {
+    check(vec![
+        Row { name: "a new employee in the usual country", detector: "unusual_geo", geoip: true, expect: none(), events: r#"
+            [[events]]
+            at = "2024-05-01T09:00:00Z"
+            days = 5
+            repeat = 8
+            every = "10m"
+            op = "SecretGet"
+            oid = "11111111-1111-4111-8111-11111111111{i}"
+            upn = "user{i}@contoso.com"
+            ip = "81.2.69.1{i}"
+            object = "secrets/a"
+            [[events]]
+            at = "2024-05-06T09:00:00Z"
+            op = "SecretGet"
+            oid = "99999999-1111-4111-8111-111111111111"
+            upn = "newbie@contoso.com"
+            ip = "81.2.70.5"
+            object = "secrets/a"
+            "# },
+        Row { name: "a learned user travelling to a country many colleagues call from", detector: "unusual_geo", geoip: true, expect: none(), events: r#"
+            [[events]]
+            at = "2024-05-01T09:00:00Z"
+            days = 5
+            repeat = 8
+            every = "10m"
+            op = "SecretGet"
+            oid = "11111111-1111-4111-8111-11111111111{i}"
+            upn = "user{i}@contoso.com"
+            ip = "81.2.69.1{i}"
+            object = "secrets/a"
+            [[events]]
+            at = "2024-05-01T15:00:00Z"
+            days = 5
+            repeat = 4
+            every = "10m"
+            op = "SecretGet"
+            oid = "22222222-1111-4111-8111-11111111111{i}"
+            upn = "se{i}@contoso.com"
+            ip = "89.160.20.{i}"
+            object = "secrets/a"
+            [[events]]
+            at = "2024-05-06T12:00:00Z"
+            op = "SecretGet"
+            oid = "11111111-1111-4111-8111-111111111110"
+            upn = "user0@contoso.com"
+            ip = "89.160.20.200"
+            object = "secrets/a"
+            "# },
+        Row { name: "an unlocatable public address is never new geography", detector: "unusual_geo", geoip: true, expect: none(), events: r#"
+            [[events]]
+            at = "2024-05-01T09:00:00Z"
+            days = 5
+            op = "SecretGet"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "alice@contoso.com"
+            ip = "81.2.69.160"
+            object = "secrets/a"
+            [[events]]
+            at = "2024-05-06T09:00:00Z"
+            op = "SecretGet"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "alice@contoso.com"
+            ip = "1.128.0.1"
+            object = "secrets/a"
+            "# },
+        Row { name: "an app in two regions is not travelling", detector: "unusual_geo", geoip: true, expect: Expect { not_rule: Some("impossible_travel".into()), ..Default::default() }, events: r#"
+            [[events]]
+            at = "2024-05-01T09:00:00Z"
+            repeat = 10
+            every = "5m"
+            op = "SecretGet"
+            oid = "33333333-1111-4111-8111-111111111111"
+            appid = "33333333-1111-4111-8111-111111111111"
+            idtyp = "app"
+            ip = "81.2.69.{i}"
+            object = "secrets/a"
+            [[events]]
+            at = "2024-05-01T09:01:00Z"
+            repeat = 10
+            every = "5m"
+            op = "SecretGet"
+            oid = "33333333-1111-4111-8111-111111111111"
+            appid = "33333333-1111-4111-8111-111111111111"
+            idtyp = "app"
+            ip = "216.160.83.{i}"
+            object = "secrets/a"
+            "# },
+        Row { name: "without a database, a learned user on a network nobody used", detector: "unusual_geo", geoip: false, expect: rule("new_network", Severity::Low), events: r#"
+            [[events]]
+            at = "2024-05-01T09:00:00Z"
+            days = 5
+            op = "SecretGet"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "alice@contoso.com"
+            ip = "81.2.69.160"
+            object = "secrets/a"
+            [[events]]
+            at = "2024-05-06T09:00:00Z"
+            op = "SecretGet"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "alice@contoso.com"
+            ip = "175.16.199.3"
+            object = "secrets/a"
+            "# },
+    ]);
+}
+
+#[test]
+fn access_policy_change_table() {
+    check(vec![
+        Row { name: "a self-grant is high", detector: "access_policy_change", geoip: false, expect: rule("access_policy_added", Severity::High), events: r#"
+            [[events]]
+            at = "2024-05-06T10:00:00Z"
+            op = "VaultPatch"
+            oid = "33333333-3333-4333-8333-333333333333"
+            upn = "eve@contoso.com"
+            ip = "81.2.69.160"
+            properties = { addedAccessPolicy = { ObjectId = "33333333-3333-4333-8333-333333333333", Permissions = { secrets = ["get"] } } }
+            "# },
+        Row { name: "grant, read, remove within minutes", detector: "access_policy_change", geoip: false, expect: rule("grant_then_revoke", Severity::High), events: r#"
+            [[events]]
+            at = "2024-05-06T10:00:00Z"
+            op = "VaultPatch"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "admin@contoso.com"
+            properties = { addedAccessPolicy = { ObjectId = "22222222-2222-4222-8222-222222222222", Permissions = { secrets = ["get", "list"] } } }
+            [[events]]
+            at = "+2m"
+            repeat = 5
+            op = "SecretGet"
+            oid = "22222222-2222-4222-8222-222222222222"
+            appid = "22222222-2222-4222-8222-222222222222"
+            idtyp = "app"
+            object = "secrets/s{i}"
+            [[events]]
+            at = "+3m"
+            op = "VaultPatch"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "admin@contoso.com"
+            properties = { removedAccessPolicy = { ObjectId = "22222222-2222-4222-8222-222222222222", Permissions = { secrets = ["get", "list"] } } }
+            "# },
+        Row { name: "purge protection off", detector: "access_policy_change", geoip: false, expect: rule("purge_protection_disabled", Severity::High), events: r#"
+            [[events]]
+            at = "2024-05-06T09:00:00Z"
+            op = "VaultGet"
+            appid = "509e4652-da8d-478d-a730-e9d4a1996ca4"
+            properties = { properties = { enablePurgeProtection = true, enableSoftDelete = true } }
+            [[events]]
+            at = "+1h"
+            op = "VaultPatch"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "admin@contoso.com"
+            properties = { properties = { enableSoftDelete = true } }
+            "# },
+        Row { name: "a VaultGet showing a weaker configuration than the last one", detector: "access_policy_change", geoip: false,
+            expect: rule("weakened_config_observed", Severity::Low), events: r#"
+            [[events]]
+            at = "2024-05-06T09:00:00Z"
+            op = "VaultGet"
+            appid = "509e4652-da8d-478d-a730-e9d4a1996ca4"
+            properties = { properties = { networkAcls = { defaultAction = "Deny" } } }
+            [[events]]
+            at = "+6h"
+            op = "VaultGet"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "admin@contoso.com"
+            properties = { properties = { networkAcls = { defaultAction = "Allow" } } }
+            "# },
+        Row { name: "a denied VaultPatch changes nothing", detector: "access_policy_change", geoip: false, expect: none(), events: r#"
+            [[events]]
+            at = "2024-05-06T10:00:00Z"
+            op = "VaultPatch"
+            status = 403
+            denied = "rbac"
+            oid = "33333333-3333-4333-8333-333333333333"
+            upn = "eve@contoso.com"
+            properties = { addedAccessPolicy = { ObjectId = "33333333-3333-4333-8333-333333333333", Permissions = { secrets = ["get"] } } }
+            "# },
+    ]);
+}
+
+#[test]
+fn bulk_secret_retrieval_table() {
+    check(vec![
+        Row { name: "a user reading ten secrets", detector: "bulk_secret_retrieval", geoip: false, expect: none(), events: r#"
+            [[events]]
+            at = "2024-05-06T10:00:00Z"
+            repeat = 10
+            every = "20s"
+            op = "SecretGet"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "alice@contoso.com"
+            object = "secrets/s{i}"
+            "# },
+        Row { name: "an app restarting at new hours re-reads its twenty secrets", detector: "bulk_secret_retrieval", geoip: false, expect: none(), events: r#"
+            [[events]]
+            at = "2024-05-01T00:00:00Z"
+            days = 7
+            repeat = 20
+            every = "1s"
+            op = "SecretGet"
+            oid = "22222222-2222-4222-8222-222222222222"
+            appid = "22222222-2222-4222-8222-222222222222"
+            idtyp = "app"
+            ip = "20.40.1.1"
+            object = "secrets/s{i}"
+            [[events]]
+            at = "2024-05-01T07:00:00Z"
+            days = 7
+            repeat = 20
+            every = "1s"
+            op = "SecretGet"
+            oid = "22222222-2222-4222-8222-222222222222"
+            appid = "22222222-2222-4222-8222-222222222222"
+            idtyp = "app"
+            ip = "20.40.1.2"
+            object = "secrets/s{i}"
+            [[events]]
+            at = "2024-05-01T13:00:00Z"
+            days = 7
+            repeat = 20
+            every = "1s"
+            op = "SecretGet"
+            oid = "22222222-2222-4222-8222-222222222222"
+            appid = "22222222-2222-4222-8222-222222222222"
+            idtyp = "app"
+            ip = "20.40.1.3"
+            object = "secrets/s{i}"
+            [[events]]
+            at = "2024-05-01T19:00:00Z"
+            days = 7
+            repeat = 20
+            every = "1s"
+            op = "SecretGet"
+            oid = "22222222-2222-4222-8222-222222222222"
+            appid = "22222222-2222-4222-8222-222222222222"
+            idtyp = "app"
+            ip = "20.40.1.4"
+            object = "secrets/s{i}"
+            [[events]]
+            at = "2024-05-08T10:30:00Z"
+            repeat = 20
+            every = "1s"
+            op = "SecretGet"
+            oid = "22222222-2222-4222-8222-222222222222"
+            appid = "22222222-2222-4222-8222-222222222222"
+            idtyp = "app"
+            ip = "20.40.1.9"
+            object = "secrets/s{i}"
+            "# },
+        Row { name: "one secret every six minutes for five hours is low and slow", detector: "bulk_secret_retrieval", geoip: false,
+            expect: rule("low_and_slow", Severity::Medium), events: r#"
+            [[events]]
+            at = "2024-05-06T10:00:00Z"
+            repeat = 50
+            every = "6m"
+            op = "SecretGet"
+            oid = "33333333-3333-4333-8333-333333333333"
+            upn = "mallory@contoso.com"
+            ip = "81.2.69.160"
+            object = "secrets/s{i}"
+            "# },
+        Row { name: "throttling raises a dump's severity", detector: "bulk_secret_retrieval", geoip: false, expect: rule("burst", Severity::High), events: r#"
+            [[events]]
+            at = "2024-05-06T10:00:00Z"
+            repeat = 5
+            op = "SecretGet"
+            status = 429
+            oid = "44444444-4444-4444-8444-444444444444"
+            upn = "mallory@contoso.com"
+            object = "secrets/s"
+            [[events]]
+            at = "+10s"
+            repeat = 20
+            every = "3s"
+            op = "SecretGet"
+            oid = "44444444-4444-4444-8444-444444444444"
+            upn = "mallory@contoso.com"
+            object = "secrets/s{i}"
+            "# },
+        Row { name: "the backup job at its usual hour but from a public address", detector: "bulk_secret_retrieval", geoip: true,
+            expect: rule("unusual_context", Severity::High), events: r#"
+            [[events]]
+            at = "2024-05-01T02:00:00Z"
+            days = 6
+            repeat = 60
+            every = "5s"
+            op = "SecretBackup"
+            oid = "55555555-5555-4555-8555-555555555555"
+            appid = "55555555-5555-4555-8555-555555555555"
+            idtyp = "app"
+            ip = "20.40.1.1"
+            object = "secrets/s{i}"
+            [[events]]
+            at = "2024-05-01T08:00:00Z"
+            days = 6
+            repeat = 12
+            every = "50m"
+            op = "SecretGet"
+            oid = "55555555-5555-4555-8555-555555555555"
+            appid = "55555555-5555-4555-8555-555555555555"
+            idtyp = "app"
+            ip = "20.40.1.1"
+            object = "secrets/backup-config"
+            [[events]]
+            at = "2024-05-07T02:00:00Z"
+            repeat = 60
+            every = "5s"
+            op = "SecretBackup"
+            oid = "55555555-5555-4555-8555-555555555555"
+            appid = "55555555-5555-4555-8555-555555555555"
+            idtyp = "app"
+            ip = "175.16.199.20"
+            object = "secrets/s{i}"
+            "# },
+    ]);
+}
