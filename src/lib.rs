@@ -5,7 +5,8 @@
 //! [`decode`] turns every log shape into one [`event::AuditEvent`], [`pipeline`]
 //! drops duplicates and orders events by event time, [`detect`] keeps baselines and
 //! raises findings, [`alert`] turns them into the alert contract and [`sink`] delivers
-//! them. [`config`] and [`metrics`] sit beside the flow; [`cli`] is the thin edge.
+//! them. [`config`] and [`metrics`] sit beside the flow; [`state`] keeps the live
+//! checkpoints; [`cli`] is the thin edge.
 
 pub mod alert;
 pub mod app;
@@ -17,6 +18,8 @@ pub mod enrich;
 pub mod event;
 pub mod metrics;
 pub mod pipeline;
+pub mod report;
 pub mod simulate;
 pub mod sink;
 pub mod source;
+pub mod state;

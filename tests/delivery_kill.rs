@@ -35,19 +35,37 @@ fn write_config(dir: &Path, rx: &Receiver) -> std::path::PathBuf {
 
 /// Starts kvwatch, waits until the receiver holds a request, kills it with SIGKILL.
 async fn run_and_kill(mut cmd: Command, rx: &Receiver, in_flight_at: usize) {
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true).spawn().expect("start kvwatch");
-    wait_for("the stalled delivery to be in flight", || rx.raw_count() >= in_flight_at).await;
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start kvwatch");
+    wait_for("the stalled delivery to be in flight", || {
+        rx.raw_count() >= in_flight_at
+    })
+    .await;
     child.start_kill().expect("SIGKILL");
-    let status = tokio::time::timeout(PATIENCE, child.wait()).await.expect("kvwatch exits").unwrap();
-    assert_eq!(status.signal(), Some(9), "killed by SIGKILL, not finished: {status:?}");
+    let status = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .expect("kvwatch exits")
+        .unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "killed by SIGKILL, not finished: {status:?}"
+    );
 }
 
 /// Runs kvwatch to completion.
 async fn run_to_end(mut cmd: Command) {
-    let status = tokio::time::timeout(PATIENCE * 2, cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).status())
-        .await
-        .expect("kvwatch finishes")
-        .unwrap();
+    let status = tokio::time::timeout(
+        PATIENCE * 2,
+        cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).status(),
+    )
+    .await
+    .expect("kvwatch finishes")
+    .unwrap();
     assert!(status.success(), "{status:?}");
 }
 
@@ -56,26 +74,51 @@ fn assert_each_once(rx: &Receiver, expected: &[String]) {
     let mut want = expected.to_vec();
     want.sort();
     want.dedup();
-    assert_eq!(accepted.keys().cloned().collect::<Vec<_>>(), want, "the receiver has every alert id, and no other");
+    assert_eq!(
+        accepted.keys().cloned().collect::<Vec<_>>(),
+        want,
+        "the receiver has every alert id, and no other"
+    );
     let raw: usize = accepted.values().sum();
-    assert!(raw >= want.len() && rx.raw_count() > want.len(), "at-least-once: {raw} accepted, {} requests", rx.raw_count());
+    assert!(
+        raw >= want.len() && rx.raw_count() > want.len(),
+        "at-least-once: {raw} accepted, {} requests",
+        rx.raw_count()
+    );
     assert_eq!(rx.bad_signatures(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_delivery_then_restart_delivers_every_queued_alert() {
     let dir = tempfile::tempdir().unwrap();
-    let key = kvwatch::sink::webhook::generic::decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    let key =
+        kvwatch::sink::webhook::generic::decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
     let rx = Receiver::start(webhook_id, key).await;
     // Three answered at once, the fourth held until long after the kill.
-    rx.plan(&[Behaviour::Accept, Behaviour::Accept, Behaviour::Accept, Behaviour::Stall(Duration::from_secs(300))]);
+    rx.plan(&[
+        Behaviour::Accept,
+        Behaviour::Accept,
+        Behaviour::Accept,
+        Behaviour::Stall(Duration::from_secs(300)),
+    ]);
     let config = write_config(dir.path(), &rx);
     let alerts: Vec<_> = (1..=20).map(|n| sample::alert(n, Severity::High)).collect();
     let file = dir.path().join("alerts.jsonl");
-    std::fs::write(&file, alerts.iter().map(|a| a.to_json_line() + "\n").collect::<String>()).unwrap();
+    std::fs::write(
+        &file,
+        alerts
+            .iter()
+            .map(|a| a.to_json_line() + "\n")
+            .collect::<String>(),
+    )
+    .unwrap();
 
     let mut first = Command::new(KVWATCH);
-    first.args(["outbox", "send"]).arg(&file).arg("--config").arg(&config);
+    first
+        .args(["outbox", "send"])
+        .arg(&file)
+        .arg("--config")
+        .arg(&config);
     run_and_kill(first, &rx, 4).await;
     assert_eq!(rx.accepted().len(), 3);
 
@@ -118,11 +161,24 @@ async fn kill_9_mid_replay_delivery_then_replaying_again_delivers_every_alert() 
     let fixture = dir.path().join("grants.jsonl");
     grants_fixture(&fixture, 12);
     // What the detectors raise from the fixture, without sinks.
-    let plain = Command::new(KVWATCH).args(["replay", "--no-progress"]).arg(&fixture).output().await.unwrap();
-    assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
+    let plain = Command::new(KVWATCH)
+        .args(["replay", "--no-progress"])
+        .arg(&fixture)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
     let expected: Vec<String> = String::from_utf8_lossy(&plain.stdout)
         .lines()
-        .map(|l| serde_json::from_str::<kvwatch::alert::Alert>(l).expect("alert line").id)
+        .map(|l| {
+            serde_json::from_str::<kvwatch::alert::Alert>(l)
+                .expect("alert line")
+                .id
+        })
         .collect();
     assert!(
         expected.len() >= 3,
@@ -131,11 +187,17 @@ async fn kill_9_mid_replay_delivery_then_replaying_again_delivers_every_alert() 
     );
 
     let rx = Receiver::start(webhook_id, None).await;
-    rx.plan(&[Behaviour::Accept, Behaviour::Accept, Behaviour::Stall(Duration::from_secs(300))]);
+    rx.plan(&[
+        Behaviour::Accept,
+        Behaviour::Accept,
+        Behaviour::Stall(Duration::from_secs(300)),
+    ]);
     let config = write_config(dir.path(), &rx);
     let replay = || {
         let mut c = Command::new(KVWATCH);
-        c.args(["replay", "--no-progress", "--config"]).arg(&config).arg(&fixture);
+        c.args(["replay", "--no-progress", "--config"])
+            .arg(&config)
+            .arg(&fixture);
         c
     };
     run_and_kill(replay(), &rx, 3).await;

@@ -18,7 +18,9 @@ const SIGNING: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 fn signing_key() -> Vec<u8> {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,19 +51,30 @@ async fn generic_webhooks_are_signed_and_carry_the_alert_contract() {
 
 fn slack_key(r: &Request) -> Option<String> {
     let v = r.json();
-    let ctx = v["blocks"].as_array()?.last()?["elements"][0]["text"].as_str()?.to_owned();
-    ctx.strip_prefix("kvwatch alert ")?.split(' ').next().map(str::to_owned)
+    let ctx = v["blocks"].as_array()?.last()?["elements"][0]["text"]
+        .as_str()?
+        .to_owned();
+    ctx.strip_prefix("kvwatch alert ")?
+        .split(' ')
+        .next()
+        .map(str::to_owned)
 }
 
 fn teams_key(r: &Request) -> Option<String> {
     let v = r.json();
-    let facts = v["attachments"][0]["content"]["body"][2]["facts"].as_array()?.clone();
-    let id = facts.iter().find(|f| f["title"] == "Alert id")?["value"].as_str()?.replace('\\', "");
+    let facts = v["attachments"][0]["content"]["body"][2]["facts"]
+        .as_array()?
+        .clone();
+    let id = facts.iter().find(|f| f["title"] == "Alert id")?["value"]
+        .as_str()?
+        .replace('\\', "");
     Some(id)
 }
 
 fn pagerduty_key(r: &Request) -> Option<String> {
-    r.json()["payload"]["custom_details"]["id"].as_str().map(str::to_owned)
+    r.json()["payload"]["custom_details"]["id"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,7 +102,11 @@ min_severity = "critical"
 url = "{}"
 routing_key = {}
 "#,
-        secret(dir.path(), "slack", &slack.url("/services/T0/B0/slacksecret")),
+        secret(
+            dir.path(),
+            "slack",
+            &slack.url("/services/T0/B0/slacksecret")
+        ),
         secret(dir.path(), "teams", &teams.url("/workflows/teamssecret")),
         pd.url("/v2/enqueue"),
         secret(dir.path(), "pd", "R0UT1NGKEY0123456789")
@@ -101,9 +118,16 @@ routing_key = {}
     let critical = sample::alert(3, Severity::Critical);
     let mut geo = sample::alert(4, Severity::Low);
     geo.detector = "unusual_geo".into();
-    enqueue(&running, &cfg, &[medium, high.clone(), critical.clone(), geo.clone()]);
+    enqueue(
+        &running,
+        &cfg,
+        &[medium, high.clone(), critical.clone(), geo.clone()],
+    );
     wait_for("slack: high and critical", || slack.accepted().len() == 2).await;
-    wait_for("teams: the unusual_geo alert", || teams.accepted().len() == 1).await;
+    wait_for("teams: the unusual_geo alert", || {
+        teams.accepted().len() == 1
+    })
+    .await;
     wait_for("pagerduty: the critical alert", || pd.accepted().len() == 1).await;
     assert_eq!(running.delivery.drain(support::PATIENCE).await.unwrap(), 0);
 
@@ -118,7 +142,10 @@ routing_key = {}
 
     let t = teams.requests()[0].json();
     assert_eq!(t["type"], "message");
-    assert_eq!(t["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive");
+    assert_eq!(
+        t["attachments"][0]["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
     assert_eq!(t["attachments"][0]["content"]["type"], "AdaptiveCard");
     assert_eq!(teams.accepted().keys().next().unwrap(), &geo.id);
 
@@ -147,7 +174,11 @@ async fn secrets_never_appear_in_errors_events_or_the_outbox() {
     let running = start(&cfg, Arc::new(SystemClock));
     enqueue(&running, &cfg, &[sample::alert(1, Severity::High)]);
     wait_for("the delivery to be dead-lettered", || {
-        running.events.events().iter().any(|e| matches!(e, Recorded::DeadLettered(..)))
+        running
+            .events
+            .events()
+            .iter()
+            .any(|e| matches!(e, Recorded::DeadLettered(..)))
     })
     .await;
     let events = format!("{:?}", running.events.events());
@@ -165,13 +196,25 @@ async fn secrets_never_appear_in_errors_events_or_the_outbox() {
 async fn the_file_sink_appends_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("alerts.jsonl");
-    let cfg = config(dir.path(), "", &format!("[[sinks]]\nkind = \"file\"\npath = {:?}\n", out.display().to_string()));
+    let cfg = config(
+        dir.path(),
+        "",
+        &format!(
+            "[[sinks]]\nkind = \"file\"\npath = {:?}\n",
+            out.display().to_string()
+        ),
+    );
     let running = start(&cfg, Arc::new(SystemClock));
-    let alerts: Vec<Alert> = (1..=4).map(|n| sample::alert(n, Severity::Medium)).collect();
+    let alerts: Vec<Alert> = (1..=4)
+        .map(|n| sample::alert(n, Severity::Medium))
+        .collect();
     enqueue(&running, &cfg, &alerts);
     assert_eq!(running.delivery.drain(support::PATIENCE).await.unwrap(), 0);
     let text = std::fs::read_to_string(&out).unwrap();
-    let got: Vec<Alert> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let got: Vec<Alert> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(got, alerts);
     running.delivery.stop().await.unwrap();
 }

@@ -366,7 +366,8 @@ fn bulk_secret_retrieval_table() {
             upn = "alice@contoso.com"
             object = "secrets/s{i}"
             "# },
-        Row { name: "an app restarting at new hours re-reads its twenty secrets", detector: "bulk_secret_retrieval", geoip: false, expect: none(), events: r#"
+        Row { name: "after learning, an app restarting at a new hour re-reads its twenty secrets", detector: "bulk_secret_retrieval", geoip: false,
+            expect: Expect { after: Some("2024-05-05T00:00:00Z".into()), ..none() }, events: r#"
             [[events]]
             at = "2024-05-01T00:00:00Z"
             days = 7

@@ -33,8 +33,18 @@ const SCRAPE: &str = "1s";
 const PACING_STEPS: usize = 6;
 const LIMIT: Duration = Duration::from_secs(90);
 
-/// Kills the replay when the test ends, however it ends.
-struct Running(Child);
+/// The replay; killed when the test ends, however it ends.
+struct Running(Child, mpsc::Receiver<String>);
+
+impl Running {
+    /// Fails the test with kvwatch's standard error if it has exited.
+    fn assert_alive(&mut self, doing: &str) {
+        if let Ok(Some(status)) = self.0.try_wait() {
+            let stderr: Vec<String> = self.1.try_iter().collect();
+            panic!("kvwatch exited ({status}) {doing}:\n{}", stderr.join("\n"));
+        }
+    }
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -80,9 +90,7 @@ fn open_when_read(path: &Path, replay: &mut Running) -> File {
             Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {}
             Err(e) => panic!("open {}: {e}", path.display()),
         }
-        if let Ok(Some(status)) = replay.0.try_wait() {
-            panic!("kvwatch exited ({status}) before reading {}", path.display());
-        }
+        replay.assert_alive(&format!("before reading {}", path.display()));
         assert!(Instant::now() < deadline, "kvwatch did not open {} in {LIMIT:?}", path.display());
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -98,7 +106,7 @@ fn wait_for_scrape_after(prom: &Prometheus, after: f64) {
     assert!(samples.first().is_some_and(|(_, t)| *t > after), "no scrape after {after}: {samples:?}");
 }
 
-fn start_replay(fifos: &[PathBuf], dir: &Path) -> (Running, SocketAddr, mpsc::Receiver<String>) {
+fn start_replay(fifos: &[PathBuf], dir: &Path) -> (Running, SocketAddr) {
     let child = Command::new(env!("CARGO_BIN_EXE_kvwatch"))
         .arg("replay")
         .args(fifos)
@@ -111,8 +119,8 @@ fn start_replay(fifos: &[PathBuf], dir: &Path) -> (Running, SocketAddr, mpsc::Re
         .stderr(Stdio::piped())
         .spawn()
         .expect("kvwatch starts");
-    let mut running = Running(child);
-    let stderr = running.0.stderr.take().expect("stderr piped");
+    let mut child = child;
+    let stderr = child.stderr.take().expect("stderr piped");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -125,7 +133,7 @@ fn start_replay(fifos: &[PathBuf], dir: &Path) -> (Running, SocketAddr, mpsc::Re
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
             if let Some(rest) = line.strip_prefix("kvwatch: serving metrics on http://") {
                 let addr = rest.split('/').next().and_then(|a| a.parse().ok()).expect("an address");
-                return (running, addr, rx);
+                return (Running(child, rx), addr);
             }
             seen.push(line);
         }
@@ -142,9 +150,7 @@ fn summary(dir: &Path, replay: &mut Running) -> serde_json::Value {
                 return v;
             }
         }
-        if let Ok(Some(status)) = replay.0.try_wait() {
-            panic!("kvwatch exited ({status}) without a summary");
-        }
+        replay.assert_alive("without writing a summary");
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("no summary after {LIMIT:?}");
@@ -178,10 +184,12 @@ fn prometheus_scrapes_a_running_replay() {
     let order = files_in_order(&pipes.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>());
     let source: BTreeMap<PathBuf, PathBuf> = pipes.into_iter().collect();
 
-    let (mut replay, addr, _stderr) = start_replay(&order, dir.path());
+    let (mut replay, addr) = start_replay(&order, dir.path());
     let prom = Prometheus::start(addr, SCRAPE);
+    replay.assert_alive("while Prometheus started");
     let started = unix_now();
     let up = prom.wait_for("up{job=\"kvwatch\"}", LIMIT, |s| s.first().is_some_and(|(_, v)| *v == 1.0));
+    replay.assert_alive("while Prometheus waited for its first scrape");
     assert_eq!(up.first().map(|(_, v)| *v), Some(1.0), "Prometheus never reached kvwatch: {up:?}");
     assert_eq!(support::http_get(addr, "/healthz").0, 200);
     let (status, body) = support::http_get(addr, "/readyz");

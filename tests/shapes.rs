@@ -60,6 +60,19 @@ fn cases() -> Vec<Case> {
 
 type Decoded = Vec<(Shape, Result<AuditEvent<'static>, String>)>;
 
+/// Asserts two event lists are equal, naming the first record that differs.
+fn assert_same_events(got: &[AuditEvent<'static>], want: &[AuditEvent<'static>], label: &str) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        if g != w {
+            let (g, w) = (format!("{g:?}"), format!("{w:?}"));
+            let at = g.bytes().zip(w.bytes()).take_while(|(a, b)| a == b).count();
+            let from = g[..at].rfind(", ").unwrap_or(0);
+            panic!("{label}: record {i} differs at\n got: …{}\nwant: …{}", &g[from..(at + 80).min(g.len())], &w[from..(at + 80).min(w.len())]);
+        }
+    }
+    assert_eq!(got.len(), want.len(), "{label}: record count");
+}
+
 fn decode(buf: &[u8]) -> Decoded {
     let mut out = Vec::new();
     decode_buffer(buf, Format::Auto, &Limits::default(), &mut |r| {
@@ -96,7 +109,7 @@ fn csv(rows: &[Value]) -> String {
 
 /// Every single-record form of a case: (label, text, expected format, expected shape).
 fn forms(case: &Case) -> Vec<(&'static str, String, Format, Shape)> {
-    use Format::*;
+    use Format::{JsonLines, LogAnalyticsCsv, LogAnalyticsJson};
     use Shape::*;
     let (ad, azkv) = (ad(case), azkv(case));
     let overflow = azure_diagnostics_row_with_limit(&case.value, 20).expect("overflow row");
@@ -107,7 +120,7 @@ fn forms(case: &Case) -> Vec<(&'static str, String, Format, Shape)> {
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON");
     vec![
         ("resource-log line", case.line.clone(), JsonLines, ResourceLog),
-        ("Event Hubs body", format!("{{\"records\":[{}]}}", case.line), EventHubs, Shape::EventHubs),
+        ("Event Hubs body", format!("{{\"records\":[{}]}}", case.line), Format::EventHubs, EventHubs),
         ("AzureDiagnostics JSON line", ad.to_string(), LogAnalyticsJson, AzureDiagnostics),
         ("AzureDiagnostics pretty row", pretty(&ad), LogAnalyticsJson, AzureDiagnostics),
         ("AzureDiagnostics array", pretty(&json!([ad])), LogAnalyticsJson, AzureDiagnostics),
@@ -179,7 +192,7 @@ fn all_records_at_once_in_every_container() {
             .into_iter()
             .map(|(_, r)| r.unwrap_or_else(|e| panic!("{label}: refused {e}")))
             .collect();
-        assert_eq!(&got_events, events, "{label}");
+        assert_same_events(&got_events, events, label);
     }
 }
 
@@ -195,7 +208,7 @@ fn gzip_of_a_csv_export_decodes_the_same() {
     let plain = gzip::gunzip(&packed, Limits::default().max_decompressed_bytes).expect("gunzip");
     let got: Vec<AuditEvent<'static>> =
         decode(&plain).into_iter().map(|(_, r)| r.expect("gzip row decodes")).collect();
-    assert_eq!(got, want);
+    assert_same_events(&got, &want, "gzip of the AzureDiagnostics CSV");
 }
 
 /// The portal's CSV keeps milliseconds only; everything else is the same.
@@ -216,7 +229,7 @@ fn portal_csv_export_decodes_the_same_up_to_milliseconds() {
         assert!(text.contains("\"3/10/2025, 8:01:02.123 AM\""), "portal time format");
         let got: Vec<AuditEvent<'static>> =
             decode(text.as_bytes()).into_iter().map(|(_, r)| r.expect("portal row decodes")).collect();
-        assert_eq!(got, want);
+        assert_same_events(&got, &want, "portal CSV");
     }
 }
 

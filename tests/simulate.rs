@@ -27,13 +27,21 @@ fn spec(dir: &Path, days: u32, seed: u64) -> SimulationSpec {
 }
 
 fn files(root: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(root).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()).map(|e| e.into_path()).collect();
+    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
     out.sort();
     out
 }
 
 fn blobs(root: &Path) -> Vec<PathBuf> {
-    files(&root.join("resourceId=")).into_iter().filter(|p| p.ends_with("PT1H.json")).collect()
+    files(&root.join("resourceId="))
+        .into_iter()
+        .filter(|p| p.ends_with("PT1H.json"))
+        .collect()
 }
 
 /// Every record of the Storage output, with its blob path.
@@ -47,11 +55,17 @@ fn records(root: &Path) -> Vec<(PathBuf, String)> {
 }
 
 fn labels(root: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(root.join("_labels.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    std::fs::read_to_string(root.join("_labels.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn time(v: &serde_json::Value) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// A generated 5-day sample shared by the read-only tests.
@@ -69,24 +83,47 @@ fn sample() -> &'static Path {
 
 /// Decoded events with owned data.
 fn events(root: &Path) -> Vec<AuditEvent<'static>> {
-    records(root).iter().map(|(_, line)| decode_record(line.as_bytes()).map(AuditEvent::into_owned).unwrap_or_else(|e| panic!("{e:?}: {line}"))).collect()
+    records(root)
+        .iter()
+        .map(|(_, line)| {
+            decode_record(line.as_bytes())
+                .map(AuditEvent::into_owned)
+                .unwrap_or_else(|e| panic!("{e:?}: {line}"))
+        })
+        .collect()
 }
 
 #[test]
 fn same_seed_gives_byte_identical_output_and_another_seed_does_not() {
-    let (a, b, c) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b, c) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
     for (dir, seed) in [(&a, 7), (&b, 7), (&c, 8)] {
         let mut s = spec(dir.path(), 3, seed);
         s.shape = OutputShape::Both;
         s.principals = 50;
         simulate(&s).unwrap();
     }
-    let rel = |root: &Path| files(root).into_iter().map(|p| p.strip_prefix(root).unwrap().to_owned()).collect::<Vec<_>>();
+    let rel = |root: &Path| {
+        files(root)
+            .into_iter()
+            .map(|p| p.strip_prefix(root).unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(rel(a.path()), rel(b.path()));
     for f in rel(a.path()) {
-        assert!(std::fs::read(a.path().join(&f)).unwrap() == std::fs::read(b.path().join(&f)).unwrap(), "{} differs", f.display());
+        assert!(
+            std::fs::read(a.path().join(&f)).unwrap() == std::fs::read(b.path().join(&f)).unwrap(),
+            "{} differs",
+            f.display()
+        );
     }
-    assert_ne!(std::fs::read(a.path().join("_labels.jsonl")).unwrap(), std::fs::read(c.path().join("_labels.jsonl")).unwrap());
+    assert_ne!(
+        std::fs::read(a.path().join("_labels.jsonl")).unwrap(),
+        std::fs::read(c.path().join("_labels.jsonl")).unwrap()
+    );
 }
 
 #[test]
@@ -97,40 +134,91 @@ fn every_record_decodes_with_the_fields_it_was_written_with() {
     let mut outcomes = BTreeSet::new();
     for (_, line) in &all {
         let raw: serde_json::Value = serde_json::from_str(line).unwrap();
-        let keys: Vec<&str> = raw.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = raw
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         let position = |k: &str| line.find(&format!("\"{k}\":")).unwrap();
         let e = decode_record(line.as_bytes()).unwrap_or_else(|r| panic!("{r:?}: {line}"));
         assert_eq!(raw["resultType"], "Success");
-        assert_eq!(i64::from(e.status), raw["properties"]["httpStatusCode"].as_i64().unwrap());
+        assert_eq!(
+            i64::from(e.status),
+            raw["properties"]["httpStatusCode"].as_i64().unwrap()
+        );
         assert!(raw["durationMs"].is_string());
         let rid = raw["resourceId"].as_str().unwrap();
         assert_eq!(rid, rid.to_ascii_uppercase());
         assert!(rid.to_ascii_lowercase().ends_with(&format!("/{}", e.vault)));
         let claim = &raw["identity"]["claim"];
-        let oid = claim["oid"].as_str().or(claim["http://schemas.microsoft.com/identity/claims/objectidentifier"].as_str());
+        let oid = claim["oid"]
+            .as_str()
+            .or(claim["http://schemas.microsoft.com/identity/claims/objectidentifier"].as_str());
         assert_eq!(e.principal.key.as_deref(), oid.or(claim["appid"].as_str()));
         if e.operation.to_string() == "Authentication" && raw["identity"] == serde_json::json!({}) {
             assert_eq!(e.outcome, Outcome::Challenge);
         }
         if e.operation.to_string().ends_with("List") {
-            assert!(raw["properties"].get("id").is_none(), "List with an id: {line}");
+            assert!(
+                raw["properties"].get("id").is_none(),
+                "List with an id: {line}"
+            );
             assert!(e.object.as_ref().is_some_and(|o| o.name.is_none()));
         }
-        if matches!(e.operation.to_string().as_str(), "VaultGet" | "VaultPut" | "VaultPatch") {
-            assert!(claim.get("http://schemas.microsoft.com/identity/claims/objectidentifier").is_some(), "{line}");
+        if matches!(
+            e.operation.to_string().as_str(),
+            "VaultGet" | "VaultPut" | "VaultPatch"
+        ) {
+            assert!(
+                claim
+                    .get("http://schemas.microsoft.com/identity/claims/objectidentifier")
+                    .is_some(),
+                "{line}"
+            );
             assert!(e.vault_config.is_some(), "{line}");
         }
         if e.status == 403 {
             assert!(raw.get("resultDescription").is_some(), "{line}");
         }
         // Azure's field order.
-        let order = ["time", "category", "operationName", "resultType", "resultDescription", "correlationId", "callerIpAddress", "identity", "properties", "resourceId", "operationVersion", "resultSignature", "durationMs"];
+        let order = [
+            "time",
+            "category",
+            "operationName",
+            "resultType",
+            "resultDescription",
+            "correlationId",
+            "callerIpAddress",
+            "identity",
+            "properties",
+            "resourceId",
+            "operationVersion",
+            "resultSignature",
+            "durationMs",
+        ];
         let present: Vec<&str> = order.iter().copied().filter(|k| keys.contains(k)).collect();
-        assert_eq!(present.len(), keys.len(), "unexpected top-level field: {keys:?}");
-        assert!(present.windows(2).all(|w| position(w[0]) < position(w[1])), "field order: {line}");
+        assert_eq!(
+            present.len(),
+            keys.len(),
+            "unexpected top-level field: {keys:?}"
+        );
+        assert!(
+            present.windows(2).all(|w| position(w[0]) < position(w[1])),
+            "field order: {line}"
+        );
         outcomes.insert(e.outcome);
     }
-    for o in [Outcome::Ok, Outcome::Challenge, Outcome::AuthnFailed, Outcome::DeniedRbac, Outcome::DeniedPolicy, Outcome::DeniedNetwork, Outcome::NotFound, Outcome::Throttled] {
+    for o in [
+        Outcome::Ok,
+        Outcome::Challenge,
+        Outcome::AuthnFailed,
+        Outcome::DeniedRbac,
+        Outcome::DeniedPolicy,
+        Outcome::DeniedNetwork,
+        Outcome::NotFound,
+        Outcome::Throttled,
+    ] {
         assert!(outcomes.contains(&o), "no {o} record");
     }
 }
@@ -141,31 +229,59 @@ fn blobs_follow_the_storage_layout_by_arrival_hour() {
     let mut crossing = 0;
     let mut unsorted = 0;
     for blob in blobs(root) {
-        let rel = blob.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+        let rel = blob
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         let parts: Vec<&str> = rel.split('/').collect();
         assert_eq!(parts[0], "resourceId=");
-        assert_eq!((parts[1], parts[3], parts[5]), ("SUBSCRIPTIONS", "RESOURCEGROUPS", "PROVIDERS"), "{rel}");
+        assert_eq!(
+            (parts[1], parts[3], parts[5]),
+            ("SUBSCRIPTIONS", "RESOURCEGROUPS", "PROVIDERS"),
+            "{rel}"
+        );
         assert_eq!(parts[6], "MICROSOFT.KEYVAULT");
         assert!(matches!(parts[7], "VAULTS" | "MANAGEDHSMS"));
         assert_eq!((parts[13], parts[14]), ("m=00", "PT1H.json"));
         let hour = storage_hour(&blob).unwrap();
-        let hour_start = NaiveDate::from_ymd_opt(i32::from(hour.year), u32::from(hour.month), u32::from(hour.day)).unwrap().and_hms_opt(u32::from(hour.hour), 0, 0).unwrap().and_utc();
+        let hour_start = NaiveDate::from_ymd_opt(
+            i32::from(hour.year),
+            u32::from(hour.month),
+            u32::from(hour.day),
+        )
+        .unwrap()
+        .and_hms_opt(u32::from(hour.hour), 0, 0)
+        .unwrap()
+        .and_utc();
         let text = std::fs::read_to_string(&blob).unwrap();
         let mut previous = None;
         for line in text.lines() {
             let raw: serde_json::Value = serde_json::from_str(line).unwrap();
-            assert_eq!(format!("/{}", parts[1..9].join("/")), raw["resourceId"].as_str().unwrap());
+            assert_eq!(
+                format!("/{}", parts[1..9].join("/")),
+                raw["resourceId"].as_str().unwrap()
+            );
             let t = time(&raw["time"]);
             // Delivered 1 to 10 minutes after the event.
-            assert!(t < hour_start + Duration::hours(1) - Duration::seconds(59), "{rel}: {t}");
+            assert!(
+                t < hour_start + Duration::hours(1) - Duration::seconds(59),
+                "{rel}: {t}"
+            );
             assert!(t >= hour_start - Duration::minutes(10), "{rel}: {t}");
             crossing += usize::from(t < hour_start);
             unsorted += usize::from(previous.is_some_and(|p| t < p));
             previous = Some(t);
         }
     }
-    assert!(crossing > 50, "records should cross hour boundaries: {crossing}");
-    assert!(unsorted > 20, "blobs should not be sorted by event time: {unsorted}");
+    assert!(
+        crossing > 50,
+        "records should cross hour boundaries: {crossing}"
+    );
+    assert!(
+        unsorted > 20,
+        "blobs should not be sorted by event time: {unsorted}"
+    );
 }
 
 #[test]
@@ -184,14 +300,22 @@ fn event_hubs_bodies_carry_the_same_records_with_a_few_duplicates() {
             bodies.push(body.to_owned());
         }
         let mut decoded = 0;
-        decode_buffer(text.as_bytes(), Format::Auto, &Limits::default(), &mut |rec| {
-            assert!(rec.result.is_ok(), "{:?}", rec.result.err());
-            decoded += 1;
-        });
+        decode_buffer(
+            text.as_bytes(),
+            Format::Auto,
+            &Limits::default(),
+            &mut |rec| {
+                assert!(rec.result.is_ok(), "{:?}", rec.result.err());
+                decoded += 1;
+            },
+        );
         assert!(decoded > 0);
     }
     let distinct: BTreeSet<&String> = bodies.iter().collect();
-    assert!(distinct.len() < bodies.len(), "expected at least one duplicate body");
+    assert!(
+        distinct.len() < bodies.len(),
+        "expected at least one duplicate body"
+    );
     let as_values = |s: &String| serde_json::from_str::<serde_json::Value>(s).unwrap();
     let seen: BTreeSet<String> = seen.iter().map(|s| as_values(s).to_string()).collect();
     let storage: BTreeSet<String> = storage.iter().map(|s| as_values(s).to_string()).collect();
@@ -240,57 +364,156 @@ fn labels_point_at_records_that_show_what_they_promise() {
     let events = events(root);
     let labels = labels(root);
     let geo = GeoIp::open(root.join("_geoip.mmdb")).unwrap();
-    let tenant: serde_json::Value = serde_json::from_slice(&std::fs::read(root.join("_tenant.json")).unwrap()).unwrap();
-    let home_countries: BTreeSet<String> = tenant["users"].as_array().unwrap().iter().map(|u| u["home"].as_str().unwrap().rsplit(", ").next().unwrap().trim_end_matches(')').to_owned()).collect();
-    let detectors: BTreeSet<&str> = labels.iter().map(|l| l["detector"].as_str().unwrap()).collect();
-    assert_eq!(detectors, BTreeSet::from(["access_policy_change", "bulk_secret_retrieval", "failed_auth", "unusual_geo"]));
-    let scenarios: BTreeSet<&str> = labels.iter().map(|l| l["scenario"].as_str().unwrap()).collect();
+    let tenant: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("_tenant.json")).unwrap()).unwrap();
+    let home_countries: BTreeSet<String> = tenant["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            u["home"]
+                .as_str()
+                .unwrap()
+                .rsplit(", ")
+                .next()
+                .unwrap()
+                .trim_end_matches(')')
+                .to_owned()
+        })
+        .collect();
+    let detectors: BTreeSet<&str> = labels
+        .iter()
+        .map(|l| l["detector"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        detectors,
+        BTreeSet::from([
+            "access_policy_change",
+            "bulk_secret_retrieval",
+            "failed_auth",
+            "unusual_geo"
+        ])
+    );
+    let scenarios: BTreeSet<&str> = labels
+        .iter()
+        .map(|l| l["scenario"].as_str().unwrap())
+        .collect();
     for name in kvwatch::simulate::scenario_names() {
         assert!(scenarios.contains(name), "scenario {name} has no label");
     }
     let ids: BTreeSet<&str> = labels.iter().map(|l| l["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), labels.len());
     for l in &labels {
-        let mut mine: Vec<&AuditEvent<'_>> = events.iter().filter(|e| matches_identity(e, l) && matches_vault(e, l) && in_window(e, l)).collect();
+        let mut mine: Vec<&AuditEvent<'_>> = events
+            .iter()
+            .filter(|e| matches_identity(e, l) && matches_vault(e, l) && in_window(e, l))
+            .collect();
         mine.sort_by_key(|e| e.time);
         assert!(!mine.is_empty(), "no record for label {l}");
-        assert!(matches!(l["kind"].as_str(), Some("attack" | "access_change")));
+        assert!(matches!(
+            l["kind"].as_str(),
+            Some("attack" | "access_change")
+        ));
         let scenario = l["scenario"].as_str().unwrap();
         let reads = |min: usize| {
-            let names: BTreeSet<&str> = mine.iter().filter(|e| e.operation.to_string() == "SecretGet" && e.outcome == Outcome::Ok).filter_map(|e| e.object.as_ref()?.name.as_deref()).collect();
-            assert!(names.len() >= min, "{scenario}: {} distinct secrets", names.len());
+            let names: BTreeSet<&str> = mine
+                .iter()
+                .filter(|e| e.operation.to_string() == "SecretGet" && e.outcome == Outcome::Ok)
+                .filter_map(|e| e.object.as_ref()?.name.as_deref())
+                .collect();
+            assert!(
+                names.len() >= min,
+                "{scenario}: {} distinct secrets",
+                names.len()
+            );
         };
         match (l["detector"].as_str().unwrap(), scenario) {
-            ("failed_auth", "firewall_denied") => assert!(mine.iter().filter(|e| e.outcome == Outcome::DeniedNetwork).count() >= 5),
-            ("failed_auth", "rbac_enumeration") => assert!(mine.iter().filter(|e| matches!(e.outcome, Outcome::DeniedRbac | Outcome::DeniedPolicy)).count() >= 10),
+            ("failed_auth", "firewall_denied") => assert!(
+                mine.iter()
+                    .filter(|e| e.outcome == Outcome::DeniedNetwork)
+                    .count()
+                    >= 5
+            ),
+            ("failed_auth", "rbac_enumeration") => assert!(
+                mine.iter()
+                    .filter(|e| matches!(e.outcome, Outcome::DeniedRbac | Outcome::DeniedPolicy))
+                    .count()
+                    >= 10
+            ),
             ("failed_auth", _) => {
                 assert!(mine.iter().filter(|e| e.outcome.is_denial()).count() >= 30);
-                assert!(mine.iter().any(|e| e.outcome == Outcome::AuthnFailed && e.principal.key.is_some()));
+                assert!(mine
+                    .iter()
+                    .any(|e| e.outcome == Outcome::AuthnFailed && e.principal.key.is_some()));
             }
             ("access_policy_change", _) => {
-                let changes: Vec<_> = mine.iter().filter(|e| matches!(e.operation.to_string().as_str(), "VaultPut" | "VaultPatch")).collect();
+                let changes: Vec<_> = mine
+                    .iter()
+                    .filter(|e| {
+                        matches!(e.operation.to_string().as_str(), "VaultPut" | "VaultPatch")
+                    })
+                    .collect();
                 assert!(!changes.is_empty(), "{scenario}: no VaultPut/VaultPatch");
                 let config = |e: &&&AuditEvent<'_>| e.vault_config.clone().unwrap();
                 match scenario {
                     "self_grant" => {
-                        let added = changes.iter().find_map(|e| e.policy_change.as_ref()?.added.clone()).unwrap();
-                        assert_eq!(added.object_id.as_deref(), changes[0].principal.key.as_deref());
-                        assert!(changes.iter().any(|e| e.policy_change.as_ref().is_some_and(|p| p.removed.is_some())));
+                        let added = changes
+                            .iter()
+                            .find_map(|e| e.policy_change.as_ref()?.added.clone())
+                            .unwrap();
+                        assert_eq!(
+                            added.object_id.as_deref(),
+                            changes[0].principal.key.as_deref()
+                        );
+                        assert!(changes.iter().any(|e| e
+                            .policy_change
+                            .as_ref()
+                            .is_some_and(|p| p.removed.is_some())));
                         reads(5);
                     }
                     "grant_to_new_principal" => {
-                        let grantee = changes.iter().find_map(|e| e.policy_change.as_ref()?.added.clone()).unwrap().object_id.unwrap();
+                        let grantee = changes
+                            .iter()
+                            .find_map(|e| e.policy_change.as_ref()?.added.clone())
+                            .unwrap()
+                            .object_id
+                            .unwrap();
                         let grant_time = changes[0].time;
-                        assert!(!events.iter().any(|e| e.principal.key.as_deref() == Some(&grantee) && e.time < grant_time));
-                        assert!(events.iter().filter(|e| e.principal.key.as_deref() == Some(&grantee) && e.operation.to_string() == "SecretGet").count() >= 5);
+                        assert!(!events
+                            .iter()
+                            .any(|e| e.principal.key.as_deref() == Some(&grantee)
+                                && e.time < grant_time));
+                        assert!(
+                            events
+                                .iter()
+                                .filter(|e| e.principal.key.as_deref() == Some(&grantee)
+                                    && e.operation.to_string() == "SecretGet")
+                                .count()
+                                >= 5
+                        );
                     }
-                    "firewall_opened" => assert!(changes.iter().any(|e| config(e).network_acls.is_some_and(|n| n.is_open()))),
-                    "firewall_restored" => assert!(changes.iter().all(|e| config(e).network_acls.is_some_and(|n| !n.is_open()))),
-                    "rbac_disabled" => assert!(changes.iter().any(|e| config(e).enable_rbac_authorization == Some(false))),
-                    "rbac_restored" => assert!(changes.iter().any(|e| config(e).enable_rbac_authorization == Some(true))),
-                    "purge_protection_disabled" => assert!(changes.iter().any(|e| config(e).enable_purge_protection != Some(true) && config(e).soft_delete_retention_days == Some(7))),
-                    "deployment_access_enabled" => assert!(changes.iter().any(|e| config(e).enabled_for_template_deployment == Some(true))),
-                    "ip_rule_added" | "admin_ip_rule" => assert!(changes.iter().any(|e| config(e).network_acls.is_some_and(|n| n.ip_rules.len() > 2))),
+                    "firewall_opened" => assert!(changes
+                        .iter()
+                        .any(|e| config(e).network_acls.is_some_and(|n| n.is_open()))),
+                    "firewall_restored" => assert!(changes
+                        .iter()
+                        .all(|e| config(e).network_acls.is_some_and(|n| !n.is_open()))),
+                    "rbac_disabled" => assert!(changes
+                        .iter()
+                        .any(|e| config(e).enable_rbac_authorization == Some(false))),
+                    "rbac_restored" => assert!(changes
+                        .iter()
+                        .any(|e| config(e).enable_rbac_authorization == Some(true))),
+                    "purge_protection_disabled" => assert!(changes
+                        .iter()
+                        .any(|e| config(e).enable_purge_protection != Some(true)
+                            && config(e).soft_delete_retention_days == Some(7))),
+                    "deployment_access_enabled" => assert!(changes
+                        .iter()
+                        .any(|e| config(e).enabled_for_template_deployment == Some(true))),
+                    "ip_rule_added" | "admin_ip_rule" => assert!(changes
+                        .iter()
+                        .any(|e| config(e).network_acls.is_some_and(|n| n.ip_rules.len() > 2))),
                     _ => {}
                 }
             }
@@ -308,13 +531,30 @@ fn labels_point_at_records_that_show_what_they_promise() {
             }
             ("bulk_secret_retrieval", _) => reads(25),
             ("unusual_geo", "impossible_travel") => {
-                let places: Vec<(DateTime<Utc>, (f64, f64))> = mine.iter().filter_map(|e| match geo.lookup(e.caller_ip?) { GeoLookup::Located(p) => Some((e.time, p.coordinates()?)), _ => None }).collect();
-                let far = places.windows(2).any(|w| haversine_km(w[0].1, w[1].1) > 4000.0 && w[1].0 - w[0].0 < Duration::hours(1));
+                let places: Vec<(DateTime<Utc>, (f64, f64))> = mine
+                    .iter()
+                    .filter_map(|e| match geo.lookup(e.caller_ip?) {
+                        GeoLookup::Located(p) => Some((e.time, p.coordinates()?)),
+                        _ => None,
+                    })
+                    .collect();
+                let far = places.windows(2).any(|w| {
+                    haversine_km(w[0].1, w[1].1) > 4000.0 && w[1].0 - w[0].0 < Duration::hours(1)
+                });
                 assert!(far, "no impossible pair in {places:?}");
             }
             ("unusual_geo", _) => {
-                let foreign = mine.iter().filter_map(|e| match geo.lookup(e.caller_ip?) { GeoLookup::Located(p) => Some(p.country.to_string()), _ => None }).any(|c| !home_countries.contains(&c) && c != "FR");
-                assert!(foreign, "{scenario}: no call from outside the tenant's countries");
+                let foreign = mine
+                    .iter()
+                    .filter_map(|e| match geo.lookup(e.caller_ip?) {
+                        GeoLookup::Located(p) => Some(p.country.to_string()),
+                        _ => None,
+                    })
+                    .any(|c| !home_countries.contains(&c) && c != "FR");
+                assert!(
+                    foreign,
+                    "{scenario}: no call from outside the tenant's countries"
+                );
             }
             other => panic!("unexpected label {other:?}"),
         }
@@ -325,13 +565,29 @@ fn labels_point_at_records_that_show_what_they_promise() {
 fn every_access_change_in_the_data_is_labelled() {
     let root = sample();
     let labels = labels(root);
-    let changes: Vec<AuditEvent<'static>> = events(root).into_iter().filter(|e| matches!(e.operation.to_string().as_str(), "VaultPut" | "VaultPatch")).collect();
+    let changes: Vec<AuditEvent<'static>> = events(root)
+        .into_iter()
+        .filter(|e| matches!(e.operation.to_string().as_str(), "VaultPut" | "VaultPatch"))
+        .collect();
     assert!(changes.len() >= 8);
     for e in &changes {
-        let labelled = labels.iter().any(|l| l["detector"] == "access_policy_change" && matches_identity(e, l) && matches_vault(e, l) && in_window(e, l));
-        assert!(labelled, "unlabelled access change by {:?} on {} at {}", e.principal.key, e.vault, e.time);
+        let labelled = labels.iter().any(|l| {
+            l["detector"] == "access_policy_change"
+                && matches_identity(e, l)
+                && matches_vault(e, l)
+                && in_window(e, l)
+        });
+        assert!(
+            labelled,
+            "unlabelled access change by {:?} on {} at {}",
+            e.principal.key, e.vault, e.time
+        );
     }
-    let kinds: BTreeSet<&str> = labels.iter().filter(|l| l["detector"] == "access_policy_change").map(|l| l["kind"].as_str().unwrap()).collect();
+    let kinds: BTreeSet<&str> = labels
+        .iter()
+        .filter(|l| l["detector"] == "access_policy_change")
+        .map(|l| l["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, BTreeSet::from(["access_change", "attack"]));
 }
 
@@ -339,30 +595,70 @@ fn every_access_change_in_the_data_is_labelled() {
 fn daily_life_looks_like_a_tenant() {
     let root = sample();
     let events = events(root);
-    let count = |op: &str| events.iter().filter(|e| e.operation.to_string() == op).count();
-    for op in ["SecretGet", "SecretList", "KeyUnwrap", "KeyWrap", "SecretBackup", "KeyBackup", "VaultGet", "Authentication", "SecretNearExpiryEventGridNotification"] {
+    let count = |op: &str| {
+        events
+            .iter()
+            .filter(|e| e.operation.to_string() == op)
+            .count()
+    };
+    for op in [
+        "SecretGet",
+        "SecretList",
+        "KeyUnwrap",
+        "KeyWrap",
+        "SecretBackup",
+        "KeyBackup",
+        "VaultGet",
+        "Authentication",
+        "SecretNearExpiryEventGridNotification",
+    ] {
         assert!(count(op) > 0, "no {op}");
     }
-    let appids: BTreeSet<&str> = events.iter().filter_map(|e| e.principal.appid.as_deref()).collect();
-    for known in ["3686488a-04fc-4d8a-b967-61f98ec41efe", "c44b4083-3bb0-49c1-b47d-974e53cbdf3c", "04b07795-8ddb-461a-bbee-02f9e1bf7b46", "509e4652-da8d-478d-a730-e9d4a1996ca4", "8cae6e77-e04e-42ce-b5cb-50d82bce26b1"] {
+    let appids: BTreeSet<&str> = events
+        .iter()
+        .filter_map(|e| e.principal.appid.as_deref())
+        .collect();
+    for known in [
+        "3686488a-04fc-4d8a-b967-61f98ec41efe",
+        "c44b4083-3bb0-49c1-b47d-974e53cbdf3c",
+        "04b07795-8ddb-461a-bbee-02f9e1bf7b46",
+        "509e4652-da8d-478d-a730-e9d4a1996ca4",
+        "8cae6e77-e04e-42ce-b5cb-50d82bce26b1",
+    ] {
         assert!(appids.contains(known), "no caller with appid {known}");
     }
     assert!(events.iter().any(|e| e.principal.xms_mirid.is_some()));
     assert!(events.iter().any(|e| e.subnet_id.is_some()));
-    assert!(events.iter().any(|e| e.vault_kind == kvwatch::event::VaultKind::ManagedHsm));
+    assert!(events
+        .iter()
+        .any(|e| e.vault_kind == kvwatch::event::VaultKind::ManagedHsm));
     // The nightly backup touches every object at about the same time and place.
-    let backups: Vec<&AuditEvent<'_>> = events.iter().filter(|e| e.operation.to_string() == "SecretBackup" && e.outcome == Outcome::Ok).collect();
+    let backups: Vec<&AuditEvent<'_>> = events
+        .iter()
+        .filter(|e| e.operation.to_string() == "SecretBackup" && e.outcome == Outcome::Ok)
+        .collect();
     let hours: BTreeSet<u32> = backups.iter().map(|e| e.time.hour()).collect();
     assert!(hours.iter().all(|h| *h <= 2), "{hours:?}");
     let ips: BTreeSet<_> = backups.iter().map(|e| e.caller_ip).collect();
     assert_eq!(ips.len(), 1);
     // People work in their working hours: most user calls fall between 06:00 and 20:00 UTC+offset.
-    let portal: Vec<_> = events.iter().filter(|e| e.principal.appid.as_deref() == Some("3686488a-04fc-4d8a-b967-61f98ec41efe")).collect();
+    let portal: Vec<_> = events
+        .iter()
+        .filter(|e| e.principal.appid.as_deref() == Some("3686488a-04fc-4d8a-b967-61f98ec41efe"))
+        .collect();
     assert!(portal.len() > 20);
-    let per_object: HashMap<String, usize> = events.iter().filter(|e| e.object.as_ref().is_some_and(|o| o.kind == ObjectKind::Secret)).filter_map(|e| Some(e.object.as_ref()?.name.as_deref()?.to_owned())).fold(HashMap::new(), |mut m, n| {
-        *m.entry(n).or_default() += 1;
-        m
-    });
+    let per_object: HashMap<String, usize> = events
+        .iter()
+        .filter(|e| {
+            e.object
+                .as_ref()
+                .is_some_and(|o| o.kind == ObjectKind::Secret)
+        })
+        .filter_map(|e| Some(e.object.as_ref()?.name.as_deref()?.to_owned()))
+        .fold(HashMap::new(), |mut m, n| {
+            *m.entry(n).or_default() += 1;
+            m
+        });
     assert!(per_object.len() > 40);
 }
 
@@ -374,7 +670,10 @@ fn scale_mode_adds_exactly_the_requested_principals() {
         s.principals = principals;
         s.scenarios = ScenarioSet::None;
         let report = simulate(&s).unwrap();
-        let keys: BTreeSet<String> = events(dir.path()).into_iter().filter_map(|e| e.principal.key.map(|k| k.into_owned())).collect();
+        let keys: BTreeSet<String> = events(dir.path())
+            .into_iter()
+            .filter_map(|e| e.principal.key.map(|k| k.into_owned()))
+            .collect();
         (keys, report)
     };
     let (base, base_report) = keys(0);
@@ -382,7 +681,11 @@ fn scale_mode_adds_exactly_the_requested_principals() {
     assert!(base.is_subset(&scaled));
     assert_eq!(scaled.len() - base.len(), 3000);
     assert_eq!(report.principals - base_report.principals, 3000);
-    assert!((6000..=18000).contains(&report.scale_records), "{}", report.scale_records);
+    assert!(
+        (6000..=18000).contains(&report.scale_records),
+        "{}",
+        report.scale_records
+    );
     assert_eq!(report.records - base_report.records, report.scale_records);
 }
 
@@ -394,15 +697,26 @@ fn no_scenarios_means_no_attack_labels_and_existing_output_is_protected() {
     s.managed_hsm = false;
     let report = simulate(&s).unwrap();
     assert_eq!(report.attack_labels, 0);
-    assert!(labels(dir.path()).iter().all(|l| l["kind"] == "access_change"));
-    let vaults: BTreeMap<String, usize> = events(dir.path()).into_iter().fold(BTreeMap::new(), |mut m, e| {
-        *m.entry(e.vault.to_string()).or_default() += 1;
-        m
-    });
+    assert!(labels(dir.path())
+        .iter()
+        .all(|l| l["kind"] == "access_change"));
+    let vaults: BTreeMap<String, usize> =
+        events(dir.path())
+            .into_iter()
+            .fold(BTreeMap::new(), |mut m, e| {
+                *m.entry(e.vault.to_string()).or_default() += 1;
+                m
+            });
     assert_eq!(vaults.len(), 5);
     std::fs::write(dir.path().join("README.md"), "notes").unwrap();
-    assert!(simulate(&s).unwrap_err().to_string().contains("--overwrite"));
+    assert!(simulate(&s)
+        .unwrap_err()
+        .to_string()
+        .contains("--overwrite"));
     s.overwrite = true;
     simulate(&s).unwrap();
-    assert_eq!(std::fs::read_to_string(dir.path().join("README.md")).unwrap(), "notes");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("README.md")).unwrap(),
+        "notes"
+    );
 }

@@ -60,7 +60,8 @@ impl DeliveryRuntime {
             .build()
             .context("cannot start the delivery runtime")?;
         let dead = Arc::new(DeadCount::default());
-        let mut observers: Vec<Arc<dyn DeliveryObserver>> = vec![Arc::new(LogObserver), dead.clone()];
+        let mut observers: Vec<Arc<dyn DeliveryObserver>> =
+            vec![Arc::new(LogObserver), dead.clone()];
         observers.extend(extra);
         let delivery = {
             let _entered = rt.enter();
@@ -84,8 +85,13 @@ impl DeliveryRuntime {
     /// is left (logging a warning when something is).
     pub fn finish(self, limit: Duration) -> Result<DrainReport> {
         let path = self.delivery.outbox().path().display().to_string();
-        let waiting = self.rt.block_on(self.delivery.drain(limit)).context("cannot read the outbox")?;
-        self.rt.block_on(self.delivery.stop()).context("cannot sync the outbox")?;
+        let waiting = self
+            .rt
+            .block_on(self.delivery.drain(limit))
+            .context("cannot read the outbox")?;
+        self.rt
+            .block_on(self.delivery.stop())
+            .context("cannot sync the outbox")?;
         let dead_lettered = self.dead.0.load(Ordering::Relaxed);
         if waiting > 0 {
             tracing::warn!(
@@ -96,6 +102,9 @@ impl DeliveryRuntime {
         if dead_lettered > 0 {
             tracing::warn!("{dead_lettered} alert deliveries were dead-lettered; see `kvwatch outbox list --dead`");
         }
-        Ok(DrainReport { waiting, dead_lettered })
+        Ok(DrainReport {
+            waiting,
+            dead_lettered,
+        })
     }
 }

@@ -3,6 +3,11 @@
 
 pub mod metrics;
 pub mod delivery;
+pub mod ingest;
+pub mod live;
+pub mod live_pipeline;
 pub mod progress;
 pub mod replay;
+pub mod report;
+pub mod route;
 pub mod summary;

@@ -5,48 +5,35 @@
 //! blobs of one arrival hour are ordered together, and a lateness margin covers
 //! records Azure delivered an hour late. The same records replayed as Event Hubs
 //! bodies or as Storage blobs therefore give the same alerts in the same order.
+//! Planning, reading and the common observers live in [`super::ingest`], shared
+//! with `kvwatch report`.
 
 use std::fs::File;
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::metrics::{MetricsOptions, RunMetrics};
 use super::delivery::{DeliveryRuntime, DrainReport};
-use super::progress::Progress;
-use super::summary::{RejectLog, Summary, SummaryObserver};
-use crate::config::Config;
-use crate::decode::Format;
+use super::ingest::{Ingest, InputOptions};
+use super::metrics::{MetricsOptions, RunMetrics};
+use super::summary::Summary;
 use crate::detect::Engine;
 use crate::metrics::checks;
-use crate::pipeline::{EventFilter, Observers, Origin, Pipeline, PipelineSettings};
+use crate::pipeline::Pipeline;
 use crate::sink::enqueue::Tee;
 use crate::sink::json_lines::JsonLinesSink;
 use crate::sink::AlertSink;
-use crate::source::files::{plan, read_input, Input};
 
 /// Everything a replay needs, validated.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
-    /// Files, folders, or `-`.
-    pub paths: Vec<PathBuf>,
-    /// The input format (`Auto` detects per input).
-    pub format: Format,
-    /// The configuration.
-    pub config: Config,
-    /// Which events to keep.
-    pub filter: EventFilter,
+    /// The inputs and how to read them (shared with `kvwatch report`).
+    pub input: InputOptions,
     /// Where alerts go (`None`: standard output).
     pub output: Option<PathBuf>,
     /// Where the JSON summary goes, if anywhere.
     pub summary: Option<PathBuf>,
-    /// Stop at the first rejected record.
-    pub strict: bool,
-    /// Show a progress line (when standard error is a terminal).
-    pub progress: bool,
     /// The metrics endpoint and snapshot (`--metrics-listen`, `--metrics-out`).
     pub metrics: MetricsOptions,
 }
@@ -64,84 +51,41 @@ pub struct ReplayOutcome {
 
 /// Runs a replay to completion.
 pub fn replay(opts: ReplayOptions) -> Result<ReplayOutcome> {
-    let started = Instant::now();
-    let run_metrics = RunMetrics::start(&opts.metrics, &opts.config)?;
-    let groups = plan(&opts.paths).context("cannot plan the replay; check the paths")?;
-    let summary = Arc::new(Mutex::new(Summary::default()));
-    let mut observers = Observers::default();
-    observers.push(Box::new(SummaryObserver(summary.clone())));
-    let reject_log = RejectLog::new(5);
-    let hidden = reject_log.hidden.clone();
-    observers.push(Box::new(reject_log));
-    if opts.progress && std::io::stderr().is_terminal() {
-        observers.push(Box::new(Progress::new()));
-    }
-    let engine = Engine::from_config(&opts.config).context("cannot load the detectors")?;
+    let input = &opts.input;
+    let config = &input.config;
+    let run_metrics = RunMetrics::start(&opts.metrics, config)?;
+    let mut ingest = Ingest::plan(input)?;
+    let mut observers = std::mem::take(&mut ingest.observers);
+    let engine = Engine::from_config(config).context("cannot load the detectors")?;
     if let Some(m) = &run_metrics {
         observers.push(Box::new(m.observer()));
         m.ready(checks::SOURCES_CONNECTED);
         m.ready(checks::STATE_LOADED);
     }
-    let settings = PipelineSettings {
-        lateness: opts.config.pipeline.lateness.as_chrono(),
-        dedup_window: opts.config.pipeline.dedup_window.as_std(),
-        reorder_capacity: opts.config.pipeline.reorder_capacity,
-        limits: opts.config.limits(),
-        strict: opts.strict,
-        filter: opts.filter.clone(),
-    };
     // With [[sinks]], alerts also go to the durable outbox and its delivery workers.
     let delivery_observers = run_metrics.iter().map(|m| m.metrics().delivery_observer()).collect();
-    let delivery = DeliveryRuntime::start(&opts.config, delivery_observers)?;
+    let delivery = DeliveryRuntime::start(config, delivery_observers)?;
     if let (Some(m), Some(_)) = (&run_metrics, &delivery) {
         m.ready(checks::OUTBOX_WRITABLE);
     }
     let output = open_output(opts.output.as_ref())?;
     let sink: Box<dyn AlertSink> = match &delivery {
-        Some(d) => Box::new(Tee(vec![output, d.sink(&opts.config)])),
+        Some(d) => Box::new(Tee(vec![output, d.sink(config)])),
         None => output,
     };
-    let mut pipeline = Pipeline::new(settings, engine, sink, observers);
-
-    let mut inputs = 0u64;
-    let mut unreadable = 0u64;
-    for group in &groups {
-        for input in &group.inputs {
-            let origin = match input {
-                Input::File(p) => Origin::File(p.clone()),
-                Input::Stdin => Origin::Stdin,
-            };
-            match read_input(input, opts.config.pipeline.max_decompressed_bytes) {
-                Ok(bytes) => {
-                    inputs += 1;
-                    pipeline.ingest(&origin, &bytes, opts.format)?;
-                }
-                Err(e) if opts.strict => return Err(e.into()),
-                Err(e) => {
-                    unreadable += 1;
-                    tracing::error!("{e}; skipping this input");
-                }
-            }
-        }
-        pipeline.advance_by_lateness()?;
+    let mut pipeline = Pipeline::new(Ingest::settings(input), engine, sink, observers);
+    let fed = Ingest::feed(&ingest.groups, &mut pipeline, input)?;
+    if let Some(m) = &run_metrics {
+        m.metrics().state().record(&pipeline.memory());
     }
-    pipeline.finish()?;
     // `finish` committed the outbox: the replay is complete. Give the sinks up to the
     // drain timeout; what is left goes out with the next run.
     let drained = match delivery {
-        Some(d) => Some(d.finish(opts.config.outbox.drain_timeout.as_std())?),
+        Some(d) => Some(d.finish(config.outbox.drain_timeout.as_std())?),
         None => None,
     };
 
-    let mut summary = summary.lock().map(|s| s.clone()).unwrap_or_default();
-    summary.inputs = inputs;
-    summary.unreadable_inputs = unreadable;
-    summary.elapsed_seconds = started.elapsed().as_secs_f64();
-    summary.records_per_second = summary.records as f64 / summary.elapsed_seconds.max(1e-9);
-    let hidden = hidden.lock().map(|h| *h).unwrap_or(0);
-    if hidden > 0 {
-        tracing::warn!("{hidden} more rejected records not shown");
-    }
+    let summary = ingest.summary(fed);
     if let Some(path) = &opts.summary {
         let json = serde_json::to_vec_pretty(&summary)?;
         std::fs::write(path, json).with_context(|| format!("cannot write the summary to {}", path.display()))?;

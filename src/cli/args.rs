@@ -29,6 +29,13 @@ pub enum Command {
     Outbox(super::outbox::RawOutboxArgs),
     /// Generate realistic Key Vault audit logs with labelled attacks (for evaluation).
     Simulate(RawSimulateArgs),
+    /// Replay archived logs into a report for investigators: incidents, per-principal
+    /// activity, per-vault changes and hygiene findings (HTML, Markdown or JSON).
+    Report(RawReportArgs),
+    /// Consume Key Vault audit logs live from Event Hubs and alert within seconds.
+    Run(super::run::RawRunArgs),
+    /// Re-publish audit records to a second Event Hub keyed by principal (scale-out).
+    Route(super::route::RawRouteArgs),
 }
 
 /// `kvwatch simulate`.
@@ -66,15 +73,12 @@ pub struct RawSimulateArgs {
     pub overwrite: bool,
 }
 
-/// `kvwatch replay`.
+/// The inputs and filters `kvwatch replay` and `kvwatch report` share.
 #[derive(Debug, Args)]
-pub struct RawReplayArgs {
+pub struct RawInputArgs {
     /// Files or folders to read (recursively; the Storage layout is understood), or `-`.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// Input format: auto, json-lines, event-hubs, log-analytics-json, log-analytics-csv.
-    #[arg(long, default_value = "auto")]
-    pub format: String,
     /// Only events at or after this time (RFC 3339, or YYYY-MM-DD).
     #[arg(long)]
     pub since: Option<String>,
@@ -90,18 +94,29 @@ pub struct RawReplayArgs {
     /// A configuration file (TOML).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Write alerts here instead of standard output.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-    /// Write the run summary here as JSON.
-    #[arg(long, value_name = "FILE")]
-    pub summary: Option<PathBuf>,
     /// Stop at the first rejected record or unreadable input.
     #[arg(long)]
     pub strict: bool,
     /// Never show the progress line.
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// `kvwatch replay`.
+#[derive(Debug, Args)]
+pub struct RawReplayArgs {
+    /// The inputs and filters.
+    #[command(flatten)]
+    pub input: RawInputArgs,
+    /// Input format: auto, json-lines, event-hubs, log-analytics-json, log-analytics-csv.
+    #[arg(long, default_value = "auto")]
+    pub format: String,
+    /// Write alerts here instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write the run summary here as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
     /// Serve /metrics, /healthz and /readyz during the replay, on ADDR (port 0 picks a
     /// free port) or, with no value, on the config's [metrics] listen address.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
@@ -112,4 +127,27 @@ pub struct RawReplayArgs {
     /// Write the final metrics, in Prometheus text format, to this file.
     #[arg(long, value_name = "FILE")]
     pub metrics_out: Option<PathBuf>,
+}
+
+/// `kvwatch report`.
+#[derive(Debug, Args)]
+pub struct RawReportArgs {
+    /// The inputs and filters (as for `kvwatch replay`).
+    #[command(flatten)]
+    pub input: RawInputArgs,
+    /// Input format: auto, json-lines, event-hubs, log-analytics-json, log-analytics-csv
+    /// (`--format` names the report's format here).
+    #[arg(long, default_value = "auto", value_name = "FORMAT")]
+    pub input_format: String,
+    /// Only these principals get sections, alerts and principal findings (object id,
+    /// app id or UPN; repeat or separate with commas); vault sections and findings are
+    /// kept for the vaults they touched.
+    #[arg(long, value_delimiter = ',', value_name = "PRINCIPAL")]
+    pub principal: Vec<String>,
+    /// Report format: html, md or json (default: from the --out extension, else html).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Write the report here (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }

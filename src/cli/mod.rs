@@ -5,6 +5,9 @@
 pub mod args;
 pub mod outbox;
 pub mod replay;
+pub mod report;
+pub mod route;
+pub mod run;
 pub mod simulate;
 
 use std::process::ExitCode;
@@ -39,6 +42,13 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(if outcome.summary.unreadable_inputs > 0 || outcome.delivery.is_some_and(|d| d.waiting > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         Command::Outbox(raw) => outbox::run(raw),
+        Command::Run(raw) => run::run(raw),
+        Command::Route(raw) => route::run(raw),
+        Command::Report(raw) => {
+            let outcome = crate::app::report::report(report::validate(raw)?)?;
+            eprintln!("{}\nkvwatch: report written: {} incidents, {} findings, {} bytes", outcome.summary.render(), outcome.incidents, outcome.findings, outcome.bytes);
+            Ok(if outcome.summary.unreadable_inputs > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        }
         Command::Simulate(raw) => {
             let report = crate::simulate::simulate(&simulate::validate(raw)?)?;
             eprintln!("{}", report.render());

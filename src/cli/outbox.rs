@@ -72,7 +72,11 @@ pub struct RawSelection {
 
 impl RawSelection {
     fn selection(&self) -> Selection {
-        Selection { sink: self.sink.clone(), alert_id: self.id.clone(), dead_only: !self.all }
+        Selection {
+            sink: self.sink.clone(),
+            alert_id: self.id.clone(),
+            dead_only: !self.all,
+        }
     }
 }
 
@@ -104,7 +108,11 @@ fn list(outbox: &Outbox, config: &Config, dead_only: bool, json: bool) -> Result
     let entries = outbox.list()?;
     let mut out = std::io::stdout().lock();
     if !json {
-        writeln!(out, "{:<14} {:<8} {:>5}  {:<20} {:<24} {:<8} {:<22} LAST ERROR", "SINK", "STATE", "TRIES", "NEXT ATTEMPT", "ALERT", "SEVERITY", "DETECTOR")?;
+        writeln!(
+            out,
+            "{:<14} {:<8} {:>5}  {:<20} {:<24} {:<8} {:<22} LAST ERROR",
+            "SINK", "STATE", "TRIES", "NEXT ATTEMPT", "ALERT", "SEVERITY", "DETECTOR"
+        )?;
     }
     for p in entries.iter().filter(|p| !dead_only || p.state.dead) {
         let configured = config.sinks.iter().any(|s| s.name == p.sink);
@@ -113,7 +121,9 @@ fn list(outbox: &Outbox, config: &Config, dead_only: bool, json: bool) -> Result
             (false, true) => "digest",
             (false, false) => "waiting",
         };
-        let (severity, detector) = p.alert.as_ref().map_or(("?", "?".to_owned()), |a| (a.severity.as_str(), a.detector.clone()));
+        let (severity, detector) = p.alert.as_ref().map_or(("?", "?".to_owned()), |a| {
+            (a.severity.as_str(), a.detector.clone())
+        });
         let error = p.state.last_error.as_deref().map(inert).unwrap_or_default();
         if json {
             let line = serde_json::json!({
@@ -123,9 +133,23 @@ fn list(outbox: &Outbox, config: &Config, dead_only: bool, json: bool) -> Result
             });
             writeln!(out, "{line}")?;
         } else {
-            let sink = if configured { p.sink.clone() } else { format!("{}(gone)", p.sink) };
-            let next = if p.state.dead { "-".to_owned() } else { p.state.next().format("%Y-%m-%d %H:%M:%S").to_string() };
-            writeln!(out, "{sink:<14} {state:<8} {:>5}  {next:<20} {:<24} {severity:<8} {:<22} {error}", p.state.tries, p.state.alert_id, inert(&detector))?;
+            let sink = if configured {
+                p.sink.clone()
+            } else {
+                format!("{}(gone)", p.sink)
+            };
+            let next = if p.state.dead {
+                "-".to_owned()
+            } else {
+                p.state.next().format("%Y-%m-%d %H:%M:%S").to_string()
+            };
+            writeln!(
+                out,
+                "{sink:<14} {state:<8} {:>5}  {next:<20} {:<24} {severity:<8} {:<22} {error}",
+                p.state.tries,
+                p.state.alert_id,
+                inert(&detector)
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -137,15 +161,23 @@ fn read_alerts(files: &[PathBuf]) -> Result<Vec<Alert>> {
         let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
             Box::new(std::io::stdin().lock())
         } else {
-            Box::new(std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?))
+            Box::new(std::io::BufReader::new(
+                std::fs::File::open(file)
+                    .with_context(|| format!("cannot open {}", file.display()))?,
+            ))
         };
         for (n, line) in reader.lines().enumerate() {
             let line = line.with_context(|| format!("cannot read {}", file.display()))?;
             if line.trim().is_empty() {
                 continue;
             }
-            let alert = serde_json::from_str(&line)
-                .with_context(|| format!("{}:{}: not an alert (the JSON Lines `kvwatch replay` prints)", file.display(), n + 1))?;
+            let alert = serde_json::from_str(&line).with_context(|| {
+                format!(
+                    "{}:{}: not an alert (the JSON Lines `kvwatch replay` prints)",
+                    file.display(),
+                    n + 1
+                )
+            })?;
             alerts.push(alert);
         }
     }
@@ -154,7 +186,11 @@ fn read_alerts(files: &[PathBuf]) -> Result<Vec<Alert>> {
 
 fn send(config: &Config, files: &[PathBuf], timeout: Option<&str>) -> Result<ExitCode> {
     let limit = match timeout {
-        Some(t) => t.parse::<ConfigDuration>().map_err(anyhow::Error::msg).context("--timeout")?.as_std(),
+        Some(t) => t
+            .parse::<ConfigDuration>()
+            .map_err(anyhow::Error::msg)
+            .context("--timeout")?
+            .as_std(),
         None => config.outbox.drain_timeout.as_std(),
     };
     let alerts = read_alerts(files)?;
@@ -173,5 +209,9 @@ fn send(config: &Config, files: &[PathBuf], timeout: Option<&str>) -> Result<Exi
         report.waiting,
         report.dead_lettered
     );
-    Ok(if report.waiting > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if report.waiting > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::args::RawReplayArgs;
+use super::args::{RawInputArgs, RawReplayArgs};
+use crate::app::ingest::InputOptions;
 use crate::app::metrics::MetricsOptions;
 use crate::app::replay::ReplayOptions;
 use crate::config::Config;
@@ -14,7 +15,15 @@ use crate::pipeline::EventFilter;
 
 /// Turns raw arguments into options, or says what to fix.
 pub fn validate(raw: RawReplayArgs) -> Result<ReplayOptions> {
-    let format = raw.format.parse().map_err(anyhow::Error::msg)?;
+    let input = validate_input(raw.input, &raw.format)?;
+    let metrics = metrics_options(raw.metrics_listen.as_deref(), raw.metrics_linger.as_deref(), raw.metrics_out.clone(), &input.config)?;
+    Ok(ReplayOptions { input, output: raw.output, summary: raw.summary, metrics })
+}
+
+/// Validates the inputs and filters `kvwatch replay` and `kvwatch report` share;
+/// `format` is the input format's text.
+pub fn validate_input(raw: RawInputArgs, format: &str) -> Result<InputOptions> {
+    let format = format.parse().map_err(anyhow::Error::msg)?;
     let mut config = match &raw.config {
         Some(path) => Config::load(path)?,
         None => Config::default(),
@@ -30,27 +39,23 @@ pub fn validate(raw: RawReplayArgs) -> Result<ReplayOptions> {
         }
     }
     let vaults: HashSet<String> = raw.vault.iter().map(|v| v.trim().to_ascii_lowercase()).filter(|v| !v.is_empty()).collect();
-    let metrics = metrics_options(raw.metrics_listen.as_deref(), raw.metrics_linger.as_deref(), raw.metrics_out.clone(), &config)?;
     for path in &raw.paths {
         if path.as_os_str() != "-" && !path.exists() {
             bail!("{} does not exist; give files or folders of Key Vault logs, or - for standard input", path.display());
         }
     }
-    Ok(ReplayOptions {
+    Ok(InputOptions {
         paths: raw.paths,
         format,
         config,
         filter: EventFilter { since, until, vaults },
-        output: raw.output,
-        summary: raw.summary,
         strict: raw.strict,
         progress: !raw.no_progress,
-        metrics,
     })
 }
 
 /// `--metrics-listen`, `--metrics-linger`, `--metrics-out`.
-fn metrics_options(listen: Option<&str>, linger: Option<&str>, out: Option<PathBuf>, config: &Config) -> Result<MetricsOptions> {
+pub(crate) fn metrics_options(listen: Option<&str>, linger: Option<&str>, out: Option<PathBuf>, config: &Config) -> Result<MetricsOptions> {
     let listen = match listen.map(str::trim) {
         None => None,
         Some("") => Some(config.metrics.listen),

@@ -25,7 +25,10 @@ pub fn validate(raw: RawSimulateArgs) -> Result<SimulationSpec> {
         bail!("--days {}: simulate between 1 and 366 days", raw.days);
     }
     if !(raw.volume > 0.0 && raw.volume <= 20.0) {
-        bail!("--volume {}: expected a factor above 0 and at most 20", raw.volume);
+        bail!(
+            "--volume {}: expected a factor above 0 and at most 20",
+            raw.volume
+        );
     }
     if raw.out.is_file() {
         bail!("--out {}: is a file; give a folder", raw.out.display());

@@ -7,11 +7,17 @@
 //! Secrets are never literal: a webhook URL, a signing key, an SMTP password or a
 //! PagerDuty routing key is `{ env = "NAME" }` or `{ file = "path" }`.
 
-use std::fmt;
+mod kinds;
+
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer};
 use serde::Deserialize;
+
+pub use kinds::{
+    ChatSettings, DedupKey, EmailSettings, EmailTls, FileSettings, PagerDutySettings, SecretRef,
+    SinkKind, WebhookSettings,
+};
 
 use super::ConfigDuration;
 use crate::alert::Severity;
@@ -65,14 +71,20 @@ impl Default for OutboxConfig {
 impl OutboxConfig {
     /// The database file: the configured path, or `outbox.redb` in the state directory.
     pub fn resolved_path(&self) -> PathBuf {
-        self.path.clone().unwrap_or_else(|| state_dir().join("outbox.redb"))
+        self.path
+            .clone()
+            .unwrap_or_else(|| state_dir().join("outbox.redb"))
     }
 }
 
 /// kvwatch's state directory: `$STATE_DIRECTORY` (systemd), `$XDG_STATE_HOME/kvwatch`,
 /// `~/.local/state/kvwatch`, else `.kvwatch-state` in the working directory.
 pub fn state_dir() -> PathBuf {
-    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(dir) = var("STATE_DIRECTORY") {
         return dir;
     }
@@ -82,88 +94,6 @@ pub fn state_dir() -> PathBuf {
     match var("HOME") {
         Some(home) => home.join(".local/state/kvwatch"),
         None => PathBuf::from(".kvwatch-state"),
-    }
-}
-
-/// A secret's location: an environment variable or a file, never the value itself.
-#[derive(Clone, PartialEq, Eq)]
-pub enum SecretRef {
-    /// `{ env = "NAME" }`: the value of an environment variable.
-    Env(String),
-    /// `{ file = "path" }`: a file's content, surrounding whitespace removed.
-    File(PathBuf),
-}
-
-impl fmt::Debug for SecretRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SecretRef::Env(name) => write!(f, "{{ env = {name:?} }}"),
-            SecretRef::File(path) => write!(f, "{{ file = {:?} }}", path.display()),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for SecretRef {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = SecretRef;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("{ env = \"NAME\" } or { file = \"path\" }")
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<SecretRef, E> {
-                Err(E::custom(
-                    "secrets are never written in the config file; write { env = \"NAME\" } or { file = \"path\" }",
-                ))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretRef, A::Error> {
-                let mut found = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    let value = match key.as_str() {
-                        "env" => SecretRef::Env(map.next_value()?),
-                        "file" => SecretRef::File(map.next_value()?),
-                        other => return Err(de::Error::unknown_field(other, &["env", "file"])),
-                    };
-                    if found.replace(value).is_some() {
-                        return Err(de::Error::custom("give either env or file, not both"));
-                    }
-                }
-                found.ok_or_else(|| de::Error::custom("expected { env = \"NAME\" } or { file = \"path\" }"))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// The kinds of sink.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SinkKind {
-    /// SMTP email.
-    Email,
-    /// A generic JSON webhook, signed per Standard Webhooks.
-    Webhook,
-    /// A Slack incoming webhook (Block Kit).
-    Slack,
-    /// A Microsoft Teams Workflows webhook (Adaptive Card).
-    Teams,
-    /// PagerDuty Events API v2.
-    PagerDuty,
-    /// JSON Lines to a file or standard output.
-    File,
-}
-
-impl SinkKind {
-    /// The config spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SinkKind::Email => "email",
-            SinkKind::Webhook => "webhook",
-            SinkKind::Slack => "slack",
-            SinkKind::Teams => "teams",
-            SinkKind::PagerDuty => "pagerduty",
-            SinkKind::File => "file",
-        }
     }
 }
 
@@ -200,7 +130,9 @@ impl SinkConfig {
 
     /// Whether an alert from `detector` at `severity` goes to this sink.
     pub fn routes(&self, detector: &str, severity: Severity) -> bool {
-        self.enabled && severity >= self.min_severity && (self.detectors.is_empty() || self.detectors.iter().any(|d| d == detector))
+        self.enabled
+            && severity >= self.min_severity
+            && (self.detectors.is_empty() || self.detectors.iter().any(|d| d == detector))
     }
 }
 
@@ -219,125 +151,6 @@ pub enum SinkSettings {
     PagerDuty(PagerDutySettings),
     /// `kind = "file"`.
     File(FileSettings),
-}
-
-/// How an SMTP connection is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EmailTls {
-    /// Plain connection upgraded with STARTTLS, which must succeed (port 587).
-    #[default]
-    Starttls,
-    /// TLS from the first byte (SMTPS, port 465).
-    Implicit,
-    /// No TLS at all: only for a relay on the same host or network.
-    None,
-}
-
-/// `kind = "email"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmailSettings {
-    /// The SMTP server (the name its TLS certificate must carry).
-    pub host: String,
-    /// The port; default 587 with STARTTLS, 465 with implicit TLS, 25 without TLS.
-    pub port: Option<u16>,
-    /// `starttls` (default), `implicit` or `none` (a local relay; sends in clear).
-    #[serde(default)]
-    pub tls: EmailTls,
-    /// A PEM file of CA certificates to trust instead of the system's (a private CA).
-    pub ca_file: Option<PathBuf>,
-    /// The SMTP user name, when the server wants authentication.
-    pub username: Option<String>,
-    /// The SMTP password (needs `username`, and TLS).
-    pub password: Option<SecretRef>,
-    /// The sender: `kvwatch@example.com` or `kvwatch <kvwatch@example.com>`.
-    pub from: String,
-    /// The recipients, one or more.
-    pub to: Vec<String>,
-    /// Batch alerts at or below `digest_max_severity` into one digest email this often
-    /// (absent: every alert gets its own email).
-    pub digest_every: Option<ConfigDuration>,
-    /// The most severe alert that waits for the digest (default `low`).
-    #[serde(default = "low")]
-    pub digest_max_severity: Severity,
-    /// Text at the start of every subject (default `[kvwatch]`).
-    #[serde(default = "subject_prefix")]
-    pub subject_prefix: String,
-}
-
-fn low() -> Severity {
-    Severity::Low
-}
-
-fn subject_prefix() -> String {
-    "[kvwatch]".into()
-}
-
-impl EmailSettings {
-    /// The port to connect to.
-    pub fn effective_port(&self) -> u16 {
-        self.port.unwrap_or(match self.tls {
-            EmailTls::Starttls => 587,
-            EmailTls::Implicit => 465,
-            EmailTls::None => 25,
-        })
-    }
-}
-
-/// `kind = "webhook"`: the alert contract as JSON, signed per Standard Webhooks.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookSettings {
-    /// The endpoint (a secret: URLs often carry a token).
-    pub url: SecretRef,
-    /// The Standard Webhooks signing secret (`whsec_` followed by base64).
-    pub signing_secret: SecretRef,
-}
-
-/// `kind = "slack"` or `kind = "teams"`: an incoming-webhook URL.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChatSettings {
-    /// The incoming-webhook (Slack) or Workflows (Teams) URL; a secret.
-    pub url: SecretRef,
-}
-
-/// Which id PagerDuty groups on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DedupKey {
-    /// The incident id: escalations update the same PagerDuty alert (default).
-    #[default]
-    Incident,
-    /// The alert id: every revision is its own PagerDuty alert.
-    Alert,
-}
-
-/// `kind = "pagerduty"`: PagerDuty Events API v2.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PagerDutySettings {
-    /// The integration's routing key; a secret.
-    pub routing_key: SecretRef,
-    /// The Events API endpoint (default `https://events.pagerduty.com/v2/enqueue`).
-    #[serde(default = "pagerduty_url")]
-    pub url: String,
-    /// `incident` (default) or `alert`: what `dedup_key` carries.
-    #[serde(default)]
-    pub dedup_key: DedupKey,
-}
-
-fn pagerduty_url() -> String {
-    "https://events.pagerduty.com/v2/enqueue".into()
-}
-
-/// `kind = "file"`: the alert contract as JSON Lines.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileSettings {
-    /// The file to append to, or `-` for standard output.
-    pub path: PathBuf,
 }
 
 /// The keys every sink has.
@@ -363,17 +176,29 @@ fn info() -> Severity {
     Severity::Info
 }
 
-const COMMON_KEYS: [&str; 6] = ["kind", "name", "enabled", "detectors", "min_severity", "max_per_minute"];
+const COMMON_KEYS: [&str; 6] = [
+    "kind",
+    "name",
+    "enabled",
+    "detectors",
+    "min_severity",
+    "max_per_minute",
+];
 
 impl<'de> Deserialize<'de> for SinkConfig {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let table = toml::Table::deserialize(d)?;
-        let (common, own): (toml::Table, toml::Table) =
-            table.into_iter().partition(|(k, _)| COMMON_KEYS.contains(&k.as_str()));
-        let common: Common = toml::Value::Table(common).try_into().map_err(|e| de::Error::custom(clean(&e)))?;
+        let (common, own): (toml::Table, toml::Table) = table
+            .into_iter()
+            .partition(|(k, _)| COMMON_KEYS.contains(&k.as_str()));
+        let common: Common = toml::Value::Table(common)
+            .try_into()
+            .map_err(|e| de::Error::custom(clean(&e)))?;
         let kind = common.kind.as_str();
         let own = toml::Value::Table(own);
-        let err = |e: toml::de::Error| de::Error::custom(format!("sink of kind \"{kind}\": {}", clean(&e)));
+        let err = |e: toml::de::Error| {
+            de::Error::custom(format!("sink of kind \"{kind}\": {}", clean(&e)))
+        };
         let settings = match common.kind {
             SinkKind::Email => SinkSettings::Email(own.try_into().map_err(err)?),
             SinkKind::Webhook => SinkSettings::Webhook(own.try_into().map_err(err)?),
@@ -415,7 +240,9 @@ pub fn validate(outbox: &OutboxConfig, sinks: &[SinkConfig]) -> Result<(), (Stri
     if outbox.backoff_max < outbox.backoff_initial {
         return bad("outbox.backoff_max", "must be at least backoff_initial");
     }
-    if outbox.poll_interval.as_std().as_millis() < 10 || outbox.poll_interval.as_std().as_secs() > 60 {
+    if outbox.poll_interval.as_std().as_millis() < 10
+        || outbox.poll_interval.as_std().as_secs() > 60
+    {
         return bad("outbox.poll_interval", "must be between 10ms and 60s");
     }
     if outbox.commit_batch == 0 {
@@ -423,14 +250,28 @@ pub fn validate(outbox: &OutboxConfig, sinks: &[SinkConfig]) -> Result<(), (Stri
     }
     for (i, sink) in sinks.iter().enumerate() {
         let key = |k: &str| format!("sinks[{i}].{k}");
-        if sink.name.is_empty() || !sink.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if sink.name.is_empty()
+            || !sink
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             return Err((key("name"), "use letters, digits, '-', '_' or '.'".into()));
         }
         if sinks[..i].iter().any(|s| s.name == sink.name) {
-            return Err((key("name"), format!("another sink is already named {:?}; give each a unique name", sink.name)));
+            return Err((
+                key("name"),
+                format!(
+                    "another sink is already named {:?}; give each a unique name",
+                    sink.name
+                ),
+            ));
         }
         if sink.max_per_minute == Some(0) {
-            return Err((key("max_per_minute"), "must be at least 1 (omit it for no limit)".into()));
+            return Err((
+                key("max_per_minute"),
+                "must be at least 1 (omit it for no limit)".into(),
+            ));
         }
         if let SinkSettings::Email(e) = &sink.settings {
             if e.host.trim().is_empty() {
@@ -449,7 +290,10 @@ pub fn validate(outbox: &OutboxConfig, sinks: &[SinkConfig]) -> Result<(), (Stri
                 return Err((key("digest_every"), "must be at least 1m".into()));
             }
             if e.subject_prefix.chars().any(char::is_control) {
-                return Err((key("subject_prefix"), "must not contain control characters".into()));
+                return Err((
+                    key("subject_prefix"),
+                    "must not contain control characters".into(),
+                ));
             }
         }
         if let SinkSettings::PagerDuty(p) = &sink.settings {
@@ -498,5 +342,4 @@ pub fn resolve_paths(outbox: &mut OutboxConfig, sinks: &mut [SinkConfig], base: 
 }
 
 #[cfg(test)]
-#[path = "delivery_tests.rs"]
 mod tests;

@@ -66,4 +66,23 @@ mod tests {
         let zero = MetricsConfig { max_vault_labels: 0, ..c };
         assert_eq!(zero.validate().map_err(|e| e.0), Err("max_vault_labels"));
     }
+
+    #[test]
+    fn the_section_parses_and_errors_name_the_key() {
+        let parse = |text: &str| crate::config::Config::parse(text, std::path::Path::new("kv.toml"));
+        let c = parse("[metrics]\nlisten = \"[::1]:9300\"\nmax_vault_labels = 10\n").expect("valid");
+        assert_eq!(c.metrics.listen, "[::1]:9300".parse().expect("address"));
+        assert_eq!(c.metrics.max_vault_labels, 10);
+        assert_eq!(parse("").expect("valid").metrics, MetricsConfig::default());
+        let table = [
+            ("[metrics]\nmax_vault_labels = 0\n", "metrics.max_vault_labels"),
+            ("[metrics]\nmax_vault_labels = 5000\n", "metrics.max_vault_labels"),
+            ("[metrics]\nlisten = \"localhost\"\n", "listen"),
+            ("[metrics]\nport = 9187\n", "unknown field `port`"),
+        ];
+        for (text, want) in table {
+            let err = parse(text).map(|_| ()).unwrap_err().to_string();
+            assert!(err.contains("kv.toml") && err.contains(want), "{text:?} → {err}");
+        }
+    }
 }

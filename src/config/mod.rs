@@ -8,7 +8,9 @@
 
 pub mod delivery;
 pub mod duration;
+pub mod eventhubs;
 pub mod metrics;
+pub mod report;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,9 @@ use serde::Deserialize;
 
 pub use delivery::{OutboxConfig, SecretRef, SinkConfig, SinkKind, SinkSettings};
 pub use duration::ConfigDuration;
+pub use eventhubs::{EventHubsConfig, RouteConfig, StateConfig};
 pub use metrics::MetricsConfig;
+pub use report::ReportConfig;
 
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +74,15 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
     /// The Prometheus endpoint (`/metrics`, `/healthz`, `/readyz`) and its label bounds.
     pub metrics: MetricsConfig,
+    /// `kvwatch report`: hygiene thresholds (rotation tiers, expiry notice, dormancy)
+    /// and how much the report keeps per principal and vault.
+    pub report: ReportConfig,
+    /// The Event Hubs `kvwatch run` consumes (`[eventhubs]`, `[[eventhubs.hubs]]`).
+    pub eventhubs: EventHubsConfig,
+    /// Where `kvwatch run` keeps checkpoints: partition positions and detector state.
+    pub state: StateConfig,
+    /// Where `kvwatch route` re-publishes records keyed by principal (`[route]`).
+    pub route: RouteConfig,
 }
 
 /// `[pipeline]`: ordering, deduplication and input limits.
@@ -87,6 +100,10 @@ pub struct PipelineConfig {
     pub max_record_bytes: usize,
     /// The most bytes a `.gz` input may expand to (decompression-bomb cap).
     pub max_decompressed_bytes: u64,
+    /// The largest input (file or standard input, as stored: before decompression)
+    /// a replay reads; a larger one is refused with an error naming it, and the
+    /// replay goes on with the other inputs. Inputs are read whole into memory.
+    pub max_input_bytes: u64,
 }
 
 impl Default for PipelineConfig {
@@ -98,6 +115,7 @@ impl Default for PipelineConfig {
             reorder_capacity: 1_000_000,
             max_record_bytes: limits.max_record_bytes,
             max_decompressed_bytes: limits.max_decompressed_bytes,
+            max_input_bytes: crate::source::files::DEFAULT_MAX_INPUT_BYTES,
         }
     }
 }
@@ -242,11 +260,15 @@ impl Config {
             message: message.to_owned(),
         };
         self.metrics.validate().map_err(|(key, message)| invalid(&format!("metrics.{key}"), &message))?;
+        self.report.validate().map_err(|(key, message)| invalid(&format!("report.{key}"), &message))?;
         if self.pipeline.reorder_capacity == 0 {
             return Err(invalid("pipeline.reorder_capacity", "must be at least 1"));
         }
         if self.pipeline.max_record_bytes < 1024 {
             return Err(invalid("pipeline.max_record_bytes", "must be at least 1024"));
+        }
+        if self.pipeline.max_input_bytes < 1024 {
+            return Err(invalid("pipeline.max_input_bytes", "must be at least 1024"));
         }
         if self.pipeline.lateness.as_std() > std::time::Duration::from_secs(48 * 3600) {
             return Err(invalid("pipeline.lateness", "must be at most 48h"));
@@ -274,11 +296,13 @@ impl Config {
             invalid(&format!("detectors.suppress.{key}"), &message)
         })?;
         delivery::validate(&self.outbox, &self.sinks).map_err(|(key, message)| invalid(&key, &message))?;
+        eventhubs::validate(&self.eventhubs, &self.state, &self.route).map_err(|(key, message)| invalid(&key, &message))?;
         Ok(())
     }
 
     fn resolve_paths(&mut self, base: &Path) {
         delivery::resolve_paths(&mut self.outbox, &mut self.sinks, base);
+        eventhubs::resolve_paths(&mut self.state, &mut self.route, &mut self.eventhubs, base);
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -329,6 +353,16 @@ mod tests {
             assert!(err.contains("test.toml"), "{err}");
             assert!(err.contains(want), "{text:?} → {err}");
         }
+    }
+
+    #[test]
+    fn input_cap_defaults_and_bounds() {
+        let c = parse("").unwrap();
+        assert_eq!(c.pipeline.max_input_bytes, crate::source::files::DEFAULT_MAX_INPUT_BYTES);
+        let c = parse("[pipeline]\nmax_input_bytes = 4096\n").unwrap();
+        assert_eq!(c.pipeline.max_input_bytes, 4096);
+        let err = parse("[pipeline]\nmax_input_bytes = 10\n").unwrap_err().to_string();
+        assert!(err.contains("pipeline.max_input_bytes"), "{err}");
     }
 
     #[test]

@@ -146,7 +146,8 @@ fn hint_for_key(key: &str) -> Option<Hint> {
         Some(Hint::Container)
     } else if eq("TimeGenerated") || eq("_ResourceId") {
         Some(Hint::Row)
-    } else if eq("time") || eq("resourceId") {
+    } else if eq("time") || key == "resourceId" || key == "resourceid" {
+        // Not `ResourceId`: that is also an `AzureDiagnostics` column.
         Some(Hint::ResourceLog)
     } else {
         None
@@ -237,6 +238,8 @@ mod tests {
             (r#"{"Category":"AuditEvent","_ResourceId":"/subscriptions/s"}"#, Format::LogAnalyticsJson),
             ("[\n {\n  \"Category\": \"AuditEvent\",\n  \"TimeGenerated\": \"y\"\n }\n]", Format::LogAnalyticsJson),
             (r#"[{"records":[{"time":"t","resourceId":"r"}]}]"#, Format::JsonLines),
+            (r#"{"CallerIPAddress":"x","ResourceId":"/S","TimeGenerated":"y"}"#, Format::LogAnalyticsJson),
+            (r#"{"category":"AuditEvent","resourceid":"/S","time":"y"}"#, Format::JsonLines),
             ("TimeGenerated [UTC],OperationName\n", Format::LogAnalyticsCsv),
         ];
         for (input, want) in table {

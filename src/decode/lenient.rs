@@ -249,8 +249,8 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for ObjectOrJson<T> {
                 // unexpected type cannot fail the record.
                 T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Some)
             }
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(serde_json::from_str(v).ok())
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                nested_json(v)
             }
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(None)
@@ -273,6 +273,28 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for ObjectOrJson<T> {
             }
         }
         d.deserialize_any(V(std::marker::PhantomData)).map(ObjectOrJson)
+    }
+}
+
+/// The message of the error that refuses JSON text (inside a string value) nested
+/// past serde_json's recursion limit; [`super::reject::reason_for_json_error`] and
+/// the CSV decoder turn it into `too_deep`.
+pub const TOO_DEEP: &str = "recursion limit exceeded in JSON text";
+
+/// Whether an error is serde_json's recursion limit (or [`TOO_DEEP`]).
+pub fn is_too_deep(message: &impl fmt::Display) -> bool {
+    message.to_string().contains("recursion limit")
+}
+
+/// Parses JSON text found inside a string value (Log Analytics dynamic columns,
+/// identity or properties as text): `None` when it is unusable, as lenient fields
+/// are, but an error when it nests past the recursion limit, so that hostile nesting
+/// is refused as `too_deep` whether it arrives as JSON or as JSON text.
+pub fn nested_json<T: DeserializeOwned, E: de::Error>(text: &str) -> Result<Option<T>, E> {
+    match serde_json::from_str(text) {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if is_too_deep(&e) => Err(E::custom(TOO_DEEP)),
+        Err(_) => Ok(None),
     }
 }
 

@@ -160,7 +160,7 @@ pub enum DecodeError {
     #[error("corrupt gzip data: {0}")]
     Gzip(#[source] std::io::Error),
     /// The gzip stream expands beyond the limit (a decompression bomb).
-    #[error("gzip data expands beyond the {limit}-byte limit")]
+    #[error("gzip data expands beyond the {limit}-byte limit (pipeline.max_decompressed_bytes)")]
     TooLarge {
         /// The limit.
         limit: u64,

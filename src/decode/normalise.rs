@@ -108,6 +108,8 @@ fn vault_of(
         return Ok((lower_name(name), VaultKind::Vault));
     }
     id.and_then(vault_from_host)
+        // `https://.vault.azure.net/…` names no vault.
+        .filter(|name| !name.trim().is_empty())
         .map(|name| {
             let kind = if id.is_some_and(|u| u.contains(".managedhsm.")) {
                 VaultKind::ManagedHsm
@@ -125,6 +127,7 @@ pub fn vault_from_resource_id(rid: &str) -> Option<(VaultName, VaultKind)> {
     let (rest, name) = rid.rsplit_once('/')?;
     let (rest, kind_segment) = rest.rsplit_once('/')?;
     let provider = rest.rsplit_once('/').map_or(rest, |(_, p)| p);
+    let name = name.trim();
     if !provider.eq_ignore_ascii_case("microsoft.keyvault") || name.is_empty() {
         return None;
     }
@@ -148,7 +151,9 @@ fn status_of(http_status: Option<f64>, reason: Option<&str>) -> Result<u16, Reje
     http_status
         .filter(|s| (100.0..1000.0).contains(s))
         .map(|s| s as u16)
-        .or_else(|| reason.and_then(status_from_reason))
+        // A numeric `resultSignature` is taken as the status only when it is one
+        // (fuzzing found `"16"` becoming status 16).
+        .or_else(|| reason.and_then(status_from_reason).filter(|s| (100..1000).contains(s)))
         .ok_or(RejectReason::MissingStatus)
 }
 
@@ -164,6 +169,8 @@ mod tests {
             ("/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.STORAGE/STORAGEACCOUNTS/X", None),
             ("/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/V/", Some(("v", VaultKind::Vault))),
             ("garbage", None),
+            ("/P/MICROSOFT.KEYVAULT/VAULTS/ /", None),
+            ("/P/MICROSOFT.KEYVAULT/VAULTS/\tKV ", Some(("kv", VaultKind::Vault))),
         ];
         for (rid, want) in table {
             let got = vault_from_resource_id(rid);
@@ -177,5 +184,9 @@ mod tests {
         assert_eq!(status_of(None, Some("Forbidden")), Ok(403));
         assert_eq!(status_of(Some(0.0), Some("Not Found")), Ok(404));
         assert_eq!(status_of(None, None), Err(RejectReason::MissingStatus));
+        assert_eq!(status_of(None, Some("404")), Ok(404));
+        for odd in ["16", "0", "99", "1000", "65535"] {
+            assert_eq!(status_of(None, Some(odd)), Err(RejectReason::MissingStatus), "{odd}");
+        }
     }
 }

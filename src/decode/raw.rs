@@ -332,9 +332,7 @@ impl<'de> Visitor<'de> for IdentityVisitor {
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
         // Identity as JSON text (Log Analytics dynamic columns, some forwarders).
-        Ok(serde_json::from_str::<IdentityField<'_>>(v)
-            .map(|f| owned_claims(f.0))
-            .unwrap_or_default())
+        Ok(super::lenient::nested_json::<OwnedIdentity, E>(v)?.map(|f| f.0).unwrap_or_default())
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(Claims::default())
@@ -410,6 +408,24 @@ fn owned_claims(c: Claims<'_>) -> Claims<'static> {
     }
 }
 
+/// Identity claims read from JSON text, detached from it.
+struct OwnedIdentity(Claims<'static>);
+
+impl<'de> Deserialize<'de> for OwnedIdentity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        IdentityField::deserialize(d).map(|f| OwnedIdentity(owned_claims(f.0)))
+    }
+}
+
+/// Properties read from JSON text, detached from it.
+struct OwnedProperties(RawProperties<'static>);
+
+impl<'de> Deserialize<'de> for OwnedProperties {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        PropertiesField::deserialize(d).map(|p| OwnedProperties(owned_properties(p.0)))
+    }
+}
+
 /// `properties`: a known-key object (or JSON text of one, from Log Analytics).
 pub struct PropertiesField<'a>(pub RawProperties<'a>);
 
@@ -427,10 +443,8 @@ impl<'de> Visitor<'de> for PropertiesVisitor {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a properties object")
     }
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(serde_json::from_str::<PropertiesField<'_>>(v)
-            .map(|p| owned_properties(p.0))
-            .unwrap_or_default())
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(super::lenient::nested_json::<OwnedProperties, E>(v)?.map(|p| p.0).unwrap_or_default())
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(RawProperties::default())

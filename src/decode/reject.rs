@@ -140,8 +140,14 @@ pub fn reason_for_json_error(err: &serde_json::Error, input: &[u8]) -> RejectRea
     } else if std::str::from_utf8(input).is_err() {
         RejectReason::InvalidUtf8
     } else if err.classify() == serde_json::error::Category::Data {
-        // Well-formed JSON of the wrong type (an array or a string, not an object).
-        RejectReason::UnknownShape
+        // The wrong type (an array or a string, not an object): unknown shape if the
+        // text is well-formed JSON. The type error is raised at the first token, so a
+        // truncated or broken value (`[[[[…` never closed) is checked to the end; the
+        // check skips values without recursing, however deep they nest.
+        match serde_json::from_slice::<serde::de::IgnoredAny>(input) {
+            Ok(_) => RejectReason::UnknownShape,
+            Err(_) => RejectReason::InvalidJson,
+        }
     } else {
         RejectReason::InvalidJson
     }

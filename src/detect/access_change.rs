@@ -11,7 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::access_diff::{weakenings, Change};
+use super::access_diff::{differences, weakenings, Change};
 use super::access_state::{Grant, State, VaultState};
 use super::baseline::keys::{principal_key, time_of};
 use super::defs::{self, require, Header, Source};
@@ -64,6 +64,17 @@ pub struct Severities {
     pub deployment_access_enabled: Severity,
     /// A `VaultGet` shows a weaker configuration than the last one, with no change record seen.
     pub weakened_config_observed: Severity,
+    /// Any other successful VaultPut/VaultPatch (tightening, tags, no visible change).
+    pub vault_changed: Severity,
+}
+
+/// `[changes]`: which changes are reported at all.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Changes {
+    /// Report every successful VaultPut/VaultPatch, even one that weakens nothing
+    /// (rule `vault_changed`, at its own severity), so the change log is complete.
+    pub report_all: bool,
 }
 
 /// `[raise]`: steps each aggravating fact adds (0 turns it off).
@@ -94,6 +105,8 @@ pub struct File {
     pub severity: Severities,
     /// `[raise]`.
     pub raise: Raise,
+    /// `[changes]`.
+    pub changes: Changes,
     /// `[suppress]`.
     #[serde(default)]
     pub suppress: SuppressConfig,
@@ -119,7 +132,14 @@ pub fn load(src: &Source, config: &Config) -> Result<Box<dyn Detector>, Detector
     }
     let suppressor = defs::suppressor(src, config, &f.suppress)?;
     let make = || -> Box<dyn Detector> {
-        Box::new(AccessChange { chain: f.chain.clone(), severity: f.severity.clone(), raise: f.raise.clone(), suppressor: suppressor.clone(), state: State::default() })
+        Box::new(AccessChange {
+            chain: f.chain.clone(),
+            severity: f.severity.clone(),
+            raise: f.raise.clone(),
+            report_all: f.changes.report_all,
+            suppressor: suppressor.clone(),
+            state: State::default(),
+        })
     };
     super::examples::check(&src.file, &f.example, &f.example_geo, &make)?;
     Ok(make())
@@ -130,6 +150,7 @@ pub struct AccessChange {
     chain: Chain,
     pub(crate) severity: Severities,
     raise: Raise,
+    report_all: bool,
     suppressor: Suppressor,
     state: State,
 }
@@ -229,13 +250,28 @@ impl AccessChange {
 
     fn config_change(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
         let e = obs.event;
-        let Some(new) = e.vault_config.as_deref() else { return };
         let is_change = e.operation.is(KnownOperation::VaultPut) || e.operation.is(KnownOperation::VaultPatch);
         let previous = self.state.vaults.get(&obs.vault).map(|v| (v.config.clone(), v.seen));
+        let Some(new) = e.vault_config.as_deref() else {
+            if is_change && e.policy_change.is_none() {
+                self.vault_changed(obs, Vec::new(), findings);
+            }
+            return;
+        };
         self.state.remember(obs.vault, VaultState { name: e.vault.to_string(), config: new.clone(), seen: obs.now });
-        let Some((old, seen)) = previous else { return };
+        let Some((old, seen)) = previous else {
+            if is_change && e.policy_change.is_none() {
+                self.vault_changed(obs, vec!["no earlier configuration known to compare with".into()], findings);
+            }
+            return;
+        };
         let changes: Vec<Change> = weakenings(&old, new, &self.severity, self.raise.broad_ip_rule);
-        let Some(worst) = changes.iter().max_by_key(|c| c.severity) else { return };
+        let Some(worst) = changes.iter().max_by_key(|c| c.severity) else {
+            if is_change && e.policy_change.is_none() {
+                self.vault_changed(obs, differences(&old, new), findings);
+            }
+            return;
+        };
         let (ctx_steps, ctx_why) = if is_change { self.caller_context(obs) } else { (0, Vec::new()) };
         let (rule, severity) = if is_change {
             (worst.rule, raise(worst.severity, ctx_steps))
@@ -255,6 +291,21 @@ impl AccessChange {
             .with("observed", serde_json::json!({ "operation": e.operation.to_string(), "changes": what, "place": obs.geo.label() }))
             .with("baseline", serde_json::json!({ "previous_configuration": old, "known_since": time_of(seen).to_rfc3339() }))
             .with_list("reasons", ctx_why)
+            .with_list("addresses", e.caller_ip.map(|ip| ip.to_string()));
+        findings.push(f);
+    }
+
+    /// A change that weakens nothing, reported so the change log is complete.
+    fn vault_changed(&self, obs: &Observation<'_>, what: Vec<String>, findings: &mut Vec<Finding>) {
+        if !self.report_all {
+            return;
+        }
+        let e = obs.event;
+        let mut f = Finding::about(obs, NAME, "vault_changed", self.severity.vault_changed);
+        f.summary = format!("{} changed vault {} ({}) from {}; nothing that weakens access: {}", who(e), e.vault, e.operation, obs.geo.label(),
+            if what.is_empty() { "no configuration difference visible".to_owned() } else { what.join("; ") });
+        f.evidence = Evidence::new()
+            .with("observed", serde_json::json!({ "operation": e.operation.to_string(), "changes": what, "place": obs.geo.label() }))
             .with_list("addresses", e.caller_ip.map(|ip| ip.to_string()));
         findings.push(f);
     }

@@ -92,6 +92,25 @@ pub fn weakenings(old: &VaultConfig, new: &VaultConfig, sev: &Severities, broad_
     out
 }
 
+/// Every field that differs, as `name: before → after` (for changes that weaken nothing).
+pub fn differences(old: &VaultConfig, new: &VaultConfig) -> Vec<String> {
+    let show = |v: serde_json::Value| match v {
+        serde_json::Value::Null => "unset".to_owned(),
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    };
+    let (a, b) = (serde_json::to_value(old).unwrap_or_default(), serde_json::to_value(new).unwrap_or_default());
+    let empty = serde_json::Map::new();
+    let (a, b) = (a.as_object().unwrap_or(&empty), b.as_object().unwrap_or(&empty));
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("{k}: {} → {}", show(a.get(k).cloned().unwrap_or_default()), show(b.get(k).cloned().unwrap_or_default())))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +129,7 @@ mod tests {
             soft_delete_weakened: Severity::Medium,
             deployment_access_enabled: Severity::Low,
             weakened_config_observed: Severity::Low,
+            vault_changed: Severity::Info,
         }
     }
 
@@ -153,5 +173,6 @@ mod tests {
         }
         assert!(weakenings(&open, &closed(), &sev(), 1).is_empty(), "tightening is silent");
         assert!(weakenings(&closed(), &closed(), &sev(), 1).is_empty());
+        assert_eq!(differences(&rbac, &closed()), vec!["enableRbacAuthorization: false → true".to_owned()]);
     }
 }

@@ -42,6 +42,9 @@ pub struct Window {
     pub window: ConfigDuration,
     /// Fewest distinct objects that can alert, whatever the baselines say.
     pub min_distinct: u32,
+    /// Windows with reads a principal needs (after its learning period) before its
+    /// own history in this window is used instead of the population's.
+    pub min_history_windows: u32,
 }
 
 /// `[history]`: how counts are compared with baselines.
@@ -52,14 +55,11 @@ pub struct History {
     pub quantile: f64,
     /// A learned principal may read up to its own largest window times this.
     pub own_ratio: f64,
-    /// Outside its usual hours or places a principal is held to this quantile of its windows …
-    pub typical_quantile: f64,
-    /// … times this ratio (also the allowance over the population quantile).
-    pub ratio: f64,
-    /// Windows with reads a principal needs before its own history counts.
-    pub min_windows: u32,
-    /// Windows the population needs before its quantile counts.
-    pub min_population_windows: u32,
+    /// A principal still learning is compared with this quantile, over the principals of
+    /// its kind, of each one's largest window (so a few bulk readers do not set the bar) …
+    pub population_quantile: f64,
+    /// … once that many principals of the kind have history (before, min_distinct alone).
+    pub min_population_principals: u32,
     /// The count must be at most this probable under the learned per-window rate.
     pub max_probability: f64,
     /// How many windows of evidence the population mean is worth as a prior.
@@ -144,12 +144,13 @@ fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
     require(l.window.as_std().as_secs() <= 7 * 86_400, src, "long.window", "must be at most 7d")?;
     require(s.min_distinct >= 2, src, "short.min_distinct", "must be at least 2 (one read is never bulk)")?;
     require(l.min_distinct >= s.min_distinct, src, "long.min_distinct", "must be at least short.min_distinct")?;
+    require(s.min_history_windows >= 1, src, "short.min_history_windows", "must be at least 1")?;
+    require(l.min_history_windows >= 1, src, "long.min_history_windows", "must be at least 1")?;
     let h = &f.history;
-    for (key, q) in [("history.quantile", h.quantile), ("history.typical_quantile", h.typical_quantile)] {
+    for (key, q) in [("history.quantile", h.quantile), ("history.population_quantile", h.population_quantile)] {
         require(q > 0.0 && q <= 1.0, src, key, "must be in (0, 1]")?;
     }
     require(h.own_ratio >= 1.0, src, "history.own_ratio", "must be at least 1")?;
-    require(h.ratio >= 1.0, src, "history.ratio", "must be at least 1")?;
     require(h.max_probability > 0.0 && h.max_probability < 0.5, src, "history.max_probability", "must be in (0, 0.5)")?;
     require(h.prior_windows >= 0.0, src, "history.prior_windows", "must not be negative")?;
     require(h.scheduled_max_hours <= 24, src, "history.scheduled_max_hours", "must be at most 24")?;

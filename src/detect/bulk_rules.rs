@@ -65,6 +65,9 @@ pub(crate) fn observe(d: &mut BulkRetrieval, obs: &Observation<'_>, findings: &m
             history.first = now;
         }
         a.reads += 1;
+        if obs.profile.and_then(|p| p.knows_place(obs.geo)) == Some(false) {
+            a.new_place = true;
+        }
         if a.objects.touch(h, now, known, 2048) && a.samples.len() < SAMPLES {
             a.samples.push(format!("{kind_name}/{name}"));
         }
@@ -98,6 +101,9 @@ fn prune(d: &mut BulkRetrieval, obs: &Observation<'_>) {
             d.state.record(key, vault, kind, &mut a, short_w, large_at);
             d.state.record_long(key, kind, &mut a);
         }
+    }
+    if now >= d.state.last_population.saturating_add(3600) {
+        d.state.refresh_population(d.s.history.population_quantile, now);
     }
     let forget = now.saturating_sub(obs.baselines.settings().forget_secs);
     d.state.history.retain(|k, h| h.last >= forget && obs.baselines.principal(*k).is_some());
@@ -148,12 +154,13 @@ fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w
     let own = d.state.history.get(&obs.principal.unwrap_or(0)).unwrap_or(&hist_default);
     let own_hist = if w == Win::Short { &own.short } else { &own.long };
     let pop = if w == Win::Short { &d.state.pop_short[kind.index()] } else { &d.state.pop_long[kind.index()] };
-    let learned = !obs.learning() && own_hist.total() >= h.min_windows;
-    let place_known = obs.profile.and_then(|p| p.knows_place(obs.geo)).unwrap_or(true);
+    let learned = !obs.learning() && own_hist.total() >= win.min_history_windows;
+    let place_known = !a.new_place;
     let hour = (obs.now % 86_400) / 3600;
     let scheduled = own.scheduled(h.scheduled_max_hours, h.scheduled_min_windows);
     let on_schedule = !scheduled || own.on_schedule(hour, h.schedule_slack_hours);
-    let pop_q = if pop.total() >= h.min_population_windows { pop.quantile(h.quantile) } else { 0 };
+    let k = kind.index();
+    let pop_q = if d.state.pop_principals[k] >= h.min_population_principals { d.state.pop_principal[k][idx] } else { 0 };
     let verdict = if learned {
         let own_max = own_hist.max();
         let within = f64::from(n) <= f64::from(own_max) * h.own_ratio;
@@ -161,11 +168,8 @@ fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w
             return;
         }
         if within {
-            let typical = own_hist.quantile(h.typical_quantile);
-            let limit = (f64::from(typical) * h.ratio).ceil() as u32;
-            if n <= limit.max(win.min_distinct - 1) {
-                return;
-            }
+            // A volume this principal knows, but not at this hour or from this place:
+            // the context, not the count, is the anomaly, so the floor is the limit.
             let mut why = Vec::new();
             if !on_schedule {
                 why.push(format!("it reads this much only around {} UTC, and now it is {hour:02}:00", own.hours().join(", ")));
@@ -173,17 +177,21 @@ fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w
             if !place_known {
                 why.push(format!("it never called from {} before", obs.geo.label()));
             }
-            Verdict { rule: "unusual_context", limit: limit.max(win.min_distinct), why: why.join("; ") }
+            Verdict { rule: "unusual_context", limit: win.min_distinct, why: why.join("; ") }
         } else {
             let limit = ((f64::from(own_max) * h.own_ratio).floor() as u32 + 1).max(win.min_distinct);
             Verdict { rule: if w == Win::Short { "burst" } else { "low_and_slow" }, limit, why: format!("more than it ever read (max {own_max})") }
         }
     } else {
-        let limit = ((f64::from(pop_q) * h.ratio).ceil() as u32).max(win.min_distinct);
+        let limit = (pop_q + 1).max(win.min_distinct);
         if n < limit {
             return;
         }
-        let why = if pop_q > 0 { format!("{}s usually read ≤ {pop_q} per {}", kind.as_str().replace('_', " "), win.window) } else { "no history to compare with yet".into() };
+        let why = if pop_q > 0 {
+            format!("{:.0}% of {}s never read more than {pop_q} per {}", h.population_quantile * 100.0, kind.as_str().replace('_', " "), win.window)
+        } else {
+            "no history to compare with yet".into()
+        };
         Verdict { rule: if w == Win::Short { "burst" } else { "low_and_slow" }, limit, why }
     };
     // Gamma-Poisson tail of the count per window (own history, population prior).
@@ -192,7 +200,8 @@ fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w
     let (own_sum, own_n) = if obs.learning() { (0.0, 0.0) } else { sum_of(own_hist) };
     let p = count_tail(u64::from(n), own_sum, own_n, 1.0, prior, h.prior_windows);
     let expected = expected_count(own_sum, own_n, 1.0, prior, h.prior_windows);
-    if p > h.max_probability {
+    // The volume rules must also be improbable; unusual_context is about when and where.
+    if p > h.max_probability && verdict.rule != "unusual_context" {
         return;
     }
     let ridx = if verdict.rule == "unusual_context" { 2 } else { idx };
@@ -261,7 +270,7 @@ fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w
             "previously_read": known, "list_then_get": list_then_get, "throttled": throttled, "place": obs.geo.label(), "hour_utc": hour }))
         .with("baseline", json!({ "learning": obs.learning(), "history_days": (days * 10.0).round() / 10.0,
             "own": { "windows": own_hist.total(), "quantile": own_hist.quantile(h.quantile), "max": own_hist.max(), "scheduled_hours": own.hours(), "countries": countries },
-            "population": { "kind": kind.as_str(), "windows": pop.total(), "quantile": pop_q } }))
+            "population": { "kind": kind.as_str(), "windows": pop.total(), "principals": d.state.pop_principals[k], "largest_window_quantile": pop_q } }))
         .with("expected", json!({ "limit": verdict.limit, "min_distinct": win.min_distinct, "expected_per_window": (expected * 100.0).round() / 100.0,
             "probability": p, "odds": odds(p), "max_probability": h.max_probability, "reason": verdict.why }))
         .with_list("objects", a.samples.iter().cloned())

@@ -35,6 +35,8 @@ pub struct History {
     pub last: u32,
     /// First read (seconds).
     pub first: u32,
+    /// The principal's kind index.
+    pub kind: u8,
 }
 
 impl History {
@@ -101,6 +103,8 @@ pub struct Active {
     pub addresses: Vec<IpAddr>,
     /// The principal's kind index.
     pub kind: u8,
+    /// Some read of the episode came from a place the principal had never used.
+    pub new_place: bool,
 }
 
 /// Everything the detector holds.
@@ -116,8 +120,14 @@ pub struct State {
     pub pop_long: [LogHist; 4],
     /// Per-vault short peaks (for evidence).
     pub vault_short: FastMap<u64, LogHist>,
+    /// Per kind: the population quantile of principals' largest short and long windows.
+    pub pop_principal: [[u32; 2]; 4],
+    /// Per kind: principals with read history.
+    pub pop_principals: [u32; 4],
     /// Last upkeep (seconds).
     pub last_prune: u32,
+    /// Last population refresh (seconds).
+    pub last_population: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -127,7 +137,10 @@ struct Snapshot {
     pop_short: [LogHist; 4],
     pop_long: [LogHist; 4],
     vault_short: Vec<(u64, LogHist)>,
+    pop_principal: [[u32; 2]; 4],
+    pop_principals: [u32; 4],
     last_prune: u32,
+    last_population: u32,
 }
 
 /// The most vaults with their own peak histogram.
@@ -141,7 +154,10 @@ impl State {
             pop_short: self.pop_short.clone(),
             pop_long: self.pop_long.clone(),
             vault_short: self.vault_short.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            pop_principal: self.pop_principal,
+            pop_principals: self.pop_principals,
             last_prune: self.last_prune,
+            last_population: self.last_population,
         }
     }
 
@@ -153,7 +169,10 @@ impl State {
             pop_short: s.pop_short,
             pop_long: s.pop_long,
             vault_short: s.vault_short.into_iter().collect(),
+            pop_principal: s.pop_principal,
+            pop_principals: s.pop_principals,
             last_prune: s.last_prune,
+            last_population: s.last_population,
         })
     }
 
@@ -171,9 +190,31 @@ impl State {
         }
     }
 
+    /// Recomputes, per kind, the quantile `q` over principals of their largest windows.
+    pub fn refresh_population(&mut self, q: f64, now: u32) {
+        self.last_population = now;
+        let mut maxes: [[Vec<u32>; 2]; 4] = Default::default();
+        for h in self.history.values() {
+            let k = usize::from(h.kind).min(3);
+            if h.short.total() > 0 {
+                maxes[k][0].push(h.short.max());
+                maxes[k][1].push(h.long.max());
+            }
+        }
+        for (k, pair) in maxes.iter_mut().enumerate() {
+            self.pop_principals[k] = pair[0].len() as u32;
+            for (w, v) in pair.iter_mut().enumerate() {
+                v.sort_unstable();
+                let idx = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len().max(1)) - 1;
+                self.pop_principal[k][w] = v.get(idx).copied().unwrap_or(0);
+            }
+        }
+    }
+
     /// Records the finished tumbles of an episode into the histories.
     pub fn record(&mut self, key: u128, vault: u64, kind: usize, a: &mut Active, short_secs: u32, large_at: u32) {
         let h = self.history.entry(key).or_default();
+        h.kind = kind as u8;
         if a.short_peak > 0 {
             h.short.record(a.short_peak);
             self.pop_short[kind.min(3)].record(a.short_peak);

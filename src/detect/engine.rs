@@ -169,7 +169,8 @@ impl Engine {
             detectors.insert(d.name().to_owned(), v);
         }
         let baselines = serde_json::from_slice(&self.baselines.save()).unwrap_or(Value::Null);
-        serde_json::to_vec(&serde_json::json!({ "version": 1, "baselines": baselines, "detectors": detectors }))
+        let incidents = self.incidents.save();
+        serde_json::to_vec(&serde_json::json!({ "version": 1, "baselines": baselines, "detectors": detectors, "incidents": incidents }))
             .unwrap_or_default()
     }
 
@@ -183,6 +184,10 @@ impl Engine {
         if let Some(b) = snap.get("baselines") {
             let raw = serde_json::to_vec(b).map_err(|e| restore_err("baselines", &e))?;
             self.baselines.restore(&raw).map_err(|e| restore_err("baselines", &e))?;
+        }
+        if let Some(open) = snap.get("incidents") {
+            let names = self.detector_names();
+            self.incidents.restore(open, &names).map_err(|e| restore_err("incidents", &e))?;
         }
         let detectors = snap.get_mut("detectors").and_then(Value::as_object_mut);
         if let Some(states) = detectors {

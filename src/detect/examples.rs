@@ -52,6 +52,9 @@ pub struct Expect {
     pub vault: Option<String>,
     /// No alert has this rule.
     pub not_rule: Option<String>,
+    /// Only alerts whose incident is still active at or after this time (RFC 3339)
+    /// count: earlier ones belong to the learning period the example sets up.
+    pub after: Option<String>,
 }
 
 /// A group of events in compact form; `{i}` in text fields is replaced by the
@@ -283,6 +286,11 @@ pub fn run(detector: Box<dyn Detector>, records: &[(DateTime<Utc>, String)], enr
 
 /// Checks an expectation against alerts; `Err` says what was expected and got.
 pub fn verify(expect: &Expect, alerts: &[Alert]) -> Result<(), String> {
+    let after = match &expect.after {
+        Some(t) => Some(DateTime::parse_from_rfc3339(t).map_err(|e| format!("after {t:?}: {e}"))?.with_timezone(&Utc)),
+        None => None,
+    };
+    let alerts: Vec<&Alert> = alerts.iter().filter(|a| after.is_none_or(|t| a.last_seen >= t)).collect();
     let got = || {
         if alerts.is_empty() {
             "no alert".to_owned()

@@ -28,6 +28,7 @@ pub struct PrincipalWindow {
     authn: CountWindow,
     foreign: CountWindow,
     firewall: CountWindow,
+    new_place: bool,
     outcomes: [u32; 4],
     first: u32,
     last: u32,
@@ -132,15 +133,24 @@ pub(crate) fn observe(d: &mut FailedAuth, obs: &Observation<'_>, findings: &mut 
         d.state.addresses.retain(|_, w| w.last >= ab);
         d.state.last_prune = now;
     }
+    let mut address_flagged = false;
     if let Some(ip) = e.caller_ip {
-        address_rules(d, obs, ip, aw_secs, findings);
+        address_flagged = address_rules(d, obs, ip, aw_secs, findings);
     }
     if let Some(key) = obs.principal {
+        // Once an address is reported for spraying several identities, their own
+        // failures from it are that incident's evidence, not incidents of their own.
+        let before = findings.len();
         principal_rules(d, obs, key, pw_secs, findings);
+        if address_flagged {
+            findings.truncate(before);
+        }
     }
 }
 
-fn address_rules(d: &mut FailedAuth, obs: &Observation<'_>, ip: IpAddr, window: u32, findings: &mut Vec<Finding>) {
+/// Returns whether the address is reported (in its current episode) for failures
+/// across several identities.
+fn address_rules(d: &mut FailedAuth, obs: &Observation<'_>, ip: IpAddr, window: u32, findings: &mut Vec<Finding>) -> bool {
     let (e, now, a) = (obs.event, obs.now, &d.s.address);
     let w = d.state.addresses.entry(ip).or_default();
     if w.last < now.saturating_sub(window) {
@@ -187,7 +197,10 @@ fn address_rules(d: &mut FailedAuth, obs: &Observation<'_>, ip: IpAddr, window: 
         fire("address_spray", sev.address_spray, s, &snapshot);
     }
     let w = d.state.addresses.entry(ip).or_default();
-    if vaults >= a.min_vaults && denials >= a.min_vault_denials && report(&mut w.reported[1], vaults) {
+    // One identity failing across vaults is the principal rules' case; here it takes
+    // several identities, or callers without any.
+    let several = ids >= 2 || anon > 0;
+    if several && vaults >= a.min_vaults && denials >= a.min_vault_denials && report(&mut w.reported[1], vaults) {
         let s = format!("address {ip} ({}) was denied {denials} times on {vaults} vaults in {span} ({}): a sweep across vaults",
             obs.geo.label(), list(&w.vault_names, vaults as usize, 4));
         let snapshot = w.clone();
@@ -200,6 +213,8 @@ fn address_rules(d: &mut FailedAuth, obs: &Observation<'_>, ip: IpAddr, window: 
         let snapshot = w.clone();
         fire("anonymous_failures", sev.anonymous_failures, s, &snapshot);
     }
+    let w = d.state.addresses.entry(ip).or_default();
+    w.identities.len() >= 2 && (w.reported[0] > 0 || w.reported[1] > 0)
 }
 
 struct Counts {
@@ -247,7 +262,10 @@ fn principal_rules(d: &mut FailedAuth, obs: &Observation<'_>, key: u128, window:
         if foreign {
             w.foreign.add(now, window, 4096);
         }
-        if blocked_from_new_place {
+        // Sticky for the episode: once a firewall denial came from a place the
+        // principal never used, the following ones are the same story.
+        w.new_place |= blocked_from_new_place;
+        if e.outcome == Outcome::DeniedNetwork && w.new_place && obs.pair.is_some_and(|p| p.ok > 0) {
             w.firewall.add(now, window, 4096);
         }
         let since = now.saturating_sub(window);

@@ -34,7 +34,7 @@ struct Key {
     group: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Incident {
     id: String,
     revision: u32,
@@ -107,6 +107,48 @@ impl Incidents {
     }
 }
 
+/// One open incident in a snapshot: its key, detector by name.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedIncident {
+    detector: String,
+    identity: String,
+    vault: String,
+    group: String,
+    incident: Incident,
+}
+
+impl Incidents {
+    /// The open incidents, for a checkpoint (JSON).
+    pub fn save(&self) -> serde_json::Value {
+        let mut saved: Vec<SavedIncident> = self
+            .open
+            .iter()
+            .map(|(k, inc)| SavedIncident {
+                detector: k.detector.to_owned(),
+                identity: k.identity.clone(),
+                vault: k.vault.clone(),
+                group: k.group.clone(),
+                incident: inc.clone(),
+            })
+            .collect();
+        saved.sort_by(|a, b| a.incident.id.cmp(&b.incident.id));
+        serde_json::to_value(saved).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Replaces the open incidents with a [`Incidents::save`] snapshot; `detectors`
+    /// are the names running now (incidents of other detectors are dropped).
+    pub fn restore(&mut self, saved: &serde_json::Value, detectors: &[&'static str]) -> Result<(), serde_json::Error> {
+        let saved: Vec<SavedIncident> = serde_json::from_value(saved.clone())?;
+        self.open.clear();
+        for s in saved {
+            let Some(detector) = detectors.iter().copied().find(|d| *d == s.detector) else { continue };
+            let key = Key { detector, identity: s.identity, vault: s.vault, group: s.group };
+            self.open.insert(key, s.incident);
+        }
+        Ok(())
+    }
+}
+
 fn alert_for(inc: &Incident, f: Finding) -> Alert {
     let mut evidence = f.evidence;
     if inc.revision > 1 {
@@ -171,6 +213,20 @@ mod tests {
         let new_rule = inc.record(finding(40, "spray", Severity::Medium)).expect("new evidence kind");
         assert_eq!((new_rule.revision, new_rule.severity), (3, Severity::High));
         assert_ne!(new_rule.id, up.id);
+    }
+
+    #[test]
+    fn open_incidents_survive_a_snapshot() {
+        let mut inc = Incidents::new(IncidentPolicy::default());
+        let first = inc.record(finding(0, "burst", Severity::Medium)).unwrap();
+        let mut restored = Incidents::new(IncidentPolicy::default());
+        restored.restore(&inc.save(), &["failed_auth"]).unwrap();
+        assert!(restored.record(finding(10, "burst", Severity::Medium)).is_none(), "still open: extends");
+        let up = restored.record(finding(20, "burst", Severity::High)).unwrap();
+        assert_eq!((up.revision, up.incident_id), (2, first.incident_id));
+        let mut other = Incidents::new(IncidentPolicy::default());
+        other.restore(&inc.save(), &["unusual_geo"]).unwrap();
+        assert!(other.is_empty(), "incidents of detectors not running are dropped");
     }
 
     #[test]

@@ -24,7 +24,7 @@ use super::{Detector, DetectorError, DetectorMemory, Finding, Observation};
 use crate::alert::{Evidence, Severity};
 use crate::config::{Config, ConfigDuration, SuppressConfig};
 use crate::enrich::haversine_km;
-use crate::event::PrincipalKind;
+use crate::event::{Outcome, PrincipalKind};
 
 /// The detector's name.
 pub const NAME: &str = "unusual_geo";
@@ -154,8 +154,11 @@ impl UnusualGeo {
             && pop.located_principals >= self.new_country.min_located_principals
     }
 
+    /// Geography is a property of the principal, not of a vault: one incident per
+    /// principal (vault `*`), the vault named in the summary and the evidence.
     fn base(&self, obs: &Observation<'_>, rule: &str, severity: Severity, summary: String) -> Finding {
         let mut f = Finding::about(obs, NAME, rule, severity);
+        f.vault = "*".into();
         f.summary = summary;
         f
     }
@@ -177,7 +180,10 @@ impl Detector for UnusualGeo {
     fn observe(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
         let e = obs.event;
         let (Some(key), Some(ip)) = (obs.principal, e.caller_ip) else { return };
-        if !obs.geo.is_public() || e.is_challenge() {
+        // Only requests whose token was accepted say where the principal is: a rejected
+        // (401) or forged token names an identity it does not prove, and denied
+        // requests belong to failed_auth.
+        if !obs.geo.is_public() || !matches!(e.outcome, Outcome::Ok | Outcome::NotFound | Outcome::Throttled) {
             return;
         }
         if obs.now >= self.last_prune.saturating_add(3600) {
@@ -210,12 +216,14 @@ impl Detector for UnusualGeo {
                         who(e), e.vault, e.operation, history, principals);
                     let mut f = self.base(obs, "new_country", severity, s);
                     f.evidence = evidence;
+                    f.evidence.insert("vaults", vec![e.vault.to_string()]);
                     findings.push(f);
                 } else if principals == 0 && self.tenant_ready(obs) {
                     let s = format!("{} (new, still learning) called vault {} ({}) from {here} ({ip}), a country no principal of the tenant has called from (tenant: {})",
                         who(e), e.vault, e.operation, Self::tenant_countries(obs).join(", "));
                     let mut f = self.base(obs, "rare_country_new_principal", self.severity.rare_country_new_principal, s);
                     f.evidence = evidence;
+                    f.evidence.insert("vaults", vec![e.vault.to_string()]);
                     findings.push(f);
                 }
             }
@@ -228,7 +236,8 @@ impl Detector for UnusualGeo {
                     f.evidence = Evidence::new()
                         .with("observed", serde_json::json!({ "network": prefix.to_string(), "address": ip.to_string() }))
                         .with("baseline", serde_json::json!({ "networks_known": p.networks.len(), "history_days": (p.history_days(obs.now) * 10.0).round() / 10.0 }))
-                        .with_list("addresses", [ip.to_string()]);
+                        .with_list("addresses", [ip.to_string()])
+                        .with_list("vaults", [e.vault.to_string()]);
                     findings.push(f);
                 }
             }
@@ -281,8 +290,8 @@ impl UnusualGeo {
             return;
         }
         let prev_ip = previous.map(|(ip, _)| ip.to_string()).unwrap_or_else(|| "?".into());
-        let s = format!("{} called from {} ({prev_ip}) and then {} later from {} ({ip}), {:.0} km apart: {:.0} km/h, faster than the {:.0} km/h anyone can travel",
-            who(e), c_str(&fix.country), duration(dt), obs.geo.label(), km, speed, self.travel.max_speed_kmh);
+        let s = format!("{} called from {} ({prev_ip}) and then {} later from {} ({ip}, vault {}), {:.0} km apart: {:.0} km/h, faster than the {:.0} km/h anyone can travel",
+            who(e), c_str(&fix.country), duration(dt), obs.geo.label(), e.vault, km, speed, self.travel.max_speed_kmh);
         let mut f = self.base(obs, "impossible_travel", self.severity.impossible_travel, s);
         f.first_seen = time_of(fix.at);
         let places = serde_json::json!([
@@ -293,7 +302,8 @@ impl UnusualGeo {
             .with("observed", serde_json::json!({ "distance_km": km.round(), "elapsed": duration(dt), "speed_kmh": speed.round() }))
             .with("expected", serde_json::json!({ "max_speed_kmh": self.travel.max_speed_kmh, "min_distance_km": self.travel.min_distance_km }))
             .with("places", places)
-            .with_list("addresses", [prev_ip, ip.to_string()]);
+            .with_list("addresses", [prev_ip, ip.to_string()])
+            .with_list("vaults", [e.vault.to_string()]);
         findings.push(f);
     }
 }

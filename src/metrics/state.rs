@@ -3,14 +3,19 @@
 //!
 //! Baselines grow with the tenant (every new principal, address and vault pair), and
 //! an operator needs to see that growth before it turns into an out-of-memory kill or
-//! an eviction storm. The detectors know their sizes; this is the gauge API they (or
-//! whoever owns them) set, typically after each watermark or checkpoint.
+//! an eviction storm. The detectors know their sizes (`Pipeline::memory`); whoever
+//! runs the pipeline hands that report to [`StateMetrics::record`] from time to time
+//! (the replay at its end, the live service at each checkpoint).
 
 use std::sync::Arc;
 
 use prometheus::{IntGaugeVec, Opts, Registry};
 
 use super::labels::{LabelCap, LabelForm};
+use crate::detect::engine::EngineMemory;
+
+/// The `detector` label of the shared baselines.
+pub const BASELINES: &str = "baselines";
 
 /// The most detectors counted under their own label.
 const MAX_DETECTOR_LABELS: usize = 100;
@@ -57,5 +62,16 @@ impl StateMetrics {
     pub fn set(&self, detector: &str, principals: u64, bytes: u64) {
         self.set_principals(detector, principals);
         self.set_bytes(detector, bytes);
+    }
+
+    /// Sets every gauge from the engine's memory report: the shared baselines as
+    /// `detector="baselines"` (principals tracked, principal + pair + population
+    /// bytes), each detector's learned entries and its learned + transient bytes.
+    pub fn record(&self, memory: &EngineMemory) {
+        let b = &memory.baselines;
+        self.set(BASELINES, b.principals as u64, (b.principal_bytes + b.pair_bytes + b.population_bytes) as u64);
+        for (name, m) in &memory.detectors {
+            self.set(name, m.learned_entries as u64, (m.learned_bytes + m.transient_bytes) as u64);
+        }
     }
 }

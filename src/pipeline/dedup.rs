@@ -69,6 +69,19 @@ impl Hasher for PassThrough {
 
 type HashSet128 = HashSet<ContentHash, BuildHasherDefault<PassThrough>>;
 
+const SNAPSHOT_VERSION: u8 = 1;
+
+/// Reads fixed-size little-endian fields from a snapshot.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
+        let (head, rest) = self.0.split_at_checked(N).ok_or("truncated deduplication snapshot")?;
+        self.0 = rest;
+        head.try_into().map_err(|_| "truncated deduplication snapshot".to_owned())
+    }
+}
+
 /// Remembers content hashes for a window of event time.
 pub struct Dedup {
     window: Duration,
@@ -121,6 +134,55 @@ impl Dedup {
         self.seen.is_empty()
     }
 
+    /// The remembered hashes as bytes, for a checkpoint, leaving out `except` (the
+    /// events a restart will read again). Little-endian: a version byte, the newest
+    /// time (ms, `i64::MIN` for none), then per bucket its start (ms), its hash
+    /// count (`u32`) and the hashes (`u128`).
+    pub fn save(&self, except: &HashSet<ContentHash>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(9 + self.seen.len() * 16 + self.buckets.len() * 12);
+        out.push(SNAPSHOT_VERSION);
+        out.extend_from_slice(&self.newest.map_or(i64::MIN, |t| t.timestamp_millis()).to_le_bytes());
+        for (start, hashes) in &self.buckets {
+            let kept: Vec<&ContentHash> = hashes.iter().filter(|h| !except.contains(h)).collect();
+            out.extend_from_slice(&start.timestamp_millis().to_le_bytes());
+            out.extend_from_slice(&(kept.len() as u32).to_le_bytes());
+            for h in kept {
+                out.extend_from_slice(&h.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Replaces what is remembered with a [`Dedup::save`] snapshot (empty bytes: an
+    /// empty memory).
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.seen.clear();
+        self.buckets.clear();
+        self.newest = None;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let mut r = Reader(bytes);
+        if r.take::<1>()? != [SNAPSHOT_VERSION] {
+            return Err("unknown deduplication snapshot version".to_owned());
+        }
+        let time = |ms: i64| DateTime::from_timestamp_millis(ms).ok_or_else(|| format!("bad time {ms}"));
+        let newest = i64::from_le_bytes(r.take()?);
+        self.newest = if newest == i64::MIN { None } else { Some(time(newest)?) };
+        while !r.0.is_empty() {
+            let start = time(i64::from_le_bytes(r.take()?))?;
+            let count = u32::from_le_bytes(r.take()?) as usize;
+            let mut hashes = Vec::with_capacity(count.min(r.0.len() / 16));
+            for _ in 0..count {
+                let h = u128::from_le_bytes(r.take()?);
+                self.seen.insert(h);
+                hashes.push(h);
+            }
+            self.buckets.push_back((start, hashes));
+        }
+        Ok(())
+    }
+
     fn bucket_of(&self, time: DateTime<Utc>) -> DateTime<Utc> {
         let step = self.bucket.num_milliseconds().max(1);
         let ms = time.timestamp_millis();
@@ -161,6 +223,24 @@ mod tests {
         assert!(d.first_sighting(3, t(200)));
         assert!(d.first_sighting(1, t(0)), "forgotten after the window");
         assert!(d.len() <= 3);
+    }
+
+    #[test]
+    fn a_snapshot_restores_all_but_the_excepted_hashes() {
+        let mut d = Dedup::new(std::time::Duration::from_secs(3600));
+        for (h, m) in [(1, 0), (2, 10), (3, 20), (4, 50)] {
+            assert!(d.first_sighting(h, t(m)));
+        }
+        let bytes = d.save(&HashSet::from([3]));
+        let mut r = Dedup::new(std::time::Duration::from_secs(3600));
+        r.restore(&bytes).unwrap();
+        assert_eq!(r.len(), 3);
+        assert!(!r.first_sighting(1, t(0)));
+        assert!(r.first_sighting(3, t(20)), "excepted hashes are not remembered");
+        assert!(r.first_sighting(5, t(200)), "the window goes on from the restored newest");
+        assert!(r.first_sighting(1, t(0)), "old buckets are evicted as before");
+        assert!(r.restore(&bytes[..bytes.len() - 3]).is_err());
+        assert!(r.restore(&[]).is_ok() && r.is_empty());
     }
 
     #[test]

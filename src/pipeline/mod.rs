@@ -93,6 +93,29 @@ pub enum PipelineError {
     Sink(#[from] SinkError),
 }
 
+/// What one chunk held, as [`Pipeline::ingest`] reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// Records found (events and refused records).
+    pub records: u64,
+    /// Records refused (malformed, unknown shape, too large).
+    pub refused: u64,
+    /// Events skipped because a restored checkpoint had processed them already.
+    pub skipped: u64,
+    /// The newest event time in the chunk (every decoded event counts, whether it was
+    /// kept, filtered, a duplicate or skipped).
+    pub newest: Option<DateTime<Utc>>,
+}
+
+/// A pipeline's checkpointed state (see [`Pipeline::save_state`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SavedState {
+    /// The detectors' state ([`Engine::save`]).
+    pub detectors: Vec<u8>,
+    /// The deduplication hashes ([`Dedup::save`]).
+    pub dedup: Vec<u8>,
+}
+
 /// The shared pipeline.
 pub struct Pipeline {
     settings: PipelineSettings,
@@ -133,19 +156,48 @@ impl Pipeline {
         self.reorder.len()
     }
 
-    /// Decodes one chunk and buffers its events.
-    pub fn ingest(&mut self, origin: &Origin, bytes: &[u8], format: Format) -> Result<(), PipelineError> {
+    /// Decodes one chunk and buffers its events; says what the chunk held, so a live
+    /// source can follow each partition's progress in event time.
+    pub fn ingest(&mut self, origin: &Origin, bytes: &[u8], format: Format) -> Result<Ingested, PipelineError> {
+        self.ingest_resumed(origin, bytes, format, None)
+    }
+
+    /// [`Pipeline::ingest`] for a chunk read again after a restart: events at or
+    /// before `processed_through` were already processed before the checkpoint the
+    /// pipeline was restored from, so they are skipped (counted in
+    /// [`Ingested::skipped`], reported to no observer); the others go on as usual.
+    pub fn ingest_resumed(
+        &mut self,
+        origin: &Origin,
+        bytes: &[u8],
+        format: Format,
+        processed_through: Option<DateTime<Utc>>,
+    ) -> Result<Ingested, PipelineError> {
         let mut failure: Option<PipelineError> = None;
+        let mut seen = Ingested::default();
         let limits = self.settings.limits;
         let received = Instant::now();
         decode_buffer(bytes, format, &limits, &mut |record: Record<'_>| {
+            seen.records += 1;
+            match &record.result {
+                Ok(event) => {
+                    if seen.newest.is_none_or(|n| event.time > n) {
+                        seen.newest = Some(event.time);
+                    }
+                    if processed_through.is_some_and(|cut| event.time <= cut) {
+                        seen.skipped += 1;
+                        return;
+                    }
+                }
+                Err(_) => seen.refused += 1,
+            }
             if failure.is_none() {
                 if let Err(e) = self.accept(origin, record, received) {
                     failure = Some(e);
                 }
             }
         });
-        failure.map_or(Ok(()), Err)
+        failure.map_or(Ok(seen), Err)
     }
 
     /// Moves the watermark: releases buffered events at or before `watermark`.
@@ -183,6 +235,50 @@ impl Pipeline {
             self.deliver_all(alerts, None)?;
         }
         self.sink.flush()?;
+        Ok(())
+    }
+
+    /// Makes the alerts delivered so far durable (the sink's flush) without ending
+    /// the run: a live source calls it before it commits a checkpoint.
+    pub fn flush(&mut self) -> Result<(), PipelineError> {
+        self.sink.flush()?;
+        Ok(())
+    }
+
+    /// Memory the detectors and baselines hold (for the state metrics).
+    pub fn memory(&self) -> crate::detect::engine::EngineMemory {
+        self.engine.memory()
+    }
+
+    /// The time of the newest event released to the detectors (events older than it
+    /// that arrive now are late).
+    pub fn released_up_to(&self) -> Option<DateTime<Utc>> {
+        self.reorder.released_up_to()
+    }
+
+    /// The state a checkpoint keeps: the detectors' ([`Engine::save`]) and the
+    /// deduplication hashes of every event already handled, leaving out the events
+    /// still waiting in the reorder buffer (a restart reads those again).
+    pub fn save_state(&self) -> SavedState {
+        let waiting: HashSet<ContentHash> = self.reorder.hashes().collect();
+        SavedState { detectors: self.engine.save(), dedup: self.dedup.save(&waiting) }
+    }
+
+    /// Restores a [`Pipeline::save_state`] snapshot taken when the newest released
+    /// event was `released_up_to`, so events older than it count as late again.
+    pub fn restore_state(
+        &mut self,
+        state: &SavedState,
+        released_up_to: Option<DateTime<Utc>>,
+    ) -> Result<(), crate::detect::DetectorError> {
+        self.engine.restore(&state.detectors)?;
+        self.dedup.restore(&state.dedup).map_err(|message| crate::detect::DetectorError::Restore {
+            detector: "dedup".to_owned(),
+            message,
+        })?;
+        if let Some(t) = released_up_to {
+            self.reorder.resume_after(t);
+        }
         Ok(())
     }
 

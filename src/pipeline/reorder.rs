@@ -126,6 +126,17 @@ impl ReorderBuffer {
         self.released_up_to
     }
 
+    /// The content hashes of the events waiting.
+    pub fn hashes(&self) -> impl Iterator<Item = ContentHash> + '_ {
+        self.heap.iter().map(|Reverse(e)| e.hash)
+    }
+
+    /// Resumes after a restart whose checkpoint had released events up to `time`:
+    /// older events are late again, as they were before the restart.
+    pub fn resume_after(&mut self, time: DateTime<Utc>) {
+        self.note_release(time);
+    }
+
     fn note_release(&mut self, time: DateTime<Utc>) {
         if self.released_up_to.is_none_or(|r| time > r) {
             self.released_up_to = Some(time);

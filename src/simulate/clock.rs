@@ -22,7 +22,9 @@ pub(crate) const DAY: Tick = 24 * HOUR;
 
 /// Midnight UTC of `date`.
 pub(crate) fn midnight(date: NaiveDate) -> Tick {
-    date.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp()) * SECOND
+    date.and_hms_opt(0, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp())
+        * SECOND
 }
 
 /// Whole seconds since the epoch (token `iat`/`exp`, expiry attributes).
@@ -170,13 +172,28 @@ mod tests {
         assert_eq!(paris.offset_minutes(midnight(date(2026, 7, 1))), 120);
         assert_eq!(paris.offset_minutes(midnight(date(2026, 11, 1))), 60);
         // US summer time ends on the first Sunday of November 2026 (the 1st).
-        assert_eq!(Zone::UsEastern.offset_minutes(midnight(date(2026, 10, 31))), -240);
-        assert_eq!(Zone::UsEastern.offset_minutes(midnight(date(2026, 11, 2))), -300);
-        assert_eq!(Zone::UsPacific.offset_minutes(midnight(date(2026, 11, 2))), -480);
+        assert_eq!(
+            Zone::UsEastern.offset_minutes(midnight(date(2026, 10, 31))),
+            -240
+        );
+        assert_eq!(
+            Zone::UsEastern.offset_minutes(midnight(date(2026, 11, 2))),
+            -300
+        );
+        assert_eq!(
+            Zone::UsPacific.offset_minutes(midnight(date(2026, 11, 2))),
+            -480
+        );
         // 09:00 in Paris on 2 November is 08:00 UTC.
         let nine = paris.at(date(2026, 11, 2), 9.0);
         assert_eq!(time_text(nine), "2026-11-02T08:00:00.0000000Z");
-        assert_eq!(time_text(Zone::Fixed(330).at(date(2026, 11, 2), 5.5)), "2026-11-02T00:00:00.0000000Z");
-        assert_eq!(time_text(Zone::UsPacific.at(date(2026, 11, 2), 9.0)), "2026-11-02T17:00:00.0000000Z");
+        assert_eq!(
+            time_text(Zone::Fixed(330).at(date(2026, 11, 2), 5.5)),
+            "2026-11-02T00:00:00.0000000Z"
+        );
+        assert_eq!(
+            time_text(Zone::UsPacific.at(date(2026, 11, 2), 9.0)),
+            "2026-11-02T17:00:00.0000000Z"
+        );
     }
 }

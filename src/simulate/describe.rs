@@ -102,14 +102,25 @@ fn place(ip: std::net::IpAddr) -> String {
 
 fn schedule(job: &Job) -> String {
     match job {
-        Job::Restarts { per_day, refresh_hours, pods, .. } => format!("~{per_day} restarts/day x {pods} pods, refresh every {refresh_hours} h"),
+        Job::Restarts {
+            per_day,
+            refresh_hours,
+            pods,
+            ..
+        } => format!("~{per_day} restarts/day x {pods} pods, refresh every {refresh_hours} h"),
         Job::Cron { every_minutes, .. } => format!("every {every_minutes} minutes"),
         Job::Nightly { local_hour, .. } => format!("nightly at {local_hour} h Paris time"),
         Job::References { .. } => "daily Key Vault reference refresh plus restarts".into(),
         Job::Poll { every_minutes, .. } => format!("polls every {every_minutes} minutes"),
-        Job::Crypto { per_hour, .. } => format!("~{per_hour} wrap/unwrap per hour, KeyGet every 6 h"),
-        Job::Disks { boots_per_workday, .. } => format!("~{boots_per_workday} VM boots per workday (unwrap)"),
-        Job::Backup { local_hour, .. } => format!("backs up every object nightly at {local_hour} h Paris time"),
+        Job::Crypto { per_hour, .. } => {
+            format!("~{per_hour} wrap/unwrap per hour, KeyGet every 6 h")
+        }
+        Job::Disks {
+            boots_per_workday, ..
+        } => format!("~{boots_per_workday} VM boots per workday (unwrap)"),
+        Job::Backup { local_hour, .. } => {
+            format!("backs up every object nightly at {local_hour} h Paris time")
+        }
         Job::Deploy { per_week, .. } => format!("~{per_week} deployments a week, 25 secrets each"),
     }
 }
@@ -123,11 +134,23 @@ pub(crate) fn tenant_json(spec: &SimulationSpec, tenant: &Tenant, plan: &Plan) -
         .map(|v| VaultJson {
             name: &v.lower,
             resource_id: v.resource_id(),
-            kind: if v.kind == Kind::ManagedHsm { "managed_hsm" } else { "vault" },
-            authorization: if v.initial.rbac || v.kind == Kind::ManagedHsm { "rbac" } else { "access_policy" },
+            kind: if v.kind == Kind::ManagedHsm {
+                "managed_hsm"
+            } else {
+                "vault"
+            },
+            authorization: if v.initial.rbac || v.kind == Kind::ManagedHsm {
+                "rbac"
+            } else {
+                "access_policy"
+            },
             location: v.location,
             purpose: v.purpose,
-            firewall: v.initial.firewall.as_ref().map(|f| FirewallJson { default_action: if f.deny { "Deny" } else { "Allow" }, ip_rules: &f.ip_rules, virtual_network_rules: &f.vnet_rules }),
+            firewall: v.initial.firewall.as_ref().map(|f| FirewallJson {
+                default_action: if f.deny { "Deny" } else { "Allow" },
+                ip_rules: &f.ip_rules,
+                virtual_network_rules: &f.vnet_rules,
+            }),
             secrets: v.secrets.len(),
             keys: v.keys.len(),
             certificates: v.certificates.len(),
@@ -160,7 +183,11 @@ pub(crate) fn tenant_json(spec: &SimulationSpec, tenant: &Tenant, plan: &Plan) -
         .iter()
         .map(|w| WorkloadJson {
             name: w.name,
-            kind: if w.principal.mirid.is_some() { "managed_identity" } else { "service_principal" },
+            kind: if w.principal.mirid.is_some() {
+                "managed_identity"
+            } else {
+                "service_principal"
+            },
             oid: &w.principal.oid,
             appid: &w.principal.appid,
             appidacr: w.principal.appidacr,
@@ -169,8 +196,13 @@ pub(crate) fn tenant_json(spec: &SimulationSpec, tenant: &Tenant, plan: &Plan) -
             addresses: match &w.network {
                 Network::Azure(ips) => ips.iter().map(|ip| place(*ip)).collect(),
                 Network::OnPrem(ip) => vec![place(*ip)],
-                Network::Vnet(ips, subnet) => ips.iter().map(|ip| format!("{ip} via {subnet}")).collect(),
-                Network::Runners(pools) => pools.iter().map(|p| format!("any address of {p}")).collect(),
+                Network::Vnet(ips, subnet) => {
+                    ips.iter().map(|ip| format!("{ip} via {subnet}")).collect()
+                }
+                Network::Runners(pools) => pools
+                    .iter()
+                    .map(|p| format!("any address of {p}"))
+                    .collect(),
             },
             schedule: schedule(&w.job),
         })

@@ -28,7 +28,9 @@ pub(crate) fn mix(a: u64, b: u64) -> u64 {
 
 /// FNV-1a of a label (stable across runs and platforms).
 pub(crate) fn label_hash(label: &str) -> u64 {
-    label.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    label.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The random stream of `label` number `n` under `seed`.
@@ -40,7 +42,14 @@ pub(crate) fn stream(seed: u64, label: &str, n: u64) -> SimRng {
 pub(crate) fn guid_from(bits: u128) -> String {
     let b = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
     let h = format!("{b:032x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// A random lower-case GUID.
@@ -63,7 +72,9 @@ pub(crate) fn version(rng: &mut SimRng) -> String {
 /// A token's `uti` claim: 22 characters of base64url.
 pub(crate) fn uti(rng: &mut SimRng) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    (0..22).map(|_| char::from(ALPHABET[rng.random_range(0..64)])).collect()
+    (0..22)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..64)]))
+        .collect()
 }
 
 /// Picks from a slice (`None` only when it is empty).
@@ -115,8 +126,13 @@ mod tests {
         assert_eq!(g, guid(&mut b));
         assert_eq!(g.len(), 36);
         assert_eq!(&g[14..15], "4");
-        assert!(g.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        assert_ne!(guid(&mut stream(42, "alice", 4)), guid(&mut stream(42, "alice", 3)));
+        assert!(g
+            .bytes()
+            .all(|c| c == b'-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(
+            guid(&mut stream(42, "alice", 4)),
+            guid(&mut stream(42, "alice", 3))
+        );
         assert_eq!(guid_of(1, "x", 2), guid_of(1, "x", 2));
         assert_eq!(version(&mut a).len(), 32);
         assert_eq!(uti(&mut a).len(), 22);

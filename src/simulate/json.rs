@@ -119,7 +119,12 @@ impl<'a> Obj<'a> {
     }
 
     /// An array of objects, each filled by `fill`.
-    pub(crate) fn obj_array<T>(&mut self, key: &str, items: &[T], fill: impl Fn(&mut Obj<'_>, &T)) -> &mut Self {
+    pub(crate) fn obj_array<T>(
+        &mut self,
+        key: &str,
+        items: &[T],
+        fill: impl Fn(&mut Obj<'_>, &T),
+    ) -> &mut Self {
         self.key(key);
         self.out.push('[');
         for (i, item) in items.iter().enumerate() {
@@ -148,7 +153,10 @@ mod tests {
     fn writes_fields_in_order_and_escapes() {
         let mut s = String::new();
         let mut o = Obj::open(&mut s);
-        o.str("b", "x\"y\\z\r\n\u{1}").int("a", -3).bool("t", true).null("n");
+        o.str("b", "x\"y\\z\r\n\u{1}")
+            .int("a", -3)
+            .bool("t", true)
+            .null("n");
         o.obj("o", |i| {
             i.str_array("l", &["p", "q"]);
         });
@@ -156,7 +164,10 @@ mod tests {
             i.int("v", *v);
         });
         o.end();
-        assert_eq!(s, r#"{"b":"x\"y\\z\r\n\u0001","a":-3,"t":true,"n":null,"o":{"l":["p","q"]},"arr":[{"v":1},{"v":2}]}"#);
+        assert_eq!(
+            s,
+            r#"{"b":"x\"y\\z\r\n\u0001","a":-3,"t":true,"n":null,"o":{"l":["p","q"]},"arr":[{"v":1},{"v":2}]}"#
+        );
         let parsed: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(parsed["b"], "x\"y\\z\r\n\u{1}");
     }

@@ -72,14 +72,35 @@ struct Hubs {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> SimulateError + '_ {
-    move |source| SimulateError::Io { path: path.to_owned(), source }
+    move |source| SimulateError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 impl Writer {
     /// A writer under `root`; Event Hubs files go to `hubs_dir` when given.
-    pub(crate) fn new(root: &Path, storage: bool, hubs_dir: Option<&str>, resource_ids: Vec<String>, seed: u64) -> Self {
-        let hubs = hubs_dir.map(|d| Hubs { dir: root.join(d), day: None, file: None, rng: ids::stream(seed, "event-hubs", 0), redeliver: None });
-        Writer { root: root.to_owned(), storage, hubs, resource_ids, written: Written::default() }
+    pub(crate) fn new(
+        root: &Path,
+        storage: bool,
+        hubs_dir: Option<&str>,
+        resource_ids: Vec<String>,
+        seed: u64,
+    ) -> Self {
+        let hubs = hubs_dir.map(|d| Hubs {
+            dir: root.join(d),
+            day: None,
+            file: None,
+            rng: ids::stream(seed, "event-hubs", 0),
+            redeliver: None,
+        });
+        Writer {
+            root: root.to_owned(),
+            storage,
+            hubs,
+            resource_ids,
+            written: Written::default(),
+        }
     }
 
     /// Writes the records that arrived in the hour starting at `hour` (arrival order).
@@ -106,14 +127,24 @@ impl Writer {
         vaults.sort_unstable();
         vaults.dedup();
         for v in vaults {
-            let rid = self.resource_ids.get(v).map_or("", String::as_str).trim_start_matches('/');
-            let dir = self.root.join("resourceId=").join(rid).join(format!("y={y:04}/m={m:02}/d={d:02}/h={h:02}/m=00"));
+            let rid = self
+                .resource_ids
+                .get(v)
+                .map_or("", String::as_str)
+                .trim_start_matches('/');
+            let dir = self
+                .root
+                .join("resourceId=")
+                .join(rid)
+                .join(format!("y={y:04}/m={m:02}/d={d:02}/h={h:02}/m=00"));
             fs::create_dir_all(&dir).map_err(io(&dir))?;
             let path = dir.join("PT1H.json");
             let file = File::create(&path).map_err(io(&path))?;
             let mut out = BufWriter::with_capacity(1 << 16, file);
             for l in lines.iter().filter(|l| l.vault == v) {
-                out.write_all(l.text.as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(io(&path))?;
+                out.write_all(l.text.as_bytes())
+                    .and_then(|()| out.write_all(b"\n"))
+                    .map_err(io(&path))?;
                 self.written.bytes += l.text.len() as u64 + 1;
             }
             out.flush().map_err(io(&path))?;
@@ -138,19 +169,37 @@ impl Hubs {
         if self.day != Some((y, m, d)) {
             self.close()?;
             fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
-            let path = self.dir.join(format!("insights-logs-auditevent-{y:04}-{m:02}-{d:02}.jsonl"));
-            self.file = Some(BufWriter::with_capacity(1 << 16, File::create(&path).map_err(io(&path))?));
+            let path = self.dir.join(format!(
+                "insights-logs-auditevent-{y:04}-{m:02}-{d:02}.jsonl"
+            ));
+            self.file = Some(BufWriter::with_capacity(
+                1 << 16,
+                File::create(&path).map_err(io(&path))?,
+            ));
             self.day = Some((y, m, d));
         }
         let (mut bodies, mut duplicates, mut bytes) = (0, 0, 0);
         let mut i = 0;
         while i < lines.len() {
-            let size = if self.rng.random_bool(0.3) { self.rng.random_range(1..6) } else { self.rng.random_range(5..40) };
+            let size = if self.rng.random_bool(0.3) {
+                self.rng.random_range(1..6)
+            } else {
+                self.rng.random_range(5..40)
+            };
             let mut end = i + 1;
-            while end < lines.len() && end - i < size && lines[end].arrival - lines[end - 1].arrival < 20 * SECOND {
+            while end < lines.len()
+                && end - i < size
+                && lines[end].arrival - lines[end - 1].arrival < 20 * SECOND
+            {
                 end += 1;
             }
-            let mut body = String::with_capacity(lines[i..end].iter().map(|l| l.text.len() + 1).sum::<usize>() + 16);
+            let mut body = String::with_capacity(
+                lines[i..end]
+                    .iter()
+                    .map(|l| l.text.len() + 1)
+                    .sum::<usize>()
+                    + 16,
+            );
             body.push_str("{\"records\":[");
             for (k, l) in lines[i..end].iter().enumerate() {
                 if k > 0 {
@@ -180,7 +229,9 @@ impl Hubs {
     fn emit(&mut self, body: &str) -> Result<u64, SimulateError> {
         let path = self.dir.clone();
         if let Some(f) = &mut self.file {
-            f.write_all(body.as_bytes()).and_then(|()| f.write_all(b"\n")).map_err(io(&path))?;
+            f.write_all(body.as_bytes())
+                .and_then(|()| f.write_all(b"\n"))
+                .map_err(io(&path))?;
         }
         Ok(body.len() as u64 + 1)
     }
@@ -194,18 +245,35 @@ impl Hubs {
 }
 
 /// Names the simulator writes at the top of its output folder.
-pub(crate) const OUTPUTS: &[&str] = &["resourceId=", "eventhubs", "_eventhubs", "_labels.jsonl", "_tenant.json", "_geoip.mmdb"];
+pub(crate) const OUTPUTS: &[&str] = &[
+    "resourceId=",
+    "eventhubs",
+    "_eventhubs",
+    "_labels.jsonl",
+    "_tenant.json",
+    "_geoip.mmdb",
+];
 
 /// Makes `root` ready: refuses (or, with `overwrite`, removes) a previous
 /// simulation's output; other files (a README) are left alone.
 pub(crate) fn prepare(root: &Path, overwrite: bool) -> Result<(), SimulateError> {
     if root.exists() {
-        let previous: Vec<PathBuf> = OUTPUTS.iter().map(|n| root.join(n)).filter(|p| p.exists()).collect();
+        let previous: Vec<PathBuf> = OUTPUTS
+            .iter()
+            .map(|n| root.join(n))
+            .filter(|p| p.exists())
+            .collect();
         if !previous.is_empty() && !overwrite {
-            return Err(SimulateError::NotEmpty { path: root.to_owned() });
+            return Err(SimulateError::NotEmpty {
+                path: root.to_owned(),
+            });
         }
         for p in previous {
-            let removed = if p.is_dir() { fs::remove_dir_all(&p) } else { fs::remove_file(&p) };
+            let removed = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
             removed.map_err(io(&p))?;
         }
     }

@@ -32,8 +32,20 @@ pub(crate) struct City {
     pub lon: f64,
 }
 
-const fn city(name: &'static str, iso: &'static str, country: &'static str, lat: f64, lon: f64) -> City {
-    City { name, iso, country, lat, lon }
+const fn city(
+    name: &'static str,
+    iso: &'static str,
+    country: &'static str,
+    lat: f64,
+    lon: f64,
+) -> City {
+    City {
+        name,
+        iso,
+        country,
+        lat,
+        lon,
+    }
 }
 
 const PARIS: City = city("Paris", "FR", "France", 48.8566, 2.3522);
@@ -90,8 +102,20 @@ const fn net(a: u8, b: u8, c: u8, d: u8, len: u8) -> Ipv4Net {
     Ipv4Net::new_assert(Ipv4Addr::new(a, b, c, d), len)
 }
 
-const fn pool(key: &'static str, net: Ipv4Net, city: City, kind: PoolKind, asn: (u32, &'static str)) -> Pool {
-    Pool { key, net, city, kind, asn }
+const fn pool(
+    key: &'static str,
+    net: Ipv4Net,
+    city: City,
+    kind: PoolKind,
+    asn: (u32, &'static str),
+) -> Pool {
+    Pool {
+        key,
+        net,
+        city,
+        kind,
+        asn,
+    }
 }
 
 use PoolKind::{Azure, Hosting, Office, Private, Residential};
@@ -99,6 +123,7 @@ use PoolKind::{Azure, Hosting, Office, Private, Residential};
 const MICROSOFT: (u32, &str) = (8075, "MICROSOFT-CORP-MSN-AS-BLOCK");
 
 /// Every pool the simulation draws from.
+#[rustfmt::skip]
 pub(crate) const POOLS: &[Pool] = &[
     pool("fr-home-paris-a", net(90, 3, 0, 0, 16), PARIS, Residential, (3215, "Orange")),
     pool("fr-home-paris-b", net(82, 65, 0, 0, 16), PARIS, Residential, (12322, "Free SAS")),
@@ -164,7 +189,10 @@ pub(crate) fn pool_of(ip: IpAddr) -> Option<&'static Pool> {
 pub(crate) fn geoip_database(build_epoch: u64) -> Result<Vec<u8>, MmdbWriteError> {
     let mut writer = MmdbWriter::new("GeoLite2-City")
         .with_build_epoch(build_epoch)
-        .with_description("en", "kvwatch simulate: synthetic locations of the simulated tenant's addresses");
+        .with_description(
+            "en",
+            "kvwatch simulate: synthetic locations of the simulated tenant's addresses",
+        );
     for p in POOLS.iter().filter(|p| p.kind != Private) {
         let record = GeoRecord::country(p.city.iso)
             .with_country_name(p.city.country)
@@ -186,7 +214,12 @@ mod tests {
         for (i, a) in POOLS.iter().enumerate() {
             for b in &POOLS[i + 1..] {
                 assert_ne!(a.key, b.key);
-                assert!(!a.net.contains(&b.net.network()) && !b.net.contains(&a.net.network()), "{} {}", a.key, b.key);
+                assert!(
+                    !a.net.contains(&b.net.network()) && !b.net.contains(&a.net.network()),
+                    "{} {}",
+                    a.key,
+                    b.key
+                );
             }
             let class = classify(IpAddr::V4(host(a, 7)));
             let want = match a.kind {
@@ -207,6 +240,9 @@ mod tests {
             assert_ne!(ip, office.net.network());
             assert_ne!(ip, office.net.broadcast());
         }
-        assert_eq!(pool_of(IpAddr::V4(host(office, 3))).map(|p| p.key), Some("fr-office-paris"));
+        assert_eq!(
+            pool_of(IpAddr::V4(host(office, 3))).map(|p| p.key),
+            Some("fr-office-paris")
+        );
     }
 }

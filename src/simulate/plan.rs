@@ -123,7 +123,9 @@ impl Ctx<'_> {
 
     /// The date of period day `d`.
     pub(crate) fn date(&self, d: u32) -> NaiveDate {
-        self.start_date.checked_add_days(chrono::Days::new(u64::from(d))).unwrap_or(self.start_date)
+        self.start_date
+            .checked_add_days(chrono::Days::new(u64::from(d)))
+            .unwrap_or(self.start_date)
     }
 }
 
@@ -135,8 +137,20 @@ impl Plan {
 
     /// Adds a label covering the requests added since `mark` (or `span` if given).
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn label(&mut self, mark: usize, kind: &'static str, scenario: &'static str, detector: &'static str, identity: &str, vault: &str, span: Option<(Tick, Tick)>, description: String) {
-        let times = self.requests[mark.min(self.requests.len())..].iter().map(|r| r.time);
+    pub(crate) fn label(
+        &mut self,
+        mark: usize,
+        kind: &'static str,
+        scenario: &'static str,
+        detector: &'static str,
+        identity: &str,
+        vault: &str,
+        span: Option<(Tick, Tick)>,
+        description: String,
+    ) {
+        let times = self.requests[mark.min(self.requests.len())..]
+            .iter()
+            .map(|r| r.time);
         let (lo, hi) = times.fold((Tick::MAX, Tick::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
         let (start, end) = span.unwrap_or((lo, hi));
         self.labels.push(Label {
@@ -162,7 +176,8 @@ impl Plan {
             l.start = l.start.clamp(lo, hi - 1);
             l.end = l.end.clamp(l.start, hi - 1);
         }
-        self.labels.sort_by(|a, b| (a.start, a.scenario).cmp(&(b.start, b.scenario)));
+        self.labels
+            .sort_by(|a, b| (a.start, a.scenario).cmp(&(b.start, b.scenario)));
         for (i, l) in self.labels.iter_mut().enumerate() {
             l.id = format!("{:03}-{}", i + 1, l.scenario);
         }

@@ -42,7 +42,9 @@ impl<'w> Renderer<'w> {
 
     /// Appends the record of `r` (one line, no newline) to `out`.
     pub(crate) fn render(&self, r: &Request, out: &mut String) {
-        let Some(v) = self.vaults.get(r.vault) else { return };
+        let Some(v) = self.vaults.get(r.vault) else {
+            return;
+        };
         let config = self.history.at(r.vault, r.time).unwrap_or(&v.initial);
         let base = &self.bases[r.vault];
         let mut o = Obj::open(out);
@@ -50,16 +52,30 @@ impl<'w> Renderer<'w> {
             .str("category", "AuditEvent")
             .str("operationName", r.op)
             .str("resultType", "Success");
-        let description = r.description.clone().or_else(|| self.description(r, v, config));
+        let description = r
+            .description
+            .clone()
+            .or_else(|| super::errors::description(r, v, config, self.tenant_id));
         o.opt_str("resultDescription", description.as_deref())
             .str("correlationId", &r.correlation)
             .str("callerIpAddress", &r.caller.ip.to_string());
         o.obj("identity", |i| claims(i, &r.caller.identity, v.kind));
         o.obj("properties", |p| {
-            if let Target::Arm { host, suffix, query } = &r.target {
+            if let Target::Arm {
+                host,
+                suffix,
+                query,
+            } = &r.target
+            {
                 p.str("id", &format!("https://{}.vault.azure.net/", v.lower))
                     .str("clientInfo", &r.caller.client_info)
-                    .str("requestUri", &format!("https://{host}{}{suffix}?api-version={}{query}", self.arm_paths[r.vault], r.api))
+                    .str(
+                        "requestUri",
+                        &format!(
+                            "https://{host}{}{suffix}?api-version={}{query}",
+                            self.arm_paths[r.vault], r.api
+                        ),
+                    )
                     .int("httpStatusCode", i64::from(r.outcome.status()));
                 p.obj("properties", |c| write_config(c, config));
                 if let Extra::Arm { added, removed } = &r.extra {
@@ -73,9 +89,14 @@ impl<'w> Renderer<'w> {
                 return;
             }
             let unauthenticated = matches!(r.outcome, Outcome::Challenge | Outcome::BadToken);
-            let id = if unauthenticated { None } else { object_id(r, base) };
+            let id = if unauthenticated {
+                None
+            } else {
+                object_id(r, base)
+            };
             p.opt_str("id", id.as_deref());
-            p.str("clientInfo", &r.caller.client_info).opt_str("subnetId", r.caller.subnet.as_deref());
+            p.str("clientInfo", &r.caller.client_info)
+                .opt_str("subnetId", r.caller.subnet.as_deref());
             p.int("httpStatusCode", i64::from(r.outcome.status()));
             p.opt_str("requestUri", request_uri(r, base).as_deref());
             if !unauthenticated && r.outcome != Outcome::Throttled {
@@ -83,16 +104,34 @@ impl<'w> Renderer<'w> {
                 if r.outcome == Outcome::Firewall {
                     p.bool("isAddressAuthorized", false);
                 } else {
-                    p.bool(if rbac { "isRbacAuthorized" } else { "isAccessPolicyMatch" }, r.outcome != Outcome::Denied);
+                    p.bool(
+                        if rbac {
+                            "isRbacAuthorized"
+                        } else {
+                            "isAccessPolicyMatch"
+                        },
+                        r.outcome != Outcome::Denied,
+                    );
                     if config.firewalled() {
                         p.bool("isAddressAuthorized", true);
-                        p.str("addressAuthorizationType", if r.caller.subnet.is_some() { "subnet" } else { "Public IP" });
+                        p.str(
+                            "addressAuthorizationType",
+                            if r.caller.subnet.is_some() {
+                                "subnet"
+                            } else {
+                                "Public IP"
+                            },
+                        );
                     }
                 }
             }
             match &r.extra {
                 Extra::KeyProperties if r.outcome.is_success() => {
-                    let (kty, platform) = if v.kind == Kind::ManagedHsm { ("RSA-HSM", "2") } else { ("RSA", "0") };
+                    let (kty, platform) = if v.kind == Kind::ManagedHsm {
+                        ("RSA-HSM", "2")
+                    } else {
+                        ("RSA", "0")
+                    };
                     p.obj("keyProperties", |k| {
                         k.str("type", kty).int("size", 2048).obj("attributes", |a| {
                             a.bool("enabled", true).str("hsmPlatform", platform);
@@ -108,7 +147,9 @@ impl<'w> Renderer<'w> {
                 }
                 _ => {}
             }
-            if r.op != "SecretNearExpiryEventGridNotification" && r.op != "CertificateNearExpiryEventGridNotification" {
+            if r.op != "SecretNearExpiryEventGridNotification"
+                && r.op != "CertificateNearExpiryEventGridNotification"
+            {
                 p.str("tlsVersion", r.caller.tls);
             }
         });
@@ -117,56 +158,6 @@ impl<'w> Renderer<'w> {
             .str("resultSignature", r.outcome.signature())
             .str("durationMs", &r.duration_ms.to_string());
         o.end();
-    }
-
-    fn description(&self, r: &Request, v: &Vault, config: &Config) -> Option<String> {
-        let (appid, oid, tenant, user) = match &r.caller.identity {
-            Identity::User(u) => (u.appid.to_owned(), u.oid.clone(), self.tenant_id.to_owned(), true),
-            Identity::App(a) => (a.appid.clone(), a.oid.clone(), a.tenant.clone(), false),
-            Identity::ArmUser { oid, appid, .. } | Identity::ArmApp { oid, appid } => ((*appid).to_owned(), oid.clone(), self.tenant_id.to_owned(), false),
-            Identity::None => (String::new(), String::new(), self.tenant_id.to_owned(), false),
-        };
-        let iss = format!("https://sts.windows.net/{tenant}/");
-        let vault_text = format!("{};location={}", v.name, v.location);
-        let (kind, name) = match &r.target {
-            Target::Object { kind, name, .. } => (*kind, Some(name.as_str())),
-            Target::Collection { kind, .. } => (*kind, None),
-            Target::Arm { .. } => (ObjKind::Secret, None),
-        };
-        Some(match r.outcome {
-            Outcome::Denied if config.rbac || v.kind == Kind::ManagedHsm => match name {
-                None => "Caller is not authorized to perform action on resource.".to_owned(),
-                Some(n) => format!(
-                    "Caller is not authorized to perform action on resource.\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\nCaller: appid={appid};oid={oid};iss={iss}\nAction: '{}'\nResource: '/subscriptions/{}/resourcegroups/{}/providers/microsoft.keyvault/vaults/{}/{}/{}'\nAssignment: (not found)\nDenyAssignmentId: null\nDecisionReason: null \nVault: {vault_text}",
-                    rbac_action(r.op),
-                    v.subscription,
-                    v.resource_group.to_ascii_lowercase(),
-                    v.lower,
-                    kind.segment(),
-                    n.to_ascii_lowercase()
-                ),
-            },
-            Outcome::Denied => {
-                let groups = if user { format!("numgroups={};", 1 + oid.bytes().map(u32::from).sum::<u32>() % 6) } else { String::new() };
-                format!(
-                    "The user, group or application 'appid={appid};oid={oid};{groups}iss={iss}' does not have {} permission on key vault '{vault_text}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287",
-                    policy_permission(r.op)
-                )
-            }
-            Outcome::Firewall => format!(
-                "Client address is not authorized and caller is not a trusted service.\r\nClient address: {} from unknown subnet\r\nCaller: appid={appid};oid={oid};iss={iss}\r\nVault: {vault_text}",
-                r.caller.ip
-            ),
-            Outcome::NotFound => {
-                let noun = kind.noun();
-                format!(
-                    "A {noun} with (name/id) {} was not found in this key vault. If you recently deleted this {noun} you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182",
-                    name.unwrap_or("")
-                )
-            }
-            Outcome::Throttled => "Request was not processed because too many requests were received. Reason: VaultRequestTypeLimitReached".to_owned(),
-            _ => return None,
-        })
     }
 }
 
@@ -178,22 +169,44 @@ fn claims(i: &mut Obj<'_>, identity: &Identity, kind: Kind) {
         Identity::None => {}
         Identity::User(u) => {
             i.obj("claim", |c| {
-                c.str("oid", &u.oid).str("appid", u.appid).str("scp", "user_impersonation").str("appidacr", "0");
-                c.raw("xms_az_nwperimid", "[]").str("upn", &u.upn).str("ipaddr", &u.ipaddr).str("unique_name", &u.upn).str("amr", u.amr);
+                c.str("oid", &u.oid)
+                    .str("appid", u.appid)
+                    .str("scp", "user_impersonation")
+                    .str("appidacr", "0");
+                c.raw("xms_az_nwperimid", "[]")
+                    .str("upn", &u.upn)
+                    .str("ipaddr", &u.ipaddr)
+                    .str("unique_name", &u.upn)
+                    .str("amr", u.amr);
             });
         }
         Identity::App(a) => {
-            let aud = if kind == Kind::ManagedHsm { "https://managedhsm.azure.net" } else { "https://vault.azure.net" };
+            let aud = if kind == Kind::ManagedHsm {
+                "https://managedhsm.azure.net"
+            } else {
+                "https://vault.azure.net"
+            };
             i.obj("claim", |c| {
-                c.str("oid", &a.oid).str("appid", &a.appid).str("appidacr", a.appidacr);
-                c.str("iss", &format!("https://sts.windows.net/{}/", a.tenant)).raw("xms_az_nwperimid", "[]").str("idtyp", "app");
-                c.opt_str("xms_mirid", a.mirid.as_deref()).str("uti", &a.uti);
-                c.str("iat", &a.issued.to_string()).str("exp", &a.expires.to_string()).str("aud", aud).str("nbf", &a.issued.to_string());
+                c.str("oid", &a.oid)
+                    .str("appid", &a.appid)
+                    .str("appidacr", a.appidacr);
+                c.str("iss", &format!("https://sts.windows.net/{}/", a.tenant))
+                    .raw("xms_az_nwperimid", "[]")
+                    .str("idtyp", "app");
+                c.opt_str("xms_mirid", a.mirid.as_deref())
+                    .str("uti", &a.uti);
+                c.str("iat", &a.issued.to_string())
+                    .str("exp", &a.expires.to_string())
+                    .str("aud", aud)
+                    .str("nbf", &a.issued.to_string());
             });
         }
         Identity::ArmUser { oid, upn, appid } => {
             i.obj("claim", |c| {
-                c.str(OBJECT_ID, oid).str(UPN, upn).str(NAME, upn).str("appid", appid);
+                c.str(OBJECT_ID, oid)
+                    .str(UPN, upn)
+                    .str(NAME, upn)
+                    .str("appid", appid);
             });
         }
         Identity::ArmApp { oid, appid } => {
@@ -210,9 +223,21 @@ fn object_path(base: &str, kind: ObjKind, name: &str) -> String {
 
 /// `properties.id`: versioned on successful reads, writes and crypto calls.
 fn object_id(r: &Request, base: &str) -> Option<String> {
-    let Target::Object { kind, name, version, verb } = &r.target else { return None };
+    let Target::Object {
+        kind,
+        name,
+        version,
+        verb,
+    } = &r.target
+    else {
+        return None;
+    };
     let path = object_path(base, *kind, name);
-    let versioned = r.outcome.is_success() && matches!(verb, Verb::Read | Verb::Write | Verb::Wrap | Verb::Unwrap | Verb::Notify);
+    let versioned = r.outcome.is_success()
+        && matches!(
+            verb,
+            Verb::Read | Verb::Write | Verb::Wrap | Verb::Unwrap | Verb::Notify
+        );
     Some(match (versioned, version) {
         (true, Some(ver)) => format!("{path}/{ver}"),
         _ => path,
@@ -223,19 +248,33 @@ fn request_uri(r: &Request, base: &str) -> Option<String> {
     let api = r.api;
     let bust = || format!("&_={}", clock::epoch_millis(r.time - 137 * clock::SECOND));
     match &r.target {
-        Target::Object { kind, name, version, verb } => {
+        Target::Object {
+            kind,
+            name,
+            version,
+            verb,
+        } => {
             let path = object_path(base, *kind, name);
             Some(match verb {
                 Verb::Read if r.style == Style::Portal => match version {
-                    Some(ver) if *kind == ObjKind::Secret => format!("{path}/{ver}?api-version={api}{}", bust()),
+                    Some(ver) if *kind == ObjKind::Secret => {
+                        format!("{path}/{ver}?api-version={api}{}", bust())
+                    }
                     _ => format!("{path}?api-version={api}{}", bust()),
                 },
                 Verb::Read => format!("{path}/?api-version={api}"),
                 Verb::Write | Verb::Delete => format!("{path}?api-version={api}"),
                 Verb::Backup => format!("{path}/backup?api-version={api}"),
                 Verb::Wrap | Verb::Unwrap => {
-                    let action = if *verb == Verb::Wrap { "wrapkey" } else { "unwrapkey" };
-                    format!("{path}/{}/{action}?api-version={api}", version.as_deref().unwrap_or(""))
+                    let action = if *verb == Verb::Wrap {
+                        "wrapkey"
+                    } else {
+                        "unwrapkey"
+                    };
+                    format!(
+                        "{path}/{}/{action}?api-version={api}",
+                        version.as_deref().unwrap_or("")
+                    )
                 }
                 Verb::Notify => return None,
             })
@@ -243,8 +282,12 @@ fn request_uri(r: &Request, base: &str) -> Option<String> {
         Target::Collection { kind, page } => {
             let seg = kind.segment();
             Some(match (page, r.style) {
-                (Some(token), _) => format!("{base}/{seg}?api-version={api}&$skiptoken={token}&maxresults=25"),
-                (None, Style::Portal) => format!("{base}/{seg}?api-version={api}&maxresults=25{}", bust()),
+                (Some(token), _) => {
+                    format!("{base}/{seg}?api-version={api}&$skiptoken={token}&maxresults=25")
+                }
+                (None, Style::Portal) => {
+                    format!("{base}/{seg}?api-version={api}&maxresults=25{}", bust())
+                }
                 (None, Style::Sdk) => format!("{base}/{seg}?api-version={api}"),
             })
         }
@@ -254,9 +297,15 @@ fn request_uri(r: &Request, base: &str) -> Option<String> {
 
 /// Writes `properties.properties`: the configuration after the call.
 pub(crate) fn write_config(c: &mut Obj<'_>, config: &Config) {
-    let family = if config.sku.starts_with("Standard_B") { "B" } else { "A" };
+    let family = if config.sku.starts_with("Standard_B") {
+        "B"
+    } else {
+        "A"
+    };
     c.obj("sku", |s| {
-        s.str("Family", family).str("Name", config.sku).null("Capacity");
+        s.str("Family", family)
+            .str("Name", config.sku)
+            .null("Capacity");
     });
     c.str("tenantId", &config.tenant_id);
     match &config.firewall {
@@ -265,7 +314,8 @@ pub(crate) fn write_config(c: &mut Obj<'_>, config: &Config) {
         }
         Some(f) => {
             c.obj("networkAcls", |n| {
-                n.str("bypass", f.bypass).str("defaultAction", if f.deny { "Deny" } else { "Allow" });
+                n.str("bypass", f.bypass)
+                    .str("defaultAction", if f.deny { "Deny" } else { "Allow" });
                 if !f.ip_rules.is_empty() {
                     n.obj_array("ipRules", &f.ip_rules, |e, rule| {
                         e.str("value", rule);
@@ -273,7 +323,8 @@ pub(crate) fn write_config(c: &mut Obj<'_>, config: &Config) {
                 }
                 if !f.vnet_rules.is_empty() {
                     n.obj_array("virtualNetworkRules", &f.vnet_rules, |e, id| {
-                        e.str("id", id).bool("ignoreMissingVnetServiceEndpoint", false);
+                        e.str("id", id)
+                            .bool("ignoreMissingVnetServiceEndpoint", false);
                     });
                 }
             });
@@ -281,9 +332,15 @@ pub(crate) fn write_config(c: &mut Obj<'_>, config: &Config) {
     }
     c.bool("enabledForDeployment", config.for_deployment)
         .bool("enabledForDiskEncryption", config.for_disk_encryption)
-        .bool("enabledForTemplateDeployment", config.for_template_deployment)
+        .bool(
+            "enabledForTemplateDeployment",
+            config.for_template_deployment,
+        )
         .bool("enableSoftDelete", true)
-        .int("softDeleteRetentionInDays", i64::from(config.soft_delete_days))
+        .int(
+            "softDeleteRetentionInDays",
+            i64::from(config.soft_delete_days),
+        )
         .bool("enableRbacAuthorization", config.rbac);
     if config.purge_protection {
         c.bool("enablePurgeProtection", true);
@@ -293,46 +350,14 @@ pub(crate) fn write_config(c: &mut Obj<'_>, config: &Config) {
 }
 
 fn write_policy(e: &mut Obj<'_>, p: &PolicyEntry) {
-    e.str("ObjectId", &p.object_id).str("TenantId", &p.tenant_id);
+    e.str("ObjectId", &p.object_id)
+        .str("TenantId", &p.tenant_id);
     e.obj("Permissions", |perm| {
-        perm.str_array("keys", &p.keys).str_array("secrets", &p.secrets).str_array("certificates", &p.certificates).str_array("storage", &[]);
+        perm.str_array("keys", &p.keys)
+            .str_array("secrets", &p.secrets)
+            .str_array("certificates", &p.certificates)
+            .str_array("storage", &[]);
     });
-}
-
-fn rbac_action(op: &str) -> &'static str {
-    match op {
-        "SecretGet" => "Microsoft.KeyVault/vaults/secrets/getSecret/action",
-        "SecretList" | "SecretListVersions" => "Microsoft.KeyVault/vaults/secrets/readMetadata/action",
-        "SecretSet" => "Microsoft.KeyVault/vaults/secrets/setSecret/action",
-        "SecretDelete" => "Microsoft.KeyVault/vaults/secrets/delete",
-        "SecretBackup" => "Microsoft.KeyVault/vaults/secrets/backup/action",
-        "KeyUnwrap" => "Microsoft.KeyVault/vaults/keys/unwrap/action",
-        "KeyWrap" => "Microsoft.KeyVault/vaults/keys/wrap/action",
-        "KeyDelete" => "Microsoft.KeyVault/vaults/keys/delete",
-        "KeyBackup" => "Microsoft.KeyVault/vaults/keys/backup/action",
-        "CertificateDelete" => "Microsoft.KeyVault/vaults/certificates/delete",
-        op if op.starts_with("Certificate") => "Microsoft.KeyVault/vaults/certificates/read",
-        _ => "Microsoft.KeyVault/vaults/keys/read",
-    }
-}
-
-fn policy_permission(op: &str) -> &'static str {
-    match op {
-        "SecretGet" => "secrets get",
-        "SecretList" | "SecretListVersions" => "secrets list",
-        "SecretSet" => "secrets set",
-        "SecretDelete" => "secrets delete",
-        "SecretBackup" => "secrets backup",
-        "KeyGet" => "keys get",
-        "KeyList" => "keys list",
-        "KeyUnwrap" => "keys unwrapKey",
-        "KeyWrap" => "keys wrapKey",
-        "KeyDelete" => "keys delete",
-        "KeyBackup" => "keys backup",
-        "CertificateList" => "certificates list",
-        "CertificateDelete" => "certificates delete",
-        _ => "certificates get",
-    }
 }
 
 /// A tick formatted as Azure does (for labels and the report).

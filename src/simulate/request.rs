@@ -81,7 +81,12 @@ pub(crate) struct AppToken {
 
 impl AppToken {
     /// A token issued at `t` lasting `lifetime_s` seconds.
-    pub(crate) fn issue(rng: &mut SimRng, principal: &AppPrincipal, t: Tick, lifetime_s: i64) -> Self {
+    pub(crate) fn issue(
+        rng: &mut SimRng,
+        principal: &AppPrincipal,
+        t: Tick,
+        lifetime_s: i64,
+    ) -> Self {
         let issued = super::clock::epoch_seconds(t) - rng.random_range(0..300);
         AppToken {
             oid: principal.oid.clone(),
@@ -363,7 +368,12 @@ fn duration_for(rng: &mut SimRng, op: &str, outcome: Outcome) -> u32 {
 
 /// A data-plane object target.
 pub(crate) fn object(kind: ObjKind, name: &str, version: Option<&str>, verb: Verb) -> Target {
-    Target::Object { kind, name: name.to_owned(), version: version.map(str::to_owned), verb }
+    Target::Object {
+        kind,
+        name: name.to_owned(),
+        version: version.map(str::to_owned),
+        verb,
+    }
 }
 
 /// A collection target (List).
@@ -373,7 +383,11 @@ pub(crate) fn collection(kind: ObjKind) -> Target {
 
 /// The public ARM endpoint target.
 pub(crate) fn arm() -> Target {
-    Target::Arm { host: "management.azure.com".into(), suffix: "", query: "" }
+    Target::Arm {
+        host: "management.azure.com".into(),
+        suffix: "",
+        query: "",
+    }
 }
 
 /// A short pause between two calls of one client, in ticks.

@@ -20,8 +20,21 @@ use super::tenant::{appid, Tenant, APP, DATA, DEV};
 use super::vaults::ObjKind;
 
 const SALT: u64 = 0x5ca1_e000;
-const HOMES: &[&str] = &["fr-home-paris-a", "fr-home-paris-b", "fr-home-lyon", "de-home-berlin", "gb-home-london", "us-home-seattle", "us-home-newyork", "in-home-bangalore"];
-const CLOUDS: &[&str] = &["azure-westeurope", "azure-northeurope", "azure-francecentral"];
+const HOMES: &[&str] = &[
+    "fr-home-paris-a",
+    "fr-home-paris-b",
+    "fr-home-lyon",
+    "de-home-berlin",
+    "gb-home-london",
+    "us-home-seattle",
+    "us-home-newyork",
+    "in-home-bangalore",
+];
+const CLOUDS: &[&str] = &[
+    "azure-westeurope",
+    "azure-northeurope",
+    "azure-francecentral",
+];
 
 /// The extra principals' schedule.
 #[derive(Debug, Default)]
@@ -55,7 +68,12 @@ impl Scale {
             }
         }
         schedule.sort_unstable();
-        Scale { seed, start, schedule, next: 0 }
+        Scale {
+            seed,
+            start,
+            schedule,
+            next: 0,
+        }
     }
 
     /// The number of scheduled requests.
@@ -91,7 +109,13 @@ impl Scale {
                 amr: "pwd mfa",
             };
             let client = "AZURECLI/2.78.0 (MSI) azsdk-python-core/1.35.0 Python/3.12.10 (Windows-11-10.0.26100-SP0)";
-            let caller = Caller { identity: Identity::User(token), ip, client_info: client.into(), subnet: None, tls: "TLS1_3" };
+            let caller = Caller {
+                identity: Identity::User(token),
+                ip,
+                client_info: client.into(),
+                subnet: None,
+                tls: "TLS1_3",
+            };
             (caller, if fixed % 3 == 0 { APP } else { DEV })
         } else {
             let pool = pool_named(CLOUDS[(fixed % CLOUDS.len() as u64) as usize]);
@@ -107,8 +131,15 @@ impl Scale {
                 issued,
                 expires: issued + 4_500,
             };
-            let client = "azsdk-net-Security.KeyVault.Secrets/4.7.0 (.NET 8.0.20; Ubuntu 22.04.5 LTS)";
-            let caller = Caller { identity: Identity::App(token), ip, client_info: client.into(), subnet: None, tls: "TLS1_3" };
+            let client =
+                "azsdk-net-Security.KeyVault.Secrets/4.7.0 (.NET 8.0.20; Ubuntu 22.04.5 LTS)";
+            let caller = Caller {
+                identity: Identity::App(token),
+                ip,
+                client_info: client.into(),
+                subnet: None,
+                tls: "TLS1_3",
+            };
             (caller, if fixed % 2 == 0 { APP } else { DATA })
         };
         let caller = Arc::new(caller);
@@ -116,10 +147,31 @@ impl Scale {
         let pick = ((fixed >> 8) + (t as u64 / (DAY as u64)) % 2) as usize % secrets.len().max(1);
         match secrets.get(pick) {
             Some(s) if rng.random_bool(0.85) => {
-                let target = request::object(ObjKind::Secret, &s.name, Some(&s.version), Verb::Read);
-                Request::new(&mut rng, t, vault, "SecretGet", Outcome::Ok, &caller, target, "7.5", Style::Sdk)
+                let target =
+                    request::object(ObjKind::Secret, &s.name, Some(&s.version), Verb::Read);
+                Request::new(
+                    &mut rng,
+                    t,
+                    vault,
+                    "SecretGet",
+                    Outcome::Ok,
+                    &caller,
+                    target,
+                    "7.5",
+                    Style::Sdk,
+                )
             }
-            _ => Request::new(&mut rng, t, vault, "SecretList", Outcome::Ok, &caller, request::collection(ObjKind::Secret), "7.5", Style::Sdk),
+            _ => Request::new(
+                &mut rng,
+                t,
+                vault,
+                "SecretList",
+                Outcome::Ok,
+                &caller,
+                request::collection(ObjKind::Secret),
+                "7.5",
+                Style::Sdk,
+            ),
         }
     }
 }
@@ -130,7 +182,11 @@ pub(crate) fn principal_keys(seed: u64, count: u64) -> Vec<String> {
     (0..count)
         .map(|i| {
             let h = mix(seed ^ SALT, i);
-            if h % 10 < 7 { ids::guid_of(seed, "scale-user", i) } else { ids::guid_of(seed, "scale-sp", i) }
+            if h % 10 < 7 {
+                ids::guid_of(seed, "scale-user", i)
+            } else {
+                ids::guid_of(seed, "scale-sp", i)
+            }
         })
         .collect()
 }

@@ -132,7 +132,12 @@ impl Change {
                 if let Some(f) = c.firewall.as_mut() {
                     f.deny = *deny;
                 } else {
-                    c.firewall = Some(Firewall { bypass: "AzureServices", deny: *deny, ip_rules: vec![], vnet_rules: vec![] });
+                    c.firewall = Some(Firewall {
+                        bypass: "AzureServices",
+                        deny: *deny,
+                        ip_rules: vec![],
+                        vnet_rules: vec![],
+                    });
                 }
             }
             Change::AddIpRule(r) => {
@@ -240,13 +245,20 @@ pub(crate) struct ConfigHistory {
 impl ConfigHistory {
     /// Applies `changes` (any order) to the vaults' initial configurations.
     pub(crate) fn build(vaults: &[Vault], changes: &[(usize, Tick, Change)]) -> Self {
-        let mut per_vault: Vec<Vec<(Tick, Config)>> =
-            vaults.iter().map(|v| vec![(Tick::MIN, v.initial.clone())]).collect();
+        let mut per_vault: Vec<Vec<(Tick, Config)>> = vaults
+            .iter()
+            .map(|v| vec![(Tick::MIN, v.initial.clone())])
+            .collect();
         let mut sorted: Vec<&(usize, Tick, Change)> = changes.iter().collect();
         sorted.sort_by_key(|(v, t, _)| (*t, *v));
         for (vault, time, change) in sorted {
-            let Some(history) = per_vault.get_mut(*vault) else { continue };
-            let mut next = history.last().map(|(_, c)| c.clone()).unwrap_or_else(|| vaults[*vault].initial.clone());
+            let Some(history) = per_vault.get_mut(*vault) else {
+                continue;
+            };
+            let mut next = history
+                .last()
+                .map(|(_, c)| c.clone())
+                .unwrap_or_else(|| vaults[*vault].initial.clone());
             change.apply(&mut next);
             history.push((*time, next));
         }
@@ -269,7 +281,12 @@ mod tests {
         Config {
             sku: "standard",
             tenant_id: "t".into(),
-            firewall: Some(Firewall { bypass: "AzureServices", deny: true, ip_rules: vec!["1.2.3.4/32".into()], vnet_rules: vec![] }),
+            firewall: Some(Firewall {
+                bypass: "AzureServices",
+                deny: true,
+                ip_rules: vec!["1.2.3.4/32".into()],
+                vnet_rules: vec![],
+            }),
             for_deployment: false,
             for_disk_encryption: false,
             for_template_deployment: false,
@@ -294,7 +311,11 @@ mod tests {
             certificates: vec![],
             initial: config(),
         };
-        let changes = vec![(0, 200, Change::DefaultDeny(true)), (0, 100, Change::DefaultDeny(false)), (0, 150, Change::Rbac(false))];
+        let changes = vec![
+            (0, 200, Change::DefaultDeny(true)),
+            (0, 100, Change::DefaultDeny(false)),
+            (0, 150, Change::Rbac(false)),
+        ];
         let h = ConfigHistory::build(std::slice::from_ref(&vault), &changes);
         assert!(h.at(0, 99).unwrap().firewalled());
         assert!(!h.at(0, 100).unwrap().firewalled());
@@ -302,7 +323,10 @@ mod tests {
         assert!(!h.at(0, 160).unwrap().rbac);
         assert!(h.at(0, 200).unwrap().firewalled());
         assert!(!h.at(0, 200).unwrap().rbac);
-        assert_eq!(vault.resource_id(), "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/V");
+        assert_eq!(
+            vault.resource_id(),
+            "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/V"
+        );
         assert!(h.at(1, 0).is_none());
     }
 }

@@ -3,19 +3,20 @@
 //! Workloads are the bulk of real Key Vault traffic and the main source of false
 //! alerts: apps re-reading their few secrets on every restart, a deploy pipeline
 //! reading dozens of secrets in a minute, a nightly backup exporting every object,
-//! storage and SQL unwrapping their customer-managed keys all day long. Each job
-//! below is generated one UTC day at a time from its own random stream. SDK clients
-//! open with the unauthenticated challenge (`Authentication`, 401, `identity: {}`).
+//! storage and SQL unwrapping their customer-managed keys all day long. This file
+//! holds who they are and where they call from; [`super::jobs`] and
+//! [`super::batch`] generate what they do. SDK clients open with the
+//! unauthenticated challenge (`Authentication`, 401, `identity: {}`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use rand::RngExt;
-
-use super::clock::{Tick, Zone, DAY, HOUR, MINUTE, SECOND};
+use super::clock::{Tick, Zone};
 use super::ids::{self, SimRng};
 use super::places::{self, pool_named};
-use super::request::{self, AppPrincipal, AppToken, Caller, Extra, Identity, Outcome, Request, Style, Target, Verb};
+use super::request::{
+    self, AppPrincipal, AppToken, Caller, Identity, Outcome, Request, Style, Target, Verb,
+};
 use super::vaults::{ObjKind, Vault};
 
 /// Where a workload's calls come from.
@@ -35,21 +36,53 @@ pub(crate) enum Network {
 #[derive(Debug, Clone)]
 pub(crate) enum Job {
     /// Pods restarting a few times a day, each reading its secrets; periodic refresh.
-    Restarts { vault: usize, secrets: Vec<usize>, per_day: f64, refresh_hours: f64, pods: u32 },
+    Restarts {
+        vault: usize,
+        secrets: Vec<usize>,
+        per_day: f64,
+        refresh_hours: f64,
+        pods: u32,
+    },
     /// A scheduled process every `every_minutes`, reading its secrets.
-    Cron { vault: usize, secrets: Vec<usize>, every_minutes: f64 },
+    Cron {
+        vault: usize,
+        secrets: Vec<usize>,
+        every_minutes: f64,
+    },
     /// A nightly job at a local hour.
-    Nightly { vault: usize, secrets: Vec<usize>, zone: Zone, local_hour: f64 },
+    Nightly {
+        vault: usize,
+        secrets: Vec<usize>,
+        zone: Zone,
+        local_hour: f64,
+    },
     /// App Service Key Vault references: daily refresh plus restarts.
     References { vault: usize, secrets: Vec<usize> },
     /// A long-running client polling secrets (certificates) every `every_minutes`.
-    Poll { vault: usize, secrets: Vec<usize>, every_minutes: f64 },
+    Poll {
+        vault: usize,
+        secrets: Vec<usize>,
+        every_minutes: f64,
+    },
     /// A customer-managed key in use: wrap/unwrap all day, occasional KeyGet.
-    Crypto { vault: usize, key: usize, per_hour: f64, wrap_share: f64 },
+    Crypto {
+        vault: usize,
+        key: usize,
+        per_hour: f64,
+        wrap_share: f64,
+    },
     /// Disk encryption: unwraps when VMs boot (mostly in the morning scale-out).
-    Disks { vault: usize, key: usize, boots_per_workday: f64 },
+    Disks {
+        vault: usize,
+        key: usize,
+        boots_per_workday: f64,
+    },
     /// The nightly backup of every object of these vaults.
-    Backup { vaults: Vec<usize>, zone: Zone, local_hour: f64 },
+    Backup {
+        vaults: Vec<usize>,
+        zone: Zone,
+        local_hour: f64,
+    },
     /// The deploy pipeline: reads most application secrets a few times a week.
     Deploy { vaults: Vec<usize>, per_week: f64 },
 }
@@ -83,23 +116,60 @@ pub(crate) fn payments_subnet(subscription: &str) -> String {
 }
 
 fn azure_ips(rng: &mut SimRng, pool: &str, n: usize) -> Vec<IpAddr> {
-    (0..n).map(|_| IpAddr::V4(places::address_in(pool_named(pool), rng))).collect()
+    (0..n)
+        .map(|_| IpAddr::V4(places::address_in(pool_named(pool), rng)))
+        .collect()
 }
 
 fn indexes(vault: &Vault, names: &[&str]) -> Vec<usize> {
-    vault.secrets.iter().enumerate().filter(|(_, s)| names.iter().any(|n| s.name.starts_with(n))).map(|(i, _)| i).collect()
+    vault
+        .secrets
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| names.iter().any(|n| s.name.starts_with(n)))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// Builds the workloads of the tenant.
-pub(crate) fn roster(rng: &mut SimRng, tenant: &str, subs: &[String; 2], vaults: &[Vault], with_hsm: bool) -> Vec<Workload> {
+pub(crate) fn roster(
+    rng: &mut SimRng,
+    tenant: &str,
+    subs: &[String; 2],
+    vaults: &[Vault],
+    with_hsm: bool,
+) -> Vec<Workload> {
     use super::tenant::{APP, CERTS, DATA, HSM, PAY};
-    let mirid = |rg: &str, provider: &str, name: &str| Some(format!("/subscriptions/{}/resourcegroups/{rg}/providers/{provider}/{name}", subs[0]));
-    let app = |rng: &mut SimRng, acr: &'static str, mi: Option<String>| AppPrincipal { oid: ids::guid(rng), appid: ids::guid(rng), appidacr: acr, tenant: tenant.to_owned(), mirid: mi };
+    let mirid = |rg: &str, provider: &str, name: &str| {
+        Some(format!(
+            "/subscriptions/{}/resourcegroups/{rg}/providers/{provider}/{name}",
+            subs[0]
+        ))
+    };
+    let app = |rng: &mut SimRng, acr: &'static str, mi: Option<String>| AppPrincipal {
+        oid: ids::guid(rng),
+        appid: ids::guid(rng),
+        appidacr: acr,
+        tenant: tenant.to_owned(),
+        mirid: mi,
+    };
     let dc = IpAddr::V4(places::address_in(pool_named("fr-dc-paris"), rng));
     let paris = Zone::Europe(60);
-    let net_sdk = "azsdk-net-Security.KeyVault.Secrets/4.7.0 (.NET 8.0.20; Microsoft Windows 10.0.20348)";
+    let net_sdk =
+        "azsdk-net-Security.KeyVault.Secrets/4.7.0 (.NET 8.0.20; Microsoft Windows 10.0.20348)";
     let keys_sdk = "azsdk-net-Security.KeyVault.Keys/4.6.0 (.NET Framework 4.8.9290.0; Microsoft Windows 10.0.20348 )";
-    let w = |name, description, principal, network, client_info, api, token_seconds, job| Workload { name, description, principal, network, client_info, tls: "TLS1_3", api, token_seconds, job };
+    let w =
+        |name, description, principal, network, client_info, api, token_seconds, job| Workload {
+            name,
+            description,
+            principal,
+            network,
+            client_info,
+            tls: "TLS1_3",
+            api,
+            token_seconds,
+            job,
+        };
     let mut list = vec![
         w("orders-api", "service principal (certificate) of the orders API on AKS; reads its secrets when pods start", app(rng, "2", None), Network::Azure(azure_ips(rng, "azure-westeurope", 2)), "azsdk-net-Security.KeyVault.Secrets/4.7.0 (.NET 8.0.20; Ubuntu 22.04.5 LTS)", "7.5", 4_500, Job::Restarts { vault: APP, secrets: indexes(&vaults[APP], &["orders-", "SendGrid"]), per_day: 3.0, refresh_hours: 8.0, pods: 3 }),
         w("billing-worker", "service principal (client secret) of an on-premises billing job, hourly", app(rng, "1", None), Network::OnPrem(dc), "azsdk-python-keyvault-secrets/4.9.0 Python/3.11.9 (Linux-5.15.0-140-generic-x86_64-with-glibc2.35)", "7.5", 4_500, Job::Cron { vault: APP, secrets: indexes(&vaults[APP], &["billing-"]).into_iter().take(3).collect(), every_minutes: 60.0 }),
@@ -114,162 +184,123 @@ pub(crate) fn roster(rng: &mut SimRng, tenant: &str, subs: &[String; 2], vaults:
         w("id-des-prod", "user-assigned identity of the disk encryption set (VM disks)", app(rng, "2", mirid("rg-prod-data", "Microsoft.ManagedIdentity/userAssignedIdentities", "id-des-prod")), Network::Azure(azure_ips(rng, "azure-westeurope", 8)), keys_sdk, "7.4", 86_399, Job::Disks { vault: DATA, key: 2, boots_per_workday: 60.0 }),
     ];
     if with_hsm {
-        list.push(w("stfabarchive", "system-assigned identity of the archive storage account (key in the Managed HSM)", app(rng, "2", mirid("rg-prod-data", "Microsoft.Storage/storageAccounts", "stfabarchive")), Network::Azure(azure_ips(rng, "azure-westeurope", 4)), keys_sdk, "7.4", 86_399, Job::Crypto { vault: HSM, key: 0, per_hour: 12.0, wrap_share: 0.1 }));
+        list.push(w(
+            "stfabarchive",
+            "system-assigned identity of the archive storage account (key in the Managed HSM)",
+            app(
+                rng,
+                "2",
+                mirid(
+                    "rg-prod-data",
+                    "Microsoft.Storage/storageAccounts",
+                    "stfabarchive",
+                ),
+            ),
+            Network::Azure(azure_ips(rng, "azure-westeurope", 4)),
+            keys_sdk,
+            "7.4",
+            86_399,
+            Job::Crypto {
+                vault: HSM,
+                key: 0,
+                per_hour: 12.0,
+                wrap_share: 0.1,
+            },
+        ));
     }
     list
-}
-
-/// Generates one UTC day `[t0, t0 + DAY)` of a workload's requests.
-pub(crate) fn day(w: &Workload, vaults: &[Vault], seed: u64, day: u64, t0: Tick, volume: f64, out: &mut Vec<Request>) {
-    let mut rng = ids::stream(seed, w.name, day);
-    let rng = &mut rng;
-    let uniform = |rng: &mut SimRng| t0 + rng.random_range(0..DAY);
-    match &w.job {
-        Job::Restarts { vault, secrets, per_day, refresh_hours, pods } => {
-            let restarts = ids::poisson(rng, per_day * volume);
-            for _ in 0..restarts {
-                let t = if rng.random_bool(0.7) { t0 + rng.random_range(7 * HOUR..18 * HOUR) } else { uniform(rng) };
-                let missing = rng.random_bool(0.1).then_some("orders-feature-flags-key");
-                for pod in 0..*pods {
-                    let start = t + Tick::from(pod) * rng.random_range(5..90) * SECOND;
-                    let caller = caller(rng, w, start);
-                    sdk_session(rng, w, &caller, start, *vault, secret_targets(&vaults[*vault], secrets, missing), true, out);
-                }
-            }
-            let every = (refresh_hours / volume.max(0.05) * HOUR as f64) as Tick;
-            let mut t = t0 + rng.random_range(0..every.max(1));
-            while t < t0 + DAY {
-                let caller = caller(rng, w, t);
-                sdk_session(rng, w, &caller, t, *vault, secret_targets(&vaults[*vault], secrets, None), false, out);
-                t += every;
-            }
-        }
-        Job::Cron { vault, secrets, every_minutes } => {
-            let every = ((every_minutes / volume.max(0.05)) * MINUTE as f64) as Tick;
-            let mut t = t0 + 5 * MINUTE + rng.random_range(0..30 * SECOND);
-            while t < t0 + DAY {
-                let caller = caller(rng, w, t);
-                let at = t + rng.random_range(0..20 * SECOND);
-                sdk_session(rng, w, &caller, at, *vault, secret_targets(&vaults[*vault], secrets, None), true, out);
-                t += every;
-            }
-        }
-        Job::Nightly { vault, secrets, zone, local_hour } => {
-            let date = super::clock::to_datetime(t0 + 12 * HOUR).date_naive();
-            let t = zone.at(date, *local_hour) + rng.random_range(0..4 * MINUTE);
-            if (t0..t0 + DAY).contains(&t) {
-                let caller = caller(rng, w, t);
-                sdk_session(rng, w, &caller, t, *vault, secret_targets(&vaults[*vault], secrets, None), true, out);
-            }
-        }
-        Job::References { vault, secrets } => {
-            let runs = 1 + ids::poisson(rng, 0.4 * volume);
-            for _ in 0..runs {
-                let t = uniform(rng);
-                let caller = caller(rng, w, t);
-                sdk_session(rng, w, &caller, t, *vault, secret_targets(&vaults[*vault], secrets, None), true, out);
-            }
-        }
-        Job::Poll { vault, secrets, every_minutes } => {
-            let every = ((every_minutes / volume.max(0.05)) * MINUTE as f64) as Tick;
-            let mut t = t0 + rng.random_range(0..every.max(1));
-            let mut first = true;
-            while t < t0 + DAY {
-                let caller = caller(rng, w, t);
-                sdk_session(rng, w, &caller, t, *vault, secret_targets(&vaults[*vault], secrets, None), first, out);
-                first = false;
-                t += every + rng.random_range(0..20 * SECOND);
-            }
-        }
-        Job::Crypto { vault, key, per_hour, wrap_share } => {
-            let n = ids::poisson(rng, per_hour * 24.0 * volume);
-            let k = &vaults[*vault].keys[*key];
-            for _ in 0..n {
-                let t = uniform(rng);
-                let caller = caller(rng, w, t);
-                let (op, verb) = if rng.random_bool(*wrap_share) { ("KeyWrap", Verb::Wrap) } else { ("KeyUnwrap", Verb::Unwrap) };
-                out.push(Request::new(rng, t, *vault, op, Outcome::Ok, &caller, request::object(ObjKind::Key, &k.name, Some(&k.version), verb), w.api, Style::Sdk));
-            }
-            for h in [3, 9, 15, 21] {
-                let t = t0 + h * HOUR + rng.random_range(0..HOUR);
-                let caller = caller(rng, w, t);
-                if rng.random_bool(0.5) {
-                    let before = t - request::gap(rng, 40, 400);
-                    out.push(challenge(rng, before, *vault, &caller, request::object(ObjKind::Key, &k.name, None, Verb::Read), w.api));
-                }
-                out.push(Request::new(rng, t, *vault, "KeyGet", Outcome::Ok, &caller, request::object(ObjKind::Key, &k.name, Some(&k.version), Verb::Read), w.api, Style::Sdk).with_extra(Extra::KeyProperties));
-            }
-        }
-        Job::Disks { vault, key, boots_per_workday } => {
-            let date = super::clock::to_datetime(t0 + 12 * HOUR).date_naive();
-            let factor = if super::clock::is_weekend(date) { 0.2 } else { 1.0 };
-            let k = &vaults[*vault].keys[*key];
-            for _ in 0..ids::poisson(rng, boots_per_workday * factor * volume) {
-                let t = if rng.random_bool(0.6) { t0 + rng.random_range(6 * HOUR..8 * HOUR) } else { uniform(rng) };
-                let caller = caller(rng, w, t);
-                for d in 0..rng.random_range(1..=2) {
-                    let verb = if rng.random_bool(0.08) { Verb::Wrap } else { Verb::Unwrap };
-                    let op = if verb == Verb::Wrap { "KeyWrap" } else { "KeyUnwrap" };
-                    let at = t + d * request::gap(rng, 50, 900);
-                    out.push(Request::new(rng, at, *vault, op, Outcome::Ok, &caller, request::object(ObjKind::Key, &k.name, Some(&k.version), verb), w.api, Style::Sdk));
-                }
-            }
-        }
-        Job::Backup { vaults: list, zone, local_hour } => {
-            let date = super::clock::to_datetime(t0 + 12 * HOUR).date_naive();
-            let start = zone.at(date, *local_hour) + rng.random_range(0..3 * MINUTE);
-            if (t0..t0 + DAY).contains(&start) {
-                let caller = caller(rng, w, start);
-                backup_run(rng, w, &caller, start, vaults, list, out);
-            }
-        }
-        Job::Deploy { vaults: list, per_week } => {
-            let date = super::clock::to_datetime(t0 + 12 * HOUR).date_naive();
-            if !super::clock::is_weekend(date) && rng.random_bool((per_week / 5.0).min(1.0)) {
-                let t = Zone::Europe(60).at(date, rng.random_range(9.5..17.0));
-                let caller = caller(rng, w, t);
-                deploy_run(rng, w, &caller, t, vaults, list, out);
-            }
-        }
-    }
 }
 
 /// A caller for `w` at `t` (fresh token, one of its addresses).
 pub(crate) fn caller(rng: &mut SimRng, w: &Workload, t: Tick) -> Arc<Caller> {
     let (ip, subnet) = match &w.network {
-        Network::Azure(ips) => (*ids::pick(rng, ips).unwrap_or(&IpAddr::from([20, 50, 0, 1])), None),
+        Network::Azure(ips) => (
+            *ids::pick(rng, ips).unwrap_or(&IpAddr::from([20, 50, 0, 1])),
+            None,
+        ),
         Network::OnPrem(ip) => (*ip, None),
-        Network::Vnet(ips, subnet) => (*ids::pick(rng, ips).unwrap_or(&IpAddr::from([10, 20, 0, 4])), Some(subnet.clone())),
+        Network::Vnet(ips, subnet) => (
+            *ids::pick(rng, ips).unwrap_or(&IpAddr::from([10, 20, 0, 4])),
+            Some(subnet.clone()),
+        ),
         Network::Runners(pools) => {
             let pool = ids::pick(rng, pools).copied().unwrap_or("azure-eastus");
             (IpAddr::V4(places::address_in(pool_named(pool), rng)), None)
         }
     };
     let token = AppToken::issue(rng, &w.principal, t, w.token_seconds);
-    Arc::new(Caller { identity: Identity::App(token), ip, client_info: w.client_info.to_owned(), subnet, tls: w.tls })
+    Arc::new(Caller {
+        identity: Identity::App(token),
+        ip,
+        client_info: w.client_info.to_owned(),
+        subnet,
+        tls: w.tls,
+    })
 }
 
 /// The SDK challenge: the same request, unauthenticated, just before the real one.
-pub(crate) fn challenge(rng: &mut SimRng, t: Tick, vault: usize, caller: &Arc<Caller>, target: Target, api: &'static str) -> Request {
-    let anonymous = Arc::new(Caller { identity: Identity::None, ..(**caller).clone() });
-    Request::new(rng, t, vault, "Authentication", Outcome::Challenge, &anonymous, target, api, Style::Sdk)
+pub(crate) fn challenge(
+    rng: &mut SimRng,
+    t: Tick,
+    vault: usize,
+    caller: &Arc<Caller>,
+    target: Target,
+    api: &'static str,
+) -> Request {
+    let anonymous = Arc::new(Caller {
+        identity: Identity::None,
+        ..(**caller).clone()
+    });
+    Request::new(
+        rng,
+        t,
+        vault,
+        "Authentication",
+        Outcome::Challenge,
+        &anonymous,
+        target,
+        api,
+        Style::Sdk,
+    )
 }
 
-fn secret_targets(vault: &Vault, secrets: &[usize], missing: Option<&str>) -> Vec<(Target, bool)> {
+/// SecretGet targets (index into the vault's secrets), plus one missing name.
+pub(crate) fn targets(
+    vault: &Vault,
+    secrets: &[usize],
+    missing: Option<&str>,
+) -> Vec<(Target, bool)> {
     let mut list: Vec<(Target, bool)> = secrets
         .iter()
         .filter_map(|i| vault.secrets.get(*i))
-        .map(|s| (request::object(ObjKind::Secret, &s.name, Some(&s.version), Verb::Read), true))
+        .map(|s| {
+            (
+                request::object(ObjKind::Secret, &s.name, Some(&s.version), Verb::Read),
+                true,
+            )
+        })
         .collect();
     if let Some(name) = missing {
-        list.push((request::object(ObjKind::Secret, name, None, Verb::Read), false));
+        list.push((
+            request::object(ObjKind::Secret, name, None, Verb::Read),
+            false,
+        ));
     }
     list
 }
 
 /// A client session: optional challenge, then one SecretGet per target.
 #[allow(clippy::too_many_arguments)]
-fn sdk_session(rng: &mut SimRng, w: &Workload, caller: &Arc<Caller>, t: Tick, vault: usize, targets: Vec<(Target, bool)>, with_challenge: bool, out: &mut Vec<Request>) {
+pub(crate) fn session(
+    rng: &mut SimRng,
+    w: &Workload,
+    caller: &Arc<Caller>,
+    t: Tick,
+    vault: usize,
+    targets: Vec<(Target, bool)>,
+    with_challenge: bool,
+    out: &mut Vec<Request>,
+) {
     let mut t = t;
     if with_challenge {
         if let Some((first, _)) = targets.first() {
@@ -278,69 +309,22 @@ fn sdk_session(rng: &mut SimRng, w: &Workload, caller: &Arc<Caller>, t: Tick, va
         }
     }
     for (target, exists) in targets {
-        let outcome = if exists { Outcome::Ok } else { Outcome::NotFound };
-        out.push(Request::new(rng, t, vault, "SecretGet", outcome, caller, target, w.api, Style::Sdk));
+        let outcome = if exists {
+            Outcome::Ok
+        } else {
+            Outcome::NotFound
+        };
+        out.push(Request::new(
+            rng,
+            t,
+            vault,
+            "SecretGet",
+            outcome,
+            caller,
+            target,
+            w.api,
+            Style::Sdk,
+        ));
         t += request::gap(rng, 15, 350);
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn backup_run(rng: &mut SimRng, w: &Workload, caller: &Arc<Caller>, start: Tick, vaults: &[Vault], list: &[usize], out: &mut Vec<Request>) {
-    let mut t = start;
-    for &v in list {
-        let vault = &vaults[v];
-        let first = [(ObjKind::Secret, &vault.secrets), (ObjKind::Key, &vault.keys), (ObjKind::Certificate, &vault.certificates)];
-        let kinds: Vec<_> = first.into_iter().filter(|(k, objs)| !objs.is_empty() && !(*k == ObjKind::Secret && !vault.certificates.is_empty())).collect();
-        if let Some((kind, _)) = kinds.first() {
-            out.push(challenge(rng, t, v, caller, request::collection(*kind), w.api));
-            t += request::gap(rng, 100, 600);
-        }
-        for (kind, objs) in kinds {
-            let (list_op, backup_op) = match kind {
-                ObjKind::Secret => ("SecretList", "SecretBackup"),
-                ObjKind::Key => ("KeyList", "KeyBackup"),
-                ObjKind::Certificate => ("CertificateList", "CertificateBackup"),
-            };
-            out.push(Request::new(rng, t, v, list_op, Outcome::Ok, caller, request::collection(kind), w.api, Style::Sdk));
-            t += request::gap(rng, 200, 900);
-            for o in objs {
-                let extra = if kind == ObjKind::Key { Extra::KeyProperties } else { Extra::None };
-                out.push(Request::new(rng, t, v, backup_op, Outcome::Ok, caller, request::object(kind, &o.name, None, Verb::Backup), w.api, Style::Sdk).with_extra(extra));
-                t += request::gap(rng, 150, 900);
-            }
-        }
-        t += request::gap(rng, 2_000, 9_000);
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn deploy_run(rng: &mut SimRng, w: &Workload, caller: &Arc<Caller>, start: Tick, vaults: &[Vault], list: &[usize], out: &mut Vec<Request>) {
-    let mut t = start;
-    for &v in list {
-        let vault = &vaults[v];
-        let certs = !vault.certificates.is_empty();
-        let kind = if certs { ObjKind::Certificate } else { ObjKind::Secret };
-        out.push(challenge(rng, t, v, caller, request::collection(kind), w.api));
-        t += request::gap(rng, 200, 800);
-        if certs {
-            for c in vault.certificates.iter().take(3) {
-                out.push(Request::new(rng, t, v, "CertificateGet", Outcome::Ok, caller, request::object(kind, &c.name, Some(&c.version), Verb::Read), w.api, Style::Sdk));
-                t += request::gap(rng, 300, 1_500);
-            }
-            continue;
-        }
-        out.push(Request::new(rng, t, v, "SecretList", Outcome::Ok, caller, request::collection(kind), w.api, Style::Sdk));
-        // The pipeline's variable groups: the same 25 secrets every run.
-        for s in vault.secrets.iter().take(25) {
-            t += request::gap(rng, 200, 2_500);
-            out.push(Request::new(rng, t, v, "SecretGet", Outcome::Ok, caller, request::object(kind, &s.name, Some(&s.version), Verb::Read), w.api, Style::Sdk));
-        }
-        if rng.random_bool(0.15) {
-            if let Some(s) = vault.secrets.get(rng.random_range(0..vault.secrets.len().max(1))) {
-                t += request::gap(rng, 500, 3_000);
-                let fresh = ids::version(rng);
-                out.push(Request::new(rng, t, v, "SecretSet", Outcome::Ok, caller, request::object(kind, &s.name, Some(&fresh), Verb::Write), w.api, Style::Sdk));
-            }
-        }
     }
 }

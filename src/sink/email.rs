@@ -49,37 +49,74 @@ impl Header for AlertIdHeader {
 
 impl EmailTransport {
     /// Builds the SMTP client (reading the password and the CA file).
-    pub fn new(s: &EmailSettings, key: &dyn Fn(&str) -> String, opts: TransportOptions) -> Result<Self, BuildError> {
-        let invalid = |k: &str, message: String| BuildError::Invalid { key: key(k), message };
-        let from: Mailbox = s.from.parse().map_err(|e| invalid("from", format!("not an address: {e}")))?;
-        let to = s
-            .to
-            .iter()
-            .map(|t| t.parse::<Mailbox>().map_err(|e| invalid("to", format!("{t:?} is not an address: {e}"))))
-            .collect::<Result<Vec<_>, _>>()?;
+    pub fn new(
+        s: &EmailSettings,
+        key: &dyn Fn(&str) -> String,
+        opts: TransportOptions,
+    ) -> Result<Self, BuildError> {
+        let invalid = |k: &str, message: String| BuildError::Invalid {
+            key: key(k),
+            message,
+        };
+        let from: Mailbox = s
+            .from
+            .parse()
+            .map_err(|e| invalid("from", format!("not an address: {e}")))?;
+        let to =
+            s.to.iter()
+                .map(|t| {
+                    t.parse::<Mailbox>()
+                        .map_err(|e| invalid("to", format!("{t:?} is not an address: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.as_str())
             .port(s.effective_port())
             .timeout(Some(opts.timeout));
         if s.tls != EmailTls::None {
             let mut params = TlsParameters::builder(s.host.clone());
             if let Some(ca) = &s.ca_file {
-                let pem = std::fs::read(ca).map_err(|e| invalid("ca_file", format!("cannot read {}: {e}", ca.display())))?;
-                let cert = Certificate::from_pem(&pem).map_err(|e| invalid("ca_file", format!("not PEM certificates: {e}")))?;
-                params = params.certificate_store(CertificateStore::None).add_root_certificate(cert);
+                let pem = std::fs::read(ca).map_err(|e| {
+                    invalid("ca_file", format!("cannot read {}: {e}", ca.display()))
+                })?;
+                let cert = Certificate::from_pem(&pem)
+                    .map_err(|e| invalid("ca_file", format!("not PEM certificates: {e}")))?;
+                params = params
+                    .certificate_store(CertificateStore::None)
+                    .add_root_certificate(cert);
             }
-            let params = params.build().map_err(|e| invalid("tls", format!("cannot set up TLS: {e}")))?;
-            builder = builder.tls(if s.tls == EmailTls::Implicit { Tls::Wrapper(params) } else { Tls::Required(params) });
+            let params = params
+                .build()
+                .map_err(|e| invalid("tls", format!("cannot set up TLS: {e}")))?;
+            builder = builder.tls(if s.tls == EmailTls::Implicit {
+                Tls::Wrapper(params)
+            } else {
+                Tls::Required(params)
+            });
         }
         let mut redactor = Redactor::new();
         if let (Some(user), Some(password)) = (&s.username, &s.password) {
             let password = resolve(password, &key("password"))?;
             redactor.add(&password);
-            builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+            builder =
+                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
         }
-        Ok(EmailTransport { transport: builder.build(), from, to, prefix: s.subject_prefix.clone(), redactor })
+        Ok(EmailTransport {
+            transport: builder.build(),
+            from,
+            to,
+            prefix: s.subject_prefix.clone(),
+            redactor,
+        })
     }
 
-    fn message(&self, subject: String, id: &str, ids: String, text: String, html: String) -> Result<Message, AttemptError> {
+    fn message(
+        &self,
+        subject: String,
+        id: &str,
+        ids: String,
+        text: String,
+        html: String,
+    ) -> Result<Message, AttemptError> {
         let mut builder = Message::builder()
             .from(self.from.clone())
             .subject(subject)
@@ -98,7 +135,11 @@ impl EmailTransport {
 
 /// The alert id as a `Message-ID` left part: only characters RFC 5322 allows there.
 fn message_id_part(id: &str) -> String {
-    let clean: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || "-._".contains(*c)).take(120).collect();
+    let clean: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-._".contains(*c))
+        .take(120)
+        .collect();
     if clean.is_empty() {
         "alert".into()
     } else {
@@ -138,7 +179,10 @@ impl Transport for EmailTransport {
                 )?,
                 Job::Digest(alerts) => {
                     let ids: Vec<&str> = alerts.iter().map(|a: &Alert| a.id.as_str()).collect();
-                    let digest_id = format!("digest-{:016x}", xxhash_rust::xxh3::xxh3_64(ids.join(",").as_bytes()));
+                    let digest_id = format!(
+                        "digest-{:016x}",
+                        xxhash_rust::xxh3::xxh3_64(ids.join(",").as_bytes())
+                    );
                     self.message(
                         render::digest_subject(alerts, &self.prefix),
                         &digest_id,
@@ -148,7 +192,11 @@ impl Transport for EmailTransport {
                     )?
                 }
             };
-            self.transport.send(message).await.map(|_| ()).map_err(|e| smtp_error(&e))
+            self.transport
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| smtp_error(&e))
         })
     }
 

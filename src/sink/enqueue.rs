@@ -37,7 +37,9 @@ impl Router {
                 sink: s.name.clone(),
                 config: s.clone(),
                 digest: match &s.settings {
-                    SinkSettings::Email(e) => e.digest_every.map(|d| (d.as_chrono(), e.digest_max_severity)),
+                    SinkSettings::Email(e) => e
+                        .digest_every
+                        .map(|d| (d.as_chrono(), e.digest_max_severity)),
                     _ => None,
                 },
             })
@@ -52,14 +54,21 @@ impl Router {
             .filter(|r| r.config.routes(&alert.detector, alert.severity))
             .map(|r| Route {
                 sink: r.sink.clone(),
-                digest_at: r.digest.filter(|(_, max)| alert.severity <= *max).map(|(every, _)| now + every),
+                digest_at: r
+                    .digest
+                    .filter(|(_, max)| alert.severity <= *max)
+                    .map(|(every, _)| now + every),
             })
             .collect()
     }
 
     /// The enabled sinks' names.
     pub fn sinks(&self) -> Vec<String> {
-        self.rules.iter().filter(|r| r.config.enabled).map(|r| r.sink.clone()).collect()
+        self.rules
+            .iter()
+            .filter(|r| r.config.enabled)
+            .map(|r| r.sink.clone())
+            .collect()
     }
 
     /// Whether any sink is enabled.
@@ -91,7 +100,15 @@ impl OutboxSink {
         observer: Arc<dyn DeliveryObserver>,
         batch: usize,
     ) -> Self {
-        OutboxSink { outbox, router, clock, wake, observer, batch: batch.max(1), buffer: Vec::new() }
+        OutboxSink {
+            outbox,
+            router,
+            clock,
+            wake,
+            observer,
+            batch: batch.max(1),
+            buffer: Vec::new(),
+        }
     }
 
     fn commit(&mut self) -> Result<(), SinkError> {
@@ -101,7 +118,8 @@ impl OutboxSink {
         let queued = self.outbox.enqueue(&self.buffer, self.clock.now())?;
         self.buffer.clear();
         for (sink, alert_id) in &queued {
-            self.observer.observe(&DeliveryEvent::Enqueued { sink, alert_id });
+            self.observer
+                .observe(&DeliveryEvent::Enqueued { sink, alert_id });
         }
         self.wake.notify_waiters();
         Ok(())

@@ -24,18 +24,35 @@ pub struct FileTransport {
 impl FileTransport {
     /// A sink writing to `settings.path` (`-`: standard output).
     pub fn new(settings: &FileSettings) -> Self {
-        FileTransport { path: settings.path.clone(), lock: Mutex::new(()), redactor: Redactor::new() }
+        FileTransport {
+            path: settings.path.clone(),
+            lock: Mutex::new(()),
+            redactor: Redactor::new(),
+        }
     }
 
     fn write(&self, text: &str) -> Result<(), AttemptError> {
-        let _guard = self.lock.lock().map_err(|_| AttemptError::retryable("file sink lock poisoned"))?;
-        let io = |e: std::io::Error| AttemptError::retryable(format!("cannot write to {}: {e}", self.path.display()));
+        let _guard = self
+            .lock
+            .lock()
+            .map_err(|_| AttemptError::retryable("file sink lock poisoned"))?;
+        let io = |e: std::io::Error| {
+            AttemptError::retryable(format!("cannot write to {}: {e}", self.path.display()))
+        };
         if self.path.as_os_str() == "-" {
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(io)
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(io)
         } else {
-            let mut file = OpenOptions::new().create(true).append(true).open(&self.path).map_err(io)?;
-            file.write_all(text.as_bytes()).and_then(|()| file.sync_data()).map_err(io)
+            let mut file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(io)?;
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.sync_data())
+                .map_err(io)
         }
     }
 }

@@ -14,18 +14,27 @@ pub struct JsonLinesSink {
 impl JsonLinesSink {
     /// A sink writing to `out`; `target` names it in errors.
     pub fn new(target: impl Into<String>, out: Box<dyn Write + Send>) -> Self {
-        JsonLinesSink { target: target.into(), out }
+        JsonLinesSink {
+            target: target.into(),
+            out,
+        }
     }
 
     fn io(&self, source: std::io::Error) -> SinkError {
-        SinkError::Io { target: self.target.clone(), source }
+        SinkError::Io {
+            target: self.target.clone(),
+            source,
+        }
     }
 }
 
 impl AlertSink for JsonLinesSink {
     fn deliver(&mut self, alert: &Alert) -> Result<(), SinkError> {
         let line = alert.to_json_line();
-        self.out.write_all(line.as_bytes()).and_then(|()| self.out.write_all(b"\n")).map_err(|e| self.io(e))
+        self.out
+            .write_all(line.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"))
+            .map_err(|e| self.io(e))
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {

@@ -20,6 +20,7 @@ pub mod sample;
 pub mod secret;
 pub mod transport;
 pub mod webhook;
+mod worker;
 
 use crate::alert::Alert;
 

@@ -123,17 +123,54 @@ pub struct LogObserver;
 impl DeliveryObserver for LogObserver {
     fn observe(&self, event: &DeliveryEvent<'_>) {
         match event {
-            DeliveryEvent::Attempt { sink, outcome: AttemptOutcome::Failed { retryable }, error, latency, .. } => {
-                tracing::warn!(sink, retryable, latency_ms = latency.as_millis() as u64, error = error.unwrap_or(""), "delivery attempt failed");
+            DeliveryEvent::Attempt {
+                sink,
+                outcome: AttemptOutcome::Failed { retryable },
+                error,
+                latency,
+                ..
+            } => {
+                tracing::warn!(
+                    sink,
+                    retryable,
+                    latency_ms = latency.as_millis() as u64,
+                    error = error.unwrap_or(""),
+                    "delivery attempt failed"
+                );
             }
-            DeliveryEvent::Attempt { sink, alerts, latency, .. } => {
-                tracing::debug!(sink, alerts, latency_ms = latency.as_millis() as u64, "delivered");
+            DeliveryEvent::Attempt {
+                sink,
+                alerts,
+                latency,
+                ..
+            } => {
+                tracing::debug!(
+                    sink,
+                    alerts,
+                    latency_ms = latency.as_millis() as u64,
+                    "delivered"
+                );
             }
-            DeliveryEvent::DeadLettered { sink, alert_id, tries, reason } => {
-                tracing::error!(sink, alert_id, tries, reason, "alert dead-lettered; see `kvwatch outbox list`");
+            DeliveryEvent::DeadLettered {
+                sink,
+                alert_id,
+                tries,
+                reason,
+            } => {
+                tracing::error!(
+                    sink,
+                    alert_id,
+                    tries,
+                    reason,
+                    "alert dead-lettered; see `kvwatch outbox list`"
+                );
             }
             DeliveryEvent::RateLimited { sink, pause } => {
-                tracing::info!(sink, pause_ms = pause.as_millis() as u64, "receiver asked to slow down");
+                tracing::info!(
+                    sink,
+                    pause_ms = pause.as_millis() as u64,
+                    "receiver asked to slow down"
+                );
             }
             _ => {}
         }
@@ -171,14 +208,34 @@ impl Recorder {
 impl DeliveryObserver for Recorder {
     fn observe(&self, event: &DeliveryEvent<'_>) {
         let owned = match *event {
-            DeliveryEvent::Enqueued { sink, alert_id } => Recorded::Enqueued(sink.into(), alert_id.into()),
-            DeliveryEvent::Attempt { sink, outcome, error, .. } => Recorded::Attempt(sink.into(), outcome, error.map(str::to_owned)),
-            DeliveryEvent::Retried { sink, alert_id, tries, .. } => Recorded::Retried(sink.into(), alert_id.into(), tries),
-            DeliveryEvent::RateLimited { sink, pause } => Recorded::RateLimited(sink.into(), pause),
-            DeliveryEvent::DeadLettered { sink, alert_id, reason, .. } => {
-                Recorded::DeadLettered(sink.into(), alert_id.into(), reason.into())
+            DeliveryEvent::Enqueued { sink, alert_id } => {
+                Recorded::Enqueued(sink.into(), alert_id.into())
             }
-            DeliveryEvent::Depth { sink, pending, dead, .. } => Recorded::Depth(sink.into(), pending, dead),
+            DeliveryEvent::Attempt {
+                sink,
+                outcome,
+                error,
+                ..
+            } => Recorded::Attempt(sink.into(), outcome, error.map(str::to_owned)),
+            DeliveryEvent::Retried {
+                sink,
+                alert_id,
+                tries,
+                ..
+            } => Recorded::Retried(sink.into(), alert_id.into(), tries),
+            DeliveryEvent::RateLimited { sink, pause } => Recorded::RateLimited(sink.into(), pause),
+            DeliveryEvent::DeadLettered {
+                sink,
+                alert_id,
+                reason,
+                ..
+            } => Recorded::DeadLettered(sink.into(), alert_id.into(), reason.into()),
+            DeliveryEvent::Depth {
+                sink,
+                pending,
+                dead,
+                ..
+            } => Recorded::Depth(sink.into(), pending, dead),
         };
         if let Ok(mut v) = self.0.lock() {
             v.push(owned);

@@ -46,29 +46,53 @@ impl RetryPolicy {
         let exp = tries.saturating_sub(1).min(30);
         let base = self.initial.saturating_mul(1u32 << exp).min(self.max);
         let half = base / 2;
-        let jitter = rand::rng().random_range(0..=half.as_micros().min(u128::from(u64::MAX)) as u64);
+        let jitter =
+            rand::rng().random_range(0..=half.as_micros().min(u128::from(u64::MAX)) as u64);
         half + Duration::from_micros(jitter)
     }
 
     /// What to do with a delivery whose attempt failed with `err` at `now`.
-    pub fn decide(&self, state: &DeliveryState, err: &AttemptError, now: DateTime<Utc>) -> Decision {
+    pub fn decide(
+        &self,
+        state: &DeliveryState,
+        err: &AttemptError,
+        now: DateTime<Utc>,
+    ) -> Decision {
         let tries = state.tries + u32::from(!err.rate_limited);
         let age = (now - state.enqueued()).to_std().unwrap_or(Duration::ZERO);
         if !err.retryable {
-            return Decision::Dead { tries, reason: format!("refused (not retryable): {}", err.message) };
+            return Decision::Dead {
+                tries,
+                reason: format!("refused (not retryable): {}", err.message),
+            };
         }
         if tries >= self.max_tries {
-            return Decision::Dead { tries, reason: format!("gave up after {tries} tries: {}", err.message) };
+            return Decision::Dead {
+                tries,
+                reason: format!("gave up after {tries} tries: {}", err.message),
+            };
         }
         if age >= self.max_age {
             return Decision::Dead {
                 tries,
-                reason: format!("undelivered after {}: {}", humantime::format_duration(Duration::from_secs(age.as_secs())), err.message),
+                reason: format!(
+                    "undelivered after {}: {}",
+                    humantime::format_duration(Duration::from_secs(age.as_secs())),
+                    err.message
+                ),
             };
         }
-        let backoff = if err.rate_limited && err.retry_after.is_some() { Duration::ZERO } else { self.delay(tries.max(1)) };
+        let backoff = if err.rate_limited && err.retry_after.is_some() {
+            Duration::ZERO
+        } else {
+            self.delay(tries.max(1))
+        };
         let delay = backoff.max(err.retry_after.unwrap_or(Duration::ZERO));
-        Decision::Retry { tries, delay, at: now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX) }
+        Decision::Retry {
+            tries,
+            delay,
+            at: now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
+        }
     }
 }
 
@@ -103,13 +127,20 @@ pub struct Pace {
 impl Pace {
     /// At most `per_minute` requests a minute (`None`: as fast as answers come).
     pub fn new(per_minute: Option<u32>) -> Self {
-        let interval = per_minute.filter(|n| *n > 0).map(|n| chrono::Duration::microseconds(60_000_000 / i64::from(n)));
-        Pace { interval, next: None }
+        let interval = per_minute
+            .filter(|n| *n > 0)
+            .map(|n| chrono::Duration::microseconds(60_000_000 / i64::from(n)));
+        Pace {
+            interval,
+            next: None,
+        }
     }
 
     /// How long to wait before the next request may go (zero: go now).
     pub fn wait(&self, now: DateTime<Utc>) -> Duration {
-        self.next.map_or(Duration::ZERO, |n| (n - now).to_std().unwrap_or(Duration::ZERO))
+        self.next.map_or(Duration::ZERO, |n| {
+            (n - now).to_std().unwrap_or(Duration::ZERO)
+        })
     }
 
     /// A request went at `now`.
@@ -131,7 +162,12 @@ mod tests {
     use super::*;
 
     fn policy() -> RetryPolicy {
-        RetryPolicy { max_tries: 4, max_age: Duration::from_secs(3600), initial: Duration::from_secs(2), max: Duration::from_secs(60) }
+        RetryPolicy {
+            max_tries: 4,
+            max_age: Duration::from_secs(3600),
+            initial: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+        }
     }
 
     fn state(tries: u32, enqueued: DateTime<Utc>) -> DeliveryState {
@@ -151,11 +187,20 @@ mod tests {
         let p = policy();
         for _ in 0..200 {
             let d1 = p.delay(1);
-            assert!(d1 >= Duration::from_secs(1) && d1 <= Duration::from_secs(2), "{d1:?}");
+            assert!(
+                d1 >= Duration::from_secs(1) && d1 <= Duration::from_secs(2),
+                "{d1:?}"
+            );
             let d3 = p.delay(3);
-            assert!(d3 >= Duration::from_secs(4) && d3 <= Duration::from_secs(8), "{d3:?}");
+            assert!(
+                d3 >= Duration::from_secs(4) && d3 <= Duration::from_secs(8),
+                "{d3:?}"
+            );
             let d20 = p.delay(20);
-            assert!(d20 >= Duration::from_secs(30) && d20 <= Duration::from_secs(60), "{d20:?}");
+            assert!(
+                d20 >= Duration::from_secs(30) && d20 <= Duration::from_secs(60),
+                "{d20:?}"
+            );
         }
     }
 
@@ -164,14 +209,33 @@ mod tests {
         let p = policy();
         let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let soft = AttemptError::retryable("503");
-        assert!(matches!(p.decide(&state(0, t0), &soft, t0), Decision::Retry { tries: 1, .. }));
-        assert!(matches!(p.decide(&state(3, t0), &soft, t0), Decision::Dead { tries: 4, .. }));
+        assert!(matches!(
+            p.decide(&state(0, t0), &soft, t0),
+            Decision::Retry { tries: 1, .. }
+        ));
+        assert!(matches!(
+            p.decide(&state(3, t0), &soft, t0),
+            Decision::Dead { tries: 4, .. }
+        ));
         let late = t0 + chrono::Duration::hours(2);
-        assert!(matches!(p.decide(&state(1, t0), &soft, late), Decision::Dead { .. }));
-        assert!(matches!(p.decide(&state(0, t0), &AttemptError::permanent("400"), t0), Decision::Dead { tries: 1, .. }));
-        let slow = AttemptError { retryable: true, rate_limited: true, retry_after: Some(Duration::from_secs(30)), message: "429".into() };
+        assert!(matches!(
+            p.decide(&state(1, t0), &soft, late),
+            Decision::Dead { .. }
+        ));
+        assert!(matches!(
+            p.decide(&state(0, t0), &AttemptError::permanent("400"), t0),
+            Decision::Dead { tries: 1, .. }
+        ));
+        let slow = AttemptError {
+            retryable: true,
+            rate_limited: true,
+            retry_after: Some(Duration::from_secs(30)),
+            message: "429".into(),
+        };
         match p.decide(&state(3, t0), &slow, t0) {
-            Decision::Retry { tries, delay, .. } => assert_eq!((tries, delay), (3, Duration::from_secs(30))),
+            Decision::Retry { tries, delay, .. } => {
+                assert_eq!((tries, delay), (3, Duration::from_secs(30)))
+            }
             other => panic!("{other:?}"),
         }
     }

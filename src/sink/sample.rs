@@ -15,7 +15,13 @@ pub fn alert(n: u32, severity: Severity) -> Alert {
         appid: None,
         kind: "user".into(),
     };
-    let incident = id::incident_id("failed_auth", "", principal.oid.as_deref().unwrap_or(""), "kv-prod-payments", first);
+    let incident = id::incident_id(
+        "failed_auth",
+        "",
+        principal.oid.as_deref().unwrap_or(""),
+        "kv-prod-payments",
+        first,
+    );
     Alert {
         id: id::alert_id(&incident, 1),
         incident_id: incident,

@@ -80,18 +80,27 @@ pub enum SecretError {
 pub fn resolve(reference: &SecretRef, key: &str) -> Result<Secret, SecretError> {
     let (value, from) = match reference {
         SecretRef::Env(name) => {
-            let value = std::env::var(name).map_err(|_| SecretError::MissingEnv { key: key.to_owned(), name: name.clone() })?;
+            let value = std::env::var(name).map_err(|_| SecretError::MissingEnv {
+                key: key.to_owned(),
+                name: name.clone(),
+            })?;
             (value, format!("environment variable {name}"))
         }
         SecretRef::File(path) => {
-            let value = std::fs::read_to_string(path)
-                .map_err(|source| SecretError::File { key: key.to_owned(), path: path.clone(), source })?;
+            let value = std::fs::read_to_string(path).map_err(|source| SecretError::File {
+                key: key.to_owned(),
+                path: path.clone(),
+                source,
+            })?;
             (value, format!("file {}", path.display()))
         }
     };
     let value = value.trim();
     if value.is_empty() {
-        return Err(SecretError::Empty { key: key.to_owned(), from });
+        return Err(SecretError::Empty {
+            key: key.to_owned(),
+            from,
+        });
     }
     Ok(Secret(value.to_owned()))
 }
@@ -172,7 +181,9 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print_and_are_redacted() {
-        let s = Secret::new("https://hooks.example.com/services/T000/B000/XXXXSECRETXXXX?token=abcdefgh");
+        let s = Secret::new(
+            "https://hooks.example.com/services/T000/B000/XXXXSECRETXXXX?token=abcdefgh",
+        );
         assert_eq!(format!("{s:?}"), "Secret(<redacted>)");
         let mut r = Redactor::new();
         r.add(&s);
@@ -186,16 +197,33 @@ mod tests {
     #[test]
     fn resolve_reads_env_and_file_and_never_echoes_values() {
         std::env::set_var("KVWATCH_TEST_SECRET_RESOLVE", "  s3cr3t-value \n");
-        let s = resolve(&SecretRef::Env("KVWATCH_TEST_SECRET_RESOLVE".into()), "sinks[0].url").unwrap();
+        let s = resolve(
+            &SecretRef::Env("KVWATCH_TEST_SECRET_RESOLVE".into()),
+            "sinks[0].url",
+        )
+        .unwrap();
         assert_eq!(s.expose(), "s3cr3t-value");
-        let err = resolve(&SecretRef::Env("KVWATCH_TEST_SECRET_UNSET_X".into()), "sinks[0].url").unwrap_err();
-        assert!(err.to_string().contains("sinks[0].url") && err.to_string().contains("KVWATCH_TEST_SECRET_UNSET_X"));
+        let err = resolve(
+            &SecretRef::Env("KVWATCH_TEST_SECRET_UNSET_X".into()),
+            "sinks[0].url",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("sinks[0].url")
+                && err.to_string().contains("KVWATCH_TEST_SECRET_UNSET_X")
+        );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");
         std::fs::write(&path, "file-secret\n").unwrap();
-        assert_eq!(resolve(&SecretRef::File(path), "k").unwrap().expose(), "file-secret");
+        assert_eq!(
+            resolve(&SecretRef::File(path), "k").unwrap().expose(),
+            "file-secret"
+        );
         let empty = dir.path().join("empty");
         std::fs::write(&empty, "\n").unwrap();
-        assert!(matches!(resolve(&SecretRef::File(empty), "k"), Err(SecretError::Empty { .. })));
+        assert!(matches!(
+            resolve(&SecretRef::File(empty), "k"),
+            Err(SecretError::Empty { .. })
+        ));
     }
 }

@@ -54,12 +54,22 @@ pub struct AttemptError {
 impl AttemptError {
     /// A failure worth retrying.
     pub fn retryable(message: impl Into<String>) -> Self {
-        AttemptError { retryable: true, rate_limited: false, retry_after: None, message: message.into() }
+        AttemptError {
+            retryable: true,
+            rate_limited: false,
+            retry_after: None,
+            message: message.into(),
+        }
     }
 
     /// A refusal no retry will change (bad request, authentication, a missing endpoint).
     pub fn permanent(message: impl Into<String>) -> Self {
-        AttemptError { retryable: false, rate_limited: false, retry_after: None, message: message.into() }
+        AttemptError {
+            retryable: false,
+            rate_limited: false,
+            retry_after: None,
+            message: message.into(),
+        }
     }
 }
 
@@ -110,7 +120,11 @@ pub struct TransportOptions {
 }
 
 /// Builds the transport of sink number `index`.
-pub fn build(index: usize, sink: &SinkConfig, opts: TransportOptions) -> Result<Arc<dyn Transport>, BuildError> {
+pub fn build(
+    index: usize,
+    sink: &SinkConfig,
+    opts: TransportOptions,
+) -> Result<Arc<dyn Transport>, BuildError> {
     let key = |k: &str| format!("sinks[{index}].{k}");
     Ok(match &sink.settings {
         SinkSettings::Email(s) => Arc::new(email::EmailTransport::new(s, &key, opts)?),

@@ -65,6 +65,14 @@ pub enum InputError {
         /// What failed.
         message: String,
     },
+    /// An input is larger than `pipeline.max_input_bytes`.
+    #[error("{path}: larger than the {limit}-byte input limit (pipeline.max_input_bytes)")]
+    TooLarge {
+        /// The path (`<stdin>` for standard input).
+        path: String,
+        /// The limit.
+        limit: u64,
+    },
     /// A gzip input is corrupt or too large.
     #[error("{path}: {source}")]
     Decode {
@@ -75,6 +83,10 @@ pub enum InputError {
         source: DecodeError,
     },
 }
+
+/// The default `pipeline.max_input_bytes`: 4 GiB, as large as a `.gz` input may
+/// expand to, so a plain file is allowed what a compressed one is.
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
 /// File extensions read when walking a folder.
 const READABLE: &[&str] = &["json", "jsonl", "ndjson", "csv", "gz", "log", "txt"];
@@ -156,28 +168,43 @@ pub fn storage_hour(path: &Path) -> Option<StorageHour> {
     Some(StorageHour { year: year?, month: month?, day: day?, hour: hour? })
 }
 
-/// Reads an input whole, expanding gzip (capped at `max_decompressed` bytes).
-pub fn read_input(input: &Input, max_decompressed: u64) -> Result<Vec<u8>, InputError> {
+/// Reads an input whole, refusing one larger than `max_input` bytes (as stored) and
+/// expanding gzip (capped at `max_decompressed` bytes).
+///
+/// The size is enforced while reading, not from file metadata, so a device, a pipe,
+/// standard input or a file that grows while it is read cannot get past it.
+pub fn read_input(input: &Input, max_input: u64, max_decompressed: u64) -> Result<Vec<u8>, InputError> {
     let (name, bytes) = match input {
         Input::File(path) => {
-            let bytes = std::fs::read(path)
-                .map_err(|source| InputError::Unreadable { path: path.clone(), source })?;
-            (path.display().to_string(), bytes)
+            let unreadable = |source| InputError::Unreadable { path: path.clone(), source };
+            let file = std::fs::File::open(path).map_err(unreadable)?;
+            // A regular file says its size up front: refuse it before reading a byte.
+            if file.metadata().is_ok_and(|m| m.is_file() && m.len() > max_input) {
+                return Err(InputError::TooLarge { path: path.display().to_string(), limit: max_input });
+            }
+            (path.display().to_string(), read_capped(file, max_input).map_err(unreadable)?)
         }
         Input::Stdin => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .lock()
-                .read_to_end(&mut bytes)
+            let bytes = read_capped(std::io::stdin().lock(), max_input)
                 .map_err(|source| InputError::Unreadable { path: PathBuf::from("-"), source })?;
             ("<stdin>".to_owned(), bytes)
         }
     };
+    if bytes.len() as u64 > max_input {
+        return Err(InputError::TooLarge { path: name, limit: max_input });
+    }
     if is_gzip(&bytes) {
         gunzip(&bytes, max_decompressed).map_err(|source| InputError::Decode { path: name, source })
     } else {
         Ok(bytes)
     }
+}
+
+/// Reads at most `max + 1` bytes, so the caller can tell "exactly `max`" from "more".
+fn read_capped(reader: impl Read, max: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 #[cfg(test)]
@@ -216,6 +243,19 @@ mod tests {
                 (Some(10), vec![Input::File(a1), Input::File(b1)]),
             ]
         );
+    }
+
+    #[test]
+    fn inputs_over_the_cap_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.jsonl");
+        std::fs::write(&path, vec![b'x'; 2000]).unwrap();
+        let input = Input::File(path.clone());
+        assert_eq!(read_input(&input, 2000, 1 << 20).unwrap().len(), 2000);
+        let err = read_input(&input, 1999, 1 << 20).unwrap_err();
+        assert!(matches!(err, InputError::TooLarge { limit: 1999, .. }), "{err}");
+        let message = err.to_string();
+        assert!(message.contains("big.jsonl") && message.contains("pipeline.max_input_bytes"), "{message}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Sources: where the bytes come from. [`files`] walks paths for replay (including
-//! the Azure Storage archive layout) and reads them, decompressing gzip; the Event
-//! Hubs consumer for `kvwatch run` lives in its own module.
+//! the Azure Storage archive layout) and reads them, decompressing gzip; [`eventhubs`]
+//! reads Event Hubs partitions for `kvwatch run` and `kvwatch route`.
 
 pub mod files;
+pub mod eventhubs;

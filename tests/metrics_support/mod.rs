@@ -84,8 +84,12 @@ pub fn populated() -> (Arc<Metrics>, Summary) {
     (metrics, summary)
 }
 
-/// Touches the families a replay does not feed (delivery, Event Hubs, state).
+/// Touches the families a replay of the samples may not feed (alerts, delivery,
+/// Event Hubs, state).
 pub fn feed_the_other_families(metrics: &Metrics) {
+    use kvwatch::pipeline::{Happening, Observer};
+    let alert = kvwatch::sink::sample::alert(1, kvwatch::alert::Severity::High);
+    metrics.observer().observe(&Happening::Alerted { alert: &alert, latency: Some(Duration::from_millis(3)) });
     let d = metrics.delivery_observer();
     d.observe(&DeliveryEvent::Enqueued { sink: "soc-webhook", alert_id: "a1" });
     d.observe(&DeliveryEvent::Attempt {

@@ -115,8 +115,15 @@ fn row_of<'a>(record: &ByteRecord, raw: &'a [u8], plan: &[Spec]) -> Result<Row<'
                 seed.deserialize(StringDeserializer::<ValueError>::new(text.to_owned()))
             }
         };
-        // Cells are text and every column reader is lenient, so this cannot fail.
-        applied.map_err(|_| RejectReason::InvalidCsv)?;
+        // Cells are text and every column reader is lenient: only JSON text nested
+        // past the recursion limit (a dynamic column) fails.
+        applied.map_err(|e| {
+            if crate::decode::lenient::is_too_deep(&e) {
+                RejectReason::TooDeep
+            } else {
+                RejectReason::InvalidCsv
+            }
+        })?;
     }
     Ok(row)
 }
@@ -165,5 +172,66 @@ mod tests {
         assert_eq!(locate(raw, 16, b"f"), Some((&b"f"[..], 17)));
         assert_eq!(locate(raw, 16, b"g"), None);
         assert_eq!(locate(raw, 40, b"g"), None);
+    }
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::decode::reject::SkipReason;
+
+    const RID: &str = "/subscriptions/s/resourcegroups/r/providers/microsoft.keyvault/vaults/v1";
+
+    #[test]
+    fn rows_are_decoded_or_refused_alone() {
+        let header = "TimeGenerated [UTC],OperationName,_ResourceId,HttpStatusCode,ClientInfo,Type";
+        let long = "x".repeat(300);
+        let mut input = format!("\u{feff}{header}\r\n");
+        input.push_str(&format!("\"11/2/2024, 9:12:25.085 AM\",SecretGet,{RID},200,cli/1,AZKVAuditLogs\r\n"));
+        input.push_str(&format!("2024-11-02T09:12:26Z,SecretGet,{RID},403,\"say \"\"hi\"\"\",AZKVAuditLogs\r\n"));
+        input.push_str("2024-11-02T09:12:27Z,SecretGet\r\n\r\n");
+        input.push_str(&format!("2024-11-02T09:12:28Z,SecretGet,{RID},200,{long},AZKVAuditLogs\r\n"));
+        input.push_str(&format!("2024-11-02T09:12:29Z,\"Sign-in\nactivity\",{RID},200,x,SigninLogs\r\n"));
+        input.push_str(&format!("2024-11-02T09:12:30Z,SecretGet,{RID},200,\"multi\nline\",AZKVAuditLogs"));
+        let mut bytes = input.into_bytes();
+        // An invalid UTF-8 cell, then a good row.
+        bytes.extend_from_slice(format!("\n2024-11-02T09:12:31Z,SecretGet,{RID},200,bad").as_bytes());
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        bytes.extend_from_slice(b",AZKVAuditLogs\n");
+
+        let limits = Limits { max_record_bytes: 200, ..Limits::default() };
+        let mut got = Vec::new();
+        decode(&bytes, &limits, &mut |r: Record<'_>| {
+            let result = r.result.map(|e| {
+                let borrowed = matches!(e.client_info, Some(Cow::Borrowed(_)));
+                (e.status, e.client_info.map(Cow::into_owned), borrowed, e.time.to_rfc3339())
+            });
+            got.push((r.location.line, r.location.index, r.shape, result));
+        });
+        let refused = |reason: Refusal| Err::<(u16, Option<String>, bool, String), Refusal>(reason);
+        let azkv = Shape::AzkvAuditLogs;
+        let ad = Shape::AzureDiagnostics;
+        let want = vec![
+            (2, Some(0), azkv, Ok((200, Some("cli/1".to_string()), true, "2024-11-02T09:12:25.085+00:00".to_string()))),
+            (3, Some(1), azkv, Ok((403, Some("say \"hi\"".to_string()), false, "2024-11-02T09:12:26+00:00".to_string()))),
+            (4, Some(2), ad, refused(RejectReason::InvalidCsv.into())),
+            (6, Some(3), ad, refused(RejectReason::TooLarge.into())),
+            (7, Some(4), ad, refused(SkipReason::OtherCategory.into())),
+            (9, Some(5), azkv, Ok((200, Some("multi\nline".to_string()), true, "2024-11-02T09:12:30+00:00".to_string()))),
+            (11, Some(6), ad, refused(RejectReason::InvalidUtf8.into())),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_header_of_unknown_columns_refuses_every_row() {
+        let mut got = Vec::new();
+        decode(b"a,b\n1,2\n3,4\n", &Limits::default(), &mut |r: Record<'_>| got.push(r.result.map(|_| ())));
+        assert_eq!(got, vec![Err(RejectReason::UnknownShape.into()); 2]);
+        let mut count = 0;
+        decode(b"TimeGenerated,OperationName\n", &Limits::default(), &mut |_| count += 1);
+        assert_eq!(count, 0, "a header alone holds no record");
     }
 }

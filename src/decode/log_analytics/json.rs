@@ -271,3 +271,106 @@ impl<'de> Visitor<'de> for RowsVisitor<'_, '_, 'de> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+    use crate::decode::reject::SkipReason;
+
+    const ROW: &str = r#"{"TimeGenerated":"2024-01-01T00:00:00Z","OperationName":"SecretGet","_ResourceId":"/subscriptions/s/resourcegroups/r/providers/microsoft.keyvault/vaults/v1","HttpStatusCode":200,"ClientInfo":"cli/1"}"#;
+
+    type Outcome = (Location, Shape, Result<String, Refusal>);
+
+    fn outcomes(input: &str, limits: Limits) -> Vec<Outcome> {
+        let mut out = Vec::new();
+        decode(input.as_bytes(), &limits, &mut |r: Record<'_>| {
+            out.push((r.location, r.shape, r.result.map(|e| format!("{} {}", e.vault, e.operation))));
+        });
+        out
+    }
+
+    fn at(line: u64, index: Option<u32>) -> Location {
+        Location { line, index }
+    }
+
+    fn ok() -> Result<String, Refusal> {
+        Ok("v1 SecretGet".to_string())
+    }
+
+    #[test]
+    fn bad_rows_are_refused_alone() {
+        let other = r#"{"Type":"SigninLogs","OperationName":"Sign-in activity","TimeGenerated":"2024-01-01T00:00:00Z"}"#;
+        let input = format!("{ROW}\n{{\"TimeGenerated\":\n7\n[{ROW},5,{ROW}]\n\n{other}\n{ROW}\n");
+        let (azkv, ad) = (Shape::AzkvAuditLogs, Shape::AzureDiagnostics);
+        let want: Vec<Outcome> = vec![
+            (at(1, None), azkv, ok()),
+            (at(2, None), ad, Err(RejectReason::InvalidJson.into())),
+            (at(3, None), ad, Err(RejectReason::UnknownShape.into())),
+            (at(4, Some(0)), azkv, ok()),
+            (at(4, Some(1)), ad, Err(RejectReason::UnknownShape.into())),
+            (at(4, Some(2)), azkv, ok()),
+            (at(6, None), ad, Err(SkipReason::OtherCategory.into())),
+            (at(7, None), azkv, ok()),
+        ];
+        assert_eq!(outcomes(&input, Limits::default()), want);
+    }
+
+    #[test]
+    fn containers_in_any_key_order_stream_their_rows() {
+        let odata = format!("{{\"@odata.context\":\"x\",\"value\":[\n{ROW},\n{ROW},\n{{\"Time");
+        let azkv = Shape::AzkvAuditLogs;
+        let want: Vec<Outcome> = vec![
+            (at(2, Some(0)), azkv, ok()),
+            (at(3, Some(1)), azkv, ok()),
+            (at(1, Some(2)), Shape::AzureDiagnostics, Err(RejectReason::InvalidJson.into())),
+        ];
+        assert_eq!(outcomes(&odata, Limits::default()), want);
+
+        // Rows before columns, two tables, a short row, an extra cell, a row object.
+        let tables = r#"{"tables":[
+ {"rows":[["SecretGet","2024-01-01T00:00:00Z","/subscriptions/s/resourcegroups/r/providers/microsoft.keyvault/vaults/v1",200]],
+  "name":"A","columns":[{"name":"OperationName","type":"string"},{"name":"TimeGenerated [UTC]"},"_ResourceId",{"name":"httpStatusCode_d","type":"real"}]},
+ {"name":"B","columns":["TimeGenerated","OperationName","ResourceId","ResultSignature"],"rows":[
+  ["2024-01-01T00:00:00Z","SecretGet","/SUBSCRIPTIONS/S/RESOURCEGROUPS/R/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/V1","OK","extra"],
+  ["2024-01-01T00:00:00Z"],
+  {"TimeGenerated":"2024-01-01T00:00:00Z","OperationName":"SecretGet","Resource":"V1","ResultSignature":"OK"},
+  "text"]}]}"#;
+        let ad = Shape::AzureDiagnostics;
+        let want: Vec<Outcome> = vec![
+            (at(2, Some(0)), ad, ok()),
+            (at(6, Some(0)), ad, ok()),
+            (at(7, Some(1)), ad, Err(RejectReason::MissingOperation.into())),
+            (at(8, Some(2)), ad, ok()),
+            (at(9, Some(3)), ad, Err(RejectReason::UnknownShape.into())),
+        ];
+        assert_eq!(outcomes(tables, Limits::default()), want);
+    }
+
+    #[test]
+    fn the_size_limit_applies_to_rows_not_containers() {
+        let limits = Limits { max_record_bytes: ROW.len(), ..Limits::default() };
+        let big = ROW.replace("cli/1", "cli/1.0");
+        let input = format!("{{\"value\":[{ROW},{big}]}}\n{big}\n");
+        let want: Vec<Outcome> = vec![
+            (at(1, Some(0)), Shape::AzkvAuditLogs, ok()),
+            (at(1, Some(1)), Shape::AzureDiagnostics, Err(RejectReason::TooLarge.into())),
+            (at(2, None), Shape::AzureDiagnostics, Err(RejectReason::TooLarge.into())),
+        ];
+        assert_eq!(outcomes(&input, limits), want);
+    }
+
+    #[test]
+    fn text_stays_borrowed_from_the_input() {
+        let input = ROW.replace("SecretGet", "WidgetGet");
+        let mut seen = 0;
+        decode(input.as_bytes(), &Limits::default(), &mut |r: Record<'_>| {
+            let event = r.result.expect("row decodes");
+            assert!(matches!(event.client_info, Some(Cow::Borrowed("cli/1"))));
+            assert!(matches!(event.operation, crate::event::Operation::Other(Cow::Borrowed("WidgetGet"))));
+            seen += 1;
+        });
+        assert_eq!(seen, 1);
+    }
+}

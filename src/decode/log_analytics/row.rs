@@ -142,6 +142,15 @@ fn fill_missing<'a>(into: &mut RawProperties<'a>, from: RawProperties<'a>) {
     );
 }
 
+/// Fills a field from a cell that has a value. A cell never clears a field: a union
+/// of rows can hold two columns for one field (`httpStatusCode_d` and `_s`, `oid_g`
+/// and `oid_s`), and the empty one must not undo the other.
+fn set<T>(field: &mut Option<T>, value: Option<T>) {
+    if value.is_some() {
+        *field = value;
+    }
+}
+
 /// Text that is absent when empty: Log Analytics writes `""` for a missing value.
 fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
     Ok(LenientStr::deserialize(d)?.0.filter(|s| !s.trim().is_empty()))
@@ -189,20 +198,20 @@ impl<'de> DeserializeSeed<'de> for CellSeed<'_, 'de> {
         let raw = &mut row.raw;
         let props = &mut raw.props;
         match self.spec.column {
-            Column::Time => raw.time = text(d)?,
-            Column::ResourceId => raw.resource_id = text(d)?,
-            Column::LowerResourceId => row.lower_resource_id = text(d)?,
-            Column::Resource => raw.resource = text(d)?,
-            Column::Category => raw.category = text(d)?,
-            Column::OperationName => raw.operation_name = text(d)?,
-            Column::OperationVersion => raw.operation_version = text(d)?,
-            Column::ResultSignature => raw.result_signature = text(d)?,
-            Column::ResultDescription => raw.result_description = text(d)?,
-            Column::CorrelationId => raw.correlation_id = text(d)?,
-            Column::CallerIp => raw.caller_ip = text(d)?,
-            Column::DurationMs => raw.duration_ms = LenientNum::deserialize(d)?.0,
+            Column::Time => set(&mut raw.time, text(d)?),
+            Column::ResourceId => set(&mut raw.resource_id, text(d)?),
+            Column::LowerResourceId => set(&mut row.lower_resource_id, text(d)?),
+            Column::Resource => set(&mut raw.resource, text(d)?),
+            Column::Category => set(&mut raw.category, text(d)?),
+            Column::OperationName => set(&mut raw.operation_name, text(d)?),
+            Column::OperationVersion => set(&mut raw.operation_version, text(d)?),
+            Column::ResultSignature => set(&mut raw.result_signature, text(d)?),
+            Column::ResultDescription => set(&mut raw.result_description, text(d)?),
+            Column::CorrelationId => set(&mut raw.correlation_id, text(d)?),
+            Column::CallerIp => set(&mut raw.caller_ip, text(d)?),
+            Column::DurationMs => set(&mut raw.duration_ms, LenientNum::deserialize(d)?.0),
             Column::Type => {
-                row.table = text(d)?.map(|t| {
+                let table = text(d)?.map(|t| {
                     if t.trim().eq_ignore_ascii_case("AzureDiagnostics") {
                         Table::AzureDiagnostics
                     } else if t.trim().eq_ignore_ascii_case("AZKVAuditLogs") {
@@ -210,19 +219,20 @@ impl<'de> DeserializeSeed<'de> for CellSeed<'_, 'de> {
                     } else {
                         Table::Other
                     }
-                })
+                });
+                set(&mut row.table, table);
             }
             Column::AdditionalFields => d.deserialize_any(AdditionalFields { row })?,
             Column::Prop(p) => match p {
-                Prop::Id => props.id = text(d)?,
-                Prop::RequestUri => props.request_uri = text(d)?,
-                Prop::ClientInfo => props.client_info = text(d)?,
-                Prop::HttpStatus => props.http_status = LenientNum::deserialize(d)?.0,
-                Prop::AccessPolicyMatch => props.is_access_policy_match = LenientBool::deserialize(d)?.0,
-                Prop::RbacAuthorized => props.is_rbac_authorized = LenientBool::deserialize(d)?.0,
-                Prop::AddressAuthorized => props.is_address_authorized = LenientBool::deserialize(d)?.0,
-                Prop::SubnetId => props.subnet_id = text(d)?,
-                Prop::TlsVersion => props.tls_version = text(d)?,
+                Prop::Id => set(&mut props.id, text(d)?),
+                Prop::RequestUri => set(&mut props.request_uri, text(d)?),
+                Prop::ClientInfo => set(&mut props.client_info, text(d)?),
+                Prop::HttpStatus => set(&mut props.http_status, LenientNum::deserialize(d)?.0),
+                Prop::AccessPolicyMatch => set(&mut props.is_access_policy_match, LenientBool::deserialize(d)?.0),
+                Prop::RbacAuthorized => set(&mut props.is_rbac_authorized, LenientBool::deserialize(d)?.0),
+                Prop::AddressAuthorized => set(&mut props.is_address_authorized, LenientBool::deserialize(d)?.0),
+                Prop::SubnetId => set(&mut props.subnet_id, text(d)?),
+                Prop::TlsVersion => set(&mut props.tls_version, text(d)?),
             },
             Column::Claim(key) => {
                 if let Some(v) = claim_text(d)? {
@@ -338,8 +348,9 @@ impl<'de> Visitor<'de> for AdditionalFields<'_, 'de> {
     }
 
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
-        // JSON text: parsed into an owned value, which then feeds the same mapping.
-        if let Ok(value @ Value::Object(_)) = serde_json::from_str::<Value>(v) {
+        // JSON text: parsed into an owned value, which then feeds the same mapping
+        // (text nested past the recursion limit refuses the row as `too_deep`).
+        if let Some(value @ Value::Object(_)) = crate::decode::lenient::nested_json::<Value, E>(v)? {
             let _ = value.deserialize_map(self);
         }
         Ok(())

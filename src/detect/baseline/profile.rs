@@ -117,17 +117,21 @@ impl PrincipalProfile {
             self.counts.add(DENIALS, now, RATE_TAU_SECS);
         }
         self.day.add(now);
-        if let Some(class) = geo.class {
-            self.address_classes |= class_bit(class);
-        }
-        if let Some(c) = geo.country {
-            learned.new_country = self.countries.touch(c_bytes(c), now);
-        }
-        if let Some(n) = geo.network {
-            learned.new_network = self.networks.touch(n, now);
-        }
-        if let (Some((lat, lon)), Some(c)) = (geo.coords, geo.country) {
-            self.last_fix = Fix { lat, lon, at: now, country: c_bytes(c), network: geo.network.unwrap_or(0) };
+        // Places are learned from requests that worked: a denied request from a new
+        // network is evidence against the caller, not a place it uses.
+        if e.outcome == crate::event::Outcome::Ok {
+            if let Some(class) = geo.class {
+                self.address_classes |= class_bit(class);
+            }
+            if let Some(c) = geo.country {
+                learned.new_country = self.countries.touch(c_bytes(c), now);
+            }
+            if let Some(n) = geo.network {
+                learned.new_network = self.networks.touch(n, now);
+            }
+            if let (Some((lat, lon)), Some(c)) = (geo.coords, geo.country) {
+                self.last_fix = Fix { lat, lon, at: now, country: c_bytes(c), network: geo.network.unwrap_or(0) };
+            }
         }
         learned.new_vault = self.vaults.touch(hash32(e.vault.as_bytes()), now);
         if let Some(agent) = e.client_info.as_deref() {

@@ -12,6 +12,7 @@ mod access;
 mod bulk;
 mod failed_auth;
 mod geo;
+mod settings;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -36,23 +37,91 @@ struct Template {
 }
 
 const CATALOGUE: &[Template] = &[
-    Template { name: "token_spray", repeat: true, plan: failed_auth::token_spray },
-    Template { name: "rbac_enumeration", repeat: true, plan: failed_auth::rbac_enumeration },
-    Template { name: "firewall_denied", repeat: true, plan: failed_auth::firewall_denied },
-    Template { name: "new_country", repeat: true, plan: geo::new_country },
-    Template { name: "impossible_travel", repeat: true, plan: geo::impossible_travel },
-    Template { name: "sp_new_country", repeat: false, plan: geo::sp_new_country },
-    Template { name: "self_grant", repeat: false, plan: access::self_grant },
-    Template { name: "grant_to_new_principal", repeat: false, plan: access::grant_to_new_principal },
-    Template { name: "firewall_opened", repeat: false, plan: access::firewall_opened },
-    Template { name: "ip_rule_added", repeat: false, plan: access::ip_rule_added },
-    Template { name: "rbac_disabled", repeat: false, plan: access::rbac_disabled },
-    Template { name: "deployment_access_enabled", repeat: false, plan: access::deployment_access_enabled },
-    Template { name: "purge_protection_disabled", repeat: false, plan: access::purge_protection_disabled },
-    Template { name: "list_then_dump", repeat: true, plan: bulk::list_then_dump },
-    Template { name: "low_and_slow", repeat: true, plan: bulk::low_and_slow },
-    Template { name: "backup_identity_misuse", repeat: false, plan: bulk::backup_identity_misuse },
-    Template { name: "new_principal_dump", repeat: false, plan: bulk::new_principal_dump },
+    Template {
+        name: "token_spray",
+        repeat: true,
+        plan: failed_auth::token_spray,
+    },
+    Template {
+        name: "rbac_enumeration",
+        repeat: true,
+        plan: failed_auth::rbac_enumeration,
+    },
+    Template {
+        name: "firewall_denied",
+        repeat: true,
+        plan: failed_auth::firewall_denied,
+    },
+    Template {
+        name: "new_country",
+        repeat: true,
+        plan: geo::new_country,
+    },
+    Template {
+        name: "impossible_travel",
+        repeat: true,
+        plan: geo::impossible_travel,
+    },
+    Template {
+        name: "sp_new_country",
+        repeat: false,
+        plan: geo::sp_new_country,
+    },
+    Template {
+        name: "self_grant",
+        repeat: false,
+        plan: access::self_grant,
+    },
+    Template {
+        name: "grant_to_new_principal",
+        repeat: false,
+        plan: access::grant_to_new_principal,
+    },
+    Template {
+        name: "firewall_opened",
+        repeat: false,
+        plan: settings::firewall_opened,
+    },
+    Template {
+        name: "ip_rule_added",
+        repeat: false,
+        plan: settings::ip_rule_added,
+    },
+    Template {
+        name: "rbac_disabled",
+        repeat: false,
+        plan: settings::rbac_disabled,
+    },
+    Template {
+        name: "deployment_access_enabled",
+        repeat: false,
+        plan: settings::deployment_access_enabled,
+    },
+    Template {
+        name: "purge_protection_disabled",
+        repeat: false,
+        plan: settings::purge_protection_disabled,
+    },
+    Template {
+        name: "list_then_dump",
+        repeat: true,
+        plan: bulk::list_then_dump,
+    },
+    Template {
+        name: "low_and_slow",
+        repeat: true,
+        plan: bulk::low_and_slow,
+    },
+    Template {
+        name: "backup_identity_misuse",
+        repeat: false,
+        plan: bulk::backup_identity_misuse,
+    },
+    Template {
+        name: "new_principal_dump",
+        repeat: false,
+        plan: bulk::new_principal_dump,
+    },
 ];
 
 /// The names of every attack scenario.
@@ -75,7 +144,11 @@ pub(crate) fn plan_attacks(ctx: &Ctx<'_>, plan: &mut Plan) {
         let j = rng.random_range(0..=i);
         instances.swap(i, j);
     }
-    let warmup = if ctx.days >= 2 { (ctx.days / 4).max(1) } else { 0 };
+    let warmup = if ctx.days >= 2 {
+        (ctx.days / 4).max(1)
+    } else {
+        0
+    };
     let span = ctx.days - warmup;
     let count = instances.len() as u32;
     for (k, (template, instance)) in instances.into_iter().enumerate() {
@@ -98,15 +171,32 @@ pub(crate) fn at(rng: &mut SimRng, ctx: &Ctx<'_>, d: u32, zone: Zone, from: f64,
 
 /// The index of the user called `name` (the roster is fixed).
 pub(crate) fn user(tenant: &Tenant, name: &str) -> usize {
-    tenant.users.iter().position(|u| u.name == name).unwrap_or(0)
+    tenant
+        .users
+        .iter()
+        .position(|u| u.name == name)
+        .unwrap_or(0)
 }
 
 /// A user's data-plane caller with a tool's appid, from `ip`, token issued at `token_ip`.
-pub(crate) fn user_caller(tenant: &Tenant, u: usize, app: &'static str, ip: IpAddr, token_ip: IpAddr, client: &str) -> Arc<Caller> {
+pub(crate) fn user_caller(
+    tenant: &Tenant,
+    u: usize,
+    app: &'static str,
+    ip: IpAddr,
+    token_ip: IpAddr,
+    client: &str,
+) -> Arc<Caller> {
     let user = &tenant.users[u];
     let amr = if user.mfa { "pwd mfa" } else { "pwd" };
     Arc::new(Caller {
-        identity: Identity::User(UserToken { oid: user.oid.clone(), upn: user.upn.clone(), appid: app, ipaddr: token_ip.to_string(), amr }),
+        identity: Identity::User(UserToken {
+            oid: user.oid.clone(),
+            upn: user.upn.clone(),
+            appid: app,
+            ipaddr: token_ip.to_string(),
+            amr,
+        }),
         ip,
         client_info: client.to_owned(),
         subnet: None,
@@ -115,12 +205,28 @@ pub(crate) fn user_caller(tenant: &Tenant, u: usize, app: &'static str, ip: IpAd
 }
 
 /// An application's caller from `ip` with a fresh token.
-pub(crate) fn app_caller(rng: &mut SimRng, p: &AppPrincipal, t: Tick, ip: IpAddr, client: &str, lifetime: i64) -> Arc<Caller> {
-    Arc::new(Caller { identity: Identity::App(AppToken::issue(rng, p, t, lifetime)), ip, client_info: client.to_owned(), subnet: None, tls: "TLS1_2" })
+pub(crate) fn app_caller(
+    rng: &mut SimRng,
+    p: &AppPrincipal,
+    t: Tick,
+    ip: IpAddr,
+    client: &str,
+    lifetime: i64,
+) -> Arc<Caller> {
+    Arc::new(Caller {
+        identity: Identity::App(AppToken::issue(rng, p, t, lifetime)),
+        ip,
+        client_info: client.to_owned(),
+        subnet: None,
+        tls: "TLS1_2",
+    })
 }
 
 /// The workload called `name`.
-pub(crate) fn workload<'t>(tenant: &'t Tenant, name: &str) -> Option<&'t super::workloads::Workload> {
+pub(crate) fn workload<'t>(
+    tenant: &'t Tenant,
+    name: &str,
+) -> Option<&'t super::workloads::Workload> {
     tenant.workloads.iter().find(|w| w.name == name)
 }
 

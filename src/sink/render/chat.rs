@@ -7,7 +7,9 @@
 
 use serde_json::{json, Value};
 
-use super::{clip, evidence_rows, facts, headline, next_steps, slack, slack_code, slack_plain, teams};
+use super::{
+    clip, evidence_rows, facts, headline, next_steps, slack, slack_code, slack_plain, teams,
+};
 use crate::alert::{Alert, Severity};
 
 fn plain(text: &str, max: usize) -> Value {
@@ -29,13 +31,23 @@ pub fn slack_message(alert: &Alert) -> Value {
     ];
     let rows = evidence_rows(alert);
     if !rows.is_empty() {
-        let body: Vec<String> = rows.iter().map(|(l, v)| format!("{}: {}", slack_code(l), slack_code(v))).collect();
+        let body: Vec<String> = rows
+            .iter()
+            .map(|(l, v)| format!("{}: {}", slack_code(l), slack_code(v)))
+            .collect();
+        // Clipped inside the fences: a cut-off closing fence would let the evidence
+        // out of the code block (formatting, bare-URL links).
+        let body = clip(&body.join("\n"), 2900 - "*Evidence*\n``````".len());
         blocks.push(json!({
             "type": "section",
-            "text": { "type": "mrkdwn", "text": clip(&format!("*Evidence*\n```{}```", body.join("\n")), 2900) }
+            "text": { "type": "mrkdwn", "text": format!("*Evidence*\n```{body}```") }
         }));
     }
-    let steps: Vec<String> = next_steps(alert).iter().enumerate().map(|(i, s)| format!("{}. {}", i + 1, slack(s))).collect();
+    let steps: Vec<String> = next_steps(alert)
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{}. {}", i + 1, slack(s)))
+        .collect();
     blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": format!("*Next steps*\n{}", steps.join("\n")) } }));
     blocks.push(json!({
         "type": "context",
@@ -61,8 +73,10 @@ fn text_block(text: String) -> Value {
 }
 
 fn fact_set(rows: impl IntoIterator<Item = (String, String)>) -> Value {
-    let facts: Vec<Value> =
-        rows.into_iter().map(|(title, value)| json!({ "title": teams(&title), "value": teams(&clip(&value, 600)) })).collect();
+    let facts: Vec<Value> = rows
+        .into_iter()
+        .map(|(title, value)| json!({ "title": teams(&title), "value": teams(&clip(&value, 600)) }))
+        .collect();
     json!({ "type": "FactSet", "facts": facts })
 }
 
@@ -78,10 +92,14 @@ pub fn teams_message(alert: &Alert) -> Value {
     ];
     let rows = evidence_rows(alert);
     if !rows.is_empty() {
-        body.push(json!({ "type": "TextBlock", "text": "Evidence", "weight": "Bolder", "wrap": true }));
+        body.push(
+            json!({ "type": "TextBlock", "text": "Evidence", "weight": "Bolder", "wrap": true }),
+        );
         body.push(fact_set(rows));
     }
-    body.push(json!({ "type": "TextBlock", "text": "Next steps", "weight": "Bolder", "wrap": true }));
+    body.push(
+        json!({ "type": "TextBlock", "text": "Next steps", "weight": "Bolder", "wrap": true }),
+    );
     for (i, step) in next_steps(alert).iter().enumerate() {
         body.push(text_block(format!("{}\\. {}", i + 1, teams(step))));
     }

@@ -15,7 +15,11 @@ pub fn subject(alert: &Alert, prefix: &str) -> String {
 
 /// The plain-text body.
 pub fn text(alert: &Alert) -> String {
-    let mut out = format!("{}\n\n{}\n\n", inert(&headline(alert)), inert(&alert.summary));
+    let mut out = format!(
+        "{}\n\n{}\n\n",
+        inert(&headline(alert)),
+        inert(&alert.summary)
+    );
     out.push_str("Observed against the baseline\n");
     out.push_str(&format!("  {}\n\n", inert(&baseline_line(alert))));
     out.push_str("Details\n");
@@ -33,12 +37,18 @@ pub fn text(alert: &Alert) -> String {
     for (i, step) in next_steps(alert).iter().enumerate() {
         out.push_str(&format!("  {}. {step}\n", i + 1));
     }
-    out.push_str(&format!("\n-- \nkvwatch alert {} (the alert id is stable: a repeat of it is the same alert)\n", inert(&alert.id)));
+    out.push_str(&format!(
+        "\n-- \nkvwatch alert {} (the alert id is stable: a repeat of it is the same alert)\n",
+        inert(&alert.id)
+    ));
     out
 }
 
 fn baseline_line(alert: &Alert) -> String {
-    match (alert.evidence.get("observed").map(super::value_text), baseline(alert)) {
+    match (
+        alert.evidence.get("observed").map(super::value_text),
+        baseline(alert),
+    ) {
         (Some(o), Some(b)) => format!("observed {o}; baseline {b}"),
         (None, Some(b)) => format!("baseline {b}"),
         (Some(o), None) => format!("observed {o}; no baseline (this rule fires on its own)"),
@@ -96,16 +106,27 @@ pub fn html_body(alert: &Alert) -> String {
     out.push_str(&format!(
         "<p style=\"margin:0 0 8px;\">{} <strong style=\"font-size:16px;\">{}</strong></p>\n",
         badge(alert.severity),
-        html(&format!("{}: {} on {}", alert.detector, alert.principal.display_name(), alert.vault))
+        html(&format!(
+            "{}: {} on {}",
+            alert.detector,
+            alert.principal.display_name(),
+            alert.vault
+        ))
     ));
-    out.push_str(&format!("<p style=\"margin:0 0 12px;font-size:15px;\">{}</p>\n", html(&alert.summary)));
+    out.push_str(&format!(
+        "<p style=\"margin:0 0 12px;font-size:15px;\">{}</p>\n",
+        html(&alert.summary)
+    ));
     out.push_str(&format!(
         "<div style=\"border-left:4px solid {};background:#fff8e1;padding:8px 12px;margin:0 0 12px;\"><strong>Observed against the baseline:</strong> {}</div>\n",
         colour(alert.severity),
         html(&baseline_line(alert))
     ));
     out.push_str(&heading("Details"));
-    let facts: Vec<(String, String)> = facts(alert).into_iter().map(|(l, v)| (l.to_owned(), v)).collect();
+    let facts: Vec<(String, String)> = facts(alert)
+        .into_iter()
+        .map(|(l, v)| (l.to_owned(), v))
+        .collect();
     out.push_str(&table(&facts));
     let rows = evidence_rows(alert);
     if !rows.is_empty() {
@@ -115,7 +136,10 @@ pub fn html_body(alert: &Alert) -> String {
     out.push_str(&heading("Next steps"));
     out.push_str("<ol style=\"margin:4px 0 16px;padding-left:22px;\">\n");
     for step in next_steps(alert) {
-        out.push_str(&format!("<li style=\"margin:2px 0;\">{}</li>\n", html(step)));
+        out.push_str(&format!(
+            "<li style=\"margin:2px 0;\">{}</li>\n",
+            html(step)
+        ));
     }
     out.push_str("</ol>\n");
     out.push_str(&format!(
@@ -129,19 +153,44 @@ pub fn html_body(alert: &Alert) -> String {
 /// The subject of a digest: `[kvwatch] digest: 7 alerts (low) on 3 vaults`.
 pub fn digest_subject(alerts: &[Alert], prefix: &str) -> String {
     let vaults: BTreeSet<&str> = alerts.iter().map(|a| a.vault.as_str()).collect();
-    let top = alerts.iter().map(|a| a.severity).max().unwrap_or(Severity::Info);
+    let top = alerts
+        .iter()
+        .map(|a| a.severity)
+        .max()
+        .unwrap_or(Severity::Info);
     let s = if alerts.len() == 1 { "" } else { "s" };
     let v = if vaults.len() == 1 { "" } else { "s" };
-    clip(&inert(&format!("{prefix} digest: {} alert{s} (up to {top}) on {} vault{v}", alerts.len(), vaults.len())), 200)
+    clip(
+        &inert(&format!(
+            "{prefix} digest: {} alert{s} (up to {top}) on {} vault{v}",
+            alerts.len(),
+            vaults.len()
+        )),
+        200,
+    )
 }
 
 /// The plain-text body of a digest.
 pub fn digest_text(alerts: &[Alert]) -> String {
-    let mut out = format!("{} low-severity alerts, batched into one digest.\n\n", alerts.len());
+    let mut out = format!(
+        "{} low-severity alerts, batched into one digest.\n\n",
+        alerts.len()
+    );
     for a in alerts {
-        out.push_str(&format!("* {}\n  {}\n  {} to {}, alert {}\n\n", inert(&headline(a)), inert(&a.summary), a.first_seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), a.last_seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), inert(&a.id)));
+        out.push_str(&format!(
+            "* {}\n  {}\n  {} to {}, alert {}\n\n",
+            inert(&headline(a)),
+            inert(&a.summary),
+            a.first_seen
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            a.last_seen
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            inert(&a.id)
+        ));
     }
-    out.push_str("-- \nkvwatch digest. Each alert id is stable: a repeat of it is the same alert.\n");
+    out.push_str(
+        "-- \nkvwatch digest. Each alert id is stable: a repeat of it is the same alert.\n",
+    );
     out
 }
 

@@ -48,7 +48,10 @@ pub fn html(text: &str) -> String {
 /// Escaped for a Slack `plain_text` object: `&`, `<`, `>` as entities, so no link,
 /// mention or `<!channel>` can form.
 pub fn slack_plain(text: &str) -> String {
-    inert(text).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    inert(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Escaped for Slack mrkdwn: as [`slack_plain`], and formatting characters get a
@@ -72,7 +75,11 @@ pub fn slack(text: &str) -> String {
 
 /// Escaped for the inside of a Slack code block (where only entities and backticks matter).
 pub fn slack_code(text: &str) -> String {
-    inert(text).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('`', "\u{2035}")
+    inert(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('`', "\u{2035}")
 }
 
 /// Escaped for Teams (Adaptive Card) markdown: markup characters backslash-escaped,
@@ -124,15 +131,32 @@ pub fn facts(alert: &Alert) -> Vec<(&'static str, String)> {
         ("Principal", who),
         ("Identity", alert.identity.clone()),
         ("Vault", alert.vault.clone()),
-        ("First seen", alert.first_seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        ("Last seen", alert.last_seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        ("Incident", format!("{} (revision {})", alert.incident_id, alert.revision)),
+        (
+            "First seen",
+            alert
+                .first_seen
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+        (
+            "Last seen",
+            alert
+                .last_seen
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+        (
+            "Incident",
+            format!("{} (revision {})", alert.incident_id, alert.revision),
+        ),
         ("Alert id", alert.id.clone()),
     ]
 }
 
 /// Evidence keys shown first, with their labels.
-const LEADING: [(&str, &str); 3] = [("observed", "Observed"), ("baseline", "Baseline"), ("expected", "Threshold")];
+const LEADING: [(&str, &str); 3] = [
+    ("observed", "Observed"),
+    ("baseline", "Baseline"),
+    ("expected", "Threshold"),
+];
 
 /// The evidence as (label, text) rows: observed, baseline and threshold first, then
 /// the rest in key order, each value clipped.
@@ -140,7 +164,10 @@ pub fn evidence_rows(alert: &Alert) -> Vec<(String, String)> {
     let map = &alert.evidence.0;
     let mut rows: Vec<(String, String)> = LEADING
         .iter()
-        .filter_map(|(key, label)| map.get(*key).map(|v| ((*label).to_owned(), clip(&value_text(v), 600))))
+        .filter_map(|(key, label)| {
+            map.get(*key)
+                .map(|v| ((*label).to_owned(), clip(&value_text(v), 600)))
+        })
         .collect();
     for (key, value) in map {
         if LEADING.iter().any(|(k, _)| k == key) {
@@ -162,7 +189,11 @@ pub fn value_text(value: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => "—".into(),
         Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(", "),
-        Value::Object(map) => map.iter().map(|(k, v)| format!("{k}: {}", value_text(v))).collect::<Vec<_>>().join("; "),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", value_text(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
         other => other.to_string(),
     }
 }

@@ -27,7 +27,11 @@ pub struct GenericWebhook {
 
 impl GenericWebhook {
     /// Reads the URL and signing secret.
-    pub fn new(settings: &WebhookSettings, key: &dyn Fn(&str) -> String, opts: TransportOptions) -> Result<Self, BuildError> {
+    pub fn new(
+        settings: &WebhookSettings,
+        key: &dyn Fn(&str) -> String,
+        opts: TransportOptions,
+    ) -> Result<Self, BuildError> {
         let mut poster = Poster::new(&settings.url, &key("url"), opts)?;
         let secret = resolve(&settings.signing_secret, &key("signing_secret"))?;
         poster.redact_also(&secret);
@@ -35,7 +39,10 @@ impl GenericWebhook {
             key: key("signing_secret"),
             message: "the secret must be `whsec_` followed by base64 (Standard Webhooks)".into(),
         })?;
-        Ok(GenericWebhook { poster, key: signing_key })
+        Ok(GenericWebhook {
+            poster,
+            key: signing_key,
+        })
     }
 }
 
@@ -61,7 +68,8 @@ pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 fn header(value: &str) -> Result<HeaderValue, AttemptError> {
-    HeaderValue::from_str(value).map_err(|_| AttemptError::permanent("the alert id cannot be sent as a header"))
+    HeaderValue::from_str(value)
+        .map_err(|_| AttemptError::permanent("the alert id cannot be sent as a header"))
 }
 
 impl Transport for GenericWebhook {
@@ -79,7 +87,10 @@ impl Transport for GenericWebhook {
             let mut headers = HeaderMap::new();
             headers.insert("webhook-id", header(&alert.id)?);
             headers.insert("webhook-timestamp", header(&timestamp.to_string())?);
-            headers.insert("webhook-signature", header(&sign(&self.key, &alert.id, timestamp, &body))?);
+            headers.insert(
+                "webhook-signature",
+                header(&sign(&self.key, &alert.id, timestamp, &body))?,
+            );
             self.poster.post(body, headers).await?.into_result()
         })
     }
@@ -96,7 +107,12 @@ mod tests {
     #[test]
     fn matches_the_standard_webhooks_reference_vector() {
         let key = decode_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-        let sig = sign(&key, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1_614_265_330, br#"{"test": 2432232314}"#);
+        let sig = sign(
+            &key,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1_614_265_330,
+            br#"{"test": 2432232314}"#,
+        );
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
         assert!(decode_secret("whsec_not base64!").is_none());
     }

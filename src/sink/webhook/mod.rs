@@ -38,18 +38,32 @@ impl Poster {
             message: "the secret is not a URL".into(),
         })?;
         if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(BuildError::Invalid { key: key.to_owned(), message: "the URL must be http or https".into() });
+            return Err(BuildError::Invalid {
+                key: key.to_owned(),
+                message: "the URL must be http or https".into(),
+            });
         }
         let client = client(opts)?;
         let mut redactor = Redactor::new();
         redactor.add(&url);
-        Ok(Poster { client, url, redactor })
+        Ok(Poster {
+            client,
+            url,
+            redactor,
+        })
     }
 
     /// A poster for a URL that is not secret (PagerDuty's endpoint).
     pub fn public(url: &str, key: &str, opts: TransportOptions) -> Result<Self, BuildError> {
-        reqwest::Url::parse(url).map_err(|e| BuildError::Invalid { key: key.to_owned(), message: format!("not a URL: {e}") })?;
-        Ok(Poster { client: client(opts)?, url: Secret::new(url), redactor: Redactor::new() })
+        reqwest::Url::parse(url).map_err(|e| BuildError::Invalid {
+            key: key.to_owned(),
+            message: format!("not a URL: {e}"),
+        })?;
+        Ok(Poster {
+            client: client(opts)?,
+            url: Secret::new(url),
+            redactor: Redactor::new(),
+        })
     }
 
     /// The redactor knowing this URL.
@@ -63,13 +77,32 @@ impl Poster {
     }
 
     /// Posts a JSON body with extra headers; reads the answer.
-    pub async fn post(&self, body: Vec<u8>, mut headers: HeaderMap) -> Result<Answer, AttemptError> {
+    pub async fn post(
+        &self,
+        body: Vec<u8>,
+        mut headers: HeaderMap,
+    ) -> Result<Answer, AttemptError> {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let response = self.client.post(self.url.expose()).headers(headers).body(body).send().await.map_err(request_error)?;
+        let response = self
+            .client
+            .post(self.url.expose())
+            .headers(headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(request_error)?;
         let status = response.status();
-        let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
         let text = response.text().await.unwrap_or_default();
-        Ok(Answer { status, retry_after, body: clip(&inert(&text), 300) })
+        Ok(Answer {
+            status,
+            retry_after,
+            body: clip(&inert(&text), 300),
+        })
     }
 }
 
@@ -80,7 +113,10 @@ fn client(opts: TransportOptions) -> Result<reqwest::Client, BuildError> {
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("kvwatch/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| BuildError::Invalid { key: "sinks".into(), message: format!("cannot build an HTTP client: {}", e.without_url()) })
+        .map_err(|e| BuildError::Invalid {
+            key: "sinks".into(),
+            message: format!("cannot build an HTTP client: {}", e.without_url()),
+        })
 }
 
 /// A receiver's answer.
@@ -111,7 +147,10 @@ impl Answer {
         Err(AttemptError {
             retryable,
             rate_limited: code == 429,
-            retry_after: self.retry_after.filter(|_| retryable).map(|d| d.min(MAX_RETRY_AFTER)),
+            retry_after: self
+                .retry_after
+                .filter(|_| retryable)
+                .map(|d| d.min(MAX_RETRY_AFTER)),
             message,
         })
     }
@@ -165,13 +204,19 @@ mod tests {
         assert!(a(503, None).into_result().unwrap_err().retryable);
         assert!(!a(400, None).into_result().unwrap_err().retryable);
         assert!(!a(404, None).into_result().unwrap_err().retryable);
-        assert_eq!(a(429, Some(999_999)).into_result().unwrap_err().retry_after, Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            a(429, Some(999_999)).into_result().unwrap_err().retry_after,
+            Some(MAX_RETRY_AFTER)
+        );
     }
 
     #[test]
     fn retry_after_parses_seconds_and_dates() {
         assert_eq!(parse_retry_after(" 30 "), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 }

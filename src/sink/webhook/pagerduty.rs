@@ -25,11 +25,19 @@ pub struct PagerDuty {
 
 impl PagerDuty {
     /// Reads the routing key.
-    pub fn new(settings: &PagerDutySettings, key: &dyn Fn(&str) -> String, opts: TransportOptions) -> Result<Self, BuildError> {
+    pub fn new(
+        settings: &PagerDutySettings,
+        key: &dyn Fn(&str) -> String,
+        opts: TransportOptions,
+    ) -> Result<Self, BuildError> {
         let routing_key = resolve(&settings.routing_key, &key("routing_key"))?;
         let mut poster = Poster::public(&settings.url, &key("url"), opts)?;
         poster.redact_also(&routing_key);
-        Ok(PagerDuty { poster, routing_key, dedup: settings.dedup_key })
+        Ok(PagerDuty {
+            poster,
+            routing_key,
+            dedup: settings.dedup_key,
+        })
     }
 }
 
@@ -74,12 +82,18 @@ impl Transport for PagerDuty {
     fn send<'a>(&'a self, job: Job<'a>) -> BoxFuture<'a, Result<(), AttemptError>> {
         Box::pin(async move {
             let Job::One(alert) = job else {
-                return Err(AttemptError::permanent("PagerDuty takes one alert at a time"));
+                return Err(AttemptError::permanent(
+                    "PagerDuty takes one alert at a time",
+                ));
             };
             let mut body = event(alert, self.dedup);
             body["routing_key"] = json!(self.routing_key.expose());
-            let bytes = serde_json::to_vec(&body).map_err(|e| AttemptError::permanent(e.to_string()))?;
-            self.poster.post(bytes, HeaderMap::new()).await?.into_result()
+            let bytes =
+                serde_json::to_vec(&body).map_err(|e| AttemptError::permanent(e.to_string()))?;
+            self.poster
+                .post(bytes, HeaderMap::new())
+                .await?
+                .into_result()
         })
     }
 

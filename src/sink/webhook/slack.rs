@@ -19,8 +19,14 @@ pub struct SlackWebhook {
 
 impl SlackWebhook {
     /// Reads the webhook URL.
-    pub fn new(settings: &ChatSettings, key: &dyn Fn(&str) -> String, opts: TransportOptions) -> Result<Self, BuildError> {
-        Ok(SlackWebhook { poster: Poster::new(&settings.url, &key("url"), opts)? })
+    pub fn new(
+        settings: &ChatSettings,
+        key: &dyn Fn(&str) -> String,
+        opts: TransportOptions,
+    ) -> Result<Self, BuildError> {
+        Ok(SlackWebhook {
+            poster: Poster::new(&settings.url, &key("url"), opts)?,
+        })
     }
 }
 
@@ -34,8 +40,12 @@ impl Transport for SlackWebhook {
             let Job::One(alert) = job else {
                 return Err(AttemptError::permanent("Slack takes one alert at a time"));
             };
-            let body = serde_json::to_vec(&slack_message(alert)).map_err(|e| AttemptError::permanent(e.to_string()))?;
-            self.poster.post(body, HeaderMap::new()).await?.into_result()
+            let body = serde_json::to_vec(&slack_message(alert))
+                .map_err(|e| AttemptError::permanent(e.to_string()))?;
+            self.poster
+                .post(body, HeaderMap::new())
+                .await?
+                .into_result()
         })
     }
 

@@ -20,8 +20,14 @@ pub struct TeamsWebhook {
 
 impl TeamsWebhook {
     /// Reads the Workflows URL.
-    pub fn new(settings: &ChatSettings, key: &dyn Fn(&str) -> String, opts: TransportOptions) -> Result<Self, BuildError> {
-        Ok(TeamsWebhook { poster: Poster::new(&settings.url, &key("url"), opts)? })
+    pub fn new(
+        settings: &ChatSettings,
+        key: &dyn Fn(&str) -> String,
+        opts: TransportOptions,
+    ) -> Result<Self, BuildError> {
+        Ok(TeamsWebhook {
+            poster: Poster::new(&settings.url, &key("url"), opts)?,
+        })
     }
 }
 
@@ -35,8 +41,12 @@ impl Transport for TeamsWebhook {
             let Job::One(alert) = job else {
                 return Err(AttemptError::permanent("Teams takes one alert at a time"));
             };
-            let body = serde_json::to_vec(&teams_message(alert)).map_err(|e| AttemptError::permanent(e.to_string()))?;
-            self.poster.post(body, HeaderMap::new()).await?.into_result()
+            let body = serde_json::to_vec(&teams_message(alert))
+                .map_err(|e| AttemptError::permanent(e.to_string()))?;
+            self.poster
+                .post(body, HeaderMap::new())
+                .await?
+                .into_result()
         })
     }
 

@@ -24,7 +24,10 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 pub async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + PATIENCE;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {PATIENCE:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {PATIENCE:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -33,7 +36,10 @@ pub async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 pub fn wait_for_blocking(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + PATIENCE;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {PATIENCE:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {PATIENCE:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -54,7 +60,10 @@ pub fn config(dir: &Path, outbox_extra: &str, sinks: &str) -> Config {
         ("poll_interval", "\"20ms\""),
         ("attempt_timeout", "\"5s\""),
     ];
-    let mut outbox = format!("[outbox]\npath = {:?}\n", dir.join("outbox.redb").display().to_string());
+    let mut outbox = format!(
+        "[outbox]\npath = {:?}\n",
+        dir.join("outbox.redb").display().to_string()
+    );
     for (key, value) in defaults {
         if !outbox_extra.contains(&format!("{key} =")) {
             outbox.push_str(&format!("{key} = {value}\n"));
@@ -77,7 +86,8 @@ pub struct Running {
 /// Starts delivery for `config` with `clock`.
 pub fn start(config: &Config, clock: Arc<dyn Clock>) -> Running {
     let events = Recorder::default();
-    let delivery = Delivery::from_config(config, clock, Arc::new(events.clone())).expect("start delivery");
+    let delivery =
+        Delivery::from_config(config, clock, Arc::new(events.clone())).expect("start delivery");
     Running { delivery, events }
 }
 

@@ -55,7 +55,10 @@ pub type KeyOf = fn(&Request) -> Option<String>;
 
 /// The generic webhook's key: the `webhook-id` header.
 pub fn webhook_id(r: &Request) -> Option<String> {
-    r.headers.get("webhook-id").and_then(|v| v.to_str().ok()).map(str::to_owned)
+    r.headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 #[derive(Default)]
@@ -85,16 +88,30 @@ pub struct Receiver {
 impl Receiver {
     /// Starts on a free port; `signing_key` (raw bytes) turns signature checks on.
     pub async fn start(key_of: KeyOf, signing_key: Option<Vec<u8>>) -> Receiver {
-        let inner = Arc::new(Inner { shared: Mutex::default(), default: Mutex::new(Behaviour::Accept), key_of, signing_key });
-        let mut r = Receiver { addr: "127.0.0.1:0".parse().unwrap(), inner, stop: None, task: None };
+        let inner = Arc::new(Inner {
+            shared: Mutex::default(),
+            default: Mutex::new(Behaviour::Accept),
+            key_of,
+            signing_key,
+        });
+        let mut r = Receiver {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            inner,
+            stop: None,
+            task: None,
+        };
         r.serve("127.0.0.1:0".parse().unwrap()).await;
         r
     }
 
     async fn serve(&mut self, addr: SocketAddr) {
-        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind receiver");
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .expect("bind receiver");
         self.addr = listener.local_addr().unwrap();
-        let app = Router::new().fallback(handle).with_state(self.inner.clone());
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(self.inner.clone());
         let (tx, rx) = oneshot::channel::<()>();
         self.stop = Some(tx);
         self.task = Some(tokio::spawn(async move {
@@ -117,7 +134,10 @@ impl Receiver {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
-            if tokio::time::timeout(Duration::from_secs(5), &mut Box::pin(task)).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), &mut Box::pin(task))
+                .await
+                .is_err()
+            {
                 // A stalled request keeps graceful shutdown waiting; the listener is gone anyway.
             }
         }
@@ -131,7 +151,12 @@ impl Receiver {
 
     /// Answers the next requests with these behaviours, in order.
     pub fn plan(&self, behaviours: &[Behaviour]) {
-        self.inner.shared.lock().unwrap().plan.extend(behaviours.iter().copied());
+        self.inner
+            .shared
+            .lock()
+            .unwrap()
+            .plan
+            .extend(behaviours.iter().copied());
     }
 
     /// Answers every unplanned request this way.
@@ -162,9 +187,21 @@ impl Receiver {
 
 /// Verifies a Standard Webhooks signature (an implementation independent of kvwatch's).
 pub fn verify(key: &[u8], headers: &HeaderMap, body: &[u8]) -> bool {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let (id, ts, sigs) = (get("webhook-id"), get("webhook-timestamp"), get("webhook-signature"));
-    let Ok(ts_num) = ts.parse::<i64>() else { return false };
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (id, ts, sigs) = (
+        get("webhook-id"),
+        get("webhook-timestamp"),
+        get("webhook-signature"),
+    );
+    let Ok(ts_num) = ts.parse::<i64>() else {
+        return false;
+    };
     if (chrono::Utc::now().timestamp() - ts_num).abs() > 300 {
         return false;
     }
@@ -172,11 +209,21 @@ pub fn verify(key: &[u8], headers: &HeaderMap, body: &[u8]) -> bool {
     mac.update(format!("{id}.{ts}.").as_bytes());
     mac.update(body);
     let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    sigs.split(' ').any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
+    sigs.split(' ')
+        .any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
 }
 
-async fn handle(State(inner): State<Arc<Inner>>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let request = Request { path: uri.path().to_owned(), headers, body };
+async fn handle(
+    State(inner): State<Arc<Inner>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = Request {
+        path: uri.path().to_owned(),
+        headers,
+        body,
+    };
     let behaviour = {
         let mut shared = inner.shared.lock().unwrap();
         shared.requests.push(request.clone());
@@ -186,11 +233,20 @@ async fn handle(State(inner): State<Arc<Inner>>, uri: axum::http::Uri, headers: 
                 return (StatusCode::UNAUTHORIZED, "bad signature").into_response();
             }
         }
-        shared.plan.pop_front().unwrap_or(*inner.default.lock().unwrap())
+        shared
+            .plan
+            .pop_front()
+            .unwrap_or(*inner.default.lock().unwrap())
     };
     let accept = |inner: &Inner| {
         if let Some(key) = (inner.key_of)(&request) {
-            *inner.shared.lock().unwrap().accepted.entry(key).or_default() += 1;
+            *inner
+                .shared
+                .lock()
+                .unwrap()
+                .accepted
+                .entry(key)
+                .or_default() += 1;
         }
         (StatusCode::OK, "ok").into_response()
     };
@@ -201,7 +257,12 @@ async fn handle(State(inner): State<Arc<Inner>>, uri: axum::http::Uri, headers: 
             // Echo the path: a receiver's error page often shows the URL (a secret).
             (status, format!("error for {}", request.path)).into_response()
         }
-        Behaviour::TooMany(secs) => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", secs.to_string())], "slow down").into_response(),
+        Behaviour::TooMany(secs) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", secs.to_string())],
+            "slow down",
+        )
+            .into_response(),
         Behaviour::Stall(d) => {
             tokio::time::sleep(d).await;
             accept(&inner)

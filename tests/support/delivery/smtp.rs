@@ -49,7 +49,11 @@ impl SmtpServer {
         let python = required_env("KVWATCH_TEST_PYTHON");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_sink.py");
         let mut cmd = Command::new(python);
-        cmd.arg(script).arg("--out").arg(out).arg("--fail-first").arg(fail_first.to_string());
+        cmd.arg(script)
+            .arg("--out")
+            .arg(out)
+            .arg("--fail-first")
+            .arg(fail_first.to_string());
         let pki = if tls == Tls::None { None } else { Some(pki()) };
         match tls {
             Tls::None => cmd.args(["--tls", "none"]),
@@ -57,12 +61,19 @@ impl SmtpServer {
             Tls::Implicit => cmd.args(["--tls", "implicit"]),
         };
         if let Some(pki) = pki {
-            cmd.arg("--cert").arg(pki.join("server.pem")).arg("--key").arg(pki.join("server.key"));
+            cmd.arg("--cert")
+                .arg(pki.join("server.pem"))
+                .arg("--key")
+                .arg(pki.join("server.key"));
         }
         if let Some(auth) = auth {
             cmd.arg("--auth").arg(auth);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start smtp_sink.py");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start smtp_sink.py");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -70,11 +81,23 @@ impl SmtpServer {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);
         });
-        let line = rx.recv_timeout(PATIENCE).expect("smtp_sink.py did not say READY");
-        let port = line.trim().strip_prefix("READY ").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("smtp_sink.py said {line:?}"));
+        let line = rx
+            .recv_timeout(PATIENCE)
+            .expect("smtp_sink.py did not say READY");
+        let port = line
+            .trim()
+            .strip_prefix("READY ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("smtp_sink.py said {line:?}"));
         // It prints READY once listening; check it accepts before handing it out.
-        super::wait_for_blocking("the SMTP server to accept", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-        SmtpServer { child, port, out: out.to_owned() }
+        super::wait_for_blocking("the SMTP server to accept", || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        SmtpServer {
+            child,
+            port,
+            out: out.to_owned(),
+        }
     }
 
     /// The emails received so far, in order.
@@ -86,7 +109,12 @@ impl SmtpServer {
         files.sort();
         files
             .iter()
-            .map(|p| Email(serde_json::from_slice(&std::fs::read(p).expect("read email")).expect("email JSON")))
+            .map(|p| {
+                Email(
+                    serde_json::from_slice(&std::fs::read(p).expect("read email"))
+                        .expect("email JSON"),
+                )
+            })
             .collect()
     }
 }

@@ -5,152 +5,43 @@
 //! Tables: `alerts` (sequence → pending-sink count + the alert as JSON), `deliveries`
 //! ((sink, sequence) → [`DeliveryState`]), `ids` (alert id → sequence, so an alert
 //! already waiting for a sink is not queued twice) and `meta` (the next sequence).
-//! Enqueues commit with `Immediate` durability (fsync); delivery results commit with
-//! `Eventual` durability: a lost result only means a redelivery, which the alert id
-//! (the idempotency key) lets receivers drop. Only one process opens the file at a
-//! time (redb locks it).
+//! Enqueues commit with `Immediate` durability (fsync) before `enqueue` returns.
+//! Delivery results are cheap non-durable commits, made durable together every
+//! [`SETTLE_EVERY`] results, after [`SETTLE_AFTER`], or when a worker goes idle
+//! ([`Outbox::settle`]): a result lost in a crash only means a redelivery, which the
+//! alert id (the idempotency key) lets receivers drop. Only one process opens the
+//! file at a time (redb locks it).
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
-use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
+
+mod admin;
+mod records;
+pub use admin::Selection;
+pub use records::{DeliveryState, OutboxError, Pending, Route, Scan};
 
 const ALERTS: TableDefinition<u64, (u32, &[u8])> = TableDefinition::new("alerts");
 const DELIVERIES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("deliveries");
 const IDS: TableDefinition<&str, u64> = TableDefinition::new("ids");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
-/// Why the outbox failed.
-#[derive(Debug, thiserror::Error)]
-pub enum OutboxError {
-    /// Another process holds the database.
-    #[error("outbox {}: another kvwatch process has it open (stop it, or give this one its own [outbox] path)", path.display())]
-    Locked {
-        /// The file.
-        path: PathBuf,
-    },
-    /// The database could not be opened or created.
-    #[error("outbox {}: {message}", path.display())]
-    Open {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
-    /// A read or write failed.
-    #[error("outbox storage error: {0}")]
-    Storage(String),
-}
-
-macro_rules! storage_from {
-    ($($t:ty),*) => {$(
-        impl From<$t> for OutboxError {
-            fn from(e: $t) -> Self {
-                OutboxError::Storage(e.to_string())
-            }
-        }
-    )*};
-}
-storage_from!(redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError, serde_json::Error);
-
-/// Where one alert stands with one sink.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DeliveryState {
-    /// The alert id (copied here so listings need not load the alert).
-    pub alert_id: String,
-    /// Attempts that counted so far.
-    pub tries: u32,
-    /// When it was enqueued (microseconds since the epoch).
-    pub enqueued_at: i64,
-    /// Not before this time (microseconds since the epoch).
-    pub next_at: i64,
-    /// Waits for the sink's digest rather than going alone.
-    pub digest: bool,
-    /// Given up on; kept until `kvwatch outbox retry` or `drop`.
-    pub dead: bool,
-    /// The last failure (redacted).
-    pub last_error: Option<String>,
-}
-
-impl DeliveryState {
-    /// When it was enqueued.
-    pub fn enqueued(&self) -> DateTime<Utc> {
-        micros(self.enqueued_at)
-    }
-    /// When it is due.
-    pub fn next(&self) -> DateTime<Utc> {
-        micros(self.next_at)
-    }
-}
-
-fn micros(t: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(t).unwrap_or_default()
-}
-
-/// One sink an alert is routed to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Route {
-    /// The sink's name.
-    pub sink: String,
-    /// Goes into the sink's digest, due at this time.
-    pub digest_at: Option<DateTime<Utc>>,
-}
-
-/// A delivery read back from the outbox.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    /// The sink's name.
-    pub sink: String,
-    /// The alert's sequence number.
-    pub seq: u64,
-    /// Its state.
-    pub state: DeliveryState,
-    /// The alert (absent only if the database was edited by hand).
-    pub alert: Option<Alert>,
-}
-
-/// What a worker sees when it looks for work.
-#[derive(Debug, Default)]
-pub struct Scan {
-    /// Due deliveries, oldest first; when a digest delivery is due, every waiting
-    /// digest delivery of the sink is included.
-    pub due: Vec<Pending>,
-    /// When the next not-yet-due delivery falls due.
-    pub next_due: Option<DateTime<Utc>>,
-    /// Deliveries waiting (not dead).
-    pub pending: u64,
-    /// Dead-lettered deliveries.
-    pub dead: u64,
-    /// When the oldest waiting delivery was enqueued.
-    pub oldest: Option<DateTime<Utc>>,
-}
-
-/// Which deliveries `retry` and `drop` touch.
-#[derive(Debug, Clone, Default)]
-pub struct Selection {
-    /// Only this sink.
-    pub sink: Option<String>,
-    /// Only this alert id.
-    pub alert_id: Option<String>,
-    /// Only dead-lettered deliveries.
-    pub dead_only: bool,
-}
-
-impl Selection {
-    fn matches(&self, sink: &str, state: &DeliveryState) -> bool {
-        self.sink.as_deref().is_none_or(|s| s == sink)
-            && self.alert_id.as_deref().is_none_or(|id| id == state.alert_id)
-            && (!self.dead_only || state.dead)
-    }
-}
+/// Non-durable result commits allowed before one is made durable.
+pub const SETTLE_EVERY: u32 = 256;
+/// The longest a result commit stays non-durable while results keep coming.
+pub const SETTLE_AFTER: Duration = Duration::from_millis(500);
 
 /// The outbox database.
 pub struct Outbox {
     db: Database,
     path: PathBuf,
+    /// Non-durable commits since the last durable one, and when that was.
+    unsettled: Mutex<(u32, Instant)>,
 }
 
 impl std::fmt::Debug for Outbox {
@@ -162,12 +53,18 @@ impl std::fmt::Debug for Outbox {
 impl Outbox {
     /// Opens (or creates) the outbox at `path`, creating its folder.
     pub fn open(path: &Path) -> Result<Outbox, OutboxError> {
-        let open_err = |message: String| OutboxError::Open { path: path.to_owned(), message };
+        let open_err = |message: String| OutboxError::Open {
+            path: path.to_owned(),
+            message,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(format!("cannot create its folder: {e}")))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create its folder: {e}")))?;
         }
         let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => OutboxError::Locked { path: path.to_owned() },
+            redb::DatabaseError::DatabaseAlreadyOpen => OutboxError::Locked {
+                path: path.to_owned(),
+            },
             other => open_err(other.to_string()),
         })?;
         let tx = db.begin_write()?;
@@ -176,7 +73,11 @@ impl Outbox {
         tx.open_table(IDS)?;
         tx.open_table(META)?;
         tx.commit()?;
-        Ok(Outbox { db, path: path.to_owned() })
+        Ok(Outbox {
+            db,
+            path: path.to_owned(),
+            unsettled: Mutex::new((0, Instant::now())),
+        })
     }
 
     /// The database file.
@@ -186,7 +87,11 @@ impl Outbox {
 
     /// Commits alerts and their routes durably. Returns the (sink, alert id) pairs
     /// queued; a pair already waiting is not queued twice.
-    pub fn enqueue(&self, batch: &[(Alert, Vec<Route>)], now: DateTime<Utc>) -> Result<Vec<(String, String)>, OutboxError> {
+    pub fn enqueue(
+        &self,
+        batch: &[(Alert, Vec<Route>)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, String)>, OutboxError> {
         let mut queued = Vec::new();
         let mut tx = self.db.begin_write()?;
         tx.set_durability(Durability::Immediate);
@@ -217,7 +122,10 @@ impl Outbox {
                         dead: false,
                         last_error: None,
                     };
-                    deliveries.insert((route.sink.as_str(), seq), serde_json::to_vec(&state)?.as_slice())?;
+                    deliveries.insert(
+                        (route.sink.as_str(), seq),
+                        serde_json::to_vec(&state)?.as_slice(),
+                    )?;
                     queued.push((route.sink.clone(), alert.id.clone()));
                     added += 1;
                 }
@@ -292,14 +200,42 @@ impl Outbox {
             Some(v) => serde_json::from_slice(v.value().1).ok(),
             None => None,
         };
-        Ok(Pending { sink: sink.to_owned(), seq, state, alert })
+        Ok(Pending {
+            sink: sink.to_owned(),
+            seq,
+            state,
+            alert,
+        })
+    }
+
+    /// The durability of a result commit: none, unless enough have piled up.
+    fn result_durability(&self) -> Durability {
+        let Ok(mut u) = self.unsettled.lock() else {
+            return Durability::Immediate;
+        };
+        if u.0 + 1 >= SETTLE_EVERY || u.1.elapsed() >= SETTLE_AFTER {
+            *u = (0, Instant::now());
+            Durability::Immediate
+        } else {
+            u.0 += 1;
+            Durability::None
+        }
+    }
+
+    /// Makes outstanding result commits durable (a worker with nothing to do calls it).
+    pub fn settle(&self) -> Result<(), OutboxError> {
+        let pending = self.unsettled.lock().map(|u| u.0 > 0).unwrap_or(true);
+        if pending {
+            self.sync()?;
+        }
+        Ok(())
     }
 
     /// Records that `sink` accepted these alerts: their deliveries go, and an alert
     /// no sink waits for any more goes with them.
     pub fn succeeded(&self, sink: &str, seqs: &[u64]) -> Result<(), OutboxError> {
         let mut tx = self.db.begin_write()?;
-        tx.set_durability(Durability::Eventual);
+        tx.set_durability(self.result_durability());
         {
             let mut deliveries = tx.open_table(DELIVERIES)?;
             let mut alerts = tx.open_table(ALERTS)?;
@@ -317,7 +253,7 @@ impl Outbox {
     /// Stores new states for failed deliveries (retry time, tries, dead).
     pub fn update(&self, sink: &str, states: &[(u64, DeliveryState)]) -> Result<(), OutboxError> {
         let mut tx = self.db.begin_write()?;
-        tx.set_durability(Durability::Eventual);
+        tx.set_durability(self.result_durability());
         {
             let mut deliveries = tx.open_table(DELIVERIES)?;
             for (seq, state) in states {
@@ -330,88 +266,14 @@ impl Outbox {
         Ok(())
     }
 
-    /// Every delivery, by sink then sequence (`kvwatch outbox list`).
-    pub fn list(&self) -> Result<Vec<Pending>, OutboxError> {
-        let tx = self.db.begin_read()?;
-        let deliveries = tx.open_table(DELIVERIES)?;
-        let alerts = tx.open_table(ALERTS)?;
-        let mut out = Vec::new();
-        for entry in deliveries.iter()? {
-            let (key, value) = entry?;
-            let (sink, seq) = key.value();
-            let state: DeliveryState = serde_json::from_slice(value.value())?;
-            out.push(self.load(&alerts, sink, (seq, state))?);
-        }
-        Ok(out)
-    }
-
-    /// Makes the selected deliveries due now with a fresh count of tries.
-    pub fn retry(&self, selection: &Selection, now: DateTime<Utc>) -> Result<u64, OutboxError> {
-        self.rewrite(selection, |state| {
-            state.dead = false;
-            state.tries = 0;
-            state.next_at = now.timestamp_micros();
-            state.enqueued_at = now.timestamp_micros();
-            true
-        })
-    }
-
-    /// Removes the selected deliveries.
-    pub fn drop_selected(&self, selection: &Selection) -> Result<u64, OutboxError> {
-        self.rewrite(selection, |_| false)
-    }
-
-    /// Applies `f` to each selected delivery: `true` keeps it (changed), `false` removes it.
-    fn rewrite(&self, selection: &Selection, mut f: impl FnMut(&mut DeliveryState) -> bool) -> Result<u64, OutboxError> {
-        let mut tx = self.db.begin_write()?;
-        tx.set_durability(Durability::Immediate);
-        let mut touched = 0;
-        {
-            let mut deliveries = tx.open_table(DELIVERIES)?;
-            let mut alerts = tx.open_table(ALERTS)?;
-            let mut ids = tx.open_table(IDS)?;
-            let mut selected = Vec::new();
-            for entry in deliveries.iter()? {
-                let (key, value) = entry?;
-                let (sink, seq) = key.value();
-                let state: DeliveryState = serde_json::from_slice(value.value())?;
-                if selection.matches(sink, &state) {
-                    selected.push((sink.to_owned(), seq, state));
-                }
-            }
-            for (sink, seq, mut state) in selected {
-                touched += 1;
-                if f(&mut state) {
-                    deliveries.insert((sink.as_str(), seq), serde_json::to_vec(&state)?.as_slice())?;
-                } else if deliveries.remove((sink.as_str(), seq))?.is_some() {
-                    release(&mut alerts, &mut ids, seq)?;
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(touched)
-    }
-
-    /// Deliveries still waiting (not dead) for any of `sinks`.
-    pub fn waiting(&self, sinks: &[String]) -> Result<u64, OutboxError> {
-        let tx = self.db.begin_read()?;
-        let deliveries = tx.open_table(DELIVERIES)?;
-        let mut n = 0;
-        for sink in sinks {
-            for entry in deliveries.range((sink.as_str(), 0u64)..=(sink.as_str(), u64::MAX))? {
-                let (_, value) = entry?;
-                let state: DeliveryState = serde_json::from_slice(value.value())?;
-                n += u64::from(!state.dead);
-            }
-        }
-        Ok(n)
-    }
-
     /// Forces everything committed so far to disk (an empty `Immediate` commit).
     pub fn sync(&self) -> Result<(), OutboxError> {
         let mut tx = self.db.begin_write()?;
         tx.set_durability(Durability::Immediate);
         tx.commit()?;
+        if let Ok(mut u) = self.unsettled.lock() {
+            *u = (0, Instant::now());
+        }
         Ok(())
     }
 }
@@ -440,5 +302,4 @@ fn release(
 }
 
 #[cfg(test)]
-#[path = "outbox_tests.rs"]
 mod tests;

@@ -55,10 +55,22 @@ fn a_full_config_parses() {
     let c = parse(FULL).unwrap();
     assert_eq!(c.outbox.max_tries, 8);
     let kinds: Vec<SinkKind> = c.sinks.iter().map(|s| s.kind()).collect();
-    assert_eq!(kinds, [SinkKind::Email, SinkKind::Webhook, SinkKind::Slack, SinkKind::Teams, SinkKind::PagerDuty, SinkKind::File]);
+    assert_eq!(
+        kinds,
+        [
+            SinkKind::Email,
+            SinkKind::Webhook,
+            SinkKind::Slack,
+            SinkKind::Teams,
+            SinkKind::PagerDuty,
+            SinkKind::File
+        ]
+    );
     assert_eq!(c.sinks[0].name, "soc-mail");
     assert_eq!(c.sinks[2].name, "slack");
-    let SinkSettings::Email(e) = &c.sinks[0].settings else { panic!() };
+    let SinkSettings::Email(e) = &c.sinks[0].settings else {
+        panic!()
+    };
     assert_eq!(e.effective_port(), 587);
     assert_eq!(e.to.len(), 2);
     assert!(c.sinks[2].routes("failed_auth", crate::alert::Severity::Critical));
@@ -72,9 +84,17 @@ fn relative_paths_follow_the_config_file() {
     let path = dir.path().join("kvwatch.toml");
     std::fs::write(&path, FULL).unwrap();
     let c = Config::load(&path).unwrap();
-    assert_eq!(c.outbox.resolved_path(), dir.path().join("state/outbox.redb"));
-    let SinkSettings::Teams(t) = &c.sinks[3].settings else { panic!() };
-    assert_eq!(t.url, crate::config::SecretRef::File(dir.path().join("teams-url")));
+    assert_eq!(
+        c.outbox.resolved_path(),
+        dir.path().join("state/outbox.redb")
+    );
+    let SinkSettings::Teams(t) = &c.sinks[3].settings else {
+        panic!()
+    };
+    assert_eq!(
+        t.url,
+        crate::config::SecretRef::File(dir.path().join("teams-url"))
+    );
 }
 
 #[test]

@@ -1,0 +1,251 @@
+//! The pipeline thread of `kvwatch run`: takes bodies from the partition readers'
+//! channel, feeds them to the shared pipeline, moves the watermark, and checkpoints.
+//!
+//! The pipeline is synchronous, so it runs on its own thread; the readers are async
+//! tasks that block when the bounded channel is full (backpressure). Each round takes
+//! what is waiting (up to a bound), moves the watermark, and flushes the sink so the
+//! alerts raised go out at once. Every `[state] checkpoint_interval`, and at the end,
+//! it checkpoints in this order: alerts flushed to the sink (durable in the outbox),
+//! then positions and detector state committed together. A position never covers a
+//! body with an event the watermark has not released (see `source::eventhubs::progress`).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+
+use crate::decode::Format;
+use crate::metrics::{LiveMetrics, ReadinessCheck};
+use crate::pipeline::clock::Clock;
+use crate::pipeline::{Happening, Observer, Origin, Pipeline, PipelineError};
+use crate::source::eventhubs::{PartitionSlot, Progress, SourceMsg};
+use crate::state::{Checkpoint, CheckpointMeta, PartitionPosition, StateError, StateStore};
+
+/// The most channel messages handled in one round before the watermark moves.
+const ROUND: usize = 256;
+
+/// What a running `kvwatch run` has done so far (tests and the closing message
+/// watch it through a `watch` channel).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LiveStatus {
+    /// Partitions whose reader has started.
+    pub started: usize,
+    /// Partitions still read by this process.
+    pub owned: usize,
+    /// Partitions taken over by another reader.
+    pub lost: usize,
+    /// Bodies taken.
+    pub bodies: u64,
+    /// Records found in them.
+    pub records: u64,
+    /// Records refused (malformed).
+    pub refused: u64,
+    /// Events skipped because a restored checkpoint had processed them.
+    pub skipped: u64,
+    /// Alerts handed to the sink.
+    pub alerts: u64,
+    /// Checkpoints committed.
+    pub checkpoints: u64,
+    /// The watermark.
+    pub watermark: Option<DateTime<Utc>>,
+    /// The positions of the last checkpoint, by partition key.
+    pub positions: BTreeMap<String, PartitionPosition>,
+}
+
+/// Why the pipeline thread stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoopEnd {
+    /// The readers stopped (shutdown): the final checkpoint is written.
+    Drained,
+    /// Every partition was taken over by other readers.
+    AllLost,
+}
+
+/// Why the pipeline thread failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoopError {
+    /// The pipeline failed (the sink could not take or commit alerts).
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    /// The checkpoint could not be written.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// Counts alerts for [`LiveStatus::alerts`].
+pub struct AlertCounter(pub Arc<AtomicU64>);
+
+impl Observer for AlertCounter {
+    fn observe(&mut self, what: &Happening<'_>) {
+        if matches!(what, Happening::Alerted { .. }) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The pipeline thread's state.
+pub struct LiveLoop {
+    /// The shared pipeline.
+    pub pipeline: Pipeline,
+    /// Event-time progress per partition.
+    pub progress: Progress,
+    /// The partitions, by slot.
+    pub slots: Vec<PartitionSlot>,
+    /// The checkpoint store.
+    pub store: StateStore,
+    /// The wall clock (idle partitions, checkpoint interval).
+    pub clock: Arc<dyn Clock>,
+    /// How often to checkpoint.
+    pub interval: chrono::Duration,
+    /// Consumer metrics.
+    pub metrics: Option<LiveMetrics>,
+    /// Marked ready once every reader has started.
+    pub connected: Option<ReadinessCheck>,
+    /// Alerts counted by an [`AlertCounter`] among the pipeline's observers.
+    pub alerts: Arc<AtomicU64>,
+    /// Where the status goes.
+    pub status: watch::Sender<LiveStatus>,
+}
+
+impl LiveLoop {
+    /// Runs until the channel closes (every reader stopped) or every partition is lost;
+    /// then checkpoints one last time.
+    pub fn run(mut self, mut rx: mpsc::Receiver<SourceMsg>) -> Result<LoopEnd, LoopError> {
+        let mut last_checkpoint = self.clock.now();
+        let mut started = vec![false; self.slots.len()];
+        let mut lost_any = false;
+        self.status.send_modify(|s| s.owned = self.slots.len());
+        let end = loop {
+            let Some(first) = rx.blocking_recv() else { break LoopEnd::Drained };
+            let mut next = Some(first);
+            let mut handled = 0;
+            while let Some(msg) = next.take() {
+                lost_any |= matches!(msg, SourceMsg::Lost { .. });
+                self.handle(msg, &mut started)?;
+                handled += 1;
+                if handled < ROUND {
+                    next = rx.try_recv().ok();
+                }
+            }
+            self.advance()?;
+            self.pipeline.flush()?;
+            if lost_any && self.progress.owned() == 0 {
+                break LoopEnd::AllLost;
+            }
+            if self.clock.now() - last_checkpoint >= self.interval {
+                self.checkpoint()?;
+                last_checkpoint = self.clock.now();
+            }
+            self.publish_status();
+        };
+        self.advance()?;
+        self.checkpoint()?;
+        self.publish_status();
+        Ok(end)
+    }
+
+    fn handle(&mut self, msg: SourceMsg, started: &mut [bool]) -> Result<(), LoopError> {
+        match msg {
+            SourceMsg::Started { slot, resume_after } => {
+                self.progress.started(slot, resume_after);
+                if let Some(s) = started.get_mut(slot) {
+                    *s = true;
+                }
+                let count = started.iter().filter(|s| **s).count();
+                self.status.send_modify(|s| s.started = count);
+                if count == started.len() {
+                    if let Some(check) = &self.connected {
+                        check.ready();
+                    }
+                }
+            }
+            SourceMsg::Body(body) => {
+                let Some(slot) = self.slots.get(body.slot) else { return Ok(()) };
+                let origin = Origin::Partition {
+                    hub: slot.hub_name.clone(),
+                    partition: slot.partition.clone(),
+                    sequence: body.sequence,
+                };
+                let cut = self.progress.cut_for(body.slot, body.sequence);
+                let seen = self.pipeline.ingest_resumed(&origin, &body.bytes, Format::EventHubs, cut)?;
+                if let Some(m) = &self.metrics {
+                    m.body(&slot.hub_name, &slot.partition, seen.records);
+                }
+                self.progress.taken(body.slot, body.sequence, seen.newest);
+                self.status.send_modify(|s| {
+                    s.bodies += 1;
+                    s.records += seen.records;
+                    s.refused += seen.refused;
+                    s.skipped += seen.skipped;
+                });
+            }
+            SourceMsg::Lost { slot, reason } => {
+                self.progress.lost(slot);
+                if let Some(p) = self.slots.get(slot) {
+                    tracing::warn!(hub = %p.hub_name, partition = %p.partition, "partition lost: {reason}");
+                    if let Some(m) = &self.metrics {
+                        m.released(&p.hub_name, &p.partition);
+                    }
+                }
+                let owned = self.progress.owned();
+                self.status.send_modify(|s| {
+                    s.lost += 1;
+                    s.owned = owned;
+                });
+            }
+            SourceMsg::Tick => {}
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self) -> Result<(), LoopError> {
+        if let Some(watermark) = self.progress.next_watermark(self.clock.now()) {
+            self.pipeline.advance_to(watermark)?;
+            self.progress.advanced(watermark);
+        }
+        Ok(())
+    }
+
+    /// Alerts durable first, then positions and state in one transaction.
+    fn checkpoint(&mut self) -> Result<(), LoopError> {
+        self.pipeline.flush()?;
+        let state = self.pipeline.save_state();
+        let now = self.clock.now();
+        let partitions: BTreeMap<String, PartitionPosition> =
+            self.slots.iter().map(|s| s.key.clone()).zip(self.progress.positions()).collect();
+        let checkpoint = Checkpoint {
+            meta: CheckpointMeta {
+                watermark: self.progress.watermark(),
+                released_up_to: self.pipeline.released_up_to(),
+                written_at: Some(now),
+            },
+            partitions,
+            detectors: state.detectors,
+            dedup: state.dedup,
+        };
+        self.store.commit(&checkpoint)?;
+        if let Some(m) = &self.metrics {
+            for (_, slot) in self.slots.iter().enumerate().filter(|(i, _)| !self.progress.is_lost(*i)) {
+                m.checkpointed(&slot.hub_name, &slot.partition, now);
+            }
+        }
+        self.status.send_modify(|s| {
+            s.checkpoints += 1;
+            s.positions = checkpoint.partitions;
+        });
+        Ok(())
+    }
+
+    fn publish_status(&self) {
+        let watermark = self.progress.watermark();
+        let alerts = self.alerts.load(Ordering::Relaxed);
+        self.status.send_if_modified(|s| {
+            let changed = s.watermark != watermark || s.alerts != alerts;
+            s.watermark = watermark;
+            s.alerts = alerts;
+            changed
+        });
+    }
+}

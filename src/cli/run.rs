@@ -1,0 +1,117 @@
+//! `kvwatch run`: validates the arguments and the config into [`LiveOptions`], runs the
+//! live pipeline until SIGTERM or Ctrl-C, and maps the outcome to an exit status.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::replay::metrics_options;
+use crate::app::live::{Live, LiveOptions};
+use crate::app::live_pipeline::LoopEnd;
+use crate::config::Config;
+use crate::pipeline::clock::SystemClock;
+
+/// `kvwatch run`.
+#[derive(Debug, Args)]
+pub struct RawRunArgs {
+    /// The configuration file (TOML) with `[[eventhubs.hubs]]`, `[state]` and `[[sinks]]`.
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Also append alerts to this file as JSON Lines (without it and without
+    /// `[[sinks]]`, alerts go to standard output).
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Serve /metrics, /healthz and /readyz on ADDR or, with no value, on the config's
+    /// [metrics] listen address.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub metrics_listen: Option<String>,
+}
+
+/// Turns raw arguments into options, or says what to fix.
+pub fn validate(raw: RawRunArgs) -> Result<LiveOptions> {
+    let config = Config::load(&raw.config)?;
+    if config.eventhubs.hubs.is_empty() {
+        anyhow::bail!("{}: add at least one [[eventhubs.hubs]] (namespace, hub, consumer_group)", raw.config.display());
+    }
+    for hub in &config.eventhubs.hubs {
+        if hub.consumer_group.eq_ignore_ascii_case("$Default") {
+            tracing::warn!(
+                "{}/{}: reading through the $Default consumer group, which other readers of the hub share; \
+                 create a consumer group for kvwatch and set consumer_group",
+                hub.namespace,
+                hub.hub
+            );
+        }
+    }
+    let metrics = metrics_options(raw.metrics_listen.as_deref(), None, None, &config)?;
+    Ok(LiveOptions { config, output: raw.output, metrics, credential: None, clock: Arc::new(SystemClock) })
+}
+
+/// Runs `kvwatch run` to the end: 0 after a clean shutdown, 3 when every partition
+/// was taken over by another reader, 1 on errors.
+pub fn run(raw: RawRunArgs) -> Result<ExitCode> {
+    let opts = validate(raw)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("kvwatch-live")
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    rt.block_on(async {
+        let live = Live::start(opts).await?;
+        let stop = CancellationToken::new();
+        tokio::spawn(on_signal(stop.clone()));
+        let status = live.status();
+        let watch_stop = stop.clone();
+        let live_ref = &live;
+        tokio::select! {
+            () = watch_stop.cancelled() => live_ref.shutdown(),
+            () = ended(status) => {}
+        }
+        let outcome = live.wait().await?;
+        let s = &outcome.status;
+        eprintln!(
+            "kvwatch: stopped: {} bodies, {} records ({} refused), {} alerts, {} checkpoints",
+            s.bodies, s.records, s.refused, s.alerts, s.checkpoints
+        );
+        Ok(match outcome.end {
+            LoopEnd::AllLost => ExitCode::from(3),
+            LoopEnd::Drained => ExitCode::SUCCESS,
+        })
+    })
+}
+
+/// Resolves when the run's status channel closes (the run ended by itself).
+async fn ended(mut status: tokio::sync::watch::Receiver<crate::app::live_pipeline::LiveStatus>) {
+    while status.changed().await.is_ok() {}
+}
+
+/// Cancels `stop` on SIGTERM or Ctrl-C.
+pub(crate) async fn on_signal(stop: CancellationToken) {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot watch SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+                stop.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("kvwatch: stopping: draining the queue and writing a checkpoint");
+    stop.cancel();
+}
