@@ -52,7 +52,11 @@ struct BareIdentity<'a> {
 struct BareClaims<'a> {
     #[serde(borrow, default)]
     oid: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "http://schemas.microsoft.com/identity/claims/objectidentifier")]
+    #[serde(
+        borrow,
+        default,
+        rename = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+    )]
     object_identifier: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     upn: Option<Cow<'a, str>>,
@@ -91,11 +95,20 @@ fn corpus() -> Vec<Vec<u8>> {
     ];
     let mut base = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(format!("{dir}/{f}")).expect("real samples are in the repo");
-        base.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_owned));
+        let text =
+            std::fs::read_to_string(format!("{dir}/{f}")).expect("real samples are in the repo");
+        base.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned),
+        );
     }
     // Parsing has no memory of earlier lines, so repeating the corpus is fair.
-    base.iter().cycle().take(50_000).map(|l| l.clone().into_bytes()).collect()
+    base.iter()
+        .cycle()
+        .take(50_000)
+        .map(|l| l.clone().into_bytes())
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {

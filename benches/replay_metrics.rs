@@ -36,10 +36,13 @@ const OPERATIONS: [(&str, u16); 8] = [
 /// Resource-log records: 30 vaults, 8 operation/status pairs, 500 principals,
 /// 10 ms apart.
 fn records() -> String {
-    let start = chrono::DateTime::parse_from_rfc3339("2024-04-08T00:00:00Z").map(|t| t.timestamp_millis()).unwrap_or(0);
+    let start = chrono::DateTime::parse_from_rfc3339("2024-04-08T00:00:00Z")
+        .map(|t| t.timestamp_millis())
+        .unwrap_or(0);
     let mut out = String::with_capacity(RECORDS * 700);
     for i in 0..RECORDS {
-        let time = chrono::DateTime::from_timestamp_millis(start + 10 * i as i64).unwrap_or_default();
+        let time =
+            chrono::DateTime::from_timestamp_millis(start + 10 * i as i64).unwrap_or_default();
         let (op, status) = OPERATIONS[i % OPERATIONS.len()];
         out.push_str(&format!(
             concat!(
@@ -73,8 +76,12 @@ fn replay(input: &Path, output: &Path, extra: &[&str]) -> u64 {
     argv.push(output.to_str().unwrap_or(""));
     argv.push(input.to_str().unwrap_or(""));
     argv.extend_from_slice(extra);
-    let Ok(raw) = RawArgs::try_parse_from(&argv) else { panic!("bad bench arguments {argv:?}") };
-    let Command::Replay(raw) = raw.command else { panic!("not a replay command line") };
+    let Ok(raw) = RawArgs::try_parse_from(&argv) else {
+        panic!("bad bench arguments {argv:?}")
+    };
+    let Command::Replay(raw) = raw.command else {
+        panic!("not a replay command line")
+    };
     let opts = kvwatch::cli::replay::validate(raw).expect("valid options");
     let outcome = kvwatch::app::replay::replay(opts).expect("replay runs");
     outcome.summary.processed
@@ -106,9 +113,15 @@ fn bench(c: &mut Criterion) {
     let snapshot = snapshot.to_str().unwrap_or("");
 
     let mut g = c.benchmark_group("replay");
-    g.sample_size(10).measurement_time(Duration::from_secs(20)).throughput(Throughput::Elements(RECORDS as u64));
-    g.bench_function("without metrics", |b| b.iter(|| replay(&input, &alerts, &[])));
-    g.bench_function("with metrics observer", |b| b.iter(|| replay(&input, &alerts, &["--metrics-out", snapshot])));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(RECORDS as u64));
+    g.bench_function("without metrics", |b| {
+        b.iter(|| replay(&input, &alerts, &[]))
+    });
+    g.bench_function("with metrics observer", |b| {
+        b.iter(|| replay(&input, &alerts, &["--metrics-out", snapshot]))
+    });
     g.bench_function("with endpoint scraped every 50ms", |b| {
         b.iter_batched(
             || {
@@ -133,7 +146,11 @@ fn bench(c: &mut Criterion) {
 
     // The observer alone, on decoded events.
     let text = records();
-    let events: Vec<_> = text.lines().take(10_000).filter_map(|l| kvwatch::decode::decode_record(l.as_bytes()).ok()).collect();
+    let events: Vec<_> = text
+        .lines()
+        .take(10_000)
+        .filter_map(|l| kvwatch::decode::decode_record(l.as_bytes()).ok())
+        .collect();
     let metrics = Metrics::new(&MetricsConfig::default(), Arc::new(SystemClock)).expect("metrics");
     let mut observer = metrics.observer();
     let mut g = c.benchmark_group("observer");
@@ -141,7 +158,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function("processed happenings", |b| {
         b.iter(|| {
             for e in &events {
-                observer.observe(&Happening::Processed { event: e, waited: Duration::from_micros(40) });
+                observer.observe(&Happening::Processed {
+                    event: e,
+                    waited: Duration::from_micros(40),
+                });
             }
         })
     });

@@ -45,7 +45,11 @@ struct BareIdentity<'a> {
 struct BareClaims<'a> {
     #[serde(borrow, default)]
     oid: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "http://schemas.microsoft.com/identity/claims/objectidentifier")]
+    #[serde(
+        borrow,
+        default,
+        rename = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+    )]
     object_identifier: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     upn: Option<Cow<'a, str>>,
@@ -74,7 +78,6 @@ struct BareProperties<'a> {
     is_rbac_authorized: Option<bool>,
 }
 
-
 fn main() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/real-samples");
     let mut lines = Vec::new();
@@ -85,11 +88,18 @@ fn main() {
         "msdocs-keyvault-PT1H-jsonlines.json",
     ] {
         let text = std::fs::read_to_string(format!("{dir}/{f}")).expect("samples");
-        lines.extend(text.lines().filter(|l| !l.trim().is_empty()).map(|l| l.as_bytes().to_vec()));
+        lines.extend(
+            text.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| l.as_bytes().to_vec()),
+        );
     }
     sizes();
     let mode = std::env::args().nth(1).unwrap_or_else(|| "kvwatch".into());
-    let rounds: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let rounds: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
     let mut n = 0usize;
     for _ in 0..rounds {
         for l in &lines {

@@ -12,8 +12,15 @@ use kvwatch::sink::sample;
 fn main() -> std::io::Result<()> {
     let alert = sample::alert(1, Severity::High);
     let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
-    std::fs::write(docs.join("sample-alert-email.html"), email::html_body(&alert))?;
-    let text = format!("Subject: {}\n\n{}", email::subject(&alert, "[kvwatch]"), email::text(&alert));
+    std::fs::write(
+        docs.join("sample-alert-email.html"),
+        email::html_body(&alert),
+    )?;
+    let text = format!(
+        "Subject: {}\n\n{}",
+        email::subject(&alert, "[kvwatch]"),
+        email::text(&alert)
+    );
     std::fs::write(docs.join("sample-alert-email.txt"), text)?;
     Ok(())
 }

@@ -6,7 +6,8 @@
 //! drops duplicates and orders events by event time, [`detect`] keeps baselines and
 //! raises findings, [`alert`] turns them into the alert contract and [`sink`] delivers
 //! them. [`config`] and [`metrics`] sit beside the flow; [`state`] keeps the live
-//! checkpoints; [`cli`] is the thin edge.
+//! checkpoints; [`report`] turns a replay into an investigator's report; [`cli`] is
+//! the thin edge.
 
 pub mod alert;
 pub mod app;

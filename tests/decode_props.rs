@@ -13,11 +13,18 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use serde_json::Value;
 
-use kvwatch::decode::log_analytics::export::{azkv_audit_logs_row, azure_diagnostics_row, query_response, to_csv, CsvStyle};
+use kvwatch::decode::log_analytics::export::{
+    azkv_audit_logs_row, azure_diagnostics_row, query_response, to_csv, CsvStyle,
+};
 use kvwatch::decode::{decode_buffer, Format, Limits};
 
-const FORMATS: [Format; 5] =
-    [Format::Auto, Format::JsonLines, Format::EventHubs, Format::LogAnalyticsJson, Format::LogAnalyticsCsv];
+const FORMATS: [Format; 5] = [
+    Format::Auto,
+    Format::JsonLines,
+    Format::EventHubs,
+    Format::LogAnalyticsJson,
+    Format::LogAnalyticsCsv,
+];
 
 /// What a decode reported.
 #[derive(Debug, Default)]
@@ -35,21 +42,36 @@ impl Tally {
 /// Decodes `buf`, checking that it finishes in time, that every location is a real
 /// line of the input, and that every record's text is a slice of the input.
 fn run(buf: &[u8], format: Format) -> Tally {
-    let limits = Limits { max_record_bytes: 16 * 1024, ..Limits::default() };
+    let limits = Limits {
+        max_record_bytes: 16 * 1024,
+        ..Limits::default()
+    };
     let max_line = 1 + buf.iter().filter(|&&b| b == b'\n' || b == b'\r').count() as u64;
     let (start, end) = (buf.as_ptr() as usize, buf.as_ptr() as usize + buf.len());
     let mut tally = Tally::default();
     let clock = Instant::now();
     decode_buffer(buf, format, &limits, &mut |r| {
-        assert!((1..=max_line).contains(&r.location.line), "{format}: location {} outside 1..={max_line}", r.location);
+        assert!(
+            (1..=max_line).contains(&r.location.line),
+            "{format}: location {} outside 1..={max_line}",
+            r.location
+        );
         let raw = r.raw.as_ptr() as usize;
-        assert!(r.raw.is_empty() || (raw >= start && raw + r.raw.len() <= end), "{format}: record text is not from the input");
+        assert!(
+            r.raw.is_empty() || (raw >= start && raw + r.raw.len() <= end),
+            "{format}: record text is not from the input"
+        );
         match r.result {
             Ok(_) => tally.events += 1,
             Err(_) => tally.refusals += 1,
         }
     });
-    assert!(clock.elapsed() < Duration::from_secs(10), "{format}: decoding {} bytes took {:?}", buf.len(), clock.elapsed());
+    assert!(
+        clock.elapsed() < Duration::from_secs(10),
+        "{format}: decoding {} bytes took {:?}",
+        buf.len(),
+        clock.elapsed()
+    );
     tally
 }
 
@@ -67,9 +89,16 @@ struct Valid {
 fn records() -> Vec<Value> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real-samples");
     let mut out = Vec::new();
-    for (file, take) in [("sekoia-intake-formats-keyvault.jsonl", 8), ("misc-keyvault-auditevent.jsonl", 3)] {
+    for (file, take) in [
+        ("sekoia-intake-formats-keyvault.jsonl", 8),
+        ("misc-keyvault-auditevent.jsonl", 3),
+    ] {
         let text = std::fs::read_to_string(dir.join(file)).expect("sample");
-        out.extend(text.lines().take(take).map(|l| serde_json::from_str::<Value>(l).expect("JSON")));
+        out.extend(
+            text.lines()
+                .take(take)
+                .map(|l| serde_json::from_str::<Value>(l).expect("JSON")),
+        );
     }
     out
 }
@@ -90,7 +119,9 @@ fn joined(open: &str, pieces: &[String], sep: &str, close: &str) -> (String, Vec
 }
 
 fn csv_ends(text: &str) -> Vec<usize> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(text.as_bytes());
     let mut record = csv::ByteRecord::new();
     let mut ends = Vec::new();
     while reader.read_byte_record(&mut record).expect("valid CSV") {
@@ -107,25 +138,78 @@ fn valid_inputs() -> &'static [Valid] {
     INPUTS.get_or_init(|| {
         let recs = records();
         let lines: Vec<String> = recs.iter().map(Value::to_string).collect();
-        let ad: Vec<Value> = recs.iter().map(|r| azure_diagnostics_row(r).expect("row")).collect();
-        let azkv: Vec<Value> = recs.iter().map(|r| azkv_audit_logs_row(r).expect("row")).collect();
+        let ad: Vec<Value> = recs
+            .iter()
+            .map(|r| azure_diagnostics_row(r).expect("row"))
+            .collect();
+        let azkv: Vec<Value> = recs
+            .iter()
+            .map(|r| azkv_audit_logs_row(r).expect("row"))
+            .collect();
         let ad_text: Vec<String> = ad.iter().map(Value::to_string).collect();
         let azkv_text: Vec<String> = azkv.iter().map(Value::to_string).collect();
         let tables = query_response(&ad);
         let columns = tables["tables"][0]["columns"].to_string();
-        let cells: Vec<String> = tables["tables"][0]["rows"].as_array().expect("rows").iter().map(Value::to_string).collect();
+        let cells: Vec<String> = tables["tables"][0]["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(Value::to_string)
+            .collect();
         let mut out = Vec::new();
         let mut push = |label, format, (text, ends): (String, Vec<usize>), line_oriented| {
-            out.push(Valid { label, format, text, ends, line_oriented });
+            out.push(Valid {
+                label,
+                format,
+                text,
+                ends,
+                line_oriented,
+            });
         };
-        push("resource-log lines", Format::JsonLines, joined("", &lines, "\n", "\n"), true);
-        push("Event Hubs body", Format::EventHubs, joined("{\"records\":[", &lines, ",", "]}\n"), false);
-        push("AzureDiagnostics lines", Format::LogAnalyticsJson, joined("", &ad_text, "\n", "\n"), true);
-        push("AZKVAuditLogs lines", Format::LogAnalyticsJson, joined("", &azkv_text, "\n", "\n"), true);
-        push("AzureDiagnostics array", Format::LogAnalyticsJson, joined("[\n", &ad_text, ",\n", "\n]\n"), false);
-        push("AZKVAuditLogs value", Format::LogAnalyticsJson, joined("{\"value\":[", &azkv_text, ",", "]}"), false);
-        let open = format!("{{\"tables\":[{{\"name\":\"PrimaryResult\",\"columns\":{columns},\"rows\":[");
-        push("AzureDiagnostics tables", Format::LogAnalyticsJson, joined(&open, &cells, ",", "]}]}"), false);
+        push(
+            "resource-log lines",
+            Format::JsonLines,
+            joined("", &lines, "\n", "\n"),
+            true,
+        );
+        push(
+            "Event Hubs body",
+            Format::EventHubs,
+            joined("{\"records\":[", &lines, ",", "]}\n"),
+            false,
+        );
+        push(
+            "AzureDiagnostics lines",
+            Format::LogAnalyticsJson,
+            joined("", &ad_text, "\n", "\n"),
+            true,
+        );
+        push(
+            "AZKVAuditLogs lines",
+            Format::LogAnalyticsJson,
+            joined("", &azkv_text, "\n", "\n"),
+            true,
+        );
+        push(
+            "AzureDiagnostics array",
+            Format::LogAnalyticsJson,
+            joined("[\n", &ad_text, ",\n", "\n]\n"),
+            false,
+        );
+        push(
+            "AZKVAuditLogs value",
+            Format::LogAnalyticsJson,
+            joined("{\"value\":[", &azkv_text, ",", "]}"),
+            false,
+        );
+        let open =
+            format!("{{\"tables\":[{{\"name\":\"PrimaryResult\",\"columns\":{columns},\"rows\":[");
+        push(
+            "AzureDiagnostics tables",
+            Format::LogAnalyticsJson,
+            joined(&open, &cells, ",", "]}]}"),
+            false,
+        );
         for (label, rows) in [("AzureDiagnostics CSV", &ad), ("AZKVAuditLogs CSV", &azkv)] {
             let text = to_csv(rows, CsvStyle::Plain).expect("CSV");
             let ends = csv_ends(&text);
@@ -142,14 +226,21 @@ fn valid_inputs_decode_completely() {
         assert_eq!(n, 11, "{}", input.label);
         for format in [input.format, Format::Auto] {
             let tally = run(input.text.as_bytes(), format);
-            assert_eq!((tally.events, tally.refusals), (n, 0), "{} as {format}", input.label);
+            assert_eq!(
+                (tally.events, tally.refusals),
+                (n, 0),
+                "{} as {format}",
+                input.label
+            );
         }
     }
 }
 
 /// Bytes that make JSON and CSV decoders take their less travelled paths.
 fn jsonish() -> impl Strategy<Value = Vec<u8>> {
-    let alphabet: Vec<u8> = b"{}[]\":,.-0123456789eEtrufalsn \n\r\t\\u\xef\xbb\xbf\x00\xffTimeGenratd_ResourcIdvlubcs".to_vec();
+    let alphabet: Vec<u8> =
+        b"{}[]\":,.-0123456789eEtrufalsn \n\r\t\\u\xef\xbb\xbf\x00\xffTimeGenratd_ResourcIdvlubcs"
+            .to_vec();
     proptest::collection::vec(proptest::sample::select(alphabet), 0..600)
 }
 

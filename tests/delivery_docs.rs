@@ -15,12 +15,23 @@ fn docs() -> PathBuf {
 #[test]
 fn the_documented_config_is_valid_and_has_every_sink_kind() {
     let text = std::fs::read_to_string(docs().join("alerting.md")).unwrap();
-    let start = text.find("```toml\n# kvwatch.toml").expect("the complete example") + "```toml\n".len();
+    let start = text
+        .find("```toml\n# kvwatch.toml")
+        .expect("the complete example")
+        + "```toml\n".len();
     let end = start + text[start..].find("```").unwrap();
-    let config = Config::parse(&text[start..end], Path::new("docs/alerting.md")).unwrap_or_else(|e| panic!("{e}"));
+    let config = Config::parse(&text[start..end], Path::new("docs/alerting.md"))
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut kinds: Vec<SinkKind> = config.sinks.iter().map(|s| s.kind()).collect();
     kinds.dedup();
-    for kind in [SinkKind::Email, SinkKind::Webhook, SinkKind::Slack, SinkKind::Teams, SinkKind::PagerDuty, SinkKind::File] {
+    for kind in [
+        SinkKind::Email,
+        SinkKind::Webhook,
+        SinkKind::Slack,
+        SinkKind::Teams,
+        SinkKind::PagerDuty,
+        SinkKind::File,
+    ] {
         assert!(kinds.contains(&kind), "the example lacks a {kind:?} sink");
     }
 }
@@ -34,5 +45,8 @@ fn the_sample_email_matches_the_renderer() {
         "docs/sample-alert-email.html is stale: run `cargo run --release --example sample_email`"
     );
     let text = std::fs::read_to_string(docs().join("sample-alert-email.txt")).unwrap();
-    assert!(text.ends_with(&email::text(&alert)), "docs/sample-alert-email.txt is stale: run the sample_email example");
+    assert!(
+        text.ends_with(&email::text(&alert)),
+        "docs/sample-alert-email.txt is stale: run the sample_email example"
+    );
 }

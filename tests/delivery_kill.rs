@@ -21,7 +21,7 @@ const KVWATCH: &str = env!("CARGO_BIN_EXE_kvwatch");
 
 fn write_config(dir: &Path, rx: &Receiver) -> std::path::PathBuf {
     let text = format!(
-        "[outbox]\npath = {:?}\nbackoff_initial = \"50ms\"\nbackoff_max = \"400ms\"\npoll_interval = \"20ms\"\n\
+        "[detectors]\ndir = \"detectors\"\n\n[outbox]\npath = {:?}\nbackoff_initial = \"50ms\"\nbackoff_max = \"400ms\"\npoll_interval = \"20ms\"\n\
          attempt_timeout = \"60s\"\ndrain_timeout = \"120s\"\n\n\
          [[sinks]]\nkind = \"webhook\"\nname = \"hook\"\nurl = {}\nsigning_secret = {}\n",
         dir.join("outbox.redb").display().to_string(),
@@ -160,9 +160,18 @@ async fn kill_9_mid_replay_delivery_then_replaying_again_delivers_every_alert() 
     let dir = tempfile::tempdir().unwrap();
     let fixture = dir.path().join("grants.jsonl");
     grants_fixture(&fixture, 12);
-    // What the detectors raise from the fixture, without sinks.
+    // Only the access-policy detector, whose rules fire from the first event.
+    let detectors = dir.path().join("detectors");
+    std::fs::create_dir(&detectors).unwrap();
+    let definition =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("detectors/access_policy_change.toml");
+    std::fs::copy(definition, detectors.join("access_policy_change.toml")).unwrap();
+    let plain_config = dir.path().join("plain.toml");
+    std::fs::write(&plain_config, "[detectors]\ndir = \"detectors\"\n").unwrap();
+    // What the detector raises from the fixture, without sinks.
     let plain = Command::new(KVWATCH)
-        .args(["replay", "--no-progress"])
+        .args(["replay", "--no-progress", "--config"])
+        .arg(&plain_config)
         .arg(&fixture)
         .output()
         .await

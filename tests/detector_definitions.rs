@@ -17,20 +17,33 @@ fn with_dir(files: &[(&str, String)]) -> (tempfile::TempDir, Config) {
 }
 
 fn builtin(name: &str) -> String {
-    defs::BUILTIN.iter().find(|(f, _)| f.ends_with(name)).map(|(_, t)| (*t).to_owned()).expect("shipped")
+    defs::BUILTIN
+        .iter()
+        .find(|(f, _)| f.ends_with(name))
+        .map(|(_, t)| (*t).to_owned())
+        .expect("shipped")
 }
 
 #[test]
 fn shipped_detectors_load_and_their_examples_pass() {
     let detectors = build_detectors(&Config::default()).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = detectors.iter().map(|d| d.name()).collect();
-    assert_eq!(names, ["failed_auth", "unusual_geo", "access_policy_change", "bulk_secret_retrieval"]);
+    assert_eq!(
+        names,
+        [
+            "failed_auth",
+            "unusual_geo",
+            "access_policy_change",
+            "bulk_secret_retrieval"
+        ]
+    );
 }
 
 #[test]
 fn the_repo_folder_matches_the_embedded_files() {
     for (file, text) in defs::BUILTIN {
-        let on_disk = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).expect("in the repo");
+        let on_disk = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+            .expect("in the repo");
         assert_eq!(on_disk, text, "{file}");
     }
 }
@@ -38,15 +51,52 @@ fn the_repo_folder_matches_the_embedded_files() {
 #[test]
 fn errors_name_the_file_and_the_key() {
     let table: Vec<(&str, String, &str)> = vec![
-        ("failed_auth.toml", builtin("failed_auth.toml").replace("min_denials = 8", "min_denails = 8"), "unknown field `min_denails`"),
-        ("failed_auth.toml", builtin("failed_auth.toml").replace("min_denials = 8", "min_denials = 1"), "`principal.min_denials`"),
-        ("unusual_geo.toml", builtin("unusual_geo.toml").replace("max_speed_kmh = 1000.0", "max_speed_kmh = 5.0"), "`impossible_travel.max_speed_kmh`"),
-        ("unusual_geo.toml", builtin("unusual_geo.toml").replace("kinds = [\"user\"]", "kinds = [\"robot\"]"), "unknown principal kind \"robot\""),
-        ("bulk.toml", builtin("bulk_secret_retrieval.toml").replace("window = \"6h\"", "window = \"5m\""), "`long.window`"),
-        ("bulk.toml", builtin("bulk_secret_retrieval.toml").replace("severity = \"high\" }", "severity = \"low\" }"), "example \"a brand-new app listing"),
-        ("access.toml", builtin("access_policy_change.toml").replace("start = ", "x"), ""),
-        ("x.toml", "[detector]\nname = \"port_scan\"\n".to_owned(), "not a detector kvwatch has"),
-        ("y.toml", "[thresholds]\n".to_owned(), "needs a [detector] table"),
+        (
+            "failed_auth.toml",
+            builtin("failed_auth.toml").replace("min_denials = 8", "min_denails = 8"),
+            "unknown field `min_denails`",
+        ),
+        (
+            "failed_auth.toml",
+            builtin("failed_auth.toml").replace("min_denials = 8", "min_denials = 1"),
+            "`principal.min_denials`",
+        ),
+        (
+            "unusual_geo.toml",
+            builtin("unusual_geo.toml").replace("max_speed_kmh = 1000.0", "max_speed_kmh = 5.0"),
+            "`impossible_travel.max_speed_kmh`",
+        ),
+        (
+            "unusual_geo.toml",
+            builtin("unusual_geo.toml").replace("kinds = [\"user\"]", "kinds = [\"robot\"]"),
+            "unknown principal kind \"robot\"",
+        ),
+        (
+            "bulk.toml",
+            builtin("bulk_secret_retrieval.toml").replace("window = \"6h\"", "window = \"5m\""),
+            "`long.window`",
+        ),
+        (
+            "bulk.toml",
+            builtin("bulk_secret_retrieval.toml")
+                .replace("severity = \"high\" }", "severity = \"low\" }"),
+            "example \"a brand-new app listing",
+        ),
+        (
+            "access.toml",
+            builtin("access_policy_change.toml").replace("start = ", "x"),
+            "",
+        ),
+        (
+            "x.toml",
+            "[detector]\nname = \"port_scan\"\n".to_owned(),
+            "not a detector kvwatch has",
+        ),
+        (
+            "y.toml",
+            "[thresholds]\n".to_owned(),
+            "needs a [detector] table",
+        ),
     ];
     for (name, text, want) in table {
         let (_dir, config) = with_dir(&[(name, text)]);
@@ -65,7 +115,14 @@ fn errors_name_the_file_and_the_key() {
 #[test]
 fn a_folder_may_disable_or_omit_detectors() {
     let off = builtin("failed_auth.toml").replace("enabled = true", "enabled = false");
-    let (_dir, config) = with_dir(&[("failed_auth.toml", off), ("unusual_geo.toml", builtin("unusual_geo.toml"))]);
-    let names: Vec<&str> = build_detectors(&config).expect("loads").iter().map(|d| d.name()).collect();
+    let (_dir, config) = with_dir(&[
+        ("failed_auth.toml", off),
+        ("unusual_geo.toml", builtin("unusual_geo.toml")),
+    ]);
+    let names: Vec<&str> = build_detectors(&config)
+        .expect("loads")
+        .iter()
+        .map(|d| d.name())
+        .collect();
     assert_eq!(names, ["unusual_geo"]);
 }

@@ -39,22 +39,33 @@ struct Row {
 }
 
 fn none() -> Expect {
-    Expect { alerts: Some(0), ..Default::default() }
+    Expect {
+        alerts: Some(0),
+        ..Default::default()
+    }
 }
 
 fn rule(r: &str, s: Severity) -> Expect {
-    Expect { rule: Some(r.into()), severity: Some(s), ..Default::default() }
+    Expect {
+        rule: Some(r.into()),
+        severity: Some(s),
+        ..Default::default()
+    }
 }
 
 fn check(rows: Vec<Row>) {
     let mut failures = Vec::new();
     for row in rows {
-        let events: Events = toml::from_str(row.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
-        let records = examples::records(&events.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
-        let detector = defs::build_named(&Config::default(), row.detector).unwrap_or_else(|e| panic!("{e}"));
+        let events: Events =
+            toml::from_str(row.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
+        let records =
+            examples::records(&events.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
+        let detector =
+            defs::build_named(&Config::default(), row.detector).unwrap_or_else(|e| panic!("{e}"));
         let networks = if row.geoip { geo() } else { Vec::new() };
         let enricher = examples::enricher(&networks).expect("geo");
-        let alerts = examples::run(detector, &records, enricher).unwrap_or_else(|e| panic!("{}: {e}", row.name));
+        let alerts = examples::run(detector, &records, enricher)
+            .unwrap_or_else(|e| panic!("{}: {e}", row.name));
         if let Err(e) = examples::verify(&row.expect, &alerts) {
             failures.push(format!("{} [{}]: {e}", row.name, row.detector));
         }
@@ -69,15 +80,26 @@ upn = "alice@contoso.com""#;
 fn failed_auth_table() {
     let _ = ALICE;
     check(vec![
-        Row { name: "challenge 401s from many addresses", detector: "failed_auth", geoip: false, expect: none(), events: r#"
+        Row {
+            name: "challenge 401s from many addresses",
+            detector: "failed_auth",
+            geoip: false,
+            expect: none(),
+            events: r#"
             [[events]]
             at = "2024-05-06T09:00:00Z"
             repeat = 40
             op = "Authentication"
             status = 401
             ip = "81.2.69.{i}"
-            "# },
-        Row { name: "five policy denials on five secrets stay under the minimum", detector: "failed_auth", geoip: false, expect: none(), events: r#"
+            "#,
+        },
+        Row {
+            name: "five policy denials on five secrets stay under the minimum",
+            detector: "failed_auth",
+            geoip: false,
+            expect: none(),
+            events: r#"
             [[events]]
             at = "2024-05-06T09:00:00Z"
             repeat = 5
@@ -88,8 +110,14 @@ fn failed_auth_table() {
             oid = "11111111-1111-4111-8111-111111111111"
             upn = "alice@contoso.com"
             object = "secrets/s{i}"
-            "# },
-        Row { name: "anonymous 401s on data-plane calls from one address", detector: "failed_auth", geoip: false, expect: rule("anonymous_failures", Severity::Medium), events: r#"
+            "#,
+        },
+        Row {
+            name: "anonymous 401s on data-plane calls from one address",
+            detector: "failed_auth",
+            geoip: false,
+            expect: rule("anonymous_failures", Severity::Medium),
+            events: r#"
             [[events]]
             at = "2024-05-06T09:00:00Z"
             repeat = 12
@@ -98,8 +126,14 @@ fn failed_auth_table() {
             status = 401
             ip = "81.2.69.9"
             object = "secrets/s{i}"
-            "# },
-        Row { name: "three rejected tokens", detector: "failed_auth", geoip: false, expect: rule("token_rejected", Severity::Medium), events: r#"
+            "#,
+        },
+        Row {
+            name: "three rejected tokens",
+            detector: "failed_auth",
+            geoip: false,
+            expect: rule("token_rejected", Severity::Medium),
+            events: r#"
             [[events]]
             at = "2024-05-06T09:00:00Z"
             repeat = 3
@@ -111,8 +145,17 @@ fn failed_auth_table() {
             idtyp = "app"
             ip = "81.2.69.9"
             object = "secrets/s"
-            "# },
-        Row { name: "one principal denied across three vaults", detector: "failed_auth", geoip: false, expect: Expect { vault: Some("*".into()), ..rule("denied_enumeration", Severity::High) }, events: r#"
+            "#,
+        },
+        Row {
+            name: "one principal denied across three vaults",
+            detector: "failed_auth",
+            geoip: false,
+            expect: Expect {
+                vault: Some("*".into()),
+                ..rule("denied_enumeration", Severity::High)
+            },
+            events: r#"
             [[events]]
             at = "2024-05-06T09:00:00Z"
             repeat = 9
@@ -124,8 +167,14 @@ fn failed_auth_table() {
             upn = "mallory@contoso.com"
             vault = "kv-{i}"
             ip = "81.2.69.9"
-            "# },
-        Row { name: "a chronic misconfigured app keeps failing as it always did", detector: "failed_auth", geoip: false, expect: none(), events: r#"
+            "#,
+        },
+        Row {
+            name: "a chronic misconfigured app keeps failing as it always did",
+            detector: "failed_auth",
+            geoip: false,
+            expect: none(),
+            events: r#"
             [[events]]
             at = "2024-05-01T00:00:00Z"
             days = 6
@@ -139,9 +188,14 @@ fn failed_auth_table() {
             idtyp = "app"
             ip = "20.40.1.1"
             object = "secrets/conn-string"
-            "# },
-        Row { name: "a principal that reaches its vault, blocked by the firewall from a new place", detector: "failed_auth", geoip: false,
-            expect: rule("firewall_new_network", Severity::Medium), events: r#"
+            "#,
+        },
+        Row {
+            name: "a principal that reaches its vault, blocked by the firewall from a new place",
+            detector: "failed_auth",
+            geoip: false,
+            expect: rule("firewall_new_network", Severity::Medium),
+            events: r#"
             [[events]]
             at = "2024-05-01T09:00:00Z"
             days = 5
@@ -165,14 +219,20 @@ fn failed_auth_table() {
             idtyp = "app"
             ip = "81.2.69.77"
             object = "secrets/conn-string"
-            "# },
+            "#,
+        },
     ]);
 }
 
 #[test]
 fn unusual_geo_table() {
     check(vec![
-        Row { name: "a new employee in the usual country", detector: "unusual_geo", geoip: true, expect: none(), events: r#"
+        Row {
+            name: "a new employee in the usual country",
+            detector: "unusual_geo",
+            geoip: true,
+            expect: none(),
+            events: r#"
             [[events]]
             at = "2024-05-01T09:00:00Z"
             days = 5
@@ -190,8 +250,14 @@ fn unusual_geo_table() {
             upn = "newbie@contoso.com"
             ip = "81.2.70.5"
             object = "secrets/a"
-            "# },
-        Row { name: "a learned user travelling to a country many colleagues call from", detector: "unusual_geo", geoip: true, expect: none(), events: r#"
+            "#,
+        },
+        Row {
+            name: "a learned user travelling to a country many colleagues call from",
+            detector: "unusual_geo",
+            geoip: true,
+            expect: none(),
+            events: r#"
             [[events]]
             at = "2024-05-01T09:00:00Z"
             days = 5
@@ -219,8 +285,14 @@ fn unusual_geo_table() {
             upn = "user0@contoso.com"
             ip = "89.160.20.200"
             object = "secrets/a"
-            "# },
-        Row { name: "an unlocatable public address is never new geography", detector: "unusual_geo", geoip: true, expect: none(), events: r#"
+            "#,
+        },
+        Row {
+            name: "an unlocatable public address is never new geography",
+            detector: "unusual_geo",
+            geoip: true,
+            expect: none(),
+            events: r#"
             [[events]]
             at = "2024-05-01T09:00:00Z"
             days = 5
@@ -236,8 +308,17 @@ fn unusual_geo_table() {
             upn = "alice@contoso.com"
             ip = "1.128.0.1"
             object = "secrets/a"
-            "# },
-        Row { name: "an app in two regions is not travelling", detector: "unusual_geo", geoip: true, expect: Expect { not_rule: Some("impossible_travel".into()), ..Default::default() }, events: r#"
+            "#,
+        },
+        Row {
+            name: "an app in two regions is not travelling",
+            detector: "unusual_geo",
+            geoip: true,
+            expect: Expect {
+                not_rule: Some("impossible_travel".into()),
+                ..Default::default()
+            },
+            events: r#"
             [[events]]
             at = "2024-05-01T09:00:00Z"
             repeat = 10
@@ -258,8 +339,14 @@ fn unusual_geo_table() {
             idtyp = "app"
             ip = "216.160.83.{i}"
             object = "secrets/a"
-            "# },
-        Row { name: "without a database, a learned user on a network nobody used", detector: "unusual_geo", geoip: false, expect: rule("new_network", Severity::Low), events: r#"
+            "#,
+        },
+        Row {
+            name: "without a database, a learned user on a network nobody used",
+            detector: "unusual_geo",
+            geoip: false,
+            expect: rule("new_network", Severity::Low),
+            events: r#"
             [[events]]
             at = "2024-05-01T09:00:00Z"
             days = 5
@@ -275,14 +362,20 @@ fn unusual_geo_table() {
             upn = "alice@contoso.com"
             ip = "175.16.199.3"
             object = "secrets/a"
-            "# },
+            "#,
+        },
     ]);
 }
 
 #[test]
 fn access_policy_change_table() {
     check(vec![
-        Row { name: "a self-grant is high", detector: "access_policy_change", geoip: false, expect: rule("access_policy_added", Severity::High), events: r#"
+        Row {
+            name: "a self-grant is high",
+            detector: "access_policy_change",
+            geoip: false,
+            expect: rule("access_policy_added", Severity::High),
+            events: r#"
             [[events]]
             at = "2024-05-06T10:00:00Z"
             op = "VaultPatch"
@@ -290,8 +383,14 @@ fn access_policy_change_table() {
             upn = "eve@contoso.com"
             ip = "81.2.69.160"
             properties = { addedAccessPolicy = { ObjectId = "33333333-3333-4333-8333-333333333333", Permissions = { secrets = ["get"] } } }
-            "# },
-        Row { name: "grant, read, remove within minutes", detector: "access_policy_change", geoip: false, expect: rule("grant_then_revoke", Severity::High), events: r#"
+            "#,
+        },
+        Row {
+            name: "grant, read, remove within minutes",
+            detector: "access_policy_change",
+            geoip: false,
+            expect: rule("grant_then_revoke", Severity::High),
+            events: r#"
             [[events]]
             at = "2024-05-06T10:00:00Z"
             op = "VaultPatch"
@@ -312,8 +411,14 @@ fn access_policy_change_table() {
             oid = "11111111-1111-4111-8111-111111111111"
             upn = "admin@contoso.com"
             properties = { removedAccessPolicy = { ObjectId = "22222222-2222-4222-8222-222222222222", Permissions = { secrets = ["get", "list"] } } }
-            "# },
-        Row { name: "purge protection off", detector: "access_policy_change", geoip: false, expect: rule("purge_protection_disabled", Severity::High), events: r#"
+            "#,
+        },
+        Row {
+            name: "purge protection off",
+            detector: "access_policy_change",
+            geoip: false,
+            expect: rule("purge_protection_disabled", Severity::High),
+            events: r#"
             [[events]]
             at = "2024-05-06T09:00:00Z"
             op = "VaultGet"
@@ -325,9 +430,14 @@ fn access_policy_change_table() {
             oid = "11111111-1111-4111-8111-111111111111"
             upn = "admin@contoso.com"
             properties = { properties = { enableSoftDelete = true } }
-            "# },
-        Row { name: "a VaultGet showing a weaker configuration than the last one", detector: "access_policy_change", geoip: false,
-            expect: rule("weakened_config_observed", Severity::Low), events: r#"
+            "#,
+        },
+        Row {
+            name: "a VaultGet showing a weaker configuration than the last one",
+            detector: "access_policy_change",
+            geoip: false,
+            expect: rule("weakened_config_observed", Severity::Low),
+            events: r#"
             [[events]]
             at = "2024-05-06T09:00:00Z"
             op = "VaultGet"
@@ -339,8 +449,14 @@ fn access_policy_change_table() {
             oid = "11111111-1111-4111-8111-111111111111"
             upn = "admin@contoso.com"
             properties = { properties = { networkAcls = { defaultAction = "Allow" } } }
-            "# },
-        Row { name: "a denied VaultPatch changes nothing", detector: "access_policy_change", geoip: false, expect: none(), events: r#"
+            "#,
+        },
+        Row {
+            name: "a denied VaultPatch changes nothing",
+            detector: "access_policy_change",
+            geoip: false,
+            expect: none(),
+            events: r#"
             [[events]]
             at = "2024-05-06T10:00:00Z"
             op = "VaultPatch"
@@ -349,14 +465,20 @@ fn access_policy_change_table() {
             oid = "33333333-3333-4333-8333-333333333333"
             upn = "eve@contoso.com"
             properties = { addedAccessPolicy = { ObjectId = "33333333-3333-4333-8333-333333333333", Permissions = { secrets = ["get"] } } }
-            "# },
+            "#,
+        },
     ]);
 }
 
 #[test]
 fn bulk_secret_retrieval_table() {
     check(vec![
-        Row { name: "a user reading ten secrets", detector: "bulk_secret_retrieval", geoip: false, expect: none(), events: r#"
+        Row {
+            name: "a user reading ten secrets",
+            detector: "bulk_secret_retrieval",
+            geoip: false,
+            expect: none(),
+            events: r#"
             [[events]]
             at = "2024-05-06T10:00:00Z"
             repeat = 10
@@ -365,9 +487,17 @@ fn bulk_secret_retrieval_table() {
             oid = "11111111-1111-4111-8111-111111111111"
             upn = "alice@contoso.com"
             object = "secrets/s{i}"
-            "# },
-        Row { name: "after learning, an app restarting at a new hour re-reads its twenty secrets", detector: "bulk_secret_retrieval", geoip: false,
-            expect: Expect { after: Some("2024-05-05T00:00:00Z".into()), ..none() }, events: r#"
+            "#,
+        },
+        Row {
+            name: "after learning, an app restarting at a new hour re-reads its twenty secrets",
+            detector: "bulk_secret_retrieval",
+            geoip: false,
+            expect: Expect {
+                after: Some("2024-05-05T00:00:00Z".into()),
+                ..none()
+            },
+            events: r#"
             [[events]]
             at = "2024-05-01T00:00:00Z"
             days = 7
@@ -422,9 +552,14 @@ fn bulk_secret_retrieval_table() {
             idtyp = "app"
             ip = "20.40.1.9"
             object = "secrets/s{i}"
-            "# },
-        Row { name: "one secret every six minutes for five hours is low and slow", detector: "bulk_secret_retrieval", geoip: false,
-            expect: rule("low_and_slow", Severity::Medium), events: r#"
+            "#,
+        },
+        Row {
+            name: "one secret every six minutes for five hours is low and slow",
+            detector: "bulk_secret_retrieval",
+            geoip: false,
+            expect: rule("low_and_slow", Severity::Medium),
+            events: r#"
             [[events]]
             at = "2024-05-06T10:00:00Z"
             repeat = 50
@@ -434,8 +569,14 @@ fn bulk_secret_retrieval_table() {
             upn = "mallory@contoso.com"
             ip = "81.2.69.160"
             object = "secrets/s{i}"
-            "# },
-        Row { name: "throttling raises a dump's severity", detector: "bulk_secret_retrieval", geoip: false, expect: rule("burst", Severity::High), events: r#"
+            "#,
+        },
+        Row {
+            name: "throttling raises a dump's severity",
+            detector: "bulk_secret_retrieval",
+            geoip: false,
+            expect: rule("burst", Severity::High),
+            events: r#"
             [[events]]
             at = "2024-05-06T10:00:00Z"
             repeat = 5
@@ -452,9 +593,14 @@ fn bulk_secret_retrieval_table() {
             oid = "44444444-4444-4444-8444-444444444444"
             upn = "mallory@contoso.com"
             object = "secrets/s{i}"
-            "# },
-        Row { name: "the backup job at its usual hour but from a public address", detector: "bulk_secret_retrieval", geoip: true,
-            expect: rule("unusual_context", Severity::High), events: r#"
+            "#,
+        },
+        Row {
+            name: "the backup job at its usual hour but from a public address",
+            detector: "bulk_secret_retrieval",
+            geoip: true,
+            expect: rule("unusual_context", Severity::High),
+            events: r#"
             [[events]]
             at = "2024-05-01T02:00:00Z"
             days = 6
@@ -487,6 +633,7 @@ fn bulk_secret_retrieval_table() {
             idtyp = "app"
             ip = "175.16.199.20"
             object = "secrets/s{i}"
-            "# },
+            "#,
+        },
     ]);
 }

@@ -41,7 +41,6 @@ struct Label {
 
 #[derive(Debug, Deserialize)]
 struct AlertLine {
-    incident_id: String,
     revision: u32,
     detector: String,
     rule: String,
@@ -66,7 +65,10 @@ fn record_files(dir: &Path) -> Vec<PathBuf> {
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
-        .filter(|e| !e.path().to_string_lossy().contains("/_") && e.path().extension().is_some_and(|x| x == "json"))
+        .filter(|e| {
+            !e.path().to_string_lossy().contains("/_")
+                && e.path().extension().is_some_and(|x| x == "json")
+        })
         .map(|e| e.into_path())
         .collect();
     files.sort();
@@ -113,7 +115,9 @@ fn replay(sim: &Path, out: &Path) -> f64 {
             .status()
             .expect("kvwatch runs");
         assert!(status.success(), "replay failed: {status}");
-        let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).expect("summary")).expect("summary JSON");
+        let s: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&summary).expect("summary"))
+                .expect("summary JSON");
         best = best.min(s["elapsed_seconds"].as_f64().expect("elapsed_seconds"));
     }
     best
@@ -124,7 +128,10 @@ fn memory_report(sim: &Path, files: &[PathBuf]) -> (usize, f64, String) {
     let mut config = Config::default();
     config.geoip.database = Some(sim.join("_geoip.mmdb"));
     let mut engine = Engine::from_config(&config).expect("engine");
-    let buffers: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).expect("read")).collect();
+    let buffers: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).expect("read"))
+        .collect();
     let mut events: Vec<AuditEvent<'_>> = Vec::new();
     for b in &buffers {
         decode_buffer(b, Format::Auto, &Limits::default(), &mut |r| {
@@ -142,7 +149,8 @@ fn memory_report(sim: &Path, files: &[PathBuf]) -> (usize, f64, String) {
     let principals = m.baselines.principals.max(1);
     let learned: usize = m.detectors.iter().map(|(_, d)| d.learned_bytes).sum();
     let transient: usize = m.detectors.iter().map(|(_, d)| d.transient_bytes).sum();
-    let per = (m.baselines.principal_bytes + m.baselines.pair_bytes + learned) as f64 / principals as f64;
+    let per =
+        (m.baselines.principal_bytes + m.baselines.pair_bytes + learned) as f64 / principals as f64;
     let detail = format!(
         "{} principals, {} (principal, vault) pairs; baselines {} B + pairs {} B + detectors' learned state {} B (+ {} B of open windows, + population {} B)",
         principals, m.baselines.pairs, m.baselines.principal_bytes, m.baselines.pair_bytes, learned, transient, m.baselines.population_bytes
@@ -181,18 +189,27 @@ fn simulated_fortnight() {
     for l in &labels {
         let row = rows.entry(l.detector.clone()).or_default();
         row[0] += 1.0;
-        if alerts.iter().any(|a| a.detector == l.detector && overlaps(a, l)) {
+        if alerts
+            .iter()
+            .any(|a| a.detector == l.detector && overlaps(a, l))
+        {
             row[1] += 1.0;
         } else {
             row[2] += 1.0;
-            misses.push(format!("{} ({}, {} on {})", l.id, l.kind, l.identity, l.vault));
+            misses.push(format!(
+                "{} ({}, {} on {})",
+                l.id, l.kind, l.identity, l.vault
+            ));
         }
     }
     let mut false_after = Vec::new();
     let mut related = Vec::new();
     let mut false_learning = 0usize;
     for a in &opened {
-        if labels.iter().any(|l| l.detector == a.detector && overlaps(a, l)) {
+        if labels
+            .iter()
+            .any(|l| l.detector == a.detector && overlaps(a, l))
+        {
             continue;
         }
         if labels.iter().any(|l| overlaps(a, l)) {
@@ -220,9 +237,19 @@ fn simulated_fortnight() {
     ));
     md.push_str("| detector | labels | hits | misses | false alerts | false alerts/day |\n|---|---:|---:|---:|---:|---:|\n");
     for (d, r) in &rows {
-        md.push_str(&format!("| {d} | {} | {} | {} | {} | {:.2} |\n", r[0], r[1], r[2], r[3], r[4]));
+        md.push_str(&format!(
+            "| {d} | {} | {} | {} | {} | {:.2} |\n",
+            r[0], r[1], r[2], r[3], r[4]
+        ));
     }
-    md.push_str(&format!("| **tenant** | {} | {} | {} | {} | **{:.2}** |\n\n", labels.len(), labels.len() - misses.len(), misses.len(), false_after.len(), total_false));
+    md.push_str(&format!(
+        "| **tenant** | {} | {} | {} | {} | **{:.2}** |\n\n",
+        labels.len(),
+        labels.len() - misses.len(),
+        misses.len(),
+        false_after.len(),
+        total_false
+    ));
     md.push_str(&format!(
         "Alerts: {} ({} incidents); {} incidents during the learning period matched no label; {} matched a label of another detector (related).\n\n",
         alerts.len(), opened.len(), false_learning, related.len()
@@ -235,24 +262,43 @@ fn simulated_fortnight() {
     if !misses.is_empty() {
         md.push_str(&format!("Misses: {}\n\n", misses.join("; ")));
     }
-    for (title, list) in [("False alerts after learning", &false_after), ("Related alerts (another detector's label)", &related)] {
+    for (title, list) in [
+        ("False alerts after learning", &false_after),
+        ("Related alerts (another detector's label)", &related),
+    ] {
         if !list.is_empty() {
             md.push_str(&format!("{title}:\n"));
             for a in list.iter() {
-                md.push_str(&format!("- {} {} {} {} {} {}: {}\n", a.first_seen.format("%m-%d %H:%M"), a.detector, a.rule, a.severity, a.identity, a.vault, a.summary));
+                md.push_str(&format!(
+                    "- {} {} {} {} {} {}: {}\n",
+                    a.first_seen.format("%m-%d %H:%M"),
+                    a.detector,
+                    a.rule,
+                    a.severity,
+                    a.identity,
+                    a.vault,
+                    a.summary
+                ));
             }
             md.push('\n');
         }
     }
-    let _ = alerts.iter().map(|a| &a.incident_id).count();
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     std::fs::create_dir_all(&target).expect("target dir");
     std::fs::write(target.join("evaluation.md"), &md).expect("write evaluation.md");
     println!("{md}");
 
     assert!(principals > 10, "the simulation tracks principals");
     assert!(misses.is_empty(), "labels missed: {misses:?}");
-    assert!(total_false <= 1.0, "{total_false:.2} false alerts a day after learning");
+    assert!(
+        total_false <= 1.0,
+        "{total_false:.2} false alerts a day after learning"
+    );
     assert!(ratio >= 0.5, "replay at {ratio:.2}x a bare parse");
-    assert!(per_principal <= 2048.0, "{per_principal:.0} bytes per principal");
+    assert!(
+        per_principal <= 2048.0,
+        "{per_principal:.0} bytes per principal"
+    );
 }

@@ -657,3 +657,60 @@ fn regression_blank_vault_names_are_refused() {
     let blank = rec(1).replace("VAULTS/KV-HOSTILE", "VAULTS/ /");
     assert!(decode_record(blank.as_bytes()).is_err());
 }
+
+/// Every record of a regression input, through `format`: (index, outcome label).
+fn indexed(file: &str, format: Format) -> Vec<(Option<u32>, Result<String, String>)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz-regressions")
+        .join(file);
+    let input = std::fs::read(path).unwrap();
+    let mut out = Vec::new();
+    decode_buffer(&input, format, &Limits::default(), &mut |r| {
+        out.push((
+            r.location.index,
+            r.result
+                .map(|e| e.vault.to_string())
+                .map_err(|e| e.as_str().to_owned()),
+        ));
+    });
+    out
+}
+
+/// decode_log_analytics_json, crash-4b2306d4: an unknown operation name ending in a
+/// multi-byte character (`SecretGetRRRRRRRRVRRRRRRRRᘕRRR`) panicked while its verb
+/// suffix was compared (a string sliced inside a character). Suffixes are now
+/// compared as bytes.
+#[test]
+fn fuzz_regression_operation_names_with_multibyte_characters() {
+    let got = indexed(
+        "decode_log_analytics_json-operation-char-boundary.json",
+        Format::Auto,
+    );
+    assert!(!got.is_empty());
+    for name in [
+        "SecretGetRRRRRRRRVRRRRRRRRᘕRRR",
+        "ᘕ",
+        "éGet",
+        "Get\u{10ffff}",
+        "xyzDeleté",
+    ] {
+        let line = rec(1).replace("\"SecretGet\"", &format!("\"{name}\""));
+        let event = decode_record(line.as_bytes()).unwrap();
+        assert_eq!(event.operation.to_string(), name);
+    }
+}
+
+/// decode_log_analytics_csv, crash-15e6d85b (against the CSV decoder as it was while
+/// being rewritten): a header ended by a lone CR and NUL-filled names reported its
+/// first data row as index 1. Every data row is reported once, indexed 0, 1, 2 ….
+#[test]
+fn fuzz_regression_csv_rows_are_indexed_from_zero() {
+    let got = indexed(
+        "decode_log_analytics_csv-row-index.csv",
+        Format::LogAnalyticsCsv,
+    );
+    assert!(!got.is_empty());
+    for (n, (index, _)) in got.iter().enumerate() {
+        assert_eq!(*index, Some(n as u32), "{got:?}");
+    }
+}

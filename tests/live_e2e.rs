@@ -15,7 +15,9 @@ use live_support::*;
 const HUB: &str = "insights-logs-auditevent";
 
 fn sentinel_watermark(lateness_minutes: i64) -> Option<DateTime<chrono::Utc>> {
-    DateTime::parse_from_rfc3339(AFTER_THE_HOUR).ok().map(|t| t.to_utc() - chrono::Duration::minutes(lateness_minutes))
+    DateTime::parse_from_rfc3339(AFTER_THE_HOUR)
+        .ok()
+        .map(|t| t.to_utc() - chrono::Duration::minutes(lateness_minutes))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,7 +26,13 @@ async fn bodies_in_alerts_out_at_a_webhook_as_replay_gives_them() {
     let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let hubs = hub_toml(&standin, HUB, &[], None);
-    let config = config(dir.path(), "e2e", "5m", "idle_after = \"1h\"", &format!("{hubs}\n{}", webhook_toml(dir.path(), &hook.url())));
+    let config = config(
+        dir.path(),
+        "e2e",
+        "5m",
+        "idle_after = \"1h\"",
+        &format!("{hubs}\n{}", webhook_toml(dir.path(), &hook.url())),
+    );
 
     let dealt = deal(&probing_hour(), 5, 2);
     let mut all = Vec::new();
@@ -35,12 +43,17 @@ async fn bodies_in_alerts_out_at_a_webhook_as_replay_gives_them() {
         }
     }
     let expected = reference_alerts(&config, &all);
-    assert!(expected.len() >= 3, "the scenario raises alerts: {expected:?}");
+    assert!(
+        expected.len() >= 3,
+        "the scenario raises alerts: {expected:?}"
+    );
 
     let live = start_live(&config, Some(dir.path().join("alerts.jsonl"))).await;
-    let status = wait_status(&live, "every body taken and the watermark past the hour", |s| {
-        s.bodies == all.len() as u64 && s.watermark == sentinel_watermark(5)
-    })
+    let status = wait_status(
+        &live,
+        "every body taken and the watermark past the hour",
+        |s| s.bodies == all.len() as u64 && s.watermark == sentinel_watermark(5),
+    )
     .await;
     assert_eq!((status.started, status.owned, status.refused), (2, 2, 0));
     hook.wait_for(expected.len()).await;
@@ -50,22 +63,54 @@ async fn bodies_in_alerts_out_at_a_webhook_as_replay_gives_them() {
     assert_eq!(outcome.delivery.map(|d| d.waiting), Some(0));
 
     let got = hook.alerts();
-    assert_eq!(ids(&got), ids(&expected), "the webhook got exactly the replay alerts");
+    assert_eq!(
+        ids(&got),
+        ids(&expected),
+        "the webhook got exactly the replay alerts"
+    );
     for a in &expected {
         assert!(got.contains(a), "the same contract, field for field: {a:?}");
     }
-    assert_eq!(ids(&read_alerts(&dir.path().join("alerts.jsonl"))), ids(&expected), "the JSON Lines copy");
-    let prom = outcome.metrics.expect("metrics").metrics().render().unwrap();
-    for family in ["kvwatch_eventhubs_bodies_total", "kvwatch_eventhubs_records_total", "kvwatch_eventhubs_checkpoint_age_seconds"] {
-        assert!(prom.contains(&format!("{family}{{hub=\"{HUB}\",partition=\"1\"}}")), "{family} per partition:\n{prom}");
+    assert_eq!(
+        ids(&read_alerts(&dir.path().join("alerts.jsonl"))),
+        ids(&expected),
+        "the JSON Lines copy"
+    );
+    let prom = outcome
+        .metrics
+        .expect("metrics")
+        .metrics()
+        .render()
+        .unwrap();
+    for family in [
+        "kvwatch_eventhubs_bodies_total",
+        "kvwatch_eventhubs_records_total",
+        "kvwatch_eventhubs_checkpoint_age_seconds",
+    ] {
+        assert!(
+            prom.contains(&format!("{family}{{hub=\"{HUB}\",partition=\"1\"}}")),
+            "{family} per partition:\n{prom}"
+        );
     }
     assert!(outcome.status.checkpoints >= 1);
     let positions = &outcome.status.positions;
     assert_eq!(positions.len(), 2);
     for (key, p) in positions {
-        let last = standin.events(HUB, key.rsplit('/').next().unwrap()).unwrap().len() as i64 - 1;
-        assert_eq!(p.resume_after, Some(last - 1), "{key}: every body but the sentinel is covered");
-        assert_eq!(p.replay.len(), 1, "{key}: the sentinel is read again after a restart");
+        let last = standin
+            .events(HUB, key.rsplit('/').next().unwrap())
+            .unwrap()
+            .len() as i64
+            - 1;
+        assert_eq!(
+            p.resume_after,
+            Some(last - 1),
+            "{key}: every body but the sentinel is covered"
+        );
+        assert_eq!(
+            p.replay.len(),
+            1,
+            "{key}: the sentinel is read again after a restart"
+        );
     }
 }
 
@@ -92,12 +137,22 @@ async fn a_malformed_body_is_counted_and_the_stream_goes_on() {
 
     let output = dir.path().join("alerts.jsonl");
     let live = start_live(&config, Some(output.clone())).await;
-    let status = wait_status(&live, "every body taken", |s| s.bodies == bodies.len() as u64 && s.watermark == sentinel_watermark(5)).await;
-    assert!(status.refused >= 4, "the broken body, the stray bytes and two non-records: {status:?}");
+    let status = wait_status(&live, "every body taken", |s| {
+        s.bodies == bodies.len() as u64 && s.watermark == sentinel_watermark(5)
+    })
+    .await;
+    assert!(
+        status.refused >= 4,
+        "the broken body, the stray bytes and two non-records: {status:?}"
+    );
     let prom = live.metrics().expect("metrics").render().unwrap();
     let rejected = metric_sum(&prom, "kvwatch_records_rejected_total");
     assert!(rejected >= 4.0, "rejections are counted:\n{prom}");
     live.shutdown();
     within("the run stops", live.wait()).await.unwrap();
-    assert_eq!(ids(&read_alerts(&output)), ids(&expected), "the alerts after the bad bodies still come");
+    assert_eq!(
+        ids(&read_alerts(&output)),
+        ids(&expected),
+        "the alerts after the bad bodies still come"
+    );
 }

@@ -18,15 +18,35 @@ async fn a_higher_owner_level_takes_partitions_over_and_the_loser_stops() {
     let standin = standin(&[(HUB, 2)]).await;
     let dir = tempfile::tempdir().unwrap();
     let bodies = deal(&probing_hour(), 20, 2);
-    for p in 0..2 {
-        standin.publish(HUB, &p.to_string(), bodies[p][0].clone()).unwrap();
+    for (p, partition) in bodies.iter().enumerate() {
+        standin
+            .publish(HUB, &p.to_string(), partition[0].clone())
+            .unwrap();
     }
-    let a_config = config(dir.path(), "a", "5m", "idle_after = \"1h\"", &hub_toml(&standin, HUB, &[], Some(1)));
+    let a_config = config(
+        dir.path(),
+        "a",
+        "5m",
+        "idle_after = \"1h\"",
+        &hub_toml(&standin, HUB, &[], Some(1)),
+    );
     let a = start_live(&a_config, Some(dir.path().join("a.jsonl"))).await;
     wait_status(&a, "A takes a body from each partition", |s| s.bodies == 2).await;
-    within("A holds both partitions", standin.wait_for_receivers(HUB, "kvwatch", "1", |r| r.len() == 1 && r[0].owner_level == Some(1))).await;
+    within(
+        "A holds both partitions",
+        standin.wait_for_receivers(HUB, "kvwatch", "1", |r| {
+            r.len() == 1 && r[0].owner_level == Some(1)
+        }),
+    )
+    .await;
 
-    let b_config = config(dir.path(), "b", "5m", "idle_after = \"1h\"", &hub_toml(&standin, HUB, &["0"], Some(2)));
+    let b_config = config(
+        dir.path(),
+        "b",
+        "5m",
+        "idle_after = \"1h\"",
+        &hub_toml(&standin, HUB, &["0"], Some(2)),
+    );
     let b = start_live(&b_config, Some(dir.path().join("b.jsonl"))).await;
     wait_status(&b, "B reads partition 0 from the start", |s| s.bodies == 1).await;
     let a_status = wait_status(&a, "A loses partition 0", |s| s.lost == 1).await;
@@ -37,15 +57,30 @@ async fn a_higher_owner_level_takes_partitions_over_and_the_loser_stops() {
     standin.publish(HUB, "0", bodies[0][1].clone()).unwrap();
     wait_status(&a, "A still reads partition 1", |s| s.bodies == 3).await;
     wait_status(&b, "B reads partition 0", |s| s.bodies == 2).await;
-    assert_eq!(a.status().borrow().bodies, 3, "A took nothing more from partition 0");
+    assert_eq!(
+        a.status().borrow().bodies,
+        3,
+        "A took nothing more from partition 0"
+    );
 
-    let c_config = config(dir.path(), "c", "5m", "idle_after = \"1h\"", &hub_toml(&standin, HUB, &["1"], Some(2)));
+    let c_config = config(
+        dir.path(),
+        "c",
+        "5m",
+        "idle_after = \"1h\"",
+        &hub_toml(&standin, HUB, &["1"], Some(2)),
+    );
     let c = start_live(&c_config, None).await;
     wait_status(&c, "C reads partition 1", |s| s.bodies == 2).await;
-    let ended = within("A ends once it owns nothing", a.wait()).await.unwrap();
+    let ended = within("A ends once it owns nothing", a.wait())
+        .await
+        .unwrap();
     assert_eq!(ended.end, LoopEnd::AllLost);
     assert_eq!((ended.status.lost, ended.status.owned), (2, 0));
-    assert!(ended.status.checkpoints >= 1, "A checkpointed what it had before stopping");
+    assert!(
+        ended.status.checkpoints >= 1,
+        "A checkpointed what it had before stopping"
+    );
 
     standin.publish(HUB, "1", bodies[1][2].clone()).unwrap();
     wait_status(&c, "C goes on", |s| s.bodies == 3).await;

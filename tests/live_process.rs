@@ -20,9 +20,20 @@ use tokio::process::{Child, Command};
 const HUB: &str = "audit";
 
 fn spawn(config: &Path, log: &Path) -> Child {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
     Command::new(env!("CARGO_BIN_EXE_kvwatch"))
-        .args(["--log-level", "info", "run", "--metrics-listen", "127.0.0.1:0", "--config"])
+        .args([
+            "--log-level",
+            "info",
+            "run",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--config",
+        ])
         .arg(config)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -38,7 +49,11 @@ async fn metrics_url(log: &Path) -> String {
     wait_until("the metrics address in the log", || {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         let starts = text.matches("kvwatch: serving metrics on ").count();
-        found = text.rsplit("kvwatch: serving metrics on ").next().and_then(|r| r.split_whitespace().next()).map(str::to_owned);
+        found = text
+            .rsplit("kvwatch: serving metrics on ")
+            .next()
+            .and_then(|r| r.split_whitespace().next())
+            .map(str::to_owned);
         starts >= 2
     })
     .await;
@@ -54,7 +69,13 @@ async fn sigkill_loses_nothing_and_sigterm_drains_and_checkpoints() {
     std::fs::write(dir.path().join("eh.conn"), conn).unwrap();
     let hubs = hub_toml(&standin, HUB, &[], None)
         + &format!("credential = {{ kind = \"connection_string\", connection_string = {{ file = {:?} }} }}\n", dir.path().join("eh.conn").display().to_string());
-    let config_text = config(dir.path(), "proc", "5m", "idle_after = \"1h\"", &format!("{hubs}\n{}", webhook_toml(dir.path(), &hook.url())));
+    let config_text = config(
+        dir.path(),
+        "proc",
+        "5m",
+        "idle_after = \"1h\"",
+        &format!("{hubs}\n{}", webhook_toml(dir.path(), &hook.url())),
+    );
     let config_path = dir.path().join("proc.toml");
     let log = dir.path().join("kvwatch.log");
 
@@ -90,39 +111,73 @@ async fn sigkill_loses_nothing_and_sigterm_drains_and_checkpoints() {
     .await;
     // Wait for the sentinels too (the metrics endpoint tells), so the final checkpoint
     // is past every real body.
-    let end = DateTime::parse_from_rfc3339(AFTER_THE_HOUR).unwrap().to_utc() - chrono::Duration::minutes(5);
+    let end = DateTime::parse_from_rfc3339(AFTER_THE_HOUR)
+        .unwrap()
+        .to_utc()
+        - chrono::Duration::minutes(5);
     let url = metrics_url(&log).await;
     let client = reqwest::Client::new();
     loop {
-        let text = within("scrape", client.get(&url).send()).await.unwrap().text().await.unwrap();
+        let text = within("scrape", client.get(&url).send())
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if metric_sum(&text, "kvwatch_watermark_timestamp_seconds") == end.timestamp() as f64 {
             break;
         }
-        within("the next scrape", tokio::time::sleep(std::time::Duration::from_millis(50))).await;
+        within(
+            "the next scrape",
+            tokio::time::sleep(std::time::Duration::from_millis(50)),
+        )
+        .await;
     }
     let pid = i32::try_from(child.id().expect("running")).unwrap();
     // SAFETY: sending a signal to the child this test started.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let exit = within("SIGTERM stops the process", child.wait()).await.unwrap();
+    let exit = within("SIGTERM stops the process", child.wait())
+        .await
+        .unwrap();
     let output = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(exit.success(), "exit {exit:?}\n{output}");
-    assert!(output.contains("draining the queue and writing a checkpoint"), "{output}");
+    assert!(
+        output.contains("draining the queue and writing a checkpoint"),
+        "{output}"
+    );
 
     let mut by_id: BTreeMap<String, Vec<kvwatch::alert::Alert>> = BTreeMap::new();
     for a in hook.alerts() {
         by_id.entry(a.id.clone()).or_default().push(a);
     }
-    assert_eq!(by_id.keys().cloned().collect::<Vec<_>>(), want, "no alert lost");
+    assert_eq!(
+        by_id.keys().cloned().collect::<Vec<_>>(),
+        want,
+        "no alert lost"
+    );
     for (id, copies) in &by_id {
-        assert!(copies.windows(2).all(|w| w[0] == w[1]), "{id}: a redelivery is the same alert");
+        assert!(
+            copies.windows(2).all(|w| w[0] == w[1]),
+            "{id}: a redelivery is the same alert"
+        );
     }
 
-    let state = StateStore::open(&dir.path().join("proc.state.redb")).expect("the process released its state");
+    let state = StateStore::open(&dir.path().join("proc.state.redb"))
+        .expect("the process released its state");
     let checkpoint = state.load().unwrap().expect("a checkpoint");
-    assert_eq!(checkpoint.meta.watermark, Some(end), "the final checkpoint is past everything but the sentinels");
+    assert_eq!(
+        checkpoint.meta.watermark,
+        Some(end),
+        "the final checkpoint is past everything but the sentinels"
+    );
     for p in 0..2 {
-        let key = kvwatch::state::partition_key(standin.namespace(), HUB, "kvwatch", &p.to_string());
+        let key =
+            kvwatch::state::partition_key(standin.namespace(), HUB, "kvwatch", &p.to_string());
         let last = standin.events(HUB, &p.to_string()).unwrap().len() as i64 - 1;
-        assert_eq!(checkpoint.partitions[&key].resume_after, Some(last - 1), "partition {p}");
+        assert_eq!(
+            checkpoint.partitions[&key].resume_after,
+            Some(last - 1),
+            "partition {p}"
+        );
     }
 }

@@ -27,7 +27,11 @@ fn assert_exactly(got: &[kvwatch::alert::Alert], expected: &[kvwatch::alert::Ale
     }
     let doubled: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(doubled.is_empty(), "alerts delivered twice: {doubled:?}");
-    assert_eq!(ids(got), ids(expected), "the alerts of an uninterrupted run, no more, no fewer");
+    assert_eq!(
+        ids(got),
+        ids(expected),
+        "the alerts of an uninterrupted run, no more, no fewer"
+    );
     for a in expected {
         assert!(got.contains(a), "same content: {a:?}");
     }
@@ -39,7 +43,13 @@ async fn a_restart_from_the_checkpoint_loses_nothing_and_doubles_nothing() {
     let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let hubs = hub_toml(&standin, HUB, &[], None);
-    let config = config(dir.path(), "restart", "5m", "idle_after = \"1h\"", &format!("{hubs}\n{}", webhook_toml(dir.path(), &hook.url())));
+    let config = config(
+        dir.path(),
+        "restart",
+        "5m",
+        "idle_after = \"1h\"",
+        &format!("{hubs}\n{}", webhook_toml(dir.path(), &hook.url())),
+    );
 
     // Split mid-hour: oscar's ten denials (09:25 to 09:34, one a minute) straddle the
     // restart, so the alert needs the window restored; trent's second burst (09:45)
@@ -68,11 +78,20 @@ async fn a_restart_from_the_checkpoint_loses_nothing_and_doubles_nothing() {
 
     let live = start_live(&config, None).await;
     let status = wait_status(&live, "phase one taken", |s| s.bodies == phase_one).await;
-    assert!(status.watermark.is_some_and(|w| w < at("2024-05-06T09:30:00Z")), "oscar's later denials wait: {status:?}");
+    assert!(
+        status
+            .watermark
+            .is_some_and(|w| w < at("2024-05-06T09:30:00Z")),
+        "oscar's later denials wait: {status:?}"
+    );
     live.shutdown();
     let one = within("run one stops", live.wait()).await.unwrap();
     let held: usize = one.status.positions.values().map(|p| p.replay.len()).sum();
-    assert!(held > 0, "some bodies were taken but not covered: {:?}", one.status.positions);
+    assert!(
+        held > 0,
+        "some bodies were taken but not covered: {:?}",
+        one.status.positions
+    );
     let after_one = hook.alerts().len();
     assert!(after_one < expected.len(), "some alerts are still to come");
 
@@ -84,7 +103,10 @@ async fn a_restart_from_the_checkpoint_loses_nothing_and_doubles_nothing() {
         s.watermark == Some(at(AFTER_THE_HOUR) - chrono::Duration::minutes(5))
     })
     .await;
-    assert!(status.skipped > 0, "events processed before the restart were skipped: {status:?}");
+    assert!(
+        status.skipped > 0,
+        "events processed before the restart were skipped: {status:?}"
+    );
     live.shutdown();
     within("run two stops", live.wait()).await.unwrap();
     assert_exactly(&hook.alerts(), &expected);
@@ -96,7 +118,13 @@ async fn the_hub_going_away_and_coming_back_on_the_same_port_loses_nothing() {
     let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
     let hubs = hub_toml(&standin, HUB, &[], None);
-    let config = config(dir.path(), "blip", "5m", "idle_after = \"1h\"", &format!("{hubs}\n{}", webhook_toml(dir.path(), &hook.url())));
+    let config = config(
+        dir.path(),
+        "blip",
+        "5m",
+        "idle_after = \"1h\"",
+        &format!("{hubs}\n{}", webhook_toml(dir.path(), &hook.url())),
+    );
     let records = probing_hour();
     let (early, late) = records.split_at(records.len() / 2);
     let first = deal(early, 5, 2);
@@ -116,7 +144,10 @@ async fn the_hub_going_away_and_coming_back_on_the_same_port_loses_nothing() {
     within("the hub goes away", standin.shutdown()).await;
     let metrics = live.metrics().expect("metrics").clone();
     wait_until("both readers notice the hub is gone", || {
-        metric_sum(&metrics.render().unwrap_or_default(), "kvwatch_eventhubs_reconnects_total") >= 2.0
+        metric_sum(
+            &metrics.render().unwrap_or_default(),
+            "kvwatch_eventhubs_reconnects_total",
+        ) >= 2.0
     })
     .await;
     for (p, bodies) in second.iter().enumerate() {
@@ -125,14 +156,20 @@ async fn the_hub_going_away_and_coming_back_on_the_same_port_loses_nothing() {
             all.push(b);
         }
     }
-    within("the hub comes back", standin.restart()).await.unwrap();
+    within("the hub comes back", standin.restart())
+        .await
+        .unwrap();
     assert_eq!(standin.port(), port);
     let expected = reference_alerts(&config, &all);
     let status = wait_status(&live, "everything taken after the reconnect", |s| {
         s.watermark == Some(at(AFTER_THE_HOUR) - chrono::Duration::minutes(5))
     })
     .await;
-    assert_eq!(status.bodies, all.len() as u64, "every body exactly once, none twice");
+    assert_eq!(
+        status.bodies,
+        all.len() as u64,
+        "every body exactly once, none twice"
+    );
     live.shutdown();
     within("the run stops", live.wait()).await.unwrap();
     assert_exactly(&hook.alerts(), &expected);

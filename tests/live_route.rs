@@ -45,14 +45,23 @@ async fn route_then_two_runs_split_the_keyed_hub_and_miss_nothing() {
     let router = within("start route", Router::start(opts)).await.unwrap();
     let mut status = router.status();
     let total = records.len() as u64;
-    within("route re-publishes every record", status.wait_for(|s| s.records == total)).await.unwrap();
+    within(
+        "route re-publishes every record",
+        status.wait_for(|s| s.records == total),
+    )
+    .await
+    .unwrap();
     router.shutdown();
     let routed = within("route stops", router.wait()).await.unwrap();
     assert_eq!(routed.bodies, raw_bodies.len() as u64);
     for (key, position) in &routed.positions {
         let partition = key.rsplit('/').next().unwrap();
         let last = standin.events(RAW, partition).unwrap().len() as i64 - 1;
-        assert_eq!(position.resume_after, Some(last), "{key}: route's checkpoint covers every body it sent");
+        assert_eq!(
+            position.resume_after,
+            Some(last),
+            "{key}: route's checkpoint covers every body it sent"
+        );
     }
 
     // Every record of a principal sits in one keyed partition, under its key.
@@ -60,11 +69,16 @@ async fn route_then_two_runs_split_the_keyed_hub_and_miss_nothing() {
     for p in 0..4 {
         for event in standin.events(KEYED, &p.to_string()).unwrap() {
             let key = event.partition_key.clone().expect("a partition key");
-            assert_eq!(standin.partition_for_key(KEYED, &key).unwrap(), p.to_string());
+            assert_eq!(
+                standin.partition_for_key(KEYED, &key).unwrap(),
+                p.to_string()
+            );
             let body: serde_json::Value = serde_json::from_slice(&event.body).unwrap();
             keyed_records += body["records"].as_array().unwrap().len();
         }
-        standin.publish(KEYED, &p.to_string(), sentinel(AFTER_THE_HOUR)).unwrap();
+        standin
+            .publish(KEYED, &p.to_string(), sentinel(AFTER_THE_HOUR))
+            .unwrap();
     }
     assert_eq!(keyed_records as u64, total, "nothing lost, nothing doubled");
 
@@ -72,14 +86,26 @@ async fn route_then_two_runs_split_the_keyed_hub_and_miss_nothing() {
     let mut outputs = Vec::new();
     let mut lives = Vec::new();
     for (name, partitions) in runs {
-        let c = config(dir.path(), name, "5m", "idle_after = \"1h\"", &hub_toml(&standin, KEYED, &partitions, Some(1)));
+        let c = config(
+            dir.path(),
+            name,
+            "5m",
+            "idle_after = \"1h\"",
+            &hub_toml(&standin, KEYED, &partitions, Some(1)),
+        );
         let output = dir.path().join(format!("{name}.jsonl"));
         lives.push((start_live(&c, Some(output.clone())).await, partitions));
         outputs.push(output);
     }
-    let end = DateTime::parse_from_rfc3339(AFTER_THE_HOUR).unwrap().to_utc() - chrono::Duration::minutes(5);
+    let end = DateTime::parse_from_rfc3339(AFTER_THE_HOUR)
+        .unwrap()
+        .to_utc()
+        - chrono::Duration::minutes(5);
     for (live, _) in &lives {
-        wait_status(live, "the run reads its partitions to the sentinel", |s| s.watermark == Some(end)).await;
+        wait_status(live, "the run reads its partitions to the sentinel", |s| {
+            s.watermark == Some(end)
+        })
+        .await;
     }
     for (live, _) in lives.iter() {
         live.shutdown();
@@ -90,11 +116,19 @@ async fn route_then_two_runs_split_the_keyed_hub_and_miss_nothing() {
         let alerts = read_alerts(output);
         for a in &alerts {
             let home = standin.partition_for_key(KEYED, &a.identity).unwrap();
-            assert!(partitions.contains(&home.as_str()), "{} alerted by the run owning {partitions:?}, not {home}", a.identity);
+            assert!(
+                partitions.contains(&home.as_str()),
+                "{} alerted by the run owning {partitions:?}, not {home}",
+                a.identity
+            );
         }
         all.extend(alerts);
     }
     let expected = reference_alerts(&route_config, &raw_bodies);
     assert!(expected.len() >= 3);
-    assert_eq!(ids(&all), ids(&expected), "the two runs together alert as one replay of everything");
+    assert_eq!(
+        ids(&all),
+        ids(&expected),
+        "the two runs together alert as one replay of everything"
+    );
 }

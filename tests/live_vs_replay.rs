@@ -22,19 +22,29 @@ const PARTITIONS: usize = 4;
 
 /// The Event Hubs bodies the simulator wrote, in file (arrival) order.
 fn bodies(out: &Path) -> Vec<Vec<u8>> {
-    let mut files: Vec<_> = std::fs::read_dir(out.join("_eventhubs")).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(out.join("_eventhubs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     let mut bodies = Vec::new();
     for f in files {
         let text = std::fs::read(&f).unwrap();
-        bodies.extend(text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec));
+        bodies.extend(
+            text.split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(<[u8]>::to_vec),
+        );
     }
     bodies
 }
 
 /// Writes the sentinel record as a Storage blob of its hour.
 fn sentinel_blob(out: &Path, at: DateTime<Utc>) {
-    let record = records(&format!("[[events]]\nat = {:?}\nop = \"Authentication\"\nstatus = 401\nip = \"10.9.9.9\"\n", at.to_rfc3339()));
+    let record = records(&format!(
+        "[[events]]\nat = {:?}\nop = \"Authentication\"\nstatus = 401\nip = \"10.9.9.9\"\n",
+        at.to_rfc3339()
+    ));
     let dir = out.join(format!(
         "resourceId=/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV-EXAMPLE/y={}/m={}/d={}/h={}/m=00",
         at.format("%Y"),
@@ -57,13 +67,23 @@ async fn a_day_consumed_live_alerts_exactly_as_its_replay() {
     let start = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
     spec.start = start;
     kvwatch::simulate::simulate(&spec).expect("simulate");
-    let end = start.and_hms_opt(0, 0, 0).unwrap().and_utc() + Duration::days(3) + Duration::hours(12);
+    let end =
+        start.and_hms_opt(0, 0, 0).unwrap().and_utc() + Duration::days(3) + Duration::hours(12);
     sentinel_blob(&out, end);
 
-    let standin = standin(&[(HUB, PARTITIONS as u32)]).await;
-    let geoip = format!("[geoip]\ndatabase = {:?}\n", out.join("_geoip.mmdb").display().to_string());
+    let standin = standin(&[(HUB, PARTITIONS)]).await;
+    let geoip = format!(
+        "[geoip]\ndatabase = {:?}\n",
+        out.join("_geoip.mmdb").display().to_string()
+    );
     let hubs = hub_toml(&standin, HUB, &[], None).replace("prefetch = 50", "prefetch = 300");
-    let config = config(dir.path(), "day", "15m", "idle_after = \"1h\"\nqueue_bodies = 64", &format!("{hubs}\n{geoip}"));
+    let config = config(
+        dir.path(),
+        "day",
+        "15m",
+        "idle_after = \"1h\"\nqueue_bodies = 64",
+        &format!("{hubs}\n{geoip}"),
+    );
 
     // Replay, as the command does.
     let replayed = dir.path().join("replay.jsonl");
@@ -78,12 +98,18 @@ async fn a_day_consumed_live_alerts_exactly_as_its_replay() {
         .status();
     assert!(within("kvwatch replay", status).await.unwrap().success());
     let expected = read_alerts(&replayed);
-    assert!(expected.len() >= 5, "a simulated day has attacks: {} alerts", expected.len());
+    assert!(
+        expected.len() >= 5,
+        "a simulated day has attacks: {} alerts",
+        expected.len()
+    );
 
     // Live: the same records as Event Hubs bodies, dealt over the partitions.
     let bodies = bodies(&out);
     for (i, b) in bodies.iter().enumerate() {
-        standin.publish(HUB, &(i % PARTITIONS).to_string(), b.clone()).unwrap();
+        standin
+            .publish(HUB, &(i % PARTITIONS).to_string(), b.clone())
+            .unwrap();
     }
     let last = sentinel(&end.to_rfc3339());
     for p in 0..PARTITIONS {
@@ -91,16 +117,27 @@ async fn a_day_consumed_live_alerts_exactly_as_its_replay() {
     }
     let output = dir.path().join("live.jsonl");
     let live = start_live(&config, Some(output.clone())).await;
-    let done = wait_status(&live, "the whole day taken", |s| s.watermark == Some(end - Duration::minutes(15))).await;
+    let done = wait_status(&live, "the whole day taken", |s| {
+        s.watermark == Some(end - Duration::minutes(15))
+    })
+    .await;
     assert_eq!(done.bodies, (bodies.len() + PARTITIONS) as u64);
     live.shutdown();
     within("the run stops", live.wait()).await.unwrap();
     let got = read_alerts(&output);
 
-    assert_eq!(ids(&got), ids(&expected), "live and replay raise the same alerts");
+    assert_eq!(
+        ids(&got),
+        ids(&expected),
+        "live and replay raise the same alerts"
+    );
     for a in &expected {
         assert!(got.contains(a), "field for field: {a:?}");
     }
     let same_order = got.iter().map(|a| &a.id).eq(expected.iter().map(|a| &a.id));
-    eprintln!("{} alerts, {} bodies; same order: {same_order}", got.len(), bodies.len());
+    eprintln!(
+        "{} alerts, {} bodies; same order: {same_order}",
+        got.len(),
+        bodies.len()
+    );
 }

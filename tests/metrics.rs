@@ -20,29 +20,67 @@ use support::{floats, sum_by, total};
 
 #[test]
 fn replay_counters_agree_with_the_summary() {
-    let (metrics, s) = support::replay_with_metrics(&support::repo().join("tests/fixtures/real-samples"), &[]);
+    let (metrics, s) =
+        support::replay_with_metrics(&support::repo().join("tests/fixtures/real-samples"), &[]);
     let f = metrics.registry().gather();
-    assert!(s.records > 0 && s.events > 0, "the fixtures hold records: {s:?}");
-    assert_eq!(total(&f, "kvwatch_records_received_total"), s.records as f64);
+    assert!(
+        s.records > 0 && s.events > 0,
+        "the fixtures hold records: {s:?}"
+    );
+    assert_eq!(
+        total(&f, "kvwatch_records_received_total"),
+        s.records as f64
+    );
     assert_eq!(total(&f, "kvwatch_records_decoded_total"), s.events as f64);
-    assert_eq!(sum_by(&f, "kvwatch_records_rejected_total", Some("reason")), floats(&s.rejected_by_reason));
-    assert_eq!(sum_by(&f, "kvwatch_records_skipped_total", Some("reason")), floats(&s.skipped_by_reason));
+    assert_eq!(
+        sum_by(&f, "kvwatch_records_rejected_total", Some("reason")),
+        floats(&s.rejected_by_reason)
+    );
+    assert_eq!(
+        sum_by(&f, "kvwatch_records_skipped_total", Some("reason")),
+        floats(&s.skipped_by_reason)
+    );
     let by_shape: BTreeMap<String, f64> =
-        sum_by(&f, "kvwatch_records_received_total", Some("shape")).into_iter().filter(|(_, v)| *v > 0.0).collect();
+        sum_by(&f, "kvwatch_records_received_total", Some("shape"))
+            .into_iter()
+            .filter(|(_, v)| *v > 0.0)
+            .collect();
     assert_eq!(by_shape, floats(&s.records_by_shape));
-    assert_eq!(total(&f, "kvwatch_duplicates_dropped_total"), s.duplicates as f64);
-    assert_eq!(total(&f, "kvwatch_events_filtered_total"), s.filtered as f64);
+    assert_eq!(
+        total(&f, "kvwatch_duplicates_dropped_total"),
+        s.duplicates as f64
+    );
+    assert_eq!(
+        total(&f, "kvwatch_events_filtered_total"),
+        s.filtered as f64
+    );
     assert_eq!(total(&f, "kvwatch_events_late_total"), s.late as f64);
     assert_eq!(total(&f, "kvwatch_events_total"), s.processed as f64);
     assert_eq!(total(&f, "kvwatch_alerts_total"), s.alerts as f64);
-    assert_eq!(sum_by(&f, "kvwatch_alerts_total", Some("detector")), floats(&s.alerts_by_detector));
+    assert_eq!(
+        sum_by(&f, "kvwatch_alerts_total", Some("detector")),
+        floats(&s.alerts_by_detector)
+    );
     // Every processed event was timed from its input's arrival.
     let text = metrics.render().expect("render");
-    let count_line = format!("kvwatch_processing_latency_seconds_count{{stage=\"processed\"}} {}", s.processed);
-    assert!(text.contains(&count_line), "{count_line} missing from\n{text}");
-    assert_eq!(total(&f, "kvwatch_ready"), 2.0, "replay reports sources and state ready");
+    let count_line = format!(
+        "kvwatch_processing_latency_seconds_count{{stage=\"processed\"}} {}",
+        s.processed
+    );
+    assert!(
+        text.contains(&count_line),
+        "{count_line} missing from\n{text}"
+    );
+    assert_eq!(
+        total(&f, "kvwatch_ready"),
+        2.0,
+        "replay reports sources and state ready"
+    );
     assert_eq!(total(&f, "kvwatch_pipeline_lateness_seconds"), 900.0);
-    assert!(total(&f, "kvwatch_event_lag_seconds") > 0.0, "archived events lag behind now");
+    assert!(
+        total(&f, "kvwatch_event_lag_seconds") > 0.0,
+        "archived events lag behind now"
+    );
 }
 
 #[test]
@@ -52,18 +90,37 @@ fn vault_labels_are_capped_and_never_free_text() {
     std::fs::write(&config, "[metrics]\nmax_vault_labels = 2\n").expect("config");
     // A record whose "vault" is no vault name at all.
     let hostile = dir.path().join("hostile.jsonl");
-    let fixture = std::fs::read_to_string(support::repo().join("tests/fixtures/real-samples/msdocs-keyvault-PT1H-jsonlines.json"))
-        .expect("fixture");
-    let line = fixture.lines().next().expect("a record").replace("VAULTS/CONTOSOKEYVAULT", "VAULTS/A-NAME-FAR-TOO-LONG-FOR-ANY-KEY-VAULT");
+    let fixture = std::fs::read_to_string(
+        support::repo().join("tests/fixtures/real-samples/msdocs-keyvault-PT1H-jsonlines.json"),
+    )
+    .expect("fixture");
+    let line = fixture.lines().next().expect("a record").replace(
+        "VAULTS/CONTOSOKEYVAULT",
+        "VAULTS/A-NAME-FAR-TOO-LONG-FOR-ANY-KEY-VAULT",
+    );
     std::fs::write(&hostile, format!("{line}\n")).expect("hostile input");
     let samples = support::repo().join("tests/fixtures/real-samples");
-    let (metrics, s) = support::replay_with_metrics(&samples, &["--config", config.to_str().unwrap_or(""), hostile.to_str().unwrap_or("")]);
+    let (metrics, s) = support::replay_with_metrics(
+        &samples,
+        &[
+            "--config",
+            config.to_str().unwrap_or(""),
+            hostile.to_str().unwrap_or(""),
+        ],
+    );
     let f = metrics.registry().gather();
     let by_vault = sum_by(&f, "kvwatch_events_total", Some("vault"));
-    assert!(by_vault.len() <= 3, "two vault labels plus other: {by_vault:?}");
+    assert!(
+        by_vault.len() <= 3,
+        "two vault labels plus other: {by_vault:?}"
+    );
     assert!(by_vault.contains_key(OTHER), "{by_vault:?}");
     assert!(support::vault_labels_are_bounded(&by_vault), "{by_vault:?}");
-    assert_eq!(by_vault.values().sum::<f64>(), s.processed as f64, "capping loses no event");
+    assert_eq!(
+        by_vault.values().sum::<f64>(),
+        s.processed as f64,
+        "capping loses no event"
+    );
     assert_eq!(total(&f, "kvwatch_vault_labels"), 2.0);
     assert_eq!(total(&f, "kvwatch_vault_labels_max"), 2.0);
 }
@@ -74,24 +131,45 @@ fn lag_and_ages_follow_the_injected_clock() {
     let line = r#"{"time":"2024-04-08T11:58:00Z","resourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/G/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV-ONE","operationName":"SecretGet","category":"AuditEvent","callerIpAddress":"10.0.0.1","identity":{"claim":{"oid":"o1"}},"properties":{"httpStatusCode":403,"isRbacAuthorized":false}}"#;
     let event = kvwatch::decode::decode_record(line.as_bytes()).expect("a valid record");
     let mut observer = metrics.observer();
-    observer.observe(&Happening::Processed { event: &event, waited: Duration::from_millis(30) });
+    observer.observe(&Happening::Processed {
+        event: &event,
+        waited: Duration::from_millis(30),
+    });
     let gauge = |name: &str| total(&metrics.registry().gather(), name);
     assert_eq!(gauge("kvwatch_event_lag_seconds"), 120.0);
     clock.advance(chrono::Duration::seconds(60));
-    assert_eq!(gauge("kvwatch_event_lag_seconds"), 180.0, "the lag grows while nothing arrives");
-    assert_eq!(gauge("kvwatch_newest_event_timestamp_seconds"), support::at("2024-04-08T11:58:00Z").timestamp() as f64);
+    assert_eq!(
+        gauge("kvwatch_event_lag_seconds"),
+        180.0,
+        "the lag grows while nothing arrives"
+    );
+    assert_eq!(
+        gauge("kvwatch_newest_event_timestamp_seconds"),
+        support::at("2024-04-08T11:58:00Z").timestamp() as f64
+    );
     let f = metrics.registry().gather();
     let events = sum_by(&f, "kvwatch_events_total", Some("outcome"));
     assert_eq!(events.get("denied_rbac"), Some(&1.0), "{events:?}");
-    assert_eq!(sum_by(&f, "kvwatch_events_total", Some("class")).get("read-value"), Some(&1.0));
+    assert_eq!(
+        sum_by(&f, "kvwatch_events_total", Some("class")).get("read-value"),
+        Some(&1.0)
+    );
 
-    metrics.live().checkpointed("hub", "7", support::at("2024-04-08T12:00:30Z"));
-    metrics.delivery().outbox("soc", 3, 0, Some(Duration::from_secs(10)));
+    metrics
+        .live()
+        .checkpointed("hub", "7", support::at("2024-04-08T12:00:30Z"));
+    metrics
+        .delivery()
+        .outbox("soc", 3, 0, Some(Duration::from_secs(10)));
     clock.advance(chrono::Duration::seconds(20));
     assert_eq!(gauge("kvwatch_eventhubs_checkpoint_age_seconds"), 50.0);
     assert_eq!(gauge("kvwatch_outbox_oldest_age_seconds"), 30.0);
     metrics.delivery().outbox("soc", 0, 0, None);
-    assert_eq!(gauge("kvwatch_outbox_oldest_age_seconds"), 0.0, "nothing waits: no age series");
+    assert_eq!(
+        gauge("kvwatch_outbox_oldest_age_seconds"),
+        0.0,
+        "nothing waits: no age series"
+    );
     assert_eq!(gauge("kvwatch_outbox_pending_alerts"), 0.0);
 }
 
@@ -108,20 +186,50 @@ fn delivery_events_feed_the_delivery_families() {
         error: None,
     };
     d.observe(&attempt("soc", 3, AttemptOutcome::Succeeded));
-    d.observe(&attempt("soc", 1, AttemptOutcome::Failed { retryable: true }));
-    d.observe(&attempt("soc", 1, AttemptOutcome::Failed { retryable: false }));
+    d.observe(&attempt(
+        "soc",
+        1,
+        AttemptOutcome::Failed { retryable: true },
+    ));
+    d.observe(&attempt(
+        "soc",
+        1,
+        AttemptOutcome::Failed { retryable: false },
+    ));
     d.observe(&attempt("bad sink name", 1, AttemptOutcome::Succeeded));
-    d.observe(&DeliveryEvent::Retried { sink: "soc", alert_id: "x", tries: 2, delay: Duration::from_secs(4) });
-    d.observe(&DeliveryEvent::DeadLettered { sink: "soc", alert_id: "y", tries: 10, reason: "gone" });
-    d.observe(&DeliveryEvent::Enqueued { sink: "soc", alert_id: "z" });
-    d.observe(&DeliveryEvent::Depth { sink: "soc", pending: 7, dead: 1, oldest_age: None });
+    d.observe(&DeliveryEvent::Retried {
+        sink: "soc",
+        alert_id: "x",
+        tries: 2,
+        delay: Duration::from_secs(4),
+    });
+    d.observe(&DeliveryEvent::DeadLettered {
+        sink: "soc",
+        alert_id: "y",
+        tries: 10,
+        reason: "gone",
+    });
+    d.observe(&DeliveryEvent::Enqueued {
+        sink: "soc",
+        alert_id: "z",
+    });
+    d.observe(&DeliveryEvent::Depth {
+        sink: "soc",
+        pending: 7,
+        dead: 1,
+        oldest_age: None,
+    });
     let f = metrics.registry().gather();
     let results = sum_by(&f, "kvwatch_alert_deliveries_total", Some("result"));
     assert_eq!(results.get("delivered"), Some(&4.0));
     assert_eq!(results.get("retryable_error"), Some(&1.0));
     assert_eq!(results.get("permanent_error"), Some(&1.0));
     let sinks = sum_by(&f, "kvwatch_alert_deliveries_total", Some("sink"));
-    assert_eq!(sinks.keys().cloned().collect::<Vec<_>>(), vec![OTHER.to_owned(), "soc".to_owned()], "free text is no label");
+    assert_eq!(
+        sinks.keys().cloned().collect::<Vec<_>>(),
+        vec![OTHER.to_owned(), "soc".to_owned()],
+        "free text is no label"
+    );
     assert_eq!(total(&f, "kvwatch_alert_delivery_retries_total"), 1.0);
     assert_eq!(total(&f, "kvwatch_alert_dead_letters_total"), 1.0);
     assert_eq!(total(&f, "kvwatch_outbox_enqueued_total"), 1.0);
@@ -143,19 +251,38 @@ fn event_hubs_labels_are_bounded() {
     let records = sum_by(&f, "kvwatch_eventhubs_records_total", Some("partition"));
     assert_eq!(records.get("0"), Some(&5.0));
     assert_eq!(records.get(OTHER), Some(&1.0));
-    let lag = sum_by(&f, "kvwatch_eventhubs_partition_lag_events", Some("partition"));
-    assert!(lag.len() <= 1025, "partition labels are capped: {}", lag.len());
+    let lag = sum_by(
+        &f,
+        "kvwatch_eventhubs_partition_lag_events",
+        Some("partition"),
+    );
+    assert!(
+        lag.len() <= 1025,
+        "partition labels are capped: {}",
+        lag.len()
+    );
     assert_eq!(total(&f, "kvwatch_eventhubs_reconnects_total"), 1.0);
     live.released("insights-logs-auditevent", "0");
-    let lag = sum_by(&metrics.registry().gather(), "kvwatch_eventhubs_partition_lag_events", Some("partition"));
-    assert!(!lag.contains_key("0"), "a released partition's gauges go away");
+    let lag = sum_by(
+        &metrics.registry().gather(),
+        "kvwatch_eventhubs_partition_lag_events",
+        Some("partition"),
+    );
+    assert!(
+        !lag.contains_key("0"),
+        "a released partition's gauges go away"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoint_serves_metrics_health_and_readiness() {
     let (metrics, _) = support::manual_metrics("2024-04-08T12:00:00Z", 50);
     let outbox = metrics.readiness().check(checks::OUTBOX_WRITABLE);
-    let server = MetricsServer::start("127.0.0.1:0".parse().expect("address"), Arc::clone(&metrics)).expect("listens");
+    let server = MetricsServer::start(
+        "127.0.0.1:0".parse().expect("address"),
+        Arc::clone(&metrics),
+    )
+    .expect("listens");
     let base = format!("http://{}", server.local_addr());
     let client = reqwest::Client::new();
     let get = |path: &str| {
@@ -164,7 +291,12 @@ async fn endpoint_serves_metrics_health_and_readiness() {
         async move {
             let resp = client.get(&url).send().await.expect("answers");
             let status = resp.status().as_u16();
-            let ctype = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let ctype = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
             (status, ctype, resp.text().await.expect("body"))
         }
     };
@@ -177,12 +309,21 @@ async fn endpoint_serves_metrics_health_and_readiness() {
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("outbox_writable: not reported yet"), "{body}");
     outbox.set(Err("outbox.redb is read-only"));
-    assert!(get("/readyz").await.2.contains("outbox_writable: outbox.redb is read-only"));
+    assert!(get("/readyz")
+        .await
+        .2
+        .contains("outbox_writable: outbox.redb is read-only"));
     outbox.ready();
     let (status, _, body) = get("/readyz").await;
-    assert_eq!((status, body.as_str()), (200, "ready\noutbox_writable: ok\n"));
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "ready\noutbox_writable: ok\n")
+    );
     assert_eq!(get("/nope").await.0, 404);
-    tokio::task::spawn_blocking(move || server.stop()).await.expect("joined").expect("stops cleanly");
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .expect("joined")
+        .expect("stops cleanly");
 }
 
 #[test]
@@ -193,7 +334,14 @@ fn replay_binary_serves_and_snapshots_metrics() {
     let out = Command::new(env!("CARGO_BIN_EXE_kvwatch"))
         .arg("replay")
         .arg(support::repo().join("tests/fixtures/real-samples"))
-        .args(["--no-progress", "--metrics-listen", "127.0.0.1:0", "--metrics-linger", "0s", "--metrics-out"])
+        .args([
+            "--no-progress",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--metrics-linger",
+            "0s",
+            "--metrics-out",
+        ])
         .arg(&snapshot)
         .arg("--summary")
         .arg(&summary)
@@ -203,9 +351,13 @@ fn replay_binary_serves_and_snapshots_metrics() {
         .expect("kvwatch runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("kvwatch: serving metrics on http://127.0.0.1:"), "{stderr}");
+    assert!(
+        stderr.contains("kvwatch: serving metrics on http://127.0.0.1:"),
+        "{stderr}"
+    );
     let text = std::fs::read_to_string(&snapshot).expect("snapshot written");
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).expect("summary")).expect("json");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).expect("summary")).expect("json");
     let received: f64 = text
         .lines()
         .filter(|l| l.starts_with("kvwatch_records_received_total{"))
@@ -219,17 +371,34 @@ fn replay_flags_are_validated() {
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_kvwatch"))
             .arg("replay")
-            .arg(support::repo().join("tests/fixtures/real-samples/msdocs-keyvault-PT1H-jsonlines.json"))
+            .arg(
+                support::repo()
+                    .join("tests/fixtures/real-samples/msdocs-keyvault-PT1H-jsonlines.json"),
+            )
             .args(args)
             .output()
             .expect("kvwatch runs");
-        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     };
     let (ok, err) = run(&["--metrics-listen", "localhost"]);
-    assert!(!ok && err.contains("--metrics-listen \"localhost\": write an address and port"), "{err}");
+    assert!(
+        !ok && err.contains("--metrics-listen \"localhost\": write an address and port"),
+        "{err}"
+    );
     let (ok, err) = run(&["--metrics-linger", "5s"]);
-    assert!(!ok && err.contains("--metrics-listen"), "linger needs an endpoint: {err}");
-    let (ok, err) = run(&["--metrics-listen", "127.0.0.1:0", "--metrics-linger", "soon"]);
+    assert!(
+        !ok && err.contains("--metrics-listen"),
+        "linger needs an endpoint: {err}"
+    );
+    let (ok, err) = run(&[
+        "--metrics-listen",
+        "127.0.0.1:0",
+        "--metrics-linger",
+        "soon",
+    ]);
     assert!(!ok && err.contains("--metrics-linger \"soon\""), "{err}");
     let (ok, err) = run(&["--metrics-out", "/no/such/folder/m.prom"]);
     assert!(!ok && err.contains("its folder does not exist"), "{err}");
@@ -243,14 +412,21 @@ fn replay_flags_are_validated() {
 fn every_family_is_documented_and_every_documented_family_exists() {
     let (metrics, _) = support::populated();
     let names = support::family_names(&metrics.registry().gather());
-    let docs = std::fs::read_to_string(support::repo().join("docs/metrics.md")).expect("docs/metrics.md");
+    let docs =
+        std::fs::read_to_string(support::repo().join("docs/metrics.md")).expect("docs/metrics.md");
     for name in &names {
-        assert!(docs.contains(&format!("`{name}`")), "docs/metrics.md does not document `{name}`");
+        assert!(
+            docs.contains(&format!("`{name}`")),
+            "docs/metrics.md does not document `{name}`"
+        );
     }
     for word in docs.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
         let family = support::dashboards::family_of(word);
         if family.starts_with("kvwatch_") && family.len() > "kvwatch_".len() {
-            assert!(names.iter().any(|n| n == family), "docs/metrics.md names `{word}`, which kvwatch does not export");
+            assert!(
+                names.iter().any(|n| n == family),
+                "docs/metrics.md names `{word}`, which kvwatch does not export"
+            );
         }
     }
 }

@@ -69,7 +69,13 @@ fn mkfifo(path: &Path) {
     let c = CString::new(path.as_os_str().as_bytes()).expect("no NUL in the path");
     // SAFETY: `c` is a valid NUL-terminated path that outlives the call.
     let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
-    assert_eq!(rc, 0, "mkfifo {}: {}", path.display(), std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "mkfifo {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Opens a pipe for writing once kvwatch opens it for reading (which it does after
@@ -77,7 +83,11 @@ fn mkfifo(path: &Path) {
 fn open_when_read(path: &Path, replay: &mut Running) -> File {
     let deadline = Instant::now() + LIMIT;
     loop {
-        match std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(path) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+        {
             Ok(file) => {
                 let fd = file.as_raw_fd();
                 // SAFETY: `fd` is an open descriptor owned by `file`.
@@ -91,26 +101,47 @@ fn open_when_read(path: &Path, replay: &mut Running) -> File {
             Err(e) => panic!("open {}: {e}", path.display()),
         }
         replay.assert_alive(&format!("before reading {}", path.display()));
-        assert!(Instant::now() < deadline, "kvwatch did not open {} in {LIMIT:?}", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "kvwatch did not open {} in {LIMIT:?}",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
 }
 
 fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// Waits until Prometheus holds a kvwatch sample scraped after `after`.
 fn wait_for_scrape_after(prom: &Prometheus, after: f64) {
-    let samples = prom.wait_for("max(timestamp(kvwatch_build_info{job=\"kvwatch\"}))", LIMIT, |s| s.first().is_some_and(|(_, t)| *t > after));
-    assert!(samples.first().is_some_and(|(_, t)| *t > after), "no scrape after {after}: {samples:?}");
+    let samples = prom.wait_for(
+        "max(timestamp(kvwatch_build_info{job=\"kvwatch\"}))",
+        LIMIT,
+        |s| s.first().is_some_and(|(_, t)| *t > after),
+    );
+    assert!(
+        samples.first().is_some_and(|(_, t)| *t > after),
+        "no scrape after {after}: {samples:?}"
+    );
 }
 
 fn start_replay(fifos: &[PathBuf], dir: &Path) -> (Running, SocketAddr) {
     let child = Command::new(env!("CARGO_BIN_EXE_kvwatch"))
         .arg("replay")
         .args(fifos)
-        .args(["--no-progress", "--metrics-listen", "127.0.0.1:0", "--metrics-linger", "10m", "--summary"])
+        .args([
+            "--no-progress",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--metrics-linger",
+            "10m",
+            "--summary",
+        ])
         .arg(dir.join("summary.json"))
         .arg("-o")
         .arg(dir.join("alerts.jsonl"))
@@ -132,7 +163,11 @@ fn start_replay(fifos: &[PathBuf], dir: &Path) -> (Running, SocketAddr) {
     while Instant::now() < deadline {
         if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
             if let Some(rest) = line.strip_prefix("kvwatch: serving metrics on http://") {
-                let addr = rest.split('/').next().and_then(|a| a.parse().ok()).expect("an address");
+                let addr = rest
+                    .split('/')
+                    .next()
+                    .and_then(|a| a.parse().ok())
+                    .expect("an address");
                 return (Running(child, rx), addr);
             }
             seen.push(line);
@@ -157,11 +192,20 @@ fn summary(dir: &Path, replay: &mut Running) -> serde_json::Value {
 }
 
 fn by_label(samples: &[Sample], label: &str) -> BTreeMap<String, f64> {
-    samples.iter().map(|(l, v)| (l.get(label).cloned().unwrap_or_default(), *v)).collect()
+    samples
+        .iter()
+        .map(|(l, v)| (l.get(label).cloned().unwrap_or_default(), *v))
+        .collect()
 }
 
 fn summary_map(v: &serde_json::Value) -> BTreeMap<String, f64> {
-    v.as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(f64::NAN))).collect()).unwrap_or_default()
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_f64().unwrap_or(f64::NAN)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[test]
@@ -188,9 +232,15 @@ fn prometheus_scrapes_a_running_replay() {
     let prom = Prometheus::start(addr, SCRAPE);
     replay.assert_alive("while Prometheus started");
     let started = unix_now();
-    let up = prom.wait_for("up{job=\"kvwatch\"}", LIMIT, |s| s.first().is_some_and(|(_, v)| *v == 1.0));
+    let up = prom.wait_for("up{job=\"kvwatch\"}", LIMIT, |s| {
+        s.first().is_some_and(|(_, v)| *v == 1.0)
+    });
     replay.assert_alive("while Prometheus waited for its first scrape");
-    assert_eq!(up.first().map(|(_, v)| *v), Some(1.0), "Prometheus never reached kvwatch: {up:?}");
+    assert_eq!(
+        up.first().map(|(_, v)| *v),
+        Some(1.0),
+        "Prometheus never reached kvwatch: {up:?}"
+    );
     assert_eq!(support::http_get(addr, "/healthz").0, 200);
     let (status, body) = support::http_get(addr, "/readyz");
     assert_eq!(status, 200, "{body}");
@@ -220,36 +270,69 @@ fn prometheus_scrapes_a_running_replay() {
     assert_eq!(q("kvwatch_events_late_total"), num("late"));
     assert_eq!(q("kvwatch_events_total"), num("processed"));
     assert_eq!(q("kvwatch_alerts_total"), num("alerts"));
-    let rejected = prom.query("sum by (reason) (kvwatch_records_rejected_total{job=\"kvwatch\"})").expect("query");
-    assert_eq!(by_label(&rejected, "reason"), summary_map(&s["rejected_by_reason"]));
-    let alerts = prom.query("sum by (detector) (kvwatch_alerts_total{job=\"kvwatch\"})").expect("query");
-    assert_eq!(by_label(&alerts, "detector"), summary_map(&s["alerts_by_detector"]));
-    let latency = prom.scalar("sum(kvwatch_processing_latency_seconds_count{job=\"kvwatch\", stage=\"processed\"})");
+    let rejected = prom
+        .query("sum by (reason) (kvwatch_records_rejected_total{job=\"kvwatch\"})")
+        .expect("query");
+    assert_eq!(
+        by_label(&rejected, "reason"),
+        summary_map(&s["rejected_by_reason"])
+    );
+    let alerts = prom
+        .query("sum by (detector) (kvwatch_alerts_total{job=\"kvwatch\"})")
+        .expect("query");
+    assert_eq!(
+        by_label(&alerts, "detector"),
+        summary_map(&s["alerts_by_detector"])
+    );
+    let latency = prom.scalar(
+        "sum(kvwatch_processing_latency_seconds_count{job=\"kvwatch\", stage=\"processed\"})",
+    );
     assert_eq!(latency, num("processed"), "every processed event was timed");
 
     // Vault activity as an in-process replay of the same files counts it.
     let (metrics, _) = support::replay_with_metrics(&inputs, &[]);
-    let expected = support::sum_by(&metrics.registry().gather(), "kvwatch_events_total", Some("vault"));
-    let vaults = prom.query("sum by (vault) (kvwatch_events_total{job=\"kvwatch\"})").expect("query");
+    let expected = support::sum_by(
+        &metrics.registry().gather(),
+        "kvwatch_events_total",
+        Some("vault"),
+    );
+    let vaults = prom
+        .query("sum by (vault) (kvwatch_events_total{job=\"kvwatch\"})")
+        .expect("query");
     assert_eq!(by_label(&vaults, "vault"), expected);
-    let classes = prom.query("sum by (class, outcome) (kvwatch_events_total{job=\"kvwatch\"})").expect("query");
+    let classes = prom
+        .query("sum by (class, outcome) (kvwatch_events_total{job=\"kvwatch\"})")
+        .expect("query");
     assert!(!classes.is_empty());
 
     // The counters grew while Prometheus watched, so rates are real.
     let window = format!("{}s", (unix_now() - started).ceil() as u64 + 5);
-    let grew = prom.scalar(&format!("sum(increase(kvwatch_records_received_total{{job=\"kvwatch\"}}[{window}]))"));
+    let grew = prom.scalar(&format!(
+        "sum(increase(kvwatch_records_received_total{{job=\"kvwatch\"}}[{window}]))"
+    ));
     assert!(grew > 0.0, "the replay's records arrived between scrapes");
 
     // Every dashboard query runs, over the replay's window.
     let mut rows = Vec::new();
     for query in dashboards::queries() {
         let expr = dashboards::substitute(&query.expr, &window);
-        let samples = prom.query(&expr).unwrap_or_else(|e| panic!("{} / {}: {expr}: {e}", query.dashboard, query.panel));
+        let samples = prom
+            .query(&expr)
+            .unwrap_or_else(|e| panic!("{} / {}: {expr}: {e}", query.dashboard, query.panel));
         rows.push((query, samples));
     }
-    let core = ["Records received by shape", "Operations by vault", "Operations by class", "Event-time lag", "Processing latency"];
+    let core = [
+        "Records received by shape",
+        "Operations by vault",
+        "Operations by class",
+        "Event-time lag",
+        "Processing latency",
+    ];
     for name in core {
-        assert!(rows.iter().any(|(q, s)| q.panel == name && !s.is_empty()), "panel {name} shows no data");
+        assert!(
+            rows.iter().any(|(q, s)| q.panel == name && !s.is_empty()),
+            "panel {name} shows no data"
+        );
     }
     if std::env::var_os("KVWATCH_REFRESH_DOCS").is_some() {
         refresh_docs(&rows, &window, &inputs, &s);
@@ -275,8 +358,11 @@ fn format_samples(samples: &[Sample]) -> String {
     let mut parts: Vec<String> = samples
         .iter()
         .map(|(labels, v)| {
-            let shown: Vec<String> =
-                labels.iter().filter(|(k, _)| !matches!(k.as_str(), "job" | "instance")).map(|(k, v)| format!("{k}={v}")).collect();
+            let shown: Vec<String> = labels
+                .iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "job" | "instance"))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             if shown.is_empty() {
                 format_value(*v)
             } else {
@@ -294,13 +380,25 @@ fn format_samples(samples: &[Sample]) -> String {
     text
 }
 
-fn refresh_docs(rows: &[(dashboards::Query, Vec<Sample>)], window: &str, inputs: &Path, s: &serde_json::Value) {
+fn refresh_docs(
+    rows: &[(dashboards::Query, Vec<Sample>)],
+    window: &str,
+    inputs: &Path,
+    s: &serde_json::Value,
+) {
     let path = support::repo().join("docs/metrics.md");
     let docs = std::fs::read_to_string(&path).expect("docs/metrics.md");
-    let (begin, end) = ("<!-- BEGIN GENERATED: panel values -->", "<!-- END GENERATED: panel values -->");
+    let (begin, end) = (
+        "<!-- BEGIN GENERATED: panel values -->",
+        "<!-- END GENERATED: panel values -->",
+    );
     let (head, rest) = docs.split_once(begin).expect("the begin marker");
     let (_, tail) = rest.split_once(end).expect("the end marker");
-    let shown = inputs.strip_prefix(support::repo()).unwrap_or(inputs).display().to_string();
+    let shown = inputs
+        .strip_prefix(support::repo())
+        .unwrap_or(inputs)
+        .display()
+        .to_string();
     let mut table = format!(
         "{begin}\nGenerated by `KVWATCH_REFRESH_DOCS=1 cargo test --release --test metrics_prometheus_e2e` on {}: \
          Prometheus {} scraped `kvwatch replay {shown}` every {SCRAPE} while the test fed it; the replay read {} records \
@@ -330,7 +428,14 @@ fn refresh_docs(rows: &[(dashboards::Query, Vec<Sample>)], window: &str, inputs:
 }
 
 fn prometheus_version() -> String {
-    let out = Command::new(support::tool("KVWATCH_PROMETHEUS")).arg("--version").output().expect("prometheus --version");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(support::tool("KVWATCH_PROMETHEUS"))
+        .arg("--version")
+        .output()
+        .expect("prometheus --version");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     text.split_whitespace().nth(2).unwrap_or("?").to_owned()
 }

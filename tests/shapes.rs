@@ -14,7 +14,8 @@ use chrono::SubsecRound;
 use serde_json::{json, Value};
 
 use kvwatch::decode::log_analytics::export::{
-    azkv_audit_logs_row, azure_diagnostics_row, azure_diagnostics_row_with_limit, query_response, to_csv, CsvStyle,
+    azkv_audit_logs_row, azure_diagnostics_row, azure_diagnostics_row_with_limit, query_response,
+    to_csv, CsvStyle,
 };
 use kvwatch::decode::{decode_buffer, detect_format, gzip, Format, Limits, Shape};
 use kvwatch::event::{AuditEvent, ObjectKind, Outcome, PrincipalKind, VaultKind};
@@ -48,12 +49,20 @@ fn cases() -> Vec<Case> {
         let text = std::fs::read_to_string(dir.join(sample)).expect("sample");
         for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
             let value = serde_json::from_str(line).expect("sample line is JSON");
-            out.push(Case { name: format!("{sample}:{}", i + 1), line: line.to_owned(), value });
+            out.push(Case {
+                name: format!("{sample}:{}", i + 1),
+                line: line.to_owned(),
+                value,
+            });
         }
     }
     for (i, line) in HAND_MADE.lines().enumerate() {
         let value = serde_json::from_str(line).expect("hand-made line is JSON");
-        out.push(Case { name: format!("hand-made:{}", i + 1), line: line.to_owned(), value });
+        out.push(Case {
+            name: format!("hand-made:{}", i + 1),
+            line: line.to_owned(),
+            value,
+        });
     }
     out
 }
@@ -67,7 +76,11 @@ fn assert_same_events(got: &[AuditEvent<'static>], want: &[AuditEvent<'static>],
             let (g, w) = (format!("{g:?}"), format!("{w:?}"));
             let at = g.bytes().zip(w.bytes()).take_while(|(a, b)| a == b).count();
             let from = g[..at].rfind(", ").unwrap_or(0);
-            panic!("{label}: record {i} differs at\n got: …{}\nwant: …{}", &g[from..(at + 80).min(g.len())], &w[from..(at + 80).min(w.len())]);
+            panic!(
+                "{label}: record {i} differs at\n got: …{}\nwant: …{}",
+                &g[from..(at + 80).min(g.len())],
+                &w[from..(at + 80).min(w.len())]
+            );
         }
     }
     assert_eq!(got.len(), want.len(), "{label}: record count");
@@ -76,7 +89,12 @@ fn assert_same_events(got: &[AuditEvent<'static>], want: &[AuditEvent<'static>],
 fn decode(buf: &[u8]) -> Decoded {
     let mut out = Vec::new();
     decode_buffer(buf, Format::Auto, &Limits::default(), &mut |r| {
-        out.push((r.shape, r.result.map(AuditEvent::into_owned).map_err(|e| format!("{} {e}", r.location))));
+        out.push((
+            r.shape,
+            r.result
+                .map(AuditEvent::into_owned)
+                .map_err(|e| format!("{} {e}", r.location)),
+        ));
     });
     out
 }
@@ -119,21 +137,96 @@ fn forms(case: &Case) -> Vec<(&'static str, String, Format, Shape)> {
     }
     let pretty = |v: &Value| serde_json::to_string_pretty(v).expect("JSON");
     vec![
-        ("resource-log line", case.line.clone(), JsonLines, ResourceLog),
-        ("Event Hubs body", format!("{{\"records\":[{}]}}", case.line), Format::EventHubs, EventHubs),
-        ("AzureDiagnostics JSON line", ad.to_string(), LogAnalyticsJson, AzureDiagnostics),
-        ("AzureDiagnostics pretty row", pretty(&ad), LogAnalyticsJson, AzureDiagnostics),
-        ("AzureDiagnostics array", pretty(&json!([ad])), LogAnalyticsJson, AzureDiagnostics),
-        ("AzureDiagnostics value", pretty(&json!({"value": [ad]})), LogAnalyticsJson, AzureDiagnostics),
-        ("AzureDiagnostics tables", query_response(std::slice::from_ref(&ad)).to_string(), LogAnalyticsJson, AzureDiagnostics),
-        ("AzureDiagnostics without Type", without(ad.clone(), "Type").to_string(), LogAnalyticsJson, AzureDiagnostics),
-        ("AdditionalFields object", overflow.to_string(), LogAnalyticsJson, AzureDiagnostics),
-        ("AdditionalFields text", overflow_text.to_string(), LogAnalyticsJson, AzureDiagnostics),
-        ("AzureDiagnostics CSV", csv(std::slice::from_ref(&ad)), LogAnalyticsCsv, AzureDiagnostics),
-        ("AZKVAuditLogs JSON line", azkv.to_string(), LogAnalyticsJson, AzkvAuditLogs),
-        ("AZKVAuditLogs tables", pretty(&query_response(std::slice::from_ref(&azkv))), LogAnalyticsJson, AzkvAuditLogs),
-        ("AZKVAuditLogs without Type", without(azkv.clone(), "Type").to_string(), LogAnalyticsJson, AzkvAuditLogs),
-        ("AZKVAuditLogs CSV", csv(std::slice::from_ref(&azkv)), LogAnalyticsCsv, AzkvAuditLogs),
+        (
+            "resource-log line",
+            case.line.clone(),
+            JsonLines,
+            ResourceLog,
+        ),
+        (
+            "Event Hubs body",
+            format!("{{\"records\":[{}]}}", case.line),
+            Format::EventHubs,
+            EventHubs,
+        ),
+        (
+            "AzureDiagnostics JSON line",
+            ad.to_string(),
+            LogAnalyticsJson,
+            AzureDiagnostics,
+        ),
+        (
+            "AzureDiagnostics pretty row",
+            pretty(&ad),
+            LogAnalyticsJson,
+            AzureDiagnostics,
+        ),
+        (
+            "AzureDiagnostics array",
+            pretty(&json!([ad])),
+            LogAnalyticsJson,
+            AzureDiagnostics,
+        ),
+        (
+            "AzureDiagnostics value",
+            pretty(&json!({"value": [ad]})),
+            LogAnalyticsJson,
+            AzureDiagnostics,
+        ),
+        (
+            "AzureDiagnostics tables",
+            query_response(std::slice::from_ref(&ad)).to_string(),
+            LogAnalyticsJson,
+            AzureDiagnostics,
+        ),
+        (
+            "AzureDiagnostics without Type",
+            without(ad.clone(), "Type").to_string(),
+            LogAnalyticsJson,
+            AzureDiagnostics,
+        ),
+        (
+            "AdditionalFields object",
+            overflow.to_string(),
+            LogAnalyticsJson,
+            AzureDiagnostics,
+        ),
+        (
+            "AdditionalFields text",
+            overflow_text.to_string(),
+            LogAnalyticsJson,
+            AzureDiagnostics,
+        ),
+        (
+            "AzureDiagnostics CSV",
+            csv(std::slice::from_ref(&ad)),
+            LogAnalyticsCsv,
+            AzureDiagnostics,
+        ),
+        (
+            "AZKVAuditLogs JSON line",
+            azkv.to_string(),
+            LogAnalyticsJson,
+            AzkvAuditLogs,
+        ),
+        (
+            "AZKVAuditLogs tables",
+            pretty(&query_response(std::slice::from_ref(&azkv))),
+            LogAnalyticsJson,
+            AzkvAuditLogs,
+        ),
+        (
+            "AZKVAuditLogs without Type",
+            without(azkv.clone(), "Type").to_string(),
+            LogAnalyticsJson,
+            AzkvAuditLogs,
+        ),
+        (
+            "AZKVAuditLogs CSV",
+            csv(std::slice::from_ref(&azkv)),
+            LogAnalyticsCsv,
+            AzkvAuditLogs,
+        ),
     ]
 }
 
@@ -146,15 +239,27 @@ fn every_record_means_the_same_in_every_shape() {
         let want = baseline(case);
         for (label, text, format, shape) in forms(case) {
             if detect_format(text.as_bytes()) != format {
-                failures.push(format!("{} / {label}: detected as {}", case.name, detect_format(text.as_bytes())));
+                failures.push(format!(
+                    "{} / {label}: detected as {}",
+                    case.name,
+                    detect_format(text.as_bytes())
+                ));
             }
             match decode(text.as_bytes()).as_slice() {
                 [(got_shape, Ok(event))] if *got_shape == shape && *event == want => {}
-                other => failures.push(format!("{} / {label}:\n want {shape:?} {want:?}\n got {other:?}", case.name)),
+                other => failures.push(format!(
+                    "{} / {label}:\n want {shape:?} {want:?}\n got {other:?}",
+                    case.name
+                )),
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -163,25 +268,93 @@ fn all_records_at_once_in_every_container() {
     let want: Vec<AuditEvent<'static>> = cases.iter().map(baseline).collect();
     let ad: Vec<Value> = cases.iter().map(ad).collect();
     let azkv: Vec<Value> = cases.iter().map(azkv).collect();
-    let lines = |rows: &[Value]| rows.iter().map(|r| r.to_string() + "\n").collect::<String>();
+    let lines = |rows: &[Value]| {
+        rows.iter()
+            .map(|r| r.to_string() + "\n")
+            .collect::<String>()
+    };
     // Both tables in one union query, rows interleaved: `Type` decides each row's shape.
-    let mixed: Vec<Value> = ad.iter().zip(&azkv).flat_map(|(a, k)| [a.clone(), k.clone()]).collect();
+    let mixed: Vec<Value> = ad
+        .iter()
+        .zip(&azkv)
+        .flat_map(|(a, k)| [a.clone(), k.clone()])
+        .collect();
     let all = |shape: Shape| vec![shape; cases.len()];
-    let alternate: Vec<Shape> =
-        (0..cases.len() * 2).map(|i| if i % 2 == 0 { Shape::AzureDiagnostics } else { Shape::AzkvAuditLogs }).collect();
-    let twice: Vec<AuditEvent<'static>> = want.iter().flat_map(|e| [e.clone(), e.clone()]).collect();
-    let body = format!("{{\"records\":[{}]}}", cases.iter().map(|c| c.line.as_str()).collect::<Vec<_>>().join(","));
+    let alternate: Vec<Shape> = (0..cases.len() * 2)
+        .map(|i| {
+            if i % 2 == 0 {
+                Shape::AzureDiagnostics
+            } else {
+                Shape::AzkvAuditLogs
+            }
+        })
+        .collect();
+    let twice: Vec<AuditEvent<'static>> =
+        want.iter().flat_map(|e| [e.clone(), e.clone()]).collect();
+    let body = format!(
+        "{{\"records\":[{}]}}",
+        cases
+            .iter()
+            .map(|c| c.line.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
     let containers: Vec<(&str, String, Vec<Shape>, &Vec<AuditEvent<'static>>)> = vec![
-        ("resource-log lines", cases.iter().map(|c| c.line.clone() + "\n").collect(), all(Shape::ResourceLog), &want),
+        (
+            "resource-log lines",
+            cases.iter().map(|c| c.line.clone() + "\n").collect(),
+            all(Shape::ResourceLog),
+            &want,
+        ),
         ("one Event Hubs body", body, all(Shape::EventHubs), &want),
-        ("AzureDiagnostics JSON lines", lines(&ad), all(Shape::AzureDiagnostics), &want),
-        ("AzureDiagnostics array", serde_json::to_string_pretty(&ad).expect("JSON"), all(Shape::AzureDiagnostics), &want),
-        ("AzureDiagnostics tables", query_response(&ad).to_string(), all(Shape::AzureDiagnostics), &want),
-        ("AzureDiagnostics CSV", csv(&ad), all(Shape::AzureDiagnostics), &want),
-        ("AZKVAuditLogs JSON lines", lines(&azkv), all(Shape::AzkvAuditLogs), &want),
-        ("AZKVAuditLogs value", json!({"value": azkv}).to_string(), all(Shape::AzkvAuditLogs), &want),
-        ("AZKVAuditLogs CSV", csv(&azkv), all(Shape::AzkvAuditLogs), &want),
-        ("union tables", query_response(&mixed).to_string(), alternate.clone(), &twice),
+        (
+            "AzureDiagnostics JSON lines",
+            lines(&ad),
+            all(Shape::AzureDiagnostics),
+            &want,
+        ),
+        (
+            "AzureDiagnostics array",
+            serde_json::to_string_pretty(&ad).expect("JSON"),
+            all(Shape::AzureDiagnostics),
+            &want,
+        ),
+        (
+            "AzureDiagnostics tables",
+            query_response(&ad).to_string(),
+            all(Shape::AzureDiagnostics),
+            &want,
+        ),
+        (
+            "AzureDiagnostics CSV",
+            csv(&ad),
+            all(Shape::AzureDiagnostics),
+            &want,
+        ),
+        (
+            "AZKVAuditLogs JSON lines",
+            lines(&azkv),
+            all(Shape::AzkvAuditLogs),
+            &want,
+        ),
+        (
+            "AZKVAuditLogs value",
+            json!({"value": azkv}).to_string(),
+            all(Shape::AzkvAuditLogs),
+            &want,
+        ),
+        (
+            "AZKVAuditLogs CSV",
+            csv(&azkv),
+            all(Shape::AzkvAuditLogs),
+            &want,
+        ),
+        (
+            "union tables",
+            query_response(&mixed).to_string(),
+            alternate.clone(),
+            &twice,
+        ),
         ("union CSV", csv(&mixed), alternate, &twice),
     ];
     for (label, text, shapes, events) in containers {
@@ -206,8 +379,10 @@ fn gzip_of_a_csv_export_decodes_the_same() {
     let packed = enc.finish().expect("gzip");
     assert!(gzip::is_gzip(&packed));
     let plain = gzip::gunzip(&packed, Limits::default().max_decompressed_bytes).expect("gunzip");
-    let got: Vec<AuditEvent<'static>> =
-        decode(&plain).into_iter().map(|(_, r)| r.expect("gzip row decodes")).collect();
+    let got: Vec<AuditEvent<'static>> = decode(&plain)
+        .into_iter()
+        .map(|(_, r)| r.expect("gzip row decodes"))
+        .collect();
     assert_same_events(&got, &want, "gzip of the AzureDiagnostics CSV");
 }
 
@@ -223,12 +398,25 @@ fn portal_csv_export_decodes_the_same_up_to_milliseconds() {
             e
         })
         .collect();
-    for rows in [cases.iter().map(ad).collect::<Vec<_>>(), cases.iter().map(azkv).collect()] {
+    for rows in [
+        cases.iter().map(ad).collect::<Vec<_>>(),
+        cases.iter().map(azkv).collect(),
+    ] {
         let text = to_csv(&rows, CsvStyle::Portal).expect("CSV");
-        assert!(text.lines().next().is_some_and(|h| h.contains(",TimeGenerated [UTC],")), "portal header");
-        assert!(text.contains("\"3/10/2025, 8:01:02.123 AM\""), "portal time format");
-        let got: Vec<AuditEvent<'static>> =
-            decode(text.as_bytes()).into_iter().map(|(_, r)| r.expect("portal row decodes")).collect();
+        assert!(
+            text.lines()
+                .next()
+                .is_some_and(|h| h.contains(",TimeGenerated [UTC],")),
+            "portal header"
+        );
+        assert!(
+            text.contains("\"3/10/2025, 8:01:02.123 AM\""),
+            "portal time format"
+        );
+        let got: Vec<AuditEvent<'static>> = decode(text.as_bytes())
+            .into_iter()
+            .map(|(_, r)| r.expect("portal row decodes"))
+            .collect();
         assert_same_events(&got, &want, "portal CSV");
     }
 }
@@ -238,24 +426,44 @@ fn portal_csv_export_decodes_the_same_up_to_milliseconds() {
 #[test]
 fn hand_made_records_mean_what_they_say() {
     let cases = cases();
-    let hand: Vec<AuditEvent<'static>> =
-        cases.iter().filter(|c| c.name.starts_with("hand-made")).map(baseline).collect();
-    let [patch, mi, throttled, hsm, firewall] = hand.as_slice() else { panic!("five hand-made records") };
+    let hand: Vec<AuditEvent<'static>> = cases
+        .iter()
+        .filter(|c| c.name.starts_with("hand-made"))
+        .map(baseline)
+        .collect();
+    let [patch, mi, throttled, hsm, firewall] = hand.as_slice() else {
+        panic!("five hand-made records")
+    };
 
-    assert_eq!((patch.vault.as_str(), patch.operation.as_str(), patch.status), ("kv-prod-01", "VaultPatch", 200));
-    assert_eq!(patch.principal.key.as_deref(), Some("7a1e4c22-9b3d-4f0a-8c55-0d9e1b2c3d4e"));
+    assert_eq!(
+        (patch.vault.as_str(), patch.operation.as_str(), patch.status),
+        ("kv-prod-01", "VaultPatch", 200)
+    );
+    assert_eq!(
+        patch.principal.key.as_deref(),
+        Some("7a1e4c22-9b3d-4f0a-8c55-0d9e1b2c3d4e")
+    );
     assert_eq!(patch.principal.kind, PrincipalKind::User);
-    assert_eq!(patch.principal.tenant_id.as_deref(), Some("11111111-2222-3333-4444-555555555555"));
+    assert_eq!(
+        patch.principal.tenant_id.as_deref(),
+        Some("11111111-2222-3333-4444-555555555555")
+    );
     let change = patch.policy_change.as_deref().expect("policy change");
     let added = change.added.as_ref().expect("added policy");
-    assert_eq!(added.object_id.as_deref(), Some("9f8e7d6c-5b4a-4321-8765-0fedcba98765"));
+    assert_eq!(
+        added.object_id.as_deref(),
+        Some("9f8e7d6c-5b4a-4321-8765-0fedcba98765")
+    );
     assert_eq!(added.application_id, None);
     assert_eq!(added.permissions.keys, ["get", "list"]);
     assert_eq!(added.permissions.secrets, ["get", "list", "set"]);
     assert!(added.permissions.can_read_secrets());
     assert!(added.permissions.certificates.is_empty());
     let removed = change.removed.as_ref().expect("removed policy");
-    assert_eq!(removed.object_id.as_deref(), Some("0a0a0a0a-1b1b-2c2c-3d3d-4e4e4e4e4e4e"));
+    assert_eq!(
+        removed.object_id.as_deref(),
+        Some("0a0a0a0a-1b1b-2c2c-3d3d-4e4e4e4e4e4e")
+    );
     assert_eq!(removed.permissions.flat(), ["keys:all", "certificates:get"]);
     let config = patch.vault_config.as_deref().expect("vault config");
     assert_eq!(config.sku.as_deref(), Some("premium"));
@@ -271,30 +479,70 @@ fn hand_made_records_mean_what_they_say() {
     assert!(!config.is_publicly_reachable());
 
     assert_eq!(mi.principal.kind, PrincipalKind::ManagedIdentity);
-    assert_eq!(mi.principal.key.as_deref(), Some("3b0c1d2e-4f50-6172-8394-a5b6c7d8e9f0"));
-    assert!(mi.principal.xms_mirid.as_deref().is_some_and(|m| m.ends_with("/userAssignedIdentities/orders-api")));
+    assert_eq!(
+        mi.principal.key.as_deref(),
+        Some("3b0c1d2e-4f50-6172-8394-a5b6c7d8e9f0")
+    );
+    assert!(mi
+        .principal
+        .xms_mirid
+        .as_deref()
+        .is_some_and(|m| m.ends_with("/userAssignedIdentities/orders-api")));
     assert_eq!(mi.caller_ip, Some("2001:db8::5".parse().expect("address")));
-    assert_eq!((mi.access.rbac_authorized, mi.access.address_authorized), (Some(true), Some(true)));
-    assert!(mi.subnet_id.as_deref().is_some_and(|s| s.ends_with("/subnets/app")));
+    assert_eq!(
+        (mi.access.rbac_authorized, mi.access.address_authorized),
+        (Some(true), Some(true))
+    );
+    assert!(mi
+        .subnet_id
+        .as_deref()
+        .is_some_and(|s| s.ends_with("/subnets/app")));
     let object = mi.object.as_ref().expect("object");
-    assert_eq!((object.kind, object.name.as_deref()), (ObjectKind::Secret, Some("db-password")));
+    assert_eq!(
+        (object.kind, object.name.as_deref()),
+        (ObjectKind::Secret, Some("db-password"))
+    );
     assert_eq!(mi.correlation_id, None);
 
-    assert_eq!((throttled.status, throttled.outcome), (429, Outcome::Throttled));
+    assert_eq!(
+        (throttled.status, throttled.outcome),
+        (429, Outcome::Throttled)
+    );
     assert_eq!(throttled.duration_ms, Some(14));
     assert_eq!(throttled.principal.amr.as_deref(), Some("pwd"));
-    assert!(throttled.result_description.as_deref().is_some_and(|d| d.contains("\"throttling\"")));
+    assert!(throttled
+        .result_description
+        .as_deref()
+        .is_some_and(|d| d.contains("\"throttling\"")));
 
-    assert_eq!((hsm.vault.as_str(), hsm.vault_kind), ("hsm-eu-1", VaultKind::ManagedHsm));
+    assert_eq!(
+        (hsm.vault.as_str(), hsm.vault_kind),
+        ("hsm-eu-1", VaultKind::ManagedHsm)
+    );
     let object = hsm.object.as_ref().expect("object");
-    assert_eq!((object.kind, object.name.as_deref()), (ObjectKind::Key, Some("cmk-orders")));
-    assert_eq!(object.version.as_deref(), Some("fedcba9876543210fedcba9876543210"));
+    assert_eq!(
+        (object.kind, object.name.as_deref()),
+        (ObjectKind::Key, Some("cmk-orders"))
+    );
+    assert_eq!(
+        object.version.as_deref(),
+        Some("fedcba9876543210fedcba9876543210")
+    );
     assert_eq!(hsm.principal.amr.as_deref(), Some("pwd mfa"));
     assert_eq!(hsm.principal.used_mfa(), Some(true));
 
-    assert_eq!((firewall.status, firewall.outcome), (403, Outcome::DeniedNetwork));
-    assert_eq!(firewall.caller_ip, Some("203.0.113.99".parse().expect("address")));
+    assert_eq!(
+        (firewall.status, firewall.outcome),
+        (403, Outcome::DeniedNetwork)
+    );
+    assert_eq!(
+        firewall.caller_ip,
+        Some("203.0.113.99".parse().expect("address"))
+    );
     assert_eq!(firewall.access.address_authorized, Some(false));
     let object = firewall.object.as_ref().expect("object");
-    assert_eq!((object.kind, object.name.as_deref()), (ObjectKind::Secret, None));
+    assert_eq!(
+        (object.kind, object.name.as_deref()),
+        (ObjectKind::Secret, None)
+    );
 }

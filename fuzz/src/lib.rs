@@ -30,7 +30,7 @@ pub struct Seen {
 /// with small inputs: one input in three gets a limit of a third of its length, the
 /// rest the defaults (with the decompression cap kept small for speed).
 pub fn limits_for(data: &[u8]) -> Limits {
-    let max_record_bytes = if data.len() % 3 == 0 {
+    let max_record_bytes = if data.len().is_multiple_of(3) {
         (data.len() / 3).max(1)
     } else {
         Limits::default().max_record_bytes

@@ -37,7 +37,8 @@ impl Evidence {
         let value = value.into();
         if let Value::Array(items) = &value {
             if items.len() > MAX_LIST {
-                self.0.insert(format!("{key}_total"), Value::from(items.len()));
+                self.0
+                    .insert(format!("{key}_total"), Value::from(items.len()));
             }
         }
         self.0.insert(key.to_owned(), bound(value, 0));
@@ -62,10 +63,19 @@ impl Evidence {
 fn bound(value: Value, depth: usize) -> Value {
     match value {
         Value::String(s) => Value::String(truncate(s)),
-        Value::Array(items) => Value::Array(items.into_iter().take(MAX_LIST).map(|v| bound(v, depth + 1)).collect()),
-        Value::Object(map) if depth < 4 => {
-            Value::Object(map.into_iter().take(4 * MAX_LIST).map(|(k, v)| (k, bound(v, depth + 1))).collect())
-        }
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .take(MAX_LIST)
+                .map(|v| bound(v, depth + 1))
+                .collect(),
+        ),
+        Value::Object(map) if depth < 4 => Value::Object(
+            map.into_iter()
+                .take(4 * MAX_LIST)
+                .map(|(k, v)| (k, bound(v, depth + 1)))
+                .collect(),
+        ),
         Value::Object(_) => Value::String("…".into()),
         other => other,
     }
@@ -89,7 +99,10 @@ mod tests {
         let e = Evidence::new()
             .with_list("objects", (0..25).map(|i| format!("secret/{i}")))
             .with("note", "x".repeat(2000));
-        assert_eq!(e.get("objects").and_then(Value::as_array).map(Vec::len), Some(MAX_LIST));
+        assert_eq!(
+            e.get("objects").and_then(Value::as_array).map(Vec::len),
+            Some(MAX_LIST)
+        );
         assert_eq!(e.get("objects_total"), Some(&Value::from(25)));
         let note = e.get("note").and_then(Value::as_str).unwrap();
         assert_eq!(note.chars().count(), MAX_TEXT + 1);

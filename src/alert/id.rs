@@ -5,7 +5,13 @@ use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::Xxh3;
 
 /// The id of an incident: a hash of what opened it.
-pub fn incident_id(detector: &str, group: &str, identity: &str, vault: &str, first_seen: DateTime<Utc>) -> String {
+pub fn incident_id(
+    detector: &str,
+    group: &str,
+    identity: &str,
+    vault: &str,
+    first_seen: DateTime<Utc>,
+) -> String {
     let mut h = Xxh3::new();
     for part in [detector, group, identity, vault] {
         h.update(&(part.len() as u32).to_le_bytes());
@@ -30,7 +36,10 @@ mod tests {
         let a = incident_id("failed_auth", "", "oid-1", "v", t);
         assert_eq!(a, incident_id("failed_auth", "", "oid-1", "v", t));
         assert_ne!(a, incident_id("failed_auth", "", "oid-2", "v", t));
-        assert_ne!(incident_id("ab", "c", "", "", t), incident_id("a", "bc", "", "", t));
+        assert_ne!(
+            incident_id("ab", "c", "", "", t),
+            incident_id("a", "bc", "", "", t)
+        );
         assert!(a.starts_with("kvw-") && a.len() == 20);
         assert_eq!(alert_id(&a, 2), format!("{a}-2"));
     }

@@ -38,7 +38,13 @@ pub enum Severity {
 
 impl Severity {
     /// Every severity, lowest first.
-    pub const ALL: [Severity; 5] = [Self::Info, Self::Low, Self::Medium, Self::High, Self::Critical];
+    pub const ALL: [Severity; 5] = [
+        Self::Info,
+        Self::Low,
+        Self::Medium,
+        Self::High,
+        Self::Critical,
+    ];
 
     /// The stable label.
     pub fn as_str(self) -> &'static str {
@@ -75,7 +81,9 @@ impl FromStr for Severity {
         Severity::ALL
             .into_iter()
             .find(|v| v.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown severity {s:?}; expected info, low, medium, high or critical"))
+            .ok_or_else(|| {
+                format!("unknown severity {s:?}; expected info, low, medium, high or critical")
+            })
     }
 }
 
@@ -108,7 +116,10 @@ impl PrincipalSummary {
 
     /// An anonymous caller.
     pub fn anonymous() -> Self {
-        PrincipalSummary { kind: PrincipalKind::Anonymous.as_str().to_owned(), ..Default::default() }
+        PrincipalSummary {
+            kind: PrincipalKind::Anonymous.as_str().to_owned(),
+            ..Default::default()
+        }
     }
 
     /// The most readable name: UPN, else object id, else app id.

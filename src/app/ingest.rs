@@ -75,7 +75,13 @@ impl Ingest {
         if opts.progress && std::io::stderr().is_terminal() {
             observers.push(Box::new(Progress::new()));
         }
-        Ok(Ingest { groups, observers, summary, hidden, started })
+        Ok(Ingest {
+            groups,
+            observers,
+            summary,
+            hidden,
+            started,
+        })
     }
 
     /// The pipeline settings the config and the options ask for.
@@ -102,7 +108,11 @@ impl Ingest {
                     Input::File(p) => Origin::File(p.clone()),
                     Input::Stdin => Origin::Stdin,
                 };
-                match read_input(input, pipeline_config.max_input_bytes, pipeline_config.max_decompressed_bytes) {
+                match read_input(
+                    input,
+                    pipeline_config.max_input_bytes,
+                    pipeline_config.max_decompressed_bytes,
+                ) {
                     Ok(bytes) => {
                         fed.inputs += 1;
                         pipeline.ingest(&origin, &bytes, opts.format)?;

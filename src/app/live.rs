@@ -35,7 +35,10 @@ use crate::sink::enqueue::Tee;
 use crate::sink::json_lines::JsonLinesSink;
 use crate::sink::observe::{DeliveryObserver, Fanout, LogObserver};
 use crate::sink::AlertSink;
-use crate::source::eventhubs::{list_partitions, read_partition, ticks, Activity, Auth, Connector, PartitionSlot, Progress, ReaderSettings};
+use crate::source::eventhubs::{
+    list_partitions, read_partition, ticks, Activity, Auth, Connector, PartitionSlot, Progress,
+    ReaderSettings,
+};
 use crate::state::{Checkpoint, StateStore};
 
 /// Everything `kvwatch run` needs, validated.
@@ -89,15 +92,25 @@ impl Live {
         for (i, hub) in eh.hubs.iter().enumerate() {
             let auth = match &opts.credential {
                 Some(c) => Auth::Token(c.clone()),
-                None => Auth::from_config(&hub.credential, &format!("eventhubs.hubs[{i}].credential"))?,
+                None => {
+                    Auth::from_config(&hub.credential, &format!("eventhubs.hubs[{i}].credential"))?
+                }
             };
-            connectors.push(Connector::for_hub(hub, auth, eh.operation_timeout.as_std(), backoff));
+            connectors.push(Connector::for_hub(
+                hub,
+                auth,
+                eh.operation_timeout.as_std(),
+                backoff,
+            ));
         }
         let run_metrics = RunMetrics::start(&opts.metrics, config)?;
         let metrics = run_metrics.as_ref().map(|m| m.metrics().clone());
         let state_path = config.state.resolved_path();
-        let store = StateStore::open(&state_path).context("cannot open the checkpoint store ([state] path)")?;
-        let checkpoint = store.load().with_context(|| format!("cannot read the checkpoint in {}", state_path.display()))?;
+        let store = StateStore::open(&state_path)
+            .context("cannot open the checkpoint store ([state] path)")?;
+        let checkpoint = store
+            .load()
+            .with_context(|| format!("cannot read the checkpoint in {}", state_path.display()))?;
 
         let alerts = Arc::new(AtomicU64::new(0));
         let mut observers = Observers::default();
@@ -112,10 +125,18 @@ impl Live {
         let engine = Engine::from_config(config).context("cannot load the detectors")?;
         let mut pipeline = Pipeline::new(settings(config), engine, sink, observers);
         if let Some(c) = &checkpoint {
-            let saved = SavedState { detectors: c.detectors.clone(), dedup: c.dedup.clone() };
+            let saved = SavedState {
+                detectors: c.detectors.clone(),
+                dedup: c.dedup.clone(),
+            };
             pipeline
                 .restore_state(&saved, c.meta.released_up_to)
-                .with_context(|| format!("cannot restore the detector state from {}", state_path.display()))?;
+                .with_context(|| {
+                    format!(
+                        "cannot restore the detector state from {}",
+                        state_path.display()
+                    )
+                })?;
             tracing::info!(watermark = ?c.meta.watermark, "restored the checkpoint of {}", state_path.display());
         }
         if let Some(m) = &metrics {
@@ -126,9 +147,24 @@ impl Live {
         }
         let cancel = CancellationToken::new();
         let (status_tx, status) = watch::channel(LiveStatus::default());
-        let serve = Serve { opts, connectors, store, checkpoint, pipeline, delivery, alerts, status: status_tx, dead };
+        let serve = Serve {
+            opts,
+            connectors,
+            store,
+            checkpoint,
+            pipeline,
+            delivery,
+            alerts,
+            status: status_tx,
+            dead,
+        };
         let task = tokio::spawn(serve.run(cancel.clone(), run_metrics));
-        Ok(Live { cancel, status, metrics, task })
+        Ok(Live {
+            cancel,
+            status,
+            metrics,
+            task,
+        })
     }
 
     /// Asks the run to stop: readers stop, the queue drains, a checkpoint is written.
@@ -176,11 +212,16 @@ fn start_delivery(
     }
     let mut observers: Vec<Arc<dyn DeliveryObserver>> = vec![Arc::new(LogObserver), dead];
     observers.extend(metrics.map(|m| m.delivery_observer()));
-    let delivery = Delivery::from_config(config, clock.clone(), Arc::new(Fanout(observers))).context("cannot start alert delivery")?;
+    let delivery = Delivery::from_config(config, clock.clone(), Arc::new(Fanout(observers)))
+        .context("cannot start alert delivery")?;
     Ok(Some(delivery))
 }
 
-fn build_sink(config: &Config, output: Option<&PathBuf>, delivery: Option<&Delivery>) -> Result<Box<dyn AlertSink>> {
+fn build_sink(
+    config: &Config,
+    output: Option<&PathBuf>,
+    delivery: Option<&Delivery>,
+) -> Result<Box<dyn AlertSink>> {
     let file = match output {
         Some(p) => {
             let file = std::fs::OpenOptions::new()
@@ -188,7 +229,10 @@ fn build_sink(config: &Config, output: Option<&PathBuf>, delivery: Option<&Deliv
                 .append(true)
                 .open(p)
                 .with_context(|| format!("cannot open {}", p.display()))?;
-            Some(Box::new(JsonLinesSink::new(p.display().to_string(), Box::new(std::io::BufWriter::new(file)))) as Box<dyn AlertSink>)
+            Some(Box::new(JsonLinesSink::new(
+                p.display().to_string(),
+                Box::new(std::io::BufWriter::new(file)),
+            )) as Box<dyn AlertSink>)
         }
         None => None,
     };
@@ -196,7 +240,10 @@ fn build_sink(config: &Config, output: Option<&PathBuf>, delivery: Option<&Deliv
         (Some(f), Some(d)) => Box::new(Tee(vec![f, Box::new(d.sink(config))])),
         (Some(f), None) => f,
         (None, Some(d)) => Box::new(d.sink(config)),
-        (None, None) => Box::new(JsonLinesSink::new("standard output", Box::new(std::io::BufWriter::new(std::io::stdout())))),
+        (None, None) => Box::new(JsonLinesSink::new(
+            "standard output",
+            Box::new(std::io::BufWriter::new(std::io::stdout())),
+        )),
     })
 }
 
@@ -219,15 +266,32 @@ struct DeadLetters(AtomicU64);
 
 impl DeliveryObserver for DeadLetters {
     fn observe(&self, event: &crate::sink::observe::DeliveryEvent<'_>) {
-        if matches!(event, crate::sink::observe::DeliveryEvent::DeadLettered { .. }) {
+        if matches!(
+            event,
+            crate::sink::observe::DeliveryEvent::DeadLettered { .. }
+        ) {
             self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
 
 impl Serve {
-    async fn run(self, cancel: CancellationToken, run_metrics: Option<RunMetrics>) -> Result<LiveOutcome> {
-        let Serve { opts, connectors, store, checkpoint, pipeline, delivery, alerts, status, dead } = self;
+    async fn run(
+        self,
+        cancel: CancellationToken,
+        run_metrics: Option<RunMetrics>,
+    ) -> Result<LiveOutcome> {
+        let Serve {
+            opts,
+            connectors,
+            store,
+            checkpoint,
+            pipeline,
+            delivery,
+            alerts,
+            status,
+            dead,
+        } = self;
         let config = &opts.config;
         let eh = &config.eventhubs;
         let backoff = (eh.reconnect_initial.as_std(), eh.reconnect_max.as_std());
@@ -237,10 +301,16 @@ impl Serve {
         let mut slots = Vec::new();
         let mut readers = Vec::new();
         for (i, (hub, connector)) in eh.hubs.iter().zip(&connectors).enumerate() {
-            let Some(ids) = list_partitions(connector, &hub.partitions, backoff, &cancel).await? else { break };
+            let Some(ids) = list_partitions(connector, &hub.partitions, backoff, &cancel).await?
+            else {
+                break;
+            };
             for id in ids {
                 let slot = PartitionSlot::new(i, connector, &id);
-                let resume_after = checkpoint.as_ref().and_then(|c| c.partitions.get(&slot.key)).and_then(|p| p.resume_after);
+                let resume_after = checkpoint
+                    .as_ref()
+                    .and_then(|c| c.partitions.get(&slot.key))
+                    .and_then(|p| p.resume_after);
                 readers.push(ReaderSettings {
                     slot: slots.len(),
                     partition: id,
@@ -261,10 +331,19 @@ impl Serve {
         let end = if cancel.is_cancelled() {
             LoopEnd::Drained
         } else {
-            let mut progress =
-                Progress::new(readers.iter().map(|r| r.activity.clone()).collect(), config.pipeline.lateness.as_chrono(), eh.idle_after.as_chrono());
+            let mut progress = Progress::new(
+                readers.iter().map(|r| r.activity.clone()).collect(),
+                config.pipeline.lateness.as_chrono(),
+                eh.idle_after.as_chrono(),
+            );
             if let Some(c) = &checkpoint {
-                progress.restore(c.meta.watermark, slots.iter().map(|s| c.partitions.get(&s.key).cloned()).collect());
+                progress.restore(
+                    c.meta.watermark,
+                    slots
+                        .iter()
+                        .map(|s| c.partitions.get(&s.key).cloned())
+                        .collect(),
+                );
             }
             let (tx, rx) = mpsc::channel(eh.queue_bodies);
             let live_loop = LiveLoop {
@@ -275,21 +354,35 @@ impl Serve {
                 clock: opts.clock.clone(),
                 interval: config.state.checkpoint_interval.as_chrono(),
                 metrics: live_metrics,
-                connected: run_metrics.as_ref().map(|m| m.metrics().readiness().check(checks::SOURCES_CONNECTED)),
+                connected: run_metrics
+                    .as_ref()
+                    .map(|m| m.metrics().readiness().check(checks::SOURCES_CONNECTED)),
                 alerts,
                 status,
             };
             let pipeline_thread = tokio::task::spawn_blocking(move || live_loop.run(rx));
-            let tasks: Vec<_> = readers.into_iter().map(|r| tokio::spawn(read_partition(r, tx.clone(), cancel.clone()))).collect();
-            let tick = (eh.idle_after.as_std().min(config.state.checkpoint_interval.as_std()) / 4)
-                .clamp(Duration::from_millis(20), Duration::from_secs(1));
+            let tasks: Vec<_> = readers
+                .into_iter()
+                .map(|r| tokio::spawn(read_partition(r, tx.clone(), cancel.clone())))
+                .collect();
+            let tick = (eh
+                .idle_after
+                .as_std()
+                .min(config.state.checkpoint_interval.as_std())
+                / 4)
+            .clamp(Duration::from_millis(20), Duration::from_secs(1));
             let ticker = tokio::spawn(ticks(tx, tick, cancel.clone()));
-            let ended = pipeline_thread.await.context("the pipeline thread panicked");
+            let ended = pipeline_thread
+                .await
+                .context("the pipeline thread panicked");
             // Whatever ended the pipeline (shutdown, every partition lost, a failure),
             // the readers stop now; each one's close is bounded by the operation timeout.
             cancel.cancel();
             let bound = eh.operation_timeout.as_std() * 2 + Duration::from_secs(1);
-            if tokio::time::timeout(bound, futures::future::join_all(tasks)).await.is_err() {
+            if tokio::time::timeout(bound, futures::future::join_all(tasks))
+                .await
+                .is_err()
+            {
                 tracing::warn!("some partition readers did not close in time");
             }
             ticker.abort();
@@ -303,7 +396,10 @@ impl Serve {
                 if waiting > 0 {
                     tracing::warn!("{waiting} alert deliveries still waiting; they stay in the outbox for the next run");
                 }
-                Some(DrainReport { waiting, dead_lettered: dead.0.load(std::sync::atomic::Ordering::Relaxed) })
+                Some(DrainReport {
+                    waiting,
+                    dead_lettered: dead.0.load(std::sync::atomic::Ordering::Relaxed),
+                })
             }
             None => None,
         };
@@ -311,6 +407,11 @@ impl Serve {
             m.write_snapshot()?;
         }
         let status = final_status.borrow().clone();
-        Ok(LiveOutcome { end, status, delivery: drained, metrics: run_metrics })
+        Ok(LiveOutcome {
+            end,
+            status,
+            delivery: drained,
+            metrics: run_metrics,
+        })
     }
 }

@@ -118,7 +118,9 @@ impl LiveLoop {
         let mut lost_any = false;
         self.status.send_modify(|s| s.owned = self.slots.len());
         let end = loop {
-            let Some(first) = rx.blocking_recv() else { break LoopEnd::Drained };
+            let Some(first) = rx.blocking_recv() else {
+                break LoopEnd::Drained;
+            };
             let mut next = Some(first);
             let mut handled = 0;
             while let Some(msg) = next.take() {
@@ -162,14 +164,18 @@ impl LiveLoop {
                 }
             }
             SourceMsg::Body(body) => {
-                let Some(slot) = self.slots.get(body.slot) else { return Ok(()) };
+                let Some(slot) = self.slots.get(body.slot) else {
+                    return Ok(());
+                };
                 let origin = Origin::Partition {
                     hub: slot.hub_name.clone(),
                     partition: slot.partition.clone(),
                     sequence: body.sequence,
                 };
                 let cut = self.progress.cut_for(body.slot, body.sequence);
-                let seen = self.pipeline.ingest_resumed(&origin, &body.bytes, Format::EventHubs, cut)?;
+                let seen =
+                    self.pipeline
+                        .ingest_resumed(&origin, &body.bytes, Format::EventHubs, cut)?;
                 if let Some(m) = &self.metrics {
                     m.body(&slot.hub_name, &slot.partition, seen.records);
                 }
@@ -213,8 +219,12 @@ impl LiveLoop {
         self.pipeline.flush()?;
         let state = self.pipeline.save_state();
         let now = self.clock.now();
-        let partitions: BTreeMap<String, PartitionPosition> =
-            self.slots.iter().map(|s| s.key.clone()).zip(self.progress.positions()).collect();
+        let partitions: BTreeMap<String, PartitionPosition> = self
+            .slots
+            .iter()
+            .map(|s| s.key.clone())
+            .zip(self.progress.positions())
+            .collect();
         let checkpoint = Checkpoint {
             meta: CheckpointMeta {
                 watermark: self.progress.watermark(),
@@ -227,7 +237,12 @@ impl LiveLoop {
         };
         self.store.commit(&checkpoint)?;
         if let Some(m) = &self.metrics {
-            for (_, slot) in self.slots.iter().enumerate().filter(|(i, _)| !self.progress.is_lost(*i)) {
+            for (_, slot) in self
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !self.progress.is_lost(*i))
+            {
                 m.checkpointed(&slot.hub_name, &slot.partition, now);
             }
         }

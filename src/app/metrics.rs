@@ -37,7 +37,10 @@ pub struct RunMetrics {
 impl std::fmt::Debug for RunMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RunMetrics")
-            .field("listen", &self.server.as_ref().map(MetricsServer::local_addr))
+            .field(
+                "listen",
+                &self.server.as_ref().map(MetricsServer::local_addr),
+            )
             .field("options", &self.options)
             .finish()
     }
@@ -51,21 +54,32 @@ impl RunMetrics {
             return Ok(None);
         }
         let metrics = Metrics::new(&config.metrics, Arc::new(SystemClock))?;
-        metrics.pipeline().set_lateness(config.pipeline.lateness.as_chrono());
+        metrics
+            .pipeline()
+            .set_lateness(config.pipeline.lateness.as_chrono());
         let server = match options.listen {
             Some(addr) => {
-                let server = MetricsServer::start(addr, metrics.clone())
-                    .with_context(|| format!("--metrics-listen {addr}: pick another address or port"))?;
+                let server = MetricsServer::start(addr, metrics.clone()).with_context(|| {
+                    format!("--metrics-listen {addr}: pick another address or port")
+                })?;
                 let local = server.local_addr();
                 if !local.ip().is_loopback() {
-                    tracing::warn!("the metrics endpoint listens on {local}, reachable from other hosts");
+                    tracing::warn!(
+                        "the metrics endpoint listens on {local}, reachable from other hosts"
+                    );
                 }
-                eprintln!("kvwatch: serving metrics on http://{local}/metrics (and /healthz, /readyz)");
+                eprintln!(
+                    "kvwatch: serving metrics on http://{local}/metrics (and /healthz, /readyz)"
+                );
                 Some(server)
             }
             None => None,
         };
-        Ok(Some(RunMetrics { metrics, server, options: options.clone() }))
+        Ok(Some(RunMetrics {
+            metrics,
+            server,
+            options: options.clone(),
+        }))
     }
 
     /// The registry.

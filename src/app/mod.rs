@@ -1,11 +1,11 @@
 //! The commands, assembled from the library's parts: each wires a source to the shared
 //! pipeline and its sinks. The CLI parses and validates arguments, then calls here.
 
-pub mod metrics;
 pub mod delivery;
 pub mod ingest;
 pub mod live;
 pub mod live_pipeline;
+pub mod metrics;
 pub mod progress;
 pub mod replay;
 pub mod report;

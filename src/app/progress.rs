@@ -36,7 +36,9 @@ impl Observer for Progress {
                     self.bar.set_position(self.records);
                 }
             }
-            Happening::Watermark { at, .. } => self.bar.set_message(format!("event time {}", at.format("%Y-%m-%d %H:%M"))),
+            Happening::Watermark { at, .. } => self
+                .bar
+                .set_message(format!("event time {}", at.format("%Y-%m-%d %H:%M"))),
             _ => {}
         }
     }

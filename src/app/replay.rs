@@ -63,7 +63,10 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplayOutcome> {
         m.ready(checks::STATE_LOADED);
     }
     // With [[sinks]], alerts also go to the durable outbox and its delivery workers.
-    let delivery_observers = run_metrics.iter().map(|m| m.metrics().delivery_observer()).collect();
+    let delivery_observers = run_metrics
+        .iter()
+        .map(|m| m.metrics().delivery_observer())
+        .collect();
     let delivery = DeliveryRuntime::start(config, delivery_observers)?;
     if let (Some(m), Some(_)) = (&run_metrics, &delivery) {
         m.ready(checks::OUTBOX_WRITABLE);
@@ -88,12 +91,17 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplayOutcome> {
     let summary = ingest.summary(fed);
     if let Some(path) = &opts.summary {
         let json = serde_json::to_vec_pretty(&summary)?;
-        std::fs::write(path, json).with_context(|| format!("cannot write the summary to {}", path.display()))?;
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write the summary to {}", path.display()))?;
     }
     if let Some(m) = &run_metrics {
         m.write_snapshot()?;
     }
-    Ok(ReplayOutcome { delivery: drained, summary, metrics: run_metrics })
+    Ok(ReplayOutcome {
+        delivery: drained,
+        summary,
+        metrics: run_metrics,
+    })
 }
 
 fn open_output(path: Option<&PathBuf>) -> Result<Box<dyn AlertSink>> {
@@ -103,6 +111,9 @@ fn open_output(path: Option<&PathBuf>) -> Result<Box<dyn AlertSink>> {
             let out: Box<dyn Write + Send> = Box::new(BufWriter::new(file));
             Box::new(JsonLinesSink::new(p.display().to_string(), out))
         }
-        None => Box::new(JsonLinesSink::new("standard output", Box::new(BufWriter::new(std::io::stdout())))),
+        None => Box::new(JsonLinesSink::new(
+            "standard output",
+            Box::new(BufWriter::new(std::io::stdout())),
+        )),
     })
 }

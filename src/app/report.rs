@@ -62,12 +62,19 @@ pub fn report(opts: ReportOptions) -> Result<ReportOutcome> {
     let collected = collector.shared();
     observers.push(Box::new(collector));
     let alerts = Collect::default();
-    let mut pipeline = Pipeline::new(Ingest::settings(input), engine, Box::new(alerts.clone()), observers);
+    let mut pipeline = Pipeline::new(
+        Ingest::settings(input),
+        engine,
+        Box::new(alerts.clone()),
+        observers,
+    );
     let fed = Ingest::feed(&ingest.groups, &mut pipeline, input)?;
     drop(pipeline);
     let summary = ingest.summary(fed);
 
-    let mut collected = collected.lock().map_err(|_| anyhow::anyhow!("the report collector panicked"))?;
+    let mut collected = collected
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the report collector panicked"))?;
     let mut vaults: Vec<String> = input.filter.vaults.iter().cloned().collect();
     vaults.sort();
     let model = build(
@@ -85,20 +92,33 @@ pub fn report(opts: ReportOptions) -> Result<ReportOutcome> {
                 filtered: summary.filtered,
                 events: summary.processed,
             },
-            scope: Scope { since: input.filter.since, until: input.filter.until, vaults, principals: opts.principals.clone() },
+            scope: Scope {
+                since: input.filter.since,
+                until: input.filter.until,
+                vaults,
+                principals: opts.principals.clone(),
+            },
             generated_at: Utc::now(),
         },
     );
     let text = render(&model, opts.format)?;
     match &opts.out {
-        Some(path) => std::fs::write(path, &text).with_context(|| format!("cannot write the report to {}", path.display()))?,
+        Some(path) => std::fs::write(path, &text)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?,
         None => {
             let mut stdout = std::io::stdout().lock();
-            stdout.write_all(text.as_bytes()).context("cannot write the report to standard output")?;
+            stdout
+                .write_all(text.as_bytes())
+                .context("cannot write the report to standard output")?;
             stdout.flush()?;
         }
     }
-    Ok(ReportOutcome { summary, incidents: model.incidents.len(), findings: model.findings.len(), bytes: text.len() })
+    Ok(ReportOutcome {
+        summary,
+        incidents: model.incidents.len(),
+        findings: model.findings.len(),
+        bytes: text.len(),
+    })
 }
 
 /// The collector's geography: the engine's database when one is configured (opened
@@ -109,7 +129,13 @@ fn report_enricher(config: &Config) -> Result<Enricher> {
         return enricher_from_config(config).context("cannot load the GeoIP database");
     }
     let mut classifier = Classifier::new();
-    classifier.add_ranges(config.geoip.azure_ranges.iter().copied(), AddressClass::AzureInternal);
-    classifier.add_ranges(config.geoip.private_ranges.iter().copied(), AddressClass::Private);
+    classifier.add_ranges(
+        config.geoip.azure_ranges.iter().copied(),
+        AddressClass::AzureInternal,
+    );
+    classifier.add_ranges(
+        config.geoip.private_ranges.iter().copied(),
+        AddressClass::Private,
+    );
     Ok(Enricher::without_database(classifier))
 }

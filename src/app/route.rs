@@ -27,7 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::pipeline::clock::Clock;
-use crate::source::eventhubs::{list_partitions, read_partition, ticks, Activity, Auth, Connector, PartitionSlot, ReaderSettings, SourceMsg};
+use crate::source::eventhubs::{
+    list_partitions, read_partition, ticks, Activity, Auth, Connector, PartitionSlot,
+    ReaderSettings, SourceMsg,
+};
 use crate::state::{Checkpoint, CheckpointMeta, PartitionPosition, StateStore};
 
 /// The partition key of records that do not decode.
@@ -76,7 +79,9 @@ impl Router {
     /// Connects and starts routing in the background.
     pub async fn start(opts: RouteOptions) -> Result<Router> {
         let config = &opts.config;
-        let Some(target) = &config.route.target else { bail!("the config has no [route.target]: nowhere to publish") };
+        let Some(target) = &config.route.target else {
+            bail!("the config has no [route.target]: nowhere to publish")
+        };
         if config.eventhubs.hubs.is_empty() {
             bail!("the config has no [[eventhubs.hubs]]: nothing to read");
         }
@@ -86,18 +91,33 @@ impl Router {
             Some(t) => Ok(Auth::Token(t.clone())),
             None => Auth::from_config(c, key),
         };
-        let target = Connector::for_target(target, auth(&target.credential, "route.target.credential")?, eh.operation_timeout.as_std(), backoff);
+        let target = Connector::for_target(
+            target,
+            auth(&target.credential, "route.target.credential")?,
+            eh.operation_timeout.as_std(),
+            backoff,
+        );
         let mut sources = Vec::new();
         for (i, hub) in eh.hubs.iter().enumerate() {
             let a = auth(&hub.credential, &format!("eventhubs.hubs[{i}].credential"))?;
-            sources.push(Connector::for_hub(hub, a, eh.operation_timeout.as_std(), backoff));
+            sources.push(Connector::for_hub(
+                hub,
+                a,
+                eh.operation_timeout.as_std(),
+                backoff,
+            ));
         }
         let path = config.route.resolved_state_path();
-        let store = StateStore::open(&path).context("cannot open route's checkpoint store ([route] state_path)")?;
+        let store = StateStore::open(&path)
+            .context("cannot open route's checkpoint store ([route] state_path)")?;
         let cancel = CancellationToken::new();
         let (tx, status) = watch::channel(RouteStatus::default());
         let task = tokio::spawn(serve(opts, target, sources, store, tx, cancel.clone()));
-        Ok(Router { cancel, status, task })
+        Ok(Router {
+            cancel,
+            status,
+            task,
+        })
     }
 
     /// Asks route to stop after the bodies it holds are sent and checkpointed.
@@ -128,15 +148,22 @@ async fn serve(
     let eh = &config.eventhubs;
     let backoff = (eh.reconnect_initial.as_std(), eh.reconnect_max.as_std());
     let checkpoint = store.load()?;
-    let Some(producer) = connect(&target, backoff, &cancel).await else { return Ok(status.borrow().clone()) };
+    let Some(producer) = connect(&target, backoff, &cancel).await else {
+        return Ok(status.borrow().clone());
+    };
     let mut slots = Vec::new();
     let (tx, mut rx) = mpsc::channel(eh.queue_bodies);
     let mut tasks = Vec::new();
     for (i, (hub, connector)) in eh.hubs.iter().zip(&sources).enumerate() {
-        let Some(ids) = list_partitions(connector, &hub.partitions, backoff, &cancel).await? else { break };
+        let Some(ids) = list_partitions(connector, &hub.partitions, backoff, &cancel).await? else {
+            break;
+        };
         for id in ids {
             let slot = PartitionSlot::new(i, connector, &id);
-            let resume_after = checkpoint.as_ref().and_then(|c| c.partitions.get(&slot.key)).and_then(|p| p.resume_after);
+            let resume_after = checkpoint
+                .as_ref()
+                .and_then(|c| c.partitions.get(&slot.key))
+                .and_then(|p| p.resume_after);
             let settings = ReaderSettings {
                 slot: slots.len(),
                 partition: id,
@@ -152,10 +179,15 @@ async fn serve(
                 metrics: None,
             };
             slots.push((slot, resume_after));
-            tasks.push(tokio::spawn(read_partition(settings, tx.clone(), cancel.clone())));
+            tasks.push(tokio::spawn(read_partition(
+                settings,
+                tx.clone(),
+                cancel.clone(),
+            )));
         }
     }
-    let every = (config.route.checkpoint_interval.as_std() / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let every = (config.route.checkpoint_interval.as_std() / 4)
+        .clamp(Duration::from_millis(20), Duration::from_secs(1));
     let ticker = tokio::spawn(ticks(tx, every, cancel.clone()));
     let interval = config.route.checkpoint_interval.as_chrono();
     let mut last_checkpoint = opts.clock.now();
@@ -182,8 +214,14 @@ async fn serve(
             }
         }
         if !bodies.is_empty() {
-            let groups = group_by_key(bodies.iter().map(|b| b.bytes.as_slice()), config.route.max_records_per_body);
-            let Some((sent, records)) = publish(&producer, &target, groups, backoff, &cancel).await else { break };
+            let groups = group_by_key(
+                bodies.iter().map(|b| b.bytes.as_slice()),
+                config.route.max_records_per_body,
+            );
+            let Some((sent, records)) = publish(&producer, &target, groups, backoff, &cancel).await
+            else {
+                break;
+            };
             for b in &bodies {
                 if let Some(s) = slots.get_mut(b.slot) {
                     s.1 = Some(b.sequence);
@@ -208,12 +246,18 @@ async fn serve(
     if dirty {
         commit(&store, &slots, &status, opts.clock.now())?;
     }
-    let _ = target.bounded("closing the producer".to_owned(), producer.close()).await;
+    let _ = target
+        .bounded("closing the producer".to_owned(), producer.close())
+        .await;
     let final_status = status.borrow().clone();
     Ok(final_status)
 }
 
-async fn connect(target: &Connector, (initial, max): (Duration, Duration), cancel: &CancellationToken) -> Option<ProducerClient> {
+async fn connect(
+    target: &Connector,
+    (initial, max): (Duration, Duration),
+    cancel: &CancellationToken,
+) -> Option<ProducerClient> {
     let mut delay = initial;
     loop {
         match target.producer().await {
@@ -228,11 +272,34 @@ async fn connect(target: &Connector, (initial, max): (Duration, Duration), cance
     }
 }
 
-fn commit(store: &StateStore, slots: &[(PartitionSlot, Option<i64>)], status: &watch::Sender<RouteStatus>, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
-    let partitions: BTreeMap<String, PartitionPosition> =
-        slots.iter().map(|(s, p)| (s.key.clone(), PartitionPosition { resume_after: *p, replay: Vec::new() })).collect();
-    let meta = CheckpointMeta { written_at: Some(now), ..Default::default() };
-    store.commit(&Checkpoint { meta, partitions: partitions.clone(), detectors: Vec::new(), dedup: Vec::new() })?;
+fn commit(
+    store: &StateStore,
+    slots: &[(PartitionSlot, Option<i64>)],
+    status: &watch::Sender<RouteStatus>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let partitions: BTreeMap<String, PartitionPosition> = slots
+        .iter()
+        .map(|(s, p)| {
+            (
+                s.key.clone(),
+                PartitionPosition {
+                    resume_after: *p,
+                    replay: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    let meta = CheckpointMeta {
+        written_at: Some(now),
+        ..Default::default()
+    };
+    store.commit(&Checkpoint {
+        meta,
+        partitions: partitions.clone(),
+        detectors: Vec::new(),
+        dedup: Vec::new(),
+    })?;
     status.send_modify(|s| {
         s.checkpoints += 1;
         s.positions = partitions;
@@ -241,7 +308,10 @@ fn commit(store: &StateStore, slots: &[(PartitionSlot, Option<i64>)], status: &w
 }
 
 /// Records grouped by partition key, in arrival order within a key, as ready bodies.
-pub fn group_by_key<'a>(bodies: impl Iterator<Item = &'a [u8]>, max_records: usize) -> BTreeMap<String, Vec<(Vec<u8>, u64)>> {
+pub fn group_by_key<'a>(
+    bodies: impl Iterator<Item = &'a [u8]>,
+    max_records: usize,
+) -> BTreeMap<String, Vec<(Vec<u8>, u64)>> {
     let mut raw: BTreeMap<String, Vec<&'a [u8]>> = BTreeMap::new();
     for body in bodies {
         #[derive(serde::Deserialize)]
@@ -262,12 +332,17 @@ pub fn group_by_key<'a>(bodies: impl Iterator<Item = &'a [u8]>, max_records: usi
             }
             // Not an envelope: a lone record keeps its key, anything else goes on whole.
             Err(_) => match crate::decode::decode_record(body) {
-                Ok(event) => raw.entry(event.identity().into_owned()).or_default().push(body),
+                Ok(event) => raw
+                    .entry(event.identity().into_owned())
+                    .or_default()
+                    .push(body),
                 Err(_) => raw.entry(UNPARSED_KEY.to_owned()).or_default().push(body),
             },
         }
     }
-    raw.into_iter().map(|(key, records)| (key, envelopes(&records, max_records))).collect()
+    raw.into_iter()
+        .map(|(key, records)| (key, envelopes(&records, max_records)))
+        .collect()
 }
 
 /// `{"records":[…]}` bodies of at most `max_records` records and about
@@ -293,6 +368,9 @@ fn envelopes(records: &[&[u8]], max_records: usize) -> Vec<(Vec<u8>, u64)> {
     out
 }
 
+/// Encoded bodies of one partition key, each with the number of records it carries.
+type Bodies = Vec<(Vec<u8>, u64)>;
+
 /// Sends every group with its key as the partition key, retrying until the hub takes
 /// all of them; `None` when cancelled first. Returns (events, records) sent.
 async fn publish(
@@ -302,7 +380,7 @@ async fn publish(
     (initial, max): (Duration, Duration),
     cancel: &CancellationToken,
 ) -> Option<(u64, u64)> {
-    let mut pending: Vec<(String, Vec<(Vec<u8>, u64)>)> = groups.into_iter().collect();
+    let mut pending: Vec<(String, Bodies)> = groups.into_iter().collect();
     let (mut sent, mut records) = (0, 0);
     let mut delay = initial;
     loop {
@@ -322,7 +400,11 @@ async fn publish(
                     records += bodies.iter().map(|b| b.1).sum::<u64>();
                 }
                 Err(e) => {
-                    tracing::warn!("cannot publish to {}: {e}; retrying in {}", target.name(), humantime::format_duration(delay));
+                    tracing::warn!(
+                        "cannot publish to {}: {e}; retrying in {}",
+                        target.name(),
+                        humantime::format_duration(delay)
+                    );
                     pending.push((key, bodies));
                 }
             }
@@ -338,20 +420,54 @@ async fn publish(
     }
 }
 
-async fn send_group(producer: &ProducerClient, target: &Connector, key: &str, bodies: &[(Vec<u8>, u64)]) -> Result<()> {
-    let options = || EventDataBatchOptions { partition_key: Some(key.to_owned()), ..Default::default() };
-    let mut batch = target.bounded("creating a batch".to_owned(), producer.create_batch(Some(options()))).await?;
+async fn send_group(
+    producer: &ProducerClient,
+    target: &Connector,
+    key: &str,
+    bodies: &[(Vec<u8>, u64)],
+) -> Result<()> {
+    let options = || EventDataBatchOptions {
+        partition_key: Some(key.to_owned()),
+        ..Default::default()
+    };
+    let mut batch = target
+        .bounded(
+            "creating a batch".to_owned(),
+            producer.create_batch(Some(options())),
+        )
+        .await?;
     for (body, _) in bodies {
         if !batch.try_add_event_data(body.clone(), None)? {
-            let full = std::mem::replace(&mut batch, target.bounded("creating a batch".to_owned(), producer.create_batch(Some(options()))).await?);
-            target.bounded("sending a batch".to_owned(), producer.send_batch(full, None)).await?;
+            let full = std::mem::replace(
+                &mut batch,
+                target
+                    .bounded(
+                        "creating a batch".to_owned(),
+                        producer.create_batch(Some(options())),
+                    )
+                    .await?,
+            );
+            target
+                .bounded(
+                    "sending a batch".to_owned(),
+                    producer.send_batch(full, None),
+                )
+                .await?;
             if !batch.try_add_event_data(body.clone(), None)? {
-                bail!("a re-published body of {} bytes does not fit in an empty batch", body.len());
+                bail!(
+                    "a re-published body of {} bytes does not fit in an empty batch",
+                    body.len()
+                );
             }
         }
     }
     if !batch.is_empty() {
-        target.bounded("sending a batch".to_owned(), producer.send_batch(batch, None)).await?;
+        target
+            .bounded(
+                "sending a batch".to_owned(),
+                producer.send_batch(batch, None),
+            )
+            .await?;
     }
     Ok(())
 }
@@ -366,20 +482,30 @@ mod tests {
             events: Vec<crate::detect::examples::EventSpec>,
         }
         let events: Events = toml::from_str(spec).unwrap();
-        crate::detect::examples::records(&events.events).unwrap().into_iter().map(|(_, r)| r).collect()
+        crate::detect::examples::records(&events.events)
+            .unwrap()
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect()
     }
 
     #[test]
     fn records_are_grouped_by_principal_and_nothing_is_lost() {
         let alice = records("[[events]]\nat = \"2024-05-06T09:00:00Z\"\nrepeat = 2\nop = \"SecretGet\"\noid = \"11111111-1111-4111-8111-111111111111\"\nip = \"81.2.69.160\"\n");
         let anonymous = records("[[events]]\nat = \"2024-05-06T09:00:00Z\"\nop = \"SecretGet\"\nstatus = 403\nip = \"81.2.69.161\"\n");
-        let body = format!(r#"{{"records":[{},{},7,{}]}}"#, alice[0], anonymous[0], alice[1]);
+        let body = format!(
+            r#"{{"records":[{},{},7,{}]}}"#,
+            alice[0], anonymous[0], alice[1]
+        );
         let groups = group_by_key([body.as_bytes(), b"not json".as_slice()].into_iter(), 500);
         assert_eq!(groups.len(), 3, "{:?}", groups.keys().collect::<Vec<_>>());
         assert!(groups.contains_key("ip:81.2.69.161") && groups.contains_key(UNPARSED_KEY));
         let total: u64 = groups.values().flatten().map(|b| b.1).sum();
         assert_eq!(total, 5, "4 array elements and the stray body");
-        let (_, principal) = groups.iter().find(|(k, _)| k.as_str() != UNPARSED_KEY && !k.starts_with("ip:")).unwrap();
+        let (_, principal) = groups
+            .iter()
+            .find(|(k, _)| k.as_str() != UNPARSED_KEY && !k.starts_with("ip:"))
+            .unwrap();
         assert_eq!(principal[0].1, 2);
         let parsed: serde_json::Value = serde_json::from_slice(&principal[0].0).unwrap();
         assert_eq!(parsed["records"].as_array().unwrap().len(), 2);

@@ -62,11 +62,17 @@ impl Summary {
             Happening::Received { shape } => {
                 self.records += 1;
                 self.events += 1;
-                *self.records_by_shape.entry(shape.as_str().to_owned()).or_default() += 1;
+                *self
+                    .records_by_shape
+                    .entry(shape.as_str().to_owned())
+                    .or_default() += 1;
             }
             Happening::Refused { refusal, shape, .. } => {
                 self.records += 1;
-                *self.records_by_shape.entry(shape.as_str().to_owned()).or_default() += 1;
+                *self
+                    .records_by_shape
+                    .entry(shape.as_str().to_owned())
+                    .or_default() += 1;
                 let (total, by) = match refusal {
                     Refusal::Rejected(_) => (&mut self.rejected, &mut self.rejected_by_reason),
                     Refusal::Skipped(_) => (&mut self.skipped, &mut self.skipped_by_reason),
@@ -88,8 +94,14 @@ impl Summary {
             }
             Happening::Alerted { alert, .. } => {
                 self.alerts += 1;
-                *self.alerts_by_detector.entry(alert.detector.clone()).or_default() += 1;
-                *self.alerts_by_severity.entry(alert.severity.as_str().to_owned()).or_default() += 1;
+                *self
+                    .alerts_by_detector
+                    .entry(alert.detector.clone())
+                    .or_default() += 1;
+                *self
+                    .alerts_by_severity
+                    .entry(alert.severity.as_str().to_owned())
+                    .or_default() += 1;
             }
             Happening::Watermark { .. } => {}
         }
@@ -122,7 +134,10 @@ impl Summary {
         section(&mut out, "alerts by detector", &self.alerts_by_detector);
         section(&mut out, "alerts by severity", &self.alerts_by_severity);
         if self.unreadable_inputs > 0 {
-            out.push_str(&format!("\n  unreadable inputs: {}", self.unreadable_inputs));
+            out.push_str(&format!(
+                "\n  unreadable inputs: {}",
+                self.unreadable_inputs
+            ));
         }
         out
     }
@@ -150,13 +165,24 @@ pub struct RejectLog {
 impl RejectLog {
     /// Shows at most `limit` rejections.
     pub fn new(limit: usize) -> Self {
-        RejectLog { limit, shown: 0, hidden: Arc::new(Mutex::new(0)) }
+        RejectLog {
+            limit,
+            shown: 0,
+            hidden: Arc::new(Mutex::new(0)),
+        }
     }
 }
 
 impl Observer for RejectLog {
     fn observe(&mut self, what: &Happening<'_>) {
-        let Happening::Refused { refusal: Refusal::Rejected(reason), origin, location, raw, .. } = what else {
+        let Happening::Refused {
+            refusal: Refusal::Rejected(reason),
+            origin,
+            location,
+            raw,
+            ..
+        } = what
+        else {
             return;
         };
         if self.shown < self.limit {
@@ -174,7 +200,7 @@ pub fn printable(raw: &[u8], max: usize) -> String {
     let text = String::from_utf8_lossy(&raw[..raw.len().min(max)]);
     let mut out: String = text.chars().flat_map(char::escape_debug).collect();
     if raw.len() > max {
-        out.push_str("…");
+        out.push('…');
     }
     out
 }

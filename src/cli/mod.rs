@@ -39,15 +39,33 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             if let Some(metrics) = outcome.metrics {
                 metrics.linger();
             }
-            Ok(if outcome.summary.unreadable_inputs > 0 || outcome.delivery.is_some_and(|d| d.waiting > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(
+                if outcome.summary.unreadable_inputs > 0
+                    || outcome.delivery.is_some_and(|d| d.waiting > 0)
+                {
+                    ExitCode::from(1)
+                } else {
+                    ExitCode::SUCCESS
+                },
+            )
         }
         Command::Outbox(raw) => outbox::run(raw),
         Command::Run(raw) => run::run(raw),
         Command::Route(raw) => route::run(raw),
         Command::Report(raw) => {
             let outcome = crate::app::report::report(report::validate(raw)?)?;
-            eprintln!("{}\nkvwatch: report written: {} incidents, {} findings, {} bytes", outcome.summary.render(), outcome.incidents, outcome.findings, outcome.bytes);
-            Ok(if outcome.summary.unreadable_inputs > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            eprintln!(
+                "{}\nkvwatch: report written: {} incidents, {} findings, {} bytes",
+                outcome.summary.render(),
+                outcome.incidents,
+                outcome.findings,
+                outcome.bytes
+            );
+            Ok(if outcome.summary.unreadable_inputs > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Simulate(raw) => {
             let report = crate::simulate::simulate(&simulate::validate(raw)?)?;
@@ -58,8 +76,17 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 fn init_logging(level: &str, json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("kvwatch={level},warn")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("kvwatch={level},warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // A second initialisation (tests) is harmless: keep the first.
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

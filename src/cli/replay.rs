@@ -16,8 +16,18 @@ use crate::pipeline::EventFilter;
 /// Turns raw arguments into options, or says what to fix.
 pub fn validate(raw: RawReplayArgs) -> Result<ReplayOptions> {
     let input = validate_input(raw.input, &raw.format)?;
-    let metrics = metrics_options(raw.metrics_listen.as_deref(), raw.metrics_linger.as_deref(), raw.metrics_out.clone(), &input.config)?;
-    Ok(ReplayOptions { input, output: raw.output, summary: raw.summary, metrics })
+    let metrics = metrics_options(
+        raw.metrics_listen.as_deref(),
+        raw.metrics_linger.as_deref(),
+        raw.metrics_out.clone(),
+        &input.config,
+    )?;
+    Ok(ReplayOptions {
+        input,
+        output: raw.output,
+        summary: raw.summary,
+        metrics,
+    })
 }
 
 /// Validates the inputs and filters `kvwatch replay` and `kvwatch report` share;
@@ -31,14 +41,27 @@ pub fn validate_input(raw: RawInputArgs, format: &str) -> Result<InputOptions> {
     if let Some(db) = raw.geoip {
         config.geoip.database = Some(db);
     }
-    let since = raw.since.as_deref().map(|s| parse_time(s, "--since")).transpose()?;
-    let until = raw.until.as_deref().map(|s| parse_time(s, "--until")).transpose()?;
+    let since = raw
+        .since
+        .as_deref()
+        .map(|s| parse_time(s, "--since"))
+        .transpose()?;
+    let until = raw
+        .until
+        .as_deref()
+        .map(|s| parse_time(s, "--until"))
+        .transpose()?;
     if let (Some(s), Some(u)) = (since, until) {
         if s >= u {
             bail!("--since ({s}) must be before --until ({u})");
         }
     }
-    let vaults: HashSet<String> = raw.vault.iter().map(|v| v.trim().to_ascii_lowercase()).filter(|v| !v.is_empty()).collect();
+    let vaults: HashSet<String> = raw
+        .vault
+        .iter()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| !v.is_empty())
+        .collect();
     for path in &raw.paths {
         if path.as_os_str() != "-" && !path.exists() {
             bail!("{} does not exist; give files or folders of Key Vault logs, or - for standard input", path.display());
@@ -48,14 +71,23 @@ pub fn validate_input(raw: RawInputArgs, format: &str) -> Result<InputOptions> {
         paths: raw.paths,
         format,
         config,
-        filter: EventFilter { since, until, vaults },
+        filter: EventFilter {
+            since,
+            until,
+            vaults,
+        },
         strict: raw.strict,
         progress: !raw.no_progress,
     })
 }
 
 /// `--metrics-listen`, `--metrics-linger`, `--metrics-out`.
-pub(crate) fn metrics_options(listen: Option<&str>, linger: Option<&str>, out: Option<PathBuf>, config: &Config) -> Result<MetricsOptions> {
+pub(crate) fn metrics_options(
+    listen: Option<&str>,
+    linger: Option<&str>,
+    out: Option<PathBuf>,
+    config: &Config,
+) -> Result<MetricsOptions> {
     let listen = match listen.map(str::trim) {
         None => None,
         Some("") => Some(config.metrics.listen),
@@ -65,8 +97,9 @@ pub(crate) fn metrics_options(listen: Option<&str>, linger: Option<&str>, out: O
     };
     let linger = match linger {
         None => std::time::Duration::ZERO,
-        Some(text) => humantime::parse_duration(text.trim())
-            .with_context(|| format!("--metrics-linger {text:?}: write a duration such as 30s or 5m"))?,
+        Some(text) => humantime::parse_duration(text.trim()).with_context(|| {
+            format!("--metrics-linger {text:?}: write a duration such as 30s or 5m")
+        })?,
     };
     if let Some(out) = &out {
         let dir = out.parent().filter(|d| !d.as_os_str().is_empty());
@@ -74,7 +107,11 @@ pub(crate) fn metrics_options(listen: Option<&str>, linger: Option<&str>, out: O
             bail!("--metrics-out {}: its folder does not exist", out.display());
         }
     }
-    Ok(MetricsOptions { listen, linger, out })
+    Ok(MetricsOptions {
+        listen,
+        linger,
+        out,
+    })
 }
 
 /// RFC 3339, or a date (midnight UTC).
@@ -82,7 +119,13 @@ pub fn parse_time(text: &str, flag: &str) -> Result<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .with_context(|| format!("{flag} {text:?}: write an RFC 3339 time (2024-04-08T15:00:00Z) or a date (2024-04-08)"))?;
-    Ok(date.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).unwrap_or_default())
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| {
+        format!(
+            "{flag} {text:?}: write an RFC 3339 time (2024-04-08T15:00:00Z) or a date (2024-04-08)"
+        )
+    })?;
+    Ok(date
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or_default())
 }

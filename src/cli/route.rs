@@ -26,12 +26,22 @@ pub struct RawRouteArgs {
 pub fn validate(raw: RawRouteArgs) -> Result<RouteOptions> {
     let config = Config::load(&raw.config)?;
     if config.route.target.is_none() {
-        anyhow::bail!("{}: add a [route.target] (namespace, hub) to publish to", raw.config.display());
+        anyhow::bail!(
+            "{}: add a [route.target] (namespace, hub) to publish to",
+            raw.config.display()
+        );
     }
     if config.eventhubs.hubs.is_empty() {
-        anyhow::bail!("{}: add at least one [[eventhubs.hubs]] to read from", raw.config.display());
+        anyhow::bail!(
+            "{}: add at least one [[eventhubs.hubs]] to read from",
+            raw.config.display()
+        );
     }
-    Ok(RouteOptions { config, credential: None, clock: Arc::new(SystemClock) })
+    Ok(RouteOptions {
+        config,
+        credential: None,
+        clock: Arc::new(SystemClock),
+    })
 }
 
 /// Runs `kvwatch route` until a signal; 0 after a clean stop.
@@ -50,7 +60,10 @@ pub fn run(raw: RawRouteArgs) -> Result<ExitCode> {
         stop.cancelled().await;
         router.shutdown();
         let status = router.wait().await?;
-        eprintln!("kvwatch: route stopped: {} bodies, {} records re-published in {} events", status.bodies, status.records, status.sent);
+        eprintln!(
+            "kvwatch: route stopped: {} bodies, {} records re-published in {} events",
+            status.bodies, status.records, status.sent
+        );
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -35,7 +35,10 @@ pub struct RawRunArgs {
 pub fn validate(raw: RawRunArgs) -> Result<LiveOptions> {
     let config = Config::load(&raw.config)?;
     if config.eventhubs.hubs.is_empty() {
-        anyhow::bail!("{}: add at least one [[eventhubs.hubs]] (namespace, hub, consumer_group)", raw.config.display());
+        anyhow::bail!(
+            "{}: add at least one [[eventhubs.hubs]] (namespace, hub, consumer_group)",
+            raw.config.display()
+        );
     }
     for hub in &config.eventhubs.hubs {
         if hub.consumer_group.eq_ignore_ascii_case("$Default") {
@@ -48,7 +51,13 @@ pub fn validate(raw: RawRunArgs) -> Result<LiveOptions> {
         }
     }
     let metrics = metrics_options(raw.metrics_listen.as_deref(), None, None, &config)?;
-    Ok(LiveOptions { config, output: raw.output, metrics, credential: None, clock: Arc::new(SystemClock) })
+    Ok(LiveOptions {
+        config,
+        output: raw.output,
+        metrics,
+        credential: None,
+        clock: Arc::new(SystemClock),
+    })
 }
 
 /// Runs `kvwatch run` to the end: 0 after a clean shutdown, 3 when every partition
@@ -94,15 +103,16 @@ async fn ended(mut status: tokio::sync::watch::Receiver<crate::app::live_pipelin
 pub(crate) async fn on_signal(stop: CancellationToken) {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("cannot watch SIGTERM: {e}");
-                let _ = tokio::signal::ctrl_c().await;
-                stop.cancel();
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("cannot watch SIGTERM: {e}");
+                    let _ = tokio::signal::ctrl_c().await;
+                    stop.cancel();
+                    return;
+                }
+            };
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}

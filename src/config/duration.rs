@@ -44,7 +44,11 @@ impl std::str::FromStr for ConfigDuration {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         humantime::parse_duration(s.trim())
             .map(ConfigDuration)
-            .map_err(|e| format!("invalid duration {s:?} ({e}); write e.g. \"90s\", \"15m\", \"72h\" or \"14d\""))
+            .map_err(|e| {
+                format!(
+                    "invalid duration {s:?} ({e}); write e.g. \"90s\", \"15m\", \"72h\" or \"14d\""
+                )
+            })
     }
 }
 
@@ -73,8 +77,18 @@ mod tests {
 
     #[test]
     fn spellings() {
-        for (text, secs) in [("90s", 90), ("15m", 900), ("72h", 259_200), ("14d", 1_209_600), ("1h 30m", 5400)] {
-            assert_eq!(text.parse::<ConfigDuration>().unwrap().as_std().as_secs(), secs, "{text}");
+        for (text, secs) in [
+            ("90s", 90),
+            ("15m", 900),
+            ("72h", 259_200),
+            ("14d", 1_209_600),
+            ("1h 30m", 5400),
+        ] {
+            assert_eq!(
+                text.parse::<ConfigDuration>().unwrap().as_std().as_secs(),
+                secs,
+                "{text}"
+            );
         }
         assert!("fast".parse::<ConfigDuration>().is_err());
     }

@@ -150,7 +150,11 @@ pub enum CredentialConfig {
 
 impl Default for CredentialConfig {
     fn default() -> Self {
-        CredentialConfig::ManagedIdentity { client_id: None, object_id: None, resource_id: None }
+        CredentialConfig::ManagedIdentity {
+            client_id: None,
+            object_id: None,
+            resource_id: None,
+        }
     }
 }
 
@@ -205,14 +209,19 @@ pub struct StateConfig {
 
 impl Default for StateConfig {
     fn default() -> Self {
-        StateConfig { path: None, checkpoint_interval: ConfigDuration::seconds(10) }
+        StateConfig {
+            path: None,
+            checkpoint_interval: ConfigDuration::seconds(10),
+        }
     }
 }
 
 impl StateConfig {
     /// The database file: the configured path, or `state.redb` in the state directory.
     pub fn resolved_path(&self) -> PathBuf {
-        self.path.clone().unwrap_or_else(|| super::delivery::state_dir().join("state.redb"))
+        self.path
+            .clone()
+            .unwrap_or_else(|| super::delivery::state_dir().join("state.redb"))
     }
 }
 
@@ -234,14 +243,21 @@ pub struct RouteConfig {
 
 impl Default for RouteConfig {
     fn default() -> Self {
-        RouteConfig { target: None, state_path: None, checkpoint_interval: ConfigDuration::seconds(5), max_records_per_body: 500 }
+        RouteConfig {
+            target: None,
+            state_path: None,
+            checkpoint_interval: ConfigDuration::seconds(5),
+            max_records_per_body: 500,
+        }
     }
 }
 
 impl RouteConfig {
     /// The checkpoint file: the configured one, or `route.redb` in the state directory.
     pub fn resolved_state_path(&self) -> PathBuf {
-        self.state_path.clone().unwrap_or_else(|| super::delivery::state_dir().join("route.redb"))
+        self.state_path
+            .clone()
+            .unwrap_or_else(|| super::delivery::state_dir().join("route.redb"))
     }
 }
 
@@ -262,7 +278,11 @@ pub struct TargetHubConfig {
 }
 
 /// Checks the sections; errors name the key (`eventhubs.hubs[0].prefetch`).
-pub fn validate(eh: &EventHubsConfig, state: &StateConfig, route: &RouteConfig) -> Result<(), (String, String)> {
+pub fn validate(
+    eh: &EventHubsConfig,
+    state: &StateConfig,
+    route: &RouteConfig,
+) -> Result<(), (String, String)> {
     let bad = |key: String, message: &str| Err((key, message.to_owned()));
     let secs = std::time::Duration::from_secs;
     if eh.queue_bodies == 0 {
@@ -272,19 +292,38 @@ pub fn validate(eh: &EventHubsConfig, state: &StateConfig, route: &RouteConfig) 
         return bad("eventhubs.idle_after".into(), "must be at least 100ms");
     }
     if eh.reconnect_initial.as_std().is_zero() || eh.reconnect_initial > eh.reconnect_max {
-        return bad("eventhubs.reconnect_initial".into(), "must be more than 0 and at most reconnect_max");
+        return bad(
+            "eventhubs.reconnect_initial".into(),
+            "must be more than 0 and at most reconnect_max",
+        );
     }
     if eh.operation_timeout.as_std() < secs(1) || eh.lag_interval.as_std() < secs(1) {
-        return bad("eventhubs.operation_timeout".into(), "operation_timeout and lag_interval must be at least 1s");
+        return bad(
+            "eventhubs.operation_timeout".into(),
+            "operation_timeout and lag_interval must be at least 1s",
+        );
     }
     let mut seen = std::collections::HashSet::new();
     for (i, h) in eh.hubs.iter().enumerate() {
         let key = |k: &str| format!("eventhubs.hubs[{i}].{k}");
-        if h.namespace.trim().is_empty() || h.hub.trim().is_empty() || h.consumer_group.trim().is_empty() {
-            return bad(key("hub"), "namespace, hub and consumer_group must not be empty");
+        if h.namespace.trim().is_empty()
+            || h.hub.trim().is_empty()
+            || h.consumer_group.trim().is_empty()
+        {
+            return bad(
+                key("hub"),
+                "namespace, hub and consumer_group must not be empty",
+            );
         }
-        if !seen.insert((h.namespace.to_ascii_lowercase(), h.hub.to_ascii_lowercase(), h.consumer_group.to_ascii_lowercase())) {
-            return bad(key("hub"), "the same namespace, hub and consumer group are listed twice");
+        if !seen.insert((
+            h.namespace.to_ascii_lowercase(),
+            h.hub.to_ascii_lowercase(),
+            h.consumer_group.to_ascii_lowercase(),
+        )) {
+            return bad(
+                key("hub"),
+                "the same namespace, hub and consumer group are listed twice",
+            );
         }
         if !(1..=10_000).contains(&h.prefetch) {
             return bad(key("prefetch"), "must be between 1 and 10000");
@@ -307,8 +346,18 @@ pub fn validate(eh: &EventHubsConfig, state: &StateConfig, route: &RouteConfig) 
 }
 
 fn check_credential(c: &CredentialConfig) -> Result<(), String> {
-    if let CredentialConfig::ManagedIdentity { client_id, object_id, resource_id } = c {
-        if [client_id, object_id, resource_id].iter().filter(|v| v.is_some()).count() > 1 {
+    if let CredentialConfig::ManagedIdentity {
+        client_id,
+        object_id,
+        resource_id,
+    } = c
+    {
+        if [client_id, object_id, resource_id]
+            .iter()
+            .filter(|v| v.is_some())
+            .count()
+            > 1
+        {
             return Err("give at most one of client_id, object_id and resource_id".to_owned());
         }
     }
@@ -316,19 +365,40 @@ fn check_credential(c: &CredentialConfig) -> Result<(), String> {
 }
 
 /// Resolves relative paths against the config file's folder.
-pub fn resolve_paths(state: &mut StateConfig, route: &mut RouteConfig, eh: &mut EventHubsConfig, base: &std::path::Path) {
+pub fn resolve_paths(
+    state: &mut StateConfig,
+    route: &mut RouteConfig,
+    eh: &mut EventHubsConfig,
+    base: &std::path::Path,
+) {
     let resolve = |p: &mut PathBuf| {
         if p.is_relative() {
             *p = base.join(&*p);
         }
     };
-    state.path.iter_mut().chain(route.state_path.iter_mut()).for_each(resolve);
-    let secrets = eh.hubs.iter_mut().map(|h| &mut h.credential).chain(route.target.iter_mut().map(|t| &mut t.credential));
+    state
+        .path
+        .iter_mut()
+        .chain(route.state_path.iter_mut())
+        .for_each(resolve);
+    let secrets = eh
+        .hubs
+        .iter_mut()
+        .map(|h| &mut h.credential)
+        .chain(route.target.iter_mut().map(|t| &mut t.credential));
     for credential in secrets {
         match credential {
-            CredentialConfig::ConnectionString { connection_string: SecretRef::File(p) }
-            | CredentialConfig::ClientSecret { secret: SecretRef::File(p), .. } => resolve(p),
-            CredentialConfig::WorkloadIdentity { token_file: Some(p), .. } => resolve(p),
+            CredentialConfig::ConnectionString {
+                connection_string: SecretRef::File(p),
+            }
+            | CredentialConfig::ClientSecret {
+                secret: SecretRef::File(p),
+                ..
+            } => resolve(p),
+            CredentialConfig::WorkloadIdentity {
+                token_file: Some(p),
+                ..
+            } => resolve(p),
             _ => {}
         }
     }
@@ -350,7 +420,10 @@ mod tests {
         let h = &c.eventhubs.hubs[0];
         assert_eq!(h.consumer_group, "$Default");
         assert_eq!(h.credential, CredentialConfig::default());
-        assert_eq!((h.start, h.prefetch, h.owner_level), (StartConfig::Latest, 300, None));
+        assert_eq!(
+            (h.start, h.prefetch, h.owner_level),
+            (StartConfig::Latest, 300, None)
+        );
         assert_eq!(c.state.checkpoint_interval.as_std().as_secs(), 10);
     }
 
@@ -380,7 +453,10 @@ credential = { kind = "client_secret", tenant_id = "t", client_id = "c" }
 "#,
         )
         .unwrap();
-        assert!(matches!(c.eventhubs.hubs[0].start, StartConfig::EnqueuedAt(_)));
+        assert!(matches!(
+            c.eventhubs.hubs[0].start,
+            StartConfig::EnqueuedAt(_)
+        ));
         assert_eq!(c.eventhubs.hubs[1].start, StartConfig::Earliest);
         let target = c.route.target.as_ref().unwrap();
         assert_eq!(

@@ -46,7 +46,10 @@ impl MetricsConfig {
         if self.max_vault_labels == 0 || self.max_vault_labels > Self::MAX_VAULT_LABELS {
             return Err((
                 "max_vault_labels",
-                format!("must be between 1 and {} (each vault label multiplies the event series)", Self::MAX_VAULT_LABELS),
+                format!(
+                    "must be between 1 and {} (each vault label multiplies the event series)",
+                    Self::MAX_VAULT_LABELS
+                ),
             ));
         }
         Ok(())
@@ -63,26 +66,40 @@ mod tests {
         assert!(c.listen.ip().is_loopback());
         assert_eq!(c.listen.port(), DEFAULT_METRICS_PORT);
         assert!(c.validate().is_ok());
-        let zero = MetricsConfig { max_vault_labels: 0, ..c };
+        let zero = MetricsConfig {
+            max_vault_labels: 0,
+            ..c
+        };
         assert_eq!(zero.validate().map_err(|e| e.0), Err("max_vault_labels"));
     }
 
     #[test]
     fn the_section_parses_and_errors_name_the_key() {
-        let parse = |text: &str| crate::config::Config::parse(text, std::path::Path::new("kv.toml"));
-        let c = parse("[metrics]\nlisten = \"[::1]:9300\"\nmax_vault_labels = 10\n").expect("valid");
+        let parse =
+            |text: &str| crate::config::Config::parse(text, std::path::Path::new("kv.toml"));
+        let c =
+            parse("[metrics]\nlisten = \"[::1]:9300\"\nmax_vault_labels = 10\n").expect("valid");
         assert_eq!(c.metrics.listen, "[::1]:9300".parse().expect("address"));
         assert_eq!(c.metrics.max_vault_labels, 10);
         assert_eq!(parse("").expect("valid").metrics, MetricsConfig::default());
         let table = [
-            ("[metrics]\nmax_vault_labels = 0\n", "metrics.max_vault_labels"),
-            ("[metrics]\nmax_vault_labels = 5000\n", "metrics.max_vault_labels"),
+            (
+                "[metrics]\nmax_vault_labels = 0\n",
+                "metrics.max_vault_labels",
+            ),
+            (
+                "[metrics]\nmax_vault_labels = 5000\n",
+                "metrics.max_vault_labels",
+            ),
             ("[metrics]\nlisten = \"localhost\"\n", "listen"),
             ("[metrics]\nport = 9187\n", "unknown field `port`"),
         ];
         for (text, want) in table {
             let err = parse(text).map(|_| ()).unwrap_err().to_string();
-            assert!(err.contains("kv.toml") && err.contains(want), "{text:?} → {err}");
+            assert!(
+                err.contains("kv.toml") && err.contains(want),
+                "{text:?} → {err}"
+            );
         }
     }
 }

@@ -181,7 +181,10 @@ impl SuppressConfig {
     /// The platform's own indexers (Azure Resource Graph, Policy Insights).
     pub fn with_platform_defaults() -> Self {
         SuppressConfig {
-            appids: vec![APPID_AZURE_RESOURCE_GRAPH.to_owned(), APPID_POLICY_INSIGHTS.to_owned()],
+            appids: vec![
+                APPID_AZURE_RESOURCE_GRAPH.to_owned(),
+                APPID_POLICY_INSIGHTS.to_owned(),
+            ],
             ..Default::default()
         }
     }
@@ -228,7 +231,9 @@ pub struct IncidentsConfig {
 
 impl Default for IncidentsConfig {
     fn default() -> Self {
-        IncidentsConfig { gap: ConfigDuration::minutes(60) }
+        IncidentsConfig {
+            gap: ConfigDuration::minutes(60),
+        }
     }
 }
 
@@ -238,8 +243,10 @@ pub type ListenAddr = SocketAddr;
 impl Config {
     /// Loads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
         let mut config = Config::parse(&text, path)?;
         config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
         Ok(config)
@@ -247,8 +254,10 @@ impl Config {
 
     /// Parses and validates config text; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text)
-            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         config.validate(path)?;
         Ok(config)
     }
@@ -259,13 +268,20 @@ impl Config {
             key: key.to_owned(),
             message: message.to_owned(),
         };
-        self.metrics.validate().map_err(|(key, message)| invalid(&format!("metrics.{key}"), &message))?;
-        self.report.validate().map_err(|(key, message)| invalid(&format!("report.{key}"), &message))?;
+        self.metrics
+            .validate()
+            .map_err(|(key, message)| invalid(&format!("metrics.{key}"), &message))?;
+        self.report
+            .validate()
+            .map_err(|(key, message)| invalid(&format!("report.{key}"), &message))?;
         if self.pipeline.reorder_capacity == 0 {
             return Err(invalid("pipeline.reorder_capacity", "must be at least 1"));
         }
         if self.pipeline.max_record_bytes < 1024 {
-            return Err(invalid("pipeline.max_record_bytes", "must be at least 1024"));
+            return Err(invalid(
+                "pipeline.max_record_bytes",
+                "must be at least 1024",
+            ));
         }
         if self.pipeline.max_input_bytes < 1024 {
             return Err(invalid("pipeline.max_input_bytes", "must be at least 1024"));
@@ -290,13 +306,17 @@ impl Config {
             return Err(invalid("detectors.idle_after", "must be at least 1h"));
         }
         if d.forget_after < d.idle_after || d.forget_after < d.learning_period {
-            return Err(invalid("detectors.forget_after", "must be at least idle_after and learning_period"));
+            return Err(invalid(
+                "detectors.forget_after",
+                "must be at least idle_after and learning_period",
+            ));
         }
-        crate::detect::suppress::validate(&d.suppress).map_err(|(key, message)| {
-            invalid(&format!("detectors.suppress.{key}"), &message)
-        })?;
-        delivery::validate(&self.outbox, &self.sinks).map_err(|(key, message)| invalid(&key, &message))?;
-        eventhubs::validate(&self.eventhubs, &self.state, &self.route).map_err(|(key, message)| invalid(&key, &message))?;
+        crate::detect::suppress::validate(&d.suppress)
+            .map_err(|(key, message)| invalid(&format!("detectors.suppress.{key}"), &message))?;
+        delivery::validate(&self.outbox, &self.sinks)
+            .map_err(|(key, message)| invalid(&key, &message))?;
+        eventhubs::validate(&self.eventhubs, &self.state, &self.route)
+            .map_err(|(key, message)| invalid(&key, &message))?;
         Ok(())
     }
 
@@ -345,7 +365,10 @@ mod tests {
             ("[pipeline]\nlatenes = \"5m\"\n", "unknown field `latenes`"),
             ("[pipline]\n", "unknown field `pipline`"),
             ("[pipeline]\nlateness = \"soon\"\n", "invalid duration"),
-            ("[pipeline]\nreorder_capacity = 0\n", "pipeline.reorder_capacity"),
+            (
+                "[pipeline]\nreorder_capacity = 0\n",
+                "pipeline.reorder_capacity",
+            ),
             ("[pipeline]\nlateness = \"3d\"\n", "pipeline.lateness"),
         ];
         for (text, want) in table {
@@ -358,10 +381,15 @@ mod tests {
     #[test]
     fn input_cap_defaults_and_bounds() {
         let c = parse("").unwrap();
-        assert_eq!(c.pipeline.max_input_bytes, crate::source::files::DEFAULT_MAX_INPUT_BYTES);
+        assert_eq!(
+            c.pipeline.max_input_bytes,
+            crate::source::files::DEFAULT_MAX_INPUT_BYTES
+        );
         let c = parse("[pipeline]\nmax_input_bytes = 4096\n").unwrap();
         assert_eq!(c.pipeline.max_input_bytes, 4096);
-        let err = parse("[pipeline]\nmax_input_bytes = 10\n").unwrap_err().to_string();
+        let err = parse("[pipeline]\nmax_input_bytes = 10\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("pipeline.max_input_bytes"), "{err}");
     }
 

@@ -65,13 +65,22 @@ impl ReportConfig {
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         let day = std::time::Duration::from_secs(86_400);
         if self.rotation_tiers.is_empty() {
-            return Err(("rotation_tiers", "give at least one tier, such as [\"90d\"]".into()));
+            return Err((
+                "rotation_tiers",
+                "give at least one tier, such as [\"90d\"]".into(),
+            ));
         }
         if self.rotation_tiers.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(("rotation_tiers", "tiers must be strictly ascending, such as [\"60d\", \"90d\", \"180d\"]".into()));
+            return Err((
+                "rotation_tiers",
+                "tiers must be strictly ascending, such as [\"60d\", \"90d\", \"180d\"]".into(),
+            ));
         }
         if self.rotation_tiers[0].as_std() < day {
-            return Err(("rotation_tiers", "the first tier must be at least 1d".into()));
+            return Err((
+                "rotation_tiers",
+                "the first tier must be at least 1d".into(),
+            ));
         }
         if self.expiry_notice.as_std() < day {
             return Err(("expiry_notice", "must be at least 1d".into()));
@@ -97,11 +106,20 @@ mod tests {
     fn defaults_are_valid_and_bad_tiers_are_not() {
         assert!(ReportConfig::default().validate().is_ok());
         let descending = ReportConfig {
-            rotation_tiers: vec![ConfigDuration::hours(90 * 24), ConfigDuration::hours(30 * 24)],
+            rotation_tiers: vec![
+                ConfigDuration::hours(90 * 24),
+                ConfigDuration::hours(30 * 24),
+            ],
             ..ReportConfig::default()
         };
-        assert_eq!(descending.validate().map_err(|e| e.0), Err("rotation_tiers"));
-        let none = ReportConfig { rotation_tiers: vec![], ..ReportConfig::default() };
+        assert_eq!(
+            descending.validate().map_err(|e| e.0),
+            Err("rotation_tiers")
+        );
+        let none = ReportConfig {
+            rotation_tiers: vec![],
+            ..ReportConfig::default()
+        };
         assert_eq!(none.validate().map_err(|e| e.0), Err("rotation_tiers"));
     }
 }

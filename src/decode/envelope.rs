@@ -19,12 +19,19 @@ pub fn decode_body<'a>(body: &'a [u8], line: u64, sink: &mut dyn FnMut(Record<'a
     let mut emitted = 0u32;
     let mut de = serde_json::Deserializer::from_slice(body);
     let result = de
-        .deserialize_map(BodyVisitor { sink: &mut *sink, line, emitted: &mut emitted })
+        .deserialize_map(BodyVisitor {
+            sink: &mut *sink,
+            line,
+            emitted: &mut emitted,
+        })
         .and_then(|()| de.end());
     if let Err(err) = result {
         // Records before the error were delivered; the rest of the body is lost.
         sink(Record {
-            location: Location { line, index: Some(emitted) },
+            location: Location {
+                line,
+                index: Some(emitted),
+            },
             shape: Shape::EventHubs,
             raw: body,
             result: Err(Refusal::Rejected(reason_for_json_error(&err, body))),
@@ -38,7 +45,9 @@ pub fn decode_body<'a>(body: &'a [u8], line: u64, sink: &mut dyn FnMut(Record<'a
 /// error is decoded again up to the next line that starts with `{`, so the records
 /// before the error are kept and the stream resumes after it.
 pub fn decode_stream<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
-    for_each_value(buf, &mut |text, line| dispatch_value(text, line, limits, sink));
+    for_each_value(buf, &mut |text, line| {
+        dispatch_value(text, line, limits, sink)
+    });
 }
 
 /// Walks the top-level JSON values of `buf` (pretty-printed or not), handing each
@@ -49,7 +58,8 @@ pub(crate) fn for_each_value<'a>(buf: &'a [u8], each: &mut dyn FnMut(&'a [u8], u
     let mut lines = LineCounter::new(buf);
     let mut offset = 0usize;
     while offset < buf.len() {
-        let mut values = serde_json::Deserializer::from_slice(&buf[offset..]).into_iter::<&RawValue>();
+        let mut values =
+            serde_json::Deserializer::from_slice(&buf[offset..]).into_iter::<&RawValue>();
         let mut resume = None;
         for value in values.by_ref() {
             match value {
@@ -81,7 +91,12 @@ fn skip_space(buf: &[u8], mut at: usize) -> usize {
 }
 
 /// A top-level value: a body, or a lone record (some exports mix them).
-pub(crate) fn dispatch_value<'a>(text: &'a [u8], line: u64, limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
+pub(crate) fn dispatch_value<'a>(
+    text: &'a [u8],
+    line: u64,
+    limits: &Limits,
+    sink: &mut dyn FnMut(Record<'a>),
+) {
     if is_body(text) {
         decode_body(text, line, sink);
     } else if text.len() > limits.max_record_bytes {
@@ -114,18 +129,17 @@ pub(crate) fn is_body(text: &[u8]) -> bool {
     while i < text.len() && text[i].is_ascii_whitespace() {
         i += 1;
     }
-    text.get(i..i + 9).is_some_and(|k| k.eq_ignore_ascii_case(b"\"records\""))
+    text.get(i..i + 9)
+        .is_some_and(|k| k.eq_ignore_ascii_case(b"\"records\""))
 }
 
 fn err_offset(buf: &[u8], err: &serde_json::Error) -> usize {
     // serde_json reports 1-based line and column; turn them back into an offset.
-    let mut line = 1;
     let mut start = 0;
-    for pos in memchr::memchr_iter(b'\n', buf) {
+    for (line, pos) in (1..).zip(memchr::memchr_iter(b'\n', buf)) {
         if line == err.line() {
             break;
         }
-        line += 1;
         start = pos + 1;
     }
     (start + err.column().saturating_sub(1)).min(buf.len())
@@ -164,7 +178,11 @@ impl<'de> Visitor<'de> for BodyVisitor<'_, 'de> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<super::lenient::Key<'de>>()? {
             if key.eq_ignore_ascii_case("records") {
-                map.next_value_seed(RecordsSeed { sink: &mut *self.sink, line: self.line, emitted: &mut *self.emitted })?;
+                map.next_value_seed(RecordsSeed {
+                    sink: &mut *self.sink,
+                    line: self.line,
+                    emitted: &mut *self.emitted,
+                })?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -201,7 +219,10 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, 'de> {
                 None => Err(RejectReason::UnknownShape.into()),
             };
             (self.sink)(Record {
-                location: Location { line: self.line, index: Some(*self.emitted) },
+                location: Location {
+                    line: self.line,
+                    index: Some(*self.emitted),
+                },
                 shape: Shape::EventHubs,
                 raw: &[],
                 result,
@@ -279,7 +300,13 @@ mod tests {
         let ok = got.iter().filter(|(_, r)| r.is_ok()).count();
         assert_eq!(ok, 6);
         assert_eq!(got[3].1, Err(RejectReason::UnknownShape.into()));
-        assert_eq!(got[3].0, Location { line: 2, index: Some(1) });
+        assert_eq!(
+            got[3].0,
+            Location {
+                line: 2,
+                index: Some(1)
+            }
+        );
         assert_eq!(got.last().unwrap().0.line, 9);
     }
 

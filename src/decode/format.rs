@@ -21,8 +21,13 @@ pub enum Format {
 
 impl Format {
     /// The names `--format` accepts.
-    pub const NAMES: &'static [&'static str] =
-        &["auto", "json-lines", "event-hubs", "log-analytics-json", "log-analytics-csv"];
+    pub const NAMES: &'static [&'static str] = &[
+        "auto",
+        "json-lines",
+        "event-hubs",
+        "log-analytics-json",
+        "log-analytics-csv",
+    ];
 }
 
 impl FromStr for Format {
@@ -36,7 +41,10 @@ impl FromStr for Format {
             "log-analytics-json" => Format::LogAnalyticsJson,
             "log-analytics-csv" | "csv" => Format::LogAnalyticsCsv,
             other => {
-                return Err(format!("unknown format {other:?}; expected one of {}", Format::NAMES.join(", ")))
+                return Err(format!(
+                    "unknown format {other:?}; expected one of {}",
+                    Format::NAMES.join(", ")
+                ))
             }
         })
     }
@@ -95,7 +103,11 @@ pub fn detect_format(buf: &[u8]) -> Format {
 }
 
 fn skip_bom_and_space(buf: &[u8]) -> usize {
-    let mut i = if buf.starts_with(&[0xEF, 0xBB, 0xBF]) { 3 } else { 0 };
+    let mut i = if buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        3
+    } else {
+        0
+    };
     while i < buf.len() && buf[i].is_ascii_whitespace() {
         i += 1;
     }
@@ -122,7 +134,9 @@ fn first_key(obj: &[u8]) -> Option<&str> {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// What the first decisive top-level key of an object says about its input.
@@ -162,7 +176,13 @@ fn probe_first_object(buf: &[u8]) -> Option<Hint> {
     let mut hint = None;
     let mut de = serde_json::Deserializer::from_slice(head);
     // A cut-off head ends in a syntax error; the keys read before it still count.
-    let _ = serde::Deserializer::deserialize_any(&mut de, KeyProbe { hint: &mut hint, in_array: false });
+    let _ = serde::Deserializer::deserialize_any(
+        &mut de,
+        KeyProbe {
+            hint: &mut hint,
+            in_array: false,
+        },
+    );
     hint
 }
 
@@ -191,7 +211,10 @@ impl<'de> serde::de::Visitor<'de> for KeyProbe<'_> {
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         if !self.in_array {
-            seq.next_element_seed(KeyProbe { hint: self.hint, in_array: true })?;
+            seq.next_element_seed(KeyProbe {
+                hint: self.hint,
+                in_array: true,
+            })?;
         }
         Ok(())
     }
@@ -225,22 +248,64 @@ mod tests {
             (r#"{"time":"t","resourceId":"r"}"#, Format::JsonLines),
             ("\u{feff}\n  {\"records\": [", Format::EventHubs),
             ("{\n    \"records\": [\n", Format::EventHubs),
-            (r#"{"tables":[{"name":"PrimaryResult"}]}"#, Format::LogAnalyticsJson),
-            (r#"{ "value": [ {"TimeGenerated":"x"} ] }"#, Format::LogAnalyticsJson),
-            (r#"{"TenantId":"x","TimeGenerated":"y"}"#, Format::LogAnalyticsJson),
-            (r#"[{"TimeGenerated":"y","OperationName":"SecretGet"}]"#, Format::LogAnalyticsJson),
+            (
+                r#"{"tables":[{"name":"PrimaryResult"}]}"#,
+                Format::LogAnalyticsJson,
+            ),
+            (
+                r#"{ "value": [ {"TimeGenerated":"x"} ] }"#,
+                Format::LogAnalyticsJson,
+            ),
+            (
+                r#"{"TenantId":"x","TimeGenerated":"y"}"#,
+                Format::LogAnalyticsJson,
+            ),
+            (
+                r#"[{"TimeGenerated":"y","OperationName":"SecretGet"}]"#,
+                Format::LogAnalyticsJson,
+            ),
             (r#"[{"time":"t","resourceId":"r"}]"#, Format::JsonLines),
-            ("TenantId,TimeGenerated [UTC],OperationName\n", Format::LogAnalyticsCsv),
+            (
+                "TenantId,TimeGenerated [UTC],OperationName\n",
+                Format::LogAnalyticsCsv,
+            ),
             ("", Format::JsonLines),
-            ("{\n \"TenantId\": \"x\",\n \"TimeGenerated\": \"y\"\n}\n", Format::LogAnalyticsJson),
-            ("{\n \"category\": \"AuditEvent\",\n \"time\": \"y\"\n}\n", Format::JsonLines),
-            (r#"{"@odata.context":"x","value":[{"TimeGenerated":"y"}]}"#, Format::LogAnalyticsJson),
-            (r#"{"Category":"AuditEvent","_ResourceId":"/subscriptions/s"}"#, Format::LogAnalyticsJson),
-            ("[\n {\n  \"Category\": \"AuditEvent\",\n  \"TimeGenerated\": \"y\"\n }\n]", Format::LogAnalyticsJson),
-            (r#"[{"records":[{"time":"t","resourceId":"r"}]}]"#, Format::JsonLines),
-            (r#"{"CallerIPAddress":"x","ResourceId":"/S","TimeGenerated":"y"}"#, Format::LogAnalyticsJson),
-            (r#"{"category":"AuditEvent","resourceid":"/S","time":"y"}"#, Format::JsonLines),
-            ("TimeGenerated [UTC],OperationName\n", Format::LogAnalyticsCsv),
+            (
+                "{\n \"TenantId\": \"x\",\n \"TimeGenerated\": \"y\"\n}\n",
+                Format::LogAnalyticsJson,
+            ),
+            (
+                "{\n \"category\": \"AuditEvent\",\n \"time\": \"y\"\n}\n",
+                Format::JsonLines,
+            ),
+            (
+                r#"{"@odata.context":"x","value":[{"TimeGenerated":"y"}]}"#,
+                Format::LogAnalyticsJson,
+            ),
+            (
+                r#"{"Category":"AuditEvent","_ResourceId":"/subscriptions/s"}"#,
+                Format::LogAnalyticsJson,
+            ),
+            (
+                "[\n {\n  \"Category\": \"AuditEvent\",\n  \"TimeGenerated\": \"y\"\n }\n]",
+                Format::LogAnalyticsJson,
+            ),
+            (
+                r#"[{"records":[{"time":"t","resourceId":"r"}]}]"#,
+                Format::JsonLines,
+            ),
+            (
+                r#"{"CallerIPAddress":"x","ResourceId":"/S","TimeGenerated":"y"}"#,
+                Format::LogAnalyticsJson,
+            ),
+            (
+                r#"{"category":"AuditEvent","resourceid":"/S","time":"y"}"#,
+                Format::JsonLines,
+            ),
+            (
+                "TimeGenerated [UTC],OperationName\n",
+                Format::LogAnalyticsCsv,
+            ),
         ];
         for (input, want) in table {
             assert_eq!(detect_format(input.as_bytes()), *want, "{input}");

@@ -48,7 +48,10 @@ mod tests {
     fn bombs_are_capped() {
         let packed = gz(&vec![b'a'; 1_000_000]);
         assert!(packed.len() < 10_000);
-        assert!(matches!(gunzip(&packed, 1000), Err(DecodeError::TooLarge { limit: 1000 })));
+        assert!(matches!(
+            gunzip(&packed, 1000),
+            Err(DecodeError::TooLarge { limit: 1000 })
+        ));
     }
 
     #[test]

@@ -31,9 +31,17 @@ pub fn decode<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a
         if line.is_empty() {
             continue;
         }
-        let location = Location { line: line_no, index: None };
+        let location = Location {
+            line: line_no,
+            index: None,
+        };
         if line.len() > limits.max_record_bytes {
-            sink(Record { location, shape: Shape::ResourceLog, raw: &[], result: Err(RejectReason::TooLarge.into()) });
+            sink(Record {
+                location,
+                shape: Shape::ResourceLog,
+                raw: &[],
+                result: Err(RejectReason::TooLarge.into()),
+            });
             continue;
         }
         dispatch_value(line, line_no, limits, sink);
@@ -58,17 +66,28 @@ fn decode_array<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<
             }
         }
         Err(err) => sink(Record {
-            location: Location { line: err.line() as u64, index: None },
+            location: Location {
+                line: err.line() as u64,
+                index: None,
+            },
             shape: Shape::ResourceLog,
             raw: &[],
-            result: Err(Refusal::Rejected(super::reject::reason_for_json_error(&err, buf))),
+            result: Err(Refusal::Rejected(super::reject::reason_for_json_error(
+                &err, buf,
+            ))),
         }),
     }
 }
 
 pub(crate) fn trim(line: &[u8]) -> &[u8] {
-    let start = line.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(line.len());
-    let end = line.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |i| i + 1);
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let end = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i + 1);
     &line[start..end]
 }
 
@@ -87,7 +106,9 @@ mod tests {
 
     fn outcomes(input: &str, limits: Limits) -> Vec<(u64, Result<(), Refusal>)> {
         let mut out = Vec::new();
-        decode(input.as_bytes(), &limits, &mut |r: Record<'_>| out.push((r.location.line, r.result.map(|_| ()))));
+        decode(input.as_bytes(), &limits, &mut |r: Record<'_>| {
+            out.push((r.location.line, r.result.map(|_| ())))
+        });
         out
     }
 
@@ -108,7 +129,10 @@ mod tests {
 
     #[test]
     fn oversized_lines_and_arrays() {
-        let limits = Limits { max_record_bytes: 100, ..Limits::default() };
+        let limits = Limits {
+            max_record_bytes: 100,
+            ..Limits::default()
+        };
         let got = outcomes(&format!("{REC}\n"), limits);
         assert_eq!(got, vec![(1, Err(RejectReason::TooLarge.into()))]);
         let got = outcomes(&format!("[{REC},\n{REC}]"), Limits::default());

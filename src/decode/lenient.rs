@@ -171,7 +171,11 @@ pub fn parse_num(text: &str) -> Option<f64> {
     // Small integers (`"78"`, status codes) are the common case: no float parser.
     let b = text.as_bytes();
     if !b.is_empty() && b.len() <= 9 && b.iter().all(u8::is_ascii_digit) {
-        return Some(b.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0')).into());
+        return Some(
+            b.iter()
+                .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'))
+                .into(),
+        );
     }
     text.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
@@ -272,7 +276,8 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for ObjectOrJson<T> {
                 Ok(None)
             }
         }
-        d.deserialize_any(V(std::marker::PhantomData)).map(ObjectOrJson)
+        d.deserialize_any(V(std::marker::PhantomData))
+            .map(ObjectOrJson)
     }
 }
 
@@ -309,7 +314,10 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 
 /// `deserialize_with` for an optional owned string.
 pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(LenientStr::deserialize(d)?.0.map(Cow::into_owned).filter(|s| !s.is_empty()))
+    Ok(LenientStr::deserialize(d)?
+        .0
+        .map(Cow::into_owned)
+        .filter(|s| !s.is_empty()))
 }
 
 /// `deserialize_with` for an optional lower-cased owned string (GUIDs).
@@ -335,7 +343,9 @@ pub fn sku_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
     let value = serde_json::Value::deserialize(d)?;
     Ok(match value {
         serde_json::Value::String(s) if s.trim_start().starts_with('{') => {
-            serde_json::from_str::<serde_json::Value>(&s).ok().and_then(|v| sku_from_object(&v))
+            serde_json::from_str::<serde_json::Value>(&s)
+                .ok()
+                .and_then(|v| sku_from_object(&v))
         }
         serde_json::Value::String(s) => Some(s),
         other => sku_from_object(&other),
@@ -372,7 +382,9 @@ pub fn object_or_json<T: DeserializeOwned>(value: serde_json::Value) -> Option<T
 
 /// `deserialize_with` for access-policy permissions: an object, or JSON text of one.
 pub fn permissions<'de, D: Deserializer<'de>>(d: D) -> Result<crate::event::Permissions, D::Error> {
-    Ok(ObjectOrJson::<crate::event::Permissions>::deserialize(d)?.0.unwrap_or_default())
+    Ok(ObjectOrJson::<crate::event::Permissions>::deserialize(d)?
+        .0
+        .unwrap_or_default())
 }
 
 /// `deserialize_with` for firewall rules: `[{"value":"1.2.3.4/32"}]`, `["1.2.3.4"]`,
@@ -442,7 +454,8 @@ mod tests {
     fn lenient_values() {
         let s: LenientStr = serde_json::from_str(r#""abc""#).unwrap();
         assert!(matches!(s.0, Some(Cow::Borrowed("abc"))));
-        let s: LenientStr = serde_json::from_str(r#"{"value":"Administrative","localizedValue":"x"}"#).unwrap();
+        let s: LenientStr =
+            serde_json::from_str(r#"{"value":"Administrative","localizedValue":"x"}"#).unwrap();
         assert_eq!(s.0.as_deref(), Some("Administrative"));
         let s: LenientStr = serde_json::from_str(r#"["pwd","mfa"]"#).unwrap();
         assert_eq!(s.0.as_deref(), Some("pwd mfa"));
@@ -462,9 +475,15 @@ mod tests {
     fn lists_in_every_spelling() {
         let v = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
         assert_eq!(string_list(v(r#"["get","list"]"#), &[]), ["get", "list"]);
-        assert_eq!(string_list(v(r#""[\"get\",\"list\"]""#), &[]), ["get", "list"]);
+        assert_eq!(
+            string_list(v(r#""[\"get\",\"list\"]""#), &[]),
+            ["get", "list"]
+        );
         assert_eq!(string_list(v(r#""get, list""#), &[]), ["get", "list"]);
-        assert_eq!(string_list(v(r#"[{"value":"1.2.3.4/32"}]"#), &["value"]), ["1.2.3.4/32"]);
+        assert_eq!(
+            string_list(v(r#"[{"value":"1.2.3.4/32"}]"#), &["value"]),
+            ["1.2.3.4/32"]
+        );
         assert!(string_list(v("null"), &[]).is_empty());
     }
 }

@@ -46,8 +46,12 @@ pub enum Shape {
 
 impl Shape {
     /// Every shape, in a stable order.
-    pub const ALL: [Shape; 4] =
-        [Self::ResourceLog, Self::EventHubs, Self::AzureDiagnostics, Self::AzkvAuditLogs];
+    pub const ALL: [Shape; 4] = [
+        Self::ResourceLog,
+        Self::EventHubs,
+        Self::AzureDiagnostics,
+        Self::AzkvAuditLogs,
+    ];
 
     /// The stable label.
     pub fn as_str(self) -> &'static str {
@@ -97,7 +101,11 @@ pub(crate) struct LineCounter<'a> {
 impl<'a> LineCounter<'a> {
     /// A counter over `buf`, at line 1.
     pub(crate) fn new(buf: &'a [u8]) -> Self {
-        LineCounter { buf, offset: 0, line: 1 }
+        LineCounter {
+            buf,
+            offset: 0,
+            line: 1,
+        }
     }
 
     /// The line holding byte `offset` (clamped to the buffer).
@@ -149,7 +157,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_record_bytes: 1024 * 1024, max_decompressed_bytes: 4 * 1024 * 1024 * 1024 }
+        Limits {
+            max_record_bytes: 1024 * 1024,
+            max_decompressed_bytes: 4 * 1024 * 1024 * 1024,
+        }
     }
 }
 
@@ -191,7 +202,8 @@ pub fn decode_buffer<'a>(
 /// The text is validated as UTF-8 once, up front (a fast whole-buffer check), so the
 /// JSON parser can skip validating each string again.
 pub fn decode_record(text: &[u8]) -> Result<AuditEvent<'_>, Refusal> {
-    let text = std::str::from_utf8(text).map_err(|_| Refusal::Rejected(RejectReason::InvalidUtf8))?;
+    let text =
+        std::str::from_utf8(text).map_err(|_| Refusal::Rejected(RejectReason::InvalidUtf8))?;
     let raw: RawRecord<'_> = serde_json::from_str(text)
         .map_err(|e| Refusal::Rejected(reject::reason_for_json_error(&e, text.as_bytes())))?;
     normalise(raw)

@@ -26,14 +26,22 @@ pub fn normalise(raw: RawRecord<'_>) -> Result<AuditEvent<'_>, Refusal> {
     let operation_name = non_empty(raw.operation_name).ok_or(RejectReason::MissingOperation)?;
     let time_text = non_empty(raw.time).ok_or(RejectReason::MissingTime)?;
     let time = parse_event_time(&time_text).ok_or(RejectReason::BadTime)?;
-    let (vault, vault_kind) = vault_of(raw.resource_id.as_deref(), raw.resource.as_deref(), raw.props.id.as_ref())?;
+    let (vault, vault_kind) = vault_of(
+        raw.resource_id.as_deref(),
+        raw.resource.as_deref(),
+        raw.props.id.as_ref(),
+    )?;
     let status = status_of(raw.props.http_status, raw.result_signature.as_deref())?;
 
     let operation = Operation::parse(operation_name);
     let class = operation.class();
     let claims = raw.claims.without_blanks();
     let has_identity = !claims.is_empty();
-    let principal = if has_identity { Principal::from_claims(claims) } else { Principal::anonymous() };
+    let principal = if has_identity {
+        Principal::from_claims(claims)
+    } else {
+        Principal::anonymous()
+    };
     let access = AccessFlags {
         access_policy_match: raw.props.is_access_policy_match,
         rbac_authorized: raw.props.is_rbac_authorized,
@@ -75,7 +83,10 @@ pub fn normalise(raw: RawRecord<'_>) -> Result<AuditEvent<'_>, Refusal> {
         subnet_id: non_empty(raw.props.subnet_id),
         operation_version: non_empty(raw.operation_version),
         tls_version: non_empty(raw.props.tls_version),
-        duration_ms: raw.duration_ms.filter(|d| *d >= 0.0).map(|d| d.min(f64::from(u32::MAX)) as u32),
+        duration_ms: raw
+            .duration_ms
+            .filter(|d| *d >= 0.0)
+            .map(|d| d.min(f64::from(u32::MAX)) as u32),
     })
 }
 
@@ -87,7 +98,11 @@ fn check_category(raw: &RawRecord<'_>) -> Result<(), Refusal> {
         }
         // Without a category, an ARM operation (`Microsoft.KeyVault/vaults/write`)
         // marks an Activity Log record.
-        _ if raw.operation_name.as_deref().is_some_and(|op| op.contains('/')) => {
+        _ if raw
+            .operation_name
+            .as_deref()
+            .is_some_and(|op| op.contains('/')) =>
+        {
             Err(SkipReason::OtherCategory.into())
         }
         _ => Ok(()),
@@ -153,7 +168,11 @@ fn status_of(http_status: Option<f64>, reason: Option<&str>) -> Result<u16, Reje
         .map(|s| s as u16)
         // A numeric `resultSignature` is taken as the status only when it is one
         // (fuzzing found `"16"` becoming status 16).
-        .or_else(|| reason.and_then(status_from_reason).filter(|s| (100..1000).contains(s)))
+        .or_else(|| {
+            reason
+                .and_then(status_from_reason)
+                .filter(|s| (100..1000).contains(s))
+        })
         .ok_or(RejectReason::MissingStatus)
 }
 
@@ -186,7 +205,11 @@ mod tests {
         assert_eq!(status_of(None, None), Err(RejectReason::MissingStatus));
         assert_eq!(status_of(None, Some("404")), Ok(404));
         for odd in ["16", "0", "99", "1000", "65535"] {
-            assert_eq!(status_of(None, Some(odd)), Err(RejectReason::MissingStatus), "{odd}");
+            assert_eq!(
+                status_of(None, Some(odd)),
+                Err(RejectReason::MissingStatus),
+                "{odd}"
+            );
         }
     }
 }

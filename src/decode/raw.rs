@@ -158,7 +158,10 @@ impl ClaimKey {
 }
 
 /// Which claim a claim name (short, URI or Log-Analytics-flattened) fills.
-pub fn claim_slot<'c, 'a>(claims: &'c mut Claims<'a>, name: &str) -> Option<&'c mut Option<Cow<'a, str>>> {
+pub fn claim_slot<'c, 'a>(
+    claims: &'c mut Claims<'a>,
+    name: &str,
+) -> Option<&'c mut Option<Cow<'a, str>>> {
     // The short claims of data-plane tokens, exactly spelled: the common case.
     match name {
         "oid" => return Some(&mut claims.oid),
@@ -172,7 +175,9 @@ pub fn claim_slot<'c, 'a>(claims: &'c mut Claims<'a>, name: &str) -> Option<&'c 
         "appidacr" => return Some(&mut claims.appidacr),
         "unique_name" => return Some(&mut claims.unique_name),
         "xms_mirid" => return Some(&mut claims.xms_mirid),
-        "ipaddr" | "xms_az_nwperimid" | "aud" | "iat" | "exp" | "nbf" | "uti" | "name" => return None,
+        "ipaddr" | "xms_az_nwperimid" | "aud" | "iat" | "exp" | "nbf" | "uti" | "name" => {
+            return None
+        }
         _ => {}
     }
     let canonical = canonical_claim_name(name);
@@ -212,7 +217,12 @@ fn canonical_claim_name(name: &str) -> &str {
     if let Some(i) = name.rfind('/') {
         return &name[i + 1..];
     }
-    if name.len() > 5 && name[..5].eq_ignore_ascii_case("http_") {
+    // `get`: byte 5 of an arbitrary claim name may fall inside a character.
+    if name.len() > 5
+        && name
+            .get(..5)
+            .is_some_and(|head| head.eq_ignore_ascii_case("http_"))
+    {
         if let Some(i) = name.rfind("_claims_") {
             return &name[i + "_claims_".len()..];
         }
@@ -332,7 +342,9 @@ impl<'de> Visitor<'de> for IdentityVisitor {
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
         // Identity as JSON text (Log Analytics dynamic columns, some forwarders).
-        Ok(super::lenient::nested_json::<OwnedIdentity, E>(v)?.map(|f| f.0).unwrap_or_default())
+        Ok(super::lenient::nested_json::<OwnedIdentity, E>(v)?
+            .map(|f| f.0)
+            .unwrap_or_default())
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(Claims::default())
@@ -387,7 +399,20 @@ pub(crate) fn merge_claims<'a>(into: &mut Claims<'a>, from: Claims<'a>) {
     macro_rules! take {
         ($($f:ident),+) => { $(if from.$f.is_some() { into.$f = from.$f; })+ };
     }
-    take!(oid, object_identifier, upn, unique_name, appid, idtyp, xms_mirid, amr, scp, appidacr, tenant_id, iss);
+    take!(
+        oid,
+        object_identifier,
+        upn,
+        unique_name,
+        appid,
+        idtyp,
+        xms_mirid,
+        amr,
+        scp,
+        appidacr,
+        tenant_id,
+        iss
+    );
 }
 
 fn owned_claims(c: Claims<'_>) -> Claims<'static> {
@@ -444,7 +469,9 @@ impl<'de> Visitor<'de> for PropertiesVisitor {
         f.write_str("a properties object")
     }
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(super::lenient::nested_json::<OwnedProperties, E>(v)?.map(|p| p.0).unwrap_or_default())
+        Ok(super::lenient::nested_json::<OwnedProperties, E>(v)?
+            .map(|p| p.0)
+            .unwrap_or_default())
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(RawProperties::default())
@@ -476,7 +503,10 @@ pub fn apply_property<'de, A: MapAccess<'de>>(
         "isAccessPolicyMatch" => p.is_access_policy_match = flag(map)?,
         "isRbacAuthorized" => p.is_rbac_authorized = flag(map)?,
         "tlsVersion" => p.tls_version = text(map)?,
-        "keyProperties" | "secretProperties" | "certificateProperties" | "certificatePolicyProperties" => skip(map)?,
+        "keyProperties"
+        | "secretProperties"
+        | "certificateProperties"
+        | "certificatePolicyProperties" => skip(map)?,
         _ => return apply_property_slow(p, key, map),
     }
     Ok(())
@@ -509,11 +539,20 @@ fn apply_property_slow<'de, A: MapAccess<'de>>(
     } else if eq("tlsVersion") {
         p.tls_version = text(map)?;
     } else if eq("properties") {
-        p.vault_config = map.next_value::<ObjectOrJson<VaultConfig>>()?.0.map(Box::new);
+        p.vault_config = map
+            .next_value::<ObjectOrJson<VaultConfig>>()?
+            .0
+            .map(Box::new);
     } else if eq("addedAccessPolicy") {
-        p.added_policy = map.next_value::<ObjectOrJson<AccessPolicyEntry>>()?.0.map(Box::new);
+        p.added_policy = map
+            .next_value::<ObjectOrJson<AccessPolicyEntry>>()?
+            .0
+            .map(Box::new);
     } else if eq("removedAccessPolicy") {
-        p.removed_policy = map.next_value::<ObjectOrJson<AccessPolicyEntry>>()?.0.map(Box::new);
+        p.removed_policy = map
+            .next_value::<ObjectOrJson<AccessPolicyEntry>>()?
+            .0
+            .map(Box::new);
     } else {
         skip(map)?;
     }
@@ -546,16 +585,33 @@ mod tests {
     fn claim_names_in_every_spelling() {
         let table = [
             ("oid", "oid"),
-            ("http://schemas.microsoft.com/identity/claims/objectidentifier", "objectidentifier"),
-            ("http_schemas_microsoft_com_identity_claims_objectidentifier", "objectidentifier"),
-            ("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn", "upn"),
-            ("http_schemas_xmlsoap_org_ws_2005_05_identity_claims_upn", "upn"),
+            (
+                "http://schemas.microsoft.com/identity/claims/objectidentifier",
+                "objectidentifier",
+            ),
+            (
+                "http_schemas_microsoft_com_identity_claims_objectidentifier",
+                "objectidentifier",
+            ),
+            (
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+                "upn",
+            ),
+            (
+                "http_schemas_xmlsoap_org_ws_2005_05_identity_claims_upn",
+                "upn",
+            ),
             ("xms_mirid", "xms_mirid"),
-            ("http_schemas_microsoft_com_claims_authnmethodsreferences", "authnmethodsreferences"),
+            (
+                "http_schemas_microsoft_com_claims_authnmethodsreferences",
+                "authnmethodsreferences",
+            ),
         ];
         for (name, want) in table {
             assert_eq!(canonical_claim_name(name), want);
         }
+        // A multi-byte character across byte 5 is not a prefix match (and no panic).
+        assert_eq!(canonical_claim_name("abcdéfgh"), "abcdéfgh");
     }
 
     #[test]

@@ -122,13 +122,38 @@ pub struct File {
 pub fn load(src: &Source, config: &Config) -> Result<Box<dyn Detector>, DetectorError> {
     let f: File = defs::parse(src)?;
     let c = &f.chain;
-    require(c.read_window.as_std().as_secs() >= 60, src, "chain.read_window", "must be at least 1m")?;
-    require(c.revoke_window.as_std().as_secs() >= 60, src, "chain.revoke_window", "must be at least 1m")?;
-    require(c.max_open_grants >= 1, src, "chain.max_open_grants", "must be at least 1")?;
+    require(
+        c.read_window.as_std().as_secs() >= 60,
+        src,
+        "chain.read_window",
+        "must be at least 1m",
+    )?;
+    require(
+        c.revoke_window.as_std().as_secs() >= 60,
+        src,
+        "chain.revoke_window",
+        "must be at least 1m",
+    )?;
+    require(
+        c.max_open_grants >= 1,
+        src,
+        "chain.max_open_grants",
+        "must be at least 1",
+    )?;
     let r = &f.raise;
-    for (key, v) in [("raise.self_grant", r.self_grant), ("raise.new_grantee", r.new_grantee), ("raise.unusual_place", r.unusual_place),
-        ("raise.first_access_change", r.first_access_change), ("raise.broad_ip_rule", r.broad_ip_rule)] {
-        require(v <= 4, src, key, "must be between 0 and 4 (steps from info to critical)")?;
+    for (key, v) in [
+        ("raise.self_grant", r.self_grant),
+        ("raise.new_grantee", r.new_grantee),
+        ("raise.unusual_place", r.unusual_place),
+        ("raise.first_access_change", r.first_access_change),
+        ("raise.broad_ip_rule", r.broad_ip_rule),
+    ] {
+        require(
+            v <= 4,
+            src,
+            key,
+            "must be between 0 and 4 (steps from info to critical)",
+        )?;
     }
     let suppressor = defs::suppressor(src, config, &f.suppress)?;
     let make = || -> Box<dyn Detector> {
@@ -163,21 +188,31 @@ impl AccessChange {
         if obs.learning() {
             return (0, why);
         }
-        if obs.profile.and_then(|p| p.knows_place(obs.geo)) == Some(false) && self.raise.unusual_place > 0 {
+        if obs.profile.and_then(|p| p.knows_place(obs.geo)) == Some(false)
+            && self.raise.unusual_place > 0
+        {
             steps += self.raise.unusual_place;
-            why.push(format!("made from {}, a place this caller never used", obs.geo.label()));
+            why.push(format!(
+                "made from {}, a place this caller never used",
+                obs.geo.label()
+            ));
         }
-        if obs.profile.is_some_and(|p| p.access_changes == 0) && self.raise.first_access_change > 0 {
+        if obs.profile.is_some_and(|p| p.access_changes == 0) && self.raise.first_access_change > 0
+        {
             steps += self.raise.first_access_change;
             let days = obs.profile.map_or(0.0, |p| p.history_days(obs.now));
-            why.push(format!("the caller never changed a vault in {days:.0} days"));
+            why.push(format!(
+                "the caller never changed a vault in {days:.0} days"
+            ));
         }
         (steps, why)
     }
 
     fn policy_change(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
         let e = obs.event;
-        let Some(change) = e.policy_change.as_deref() else { return };
+        let Some(change) = e.policy_change.as_deref() else {
+            return;
+        };
         let (ctx_steps, ctx_why) = self.caller_context(obs);
         if let Some(added) = &change.added {
             let grantee_id = added.object_id.clone().unwrap_or_else(|| "?".into());
@@ -192,14 +227,33 @@ impl AccessChange {
             }
             if never_seen && !self_grant && self.raise.new_grantee > 0 {
                 steps += self.raise.new_grantee;
-                why.push(format!("grantee {grantee_id} never made a request kvwatch saw"));
+                why.push(format!(
+                    "grantee {grantee_id} never made a request kvwatch saw"
+                ));
             }
             let perms = added.permissions.flat();
             let severity = raise(self.severity.access_policy_added, steps);
-            let s = format!("{} added an access policy on vault {} for {} granting {}{}{}",
-                who(e), e.vault, if self_grant { "itself".to_owned() } else { grantee_id.clone() }, list(&perms, perms.len(), 6),
-                if added.permissions.can_read_secrets() { " (it can read secret values)" } else { "" },
-                if why.is_empty() { String::new() } else { format!("; {}", why.join("; ")) });
+            let s = format!(
+                "{} added an access policy on vault {} for {} granting {}{}{}",
+                who(e),
+                e.vault,
+                if self_grant {
+                    "itself".to_owned()
+                } else {
+                    grantee_id.clone()
+                },
+                list(&perms, perms.len(), 6),
+                if added.permissions.can_read_secrets() {
+                    " (it can read secret values)"
+                } else {
+                    ""
+                },
+                if why.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", why.join("; "))
+                }
+            );
             let mut f = Finding::about(obs, NAME, "access_policy_added", severity);
             f.summary = s;
             f.evidence = Evidence::new()
@@ -209,17 +263,34 @@ impl AccessChange {
                 .with_list("reasons", why)
                 .with_list("addresses", e.caller_ip.map(|ip| ip.to_string()));
             findings.push(f);
-            self.state.open_grant(Grant {
-                vault: obs.vault, vault_name: e.vault.to_string(), grantee, grantee_id, at: obs.now, caller_identity: e.identity().into_owned(),
-                caller: PrincipalSummary::of(&e.principal), caller_who: who(e), self_grant, permissions: perms, reads: 0, objects: Vec::new(),
-                reported: 0, first_read: 0, revoked: false,
-            }, self.chain.max_open_grants);
+            self.state.open_grant(
+                Grant {
+                    vault: obs.vault,
+                    vault_name: e.vault.to_string(),
+                    grantee,
+                    grantee_id,
+                    at: obs.now,
+                    caller_identity: e.identity().into_owned(),
+                    caller: PrincipalSummary::of(&e.principal),
+                    caller_who: who(e),
+                    self_grant,
+                    permissions: perms,
+                    reads: 0,
+                    objects: Vec::new(),
+                    reported: 0,
+                    first_read: 0,
+                    revoked: false,
+                },
+                self.chain.max_open_grants,
+            );
         }
         if let Some(removed) = &change.removed {
             let grantee_id = removed.object_id.clone().unwrap_or_else(|| "?".into());
             let grantee = principal_key(&grantee_id);
             let revoke_secs = defs::secs(self.chain.revoke_window);
-            let recent = self.state.recent_grant(obs.vault, grantee, obs.now.saturating_sub(revoke_secs));
+            let recent =
+                self.state
+                    .recent_grant(obs.vault, grantee, obs.now.saturating_sub(revoke_secs));
             let (rule, base) = match recent {
                 Some(_) => ("grant_then_revoke", self.severity.grant_then_revoke),
                 None => ("access_policy_removed", self.severity.access_policy_removed),
@@ -250,18 +321,34 @@ impl AccessChange {
 
     fn config_change(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
         let e = obs.event;
-        let is_change = e.operation.is(KnownOperation::VaultPut) || e.operation.is(KnownOperation::VaultPatch);
-        let previous = self.state.vaults.get(&obs.vault).map(|v| (v.config.clone(), v.seen));
+        let is_change =
+            e.operation.is(KnownOperation::VaultPut) || e.operation.is(KnownOperation::VaultPatch);
+        let previous = self
+            .state
+            .vaults
+            .get(&obs.vault)
+            .map(|v| (v.config.clone(), v.seen));
         let Some(new) = e.vault_config.as_deref() else {
             if is_change && e.policy_change.is_none() {
                 self.vault_changed(obs, Vec::new(), findings);
             }
             return;
         };
-        self.state.remember(obs.vault, VaultState { name: e.vault.to_string(), config: new.clone(), seen: obs.now });
+        self.state.remember(
+            obs.vault,
+            VaultState {
+                name: e.vault.to_string(),
+                config: new.clone(),
+                seen: obs.now,
+            },
+        );
         let Some((old, seen)) = previous else {
             if is_change && e.policy_change.is_none() {
-                self.vault_changed(obs, vec!["no earlier configuration known to compare with".into()], findings);
+                self.vault_changed(
+                    obs,
+                    vec!["no earlier configuration known to compare with".into()],
+                    findings,
+                );
             }
             return;
         };
@@ -272,17 +359,33 @@ impl AccessChange {
             }
             return;
         };
-        let (ctx_steps, ctx_why) = if is_change { self.caller_context(obs) } else { (0, Vec::new()) };
+        let (ctx_steps, ctx_why) = if is_change {
+            self.caller_context(obs)
+        } else {
+            (0, Vec::new())
+        };
         let (rule, severity) = if is_change {
             (worst.rule, raise(worst.severity, ctx_steps))
         } else {
-            ("weakened_config_observed", self.severity.weakened_config_observed)
+            (
+                "weakened_config_observed",
+                self.severity.weakened_config_observed,
+            )
         };
         let what: Vec<String> = changes.iter().map(|c| c.what.clone()).collect();
         let mut f = Finding::about(obs, NAME, rule, severity);
         f.summary = if is_change {
-            format!("{} weakened vault {}: {}{}", who(e), e.vault, what.join("; "),
-                if ctx_why.is_empty() { String::new() } else { format!("; {}", ctx_why.join("; ")) })
+            format!(
+                "{} weakened vault {}: {}{}",
+                who(e),
+                e.vault,
+                what.join("; "),
+                if ctx_why.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", ctx_why.join("; "))
+                }
+            )
         } else {
             format!("a {} of vault {} shows a weaker configuration than {} ago with no change record in between: {}", e.operation, e.vault,
                 duration(obs.now.saturating_sub(seen)), what.join("; "))
@@ -302,8 +405,18 @@ impl AccessChange {
         }
         let e = obs.event;
         let mut f = Finding::about(obs, NAME, "vault_changed", self.severity.vault_changed);
-        f.summary = format!("{} changed vault {} ({}) from {}; nothing that weakens access: {}", who(e), e.vault, e.operation, obs.geo.label(),
-            if what.is_empty() { "no configuration difference visible".to_owned() } else { what.join("; ") });
+        f.summary = format!(
+            "{} changed vault {} ({}) from {}; nothing that weakens access: {}",
+            who(e),
+            e.vault,
+            e.operation,
+            obs.geo.label(),
+            if what.is_empty() {
+                "no configuration difference visible".to_owned()
+            } else {
+                what.join("; ")
+            }
+        );
         f.evidence = Evidence::new()
             .with("observed", serde_json::json!({ "operation": e.operation.to_string(), "changes": what, "place": obs.geo.label() }))
             .with_list("addresses", e.caller_ip.map(|ip| ip.to_string()));
@@ -314,8 +427,14 @@ impl AccessChange {
         let e = obs.event;
         let Some(key) = obs.principal else { return };
         let since = obs.now.saturating_sub(defs::secs(self.chain.read_window));
-        let object = e.object.as_ref().map(|o| o.to_string()).unwrap_or_else(|| e.operation.to_string());
-        let Some(g) = self.state.grant_for_read(obs.vault, key, since) else { return };
+        let object = e
+            .object
+            .as_ref()
+            .map(|o| o.to_string())
+            .unwrap_or_else(|| e.operation.to_string());
+        let Some(g) = self.state.grant_for_read(obs.vault, key, since) else {
+            return;
+        };
         g.reads += 1;
         if g.first_read == 0 {
             g.first_read = obs.now;
@@ -333,9 +452,19 @@ impl AccessChange {
         f.principal = g.caller.clone();
         f.vault = g.vault_name.clone();
         f.first_seen = time_of(g.at);
-        f.summary = format!("{} read {} on vault {} {} after {} granted it access ({}): a grant followed by use",
-            if g.self_grant { "the same caller".to_owned() } else { format!("grantee {}", g.grantee_id) },
-            list(&g.objects, g.reads as usize, 4), g.vault_name, duration(g.first_read.saturating_sub(g.at)), g.caller_who, list(&g.permissions, g.permissions.len(), 4));
+        f.summary = format!(
+            "{} read {} on vault {} {} after {} granted it access ({}): a grant followed by use",
+            if g.self_grant {
+                "the same caller".to_owned()
+            } else {
+                format!("grantee {}", g.grantee_id)
+            },
+            list(&g.objects, g.reads as usize, 4),
+            g.vault_name,
+            duration(g.first_read.saturating_sub(g.at)),
+            g.caller_who,
+            list(&g.permissions, g.permissions.len(), 4)
+        );
         f.evidence = Evidence::new()
             .with("chain", serde_json::json!({ "granted_at": time_of(g.at).to_rfc3339(), "granted_by": g.caller_identity, "grantee": g.grantee_id,
                 "permissions": g.permissions, "first_read": time_of(g.first_read).to_rfc3339(), "reads": g.reads, "reader": who(e) }))
@@ -357,10 +486,14 @@ impl Detector for AccessChange {
         }
         match e.class {
             OperationClass::ReadValue if self.state.has_open_grants() => {
-                self.state.expire(obs.now.saturating_sub(defs::secs(self.chain.read_window).max(defs::secs(self.chain.revoke_window))));
+                self.state.expire(obs.now.saturating_sub(
+                    defs::secs(self.chain.read_window).max(defs::secs(self.chain.revoke_window)),
+                ));
                 self.grantee_reads(obs, findings);
             }
-            OperationClass::AccessChange | OperationClass::Enumerate if e.vault_config.is_some() || e.policy_change.is_some() => {
+            OperationClass::AccessChange | OperationClass::Enumerate
+                if e.vault_config.is_some() || e.policy_change.is_some() =>
+            {
                 self.policy_change(obs, findings);
                 self.config_change(obs, findings);
             }
@@ -377,7 +510,10 @@ impl Detector for AccessChange {
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), DetectorError> {
-        self.state = serde_json::from_slice(state).map_err(|e| DetectorError::Restore { detector: NAME.into(), message: e.to_string() })?;
+        self.state = serde_json::from_slice(state).map_err(|e| DetectorError::Restore {
+            detector: NAME.into(),
+            message: e.to_string(),
+        })?;
         Ok(())
     }
 

@@ -26,25 +26,52 @@ fn on(v: Option<bool>) -> bool {
 }
 
 fn broad(rule: &str) -> bool {
-    let prefix = rule.rsplit_once('/').and_then(|(_, p)| p.parse::<u8>().ok());
+    let prefix = rule
+        .rsplit_once('/')
+        .and_then(|(_, p)| p.parse::<u8>().ok());
     let addr = rule.split('/').next().unwrap_or("");
     matches!(prefix, Some(p) if p <= 8) || addr == "0.0.0.0" || addr == "::" || rule == "*"
 }
 
 /// The weakenings from `old` to `new`.
-pub fn weakenings(old: &VaultConfig, new: &VaultConfig, sev: &Severities, broad_raise: u32) -> Vec<Change> {
+pub fn weakenings(
+    old: &VaultConfig,
+    new: &VaultConfig,
+    sev: &Severities,
+    broad_raise: u32,
+) -> Vec<Change> {
     let mut out = Vec::new();
-    let mut add = |rule, severity, what: String| out.push(Change { rule, severity, what });
+    let mut add = |rule, severity, what: String| {
+        out.push(Change {
+            rule,
+            severity,
+            what,
+        })
+    };
     if !old.is_publicly_reachable() && new.is_publicly_reachable() {
         let how = match (&old.public_network_access, &new.public_network_access) {
-            (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b) => format!("public network access {a} → {b}"),
+            (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b) => {
+                format!("public network access {a} → {b}")
+            }
             _ => {
-                let before = old.network_acls.as_ref().and_then(|n| n.default_action.clone()).unwrap_or_else(|| "?".into());
-                let after = new.network_acls.as_ref().and_then(|n| n.default_action.clone()).unwrap_or_else(|| "none (open)".into());
+                let before = old
+                    .network_acls
+                    .as_ref()
+                    .and_then(|n| n.default_action.clone())
+                    .unwrap_or_else(|| "?".into());
+                let after = new
+                    .network_acls
+                    .as_ref()
+                    .and_then(|n| n.default_action.clone())
+                    .unwrap_or_else(|| "none (open)".into());
                 format!("firewall default action {before} → {after}")
             }
         };
-        add("network_opened", sev.network_opened, format!("{how}: any address can now reach the vault"));
+        add(
+            "network_opened",
+            sev.network_opened,
+            format!("{how}: any address can now reach the vault"),
+        );
     }
     let empty = Vec::new();
     let old_ip = old.network_acls.as_ref().map_or(&empty, |n| &n.ip_rules);
@@ -52,41 +79,114 @@ pub fn weakenings(old: &VaultConfig, new: &VaultConfig, sev: &Severities, broad_
     let added: Vec<&String> = new_ip.iter().filter(|r| !old_ip.contains(r)).collect();
     if !added.is_empty() {
         let wide = added.iter().any(|r| broad(r));
-        let severity = if wide { super::raise(sev.network_rule_added, broad_raise) } else { sev.network_rule_added };
+        let severity = if wide {
+            super::raise(sev.network_rule_added, broad_raise)
+        } else {
+            sev.network_rule_added
+        };
         let list: Vec<&str> = added.iter().map(|s| s.as_str()).collect();
-        add("network_rule_added", severity, format!("IP rules added: {}{}", list.join(", "), if wide { " (a very broad range)" } else { "" }));
+        add(
+            "network_rule_added",
+            severity,
+            format!(
+                "IP rules added: {}{}",
+                list.join(", "),
+                if wide { " (a very broad range)" } else { "" }
+            ),
+        );
     }
-    let old_vn = old.network_acls.as_ref().map_or(&empty, |n| &n.virtual_network_rules);
-    let new_vn = new.network_acls.as_ref().map_or(&empty, |n| &n.virtual_network_rules);
-    let added_vn: Vec<&str> = new_vn.iter().filter(|r| !old_vn.contains(r)).map(String::as_str).collect();
+    let old_vn = old
+        .network_acls
+        .as_ref()
+        .map_or(&empty, |n| &n.virtual_network_rules);
+    let new_vn = new
+        .network_acls
+        .as_ref()
+        .map_or(&empty, |n| &n.virtual_network_rules);
+    let added_vn: Vec<&str> = new_vn
+        .iter()
+        .filter(|r| !old_vn.contains(r))
+        .map(String::as_str)
+        .collect();
     if !added_vn.is_empty() {
-        add("network_rule_added", sev.network_rule_added, format!("virtual-network rules added: {}", added_vn.join(", ")));
+        add(
+            "network_rule_added",
+            sev.network_rule_added,
+            format!("virtual-network rules added: {}", added_vn.join(", ")),
+        );
     }
-    let bypass = |c: &VaultConfig| c.network_acls.as_ref().and_then(|n| n.bypass.clone()).unwrap_or_default();
-    if old.network_acls.is_some() && bypass(old).eq_ignore_ascii_case("none") && bypass(new).eq_ignore_ascii_case("azureservices") {
-        add("network_rule_added", sev.network_rule_added, "trusted Azure services may now bypass the firewall".into());
+    let bypass = |c: &VaultConfig| {
+        c.network_acls
+            .as_ref()
+            .and_then(|n| n.bypass.clone())
+            .unwrap_or_default()
+    };
+    if old.network_acls.is_some()
+        && bypass(old).eq_ignore_ascii_case("none")
+        && bypass(new).eq_ignore_ascii_case("azureservices")
+    {
+        add(
+            "network_rule_added",
+            sev.network_rule_added,
+            "trusted Azure services may now bypass the firewall".into(),
+        );
     }
     if on(old.enable_rbac_authorization) && new.enable_rbac_authorization == Some(false) {
-        add("rbac_disabled", sev.rbac_disabled, "RBAC authorization turned off: legacy access policies apply again".into());
+        add(
+            "rbac_disabled",
+            sev.rbac_disabled,
+            "RBAC authorization turned off: legacy access policies apply again".into(),
+        );
     }
     if on(old.enable_purge_protection) && !on(new.enable_purge_protection) {
-        add("purge_protection_disabled", sev.purge_protection_disabled, "purge protection turned off: deleted secrets can be purged for good".into());
+        add(
+            "purge_protection_disabled",
+            sev.purge_protection_disabled,
+            "purge protection turned off: deleted secrets can be purged for good".into(),
+        );
     }
     if on(old.enable_soft_delete) && new.enable_soft_delete == Some(false) {
-        add("soft_delete_weakened", sev.soft_delete_weakened, "soft delete turned off".into());
+        add(
+            "soft_delete_weakened",
+            sev.soft_delete_weakened,
+            "soft delete turned off".into(),
+        );
     }
-    if let (Some(a), Some(b)) = (old.soft_delete_retention_days, new.soft_delete_retention_days) {
+    if let (Some(a), Some(b)) = (
+        old.soft_delete_retention_days,
+        new.soft_delete_retention_days,
+    ) {
         if b < a {
-            add("soft_delete_weakened", sev.soft_delete_weakened, format!("soft-delete retention shortened from {a} to {b} days"));
+            add(
+                "soft_delete_weakened",
+                sev.soft_delete_weakened,
+                format!("soft-delete retention shortened from {a} to {b} days"),
+            );
         }
     }
     for (name, a, b) in [
-        ("VM deployment (enabledForDeployment)", old.enabled_for_deployment, new.enabled_for_deployment),
-        ("ARM template deployment (enabledForTemplateDeployment)", old.enabled_for_template_deployment, new.enabled_for_template_deployment),
-        ("disk encryption (enabledForDiskEncryption)", old.enabled_for_disk_encryption, new.enabled_for_disk_encryption),
+        (
+            "VM deployment (enabledForDeployment)",
+            old.enabled_for_deployment,
+            new.enabled_for_deployment,
+        ),
+        (
+            "ARM template deployment (enabledForTemplateDeployment)",
+            old.enabled_for_template_deployment,
+            new.enabled_for_template_deployment,
+        ),
+        (
+            "disk encryption (enabledForDiskEncryption)",
+            old.enabled_for_disk_encryption,
+            new.enabled_for_disk_encryption,
+        ),
     ] {
         if !on(a) && on(b) {
-            add("deployment_access_enabled", sev.deployment_access_enabled, format!("{name} may now read secrets"));
+            add(
+                "deployment_access_enabled",
+                sev.deployment_access_enabled,
+                format!("{name} may now read secrets"),
+            );
         }
     }
     out
@@ -99,15 +199,27 @@ pub fn differences(old: &VaultConfig, new: &VaultConfig) -> Vec<String> {
         serde_json::Value::String(s) => s,
         other => other.to_string(),
     };
-    let (a, b) = (serde_json::to_value(old).unwrap_or_default(), serde_json::to_value(new).unwrap_or_default());
+    let (a, b) = (
+        serde_json::to_value(old).unwrap_or_default(),
+        serde_json::to_value(new).unwrap_or_default(),
+    );
     let empty = serde_json::Map::new();
-    let (a, b) = (a.as_object().unwrap_or(&empty), b.as_object().unwrap_or(&empty));
+    let (a, b) = (
+        a.as_object().unwrap_or(&empty),
+        b.as_object().unwrap_or(&empty),
+    );
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
     keys.sort();
     keys.dedup();
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| format!("{k}: {} → {}", show(a.get(k).cloned().unwrap_or_default()), show(b.get(k).cloned().unwrap_or_default())))
+        .map(|k| {
+            format!(
+                "{k}: {} → {}",
+                show(a.get(k).cloned().unwrap_or_default()),
+                show(b.get(k).cloned().unwrap_or_default())
+            )
+        })
         .collect()
 }
 
@@ -135,7 +247,11 @@ mod tests {
 
     fn closed() -> VaultConfig {
         VaultConfig {
-            network_acls: Some(NetworkAcls { default_action: Some("Deny".into()), bypass: Some("None".into()), ..Default::default() }),
+            network_acls: Some(NetworkAcls {
+                default_action: Some("Deny".into()),
+                bypass: Some("None".into()),
+                ..Default::default()
+            }),
             enable_rbac_authorization: Some(true),
             enable_purge_protection: Some(true),
             enable_soft_delete: Some(true),
@@ -171,8 +287,14 @@ mod tests {
             assert_eq!(got.len(), 1, "{rule}: {got:?}");
             assert_eq!((got[0].rule, got[0].severity), (rule, severity));
         }
-        assert!(weakenings(&open, &closed(), &sev(), 1).is_empty(), "tightening is silent");
+        assert!(
+            weakenings(&open, &closed(), &sev(), 1).is_empty(),
+            "tightening is silent"
+        );
         assert!(weakenings(&closed(), &closed(), &sev(), 1).is_empty());
-        assert_eq!(differences(&rbac, &closed()), vec!["enableRbacAuthorization: false → true".to_owned()]);
+        assert_eq!(
+            differences(&rbac, &closed()),
+            vec!["enableRbacAuthorization: false → true".to_owned()]
+        );
     }
 }

@@ -71,7 +71,12 @@ impl State {
     /// Remembers a vault's configuration.
     pub fn remember(&mut self, vault: u64, state: VaultState) {
         if self.vaults.len() >= MAX_VAULTS && !self.vaults.contains_key(&vault) {
-            if let Some(oldest) = self.vaults.iter().min_by_key(|(_, v)| v.seen).map(|(k, _)| *k) {
+            if let Some(oldest) = self
+                .vaults
+                .iter()
+                .min_by_key(|(_, v)| v.seen)
+                .map(|(k, _)| *k)
+            {
                 self.vaults.remove(&oldest);
             }
         }
@@ -98,17 +103,27 @@ impl State {
 
     /// The latest unrevoked grant of `grantee` on `vault` made at or after `since`.
     pub fn recent_grant(&mut self, vault: u64, grantee: u128, since: u32) -> Option<&mut Grant> {
-        self.grants.iter_mut().rev().find(|g| g.vault == vault && g.grantee == grantee && g.at >= since && !g.revoked)
+        self.grants
+            .iter_mut()
+            .rev()
+            .find(|g| g.vault == vault && g.grantee == grantee && g.at >= since && !g.revoked)
     }
 
     /// The latest grant of `reader` on `vault` made at or after `since` (revoked or not).
     pub fn grant_for_read(&mut self, vault: u64, reader: u128, since: u32) -> Option<&mut Grant> {
-        self.grants.iter_mut().rev().find(|g| g.vault == vault && g.grantee == reader && g.at >= since)
+        self.grants
+            .iter_mut()
+            .rev()
+            .find(|g| g.vault == vault && g.grantee == reader && g.at >= since)
     }
 
     /// Memory held.
     pub fn memory(&self) -> DetectorMemory {
-        let vault_bytes: usize = self.vaults.values().map(|v| std::mem::size_of::<(u64, VaultState)>() + v.name.len() + 128).sum();
+        let vault_bytes: usize = self
+            .vaults
+            .values()
+            .map(|v| std::mem::size_of::<(u64, VaultState)>() + v.name.len() + 128)
+            .sum();
         DetectorMemory {
             learned_entries: self.vaults.len(),
             learned_bytes: vault_bytes,

@@ -137,26 +137,103 @@ pub struct Settings {
 }
 
 fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
-    require(!f.objects.operations.is_empty(), src, "objects.operations", "must name at least one operation")?;
+    require(
+        !f.objects.operations.is_empty(),
+        src,
+        "objects.operations",
+        "must name at least one operation",
+    )?;
     let (s, l) = (&f.short, &f.long);
-    require(s.window.as_std().as_secs() >= 60, src, "short.window", "must be at least 1m")?;
-    require(l.window > s.window, src, "long.window", "must be longer than short.window")?;
-    require(l.window.as_std().as_secs() <= 7 * 86_400, src, "long.window", "must be at most 7d")?;
-    require(s.min_distinct >= 2, src, "short.min_distinct", "must be at least 2 (one read is never bulk)")?;
-    require(l.min_distinct >= s.min_distinct, src, "long.min_distinct", "must be at least short.min_distinct")?;
-    require(s.min_history_windows >= 1, src, "short.min_history_windows", "must be at least 1")?;
-    require(l.min_history_windows >= 1, src, "long.min_history_windows", "must be at least 1")?;
+    require(
+        s.window.as_std().as_secs() >= 60,
+        src,
+        "short.window",
+        "must be at least 1m",
+    )?;
+    require(
+        l.window > s.window,
+        src,
+        "long.window",
+        "must be longer than short.window",
+    )?;
+    require(
+        l.window.as_std().as_secs() <= 7 * 86_400,
+        src,
+        "long.window",
+        "must be at most 7d",
+    )?;
+    require(
+        s.min_distinct >= 2,
+        src,
+        "short.min_distinct",
+        "must be at least 2 (one read is never bulk)",
+    )?;
+    require(
+        l.min_distinct >= s.min_distinct,
+        src,
+        "long.min_distinct",
+        "must be at least short.min_distinct",
+    )?;
+    require(
+        s.min_history_windows >= 1,
+        src,
+        "short.min_history_windows",
+        "must be at least 1",
+    )?;
+    require(
+        l.min_history_windows >= 1,
+        src,
+        "long.min_history_windows",
+        "must be at least 1",
+    )?;
     let h = &f.history;
-    for (key, q) in [("history.quantile", h.quantile), ("history.population_quantile", h.population_quantile)] {
+    for (key, q) in [
+        ("history.quantile", h.quantile),
+        ("history.population_quantile", h.population_quantile),
+    ] {
         require(q > 0.0 && q <= 1.0, src, key, "must be in (0, 1]")?;
     }
-    require(h.own_ratio >= 1.0, src, "history.own_ratio", "must be at least 1")?;
-    require(h.max_probability > 0.0 && h.max_probability < 0.5, src, "history.max_probability", "must be in (0, 0.5)")?;
-    require(h.prior_windows >= 0.0, src, "history.prior_windows", "must not be negative")?;
-    require(h.scheduled_max_hours <= 24, src, "history.scheduled_max_hours", "must be at most 24")?;
-    require(h.schedule_slack_hours <= 6, src, "history.schedule_slack_hours", "must be at most 6")?;
-    require(f.severity.raise_ratio > 1.0, src, "severity.raise_ratio", "must be more than 1")?;
-    for (key, v) in [("severity.list_then_get", f.severity.list_then_get), ("severity.throttled", f.severity.throttled), ("severity.new_place", f.severity.new_place)] {
+    require(
+        h.own_ratio >= 1.0,
+        src,
+        "history.own_ratio",
+        "must be at least 1",
+    )?;
+    require(
+        h.max_probability > 0.0 && h.max_probability < 0.5,
+        src,
+        "history.max_probability",
+        "must be in (0, 0.5)",
+    )?;
+    require(
+        h.prior_windows >= 0.0,
+        src,
+        "history.prior_windows",
+        "must not be negative",
+    )?;
+    require(
+        h.scheduled_max_hours <= 24,
+        src,
+        "history.scheduled_max_hours",
+        "must be at most 24",
+    )?;
+    require(
+        h.schedule_slack_hours <= 6,
+        src,
+        "history.schedule_slack_hours",
+        "must be at most 6",
+    )?;
+    require(
+        f.severity.raise_ratio > 1.0,
+        src,
+        "severity.raise_ratio",
+        "must be more than 1",
+    )?;
+    for (key, v) in [
+        ("severity.list_then_get", f.severity.list_then_get),
+        ("severity.throttled", f.severity.throttled),
+        ("severity.new_place", f.severity.new_place),
+    ] {
         require(v <= 4, src, key, "must be between 0 and 4 steps")?;
     }
     Ok(())
@@ -168,14 +245,30 @@ pub fn load(src: &Source, config: &Config) -> Result<Box<dyn Detector>, Detector
     validate(&f, src)?;
     let suppressor = defs::suppressor(src, config, &f.suppress)?;
     let settings = Settings {
-        read_ops: f.objects.operations.iter().map(|o| o.to_ascii_lowercase()).collect(),
-        list_ops: f.objects.list_operations.iter().map(|o| o.to_ascii_lowercase()).collect(),
+        read_ops: f
+            .objects
+            .operations
+            .iter()
+            .map(|o| o.to_ascii_lowercase())
+            .collect(),
+        list_ops: f
+            .objects
+            .list_operations
+            .iter()
+            .map(|o| o.to_ascii_lowercase())
+            .collect(),
         short: f.short.clone(),
         long: f.long.clone(),
         history: f.history.clone(),
         severity: f.severity.clone(),
     };
-    let make = || -> Box<dyn Detector> { Box::new(BulkRetrieval { s: settings.clone(), suppressor: suppressor.clone(), state: State::default() }) };
+    let make = || -> Box<dyn Detector> {
+        Box::new(BulkRetrieval {
+            s: settings.clone(),
+            suppressor: suppressor.clone(),
+            state: State::default(),
+        })
+    };
     super::examples::check(&src.file, &f.example, &f.example_geo, &make)?;
     Ok(make())
 }
@@ -214,7 +307,10 @@ impl Detector for BulkRetrieval {
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), DetectorError> {
-        self.state = State::from_snapshot(state).map_err(|e| DetectorError::Restore { detector: NAME.into(), message: e.to_string() })?;
+        self.state = State::from_snapshot(state).map_err(|e| DetectorError::Restore {
+            detector: NAME.into(),
+            message: e.to_string(),
+        })?;
         Ok(())
     }
 

@@ -38,7 +38,8 @@ pub(crate) fn observe(d: &mut BulkRetrieval, obs: &Observation<'_>, findings: &m
     let mut a = d.state.active.remove(&(key, obs.vault)).unwrap_or_default();
     // Close tumbles that ended before this event (learning), then start a new episode if quiet.
     if a.last > 0 && now / short_w != a.short_tumble {
-        d.state.record(key, obs.vault, kind, &mut a, short_w, large_at);
+        d.state
+            .record(key, obs.vault, kind, &mut a, short_w, large_at);
     }
     if a.last > 0 && now / long_w != a.long_tumble {
         d.state.record_long(key, kind, &mut a);
@@ -46,7 +47,13 @@ pub(crate) fn observe(d: &mut BulkRetrieval, obs: &Observation<'_>, findings: &m
     a.short_tumble = now / short_w;
     a.long_tumble = now / long_w;
     if a.last < now.saturating_sub(long_w) {
-        a = Active { short_tumble: a.short_tumble, long_tumble: a.long_tumble, first: now, kind: kind as u8, ..Default::default() };
+        a = Active {
+            short_tumble: a.short_tumble,
+            long_tumble: a.long_tumble,
+            first: now,
+            kind: kind as u8,
+            ..Default::default()
+        };
     }
     a.last = now;
     a.kind = kind as u8;
@@ -94,7 +101,13 @@ fn prune(d: &mut BulkRetrieval, obs: &Observation<'_>) {
     d.state.last_prune = now;
     let (short_w, long_w) = (secs(d.s.short.window), secs(d.s.long.window));
     let large_at = (d.s.short.min_distinct / 2).max(4);
-    let idle: Vec<(u128, u64)> = d.state.active.iter().filter(|(_, a)| a.last < now.saturating_sub(long_w)).map(|(k, _)| *k).collect();
+    let idle: Vec<(u128, u64)> = d
+        .state
+        .active
+        .iter()
+        .filter(|(_, a)| a.last < now.saturating_sub(long_w))
+        .map(|(k, _)| *k)
+        .collect();
     for (key, vault) in idle {
         if let Some(mut a) = d.state.active.remove(&(key, vault)) {
             let kind = usize::from(a.kind);
@@ -103,10 +116,13 @@ fn prune(d: &mut BulkRetrieval, obs: &Observation<'_>) {
         }
     }
     if now >= d.state.last_population.saturating_add(3600) {
-        d.state.refresh_population(d.s.history.population_quantile, now);
+        d.state
+            .refresh_population(d.s.history.population_quantile, now);
     }
     let forget = now.saturating_sub(obs.baselines.settings().forget_secs);
-    d.state.history.retain(|k, h| h.last >= forget && obs.baselines.principal(*k).is_some());
+    d.state
+        .history
+        .retain(|k, h| h.last >= forget && obs.baselines.principal(*k).is_some());
     if d.state.history.capacity() > 2 * d.state.history.len().max(64) {
         d.state.history.shrink_to_fit();
         d.state.active.shrink_to_fit();
@@ -140,7 +156,14 @@ struct Verdict {
     why: String,
 }
 
-fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w: Win, findings: &mut Vec<Finding>) {
+fn judge(
+    d: &mut BulkRetrieval,
+    obs: &Observation<'_>,
+    a: &mut Active,
+    n: u32,
+    w: Win,
+    findings: &mut Vec<Finding>,
+) {
     let (win, idx) = match w {
         Win::Short => (&d.s.short, 0),
         Win::Long => (&d.s.long, 1),
@@ -151,16 +174,34 @@ fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w
     let h = &d.s.history;
     let kind = obs.event.principal.kind;
     let hist_default = History::default();
-    let own = d.state.history.get(&obs.principal.unwrap_or(0)).unwrap_or(&hist_default);
-    let own_hist = if w == Win::Short { &own.short } else { &own.long };
-    let pop = if w == Win::Short { &d.state.pop_short[kind.index()] } else { &d.state.pop_long[kind.index()] };
+    let own = d
+        .state
+        .history
+        .get(&obs.principal.unwrap_or(0))
+        .unwrap_or(&hist_default);
+    let own_hist = if w == Win::Short {
+        &own.short
+    } else {
+        &own.long
+    };
+    let pop = if w == Win::Short {
+        &d.state.pop_short[kind.index()]
+    } else {
+        &d.state.pop_long[kind.index()]
+    };
     let learned = !obs.learning() && own_hist.total() >= win.min_history_windows;
     let place_known = !a.new_place;
     let hour = (obs.now % 86_400) / 3600;
     let scheduled = own.scheduled(h.scheduled_max_hours, h.scheduled_min_windows);
-    let on_schedule = !scheduled || own.on_schedule(hour, h.schedule_slack_hours);
+    // The schedule is an hour of the day: it says something about a ten-minute
+    // window, nothing about a six-hour one.
+    let on_schedule = w == Win::Long || !scheduled || own.on_schedule(hour, h.schedule_slack_hours);
     let k = kind.index();
-    let pop_q = if d.state.pop_principals[k] >= h.min_population_principals { d.state.pop_principal[k][idx] } else { 0 };
+    let pop_q = if d.state.pop_principals[k] >= h.min_population_principals {
+        d.state.pop_principal[k][idx]
+    } else {
+        0
+    };
     let verdict = if learned {
         let own_max = own_hist.max();
         let within = f64::from(n) <= f64::from(own_max) * h.own_ratio;
@@ -172,15 +213,31 @@ fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w
             // the context, not the count, is the anomaly, so the floor is the limit.
             let mut why = Vec::new();
             if !on_schedule {
-                why.push(format!("it reads this much only around {} UTC, and now it is {hour:02}:00", own.hours().join(", ")));
+                why.push(format!(
+                    "it reads this much only around {} UTC, and now it is {hour:02}:00",
+                    own.hours().join(", ")
+                ));
             }
             if !place_known {
                 why.push(format!("it never called from {} before", obs.geo.label()));
             }
-            Verdict { rule: "unusual_context", limit: win.min_distinct, why: why.join("; ") }
+            Verdict {
+                rule: "unusual_context",
+                limit: win.min_distinct,
+                why: why.join("; "),
+            }
         } else {
-            let limit = ((f64::from(own_max) * h.own_ratio).floor() as u32 + 1).max(win.min_distinct);
-            Verdict { rule: if w == Win::Short { "burst" } else { "low_and_slow" }, limit, why: format!("more than it ever read (max {own_max})") }
+            let limit =
+                ((f64::from(own_max) * h.own_ratio).floor() as u32 + 1).max(win.min_distinct);
+            Verdict {
+                rule: if w == Win::Short {
+                    "burst"
+                } else {
+                    "low_and_slow"
+                },
+                limit,
+                why: format!("more than it ever read (max {own_max})"),
+            }
         }
     } else {
         let limit = (pop_q + 1).max(win.min_distinct);
@@ -188,23 +245,44 @@ fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w
             return;
         }
         let why = if pop_q > 0 {
-            format!("{:.0}% of {}s never read more than {pop_q} per {}", h.population_quantile * 100.0, kind.as_str().replace('_', " "), win.window)
+            format!(
+                "{:.0}% of {}s never read more than {pop_q} per {}",
+                h.population_quantile * 100.0,
+                kind.as_str().replace('_', " "),
+                win.window
+            )
         } else {
             "no history to compare with yet".into()
         };
-        Verdict { rule: if w == Win::Short { "burst" } else { "low_and_slow" }, limit, why }
+        Verdict {
+            rule: if w == Win::Short {
+                "burst"
+            } else {
+                "low_and_slow"
+            },
+            limit,
+            why,
+        }
     };
     // Gamma-Poisson tail of the count per window (own history, population prior).
     let (pop_sum, pop_n) = sum_of(pop);
     let prior = if pop_n > 0.0 { pop_sum / pop_n } else { 1.0 };
-    let (own_sum, own_n) = if obs.learning() { (0.0, 0.0) } else { sum_of(own_hist) };
+    let (own_sum, own_n) = if obs.learning() {
+        (0.0, 0.0)
+    } else {
+        sum_of(own_hist)
+    };
     let p = count_tail(u64::from(n), own_sum, own_n, 1.0, prior, h.prior_windows);
     let expected = expected_count(own_sum, own_n, 1.0, prior, h.prior_windows);
     // The volume rules must also be improbable; unusual_context is about when and where.
     if p > h.max_probability && verdict.rule != "unusual_context" {
         return;
     }
-    let ridx = if verdict.rule == "unusual_context" { 2 } else { idx };
+    let ridx = if verdict.rule == "unusual_context" {
+        2
+    } else {
+        idx
+    };
     if !(a.reported[ridx] == 0 || n >= a.reported[ridx] * 2) {
         return;
     }
@@ -227,7 +305,10 @@ fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w
     }
     if throttled > 0 {
         steps += sev.throttled;
-        boosters.push(format!("{} throttled (429)", plural(throttled as usize, "request", "requests")));
+        boosters.push(format!(
+            "{} throttled (429)",
+            plural(throttled as usize, "request", "requests")
+        ));
     }
     if !place_known && !obs.learning() {
         steps += sev.new_place;
@@ -236,7 +317,9 @@ fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w
     if f64::from(n) >= f64::from(verdict.limit) * sev.raise_ratio {
         steps += 1;
     }
-    let known = a.objects.flagged_since(if w == Win::Short { since } else { 0 });
+    let known = a
+        .objects
+        .flagged_since(if w == Win::Short { since } else { 0 });
     let first_in_window = time_of(a.first.max(since));
     let span = duration(obs.now.saturating_sub(a.first.max(since)));
     let e = obs.event;
@@ -246,14 +329,35 @@ fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w
         _ => "secrets",
     };
     let addresses: Vec<String> = a.addresses.iter().map(|ip| ip.to_string()).collect();
-    let days = obs.profile.map_or(0.0, |p: &PrincipalProfile| p.history_days(obs.now));
+    let days = obs
+        .profile
+        .map_or(0.0, |p: &PrincipalProfile| p.history_days(obs.now));
     let usual = if learned || (!obs.learning() && own_hist.total() > 0) {
-        format!("its usual is ≤ {} per {} (p{:.0} over {:.0} days)", own_hist.quantile(h.quantile), win.window, h.quantile * 100.0, days)
+        format!(
+            "its usual is ≤ {} per {} (p{:.0} over {:.0} days)",
+            own_hist.quantile(h.quantile),
+            win.window,
+            h.quantile * 100.0,
+            days
+        )
     } else {
-        format!("it is new ({}); {}", if obs.learning() { "still learning" } else { "little history" }, verdict.why)
+        format!(
+            "it is new ({}); {}",
+            if obs.learning() {
+                "still learning"
+            } else {
+                "little history"
+            },
+            verdict.why
+        )
     };
-    let mut summary = format!("{} read {n} distinct {noun} of vault {} in {span} from {} ({}); {usual}",
-        who(e), e.vault, list(&addresses, addresses.len(), 2), obs.geo.label());
+    let mut summary = format!(
+        "{} read {n} distinct {noun} of vault {} in {span} from {} ({}); {usual}",
+        who(e),
+        e.vault,
+        list(&addresses, addresses.len(), 2),
+        obs.geo.label()
+    );
     if learned {
         summary.push_str(&format!("; {}", verdict.why));
     }
@@ -264,7 +368,10 @@ fn judge(d: &mut BulkRetrieval, obs: &Observation<'_>, a: &mut Active, n: u32, w
     let mut f = Finding::about(obs, NAME, verdict.rule, raise(base, steps));
     f.first_seen = first_in_window;
     f.summary = summary;
-    let countries: Vec<String> = obs.profile.map(|p| p.countries.iter().map(|s| c_str(&s.item)).collect()).unwrap_or_default();
+    let countries: Vec<String> = obs
+        .profile
+        .map(|p| p.countries.iter().map(|s| c_str(&s.item)).collect())
+        .unwrap_or_default();
     f.evidence = Evidence::new()
         .with("observed", json!({ "distinct_objects": n, "window": win.window.to_string(), "span": span, "reads_in_episode": a.reads,
             "previously_read": known, "list_then_get": list_then_get, "throttled": throttled, "place": obs.geo.label(), "hour_utc": hour }))

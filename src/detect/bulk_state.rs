@@ -41,12 +41,18 @@ pub struct History {
 
 impl History {
     fn bits(h: u64) -> [usize; 3] {
-        [(h & 511) as usize, ((h >> 9) & 511) as usize, ((h >> 18) & 511) as usize]
+        [
+            (h & 511) as usize,
+            ((h >> 9) & 511) as usize,
+            ((h >> 18) & 511) as usize,
+        ]
     }
 
     /// Whether the object was (probably) read before.
     pub fn knows(&self, h: u64) -> bool {
-        Self::bits(h).iter().all(|&b| self.bloom[b / 64] & (1 << (b % 64)) != 0)
+        Self::bits(h)
+            .iter()
+            .all(|&b| self.bloom[b / 64] & (1 << (b % 64)) != 0)
     }
 
     /// Remembers an object.
@@ -68,7 +74,10 @@ impl History {
 
     /// The hours with large reads, for evidence (`02:00`).
     pub fn hours(&self) -> Vec<String> {
-        (0..24).filter(|h| self.large_hours & (1 << h) != 0).map(|h| format!("{h:02}:00")).collect()
+        (0..24)
+            .filter(|h| self.large_hours & (1 << h) != 0)
+            .map(|h| format!("{h:02}:00"))
+            .collect()
     }
 }
 
@@ -150,10 +159,18 @@ impl State {
     pub(crate) fn snapshot(&self) -> impl Serialize {
         Snapshot {
             history: self.history.iter().map(|(k, v)| (*k, v.clone())).collect(),
-            active: self.active.iter().map(|((k, v), a)| (*k, *v, a.clone())).collect(),
+            active: self
+                .active
+                .iter()
+                .map(|((k, v), a)| (*k, *v, a.clone()))
+                .collect(),
             pop_short: self.pop_short.clone(),
             pop_long: self.pop_long.clone(),
-            vault_short: self.vault_short.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            vault_short: self
+                .vault_short
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
             pop_principal: self.pop_principal,
             pop_principals: self.pop_principals,
             last_prune: self.last_prune,
@@ -180,7 +197,12 @@ impl State {
         let transient: usize = self
             .active
             .values()
-            .map(|a| std::mem::size_of::<((u128, u64), Active)>() + a.objects.heap_bytes() + a.throttled.heap_bytes() + a.samples.iter().map(|s| s.len() + 24).sum::<usize>())
+            .map(|a| {
+                std::mem::size_of::<((u128, u64), Active)>()
+                    + a.objects.heap_bytes()
+                    + a.throttled.heap_bytes()
+                    + a.samples.iter().map(|s| s.len() + 24).sum::<usize>()
+            })
             .sum();
         DetectorMemory {
             learned_entries: self.history.len(),
@@ -212,14 +234,25 @@ impl State {
     }
 
     /// Records the finished tumbles of an episode into the histories.
-    pub fn record(&mut self, key: u128, vault: u64, kind: usize, a: &mut Active, short_secs: u32, large_at: u32) {
+    pub fn record(
+        &mut self,
+        key: u128,
+        vault: u64,
+        kind: usize,
+        a: &mut Active,
+        short_secs: u32,
+        large_at: u32,
+    ) {
         let h = self.history.entry(key).or_default();
         h.kind = kind as u8;
         if a.short_peak > 0 {
             h.short.record(a.short_peak);
             self.pop_short[kind.min(3)].record(a.short_peak);
             if self.vault_short.len() < MAX_VAULT_HISTS || self.vault_short.contains_key(&vault) {
-                self.vault_short.entry(vault).or_default().record(a.short_peak);
+                self.vault_short
+                    .entry(vault)
+                    .or_default()
+                    .record(a.short_peak);
             }
             if a.short_peak >= large_at {
                 let hour = (a.short_tumble.wrapping_mul(short_secs) % 86_400) / 3600;
@@ -233,7 +266,11 @@ impl State {
     /// Records a finished long tumble.
     pub fn record_long(&mut self, key: u128, kind: usize, a: &mut Active) {
         if a.long_peak > 0 {
-            self.history.entry(key).or_default().long.record(a.long_peak);
+            self.history
+                .entry(key)
+                .or_default()
+                .long
+                .record(a.long_peak);
             self.pop_long[kind.min(3)].record(a.long_peak);
             a.long_peak = 0;
         }

@@ -52,22 +52,45 @@ struct Peek {
 
 /// The definitions shipped with kvwatch.
 pub const BUILTIN: [(&str, &str); 4] = [
-    ("detectors/failed_auth.toml", include_str!("../../detectors/failed_auth.toml")),
-    ("detectors/unusual_geo.toml", include_str!("../../detectors/unusual_geo.toml")),
-    ("detectors/access_policy_change.toml", include_str!("../../detectors/access_policy_change.toml")),
-    ("detectors/bulk_secret_retrieval.toml", include_str!("../../detectors/bulk_secret_retrieval.toml")),
+    (
+        "detectors/failed_auth.toml",
+        include_str!("../../detectors/failed_auth.toml"),
+    ),
+    (
+        "detectors/unusual_geo.toml",
+        include_str!("../../detectors/unusual_geo.toml"),
+    ),
+    (
+        "detectors/access_policy_change.toml",
+        include_str!("../../detectors/access_policy_change.toml"),
+    ),
+    (
+        "detectors/bulk_secret_retrieval.toml",
+        include_str!("../../detectors/bulk_secret_retrieval.toml"),
+    ),
 ];
 
 /// The definitions to load: the configured folder's `*.toml`, else the built-in ones.
 pub fn sources(config: &Config) -> Result<Vec<Source>, DetectorError> {
     let Some(dir) = &config.detectors.dir else {
-        return Ok(BUILTIN.iter().map(|(f, t)| Source { file: (*f).to_owned(), text: (*t).to_owned() }).collect());
+        return Ok(BUILTIN
+            .iter()
+            .map(|(f, t)| Source {
+                file: (*f).to_owned(),
+                text: (*t).to_owned(),
+            })
+            .collect());
     };
     read_dir(dir)
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<Source>, DetectorError> {
-    let err = |e: std::io::Error| DetectorError::Definition(format!("cannot read the detectors folder {}: {e}", dir.display()));
+    let err = |e: std::io::Error| {
+        DetectorError::Definition(format!(
+            "cannot read the detectors folder {}: {e}",
+            dir.display()
+        ))
+    };
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .map_err(err)?
         .filter_map(Result::ok)
@@ -76,14 +99,21 @@ fn read_dir(dir: &Path) -> Result<Vec<Source>, DetectorError> {
         .collect();
     paths.sort();
     if paths.is_empty() {
-        return Err(DetectorError::Definition(format!("{}: no detector files (*.toml) found", dir.display())));
+        return Err(DetectorError::Definition(format!(
+            "{}: no detector files (*.toml) found",
+            dir.display()
+        )));
     }
     paths
         .into_iter()
         .map(|p| {
-            let text = std::fs::read_to_string(&p)
-                .map_err(|e| DetectorError::Definition(format!("cannot read {}: {e}", p.display())))?;
-            Ok(Source { file: p.display().to_string(), text })
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                DetectorError::Definition(format!("cannot read {}: {e}", p.display()))
+            })?;
+            Ok(Source {
+                file: p.display().to_string(),
+                text,
+            })
         })
         .collect()
 }
@@ -94,11 +124,17 @@ pub fn build_detectors(config: &Config) -> Result<Vec<Box<dyn Detector>>, Detect
     let mut seen: HashMap<String, String> = HashMap::new();
     for src in sources(config)? {
         let peek: Peek = toml::from_str(&src.text).map_err(|e| {
-            DetectorError::Definition(format!("{}: every detector file needs a [detector] table with a name: {e}", src.file))
+            DetectorError::Definition(format!(
+                "{}: every detector file needs a [detector] table with a name: {e}",
+                src.file
+            ))
         })?;
         let name = peek.detector.name;
         if let Some(other) = seen.insert(name.clone(), src.file.clone()) {
-            return Err(DetectorError::Definition(format!("{}: detector {name} is already defined in {other}", src.file)));
+            return Err(DetectorError::Definition(format!(
+                "{}: detector {name} is already defined in {other}",
+                src.file
+            )));
         }
         let detector: Box<dyn Detector> = match name.as_str() {
             failed_auth::NAME => failed_auth::load(&src, config)?,
@@ -136,16 +172,23 @@ pub fn build_named(config: &Config, name: &str) -> Result<Box<dyn Detector>, Det
                 unusual_geo::NAME => unusual_geo::load(&src, config),
                 access_change::NAME => access_change::load(&src, config),
                 bulk_retrieval::NAME => bulk_retrieval::load(&src, config),
-                other => Err(DetectorError::Definition(format!("{}: unknown detector {other}", src.file))),
+                other => Err(DetectorError::Definition(format!(
+                    "{}: unknown detector {other}",
+                    src.file
+                ))),
             };
         }
     }
-    Err(DetectorError::Definition(format!("no definition of detector {name}")))
+    Err(DetectorError::Definition(format!(
+        "no definition of detector {name}"
+    )))
 }
 
 /// Parses a whole detector file into its typed form.
 pub fn parse<T: DeserializeOwned>(src: &Source) -> Result<T, DetectorError> {
-    toml::from_str(&src.text).map_err(|e| DetectorError::Definition(format!("{}: {}", src.file, e.to_string().trim_end())))
+    toml::from_str(&src.text).map_err(|e| {
+        DetectorError::Definition(format!("{}: {}", src.file, e.to_string().trim_end()))
+    })
 }
 
 /// An impossible value, naming the file and the key.
@@ -163,14 +206,22 @@ pub fn require(ok: bool, src: &Source, key: &str, message: &str) -> Result<(), D
 }
 
 /// The config's suppressions plus the file's own.
-pub fn suppressor(src: &Source, config: &Config, local: &SuppressConfig) -> Result<Suppressor, DetectorError> {
-    super::suppress::validate(local).map_err(|(key, m)| invalid(src, &format!("suppress.{key}"), &m))?;
-    Suppressor::compile(&[&config.detectors.suppress, local]).map_err(|(key, m)| invalid(src, &format!("suppress.{key}"), &m))
+pub fn suppressor(
+    src: &Source,
+    config: &Config,
+    local: &SuppressConfig,
+) -> Result<Suppressor, DetectorError> {
+    super::suppress::validate(local)
+        .map_err(|(key, m)| invalid(src, &format!("suppress.{key}"), &m))?;
+    Suppressor::compile(&[&config.detectors.suppress, local])
+        .map_err(|(key, m)| invalid(src, &format!("suppress.{key}"), &m))
 }
 
 /// Reads a list of principal kinds (`user`, `service_principal`, `managed_identity`,
 /// `anonymous`) for `#[serde(deserialize_with)]`.
-pub fn kinds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<crate::event::PrincipalKind>, D::Error> {
+pub fn kinds<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<crate::event::PrincipalKind>, D::Error> {
     use crate::event::PrincipalKind;
     let names: Vec<String> = Vec::deserialize(d)?;
     names

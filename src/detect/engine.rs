@@ -13,7 +13,9 @@ use serde_json::{Map, Value};
 use super::baseline::keys::{principal_key, secs, vault_key};
 use super::baseline::{BaselineSettings, Baselines, MemoryReport};
 use super::enrichment::Enricher;
-use super::{Detector, DetectorError, DetectorMemory, Finding, IncidentPolicy, Incidents, Observation};
+use super::{
+    Detector, DetectorError, DetectorMemory, Finding, IncidentPolicy, Incidents, Observation,
+};
 use crate::alert::Alert;
 use crate::config::Config;
 use crate::enrich::{AddressClass, Classifier, GeoIp};
@@ -57,7 +59,9 @@ impl Engine {
     /// Everything from the configuration: detector files, GeoIP, learning settings.
     pub fn from_config(config: &Config) -> Result<Self, DetectorError> {
         let detectors = super::build_detectors(config)?;
-        let policy = IncidentPolicy { gap: config.incidents.gap.as_chrono() };
+        let policy = IncidentPolicy {
+            gap: config.incidents.gap.as_chrono(),
+        };
         Ok(Engine::new(detectors, policy)
             .with_enricher(enricher_from_config(config)?)
             .with_baselines(BaselineSettings::from_config(&config.detectors)))
@@ -94,7 +98,11 @@ impl Engine {
     pub fn memory(&self) -> EngineMemory {
         EngineMemory {
             baselines: self.baselines.memory(),
-            detectors: self.detectors.iter().map(|d| (d.name(), d.memory())).collect(),
+            detectors: self
+                .detectors
+                .iter()
+                .map(|d| (d.name(), d.memory()))
+                .collect(),
         }
     }
 
@@ -135,7 +143,10 @@ impl Engine {
 
     fn expire(&mut self, now: DateTime<Utc>) {
         // Incidents close on the scale of minutes; checking every event is waste.
-        if self.last_expiry.is_none_or(|t| now - t >= Duration::seconds(30)) {
+        if self
+            .last_expiry
+            .is_none_or(|t| now - t >= Duration::seconds(30))
+        {
             self.incidents.expire(now);
             self.last_expiry = Some(now);
         }
@@ -146,7 +157,11 @@ impl Engine {
             return;
         }
         for mut finding in std::mem::take(&mut self.scratch) {
-            let suppressor = self.detectors.iter().find(|d| d.name() == finding.detector).and_then(|d| d.suppressor());
+            let suppressor = self
+                .detectors
+                .iter()
+                .find(|d| d.name() == finding.detector)
+                .and_then(|d| d.suppressor());
             if let Some(s) = suppressor {
                 if let Some(why) = s.matches(&finding, event) {
                     self.suppressed += 1;
@@ -180,14 +195,19 @@ impl Engine {
             detector: detector.to_owned(),
             message: e.to_string(),
         };
-        let mut snap: Value = serde_json::from_slice(bytes).map_err(|e| restore_err("engine", &e))?;
+        let mut snap: Value =
+            serde_json::from_slice(bytes).map_err(|e| restore_err("engine", &e))?;
         if let Some(b) = snap.get("baselines") {
             let raw = serde_json::to_vec(b).map_err(|e| restore_err("baselines", &e))?;
-            self.baselines.restore(&raw).map_err(|e| restore_err("baselines", &e))?;
+            self.baselines
+                .restore(&raw)
+                .map_err(|e| restore_err("baselines", &e))?;
         }
         if let Some(open) = snap.get("incidents") {
             let names = self.detector_names();
-            self.incidents.restore(open, &names).map_err(|e| restore_err("incidents", &e))?;
+            self.incidents
+                .restore(open, &names)
+                .map_err(|e| restore_err("incidents", &e))?;
         }
         let detectors = snap.get_mut("detectors").and_then(Value::as_object_mut);
         if let Some(states) = detectors {
@@ -205,8 +225,14 @@ impl Engine {
 /// The enrichment the config asks for; warns when running without a database.
 pub fn enricher_from_config(config: &Config) -> Result<Enricher, DetectorError> {
     let mut classifier = Classifier::new();
-    classifier.add_ranges(config.geoip.azure_ranges.iter().copied(), AddressClass::AzureInternal);
-    classifier.add_ranges(config.geoip.private_ranges.iter().copied(), AddressClass::Private);
+    classifier.add_ranges(
+        config.geoip.azure_ranges.iter().copied(),
+        AddressClass::AzureInternal,
+    );
+    classifier.add_ranges(
+        config.geoip.private_ranges.iter().copied(),
+        AddressClass::Private,
+    );
     match &config.geoip.database {
         Some(path) => {
             let db = GeoIp::open(path)?.with_classifier(classifier);

@@ -102,13 +102,19 @@ pub struct Enricher {
 impl Enricher {
     /// Classification only (no database): places fall back to network prefixes.
     pub fn without_database(classifier: Classifier) -> Self {
-        Enricher { geoip: None, classifier }
+        Enricher {
+            geoip: None,
+            classifier,
+        }
     }
 
     /// With a database; its own classifier guards lookups.
     pub fn with_database(geoip: Arc<GeoIp>) -> Self {
         let classifier = geoip.classifier().clone();
-        Enricher { geoip: Some(geoip), classifier }
+        Enricher {
+            geoip: Some(geoip),
+            classifier,
+        }
     }
 
     /// Whether a database is configured.
@@ -119,7 +125,10 @@ impl Enricher {
     /// Enriches one caller address.
     pub fn geo(&self, ip: Option<IpAddr>) -> Geo<'_> {
         let Some(ip) = ip else {
-            return Geo { has_database: self.geoip.is_some(), ..Geo::default() };
+            return Geo {
+                has_database: self.geoip.is_some(),
+                ..Geo::default()
+            };
         };
         let public = |class: AddressClass| {
             let prefix = (class == AddressClass::Public).then(|| network_prefix(ip));

@@ -146,14 +146,16 @@ fn reason(status: u16) -> &'static str {
 }
 
 fn sub(s: &str, i: u32, d: u32) -> String {
-    s.replace("{i}", &i.to_string()).replace("{d}", &d.to_string())
+    s.replace("{i}", &i.to_string())
+        .replace("{d}", &d.to_string())
 }
 
 fn record(spec: &EventSpec, t: DateTime<Utc>, i: u32, d: u32) -> Result<String, String> {
     let s = |v: &Option<String>| v.as_deref().map(|x| sub(x, i, d));
     let time = t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     if let Some(raw) = &spec.record {
-        let mut v: Value = serde_json::from_str(&sub(raw, i, d)).map_err(|e| format!("record is not JSON: {e}"))?;
+        let mut v: Value = serde_json::from_str(&sub(raw, i, d))
+            .map_err(|e| format!("record is not JSON: {e}"))?;
         if let Some(o) = v.as_object_mut() {
             o.insert("time".into(), json!(time));
         }
@@ -161,7 +163,13 @@ fn record(spec: &EventSpec, t: DateTime<Utc>, i: u32, d: u32) -> Result<String, 
     }
     let vault = s(&spec.vault).unwrap_or_else(|| "kv-example".into());
     let mut claim = Map::new();
-    for (k, v) in [("oid", s(&spec.oid)), ("appid", s(&spec.appid)), ("upn", s(&spec.upn)), ("idtyp", s(&spec.idtyp)), ("xms_mirid", s(&spec.mirid))] {
+    for (k, v) in [
+        ("oid", s(&spec.oid)),
+        ("appid", s(&spec.appid)),
+        ("upn", s(&spec.upn)),
+        ("idtyp", s(&spec.idtyp)),
+        ("xms_mirid", s(&spec.mirid)),
+    ] {
         if let Some(v) = v {
             claim.insert(k.into(), json!(v));
         }
@@ -169,7 +177,11 @@ fn record(spec: &EventSpec, t: DateTime<Utc>, i: u32, d: u32) -> Result<String, 
     if let Some(t) = s(&spec.tenant) {
         claim.insert("iss".into(), json!(format!("https://sts.windows.net/{t}/")));
     }
-    let identity = if claim.is_empty() { json!({}) } else { json!({ "claim": claim }) };
+    let identity = if claim.is_empty() {
+        json!({})
+    } else {
+        json!({ "claim": claim })
+    };
     let is_vault_op = spec.op.starts_with("Vault");
     let (id, uri) = match (is_vault_op, s(&spec.object)) {
         (true, _) => (
@@ -185,13 +197,19 @@ fn record(spec: &EventSpec, t: DateTime<Utc>, i: u32, d: u32) -> Result<String, 
     }
     props.insert("requestUri".into(), json!(uri));
     props.insert("httpStatusCode".into(), json!(spec.status));
-    props.insert("clientInfo".into(), json!(s(&spec.client).unwrap_or_else(|| "azsdk-python-keyvault-secrets/4.7.0 Python/3.11.5".into())));
+    props.insert(
+        "clientInfo".into(),
+        json!(s(&spec.client)
+            .unwrap_or_else(|| "azsdk-python-keyvault-secrets/4.7.0 Python/3.11.5".into())),
+    );
     let mut description = s(&spec.description);
     match spec.denied.as_deref() {
         None => {}
         Some("rbac") => {
             props.insert("isRbacAuthorized".into(), json!(false));
-            description.get_or_insert_with(|| "Caller is not authorized to perform action on resource.".into());
+            description.get_or_insert_with(|| {
+                "Caller is not authorized to perform action on resource.".into()
+            });
         }
         Some("policy") => {
             props.insert("isAccessPolicyMatch".into(), json!(false));
@@ -199,7 +217,9 @@ fn record(spec: &EventSpec, t: DateTime<Utc>, i: u32, d: u32) -> Result<String, 
         }
         Some("network") => {
             props.insert("isAddressAuthorized".into(), json!(false));
-            description.get_or_insert_with(|| "Client address is not authorized and caller is not a trusted service.".into());
+            description.get_or_insert_with(|| {
+                "Client address is not authorized and caller is not a trusted service.".into()
+            });
         }
         Some(other) => return Err(format!("denied = {other:?}: write rbac, policy or network")),
     }
@@ -231,15 +251,23 @@ pub fn records(specs: &[EventSpec]) -> Result<Vec<(DateTime<Utc>, String)>, Stri
     for (g, spec) in specs.iter().enumerate() {
         let start = if let Some(rel) = spec.at.strip_prefix('+') {
             let d: ConfigDuration = rel.parse().map_err(|e| format!("group {g}: at: {e}"))?;
-            last.ok_or_else(|| format!("group {g}: a relative time needs an earlier group"))? + d.as_chrono()
+            last.ok_or_else(|| format!("group {g}: a relative time needs an earlier group"))?
+                + d.as_chrono()
         } else {
-            DateTime::parse_from_rfc3339(&spec.at).map_err(|e| format!("group {g}: at {:?}: {e}", spec.at))?.with_timezone(&Utc)
+            DateTime::parse_from_rfc3339(&spec.at)
+                .map_err(|e| format!("group {g}: at {:?}: {e}", spec.at))?
+                .with_timezone(&Utc)
         };
-        let every = spec.every.map_or(Duration::seconds(1), ConfigDuration::as_chrono);
+        let every = spec
+            .every
+            .map_or(Duration::seconds(1), ConfigDuration::as_chrono);
         for d in 0..spec.days.max(1) {
             for i in 0..spec.repeat.max(1) {
                 let t = start + Duration::days(i64::from(d)) + every * i as i32;
-                out.push((t, record(spec, t, i, d).map_err(|e| format!("group {g}: {e}"))?));
+                out.push((
+                    t,
+                    record(spec, t, i, d).map_err(|e| format!("group {g}: {e}"))?,
+                ));
                 last = Some(last.map_or(t, |l| l.max(t)));
             }
         }
@@ -269,13 +297,18 @@ pub fn enricher(geo: &[ExampleGeo]) -> Result<Enricher, String> {
 }
 
 /// Runs records through a fresh engine holding only `detector`; returns the alerts.
-pub fn run(detector: Box<dyn Detector>, records: &[(DateTime<Utc>, String)], enricher: Enricher) -> Result<Vec<Alert>, String> {
+pub fn run(
+    detector: Box<dyn Detector>,
+    records: &[(DateTime<Utc>, String)],
+    enricher: Enricher,
+) -> Result<Vec<Alert>, String> {
     let mut engine = Engine::new(vec![detector], IncidentPolicy::default())
         .with_enricher(enricher)
         .with_baselines(BaselineSettings::default());
     let mut alerts = Vec::new();
     for (n, (_, text)) in records.iter().enumerate() {
-        let event = crate::decode::decode_record(text.as_bytes()).map_err(|r| format!("record {n} was refused ({r}): {text}"))?;
+        let event = crate::decode::decode_record(text.as_bytes())
+            .map_err(|r| format!("record {n} was refused ({r}): {text}"))?;
         engine.process(&event, &mut |a| alerts.push(a));
     }
     if let Some((t, _)) = records.last() {
@@ -287,20 +320,40 @@ pub fn run(detector: Box<dyn Detector>, records: &[(DateTime<Utc>, String)], enr
 /// Checks an expectation against alerts; `Err` says what was expected and got.
 pub fn verify(expect: &Expect, alerts: &[Alert]) -> Result<(), String> {
     let after = match &expect.after {
-        Some(t) => Some(DateTime::parse_from_rfc3339(t).map_err(|e| format!("after {t:?}: {e}"))?.with_timezone(&Utc)),
+        Some(t) => Some(
+            DateTime::parse_from_rfc3339(t)
+                .map_err(|e| format!("after {t:?}: {e}"))?
+                .with_timezone(&Utc),
+        ),
         None => None,
     };
-    let alerts: Vec<&Alert> = alerts.iter().filter(|a| after.is_none_or(|t| a.last_seen >= t)).collect();
+    let alerts: Vec<&Alert> = alerts
+        .iter()
+        .filter(|a| after.is_none_or(|t| a.last_seen >= t))
+        .collect();
     let got = || {
         if alerts.is_empty() {
             "no alert".to_owned()
         } else {
-            alerts.iter().map(|a| format!("[{} {} {} on {}: {}]", a.rule, a.severity, a.identity, a.vault, a.summary)).collect::<Vec<_>>().join(" ")
+            alerts
+                .iter()
+                .map(|a| {
+                    format!(
+                        "[{} {} {} on {}: {}]",
+                        a.rule, a.severity, a.identity, a.vault, a.summary
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
         }
     };
     if let Some(n) = expect.alerts {
         if alerts.len() != n {
-            return Err(format!("expected {n} alert(s), got {}: {}", alerts.len(), got()));
+            return Err(format!(
+                "expected {n} alert(s), got {}: {}",
+                alerts.len(),
+                got()
+            ));
         }
     }
     if let Some(r) = &expect.not_rule {
@@ -318,8 +371,15 @@ pub fn verify(expect: &Expect, alerts: &[Alert]) -> Result<(), String> {
         if !hit {
             return Err(format!(
                 "expected an alert{}{}, got {}",
-                expect.rule.as_ref().map(|r| format!(" with rule {r}")).unwrap_or_default(),
-                expect.severity.map(|s| format!(" of severity {s}")).unwrap_or_default(),
+                expect
+                    .rule
+                    .as_ref()
+                    .map(|r| format!(" with rule {r}"))
+                    .unwrap_or_default(),
+                expect
+                    .severity
+                    .map(|s| format!(" of severity {s}"))
+                    .unwrap_or_default(),
                 got()
             ));
         }
@@ -328,8 +388,17 @@ pub fn verify(expect: &Expect, alerts: &[Alert]) -> Result<(), String> {
 }
 
 /// Runs every example of a file; the first failure is an error naming the file and example.
-pub fn check(file: &str, examples: &[Example], geo: &[ExampleGeo], make: &dyn Fn() -> Box<dyn Detector>) -> Result<(), DetectorError> {
-    let fail = |example: &str, message: String| DetectorError::Example { file: file.to_owned(), example: example.to_owned(), message };
+pub fn check(
+    file: &str,
+    examples: &[Example],
+    geo: &[ExampleGeo],
+    make: &dyn Fn() -> Box<dyn Detector>,
+) -> Result<(), DetectorError> {
+    let fail = |example: &str, message: String| DetectorError::Example {
+        file: file.to_owned(),
+        example: example.to_owned(),
+        message,
+    };
     let enricher = enricher(geo).map_err(|m| fail("example_geo", m))?;
     for ex in examples {
         let recs = records(&ex.events).map_err(|m| fail(&ex.name, m))?;

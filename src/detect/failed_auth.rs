@@ -154,24 +154,109 @@ pub struct Settings {
 fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
     let p = &f.principal;
     let minute = std::time::Duration::from_secs(60);
-    require(p.window.as_std() >= minute && p.window.as_std() <= minute * 24 * 60, src, "principal.window", "must be between 1m and 24h")?;
-    require(p.min_denials >= 2, src, "principal.min_denials", "must be at least 2 (one denial is a permission slip)")?;
-    require(p.min_objects >= 1 && p.min_objects <= p.min_denials, src, "principal.min_objects", "must be between 1 and min_denials")?;
-    require(p.min_vaults >= 2, src, "principal.min_vaults", "must be at least 2")?;
-    require(p.persistent_min_denials >= p.min_denials, src, "principal.persistent_min_denials", "must be at least min_denials")?;
-    require(p.max_probability > 0.0 && p.max_probability < 0.5, src, "principal.max_probability", "must be in (0, 0.5)")?;
-    require(p.prior_hours >= 0.0, src, "principal.prior_hours", "must not be negative")?;
-    require(f.token.min_failures >= 1, src, "token.min_failures", "must be at least 1")?;
-    require(f.token.foreign_tenant_min >= 1, src, "token.foreign_tenant_min", "must be at least 1")?;
+    require(
+        p.window.as_std() >= minute && p.window.as_std() <= minute * 24 * 60,
+        src,
+        "principal.window",
+        "must be between 1m and 24h",
+    )?;
+    require(
+        p.min_denials >= 2,
+        src,
+        "principal.min_denials",
+        "must be at least 2 (one denial is a permission slip)",
+    )?;
+    require(
+        p.min_objects >= 1 && p.min_objects <= p.min_denials,
+        src,
+        "principal.min_objects",
+        "must be between 1 and min_denials",
+    )?;
+    require(
+        p.min_vaults >= 2,
+        src,
+        "principal.min_vaults",
+        "must be at least 2",
+    )?;
+    require(
+        p.persistent_min_denials >= p.min_denials,
+        src,
+        "principal.persistent_min_denials",
+        "must be at least min_denials",
+    )?;
+    require(
+        p.max_probability > 0.0 && p.max_probability < 0.5,
+        src,
+        "principal.max_probability",
+        "must be in (0, 0.5)",
+    )?;
+    require(
+        p.prior_hours >= 0.0,
+        src,
+        "principal.prior_hours",
+        "must not be negative",
+    )?;
+    require(
+        f.token.min_failures >= 1,
+        src,
+        "token.min_failures",
+        "must be at least 1",
+    )?;
+    require(
+        f.token.foreign_tenant_min >= 1,
+        src,
+        "token.foreign_tenant_min",
+        "must be at least 1",
+    )?;
     let a = &f.address;
-    require(a.window.as_std() >= minute && a.window.as_std() <= minute * 24 * 60, src, "address.window", "must be between 1m and 24h")?;
-    require(a.min_identities >= 2, src, "address.min_identities", "must be at least 2")?;
-    require(a.min_vaults >= 2, src, "address.min_vaults", "must be at least 2")?;
-    require(a.min_vault_denials >= a.min_vaults, src, "address.min_vault_denials", "must be at least address.min_vaults")?;
-    require(a.min_anonymous >= 2, src, "address.min_anonymous", "must be at least 2")?;
-    require(f.firewall.min_denials >= 1, src, "firewall.min_denials", "must be at least 1")?;
-    require(f.severity.raise_at_objects >= p.min_objects, src, "severity.raise_at_objects", "must be at least principal.min_objects")?;
-    require(f.severity.raise_at_vaults >= 2, src, "severity.raise_at_vaults", "must be at least 2")
+    require(
+        a.window.as_std() >= minute && a.window.as_std() <= minute * 24 * 60,
+        src,
+        "address.window",
+        "must be between 1m and 24h",
+    )?;
+    require(
+        a.min_identities >= 2,
+        src,
+        "address.min_identities",
+        "must be at least 2",
+    )?;
+    require(
+        a.min_vaults >= 2,
+        src,
+        "address.min_vaults",
+        "must be at least 2",
+    )?;
+    require(
+        a.min_vault_denials >= a.min_vaults,
+        src,
+        "address.min_vault_denials",
+        "must be at least address.min_vaults",
+    )?;
+    require(
+        a.min_anonymous >= 2,
+        src,
+        "address.min_anonymous",
+        "must be at least 2",
+    )?;
+    require(
+        f.firewall.min_denials >= 1,
+        src,
+        "firewall.min_denials",
+        "must be at least 1",
+    )?;
+    require(
+        f.severity.raise_at_objects >= p.min_objects,
+        src,
+        "severity.raise_at_objects",
+        "must be at least principal.min_objects",
+    )?;
+    require(
+        f.severity.raise_at_vaults >= 2,
+        src,
+        "severity.raise_at_vaults",
+        "must be at least 2",
+    )
 }
 
 /// Loads, validates and checks the examples of a `failed_auth` file.
@@ -186,7 +271,8 @@ pub fn load(src: &Source, config: &Config) -> Result<Box<dyn Detector>, Detector
         firewall: f.firewall.clone(),
         severity: f.severity.clone(),
     };
-    let make = || -> Box<dyn Detector> { Box::new(FailedAuth::new(settings.clone(), suppressor.clone())) };
+    let make =
+        || -> Box<dyn Detector> { Box::new(FailedAuth::new(settings.clone(), suppressor.clone())) };
     super::examples::check(&src.file, &f.example, &f.example_geo, &make)?;
     Ok(make())
 }
@@ -201,7 +287,11 @@ pub struct FailedAuth {
 impl FailedAuth {
     /// A detector with these settings and suppressions.
     pub fn new(s: Settings, suppressor: Suppressor) -> Self {
-        FailedAuth { s, suppressor, state: State::default() }
+        FailedAuth {
+            s,
+            suppressor,
+            state: State::default(),
+        }
     }
 
     /// The probability of `n` denials in the window, and the expected count, for this principal.
@@ -218,7 +308,14 @@ impl FailedAuth {
             _ => (0.0, 0.0, 1.0),
         };
         (
-            count_tail(u64::from(n), events, exposure, window_h * factor, prior, p.prior_hours),
+            count_tail(
+                u64::from(n),
+                events,
+                exposure,
+                window_h * factor,
+                prior,
+                p.prior_hours,
+            ),
             expected_count(events, exposure, window_h * factor, prior, p.prior_hours),
         )
     }
@@ -242,7 +339,10 @@ impl Detector for FailedAuth {
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), DetectorError> {
-        self.state = State::from_snapshot(state).map_err(|e| DetectorError::Restore { detector: NAME.into(), message: e.to_string() })?;
+        self.state = State::from_snapshot(state).map_err(|e| DetectorError::Restore {
+            detector: NAME.into(),
+            message: e.to_string(),
+        })?;
         Ok(())
     }
 
@@ -254,7 +354,11 @@ impl Detector for FailedAuth {
 /// The key denied objects are counted by: vault, object kind and name (or operation).
 pub(crate) fn object_key(obs: &Observation<'_>) -> u64 {
     let e = obs.event;
-    let name = e.object.as_ref().and_then(|o| o.name.as_deref()).unwrap_or_else(|| e.operation.as_str());
+    let name = e
+        .object
+        .as_ref()
+        .and_then(|o| o.name.as_deref())
+        .unwrap_or_else(|| e.operation.as_str());
     let kind = e.object.as_ref().map_or("", |o| o.kind.as_str());
     obs.vault ^ hash64(kind.as_bytes()).rotate_left(17) ^ hash64(name.as_bytes()).rotate_left(31)
 }

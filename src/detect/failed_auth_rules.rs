@@ -70,21 +70,45 @@ struct Snapshot {
 impl State {
     pub(crate) fn snapshot(&self) -> impl Serialize {
         Snapshot {
-            principals: self.principals.iter().map(|(k, v)| (*k, v.clone())).collect(),
-            addresses: self.addresses.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            principals: self
+                .principals
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
+            addresses: self
+                .addresses
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
             last_prune: self.last_prune,
         }
     }
 
     pub(crate) fn from_snapshot(bytes: &[u8]) -> Result<State, serde_json::Error> {
         let s: Snapshot = serde_json::from_slice(bytes)?;
-        Ok(State { principals: s.principals.into_iter().collect(), addresses: s.addresses.into_iter().collect(), last_prune: s.last_prune })
+        Ok(State {
+            principals: s.principals.into_iter().collect(),
+            addresses: s.addresses.into_iter().collect(),
+            last_prune: s.last_prune,
+        })
     }
 
     pub(crate) fn memory(&self) -> DetectorMemory {
-        let p: usize = self.principals.values().map(|w| std::mem::size_of_val(w) + w.denials.heap_bytes() + w.objects.heap_bytes()).sum();
-        let a: usize = self.addresses.values().map(|w| std::mem::size_of_val(w) + w.denials.heap_bytes() + w.identities.heap_bytes()).sum();
-        DetectorMemory { transient_entries: self.principals.len() + self.addresses.len(), transient_bytes: p + a, ..Default::default() }
+        let p: usize = self
+            .principals
+            .values()
+            .map(|w| std::mem::size_of_val(w) + w.denials.heap_bytes() + w.objects.heap_bytes())
+            .sum();
+        let a: usize = self
+            .addresses
+            .values()
+            .map(|w| std::mem::size_of_val(w) + w.denials.heap_bytes() + w.identities.heap_bytes())
+            .sum();
+        DetectorMemory {
+            transient_entries: self.principals.len() + self.addresses.len(),
+            transient_bytes: p + a,
+            ..Default::default()
+        }
     }
 }
 
@@ -113,8 +137,18 @@ fn outcome_index(o: Outcome) -> usize {
 }
 
 fn outcome_words(o: &[u32; 4]) -> String {
-    let names = ["token rejected (401)", "RBAC denied", "access policy denied", "firewall blocked"];
-    let parts: Vec<String> = names.iter().zip(o).filter(|(_, n)| **n > 0).map(|(name, n)| format!("{name} {n}")).collect();
+    let names = [
+        "token rejected (401)",
+        "RBAC denied",
+        "access policy denied",
+        "firewall blocked",
+    ];
+    let parts: Vec<String> = names
+        .iter()
+        .zip(o)
+        .filter(|(_, n)| **n > 0)
+        .map(|(name, n)| format!("{name} {n}"))
+        .collect();
     parts.join(", ")
 }
 
@@ -150,17 +184,28 @@ pub(crate) fn observe(d: &mut FailedAuth, obs: &Observation<'_>, findings: &mut 
 
 /// Returns whether the address is reported (in its current episode) for failures
 /// across several identities.
-fn address_rules(d: &mut FailedAuth, obs: &Observation<'_>, ip: IpAddr, window: u32, findings: &mut Vec<Finding>) -> bool {
+fn address_rules(
+    d: &mut FailedAuth,
+    obs: &Observation<'_>,
+    ip: IpAddr,
+    window: u32,
+    findings: &mut Vec<Finding>,
+) -> bool {
     let (e, now, a) = (obs.event, obs.now, &d.s.address);
     let w = d.state.addresses.entry(ip).or_default();
     if w.last < now.saturating_sub(window) {
-        *w = AddressWindow { first: now, ..Default::default() };
+        *w = AddressWindow {
+            first: now,
+            ..Default::default()
+        };
     }
     w.last = now;
     w.denials.add(now, window, 4096);
     match obs.principal {
         Some(k) => {
-            if w.identities.touch(k as u64 ^ (k >> 64) as u64, now, false, 1024) {
+            if w.identities
+                .touch(k as u64 ^ (k >> 64) as u64, now, false, 1024)
+            {
                 push_capped(&mut w.identity_names, e.identity().into_owned());
             }
         }
@@ -170,14 +215,22 @@ fn address_rules(d: &mut FailedAuth, obs: &Observation<'_>, ip: IpAddr, window: 
         push_capped(&mut w.vault_names, e.vault.to_string());
     }
     let since = now.saturating_sub(window);
-    let (ids, vaults, denials, anon) =
-        (w.identities.count_since(since) as u32, w.vaults.count_since(since) as u32, w.denials.count_since(since) as u32, w.anonymous.count_since(since) as u32);
+    let (ids, vaults, denials, anon) = (
+        w.identities.count_since(since) as u32,
+        w.vaults.count_since(since) as u32,
+        w.denials.count_since(since) as u32,
+        w.anonymous.count_since(since) as u32,
+    );
     let sev = &d.s.severity;
     let mut fire = |rule: &str, severity: Severity, summary: String, w: &AddressWindow| {
         let mut f = Finding::about(obs, NAME, rule, severity);
         f.identity = format!("ip:{ip}");
         f.principal = PrincipalSummary::anonymous();
-        f.vault = if vaults > 1 { "*".into() } else { e.vault.to_string() };
+        f.vault = if vaults > 1 {
+            "*".into()
+        } else {
+            e.vault.to_string()
+        };
         f.first_seen = time_of(w.first);
         f.summary = summary;
         f.evidence = Evidence::new()
@@ -200,7 +253,11 @@ fn address_rules(d: &mut FailedAuth, obs: &Observation<'_>, ip: IpAddr, window: 
     // One identity failing across vaults is the principal rules' case; here it takes
     // several identities, or callers without any.
     let several = ids >= 2 || anon > 0;
-    if several && vaults >= a.min_vaults && denials >= a.min_vault_denials && report(&mut w.reported[1], vaults) {
+    if several
+        && vaults >= a.min_vaults
+        && denials >= a.min_vault_denials
+        && report(&mut w.reported[1], vaults)
+    {
         let s = format!("address {ip} ({}) was denied {denials} times on {vaults} vaults in {span} ({}): a sweep across vaults",
             obs.geo.label(), list(&w.vault_names, vaults as usize, 4));
         let snapshot = w.clone();
@@ -226,19 +283,31 @@ struct Counts {
     firewall: u32,
 }
 
-fn principal_rules(d: &mut FailedAuth, obs: &Observation<'_>, key: u128, window: u32, findings: &mut Vec<Finding>) {
+fn principal_rules(
+    d: &mut FailedAuth,
+    obs: &Observation<'_>,
+    key: u128,
+    window: u32,
+    findings: &mut Vec<Finding>,
+) {
     let (e, now) = (obs.event, obs.now);
     let pop = obs.baselines.population();
     let foreign = e.outcome == Outcome::AuthnFailed
         && pop.has_tenants()
-        && e.principal.tenant_id.as_deref().is_some_and(|t| !pop.knows_tenant(principal_key(t)));
+        && e.principal
+            .tenant_id
+            .as_deref()
+            .is_some_and(|t| !pop.knows_tenant(principal_key(t)));
     let blocked_from_new_place = e.outcome == Outcome::DeniedNetwork
         && obs.pair.is_some_and(|p| p.ok > 0)
         && obs.profile.and_then(|p| p.knows_place(obs.geo)) == Some(false);
     let c = {
         let w = d.state.principals.entry(key).or_default();
         if w.last < now.saturating_sub(window) {
-            *w = PrincipalWindow { first: now, ..Default::default() };
+            *w = PrincipalWindow {
+                first: now,
+                ..Default::default()
+            };
         }
         w.last = now;
         w.denials.add(now, window, 4096);
@@ -265,7 +334,8 @@ fn principal_rules(d: &mut FailedAuth, obs: &Observation<'_>, key: u128, window:
         // Sticky for the episode: once a firewall denial came from a place the
         // principal never used, the following ones are the same story.
         w.new_place |= blocked_from_new_place;
-        if e.outcome == Outcome::DeniedNetwork && w.new_place && obs.pair.is_some_and(|p| p.ok > 0) {
+        if e.outcome == Outcome::DeniedNetwork && w.new_place && obs.pair.is_some_and(|p| p.ok > 0)
+        {
             w.firewall.add(now, window, 4096);
         }
         let since = now.saturating_sub(window);
@@ -279,11 +349,14 @@ fn principal_rules(d: &mut FailedAuth, obs: &Observation<'_>, key: u128, window:
         }
     };
     let p = &d.s.principal;
-    let enumeration = c.n >= p.min_denials && (c.objects >= p.min_objects || c.vaults >= p.min_vaults);
+    let enumeration =
+        c.n >= p.min_denials && (c.objects >= p.min_objects || c.vaults >= p.min_vaults);
     let persistent = !obs.learning() && c.n >= p.persistent_min_denials;
     let stats = (enumeration || persistent).then(|| d.improbability(obs, c.n));
     let (s, sev) = (&d.s, &d.s.severity);
-    let Some(w) = d.state.principals.get_mut(&key) else { return };
+    let Some(w) = d.state.principals.get_mut(&key) else {
+        return;
+    };
     let span = duration(now.saturating_sub(w.first));
     let mut boost = 0;
     if c.objects >= sev.raise_at_objects {
@@ -292,10 +365,29 @@ fn principal_rules(d: &mut FailedAuth, obs: &Observation<'_>, key: u128, window:
     if c.vaults >= sev.raise_at_vaults {
         boost += 1;
     }
-    let place = format!("{} ({})", list(&w.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(), w.addresses.len(), 2), obs.geo.label());
-    let mut emit = |rule: &str, severity: Severity, summary: String, w: &PrincipalWindow, prob: Option<(f64, f64)>| {
+    let place = format!(
+        "{} ({})",
+        list(
+            &w.addresses
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>(),
+            w.addresses.len(),
+            2
+        ),
+        obs.geo.label()
+    );
+    let mut emit = |rule: &str,
+                    severity: Severity,
+                    summary: String,
+                    w: &PrincipalWindow,
+                    prob: Option<(f64, f64)>| {
         let mut f = Finding::about(obs, NAME, rule, severity);
-        f.vault = if c.vaults > 1 { "*".into() } else { e.vault.to_string() };
+        f.vault = if c.vaults > 1 {
+            "*".into()
+        } else {
+            e.vault.to_string()
+        };
         f.first_seen = time_of(w.first);
         f.summary = summary;
         let (own_rate, days) = match obs.profile {
@@ -305,7 +397,10 @@ fn principal_rules(d: &mut FailedAuth, obs: &Observation<'_>, key: u128, window:
             }
             None => (0.0, 0.0),
         };
-        let pop_rate = f64::from(obs.baselines.population().kind(e.principal.kind).rates[super::baseline::stats::DENIALS]);
+        let pop_rate = f64::from(
+            obs.baselines.population().kind(e.principal.kind).rates
+                [super::baseline::stats::DENIALS],
+        );
         f.evidence = Evidence::new()
             .with("observed", serde_json::json!({ "denials": c.n, "distinct_objects": c.objects, "distinct_vaults": c.vaults,
                 "rejected_tokens": c.authn, "foreign_tenant_tokens": c.foreign, "firewall_blocks_from_new_place": c.firewall,
@@ -324,7 +419,11 @@ fn principal_rules(d: &mut FailedAuth, obs: &Observation<'_>, key: u128, window:
     };
     if let Some((prob, expected)) = stats.filter(|(prob, _)| *prob <= p.max_probability) {
         let (rule, severity, idx) = if enumeration {
-            ("denied_enumeration", raise(sev.denied_enumeration, boost), 0)
+            (
+                "denied_enumeration",
+                raise(sev.denied_enumeration, boost),
+                0,
+            )
         } else {
             ("denial_burst", raise(sev.denial_burst, boost), 1)
         };
@@ -336,24 +435,40 @@ fn principal_rules(d: &mut FailedAuth, obs: &Observation<'_>, key: u128, window:
             emit(rule, severity, s, &snap, Some((prob, expected)));
         }
     }
-    let Some(w) = d.state.principals.get_mut(&key) else { return };
+    let Some(w) = d.state.principals.get_mut(&key) else {
+        return;
+    };
     if c.foreign >= s.token.foreign_tenant_min && report(&mut w.reported[3], c.foreign) {
         let tenant = e.principal.tenant_id.as_deref().unwrap_or("?");
         let s = format!("{} presented {} token(s) issued by tenant {tenant}, which no successful request has ever carried, from {place}: a forged or foreign-tenant token",
             who(e), c.foreign);
         let snap = w.clone();
-        emit("foreign_tenant_token", sev.foreign_tenant_token, s, &snap, None);
+        emit(
+            "foreign_tenant_token",
+            sev.foreign_tenant_token,
+            s,
+            &snap,
+            None,
+        );
     } else if c.authn >= s.token.min_failures && report(&mut w.reported[2], c.authn) {
         let s = format!("{} had {} requests rejected for a bad token (401: expired, forged or wrong audience) in {span} from {place}; objects: {}",
             who(e), c.authn, list(&w.samples, c.objects as usize, 4));
         let snap = w.clone();
         emit("token_rejected", sev.token_rejected, s, &snap, None);
     }
-    let Some(w) = d.state.principals.get_mut(&key) else { return };
+    let Some(w) = d.state.principals.get_mut(&key) else {
+        return;
+    };
     if c.firewall >= s.firewall.min_denials && report(&mut w.reported[4], c.firewall) {
         let s = format!("{}, which normally reaches vault {}, was blocked by the vault firewall {} times in {span} from {place}, a place it never called from: its token may be in use elsewhere",
             who(e), e.vault, c.firewall);
         let snap = w.clone();
-        emit("firewall_new_network", sev.firewall_new_network, s, &snap, None);
+        emit(
+            "firewall_new_network",
+            sev.firewall_new_network,
+            s,
+            &snap,
+            None,
+        );
     }
 }

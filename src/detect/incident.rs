@@ -22,7 +22,9 @@ pub struct IncidentPolicy {
 
 impl Default for IncidentPolicy {
     fn default() -> Self {
-        IncidentPolicy { gap: Duration::hours(1) }
+        IncidentPolicy {
+            gap: Duration::hours(1),
+        }
     }
 }
 
@@ -54,7 +56,10 @@ pub struct Incidents {
 impl Incidents {
     /// No open incidents.
     pub fn new(policy: IncidentPolicy) -> Self {
-        Incidents { policy, open: HashMap::new() }
+        Incidents {
+            policy,
+            open: HashMap::new(),
+        }
     }
 
     /// Open incidents.
@@ -69,7 +74,12 @@ impl Incidents {
 
     /// Records a finding; returns the alert it raises, if any.
     pub fn record(&mut self, f: Finding) -> Option<Alert> {
-        let key = Key { detector: f.detector, identity: f.identity.clone(), vault: f.vault.clone(), group: f.group.clone() };
+        let key = Key {
+            detector: f.detector,
+            identity: f.identity.clone(),
+            vault: f.vault.clone(),
+            group: f.group.clone(),
+        };
         let gap = self.policy.gap;
         if let Some(inc) = self.open.get_mut(&key) {
             if f.last_seen - inc.last_seen <= gap {
@@ -85,7 +95,8 @@ impl Incidents {
                 return Some(alert_for(inc, f));
             }
         }
-        let incident_id = id::incident_id(f.detector, &f.group, &f.identity, &f.vault, f.first_seen);
+        let incident_id =
+            id::incident_id(f.detector, &f.group, &f.identity, &f.vault, f.first_seen);
         let inc = Incident {
             id: incident_id,
             revision: 1,
@@ -137,12 +148,23 @@ impl Incidents {
 
     /// Replaces the open incidents with a [`Incidents::save`] snapshot; `detectors`
     /// are the names running now (incidents of other detectors are dropped).
-    pub fn restore(&mut self, saved: &serde_json::Value, detectors: &[&'static str]) -> Result<(), serde_json::Error> {
+    pub fn restore(
+        &mut self,
+        saved: &serde_json::Value,
+        detectors: &[&'static str],
+    ) -> Result<(), serde_json::Error> {
         let saved: Vec<SavedIncident> = serde_json::from_value(saved.clone())?;
         self.open.clear();
         for s in saved {
-            let Some(detector) = detectors.iter().copied().find(|d| *d == s.detector) else { continue };
-            let key = Key { detector, identity: s.identity, vault: s.vault, group: s.group };
+            let Some(detector) = detectors.iter().copied().find(|d| *d == s.detector) else {
+                continue;
+            };
+            let key = Key {
+                detector,
+                identity: s.identity,
+                vault: s.vault,
+                group: s.group,
+            };
             self.open.insert(key, s.incident);
         }
         Ok(())
@@ -203,14 +225,26 @@ mod tests {
     #[test]
     fn continued_activity_extends_escalation_updates() {
         let mut inc = Incidents::new(IncidentPolicy::default());
-        let first = inc.record(finding(0, "burst", Severity::Medium)).expect("opens");
+        let first = inc
+            .record(finding(0, "burst", Severity::Medium))
+            .expect("opens");
         assert_eq!(first.revision, 1);
-        assert!(inc.record(finding(10, "burst", Severity::Medium)).is_none(), "extends silently");
+        assert!(
+            inc.record(finding(10, "burst", Severity::Medium)).is_none(),
+            "extends silently"
+        );
         assert!(inc.record(finding(20, "burst", Severity::Low)).is_none());
-        let up = inc.record(finding(30, "burst", Severity::High)).expect("escalates");
-        assert_eq!((up.revision, up.incident_id.as_str()), (2, first.incident_id.as_str()));
+        let up = inc
+            .record(finding(30, "burst", Severity::High))
+            .expect("escalates");
+        assert_eq!(
+            (up.revision, up.incident_id.as_str()),
+            (2, first.incident_id.as_str())
+        );
         assert_eq!(up.first_seen, first.first_seen);
-        let new_rule = inc.record(finding(40, "spray", Severity::Medium)).expect("new evidence kind");
+        let new_rule = inc
+            .record(finding(40, "spray", Severity::Medium))
+            .expect("new evidence kind");
         assert_eq!((new_rule.revision, new_rule.severity), (3, Severity::High));
         assert_ne!(new_rule.id, up.id);
     }
@@ -221,12 +255,22 @@ mod tests {
         let first = inc.record(finding(0, "burst", Severity::Medium)).unwrap();
         let mut restored = Incidents::new(IncidentPolicy::default());
         restored.restore(&inc.save(), &["failed_auth"]).unwrap();
-        assert!(restored.record(finding(10, "burst", Severity::Medium)).is_none(), "still open: extends");
-        let up = restored.record(finding(20, "burst", Severity::High)).unwrap();
+        assert!(
+            restored
+                .record(finding(10, "burst", Severity::Medium))
+                .is_none(),
+            "still open: extends"
+        );
+        let up = restored
+            .record(finding(20, "burst", Severity::High))
+            .unwrap();
         assert_eq!((up.revision, up.incident_id), (2, first.incident_id));
         let mut other = Incidents::new(IncidentPolicy::default());
         other.restore(&inc.save(), &["unusual_geo"]).unwrap();
-        assert!(other.is_empty(), "incidents of detectors not running are dropped");
+        assert!(
+            other.is_empty(),
+            "incidents of detectors not running are dropped"
+        );
     }
 
     #[test]

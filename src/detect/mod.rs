@@ -98,7 +98,12 @@ pub struct Finding {
 
 impl Finding {
     /// A finding about the observed event's caller on its vault.
-    pub fn about(obs: &Observation<'_>, detector: &'static str, rule: &str, severity: Severity) -> Finding {
+    pub fn about(
+        obs: &Observation<'_>,
+        detector: &'static str,
+        rule: &str,
+        severity: Severity,
+    ) -> Finding {
         let e = obs.event;
         Finding {
             detector,

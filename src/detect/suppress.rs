@@ -41,11 +41,16 @@ impl Window {
             minute >= self.start_min || minute < self.end_min
         };
         // A window crossing midnight belongs to the day it started on.
-        let start_day = if self.start_min > self.end_min && minute < self.end_min { (day + 6) % 7 } else { day };
+        let start_day = if self.start_min > self.end_min && minute < self.end_min {
+            (day + 6) % 7
+        } else {
+            day
+        };
         in_time
             && self.days & (1 << start_day) != 0
             && (self.vaults.is_empty() || self.vaults.contains(vault))
-            && (self.principals.is_empty() || principal.is_some_and(|p| self.principals.contains(&p)))
+            && (self.principals.is_empty()
+                || principal.is_some_and(|p| self.principals.contains(&p)))
     }
 }
 
@@ -70,7 +75,9 @@ pub fn validate(c: &SuppressConfig) -> Result<(), (String, String)> {
 fn parse_hhmm(s: &str) -> Option<u16> {
     let (h, m) = s.trim().split_once(':')?;
     let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60).then_some(h * 60 + m).or((h == 24 && m == 0).then_some(1440))
+    (h < 24 && m < 60)
+        .then_some(h * 60 + m)
+        .or((h == 24 && m == 0).then_some(1440))
 }
 
 fn compile_window(w: &MaintenanceWindow) -> Result<Window, String> {
@@ -80,24 +87,40 @@ fn compile_window(w: &MaintenanceWindow) -> Result<Window, String> {
         let idx = DAYS
             .iter()
             .position(|n| d.len() >= 3 && d[..3].eq_ignore_ascii_case(n))
-            .ok_or_else(|| format!("unknown day {d:?}; write mon, tue, wed, thu, fri, sat or sun"))?;
+            .ok_or_else(|| {
+                format!("unknown day {d:?}; write mon, tue, wed, thu, fri, sat or sun")
+            })?;
         days |= 1 << idx;
     }
     if days == 0 {
         days = 0x7f;
     }
-    let start = parse_hhmm(&w.start).ok_or_else(|| format!("start {:?} is not a time of day (HH:MM)", w.start))?;
-    let end = parse_hhmm(&w.end).ok_or_else(|| format!("end {:?} is not a time of day (HH:MM)", w.end))?;
+    let start = parse_hhmm(&w.start)
+        .ok_or_else(|| format!("start {:?} is not a time of day (HH:MM)", w.start))?;
+    let end = parse_hhmm(&w.end)
+        .ok_or_else(|| format!("end {:?} is not a time of day (HH:MM)", w.end))?;
     if start == end {
         return Err("start and end are equal: the window would be empty".into());
     }
     Ok(Window {
-        name: if w.name.is_empty() { format!("{}-{}", w.start, w.end) } else { w.name.clone() },
+        name: if w.name.is_empty() {
+            format!("{}-{}", w.start, w.end)
+        } else {
+            w.name.clone()
+        },
         days,
         start_min: start,
         end_min: end,
-        vaults: w.vaults.iter().map(|v| v.trim().to_ascii_lowercase()).collect(),
-        principals: w.principals.iter().map(|p| principal_key(&p.trim().to_ascii_lowercase())).collect(),
+        vaults: w
+            .vaults
+            .iter()
+            .map(|v| v.trim().to_ascii_lowercase())
+            .collect(),
+        principals: w
+            .principals
+            .iter()
+            .map(|p| principal_key(&p.trim().to_ascii_lowercase()))
+            .collect(),
     })
 }
 
@@ -106,12 +129,19 @@ impl Suppressor {
     pub fn compile(sections: &[&SuppressConfig]) -> Result<Self, (String, String)> {
         let mut s = Suppressor::default();
         for c in sections {
-            s.principals.extend(c.principals.iter().map(|p| principal_key(&p.trim().to_ascii_lowercase())));
-            s.appids.extend(c.appids.iter().map(|a| a.trim().to_ascii_lowercase()));
+            s.principals.extend(
+                c.principals
+                    .iter()
+                    .map(|p| principal_key(&p.trim().to_ascii_lowercase())),
+            );
+            s.appids
+                .extend(c.appids.iter().map(|a| a.trim().to_ascii_lowercase()));
             s.addresses.extend(c.addresses.iter().map(IpNet::trunc));
-            s.vaults.extend(c.vaults.iter().map(|v| v.trim().to_ascii_lowercase()));
+            s.vaults
+                .extend(c.vaults.iter().map(|v| v.trim().to_ascii_lowercase()));
             for (i, w) in c.maintenance.iter().enumerate() {
-                s.windows.push(compile_window(w).map_err(|m| (format!("maintenance[{i}]"), m))?);
+                s.windows
+                    .push(compile_window(w).map_err(|m| (format!("maintenance[{i}]"), m))?);
             }
         }
         Ok(s)
@@ -124,13 +154,19 @@ impl Suppressor {
         if principal.is_some_and(|p| self.principals.contains(&p)) {
             return Some(format!("principal {} is allow-listed", f.identity));
         }
-        let appid = f.principal.appid.as_deref().or(event.and_then(|e| e.principal.appid.as_deref()));
+        let appid = f
+            .principal
+            .appid
+            .as_deref()
+            .or(event.and_then(|e| e.principal.appid.as_deref()));
         if let Some(app) = appid.filter(|a| self.appids.contains(*a)) {
             return Some(format!("appid {app} is allow-listed"));
         }
-        let address = event
-            .and_then(|e| e.caller_ip)
-            .or_else(|| f.identity.strip_prefix("ip:").and_then(|a| a.parse::<IpAddr>().ok()));
+        let address = event.and_then(|e| e.caller_ip).or_else(|| {
+            f.identity
+                .strip_prefix("ip:")
+                .and_then(|a| a.parse::<IpAddr>().ok())
+        });
         if let Some(ip) = address.filter(|ip| self.addresses.iter().any(|n| n.contains(ip))) {
             return Some(format!("address {ip} is allow-listed"));
         }
@@ -166,13 +202,18 @@ mod tests {
     use crate::alert::{Evidence, PrincipalSummary, Severity};
 
     fn finding(identity: &str, vault: &str, at: &str) -> Finding {
-        let t = DateTime::parse_from_rfc3339(at).map(|t| t.with_timezone(&Utc)).unwrap_or_default();
+        let t = DateTime::parse_from_rfc3339(at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
         Finding {
             detector: "x",
             rule: "r".into(),
             severity: Severity::Low,
             identity: identity.into(),
-            principal: PrincipalSummary { appid: Some("509e4652-da8d-478d-a730-e9d4a1996ca4".into()), ..PrincipalSummary::anonymous() },
+            principal: PrincipalSummary {
+                appid: Some("509e4652-da8d-478d-a730-e9d4a1996ca4".into()),
+                ..PrincipalSummary::anonymous()
+            },
             vault: vault.into(),
             group: String::new(),
             first_seen: t,
@@ -199,7 +240,12 @@ mod tests {
         };
         let s = Suppressor::compile(&[&config]).unwrap();
         let table = [
-            ("aaaaaaaa-0000-0000-0000-000000000001", "kv", "2024-05-01T10:00:00Z", true),
+            (
+                "aaaaaaaa-0000-0000-0000-000000000001",
+                "kv",
+                "2024-05-01T10:00:00Z",
+                true,
+            ),
             ("ip:10.1.2.3", "kv", "2024-05-01T10:00:00Z", true),
             ("ip:203.0.113.1", "kv-prod", "2024-05-04T23:30:00Z", true), // Saturday night
             ("ip:203.0.113.1", "kv-prod", "2024-05-05T01:30:00Z", true), // after midnight, still Saturday's
@@ -209,15 +255,28 @@ mod tests {
         for (identity, vault, at, dropped) in table {
             let mut f = finding(identity, vault, at);
             f.principal.appid = None;
-            assert_eq!(s.matches(&f, None).is_some(), dropped, "{identity} {vault} {at}");
+            assert_eq!(
+                s.matches(&f, None).is_some(),
+                dropped,
+                "{identity} {vault} {at}"
+            );
         }
-        assert!(s.matches(&finding("ip:1.1.1.1", "kv", "2024-05-01T10:00:00Z"), None).is_some(), "ARG appid");
+        assert!(
+            s.matches(&finding("ip:1.1.1.1", "kv", "2024-05-01T10:00:00Z"), None)
+                .is_some(),
+            "ARG appid"
+        );
     }
 
     #[test]
     fn bad_windows_are_named() {
         let bad = SuppressConfig {
-            maintenance: vec![MaintenanceWindow { days: vec!["funday".into()], start: "1:00".into(), end: "2:00".into(), ..Default::default() }],
+            maintenance: vec![MaintenanceWindow {
+                days: vec!["funday".into()],
+                start: "1:00".into(),
+                end: "2:00".into(),
+                ..Default::default()
+            }],
             ..Default::default()
         };
         let (key, msg) = validate(&bad).unwrap_err();

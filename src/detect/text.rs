@@ -16,11 +16,17 @@ pub fn who(e: &AuditEvent<'_>) -> String {
             (None, None) => format!("user {}", e.identity()),
         },
         PrincipalKind::ManagedIdentity => {
-            let name = p.xms_mirid.as_deref().and_then(|m| m.rsplit('/').next()).unwrap_or("?");
+            let name = p
+                .xms_mirid
+                .as_deref()
+                .and_then(|m| m.rsplit('/').next())
+                .unwrap_or("?");
             format!("managed identity {name} (oid {})", oid.unwrap_or("?"))
         }
         PrincipalKind::ServicePrincipal => match (p.appid.as_deref(), oid) {
-            (Some(app), Some(oid)) if app != oid => format!("service principal oid {oid} (app {app})"),
+            (Some(app), Some(oid)) if app != oid => {
+                format!("service principal oid {oid} (app {app})")
+            }
             (Some(app), _) => format!("service principal app {app}"),
             (None, Some(oid)) => format!("service principal oid {oid}"),
             (None, None) => format!("service principal {}", e.identity()),
@@ -57,7 +63,11 @@ pub fn list(items: &[String], total: usize, show: usize) -> String {
     match (named.len(), rest) {
         (0, _) => String::new(),
         (_, 0) if named.len() == 1 => named[0].to_owned(),
-        (_, 0) => format!("{} and {}", named[..named.len() - 1].join(", "), named[named.len() - 1]),
+        (_, 0) => format!(
+            "{} and {}",
+            named[..named.len() - 1].join(", "),
+            named[named.len() - 1]
+        ),
         (_, r) => format!("{} and {r} more", named.join(", ")),
     }
 }
@@ -73,7 +83,7 @@ pub fn plural(n: usize, one: &str, many: &str) -> String {
 
 /// A probability for people: `1 in 2.3 million`, `< 1 in 10^12`.
 pub fn odds(p: f64) -> String {
-    if !(p > 0.0) || p < 1e-12 {
+    if p.is_nan() || p < 1e-12 {
         return "less than 1 in a trillion".to_owned();
     }
     let inv = 1.0 / p;

@@ -102,12 +102,37 @@ pub struct File {
 
 fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
     let n = &f.new_country;
-    require((0.0..=0.5).contains(&n.rare_share), src, "new_country.rare_share", "must be between 0 and 0.5")?;
-    require(!n.kinds.contains(&PrincipalKind::Anonymous), src, "new_country.kinds", "anonymous callers have no history to compare with")?;
+    require(
+        (0.0..=0.5).contains(&n.rare_share),
+        src,
+        "new_country.rare_share",
+        "must be between 0 and 0.5",
+    )?;
+    require(
+        !n.kinds.contains(&PrincipalKind::Anonymous),
+        src,
+        "new_country.kinds",
+        "anonymous callers have no history to compare with",
+    )?;
     let t = &f.impossible_travel;
-    require(t.max_speed_kmh >= 100.0, src, "impossible_travel.max_speed_kmh", "must be at least 100 (km/h)")?;
-    require(t.min_distance_km >= 0.0, src, "impossible_travel.min_distance_km", "must not be negative")?;
-    require(t.within.as_std().as_secs() >= 3600, src, "impossible_travel.within", "must be at least 1h")
+    require(
+        t.max_speed_kmh >= 100.0,
+        src,
+        "impossible_travel.max_speed_kmh",
+        "must be at least 100 (km/h)",
+    )?;
+    require(
+        t.min_distance_km >= 0.0,
+        src,
+        "impossible_travel.min_distance_km",
+        "must not be negative",
+    )?;
+    require(
+        t.within.as_std().as_secs() >= 3600,
+        src,
+        "impossible_travel.within",
+        "must be at least 1h",
+    )
 }
 
 /// Loads, validates and checks the examples of an `unusual_geo` file.
@@ -144,8 +169,12 @@ impl UnusualGeo {
     fn country_is_rare(&self, obs: &Observation<'_>, c: [u8; 2]) -> (bool, u32) {
         let pop = obs.baselines.population();
         let principals = pop.country_principals(c);
-        let limit = (self.new_country.rare_share * f64::from(pop.located_principals)).floor() as u32;
-        (principals <= limit.max(self.new_country.rare_max_principals), principals)
+        let limit =
+            (self.new_country.rare_share * f64::from(pop.located_principals)).floor() as u32;
+        (
+            principals <= limit.max(self.new_country.rare_max_principals),
+            principals,
+        )
     }
 
     fn tenant_ready(&self, obs: &Observation<'_>) -> bool {
@@ -156,7 +185,13 @@ impl UnusualGeo {
 
     /// Geography is a property of the principal, not of a vault: one incident per
     /// principal (vault `*`), the vault named in the summary and the evidence.
-    fn base(&self, obs: &Observation<'_>, rule: &str, severity: Severity, summary: String) -> Finding {
+    fn base(
+        &self,
+        obs: &Observation<'_>,
+        rule: &str,
+        severity: Severity,
+        summary: String,
+    ) -> Finding {
         let mut f = Finding::about(obs, NAME, rule, severity);
         f.vault = "*".into();
         f.summary = summary;
@@ -164,11 +199,18 @@ impl UnusualGeo {
     }
 
     fn countries_of(obs: &Observation<'_>) -> Vec<String> {
-        obs.profile.map(|p| p.countries.iter().map(|s| c_str(&s.item)).collect()).unwrap_or_default()
+        obs.profile
+            .map(|p| p.countries.iter().map(|s| c_str(&s.item)).collect())
+            .unwrap_or_default()
     }
 
     fn tenant_countries(obs: &Observation<'_>) -> Vec<String> {
-        obs.baselines.population().top_countries(5).iter().map(|(c, n)| format!("{} ({n} principals)", c_str(c))).collect()
+        obs.baselines
+            .population()
+            .top_countries(5)
+            .iter()
+            .map(|(c, n)| format!("{} ({n} principals)", c_str(c)))
+            .collect()
     }
 }
 
@@ -179,11 +221,18 @@ impl Detector for UnusualGeo {
 
     fn observe(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
         let e = obs.event;
-        let (Some(key), Some(ip)) = (obs.principal, e.caller_ip) else { return };
+        let (Some(key), Some(ip)) = (obs.principal, e.caller_ip) else {
+            return;
+        };
         // Only requests whose token was accepted say where the principal is: a rejected
         // (401) or forged token names an identity it does not prove, and denied
         // requests belong to failed_auth.
-        if !obs.geo.is_public() || !matches!(e.outcome, Outcome::Ok | Outcome::NotFound | Outcome::Throttled) {
+        if !obs.geo.is_public()
+            || !matches!(
+                e.outcome,
+                Outcome::Ok | Outcome::NotFound | Outcome::Throttled
+            )
+        {
             return;
         }
         if obs.now >= self.last_prune.saturating_add(3600) {
@@ -210,8 +259,16 @@ impl Detector for UnusualGeo {
                     .with_list("countries", [c_str(&c)])
                     .with_list("addresses", [ip.to_string()]);
                 if !learning {
-                    let severity = if principals == 0 { self.severity.never_seen_in_tenant } else { self.severity.new_country };
-                    let usual = if seen.is_empty() { "only Azure or private addresses".to_owned() } else { seen.join(", ") };
+                    let severity = if principals == 0 {
+                        self.severity.never_seen_in_tenant
+                    } else {
+                        self.severity.new_country
+                    };
+                    let usual = if seen.is_empty() {
+                        "only Azure or private addresses".to_owned()
+                    } else {
+                        seen.join(", ")
+                    };
                     let s = format!("{} called vault {} ({}) from {here} ({ip}), a country it never used in {:.0} days (usual: {usual}); {} of the tenant's principals ever called from there",
                         who(e), e.vault, e.operation, history, principals);
                     let mut f = self.base(obs, "new_country", severity, s);
@@ -221,15 +278,24 @@ impl Detector for UnusualGeo {
                 } else if principals == 0 && self.tenant_ready(obs) {
                     let s = format!("{} (new, still learning) called vault {} ({}) from {here} ({ip}), a country no principal of the tenant has called from (tenant: {})",
                         who(e), e.vault, e.operation, Self::tenant_countries(obs).join(", "));
-                    let mut f = self.base(obs, "rare_country_new_principal", self.severity.rare_country_new_principal, s);
+                    let mut f = self.base(
+                        obs,
+                        "rare_country_new_principal",
+                        self.severity.rare_country_new_principal,
+                        s,
+                    );
                     f.evidence = evidence;
                     f.evidence.insert("vaults", vec![e.vault.to_string()]);
                     findings.push(f);
                 }
             }
         } else if !obs.geo.has_database && !learning {
-            if let (Some(n), Some(prefix), Some(p)) = (obs.geo.network, obs.geo.prefix, obs.profile) {
-                if !p.networks.contains(n) && obs.baselines.population().network_principals(n) == 0 && self.new_country.kinds.contains(&kind) {
+            if let (Some(n), Some(prefix), Some(p)) = (obs.geo.network, obs.geo.prefix, obs.profile)
+            {
+                if !p.networks.contains(n)
+                    && obs.baselines.population().network_principals(n) == 0
+                    && self.new_country.kinds.contains(&kind)
+                {
                     let s = format!("{} called vault {} ({}) from network {prefix} ({ip}), which neither it nor any other principal used before (no GeoIP database: networks stand in for countries)",
                         who(e), e.vault, e.operation);
                     let mut f = self.base(obs, "new_network", self.severity.new_network, s);
@@ -250,13 +316,20 @@ impl Detector for UnusualGeo {
     }
 
     fn save(&self) -> Vec<u8> {
-        let v: Vec<(u128, IpAddr, u32)> = self.last.iter().map(|(k, (ip, at))| (*k, *ip, *at)).collect();
+        let v: Vec<(u128, IpAddr, u32)> = self
+            .last
+            .iter()
+            .map(|(k, (ip, at))| (*k, *ip, *at))
+            .collect();
         serde_json::to_vec(&v).unwrap_or_default()
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), DetectorError> {
         let v: Vec<(u128, IpAddr, u32)> =
-            serde_json::from_slice(state).map_err(|e| DetectorError::Restore { detector: NAME.into(), message: e.to_string() })?;
+            serde_json::from_slice(state).map_err(|e| DetectorError::Restore {
+                detector: NAME.into(),
+                message: e.to_string(),
+            })?;
         self.last = v.into_iter().map(|(k, ip, at)| (k, (ip, at))).collect();
         Ok(())
     }
@@ -264,32 +337,50 @@ impl Detector for UnusualGeo {
     fn memory(&self) -> DetectorMemory {
         DetectorMemory {
             learned_entries: self.last.len(),
-            learned_bytes: self.last.capacity() * (std::mem::size_of::<(u128, (IpAddr, u32))>() + 1),
+            learned_bytes: self.last.capacity()
+                * (std::mem::size_of::<(u128, (IpAddr, u32))>() + 1),
             ..Default::default()
         }
     }
 }
 
 impl UnusualGeo {
-    fn travel_rule(&mut self, obs: &Observation<'_>, key: u128, ip: IpAddr, findings: &mut Vec<Finding>) {
+    fn travel_rule(
+        &mut self,
+        obs: &Observation<'_>,
+        key: u128,
+        ip: IpAddr,
+        findings: &mut Vec<Finding>,
+    ) {
         let e = obs.event;
-        let Some((lat, lon)) = obs.geo.coords else { return };
+        let Some((lat, lon)) = obs.geo.coords else {
+            return;
+        };
         let previous = self.last.insert(key, (ip, obs.now));
         if !self.travel.kinds.contains(&e.principal.kind) {
             return;
         }
-        let Some(fix) = obs.profile.map(|p| p.last_fix).filter(|f| f.at > 0) else { return };
+        let Some(fix) = obs.profile.map(|p| p.last_fix).filter(|f| f.at > 0) else {
+            return;
+        };
         let dt = obs.now.saturating_sub(fix.at);
-        if u64::from(dt) > self.travel.within.as_std().as_secs() || obs.geo.network == Some(fix.network) {
+        if u64::from(dt) > self.travel.within.as_std().as_secs()
+            || obs.geo.network == Some(fix.network)
+        {
             return;
         }
-        let km = haversine_km((f64::from(fix.lat), f64::from(fix.lon)), (f64::from(lat), f64::from(lon)));
+        let km = haversine_km(
+            (f64::from(fix.lat), f64::from(fix.lon)),
+            (f64::from(lat), f64::from(lon)),
+        );
         let hours = f64::from(dt.max(60)) / 3600.0;
         let speed = km / hours;
         if km < self.travel.min_distance_km || speed <= self.travel.max_speed_kmh {
             return;
         }
-        let prev_ip = previous.map(|(ip, _)| ip.to_string()).unwrap_or_else(|| "?".into());
+        let prev_ip = previous
+            .map(|(ip, _)| ip.to_string())
+            .unwrap_or_else(|| "?".into());
         let s = format!("{} called from {} ({prev_ip}) and then {} later from {} ({ip}, vault {}), {:.0} km apart: {:.0} km/h, faster than the {:.0} km/h anyone can travel",
             who(e), c_str(&fix.country), duration(dt), obs.geo.label(), e.vault, km, speed, self.travel.max_speed_kmh);
         let mut f = self.base(obs, "impossible_travel", self.severity.impossible_travel, s);

@@ -22,7 +22,13 @@ impl DistinctWindow {
             return false;
         }
         if self.items.len() >= cap.max(1) {
-            if let Some(i) = self.items.iter().enumerate().min_by_key(|(_, e)| e.1).map(|(i, _)| i) {
+            if let Some(i) = self
+                .items
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, e)| e.1)
+                .map(|(i, _)| i)
+            {
                 self.items.swap_remove(i);
             }
         }

@@ -95,7 +95,8 @@ pub fn object_from<'a>(
     id: Option<&Cow<'a, str>>,
     request_uri: Option<&Cow<'a, str>>,
 ) -> Option<ObjectRef<'a>> {
-    id.and_then(parse_object_url).or_else(|| request_uri.and_then(parse_object_url))
+    id.and_then(parse_object_url)
+        .or_else(|| request_uri.and_then(parse_object_url))
 }
 
 /// Parses a Key Vault, Managed HSM or ARM URL into an object reference, borrowing
@@ -113,7 +114,9 @@ pub fn parse_object_url<'a>(url: &Cow<'a, str>) -> Option<ObjectRef<'a>> {
         return Some(vault_ref());
     }
     let path_start = host_start + host_len;
-    let path_end = url[path_start..].find(['?', '#']).map_or(url.len(), |i| path_start + i);
+    let path_end = url[path_start..]
+        .find(['?', '#'])
+        .map_or(url.len(), |i| path_start + i);
     // (start, end) of each non-empty path segment, as offsets into `url`.
     let mut segments = url[path_start..path_end]
         .split('/')
@@ -133,10 +136,22 @@ pub fn parse_object_url<'a>(url: &Cow<'a, str>) -> Option<ObjectRef<'a>> {
     if kind == ObjectKind::Certificate {
         match name.map(text) {
             Some(n) if n.eq_ignore_ascii_case("issuers") => {
-                return Some(named(url, ObjectKind::CertificateIssuer, rest, None, deleted))
+                return Some(named(
+                    url,
+                    ObjectKind::CertificateIssuer,
+                    rest,
+                    None,
+                    deleted,
+                ))
             }
             Some(n) if n.eq_ignore_ascii_case("contacts") => {
-                return Some(named(url, ObjectKind::CertificateContacts, None, None, deleted))
+                return Some(named(
+                    url,
+                    ObjectKind::CertificateContacts,
+                    None,
+                    None,
+                    deleted,
+                ))
             }
             _ => {}
         }
@@ -170,11 +185,18 @@ fn collection_kind(segment: &str) -> (ObjectKind, bool) {
     TABLE
         .iter()
         .find(|(name, _, _)| name.eq_ignore_ascii_case(segment))
-        .map_or((ObjectKind::Other, false), |&(_, kind, deleted)| (kind, deleted))
+        .map_or((ObjectKind::Other, false), |&(_, kind, deleted)| {
+            (kind, deleted)
+        })
 }
 
 fn vault_ref() -> ObjectRef<'static> {
-    ObjectRef { kind: ObjectKind::Vault, name: None, version: None, deleted: false }
+    ObjectRef {
+        kind: ObjectKind::Vault,
+        name: None,
+        version: None,
+        deleted: false,
+    }
 }
 
 fn named<'a>(
@@ -200,7 +222,9 @@ fn is_version(s: &str) -> bool {
 /// The vault name from the host of a data-plane URL (`<name>.vault.azure.net`).
 pub fn vault_from_host<'a>(url: &Cow<'a, str>) -> Option<Cow<'a, str>> {
     let start = url.find("://").map_or(0, |i| i + 3);
-    let host_end = url[start..].find(['/', '?']).map_or(url.len(), |i| start + i);
+    let host_end = url[start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| start + i);
     let host = &url[start..host_end];
     let dot = host.find('.')?;
     let suffix = &host[dot..];
@@ -215,7 +239,12 @@ pub fn vault_from_host<'a>(url: &Cow<'a, str>) -> Option<Cow<'a, str>> {
 mod tests {
     use super::*;
 
-    fn obj(kind: ObjectKind, name: Option<&str>, version: Option<&str>, deleted: bool) -> Option<ObjectRef<'static>> {
+    fn obj(
+        kind: ObjectKind,
+        name: Option<&str>,
+        version: Option<&str>,
+        deleted: bool,
+    ) -> Option<ObjectRef<'static>> {
         Some(ObjectRef {
             kind,
             name: name.map(|s| Cow::Owned(s.to_string())),
@@ -258,7 +287,10 @@ mod tests {
         let uri = Cow::Borrowed("https://x.vault.azure.net/secrets/restore?api-version=7.0");
         let got = object_from(Some(&id), Some(&uri)).and_then(|o| o.name);
         assert_eq!(got.as_deref(), Some("keykey"));
-        assert_eq!(object_from(None, Some(&uri)).map(|o| o.kind), Some(ObjectKind::Secret));
+        assert_eq!(
+            object_from(None, Some(&uri)).map(|o| o.kind),
+            Some(ObjectKind::Secret)
+        );
     }
 
     #[test]

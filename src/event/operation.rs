@@ -193,9 +193,11 @@ impl fmt::Display for Operation<'_> {
 
 /// Classifies an operation name this build does not know, by its verb suffix.
 fn classify_unknown(name: &str) -> OperationClass {
+    // Compared as bytes: the suffixes are ASCII, and slicing the text could cut a
+    // multi-byte character in two (fuzzing found `…Rᘕ` panicking here).
     let ends = |suffix: &str| {
-        name.len() >= suffix.len()
-            && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+        let (name, suffix) = (name.as_bytes(), suffix.as_bytes());
+        name.len() >= suffix.len() && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
     };
     let lower_contains = |needle: &str| name.to_ascii_lowercase().contains(needle);
     if ends("Notification") {
@@ -208,12 +210,23 @@ fn classify_unknown(name: &str) -> OperationClass {
         OperationClass::Enumerate
     } else if ends("Get") || ends("Backup") || ends("Export") || ends("Release") {
         OperationClass::ReadValue
-    } else if ends("Sign") || ends("Verify") || ends("Wrap") || ends("Unwrap") || ends("Encrypt")
+    } else if ends("Sign")
+        || ends("Verify")
+        || ends("Wrap")
+        || ends("Unwrap")
+        || ends("Encrypt")
         || ends("Decrypt")
     {
         OperationClass::CryptoUse
-    } else if ends("Set") || ends("Create") || ends("Import") || ends("Update") || ends("Put")
-        || ends("Patch") || ends("Restore") || ends("Recover") || ends("Rotate")
+    } else if ends("Set")
+        || ends("Create")
+        || ends("Import")
+        || ends("Update")
+        || ends("Put")
+        || ends("Patch")
+        || ends("Restore")
+        || ends("Recover")
+        || ends("Rotate")
     {
         OperationClass::Write
     } else {
@@ -235,7 +248,11 @@ mod tests {
             ("VaultPatch", OperationClass::AccessChange, true),
             ("KeyPurge", OperationClass::Destroy, true),
             ("Authentication", OperationClass::Auth, true),
-            ("SecretNearExpiryEventGridNotification", OperationClass::Other, true),
+            (
+                "SecretNearExpiryEventGridNotification",
+                OperationClass::Other,
+                true,
+            ),
             ("KeyRotate", OperationClass::Write, true),
             ("HsmSecurityDomainDownload", OperationClass::Other, false),
             ("RoleAssignmentCreate", OperationClass::AccessChange, false),

@@ -167,7 +167,11 @@ mod tests {
     use super::*;
 
     fn facts(status: u16) -> OutcomeFacts<'static> {
-        OutcomeFacts { status, has_identity: true, ..Default::default() }
+        OutcomeFacts {
+            status,
+            has_identity: true,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -178,16 +182,80 @@ mod tests {
         let table: Vec<(OutcomeFacts<'static>, Outcome)> = vec![
             (facts(200), Outcome::Ok),
             (facts(202), Outcome::Ok),
-            (OutcomeFacts { status: 401, is_authentication: true, ..Default::default() }, Outcome::Challenge),
-            (OutcomeFacts { status: 401, is_authentication: true, has_identity: true, ..Default::default() }, Outcome::AuthnFailed),
-            (OutcomeFacts { status: 401, ..Default::default() }, Outcome::AuthnFailed),
-            (OutcomeFacts { rbac_authorized: Some(false), ..facts(403) }, Outcome::DeniedRbac),
-            (OutcomeFacts { description: Some(rbac), ..facts(403) }, Outcome::DeniedRbac),
-            (OutcomeFacts { access_policy_match: Some(false), ..facts(403) }, Outcome::DeniedPolicy),
-            (OutcomeFacts { description: Some(policy), ..facts(403) }, Outcome::DeniedPolicy),
-            (OutcomeFacts { address_authorized: Some(false), rbac_authorized: Some(false), ..facts(403) }, Outcome::DeniedNetwork),
-            (OutcomeFacts { description: Some(firewall), ..facts(403) }, Outcome::DeniedNetwork),
-            (OutcomeFacts { description: Some("Operation get is not allowed on a disabled secret."), ..facts(403) }, Outcome::OtherError),
+            (
+                OutcomeFacts {
+                    status: 401,
+                    is_authentication: true,
+                    ..Default::default()
+                },
+                Outcome::Challenge,
+            ),
+            (
+                OutcomeFacts {
+                    status: 401,
+                    is_authentication: true,
+                    has_identity: true,
+                    ..Default::default()
+                },
+                Outcome::AuthnFailed,
+            ),
+            (
+                OutcomeFacts {
+                    status: 401,
+                    ..Default::default()
+                },
+                Outcome::AuthnFailed,
+            ),
+            (
+                OutcomeFacts {
+                    rbac_authorized: Some(false),
+                    ..facts(403)
+                },
+                Outcome::DeniedRbac,
+            ),
+            (
+                OutcomeFacts {
+                    description: Some(rbac),
+                    ..facts(403)
+                },
+                Outcome::DeniedRbac,
+            ),
+            (
+                OutcomeFacts {
+                    access_policy_match: Some(false),
+                    ..facts(403)
+                },
+                Outcome::DeniedPolicy,
+            ),
+            (
+                OutcomeFacts {
+                    description: Some(policy),
+                    ..facts(403)
+                },
+                Outcome::DeniedPolicy,
+            ),
+            (
+                OutcomeFacts {
+                    address_authorized: Some(false),
+                    rbac_authorized: Some(false),
+                    ..facts(403)
+                },
+                Outcome::DeniedNetwork,
+            ),
+            (
+                OutcomeFacts {
+                    description: Some(firewall),
+                    ..facts(403)
+                },
+                Outcome::DeniedNetwork,
+            ),
+            (
+                OutcomeFacts {
+                    description: Some("Operation get is not allowed on a disabled secret."),
+                    ..facts(403)
+                },
+                Outcome::OtherError,
+            ),
             (facts(404), Outcome::NotFound),
             (facts(429), Outcome::Throttled),
             (facts(409), Outcome::OtherError),

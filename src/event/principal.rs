@@ -90,8 +90,12 @@ pub enum PrincipalKind {
 
 impl PrincipalKind {
     /// Every kind, in a stable order.
-    pub const ALL: [PrincipalKind; 4] =
-        [Self::User, Self::ServicePrincipal, Self::ManagedIdentity, Self::Anonymous];
+    pub const ALL: [PrincipalKind; 4] = [
+        Self::User,
+        Self::ServicePrincipal,
+        Self::ManagedIdentity,
+        Self::Anonymous,
+    ];
 
     /// The stable snake_case label.
     pub fn as_str(self) -> &'static str {
@@ -181,7 +185,7 @@ impl<'a> Principal<'a> {
     /// Whether the token shows multi-factor authentication (`mfa` in `amr`).
     pub fn used_mfa(&self) -> Option<bool> {
         self.amr.as_deref().map(|amr| {
-            amr.split(|c: char| c == ' ' || c == ',' || c == '"' || c == '[' || c == ']')
+            amr.split([' ', ',', '"', '[', ']'])
                 .any(|m| m.eq_ignore_ascii_case("mfa"))
         })
     }
@@ -252,12 +256,62 @@ mod tests {
     #[test]
     fn key_and_kind_table() {
         let table: Vec<(Claims<'static>, Option<&str>, PrincipalKind)> = vec![
-            (Claims { oid: c("AA"), appid: c("bb"), upn: c("u@x"), ..Default::default() }, Some("aa"), PrincipalKind::User),
-            (Claims { object_identifier: c("cc"), upn: c("u@x"), ..Default::default() }, Some("cc"), PrincipalKind::User),
-            (Claims { appid: c("dd"), ..Default::default() }, Some("dd"), PrincipalKind::ServicePrincipal),
-            (Claims { oid: c("ee"), appid: c("ff"), idtyp: c("app"), ..Default::default() }, Some("ee"), PrincipalKind::ServicePrincipal),
-            (Claims { oid: c("gg"), xms_mirid: c("/subscriptions/s/x"), idtyp: c("app"), ..Default::default() }, Some("gg"), PrincipalKind::ManagedIdentity),
-            (Claims { oid: c("hh"), scp: c("user_impersonation"), ..Default::default() }, Some("hh"), PrincipalKind::User),
+            (
+                Claims {
+                    oid: c("AA"),
+                    appid: c("bb"),
+                    upn: c("u@x"),
+                    ..Default::default()
+                },
+                Some("aa"),
+                PrincipalKind::User,
+            ),
+            (
+                Claims {
+                    object_identifier: c("cc"),
+                    upn: c("u@x"),
+                    ..Default::default()
+                },
+                Some("cc"),
+                PrincipalKind::User,
+            ),
+            (
+                Claims {
+                    appid: c("dd"),
+                    ..Default::default()
+                },
+                Some("dd"),
+                PrincipalKind::ServicePrincipal,
+            ),
+            (
+                Claims {
+                    oid: c("ee"),
+                    appid: c("ff"),
+                    idtyp: c("app"),
+                    ..Default::default()
+                },
+                Some("ee"),
+                PrincipalKind::ServicePrincipal,
+            ),
+            (
+                Claims {
+                    oid: c("gg"),
+                    xms_mirid: c("/subscriptions/s/x"),
+                    idtyp: c("app"),
+                    ..Default::default()
+                },
+                Some("gg"),
+                PrincipalKind::ManagedIdentity,
+            ),
+            (
+                Claims {
+                    oid: c("hh"),
+                    scp: c("user_impersonation"),
+                    ..Default::default()
+                },
+                Some("hh"),
+                PrincipalKind::User,
+            ),
             (Claims::default(), None, PrincipalKind::Anonymous),
         ];
         for (claims, key, kind) in table {
@@ -277,7 +331,11 @@ mod tests {
         });
         assert_eq!(p.tenant_id.as_deref(), Some("d2af6ef7-0000"));
         assert_eq!(p.used_mfa(), Some(true));
-        let p = Principal::from_claims(Claims { oid: c("a"), amr: c("pwd"), ..Default::default() });
+        let p = Principal::from_claims(Claims {
+            oid: c("a"),
+            amr: c("pwd"),
+            ..Default::default()
+        });
         assert_eq!(p.used_mfa(), Some(false));
         assert_eq!(Principal::anonymous().used_mfa(), None);
     }

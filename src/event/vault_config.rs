@@ -16,37 +16,91 @@ use crate::decode::lenient;
 pub struct VaultConfig {
     /// SKU name, lower case (`standard`, `premium`; ARM writes `Standard` in some
     /// API versions, so the case is dropped to keep configurations comparable).
-    #[serde(alias = "Sku", deserialize_with = "lower_sku", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "Sku",
+        deserialize_with = "lower_sku",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sku: Option<String>,
     /// The Entra tenant the vault trusts (lower case).
-    #[serde(rename = "tenantId", alias = "TenantId", deserialize_with = "lenient::opt_lower_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tenantId",
+        alias = "TenantId",
+        deserialize_with = "lenient::opt_lower_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tenant_id: Option<String>,
     /// Firewall rules; `None` when the record says `networkAcls: null` (open).
-    #[serde(rename = "networkAcls", alias = "NetworkAcls", deserialize_with = "lenient::opt_object_or_json", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "networkAcls",
+        alias = "NetworkAcls",
+        deserialize_with = "lenient::opt_object_or_json",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub network_acls: Option<NetworkAcls>,
     /// `publicNetworkAccess` (`Enabled`, `Disabled`).
-    #[serde(rename = "publicNetworkAccess", alias = "PublicNetworkAccess", deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "publicNetworkAccess",
+        alias = "PublicNetworkAccess",
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub public_network_access: Option<String>,
     /// VMs may retrieve certificates stored as secrets.
-    #[serde(rename = "enabledForDeployment", alias = "EnabledForDeployment", deserialize_with = "lenient::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enabledForDeployment",
+        alias = "EnabledForDeployment",
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enabled_for_deployment: Option<bool>,
     /// Azure Disk Encryption may retrieve secrets and unwrap keys.
-    #[serde(rename = "enabledForDiskEncryption", alias = "EnabledForDiskEncryption", deserialize_with = "lenient::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enabledForDiskEncryption",
+        alias = "EnabledForDiskEncryption",
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enabled_for_disk_encryption: Option<bool>,
     /// ARM template deployments may retrieve secrets.
-    #[serde(rename = "enabledForTemplateDeployment", alias = "EnabledForTemplateDeployment", deserialize_with = "lenient::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enabledForTemplateDeployment",
+        alias = "EnabledForTemplateDeployment",
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enabled_for_template_deployment: Option<bool>,
     /// Soft delete.
-    #[serde(rename = "enableSoftDelete", alias = "EnableSoftDelete", deserialize_with = "lenient::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enableSoftDelete",
+        alias = "EnableSoftDelete",
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enable_soft_delete: Option<bool>,
     /// Days a deleted object stays recoverable.
-    #[serde(rename = "softDeleteRetentionInDays", alias = "SoftDeleteRetentionInDays", deserialize_with = "lenient::opt_u32", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "softDeleteRetentionInDays",
+        alias = "SoftDeleteRetentionInDays",
+        deserialize_with = "lenient::opt_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub soft_delete_retention_days: Option<u32>,
     /// RBAC authorisation instead of access policies.
-    #[serde(rename = "enableRbacAuthorization", alias = "EnableRbacAuthorization", deserialize_with = "lenient::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enableRbacAuthorization",
+        alias = "EnableRbacAuthorization",
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enable_rbac_authorization: Option<bool>,
     /// Purge protection (`null` in records means off).
-    #[serde(rename = "enablePurgeProtection", alias = "EnablePurgeProtection", deserialize_with = "lenient::opt_bool", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "enablePurgeProtection",
+        alias = "EnablePurgeProtection",
+        deserialize_with = "lenient::opt_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub enable_purge_protection: Option<bool>,
 }
 
@@ -59,23 +113,42 @@ fn lower_sku<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D
 #[serde(default)]
 pub struct NetworkAcls {
     /// `AzureServices` or `None`: trusted services bypass the firewall.
-    #[serde(alias = "Bypass", deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        alias = "Bypass",
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub bypass: Option<String>,
     /// `Allow` (open) or `Deny` (only the rules below).
-    #[serde(rename = "defaultAction", alias = "DefaultAction", deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "defaultAction",
+        alias = "DefaultAction",
+        deserialize_with = "lenient::opt_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default_action: Option<String>,
     /// Allowed public address ranges.
-    #[serde(rename = "ipRules", alias = "IpRules", deserialize_with = "lenient::rule_values")]
+    #[serde(
+        rename = "ipRules",
+        alias = "IpRules",
+        deserialize_with = "lenient::rule_values"
+    )]
     pub ip_rules: Vec<String>,
     /// Allowed virtual-network subnets.
-    #[serde(rename = "virtualNetworkRules", alias = "VirtualNetworkRules", deserialize_with = "lenient::rule_values")]
+    #[serde(
+        rename = "virtualNetworkRules",
+        alias = "VirtualNetworkRules",
+        deserialize_with = "lenient::rule_values"
+    )]
     pub virtual_network_rules: Vec<String>,
 }
 
 impl NetworkAcls {
     /// Whether the firewall lets any address in (`defaultAction: Allow`).
     pub fn is_open(&self) -> bool {
-        self.default_action.as_deref().is_none_or(|a| a.eq_ignore_ascii_case("allow"))
+        self.default_action
+            .as_deref()
+            .is_none_or(|a| a.eq_ignore_ascii_case("allow"))
     }
 }
 
@@ -95,13 +168,28 @@ impl VaultConfig {
 #[serde(default)]
 pub struct AccessPolicyEntry {
     /// The principal granted (object id, lower case).
-    #[serde(rename = "objectId", alias = "ObjectId", deserialize_with = "lenient::opt_lower_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "objectId",
+        alias = "ObjectId",
+        deserialize_with = "lenient::opt_lower_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub object_id: Option<String>,
     /// Its tenant.
-    #[serde(rename = "tenantId", alias = "TenantId", deserialize_with = "lenient::opt_lower_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tenantId",
+        alias = "TenantId",
+        deserialize_with = "lenient::opt_lower_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tenant_id: Option<String>,
     /// A compound identity's application, if any.
-    #[serde(rename = "applicationId", alias = "ApplicationId", deserialize_with = "lenient::opt_lower_string", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "applicationId",
+        alias = "ApplicationId",
+        deserialize_with = "lenient::opt_lower_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub application_id: Option<String>,
     /// The permissions.
     #[serde(alias = "Permissions", deserialize_with = "lenient::permissions")]

@@ -36,7 +36,11 @@ pub struct NewestAge {
 
 impl NewestAge {
     /// A pair of gauges: the age (`age_opts`) and the stamp (`stamp_opts`).
-    pub fn new(age_opts: Opts, stamp_opts: Opts, clock: Arc<dyn Clock>) -> prometheus::Result<Self> {
+    pub fn new(
+        age_opts: Opts,
+        stamp_opts: Opts,
+        clock: Arc<dyn Clock>,
+    ) -> prometheus::Result<Self> {
         Ok(NewestAge {
             newest: Arc::new(AtomicI64::new(UNSET)),
             clock,
@@ -47,7 +51,8 @@ impl NewestAge {
 
     /// Remembers `time` if it is newer than what is remembered.
     pub fn saw(&self, time: DateTime<Utc>) {
-        self.newest.fetch_max(time.timestamp_micros(), Ordering::Relaxed);
+        self.newest
+            .fetch_max(time.timestamp_micros(), Ordering::Relaxed);
     }
 
     /// The newest time seen.
@@ -91,13 +96,20 @@ pub struct AgeVec {
 impl AgeVec {
     /// A family with the given label names.
     pub fn new(opts: Opts, labels: &[&str], clock: Arc<dyn Clock>) -> prometheus::Result<Self> {
-        Ok(AgeVec { gauges: GaugeVec::new(opts, labels)?, since: Arc::new(Mutex::new(HashMap::new())), clock })
+        Ok(AgeVec {
+            gauges: GaugeVec::new(opts, labels)?,
+            since: Arc::new(Mutex::new(HashMap::new())),
+            clock,
+        })
     }
 
     /// Sets the remembered time of one label set (values in label-name order).
     pub fn set(&self, labels: &[&str], since: DateTime<Utc>) {
         if let Ok(mut map) = self.since.lock() {
-            map.insert(labels.iter().map(|s| (*s).to_owned()).collect(), since.timestamp_micros());
+            map.insert(
+                labels.iter().map(|s| (*s).to_owned()).collect(),
+                since.timestamp_micros(),
+            );
         }
     }
 
@@ -121,7 +133,9 @@ impl Collector for AgeVec {
         let now = self.clock.now();
         if let Ok(map) = self.since.lock() {
             for (labels, micros) in map.iter() {
-                self.gauges.with_label_values(labels).set(seconds_between(*micros, now).max(0.0));
+                self.gauges
+                    .with_label_values(labels)
+                    .set(seconds_between(*micros, now).max(0.0));
             }
         }
         self.gauges.collect()
@@ -134,18 +148,27 @@ mod tests {
     use crate::pipeline::clock::ManualClock;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
     }
 
     fn value(families: &[MetricFamily], name: &str) -> Option<f64> {
-        families.iter().find(|f| f.name() == name).map(|f| f.get_metric()[0].get_gauge().get_value())
+        families
+            .iter()
+            .find(|f| f.name() == name)
+            .map(|f| f.get_metric()[0].get_gauge().get_value())
     }
 
     #[test]
     fn newest_age_follows_the_clock_and_starts_empty() {
         let clock = ManualClock::new(at("2024-04-08T12:00:00Z"));
-        let age = NewestAge::new(Opts::new("lag_seconds", "h"), Opts::new("newest_timestamp_seconds", "h"), Arc::new(clock.clone()))
-            .unwrap();
+        let age = NewestAge::new(
+            Opts::new("lag_seconds", "h"),
+            Opts::new("newest_timestamp_seconds", "h"),
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
         assert!(age.collect().is_empty());
         age.saw(at("2024-04-08T11:59:00Z"));
         age.saw(at("2024-04-08T11:58:00Z"));
@@ -153,13 +176,21 @@ mod tests {
         clock.advance(chrono::Duration::seconds(30));
         let families = age.collect();
         assert_eq!(value(&families, "lag_seconds"), Some(90.0));
-        assert_eq!(value(&families, "newest_timestamp_seconds"), Some(at("2024-04-08T11:59:00Z").timestamp() as f64));
+        assert_eq!(
+            value(&families, "newest_timestamp_seconds"),
+            Some(at("2024-04-08T11:59:00Z").timestamp() as f64)
+        );
     }
 
     #[test]
     fn age_vec_grows_until_cleared() {
         let clock = ManualClock::new(at("2024-04-08T12:00:00Z"));
-        let ages = AgeVec::new(Opts::new("age_seconds", "h"), &["sink"], Arc::new(clock.clone())).unwrap();
+        let ages = AgeVec::new(
+            Opts::new("age_seconds", "h"),
+            &["sink"],
+            Arc::new(clock.clone()),
+        )
+        .unwrap();
         ages.set(&["soc"], at("2024-04-08T11:59:50Z"));
         clock.advance(chrono::Duration::seconds(5));
         assert_eq!(value(&ages.collect(), "age_seconds"), Some(15.0));

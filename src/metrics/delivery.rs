@@ -21,7 +21,9 @@ const MAX_SINK_LABELS: usize = 32;
 
 /// Buckets for one delivery attempt, in seconds (an SMTP handshake, a webhook, a
 /// timeout at the configured attempt limit).
-const ATTEMPT_BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0];
+const ATTEMPT_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0,
+];
 
 /// `result` label of `kvwatch_alert_deliveries_total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,8 +97,11 @@ impl DeliveryMetrics {
         )?;
         r.register(Box::new(deliveries.clone()))?;
         let attempt_seconds = HistogramVec::new(
-            HistogramOpts::new("kvwatch_alert_delivery_duration_seconds", "Wall-clock seconds one delivery attempt took, by sink.")
-                .buckets(ATTEMPT_BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "kvwatch_alert_delivery_duration_seconds",
+                "Wall-clock seconds one delivery attempt took, by sink.",
+            )
+            .buckets(ATTEMPT_BUCKETS.to_vec()),
             &["sink"],
         )?;
         r.register(Box::new(attempt_seconds.clone()))?;
@@ -110,10 +115,18 @@ impl DeliveryMetrics {
         )?;
         r.register(Box::new(oldest.clone()))?;
         Ok(DeliveryMetrics {
-            enqueued: counter_vec(r, "kvwatch_outbox_enqueued_total", "Alerts committed to the outbox, by sink.")?,
+            enqueued: counter_vec(
+                r,
+                "kvwatch_outbox_enqueued_total",
+                "Alerts committed to the outbox, by sink.",
+            )?,
             deliveries,
             attempt_seconds,
-            retries: counter_vec(r, "kvwatch_alert_delivery_retries_total", "Failed deliveries scheduled again, by sink.")?,
+            retries: counter_vec(
+                r,
+                "kvwatch_alert_delivery_retries_total",
+                "Failed deliveries scheduled again, by sink.",
+            )?,
             rate_limited: counter_vec(
                 r,
                 "kvwatch_alert_delivery_rate_limited_total",
@@ -124,8 +137,16 @@ impl DeliveryMetrics {
                 "kvwatch_alert_dead_letters_total",
                 "Deliveries given up (too many tries, too old, or refused for good), by sink.",
             )?,
-            pending: gauge_vec(r, "kvwatch_outbox_pending_alerts", "Deliveries waiting in the outbox, by sink.")?,
-            dead: gauge_vec(r, "kvwatch_outbox_dead_letter_alerts", "Dead-lettered deliveries kept in the outbox, by sink.")?,
+            pending: gauge_vec(
+                r,
+                "kvwatch_outbox_pending_alerts",
+                "Deliveries waiting in the outbox, by sink.",
+            )?,
+            dead: gauge_vec(
+                r,
+                "kvwatch_outbox_dead_letter_alerts",
+                "Dead-lettered deliveries kept in the outbox, by sink.",
+            )?,
             oldest,
             sinks: LabelCap::new(LabelForm::Identifier, MAX_SINK_LABELS),
             clock,
@@ -144,8 +165,12 @@ impl DeliveryMetrics {
     /// One attempt carrying `alerts` alerts ended with `result` after `took`.
     pub fn attempt(&self, sink: &str, alerts: usize, result: DeliveryResult, took: Duration) {
         let sink = self.sink(sink);
-        self.deliveries.with_label_values(&[&*sink, result.as_str()]).inc_by(alerts as u64);
-        self.attempt_seconds.with_label_values(&[&*sink]).observe(took.as_secs_f64());
+        self.deliveries
+            .with_label_values(&[&*sink, result.as_str()])
+            .inc_by(alerts as u64);
+        self.attempt_seconds
+            .with_label_values(&[&*sink])
+            .observe(took.as_secs_f64());
     }
 
     /// A failed delivery was scheduled again.
@@ -155,12 +180,16 @@ impl DeliveryMetrics {
 
     /// The receiver asked to slow down.
     pub fn rate_limited(&self, sink: &str) {
-        self.rate_limited.with_label_values(&[&*self.sink(sink)]).inc();
+        self.rate_limited
+            .with_label_values(&[&*self.sink(sink)])
+            .inc();
     }
 
     /// A delivery was given up.
     pub fn dead_lettered(&self, sink: &str) {
-        self.dead_letters.with_label_values(&[&*self.sink(sink)]).inc();
+        self.dead_letters
+            .with_label_values(&[&*self.sink(sink)])
+            .inc();
     }
 
     /// The outbox's state for `sink`: waiting deliveries, dead letters kept, and how
@@ -168,8 +197,12 @@ impl DeliveryMetrics {
     /// report).
     pub fn outbox(&self, sink: &str, pending: u64, dead: u64, oldest_age: Option<Duration>) {
         let sink = self.sink(sink);
-        self.pending.with_label_values(&[&*sink]).set(i64::try_from(pending).unwrap_or(i64::MAX));
-        self.dead.with_label_values(&[&*sink]).set(i64::try_from(dead).unwrap_or(i64::MAX));
+        self.pending
+            .with_label_values(&[&*sink])
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        self.dead
+            .with_label_values(&[&*sink])
+            .set(i64::try_from(dead).unwrap_or(i64::MAX));
         match oldest_age.and_then(|a| chrono::Duration::from_std(a).ok()) {
             Some(age) => self.oldest.set(&[&*sink], self.clock.now() - age),
             None => self.oldest.clear(&[&*sink]),
@@ -181,13 +214,22 @@ impl DeliveryObserver for DeliveryMetrics {
     fn observe(&self, event: &DeliveryEvent<'_>) {
         match *event {
             DeliveryEvent::Enqueued { sink, .. } => self.enqueued(sink),
-            DeliveryEvent::Attempt { sink, alerts, outcome, latency, .. } => {
-                self.attempt(sink, alerts, outcome.into(), latency)
-            }
+            DeliveryEvent::Attempt {
+                sink,
+                alerts,
+                outcome,
+                latency,
+                ..
+            } => self.attempt(sink, alerts, outcome.into(), latency),
             DeliveryEvent::Retried { sink, .. } => self.retried(sink),
             DeliveryEvent::RateLimited { sink, .. } => self.rate_limited(sink),
             DeliveryEvent::DeadLettered { sink, .. } => self.dead_lettered(sink),
-            DeliveryEvent::Depth { sink, pending, dead, oldest_age } => self.outbox(sink, pending, dead, oldest_age),
+            DeliveryEvent::Depth {
+                sink,
+                pending,
+                dead,
+                oldest_age,
+            } => self.outbox(sink, pending, dead, oldest_age),
         }
     }
 }

@@ -43,12 +43,24 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(metrics): State<Arc<Metrics>>) -> Response {
     let report = metrics.readiness().report();
-    let status = if report.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], report.render()).into_response()
+    let status = if report.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        report.render(),
+    )
+        .into_response()
 }
 
 async fn not_found() -> (StatusCode, &'static str) {
-    (StatusCode::NOT_FOUND, "not found; try /metrics, /healthz or /readyz\n")
+    (
+        StatusCode::NOT_FOUND,
+        "not found; try /metrics, /healthz or /readyz\n",
+    )
 }
 
 /// Serves the endpoint on `listener` until `shutdown` completes (for a caller that
@@ -58,7 +70,9 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(metrics)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(metrics))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// The endpoint on a thread of its own, with a single-threaded runtime; stops when
@@ -73,12 +87,18 @@ impl MetricsServer {
     /// Binds `addr` (port 0 picks a free port; see [`MetricsServer::local_addr`])
     /// and starts serving.
     pub fn start(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<MetricsServer, MetricsError> {
-        let listen_err = |source| MetricsError::Listen { addr: addr.to_string(), source };
+        let listen_err = |source| MetricsError::Listen {
+            addr: addr.to_string(),
+            source,
+        };
         // Bind here, not on the thread, so a taken port is an error of this call.
         let std_listener = std::net::TcpListener::bind(addr).map_err(listen_err)?;
         std_listener.set_nonblocking(true).map_err(listen_err)?;
         let local = std_listener.local_addr().map_err(listen_err)?;
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(listen_err)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(listen_err)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("kvwatch-metrics".to_owned())
@@ -92,7 +112,11 @@ impl MetricsServer {
                 })
             })
             .map_err(listen_err)?;
-        Ok(MetricsServer { addr: local, stop: Some(stop), thread: Some(thread) })
+        Ok(MetricsServer {
+            addr: local,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 
     /// The address it listens on.
@@ -113,7 +137,9 @@ impl MetricsServer {
             None => Ok(()),
             Some(Ok(Ok(()))) => Ok(()),
             Some(Ok(Err(e))) => Err(MetricsError::Serve(e.to_string())),
-            Some(Err(_)) => Err(MetricsError::Serve("the endpoint thread panicked".to_owned())),
+            Some(Err(_)) => Err(MetricsError::Serve(
+                "the endpoint thread panicked".to_owned(),
+            )),
         }
     }
 }

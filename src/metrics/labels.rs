@@ -34,13 +34,19 @@ impl LabelForm {
         match self {
             LabelForm::VaultName => {
                 (1..=24).contains(&bytes.len())
-                    && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+                    && bytes
+                        .iter()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
             }
             LabelForm::Identifier => {
                 (1..=64).contains(&bytes.len())
-                    && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+                    && bytes.iter().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-')
+                    })
             }
-            LabelForm::PartitionId => (1..=4).contains(&bytes.len()) && bytes.iter().all(u8::is_ascii_digit),
+            LabelForm::PartitionId => {
+                (1..=4).contains(&bytes.len()) && bytes.iter().all(u8::is_ascii_digit)
+            }
         }
     }
 }
@@ -57,7 +63,11 @@ pub struct LabelCap {
 impl LabelCap {
     /// A cap of `max` values of the given form.
     pub fn new(form: LabelForm, max: usize) -> Self {
-        LabelCap { form, max, given: Arc::new(Mutex::new(HashSet::new())) }
+        LabelCap {
+            form,
+            max,
+            given: Arc::new(Mutex::new(HashSet::new())),
+        }
     }
 
     /// The label for `value`: itself while there is room (or when it already has

@@ -61,7 +61,10 @@ impl LiveMetrics {
         )?;
         r.register(Box::new(checkpoint_age.clone()))?;
         let reconnects = IntCounterVec::new(
-            Opts::new("kvwatch_eventhubs_reconnects_total", "Times the consumer reconnected to a hub."),
+            Opts::new(
+                "kvwatch_eventhubs_reconnects_total",
+                "Times the consumer reconnected to a hub.",
+            ),
             &["hub"],
         )?;
         r.register(Box::new(reconnects.clone()))?;
@@ -69,7 +72,11 @@ impl LiveMetrics {
             lag,
             checkpoint_age,
             reconnects,
-            bodies: partition_family(r, "kvwatch_eventhubs_bodies_total", "Event Hubs event bodies received, by hub and partition.")?,
+            bodies: partition_family(
+                r,
+                "kvwatch_eventhubs_bodies_total",
+                "Event Hubs event bodies received, by hub and partition.",
+            )?,
             records: partition_family(
                 r,
                 "kvwatch_eventhubs_records_total",
@@ -82,14 +89,20 @@ impl LiveMetrics {
 
     fn labels(&self, hub: &str, partition: &str) -> [Arc<str>; 2] {
         let hub = self.hubs.label(hub);
-        let partition = if &*hub == OTHER { Arc::from(OTHER) } else { self.partitions.label(partition) };
+        let partition = if &*hub == OTHER {
+            Arc::from(OTHER)
+        } else {
+            self.partitions.label(partition)
+        };
         [hub, partition]
     }
 
     /// The partition's lag: events enqueued but not yet received.
     pub fn partition_lag(&self, hub: &str, partition: &str, events: u64) {
         let [h, p] = self.labels(hub, partition);
-        self.lag.with_label_values(&[&*h, &*p]).set(i64::try_from(events).unwrap_or(i64::MAX));
+        self.lag
+            .with_label_values(&[&*h, &*p])
+            .set(i64::try_from(events).unwrap_or(i64::MAX));
     }
 
     /// The partition's checkpoint was written at `at`.
@@ -100,7 +113,9 @@ impl LiveMetrics {
 
     /// The consumer lost and re-established its connection to `hub`.
     pub fn reconnected(&self, hub: &str) {
-        self.reconnects.with_label_values(&[&*self.hubs.label(hub)]).inc();
+        self.reconnects
+            .with_label_values(&[&*self.hubs.label(hub)])
+            .inc();
     }
 
     /// One event body holding `records` records arrived from a partition.

@@ -84,15 +84,22 @@ pub struct Metrics {
 impl Metrics {
     /// A registry with every family, reading "now" from `clock` (event-time lag and
     /// ages are computed at scrape time).
-    pub fn new(config: &MetricsConfig, clock: Arc<dyn Clock>) -> Result<Arc<Metrics>, MetricsError> {
+    pub fn new(
+        config: &MetricsConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Metrics>, MetricsError> {
         let registry = Registry::new();
         let build = IntGaugeVec::new(
-            Opts::new("kvwatch_build_info", "Always 1; the labels say which kvwatch build runs."),
+            Opts::new(
+                "kvwatch_build_info",
+                "Always 1; the labels say which kvwatch build runs.",
+            ),
             &["version"],
         )?;
         registry.register(Box::new(build.clone()))?;
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
-        let pipeline = PipelineMetrics::register(&registry, clock.clone(), config.max_vault_labels)?;
+        let pipeline =
+            PipelineMetrics::register(&registry, clock.clone(), config.max_vault_labels)?;
         let delivery = DeliveryMetrics::register(&registry, clock.clone())?;
         let live = LiveMetrics::register(&registry, clock)?;
         let state = StateMetrics::register(&registry)?;
@@ -166,7 +173,10 @@ impl Metrics {
     /// never sees half a snapshot).
     pub fn write_snapshot(&self, path: &Path) -> Result<(), MetricsError> {
         let text = self.render()?;
-        let write_err = |source| MetricsError::Write { path: path.display().to_string(), source };
+        let write_err = |source| MetricsError::Write {
+            path: path.display().to_string(),
+            source,
+        };
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = std::path::PathBuf::from(tmp);

@@ -36,7 +36,12 @@ struct VaultSlot {
 }
 
 impl VaultSlot {
-    fn counter(&mut self, family: &IntCounterVec, class: OperationClass, outcome: Outcome) -> &IntCounter {
+    fn counter(
+        &mut self,
+        family: &IntCounterVec,
+        class: OperationClass,
+        outcome: Outcome,
+    ) -> &IntCounter {
         self.counters[class.index()][outcome.index()].get_or_insert_with(|| {
             family.with_label_values(&[&*self.label, class.as_str(), outcome.as_str()])
         })
@@ -74,12 +79,16 @@ impl VaultSlots {
         let slot = match self.by_label.get(&label) {
             Some(slot) => *slot,
             None => {
-                self.slots.push(VaultSlot { label: label.clone(), counters: Default::default() });
+                self.slots.push(VaultSlot {
+                    label: label.clone(),
+                    counters: Default::default(),
+                });
                 self.by_label.insert(label.clone(), self.slots.len() - 1);
                 self.slots.len() - 1
             }
         };
-        self.used.set(i64::try_from(self.cap.used()).unwrap_or(i64::MAX));
+        self.used
+            .set(i64::try_from(self.cap.used()).unwrap_or(i64::MAX));
         let overflow = &*label == OTHER;
         if !overflow || self.overflow_remembered < MAX_REMEMBERED_OVERFLOW {
             self.overflow_remembered += usize::from(overflow);
@@ -104,7 +113,8 @@ pub struct MetricsObserver {
 impl MetricsObserver {
     pub(super) fn new(metrics: &Metrics) -> Self {
         let families = metrics.pipeline().clone();
-        let per_shape = |family: &IntCounterVec| Shape::ALL.map(|s| family.with_label_values(&[s.as_str()]));
+        let per_shape =
+            |family: &IntCounterVec| Shape::ALL.map(|s| family.with_label_values(&[s.as_str()]));
         MetricsObserver {
             received: per_shape(&families.received),
             decoded: per_shape(&families.decoded),
@@ -126,7 +136,9 @@ impl MetricsObserver {
 
     fn processed(&mut self, event: &AuditEvent<'_>, waited: std::time::Duration) {
         let slot = self.vaults.slot(&event.vault);
-        self.vaults.slots[slot].counter(&self.families.events, event.class, event.outcome).inc();
+        self.vaults.slots[slot]
+            .counter(&self.families.events, event.class, event.outcome)
+            .inc();
         self.families.newest.saw(event.time);
         self.latency_processed.observe(waited.as_secs_f64());
     }
@@ -149,7 +161,9 @@ impl Observer for MetricsObserver {
                     Refusal::Rejected(_) => &self.families.rejected,
                     Refusal::Skipped(_) => &self.families.skipped,
                 };
-                family.with_label_values(&[shape.as_str(), refusal.as_str()]).inc();
+                family
+                    .with_label_values(&[shape.as_str(), refusal.as_str()])
+                    .inc();
             }
             Happening::Duplicate => self.families.duplicates.inc(),
             Happening::Filtered => self.families.filtered.inc(),
@@ -157,14 +171,21 @@ impl Observer for MetricsObserver {
             Happening::Processed { event, waited } => self.processed(event, *waited),
             Happening::Alerted { alert, latency } => {
                 let detector = self.detectors.label(&alert.detector);
-                self.families.alerts.with_label_values(&[&*detector, alert.severity.as_str()]).inc();
+                self.families
+                    .alerts
+                    .with_label_values(&[&*detector, alert.severity.as_str()])
+                    .inc();
                 if let Some(latency) = latency {
                     self.latency_alert.observe(latency.as_secs_f64());
                 }
             }
             Happening::Watermark { at, buffered } => {
-                self.families.watermark.set(at.timestamp_millis() as f64 / 1000.0);
-                self.families.buffered.set(i64::try_from(*buffered).unwrap_or(i64::MAX));
+                self.families
+                    .watermark
+                    .set(at.timestamp_millis() as f64 / 1000.0);
+                self.families
+                    .buffered
+                    .set(i64::try_from(*buffered).unwrap_or(i64::MAX));
             }
         }
     }

@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use prometheus::{Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+};
 
 use super::ages::NewestAge;
 use crate::pipeline::clock::Clock;
@@ -17,8 +19,8 @@ use crate::pipeline::clock::Clock;
 /// detection, up to an hour because events wait in the reorder buffer for the
 /// watermark (the allowed lateness, 15 minutes by default).
 pub const LATENCY_BUCKETS: [f64; 22] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0,
-    1200.0, 1800.0, 3600.0,
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    120.0, 300.0, 600.0, 900.0, 1200.0, 1800.0, 3600.0,
 ];
 
 /// `stage` label of [`PipelineMetrics::latency`]: received → reached the detectors.
@@ -63,7 +65,12 @@ pub struct PipelineMetrics {
     pub vault_labels_max: IntGauge,
 }
 
-fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntCounterVec> {
+fn counter_vec(
+    r: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::Result<IntCounterVec> {
     let c = IntCounterVec::new(Opts::new(name, help), labels)?;
     r.register(Box::new(c.clone()))?;
     Ok(c)
@@ -89,7 +96,11 @@ fn int_gauge(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntGaug
 
 impl PipelineMetrics {
     /// Creates the families and registers them.
-    pub fn register(r: &Registry, clock: Arc<dyn Clock>, max_vault_labels: usize) -> prometheus::Result<Self> {
+    pub fn register(
+        r: &Registry,
+        clock: Arc<dyn Clock>,
+        max_vault_labels: usize,
+    ) -> prometheus::Result<Self> {
         let latency = HistogramVec::new(
             HistogramOpts::new(
                 "kvwatch_processing_latency_seconds",
@@ -189,6 +200,7 @@ impl PipelineMetrics {
 
     /// Publishes the configured allowed lateness (alert rules compare lag with it).
     pub fn set_lateness(&self, lateness: chrono::Duration) {
-        self.lateness.set(lateness.num_milliseconds() as f64 / 1000.0);
+        self.lateness
+            .set(lateness.num_milliseconds() as f64 / 1000.0);
     }
 }

@@ -59,11 +59,17 @@ impl Readiness {
     /// Registers `kvwatch_ready{check}`.
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
         let gauge = IntGaugeVec::new(
-            Opts::new("kvwatch_ready", "1 when a readiness check passes, 0 when it does not (see /readyz)."),
+            Opts::new(
+                "kvwatch_ready",
+                "1 when a readiness check passes, 0 when it does not (see /readyz).",
+            ),
             &["check"],
         )?;
         registry.register(Box::new(gauge.clone()))?;
-        Ok(Readiness { checks: Arc::new(Mutex::new(BTreeMap::new())), gauge })
+        Ok(Readiness {
+            checks: Arc::new(Mutex::new(BTreeMap::new())),
+            gauge,
+        })
     }
 
     /// Adds a check (not ready until reported), or returns the handle of the one of
@@ -75,20 +81,31 @@ impl Readiness {
                 CheckState::NotReady("not reported yet".to_owned())
             });
         }
-        ReadinessCheck { name, readiness: self.clone() }
+        ReadinessCheck {
+            name,
+            readiness: self.clone(),
+        }
     }
 
     /// Every check's state.
     pub fn report(&self) -> ReadinessReport {
         let checks: Vec<(&'static str, CheckState)> = match self.checks.lock() {
             Ok(c) => c.iter().map(|(k, v)| (*k, v.clone())).collect(),
-            Err(_) => vec![("readiness", CheckState::NotReady("readiness state poisoned".to_owned()))],
+            Err(_) => vec![(
+                "readiness",
+                CheckState::NotReady("readiness state poisoned".to_owned()),
+            )],
         };
-        ReadinessReport { ready: checks.iter().all(|(_, s)| *s == CheckState::Ready), checks }
+        ReadinessReport {
+            ready: checks.iter().all(|(_, s)| *s == CheckState::Ready),
+            checks,
+        }
     }
 
     fn set(&self, name: &'static str, state: CheckState) {
-        self.gauge.with_label_values(&[name]).set(i64::from(state == CheckState::Ready));
+        self.gauge
+            .with_label_values(&[name])
+            .set(i64::from(state == CheckState::Ready));
         if let Ok(mut checks) = self.checks.lock() {
             checks.insert(name, state);
         }
@@ -103,7 +120,8 @@ impl ReadinessCheck {
 
     /// The check fails, for the given reason (shown by `/readyz`).
     pub fn not_ready(&self, why: impl Into<String>) {
-        self.readiness.set(self.name, CheckState::NotReady(why.into()));
+        self.readiness
+            .set(self.name, CheckState::NotReady(why.into()));
     }
 
     /// Ready when `result` is `Ok`, else not ready with the error's text.
@@ -149,7 +167,11 @@ mod tests {
         outbox.set(Err("disk full"));
         let report = r.report();
         assert!(!report.ready);
-        assert!(report.render().contains("outbox_writable: disk full"), "{}", report.render());
+        assert!(
+            report.render().contains("outbox_writable: disk full"),
+            "{}",
+            report.render()
+        );
         outbox.ready();
         assert!(r.report().ready);
         assert_eq!(r.gauge.with_label_values(&["outbox_writable"]).get(), 1);

@@ -32,16 +32,26 @@ impl StateMetrics {
     /// Creates the families and registers them.
     pub fn register(r: &Registry) -> prometheus::Result<Self> {
         let principals = IntGaugeVec::new(
-            Opts::new("kvwatch_principals_tracked", "Principals whose baselines a detector keeps."),
+            Opts::new(
+                "kvwatch_principals_tracked",
+                "Principals whose baselines a detector keeps.",
+            ),
             &["detector"],
         )?;
         r.register(Box::new(principals.clone()))?;
         let bytes = IntGaugeVec::new(
-            Opts::new("kvwatch_state_bytes", "Approximate bytes of a detector's state (baselines, windows)."),
+            Opts::new(
+                "kvwatch_state_bytes",
+                "Approximate bytes of a detector's state (baselines, windows).",
+            ),
             &["detector"],
         )?;
         r.register(Box::new(bytes.clone()))?;
-        Ok(StateMetrics { principals, bytes, detectors: LabelCap::new(LabelForm::Identifier, MAX_DETECTOR_LABELS) })
+        Ok(StateMetrics {
+            principals,
+            bytes,
+            detectors: LabelCap::new(LabelForm::Identifier, MAX_DETECTOR_LABELS),
+        })
     }
 
     fn detector(&self, name: &str) -> Arc<str> {
@@ -50,12 +60,16 @@ impl StateMetrics {
 
     /// Sets how many principals `detector` tracks.
     pub fn set_principals(&self, detector: &str, principals: u64) {
-        self.principals.with_label_values(&[&*self.detector(detector)]).set(i64::try_from(principals).unwrap_or(i64::MAX));
+        self.principals
+            .with_label_values(&[&*self.detector(detector)])
+            .set(i64::try_from(principals).unwrap_or(i64::MAX));
     }
 
     /// Sets how many bytes `detector`'s state takes.
     pub fn set_bytes(&self, detector: &str, bytes: u64) {
-        self.bytes.with_label_values(&[&*self.detector(detector)]).set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.bytes
+            .with_label_values(&[&*self.detector(detector)])
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// Sets both at once.
@@ -69,9 +83,17 @@ impl StateMetrics {
     /// bytes), each detector's learned entries and its learned + transient bytes.
     pub fn record(&self, memory: &EngineMemory) {
         let b = &memory.baselines;
-        self.set(BASELINES, b.principals as u64, (b.principal_bytes + b.pair_bytes + b.population_bytes) as u64);
+        self.set(
+            BASELINES,
+            b.principals as u64,
+            (b.principal_bytes + b.pair_bytes + b.population_bytes) as u64,
+        );
         for (name, m) in &memory.detectors {
-            self.set(name, m.learned_entries as u64, (m.learned_bytes + m.transient_bytes) as u64);
+            self.set(
+                name,
+                m.learned_entries as u64,
+                (m.learned_bytes + m.transient_bytes) as u64,
+            );
         }
     }
 }

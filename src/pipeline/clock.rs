@@ -40,7 +40,8 @@ impl ManualClock {
 
     /// Moves the time forward.
     pub fn advance(&self, by: chrono::Duration) {
-        self.0.fetch_add(by.num_microseconds().unwrap_or(0), Ordering::SeqCst);
+        self.0
+            .fetch_add(by.num_microseconds().unwrap_or(0), Ordering::SeqCst);
     }
 }
 

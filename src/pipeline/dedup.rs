@@ -23,7 +23,12 @@ pub fn content_hash(e: &AuditEvent<'_>) -> ContentHash {
         h.update(&(bytes.len() as u32).to_le_bytes());
         h.update(bytes);
     };
-    field(&e.time.timestamp_nanos_opt().unwrap_or(i64::MIN).to_le_bytes());
+    field(
+        &e.time
+            .timestamp_nanos_opt()
+            .unwrap_or(i64::MIN)
+            .to_le_bytes(),
+    );
     field(e.vault.as_bytes());
     field(e.operation.as_str().as_bytes());
     field(&e.status.to_le_bytes());
@@ -76,9 +81,13 @@ struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
     fn take<const N: usize>(&mut self) -> Result<[u8; N], String> {
-        let (head, rest) = self.0.split_at_checked(N).ok_or("truncated deduplication snapshot")?;
+        let (head, rest) = self
+            .0
+            .split_at_checked(N)
+            .ok_or("truncated deduplication snapshot")?;
         self.0 = rest;
-        head.try_into().map_err(|_| "truncated deduplication snapshot".to_owned())
+        head.try_into()
+            .map_err(|_| "truncated deduplication snapshot".to_owned())
     }
 }
 
@@ -94,7 +103,9 @@ pub struct Dedup {
 impl Dedup {
     /// A deduplicator remembering `window` of event time (at least one minute).
     pub fn new(window: std::time::Duration) -> Self {
-        let window = Duration::from_std(window).unwrap_or(Duration::hours(1)).max(Duration::minutes(1));
+        let window = Duration::from_std(window)
+            .unwrap_or(Duration::hours(1))
+            .max(Duration::minutes(1));
         Dedup {
             window,
             bucket: window / 8,
@@ -110,10 +121,17 @@ impl Dedup {
             return false;
         }
         let bucket_start = self.bucket_of(time);
-        match self.buckets.iter_mut().rev().find(|(start, _)| *start == bucket_start) {
+        match self
+            .buckets
+            .iter_mut()
+            .rev()
+            .find(|(start, _)| *start == bucket_start)
+        {
             Some((_, hashes)) => hashes.push(hash),
             None => {
-                let at = self.buckets.partition_point(|(start, _)| *start < bucket_start);
+                let at = self
+                    .buckets
+                    .partition_point(|(start, _)| *start < bucket_start);
                 self.buckets.insert(at, (bucket_start, vec![hash]));
             }
         }
@@ -141,7 +159,12 @@ impl Dedup {
     pub fn save(&self, except: &HashSet<ContentHash>) -> Vec<u8> {
         let mut out = Vec::with_capacity(9 + self.seen.len() * 16 + self.buckets.len() * 12);
         out.push(SNAPSHOT_VERSION);
-        out.extend_from_slice(&self.newest.map_or(i64::MIN, |t| t.timestamp_millis()).to_le_bytes());
+        out.extend_from_slice(
+            &self
+                .newest
+                .map_or(i64::MIN, |t| t.timestamp_millis())
+                .to_le_bytes(),
+        );
         for (start, hashes) in &self.buckets {
             let kept: Vec<&ContentHash> = hashes.iter().filter(|h| !except.contains(h)).collect();
             out.extend_from_slice(&start.timestamp_millis().to_le_bytes());
@@ -166,9 +189,14 @@ impl Dedup {
         if r.take::<1>()? != [SNAPSHOT_VERSION] {
             return Err("unknown deduplication snapshot version".to_owned());
         }
-        let time = |ms: i64| DateTime::from_timestamp_millis(ms).ok_or_else(|| format!("bad time {ms}"));
+        let time =
+            |ms: i64| DateTime::from_timestamp_millis(ms).ok_or_else(|| format!("bad time {ms}"));
         let newest = i64::from_le_bytes(r.take()?);
-        self.newest = if newest == i64::MIN { None } else { Some(time(newest)?) };
+        self.newest = if newest == i64::MIN {
+            None
+        } else {
+            Some(time(newest)?)
+        };
         while !r.0.is_empty() {
             let start = time(i64::from_le_bytes(r.take()?))?;
             let count = u32::from_le_bytes(r.take()?) as usize;
@@ -236,9 +264,18 @@ mod tests {
         r.restore(&bytes).unwrap();
         assert_eq!(r.len(), 3);
         assert!(!r.first_sighting(1, t(0)));
-        assert!(r.first_sighting(3, t(20)), "excepted hashes are not remembered");
-        assert!(r.first_sighting(5, t(200)), "the window goes on from the restored newest");
-        assert!(r.first_sighting(1, t(0)), "old buckets are evicted as before");
+        assert!(
+            r.first_sighting(3, t(20)),
+            "excepted hashes are not remembered"
+        );
+        assert!(
+            r.first_sighting(5, t(200)),
+            "the window goes on from the restored newest"
+        );
+        assert!(
+            r.first_sighting(1, t(0)),
+            "old buckets are evicted as before"
+        );
         assert!(r.restore(&bytes[..bytes.len() - 3]).is_err());
         assert!(r.restore(&[]).is_ok() && r.is_empty());
     }

@@ -129,7 +129,12 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline feeding `engine`, delivering to `sink`, watched by `observers`.
-    pub fn new(settings: PipelineSettings, engine: Engine, sink: Box<dyn AlertSink>, observers: Observers) -> Self {
+    pub fn new(
+        settings: PipelineSettings,
+        engine: Engine,
+        sink: Box<dyn AlertSink>,
+        observers: Observers,
+    ) -> Self {
         Pipeline {
             dedup: Dedup::new(settings.dedup_window),
             reorder: ReorderBuffer::new(settings.reorder_capacity),
@@ -158,7 +163,12 @@ impl Pipeline {
 
     /// Decodes one chunk and buffers its events; says what the chunk held, so a live
     /// source can follow each partition's progress in event time.
-    pub fn ingest(&mut self, origin: &Origin, bytes: &[u8], format: Format) -> Result<Ingested, PipelineError> {
+    pub fn ingest(
+        &mut self,
+        origin: &Origin,
+        bytes: &[u8],
+        format: Format,
+    ) -> Result<Ingested, PipelineError> {
         self.ingest_resumed(origin, bytes, format, None)
     }
 
@@ -203,14 +213,18 @@ impl Pipeline {
     /// Moves the watermark: releases buffered events at or before `watermark`.
     pub fn advance_to(&mut self, watermark: DateTime<Utc>) -> Result<(), PipelineError> {
         let mut released = Vec::new();
-        self.reorder.advance(watermark, &mut |e, received| released.push((e, received)));
+        self.reorder
+            .advance(watermark, &mut |e, received| released.push((e, received)));
         for (e, received) in released {
             self.process(&e, received)?;
         }
         let mut alerts = Vec::new();
         self.engine.advance(watermark, &mut |a| alerts.push(a));
         self.deliver_all(alerts, None)?;
-        self.observers.report(&Happening::Watermark { at: watermark, buffered: self.reorder.len() });
+        self.observers.report(&Happening::Watermark {
+            at: watermark,
+            buffered: self.reorder.len(),
+        });
         Ok(())
     }
 
@@ -225,7 +239,8 @@ impl Pipeline {
     /// End of input: releases everything and flushes the sink.
     pub fn finish(&mut self) -> Result<(), PipelineError> {
         let mut released = Vec::new();
-        self.reorder.flush(&mut |e, received| released.push((e, received)));
+        self.reorder
+            .flush(&mut |e, received| released.push((e, received)));
         for (e, received) in released {
             self.process(&e, received)?;
         }
@@ -261,7 +276,10 @@ impl Pipeline {
     /// still waiting in the reorder buffer (a restart reads those again).
     pub fn save_state(&self) -> SavedState {
         let waiting: HashSet<ContentHash> = self.reorder.hashes().collect();
-        SavedState { detectors: self.engine.save(), dedup: self.dedup.save(&waiting) }
+        SavedState {
+            detectors: self.engine.save(),
+            dedup: self.dedup.save(&waiting),
+        }
     }
 
     /// Restores a [`Pipeline::save_state`] snapshot taken when the newest released
@@ -272,9 +290,11 @@ impl Pipeline {
         released_up_to: Option<DateTime<Utc>>,
     ) -> Result<(), crate::detect::DetectorError> {
         self.engine.restore(&state.detectors)?;
-        self.dedup.restore(&state.dedup).map_err(|message| crate::detect::DetectorError::Restore {
-            detector: "dedup".to_owned(),
-            message,
+        self.dedup.restore(&state.dedup).map_err(|message| {
+            crate::detect::DetectorError::Restore {
+                detector: "dedup".to_owned(),
+                message,
+            }
         })?;
         if let Some(t) = released_up_to {
             self.reorder.resume_after(t);
@@ -282,7 +302,12 @@ impl Pipeline {
         Ok(())
     }
 
-    fn accept(&mut self, origin: &Origin, record: Record<'_>, received: Instant) -> Result<(), PipelineError> {
+    fn accept(
+        &mut self,
+        origin: &Origin,
+        record: Record<'_>,
+        received: Instant,
+    ) -> Result<(), PipelineError> {
         let event = match record.result {
             Ok(event) => event,
             Err(refusal) => {
@@ -294,12 +319,18 @@ impl Pipeline {
                     raw: record.raw,
                 });
                 if self.settings.strict && matches!(refusal, Refusal::Rejected(_)) {
-                    return Err(PipelineError::Strict { origin: origin.to_string(), location: record.location, refusal });
+                    return Err(PipelineError::Strict {
+                        origin: origin.to_string(),
+                        location: record.location,
+                        refusal,
+                    });
                 }
                 return Ok(());
             }
         };
-        self.observers.report(&Happening::Received { shape: record.shape });
+        self.observers.report(&Happening::Received {
+            shape: record.shape,
+        });
         if !self.settings.filter.keeps(&event) {
             self.observers.report(&Happening::Filtered);
             return Ok(());
@@ -315,13 +346,17 @@ impl Pipeline {
         match self.reorder.push(event.into_owned(), hash, received) {
             Ok(_) => {}
             Err(late) => {
-                let behind = self.reorder.released_up_to().map_or(Duration::zero(), |r| r - late.time);
+                let behind = self
+                    .reorder
+                    .released_up_to()
+                    .map_or(Duration::zero(), |r| r - late.time);
                 self.observers.report(&Happening::Late { behind });
                 self.process(&late, received)?;
             }
         }
         let mut overflow = Vec::new();
-        self.reorder.drain_overflow(&mut |e, received| overflow.push((e, received)));
+        self.reorder
+            .drain_overflow(&mut |e, received| overflow.push((e, received)));
         for (e, received) in overflow {
             self.process(&e, received)?;
         }
@@ -330,7 +365,10 @@ impl Pipeline {
 
     /// Runs the detectors over one event whose input arrived at `received`.
     fn process(&mut self, event: &AuditEvent<'_>, received: Instant) -> Result<(), PipelineError> {
-        self.observers.report(&Happening::Processed { event, waited: received.elapsed() });
+        self.observers.report(&Happening::Processed {
+            event,
+            waited: received.elapsed(),
+        });
         let mut alerts = Vec::new();
         self.engine.process(event, &mut |a| alerts.push(a));
         self.deliver_all(alerts, Some(received))
@@ -338,10 +376,17 @@ impl Pipeline {
 
     /// Hands alerts to the sink; `received` is when the input of the event that raised
     /// them arrived (`None` for alerts raised by the watermark moving).
-    fn deliver_all(&mut self, alerts: Vec<Alert>, received: Option<Instant>) -> Result<(), PipelineError> {
+    fn deliver_all(
+        &mut self,
+        alerts: Vec<Alert>,
+        received: Option<Instant>,
+    ) -> Result<(), PipelineError> {
         for alert in alerts {
             self.sink.deliver(&alert)?;
-            self.observers.report(&Happening::Alerted { alert: &alert, latency: received.map(|r| r.elapsed()) });
+            self.observers.report(&Happening::Alerted {
+                alert: &alert,
+                latency: received.map(|r| r.elapsed()),
+            });
         }
         Ok(())
     }

@@ -37,7 +37,11 @@ impl std::fmt::Display for Origin {
         match self {
             Origin::File(p) => write!(f, "{}", p.display()),
             Origin::Stdin => f.write_str("<stdin>"),
-            Origin::Partition { hub, partition, sequence } => {
+            Origin::Partition {
+                hub,
+                partition,
+                sequence,
+            } => {
                 write!(f, "{hub}/partition {partition} seq {sequence}")
             }
             Origin::Inline(name) => write!(f, "inline:{name}"),

@@ -62,11 +62,16 @@ pub struct ReorderBuffer {
 impl ReorderBuffer {
     /// A buffer holding at most `capacity` events.
     pub fn new(capacity: usize) -> Self {
-        ReorderBuffer { heap: BinaryHeap::new(), capacity: capacity.max(1), released_up_to: None }
+        ReorderBuffer {
+            heap: BinaryHeap::new(),
+            capacity: capacity.max(1),
+            released_up_to: None,
+        }
     }
 
     /// Offers an event whose input arrived at `received`. A late event is given back
-    /// to be processed immediately.
+    /// to be processed immediately (moved back, not an error value worth boxing).
+    #[allow(clippy::result_large_err)]
     pub fn push(
         &mut self,
         event: AuditEvent<'static>,
@@ -76,7 +81,12 @@ impl ReorderBuffer {
         if self.released_up_to.is_some_and(|r| event.time < r) {
             return Err(event);
         }
-        self.heap.push(Reverse(Entry { time: event.time, hash, event, received }));
+        self.heap.push(Reverse(Entry {
+            time: event.time,
+            hash,
+            event,
+            received,
+        }));
         Ok(Admission::Buffered)
     }
 
@@ -93,8 +103,16 @@ impl ReorderBuffer {
 
     /// Releases, in order, every event at or before `watermark`, each with the
     /// instant its input arrived.
-    pub fn advance(&mut self, watermark: DateTime<Utc>, out: &mut dyn FnMut(AuditEvent<'static>, Instant)) {
-        while self.heap.peek().is_some_and(|Reverse(e)| e.time <= watermark) {
+    pub fn advance(
+        &mut self,
+        watermark: DateTime<Utc>,
+        out: &mut dyn FnMut(AuditEvent<'static>, Instant),
+    ) {
+        while self
+            .heap
+            .peek()
+            .is_some_and(|Reverse(e)| e.time <= watermark)
+        {
             if let Some(Reverse(e)) = self.heap.pop() {
                 self.note_release(e.time);
                 out(e.event, e.received);

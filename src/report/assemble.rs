@@ -38,17 +38,32 @@ pub struct Build<'a> {
 /// Builds the report.
 pub fn build(c: &mut Collected, b: Build<'_>) -> ReportModel {
     let period = match (c.first, c.last) {
-        (Some(start), Some(end)) => Some(Period { start, end, days: (end - start).num_seconds() as f64 / 86_400.0 }),
+        (Some(start), Some(end)) => Some(Period {
+            start,
+            end,
+            days: (end - start).num_seconds() as f64 / 86_400.0,
+        }),
         _ => None,
     };
     let mut findings = match period {
-        Some(p) => hygiene::run(c, &Context { start: p.start, end: p.end, config: b.config }),
+        Some(p) => hygiene::run(
+            c,
+            &Context {
+                start: p.start,
+                end: p.end,
+                config: b.config,
+            },
+        ),
         None => Vec::new(),
     };
     let mut incidents = incidents(&b.alerts, c);
     let selected = select(c, &b.scope.principals);
     if let Some(sel) = &selected {
-        let touched: HashSet<&str> = sel.iter().filter_map(|id| c.principals.map.get(id)).flat_map(|p| p.vaults.map.keys().map(String::as_str)).collect();
+        let touched: HashSet<&str> = sel
+            .iter()
+            .filter_map(|id| c.principals.map.get(id))
+            .flat_map(|p| p.vaults.map.keys().map(String::as_str))
+            .collect();
         incidents.retain(|i| sel.contains(i.identity.as_str()));
         findings.retain(|f| match (&f.subject.principal, &f.subject.vault) {
             (Some(p), _) => sel.contains(p.as_str()),
@@ -60,15 +75,35 @@ pub fn build(c: &mut Collected, b: Build<'_>) -> ReportModel {
         (Some(g), Some(last)) => g.buckets_to(last),
         _ => 0,
     };
-    let chart = |series: &mut Series, marks: &[AlertMark], grid: Option<super::series::Grid>| match grid {
-        Some(g) => Chart { start: Some(g.origin()), bucket_seconds: g.width(), buckets: series.dense(&g, len), marks: marks.iter().map(chart_mark).collect() },
-        None => Chart::default(),
-    };
+    let chart =
+        |series: &mut Series, marks: &[AlertMark], grid: Option<super::series::Grid>| match grid {
+            Some(g) => Chart {
+                start: Some(g.origin()),
+                bucket_seconds: g.width(),
+                buckets: series.dense(&g, len),
+                marks: marks.iter().map(chart_mark).collect(),
+            },
+            None => Chart::default(),
+        };
     let grid = c.grid;
-    let overview = chart(&mut c.overall, &c.marks, grid);
+    // Marks link to incidents: keep only those of incidents in the report.
+    let kept: HashSet<String> = incidents.iter().map(|i| i.incident_id.clone()).collect();
+    let retain = |marks: &[AlertMark]| -> Vec<AlertMark> {
+        marks
+            .iter()
+            .filter(|m| kept.contains(&m.incident_id))
+            .cloned()
+            .collect()
+    };
+    let overview = chart(&mut c.overall, &retain(&c.marks), grid);
 
     // Principals: the selected ones, or those with alerts, then findings, then the busiest.
-    let finding_count = |identity: &str| findings.iter().filter(|f| f.subject.principal.as_deref() == Some(identity)).count() as u64;
+    let finding_count = |identity: &str| {
+        findings
+            .iter()
+            .filter(|f| f.subject.principal.as_deref() == Some(identity))
+            .count() as u64
+    };
     let mut ranked: Vec<(&String, u64, u64, u64)> = c
         .principals
         .map
@@ -76,54 +111,115 @@ pub fn build(c: &mut Collected, b: Build<'_>) -> ReportModel {
         .filter(|(id, _)| selected.as_ref().is_none_or(|s| s.contains(id.as_str())))
         .map(|(id, p)| (id, p.alerts.len() as u64, finding_count(id), p.seen.count))
         .collect();
-    ranked.sort_by(|a, b| (b.1, b.2, b.3).cmp(&(a.1, a.2, a.3)).then_with(|| a.0.cmp(b.0)));
-    let sections = if selected.is_some() { ranked.len() } else { b.config.principal_sections };
+    ranked.sort_by(|a, b| {
+        (b.1, b.2, b.3)
+            .cmp(&(a.1, a.2, a.3))
+            .then_with(|| a.0.cmp(b.0))
+    });
+    let sections = if selected.is_some() {
+        ranked.len()
+    } else {
+        b.config.principal_sections
+    };
     let section_ids: Vec<String> = ranked.iter().take(sections).map(|r| r.0.clone()).collect();
-    let other_principals: Vec<PrincipalRow> =
-        ranked.iter().skip(sections).take(MAX_OTHER_ROWS).filter_map(|r| c.principals.map.get(r.0).map(|p| row(p, r.2))).collect();
-    let other_principals_more = (ranked.len().saturating_sub(sections + MAX_OTHER_ROWS)) as u64 + c.principals.more;
+    let other_principals: Vec<PrincipalRow> = ranked
+        .iter()
+        .skip(sections)
+        .take(MAX_OTHER_ROWS)
+        .filter_map(|r| c.principals.map.get(r.0).map(|p| row(p, r.2)))
+        .collect();
+    let other_principals_more =
+        (ranked.len().saturating_sub(sections + MAX_OTHER_ROWS)) as u64 + c.principals.more;
     let mut principals = Vec::new();
     for id in &section_ids {
-        let Some(p) = c.principals.map.get_mut(id) else { continue };
-        let ch = chart(&mut p.series, &p.alerts, grid);
+        let Some(p) = c.principals.map.get_mut(id) else {
+            continue;
+        };
+        let ch = chart(&mut p.series, &retain(&p.alerts), grid);
         principals.push(principal_view(p, ch, &findings, &incidents));
     }
 
-    let touched: Option<HashSet<String>> =
-        selected.as_ref().map(|s| s.iter().filter_map(|id| c.principals.map.get(id)).flat_map(|p| p.vaults.map.keys().cloned()).collect());
-    let names: BTreeMap<String, String> = c.principals.map.iter().map(|(k, p)| (k.clone(), p.display_name().to_owned())).collect();
-    let mut vault_names: Vec<String> = c.vaults.map.keys().filter(|v| touched.as_ref().is_none_or(|t| t.contains(*v))).cloned().collect();
+    let touched: Option<HashSet<String>> = selected.as_ref().map(|s| {
+        s.iter()
+            .filter_map(|id| c.principals.map.get(id))
+            .flat_map(|p| p.vaults.map.keys().cloned())
+            .collect()
+    });
+    let names: BTreeMap<String, String> = c
+        .principals
+        .map
+        .iter()
+        .map(|(k, p)| (k.clone(), p.display_name().to_owned()))
+        .collect();
+    let mut vault_names: Vec<String> = c
+        .vaults
+        .map
+        .keys()
+        .filter(|v| touched.as_ref().is_none_or(|t| t.contains(*v)))
+        .cloned()
+        .collect();
     vault_names.sort();
     let mut vaults = Vec::new();
     for name in vault_names {
-        let Some(v) = c.vaults.map.get_mut(&name) else { continue };
-        let ch = chart(&mut v.series, &v.alerts, grid);
-        let mut top: Vec<(&String, &super::stats::PrincipalOnVault)> = v.principals.map.iter().collect();
+        let Some(v) = c.vaults.map.get_mut(&name) else {
+            continue;
+        };
+        let ch = chart(&mut v.series, &retain(&v.alerts), grid);
+        let mut top: Vec<(&String, &super::stats::PrincipalOnVault)> =
+            v.principals.map.iter().collect();
         top.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)));
         let top_principals = Listed {
             more: (top.len().saturating_sub(LIST)) as u64 + v.principals.more,
-            items: top.into_iter().take(LIST).map(|(id, pv)| TopPrincipal { identity: id.clone(), name: names.get(id).cloned().unwrap_or_else(|| id.clone()), requests: pv.count, denied: pv.denied }).collect(),
+            items: top
+                .into_iter()
+                .take(LIST)
+                .map(|(id, pv)| TopPrincipal {
+                    identity: id.clone(),
+                    name: names.get(id).cloned().unwrap_or_else(|| id.clone()),
+                    requests: pv.count,
+                    denied: pv.denied,
+                })
+                .collect(),
         };
         let changes = Listed {
             more: v.changes_more,
-            items: v.changes.iter().map(|ch| ChangeView {
-                time: ch.time,
-                who: names.get(&ch.identity).cloned().unwrap_or_else(|| ch.identity.clone()),
-                identity: ch.identity.clone(),
-                operation: ch.operation.clone(),
-                fields: diff(ch.before.as_ref(), ch.after.as_ref()),
-                added_policy: ch.policy.as_ref().and_then(|p| p.added.clone()),
-                removed_policy: ch.policy.as_ref().and_then(|p| p.removed.clone()),
-            }).collect(),
+            items: v
+                .changes
+                .iter()
+                .map(|ch| ChangeView {
+                    time: ch.time,
+                    who: names
+                        .get(&ch.identity)
+                        .cloned()
+                        .unwrap_or_else(|| ch.identity.clone()),
+                    identity: ch.identity.clone(),
+                    operation: ch.operation.clone(),
+                    fields: diff(ch.before.as_ref(), ch.after.as_ref()),
+                    added_policy: ch.policy.as_ref().and_then(|p| p.added.clone()),
+                    removed_policy: ch.policy.as_ref().and_then(|p| p.removed.clone()),
+                })
+                .collect(),
         };
         let matrix = OperationClass::ALL
             .iter()
-            .map(|cl| ClassRow { class: cl.as_str().to_owned(), total: v.matrix[cl.index()].iter().sum(), by_outcome: v.matrix[cl.index()].to_vec() })
+            .map(|cl| ClassRow {
+                class: cl.as_str().to_owned(),
+                total: v.matrix[cl.index()].iter().sum(),
+                by_outcome: v.matrix[cl.index()].to_vec(),
+            })
             .filter(|r| r.total > 0)
             .collect();
         vaults.push(VaultView {
-            finding_ids: findings.iter().filter(|f| f.subject.vault.as_deref() == Some(name.as_str())).map(|f| f.id.clone()).collect(),
-            incident_ids: incidents.iter().filter(|i| i.vault == name).map(|i| i.incident_id.clone()).collect(),
+            finding_ids: findings
+                .iter()
+                .filter(|f| f.subject.vault.as_deref() == Some(name.as_str()))
+                .map(|f| f.id.clone())
+                .collect(),
+            incident_ids: incidents
+                .iter()
+                .filter(|i| i.vault == name)
+                .map(|i| i.incident_id.clone())
+                .collect(),
             name,
             requests: v.seen.count,
             first_seen: v.seen.first,
@@ -139,11 +235,19 @@ pub fn build(c: &mut Collected, b: Build<'_>) -> ReportModel {
 
     let mut by_severity = BTreeMap::new();
     for s in Severity::ALL {
-        by_severity.insert(s.as_str().to_owned(), findings.iter().filter(|f| f.severity == s).count() as u64);
+        by_severity.insert(
+            s.as_str().to_owned(),
+            findings.iter().filter(|f| f.severity == s).count() as u64,
+        );
     }
     let practices = Practice::ALL
         .iter()
-        .map(|p| PracticeView { practice: *p, title: p.title(), guidance: p.guidance(), findings: findings.iter().filter(|f| f.practice == *p).count() as u64 })
+        .map(|p| PracticeView {
+            practice: *p,
+            title: p.title(),
+            guidance: p.guidance(),
+            findings: findings.iter().filter(|f| f.practice == *p).count() as u64,
+        })
         .collect();
     let notes = notes(c, period.as_ref(), b.config);
     ReportModel {
@@ -186,14 +290,24 @@ fn select(c: &Collected, wanted: &[String]) -> Option<HashSet<String>> {
         c.principals
             .map
             .iter()
-            .filter(|(id, p)| hit(id) || p.upn.as_deref().is_some_and(hit) || p.oid.as_deref().is_some_and(hit) || p.apps.map.keys().any(|a| hit(a)))
+            .filter(|(id, p)| {
+                hit(id)
+                    || p.upn.as_deref().is_some_and(hit)
+                    || p.oid.as_deref().is_some_and(hit)
+                    || p.apps.map.keys().any(|a| hit(a))
+            })
             .map(|(id, _)| id.clone())
             .collect(),
     )
 }
 
 fn chart_mark(m: &AlertMark) -> ChartMark {
-    ChartMark { time: m.time, severity: m.severity, label: m.detector.clone(), incident_id: m.incident_id.clone() }
+    ChartMark {
+        time: m.time,
+        severity: m.severity,
+        label: m.detector.clone(),
+        incident_id: m.incident_id.clone(),
+    }
 }
 
 fn incidents(alerts: &[Alert], c: &Collected) -> Vec<IncidentView> {
@@ -203,7 +317,10 @@ fn incidents(alerts: &[Alert], c: &Collected) -> Vec<IncidentView> {
         if !by_id.contains_key(&a.incident_id) {
             order.push(a.incident_id.clone());
         }
-        by_id.entry(a.incident_id.clone()).or_default().push(a.clone());
+        by_id
+            .entry(a.incident_id.clone())
+            .or_default()
+            .push(a.clone());
     }
     let mut out: Vec<IncidentView> = order
         .into_iter()
@@ -222,18 +339,33 @@ fn incidents(alerts: &[Alert], c: &Collected) -> Vec<IncidentView> {
                 incident_id: last.incident_id.clone(),
                 detector: last.detector.clone(),
                 rules,
-                severity: alerts.iter().map(|a| a.severity).max().unwrap_or(last.severity),
-                principal_name: c.principals.map.get(&last.identity).map_or_else(|| last.principal.display_name().to_owned(), |p| p.display_name().to_owned()),
+                severity: alerts
+                    .iter()
+                    .map(|a| a.severity)
+                    .max()
+                    .unwrap_or(last.severity),
+                principal_name: c.principals.map.get(&last.identity).map_or_else(
+                    || last.principal.display_name().to_owned(),
+                    |p| p.display_name().to_owned(),
+                ),
                 identity: last.identity.clone(),
                 vault: last.vault.clone(),
                 first_seen: first.first_seen.min(last.first_seen),
-                last_seen: alerts.iter().map(|a| a.last_seen).max().unwrap_or(last.last_seen),
+                last_seen: alerts
+                    .iter()
+                    .map(|a| a.last_seen)
+                    .max()
+                    .unwrap_or(last.last_seen),
                 summary: last.summary.clone(),
                 alerts,
             })
         })
         .collect();
-    out.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.incident_id.cmp(&b.incident_id)));
+    out.sort_by(|a, b| {
+        a.first_seen
+            .cmp(&b.first_seen)
+            .then_with(|| a.incident_id.cmp(&b.incident_id))
+    });
     out
 }
 
@@ -253,30 +385,76 @@ fn row(p: &PrincipalStats, findings: u64) -> PrincipalRow {
 
 fn listed(map: &Capped<String, Seen>) -> Listed<SeenRow> {
     Listed {
-        items: map.top(LIST).into_iter().map(|(k, s)| SeenRow { name: k.to_owned(), count: s.count, first: s.first, last: s.last }).collect(),
+        items: map
+            .top(LIST)
+            .into_iter()
+            .map(|(k, s)| SeenRow {
+                name: k.to_owned(),
+                count: s.count,
+                first: s.first,
+                last: s.last,
+            })
+            .collect(),
         more: (map.len().saturating_sub(LIST)) as u64 + map.more,
     }
 }
 
-fn principal_view(p: &PrincipalStats, chart: Chart, findings: &[Finding], incidents: &[IncidentView]) -> PrincipalView {
-    let finding_ids: Vec<String> = findings.iter().filter(|f| f.subject.principal.as_deref() == Some(p.identity.as_str())).map(|f| f.id.clone()).collect();
+fn principal_view(
+    p: &PrincipalStats,
+    chart: Chart,
+    findings: &[Finding],
+    incidents: &[IncidentView],
+) -> PrincipalView {
+    let finding_ids: Vec<String> = findings
+        .iter()
+        .filter(|f| f.subject.principal.as_deref() == Some(p.identity.as_str()))
+        .map(|f| f.id.clone())
+        .collect();
     let mut vaults: Vec<VaultUseRow> = p
         .vaults
         .map
         .iter()
-        .map(|(v, u)| VaultUseRow { vault: v.clone(), requests: u.seen.count, ok: u.ok, denied: u.denied, first: u.seen.first, last: u.seen.last })
+        .map(|(v, u)| VaultUseRow {
+            vault: v.clone(),
+            requests: u.seen.count,
+            ok: u.ok,
+            denied: u.denied,
+            first: u.seen.first,
+            last: u.seen.last,
+        })
         .collect();
-    vaults.sort_by(|a, b| b.requests.cmp(&a.requests).then_with(|| a.vault.cmp(&b.vault)));
+    vaults.sort_by(|a, b| {
+        b.requests
+            .cmp(&a.requests)
+            .then_with(|| a.vault.cmp(&b.vault))
+    });
     let vault_more = (vaults.len().saturating_sub(LIST)) as u64 + p.vaults.more;
     vaults.truncate(LIST);
     PrincipalView {
         row: row(p, finding_ids.len() as u64),
         upn: p.upn.clone(),
         oid: p.oid.clone(),
-        by_class: OperationClass::ALL.iter().filter(|c| p.by_class[c.index()] > 0).map(|c| Count { label: c.as_str().to_owned(), count: p.by_class[c.index()] }).collect(),
-        by_outcome: Outcome::ALL.iter().filter(|o| p.by_outcome[o.index()] > 0).map(|o| Count { label: o.as_str().to_owned(), count: p.by_outcome[o.index()] }).collect(),
+        by_class: OperationClass::ALL
+            .iter()
+            .filter(|c| p.by_class[c.index()] > 0)
+            .map(|c| Count {
+                label: c.as_str().to_owned(),
+                count: p.by_class[c.index()],
+            })
+            .collect(),
+        by_outcome: Outcome::ALL
+            .iter()
+            .filter(|o| p.by_outcome[o.index()] > 0)
+            .map(|o| Count {
+                label: o.as_str().to_owned(),
+                count: p.by_outcome[o.index()],
+            })
+            .collect(),
         chart,
-        vaults: Listed { items: vaults, more: vault_more },
+        vaults: Listed {
+            items: vaults,
+            more: vault_more,
+        },
         objects: listed(&p.objects),
         countries: listed(&p.places),
         networks: listed(&p.networks),
@@ -284,21 +462,40 @@ fn principal_view(p: &PrincipalStats, chart: Chart, findings: &[Finding], incide
         user_agents: listed(&p.user_agents),
         mfa: (p.kind == PrincipalKind::User).then_some([p.mfa.with, p.mfa.without, p.mfa.unknown]),
         finding_ids,
-        incident_ids: incidents.iter().filter(|i| i.identity == p.identity).map(|i| i.incident_id.clone()).collect(),
+        incident_ids: incidents
+            .iter()
+            .filter(|i| i.identity == p.identity)
+            .map(|i| i.incident_id.clone())
+            .collect(),
     }
 }
 
 /// The settings that differ between two configurations: (dotted key, before, after).
-pub fn diff(before: Option<&VaultConfig>, after: Option<&VaultConfig>) -> Vec<(String, String, String)> {
-    let (Some(before), Some(after)) = (before, after) else { return Vec::new() };
+pub fn diff(
+    before: Option<&VaultConfig>,
+    after: Option<&VaultConfig>,
+) -> Vec<(String, String, String)> {
+    let (Some(before), Some(after)) = (before, after) else {
+        return Vec::new();
+    };
     let mut a = BTreeMap::new();
     let mut b = BTreeMap::new();
-    flatten("", &serde_json::to_value(before).unwrap_or_default(), &mut b);
+    flatten(
+        "",
+        &serde_json::to_value(before).unwrap_or_default(),
+        &mut b,
+    );
     flatten("", &serde_json::to_value(after).unwrap_or_default(), &mut a);
     let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
     keys.into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| (k.clone(), b.get(k).cloned().unwrap_or_else(|| "(absent)".into()), a.get(k).cloned().unwrap_or_else(|| "(absent)".into())))
+        .map(|k| {
+            (
+                k.clone(),
+                b.get(k).cloned().unwrap_or_else(|| "(absent)".into()),
+                a.get(k).cloned().unwrap_or_else(|| "(absent)".into()),
+            )
+        })
         .collect()
 }
 
@@ -306,12 +503,23 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, Strin
     match v {
         serde_json::Value::Object(map) => {
             for (k, v) in map {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&key, v, out);
             }
         }
         serde_json::Value::Array(items) => {
-            out.insert(prefix.to_owned(), items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect::<Vec<_>>().join(", "));
+            out.insert(
+                prefix.to_owned(),
+                items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            );
         }
         serde_json::Value::String(s) => {
             out.insert(prefix.to_owned(), s.clone());
@@ -325,7 +533,10 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, Strin
 fn notes(c: &Collected, period: Option<&Period>, config: &ReportConfig) -> Vec<String> {
     let mut notes = Vec::new();
     let Some(period) = period else {
-        notes.push("No events were read: check the paths and the --since, --until and --vault filters.".to_owned());
+        notes.push(
+            "No events were read: check the paths and the --since, --until and --vault filters."
+                .to_owned(),
+        );
         return notes;
     };
     let span = period.end - period.start;

@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::series::{Grid, Series};
-use super::stats::{AlertMark, Capped, ChangeRecord, DestructiveUse, ObjectStats, PrincipalStats, Seen, VaultStats, VaultUse};
+use super::stats::{
+    AlertMark, Capped, ChangeRecord, DestructiveUse, ObjectStats, PrincipalStats, Seen, VaultStats,
+    VaultUse,
+};
 use crate::alert::Alert;
 use crate::config::ReportConfig;
 use crate::detect::enrichment::{class_label, Enricher};
@@ -98,7 +101,11 @@ impl Collector {
     /// A collector using `enricher` for geography, bounded by `config`.
     pub fn new(config: &ReportConfig, enricher: Enricher) -> Self {
         let state = Collected::new(config, enricher.has_database());
-        Collector { state: Arc::new(Mutex::new(state)), enricher, places: HashMap::new() }
+        Collector {
+            state: Arc::new(Mutex::new(state)),
+            enricher,
+            places: HashMap::new(),
+        }
     }
 
     /// The collected state, shared with the pipeline's copy of this observer.
@@ -120,8 +127,14 @@ impl Collector {
             (None, _) if geo.is_public() => "public (no GeoIP database)".to_owned(),
             (None, _) => format!("{class} address"),
         };
-        let network = geo.prefix.map_or_else(|| format!("{class} address"), |p| p.to_string());
-        let place = Place { country, network, public: geo.is_public() };
+        let network = geo
+            .prefix
+            .map_or_else(|| format!("{class} address"), |p| p.to_string());
+        let place = Place {
+            country,
+            network,
+            public: geo.is_public(),
+        };
         if self.places.len() < MAX_GEO_CACHE {
             self.places.insert(ip, place.clone());
         }
@@ -174,7 +187,12 @@ fn record(state: &mut Collected, e: &AuditEvent<'_>, place: Option<&Place>) {
     let ok = e.outcome == Outcome::Ok;
     let op = e.operation.as_str();
 
-    if let Some(vault) = state.vaults.entry_with(e.vault.as_str(), str::to_owned, || VaultStats::new(t, max_objects, cap)) {
+    if let Some(vault) = state
+        .vaults
+        .entry_with(e.vault.as_str(), str::to_owned, || {
+            VaultStats::new(t, max_objects, cap)
+        })
+    {
         vault.seen.again(t);
         vault.count(e.class, e.outcome);
         vault.series.add(&grid, index, e.class, e.outcome);
@@ -185,7 +203,11 @@ fn record(state: &mut Collected, e: &AuditEvent<'_>, place: Option<&Place>) {
             state.challenges += 1;
             return;
         }
-        if let Some(pv) = vault.principals.entry_with(identity.as_ref(), str::to_owned, Default::default) {
+        if let Some(pv) =
+            vault
+                .principals
+                .entry_with(identity.as_ref(), str::to_owned, Default::default)
+        {
             pv.count += 1;
             pv.denied += u64::from(e.outcome.is_denial());
         }
@@ -194,9 +216,24 @@ fn record(state: &mut Collected, e: &AuditEvent<'_>, place: Option<&Place>) {
         }
         object(vault, e, &identity);
         if ok && (e.class == OperationClass::Destroy || is_backup(op)) {
-            let object = e.object.as_ref().map(|o| o.to_string()).unwrap_or_else(|| "vault".into());
-            let init = || DestructiveUse { seen: Seen { count: 0, first: t, last: t }, operations: Capped::new(cap), objects: Capped::new(cap) };
-            if let Some(d) = vault.destructive.entry_with(identity.as_ref(), str::to_owned, init) {
+            let object = e
+                .object
+                .as_ref()
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "vault".into());
+            let init = || DestructiveUse {
+                seen: Seen {
+                    count: 0,
+                    first: t,
+                    last: t,
+                },
+                operations: Capped::new(cap),
+                objects: Capped::new(cap),
+            };
+            if let Some(d) = vault
+                .destructive
+                .entry_with(identity.as_ref(), str::to_owned, init)
+            {
                 d.seen.again(t);
                 d.operations.see(op, t);
                 d.objects.see(&object, t);
@@ -211,7 +248,11 @@ fn record(state: &mut Collected, e: &AuditEvent<'_>, place: Option<&Place>) {
 
 /// Records configuration changes (before/after) and access-policy edits.
 fn vault_change(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
-    let policy = e.policy_change.as_deref().filter(|p| !p.is_empty()).cloned();
+    let policy = e
+        .policy_change
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .cloned();
     let after = e.vault_config.as_deref().cloned();
     let before = vault.last_config.as_ref().map(|(_, c)| c.clone());
     let changed = match (&before, &after) {
@@ -236,7 +277,11 @@ fn vault_change(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
         if vault.first_config.is_none() {
             vault.first_config = Some((e.time, config.clone()));
         }
-        if vault.last_config.as_ref().is_none_or(|(at, _)| *at <= e.time) {
+        if vault
+            .last_config
+            .as_ref()
+            .is_none_or(|(at, _)| *at <= e.time)
+        {
             vault.last_config = Some((e.time, config));
         }
     }
@@ -244,14 +289,24 @@ fn vault_change(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
 
 fn object(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
     let Some(obj) = &e.object else { return };
-    let Some(name) = obj.name.as_deref() else { return };
-    if !matches!(obj.kind, ObjectKind::Secret | ObjectKind::Key | ObjectKind::Certificate) || obj.deleted {
+    let Some(name) = obj.name.as_deref() else {
+        return;
+    };
+    if !matches!(
+        obj.kind,
+        ObjectKind::Secret | ObjectKind::Key | ObjectKind::Certificate
+    ) || obj.deleted
+    {
         return;
     }
     let t = e.time;
     let key = format!("{}/{}", obj.kind, name);
     let init = || ObjectStats {
-        seen: Seen { count: 0, first: t, last: t },
+        seen: Seen {
+            count: 0,
+            first: t,
+            last: t,
+        },
         writes: 0,
         last_write: None,
         uses: 0,
@@ -261,7 +316,9 @@ fn object(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
         deleted: None,
         exists: false,
     };
-    let Some(o) = vault.objects.entry_with(key.as_str(), str::to_owned, init) else { return };
+    let Some(o) = vault.objects.entry_with(key.as_str(), str::to_owned, init) else {
+        return;
+    };
     o.seen.again(t);
     let op = e.operation.as_str();
     if op.contains("NearExpiry") {
@@ -294,11 +351,20 @@ fn object(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
     }
 }
 
-fn principal(state: &mut Collected, e: &AuditEvent<'_>, identity: &str, grid: &Grid, index: u32, place: Option<&Place>) {
+fn principal(
+    state: &mut Collected,
+    e: &AuditEvent<'_>,
+    identity: &str,
+    grid: &Grid,
+    index: u32,
+    place: Option<&Place>,
+) {
     let t = e.time;
     let cap = state.cap;
     let kind = e.principal.kind;
-    let Some(p) = state.principals.entry_with(identity, str::to_owned, || PrincipalStats::new(identity, kind, t, cap)) else {
+    let Some(p) = state.principals.entry_with(identity, str::to_owned, || {
+        PrincipalStats::new(identity, kind, t, cap)
+    }) else {
         return;
     };
     if p.upn.is_none() {
@@ -307,7 +373,10 @@ fn principal(state: &mut Collected, e: &AuditEvent<'_>, identity: &str, grid: &G
     if p.oid.is_none() {
         p.oid = e.principal.oid.as_deref().map(str::to_owned);
     }
-    if p.kind == PrincipalKind::ServicePrincipal && kind != PrincipalKind::ServicePrincipal && kind != PrincipalKind::Anonymous {
+    if p.kind == PrincipalKind::ServicePrincipal
+        && kind != PrincipalKind::ServicePrincipal
+        && kind != PrincipalKind::Anonymous
+    {
         p.kind = kind;
     }
     p.seen.again(t);
@@ -319,8 +388,20 @@ fn principal(state: &mut Collected, e: &AuditEvent<'_>, identity: &str, grid: &G
     if ok {
         p.last_ok = p.last_ok.max(Some(t));
     }
-    let vault_use = || VaultUse { seen: Seen { count: 0, first: t, last: t }, ok: 0, denied: 0, last_ok: None };
-    if let Some(v) = p.vaults.entry_with(e.vault.as_str(), str::to_owned, vault_use) {
+    let vault_use = || VaultUse {
+        seen: Seen {
+            count: 0,
+            first: t,
+            last: t,
+        },
+        ok: 0,
+        denied: 0,
+        last_ok: None,
+    };
+    if let Some(v) = p
+        .vaults
+        .entry_with(e.vault.as_str(), str::to_owned, vault_use)
+    {
         v.seen.again(t);
         v.ok += u64::from(ok);
         v.denied += u64::from(denied);
@@ -328,8 +409,13 @@ fn principal(state: &mut Collected, e: &AuditEvent<'_>, identity: &str, grid: &G
             v.last_ok = v.last_ok.max(Some(t));
         }
     }
-    if let Some(name) = e.object.as_ref().and_then(|o| o.name.as_ref().map(|n| (o.kind, n))) {
-        p.objects.see(&format!("{}/{}/{}", e.vault, name.0, name.1), t);
+    if let Some(name) = e
+        .object
+        .as_ref()
+        .and_then(|o| o.name.as_ref().map(|n| (o.kind, n)))
+    {
+        p.objects
+            .see(&format!("{}/{}/{}", e.vault, name.0, name.1), t);
     }
     if let Some(place) = place {
         p.places.see(&place.country, t);
@@ -351,7 +437,9 @@ fn principal(state: &mut Collected, e: &AuditEvent<'_>, identity: &str, grid: &G
                     Some(seen) => seen.again(t),
                     None => p.mfa.without_seen = Some(Seen::at(t)),
                 }
-                p.mfa.methods.see(&clip(e.principal.amr.as_deref().unwrap_or("")), t);
+                p.mfa
+                    .methods
+                    .see(&clip(e.principal.amr.as_deref().unwrap_or("")), t);
                 p.mfa.operations.see(e.operation.as_str(), t);
             }
             None => p.mfa.unknown += 1,

@@ -28,13 +28,25 @@ const CSS: &str = include_str!("report.css");
 /// Escapes record-derived text for HTML text and attribute values: line breaks
 /// become spaces, other control and bidi-override characters visible `\u{..}`.
 pub fn esc(text: &str) -> String {
-    let flat: String = text.chars().map(|c| if matches!(c, '\n' | '\r' | '\t') { ' ' } else { c }).collect();
+    let flat: String = text
+        .chars()
+        .map(|c| {
+            if matches!(c, '\n' | '\r' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
     crate::sink::render::html(&flat)
 }
 
 /// A safe element id for an arbitrary key: `prefix-<hash>`.
 pub fn anchor(prefix: &str, key: &str) -> String {
-    format!("{prefix}-{:012x}", xxh3_64(key.as_bytes()) & 0xffff_ffff_ffff)
+    format!(
+        "{prefix}-{:012x}",
+        xxh3_64(key.as_bytes()) & 0xffff_ffff_ffff
+    )
 }
 
 /// A UTC time to the minute.
@@ -57,7 +69,10 @@ pub fn num(n: u64) -> String {
 
 /// A severity badge.
 pub fn badge(severity: crate::alert::Severity) -> String {
-    format!(r#"<span class="badge sev-{s}">{s}</span>"#, s = severity.as_str())
+    format!(
+        r#"<span class="badge sev-{s}">{s}</span>"#,
+        s = severity.as_str()
+    )
 }
 
 /// The legend of activity charts.
@@ -71,7 +86,12 @@ pub fn legend(chart: &Chart) -> String {
     let mut out = String::from(r#"<div class="legend">"#);
     for class in OperationClass::ALL {
         if used[class.index()] {
-            let _ = write!(out, r#"<span><i class="k{}"></i>{}</span>"#, class.index(), class.as_str());
+            let _ = write!(
+                out,
+                r#"<span><i class="k{}"></i>{}</span>"#,
+                class.index(),
+                class.as_str()
+            );
         }
     }
     if chart.buckets.iter().any(|b| b.denied > 0) {
@@ -90,8 +110,12 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = String::from("<table><thead><tr>");
     for h in header {
         match h.strip_prefix('#') {
-            Some(h) => { let _ = write!(out, r#"<th class="n">{h}</th>"#); }
-            None => { let _ = write!(out, "<th>{h}</th>"); }
+            Some(h) => {
+                let _ = write!(out, r#"<th class="n">{h}</th>"#);
+            }
+            None => {
+                let _ = write!(out, "<th>{h}</th>");
+            }
         }
     }
     out.push_str("</tr></thead><tbody>");
@@ -113,7 +137,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 /// Renders the whole report as one HTML document.
 pub fn render(m: &ReportModel) -> String {
     let mut out = String::with_capacity(256 * 1024);
-    let period = m.period.map_or_else(|| "no events".to_owned(), |p| format!("{} to {} UTC", when(p.start), when(p.end)));
+    let period = m.period.map_or_else(
+        || "no events".to_owned(),
+        |p| format!("{} to {} UTC", when(p.start), when(p.end)),
+    );
     let _ = write!(
         out,
         r#"<!DOCTYPE html>

@@ -17,11 +17,30 @@ use crate::event::Outcome;
 
 const CHART_W: u32 = 1000;
 
+/// A principal's name, linked to its section when it has one.
+fn principal_link(m: &ReportModel, identity: &str, name: &str) -> String {
+    if m.principals.iter().any(|p| p.row.identity == identity) {
+        format!(
+            r##"<a href="#{}">{}</a>"##,
+            anchor("p", identity),
+            esc(name)
+        )
+    } else {
+        esc(name)
+    }
+}
+
 pub(super) fn header(out: &mut String, m: &ReportModel) {
     let _ = write!(out, "<header>\n<h1>{}</h1>\n", esc(&m.title));
     match m.period {
         Some(p) => {
-            let _ = write!(out, r#"<p class="meta">Period: <b>{}</b> to <b>{}</b> UTC ({:.1} days)</p>"#, when(p.start), when(p.end), p.days);
+            let _ = write!(
+                out,
+                r#"<p class="meta">Period: <b>{}</b> to <b>{}</b> UTC ({:.1} days)</p>"#,
+                when(p.start),
+                when(p.end),
+                p.days
+            );
         }
         None => out.push_str(r#"<p class="meta">No events in the inputs.</p>"#),
     }
@@ -36,7 +55,11 @@ pub(super) fn header(out: &mut String, m: &ReportModel) {
         num(i.skipped),
         num(i.duplicates),
         num(i.filtered),
-        if i.unreadable_inputs > 0 { format!(", {} unreadable inputs", num(i.unreadable_inputs)) } else { String::new() }
+        if i.unreadable_inputs > 0 {
+            format!(", {} unreadable inputs", num(i.unreadable_inputs))
+        } else {
+            String::new()
+        }
     );
     let s = &m.scope;
     let mut scope = Vec::new();
@@ -67,11 +90,25 @@ pub(super) fn toc(out: &mut String, m: &ReportModel) {
         m.principals.len() + m.other_principals.len()
     );
     for p in &m.principals {
-        let _ = write!(out, r##"<li><a href="#{}">{}</a></li>"##, anchor("p", &p.row.identity), esc(&p.row.name));
+        let _ = write!(
+            out,
+            r##"<li><a href="#{}">{}</a></li>"##,
+            anchor("p", &p.row.identity),
+            esc(&p.row.name)
+        );
     }
-    let _ = write!(out, r##"</ol></li><li><a href="#vaults">Vaults ({})</a><ol>"##, m.vaults.len());
+    let _ = write!(
+        out,
+        r##"</ol></li><li><a href="#vaults">Vaults ({})</a><ol>"##,
+        m.vaults.len()
+    );
     for v in &m.vaults {
-        let _ = write!(out, r##"<li><a href="#{}">{}</a></li>"##, anchor("v", &v.name), esc(&v.name));
+        let _ = write!(
+            out,
+            r##"<li><a href="#{}">{}</a></li>"##,
+            anchor("v", &v.name),
+            esc(&v.name)
+        );
     }
     out.push_str(r##"</ol></li><li><a href="#notes">Notes and method</a></li></ol></nav>"##);
     out.push('\n');
@@ -80,27 +117,63 @@ pub(super) fn toc(out: &mut String, m: &ReportModel) {
 pub(super) fn summary(out: &mut String, m: &ReportModel) {
     out.push_str(r#"<section id="summary"><h2>Summary</h2><div class="cards">"#);
     let t = &m.totals;
-    let urgent = m.incidents.iter().filter(|i| i.severity >= crate::alert::Severity::High).count();
+    let urgent = m
+        .incidents
+        .iter()
+        .filter(|i| i.severity >= crate::alert::Severity::High)
+        .count();
     let sev = |s: &str| t.findings_by_severity.get(s).copied().unwrap_or(0);
     let cards = [
-        (num(t.incidents), format!("incidents, {urgent} high or critical")),
+        (
+            num(t.incidents),
+            format!("incidents, {urgent} high or critical"),
+        ),
         (num(t.alerts), "alerts (revisions included)".to_owned()),
-        (num(m.findings.len() as u64), format!("hygiene findings, {} high or critical", sev("high") + sev("critical"))),
+        (
+            num(m.findings.len() as u64),
+            format!(
+                "hygiene findings, {} high or critical",
+                sev("high") + sev("critical")
+            ),
+        ),
         (num(t.principals), "principals".to_owned()),
         (num(t.vaults), "vaults".to_owned()),
-        (num(t.events), format!("events ({} SDK challenges)", num(t.challenges))),
+        (
+            num(t.events),
+            format!("events ({} SDK challenges)", num(t.challenges)),
+        ),
     ];
     for (big, small) in cards {
-        let _ = write!(out, r#"<div class="card"><b>{big}</b><span>{small}</span></div>"#);
+        let _ = write!(
+            out,
+            r#"<div class="card"><b>{big}</b><span>{small}</span></div>"#
+        );
     }
     out.push_str("</div><h3>Activity over the period</h3>");
-    out.push_str(&svg::activity(&m.overview, CHART_W, 190, "All requests over the period, by operation class, with alerts marked"));
+    out.push_str(&svg::activity(
+        &m.overview,
+        CHART_W,
+        190,
+        "All requests over the period, by operation class, with alerts marked",
+    ));
     out.push_str(&legend(&m.overview));
-    let top: Vec<&Finding> = m.findings.iter().filter(|f| f.severity >= crate::alert::Severity::Medium).take(8).collect();
+    let top: Vec<&Finding> = m
+        .findings
+        .iter()
+        .filter(|f| f.severity >= crate::alert::Severity::Medium)
+        .take(8)
+        .collect();
     if !top.is_empty() {
         out.push_str("<h3>Most urgent findings</h3><ul>");
         for f in top {
-            let _ = write!(out, r##"<li>{} <a href="#{}">{}</a>: {}</li>"##, badge(f.severity), anchor("f", &f.id), esc(f.title), esc(&f.subject.label()));
+            let _ = write!(
+                out,
+                r##"<li>{} <a href="#{}">{}</a>: {}</li>"##,
+                badge(f.severity),
+                anchor("f", &f.id),
+                esc(f.title),
+                esc(&f.subject.label())
+            );
         }
         out.push_str("</ul>");
     }
@@ -118,14 +191,13 @@ pub(super) fn incidents(out: &mut String, m: &ReportModel) {
     for i in &m.incidents {
         let _ = write!(
             out,
-            r##"<article id="{}" class="sev-{}"><p>{} <b>{}</b> · {} · <a href="#{}">{}</a> on <a href="#{}">{}</a> · {} to {}</p><p>{}</p><ol class="revs">"##,
+            r##"<article id="{}" class="sev-{}"><p>{} <b>{}</b> · {} · {} on <a href="#{}">{}</a> · {} to {}</p><p>{}</p><ol class="revs">"##,
             anchor("inc", &i.incident_id),
             i.severity,
             badge(i.severity),
             esc(&i.detector),
             esc(&i.rules.join(", ")),
-            anchor("p", &i.identity),
-            esc(&i.principal_name),
+            principal_link(m, &i.identity, &i.principal_name),
             anchor("v", &i.vault),
             esc(&i.vault),
             when(i.first_seen),
@@ -133,9 +205,21 @@ pub(super) fn incidents(out: &mut String, m: &ReportModel) {
             esc(&i.summary)
         );
         for a in &i.alerts {
-            let _ = write!(out, "<li>{} revision {} ({}, {}): {}</li>", badge(a.severity), a.revision, esc(&a.rule), when(a.last_seen), esc(&a.summary));
+            let _ = write!(
+                out,
+                "<li>{} revision {} ({}, {}): {}</li>",
+                badge(a.severity),
+                a.revision,
+                esc(&a.rule),
+                when(a.last_seen),
+                esc(&a.summary)
+            );
         }
-        let _ = write!(out, r#"</ol><p class="muted mono">{}</p></article>"#, esc(&i.incident_id));
+        let _ = write!(
+            out,
+            r#"</ol><p class="muted mono">{}</p></article>"#,
+            esc(&i.incident_id)
+        );
     }
     out.push_str("</section>\n");
 }
@@ -159,11 +243,27 @@ pub(super) fn findings(out: &mut String, m: &ReportModel) {
     let rows: Vec<Vec<String>> = m
         .practices
         .iter()
-        .map(|p| vec![format!(r##"<a href="#{}">{}</a>"##, anchor("practice", p.practice.id()), p.title), num(p.findings), p.guidance.to_owned()])
+        .map(|p| {
+            vec![
+                format!(
+                    r##"<a href="#{}">{}</a>"##,
+                    anchor("practice", p.practice.id()),
+                    p.title
+                ),
+                num(p.findings),
+                p.guidance.to_owned(),
+            ]
+        })
         .collect();
     out.push_str(&table(&["Practice", "#Findings", "What it asks"], &rows));
     for p in &m.practices {
-        let _ = write!(out, r#"<h3 id="{}">{} ({})</h3>"#, anchor("practice", p.practice.id()), p.title, p.findings);
+        let _ = write!(
+            out,
+            r#"<h3 id="{}">{} ({})</h3>"#,
+            anchor("practice", p.practice.id()),
+            p.title,
+            p.findings
+        );
         let mut any = false;
         for f in m.findings.iter().filter(|f| f.practice == p.practice) {
             any = true;
@@ -179,10 +279,19 @@ pub(super) fn findings(out: &mut String, m: &ReportModel) {
             );
             if let Value::Object(map) = &f.evidence {
                 for (k, v) in map {
-                    let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", esc(&k.replace('_', " ")), esc(&value_text(v)));
+                    let _ = write!(
+                        out,
+                        "<dt>{}</dt><dd>{}</dd>",
+                        esc(&k.replace('_', " ")),
+                        esc(&value_text(v))
+                    );
                 }
             }
-            let _ = write!(out, r#"</dl><p class="muted mono">{}</p></article>"#, esc(&f.id));
+            let _ = write!(
+                out,
+                r#"</dl><p class="muted mono">{}</p></article>"#,
+                esc(&f.id)
+            );
         }
         if !any {
             out.push_str(r#"<p class="empty">Nothing found.</p>"#);
@@ -195,9 +304,20 @@ fn seen_table(title: &str, list: &Listed<SeenRow>) -> String {
     if list.items.is_empty() {
         return String::new();
     }
-    let rows: Vec<Vec<String>> = list.items.iter().map(|r| vec![esc(&r.name), num(r.count), when(r.first), when(r.last)]).collect();
-    let more = if list.more > 0 { format!(r#"<p class="more">and {} more</p>"#, num(list.more)) } else { String::new() };
-    format!("<div><h4>{title}</h4>{}{more}</div>", table(&["Name", "#Requests", "First seen", "Last seen"], &rows))
+    let rows: Vec<Vec<String>> = list
+        .items
+        .iter()
+        .map(|r| vec![esc(&r.name), num(r.count), when(r.first), when(r.last)])
+        .collect();
+    let more = if list.more > 0 {
+        format!(r#"<p class="more">and {} more</p>"#, num(list.more))
+    } else {
+        String::new()
+    };
+    format!(
+        "<div><h4>{title}</h4>{}{more}</div>",
+        table(&["Name", "#Requests", "First seen", "Last seen"], &rows)
+    )
 }
 
 fn principal_section(out: &mut String, p: &PrincipalView) {
@@ -209,7 +329,11 @@ fn principal_section(out: &mut String, p: &PrincipalView) {
         esc(&r.name),
         r.kind,
         esc(&r.identity),
-        p.oid.as_ref().filter(|o| **o != r.identity).map(|o| format!(" · object id <code>{}</code>", esc(o))).unwrap_or_default(),
+        p.oid
+            .as_ref()
+            .filter(|o| **o != r.identity)
+            .map(|o| format!(" · object id <code>{}</code>", esc(o)))
+            .unwrap_or_default(),
         num(r.requests),
         num(r.denied),
         when(r.first_seen),
@@ -217,14 +341,46 @@ fn principal_section(out: &mut String, p: &PrincipalView) {
         r.alerts,
         r.findings
     );
-    out.push_str(&svg::activity(&p.chart, CHART_W, 150, &format!("Requests by {} over the period", r.name)));
+    out.push_str(&svg::activity(
+        &p.chart,
+        CHART_W,
+        150,
+        &format!("Requests by {} over the period", r.name),
+    ));
     out.push_str(&legend(&p.chart));
-    let counts = |c: &[super::model::Count]| c.iter().map(|c| format!("{} {}", esc(&c.label), num(c.count))).collect::<Vec<_>>().join(" · ");
-    let _ = write!(out, r#"<p>By class: {}<br>By outcome: {}</p>"#, counts(&p.by_class), counts(&p.by_outcome));
+    let counts = |c: &[super::model::Count]| {
+        c.iter()
+            .map(|c| format!("{} {}", esc(&c.label), num(c.count)))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    let _ = write!(
+        out,
+        r#"<p>By class: {}<br>By outcome: {}</p>"#,
+        counts(&p.by_class),
+        counts(&p.by_outcome)
+    );
     if let Some([with, without, unknown]) = p.mfa {
-        let _ = write!(out, "<p>Sign-in: {} requests with MFA, {} without, {} without an amr claim.</p>", num(with), num(without), num(unknown));
+        let _ = write!(
+            out,
+            "<p>Sign-in: {} requests with MFA, {} without, {} without an amr claim.</p>",
+            num(with),
+            num(without),
+            num(unknown)
+        );
     }
-    let links = |prefix: &str, ids: &[String]| ids.iter().map(|id| format!(r##"<a href="#{}"><code>{}</code></a>"##, anchor(prefix, id), esc(id))).collect::<Vec<_>>().join(", ");
+    let links = |prefix: &str, ids: &[String]| {
+        ids.iter()
+            .map(|id| {
+                format!(
+                    r##"<a href="#{}"><code>{}</code></a>"##,
+                    anchor(prefix, id),
+                    esc(id)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     if !p.incident_ids.is_empty() {
         let _ = write!(out, "<p>Incidents: {}</p>", links("inc", &p.incident_ids));
     }
@@ -232,8 +388,33 @@ fn principal_section(out: &mut String, p: &PrincipalView) {
         let _ = write!(out, "<p>Findings: {}</p>", links("f", &p.finding_ids));
     }
     out.push_str(r#"<div class="grid2">"#);
-    let rows: Vec<Vec<String>> = p.vaults.items.iter().map(|v| vec![format!(r##"<a href="#{}">{}</a>"##, anchor("v", &v.vault), esc(&v.vault)), num(v.requests), num(v.ok), num(v.denied), when(v.first), when(v.last)]).collect();
-    let _ = write!(out, "<div><h4>Vaults</h4>{}</div>", table(&["Vault", "#Requests", "#Served", "#Denied", "First", "Last"], &rows));
+    let rows: Vec<Vec<String>> = p
+        .vaults
+        .items
+        .iter()
+        .map(|v| {
+            vec![
+                format!(
+                    r##"<a href="#{}">{}</a>"##,
+                    anchor("v", &v.vault),
+                    esc(&v.vault)
+                ),
+                num(v.requests),
+                num(v.ok),
+                num(v.denied),
+                when(v.first),
+                when(v.last),
+            ]
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<div><h4>Vaults</h4>{}</div>",
+        table(
+            &["Vault", "#Requests", "#Served", "#Denied", "First", "Last"],
+            &rows
+        )
+    );
     out.push_str(&seen_table("Countries", &p.countries));
     out.push_str(&seen_table("Networks", &p.networks));
     out.push_str(&seen_table("Client apps (appid)", &p.apps));
@@ -250,17 +431,37 @@ pub(super) fn principals(out: &mut String, m: &ReportModel) {
         .map(|p| &p.row)
         .chain(m.other_principals.iter())
         .map(|r| {
-            let name = if m.principals.iter().any(|p| p.row.identity == r.identity) {
-                format!(r##"<a href="#{}">{}</a>"##, anchor("p", &r.identity), esc(&r.name))
-            } else {
-                esc(&r.name)
-            };
-            vec![name, r.kind.to_string(), num(r.requests), num(r.denied), num(r.alerts), num(r.findings), when(r.first_seen), when(r.last_seen)]
+            vec![
+                principal_link(m, &r.identity, &r.name),
+                r.kind.to_string(),
+                num(r.requests),
+                num(r.denied),
+                num(r.alerts),
+                num(r.findings),
+                when(r.first_seen),
+                when(r.last_seen),
+            ]
         })
         .collect();
-    out.push_str(&table(&["Principal", "Kind", "#Requests", "#Denied", "#Alerts", "#Findings", "First", "Last"], &rows));
+    out.push_str(&table(
+        &[
+            "Principal",
+            "Kind",
+            "#Requests",
+            "#Denied",
+            "#Alerts",
+            "#Findings",
+            "First",
+            "Last",
+        ],
+        &rows,
+    ));
     if m.other_principals_more > 0 {
-        let _ = write!(out, r#"<p class="more">{} more principals not listed.</p>"#, num(m.other_principals_more));
+        let _ = write!(
+            out,
+            r#"<p class="more">{} more principals not listed.</p>"#,
+            num(m.other_principals_more)
+        );
     }
     for p in &m.principals {
         principal_section(out, p);
@@ -268,10 +469,18 @@ pub(super) fn principals(out: &mut String, m: &ReportModel) {
     out.push_str("</section>\n");
 }
 
-fn change_row(c: &ChangeView) -> Vec<String> {
-    let mut what: Vec<String> = c.fields.iter().map(|(k, b, a)| format!("<code>{}</code>: {} → <b>{}</b>", esc(k), esc(b), esc(a))).collect();
+fn change_row(m: &ReportModel, c: &ChangeView) -> Vec<String> {
+    let mut what: Vec<String> = c
+        .fields
+        .iter()
+        .map(|(k, b, a)| format!("<code>{}</code>: {} → <b>{}</b>", esc(k), esc(b), esc(a)))
+        .collect();
     let policy = |label: &str, e: &crate::event::AccessPolicyEntry| {
-        format!("{label} access policy for <code>{}</code>: {}", esc(e.object_id.as_deref().unwrap_or("?")), esc(&e.permissions.flat().join(", ")))
+        format!(
+            "{label} access policy for <code>{}</code>: {}",
+            esc(e.object_id.as_deref().unwrap_or("?")),
+            esc(&e.permissions.flat().join(", "))
+        )
     };
     if let Some(e) = &c.added_policy {
         what.push(policy("added", e));
@@ -279,10 +488,15 @@ fn change_row(c: &ChangeView) -> Vec<String> {
     if let Some(e) = &c.removed_policy {
         what.push(policy("removed", e));
     }
-    vec![when(c.time), esc(&c.who), esc(&c.operation), what.join("<br>")]
+    vec![
+        when(c.time),
+        principal_link(m, &c.identity, &c.who),
+        esc(&c.operation),
+        what.join("<br>"),
+    ]
 }
 
-fn vault_section(out: &mut String, v: &VaultView) {
+fn vault_section(out: &mut String, m: &ReportModel, v: &VaultView) {
     let _ = write!(
         out,
         r#"<section class="vault" id="{}"><h3>{}</h3><p class="meta">{} requests · {} to {} · {} objects seen · {} incidents · {} findings</p>"#,
@@ -295,11 +509,23 @@ fn vault_section(out: &mut String, v: &VaultView) {
         v.incident_ids.len(),
         v.finding_ids.len()
     );
-    out.push_str(&svg::activity(&v.chart, CHART_W, 150, &format!("Requests on {} over the period", v.name)));
+    out.push_str(&svg::activity(
+        &v.chart,
+        CHART_W,
+        150,
+        &format!("Requests on {} over the period", v.name),
+    ));
     out.push_str(&legend(&v.chart));
     let mut header = vec!["Class", "#All"];
-    let used: Vec<Outcome> = Outcome::ALL.iter().copied().filter(|o| v.matrix.iter().any(|r| r.by_outcome[o.index()] > 0)).collect();
-    let labels: Vec<String> = used.iter().map(|o| format!("#{}", o.as_str().replace('_', " "))).collect();
+    let used: Vec<Outcome> = Outcome::ALL
+        .iter()
+        .copied()
+        .filter(|o| v.matrix.iter().any(|r| r.by_outcome[o.index()] > 0))
+        .collect();
+    let labels: Vec<String> = used
+        .iter()
+        .map(|o| format!("#{}", o.as_str().replace('_', " ")))
+        .collect();
     header.extend(labels.iter().map(String::as_str));
     let rows: Vec<Vec<String>> = v
         .matrix
@@ -310,10 +536,29 @@ fn vault_section(out: &mut String, v: &VaultView) {
             row
         })
         .collect();
-    let _ = write!(out, "<h4>Operations by class and outcome</h4>{}", table(&header, &rows));
+    let _ = write!(
+        out,
+        "<h4>Operations by class and outcome</h4>{}",
+        table(&header, &rows)
+    );
     out.push_str(r#"<div class="grid2">"#);
-    let rows: Vec<Vec<String>> = v.top_principals.items.iter().map(|t| vec![format!(r##"<a href="#{}">{}</a>"##, anchor("p", &t.identity), esc(&t.name)), num(t.requests), num(t.denied)]).collect();
-    let _ = write!(out, "<div><h4>Top principals</h4>{}</div>", table(&["Principal", "#Requests", "#Denied"], &rows));
+    let rows: Vec<Vec<String>> = v
+        .top_principals
+        .items
+        .iter()
+        .map(|t| {
+            vec![
+                principal_link(m, &t.identity, &t.name),
+                num(t.requests),
+                num(t.denied),
+            ]
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<div><h4>Top principals</h4>{}</div>",
+        table(&["Principal", "#Requests", "#Denied"], &rows)
+    );
     match &v.config {
         Some((seen, c)) => {
             let acls = c.network_acls.as_ref();
@@ -335,10 +580,17 @@ fn vault_section(out: &mut String, v: &VaultView) {
     if v.changes.items.is_empty() {
         out.push_str(r#"<p class="empty">None in the period.</p>"#);
     } else {
-        let rows: Vec<Vec<String>> = v.changes.items.iter().map(change_row).collect();
-        out.push_str(&table(&["When", "Who", "Operation", "Before → after"], &rows));
+        let rows: Vec<Vec<String>> = v.changes.items.iter().map(|c| change_row(m, c)).collect();
+        out.push_str(&table(
+            &["When", "Who", "Operation", "Before → after"],
+            &rows,
+        ));
         if v.changes.more > 0 {
-            let _ = write!(out, r#"<p class="more">and {} more changes</p>"#, num(v.changes.more));
+            let _ = write!(
+                out,
+                r#"<p class="more">and {} more changes</p>"#,
+                num(v.changes.more)
+            );
         }
     }
     out.push_str("</section>\n");
@@ -350,7 +602,7 @@ pub(super) fn vaults(out: &mut String, m: &ReportModel) {
         out.push_str(r#"<p class="empty">No vaults.</p>"#);
     }
     for v in &m.vaults {
-        vault_section(out, v);
+        vault_section(out, m, v);
     }
     out.push_str("</section>\n");
 }
@@ -361,7 +613,18 @@ pub(super) fn notes(out: &mut String, m: &ReportModel) {
         let _ = write!(out, "<li>{}</li>", esc(n));
     }
     out.push_str("</ul><h3>Checks</h3>");
-    let rows: Vec<Vec<String>> = m.checks.iter().map(|c| vec![format!("<code>{}</code>", c.id), c.title.to_owned(), c.practice.title().to_owned(), esc(c.method)]).collect();
+    let rows: Vec<Vec<String>> = m
+        .checks
+        .iter()
+        .map(|c| {
+            vec![
+                format!("<code>{}</code>", c.id),
+                c.title.to_owned(),
+                c.practice.title().to_owned(),
+                esc(c.method),
+            ]
+        })
+        .collect();
     out.push_str(&table(&["Id", "Check", "Practice", "How"], &rows));
     out.push_str("</section>\n");
 }

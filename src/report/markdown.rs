@@ -15,7 +15,16 @@ use super::model::{Chart, Listed, ReportModel, SeenRow};
 
 /// Escapes record-derived text for Markdown (inline text and table cells).
 pub fn md(text: &str) -> String {
-    let flat: String = text.chars().map(|c| if matches!(c, '\n' | '\r' | '\t') { ' ' } else { c }).collect();
+    let flat: String = text
+        .chars()
+        .map(|c| {
+            if matches!(c, '\n' | '\r' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
     let mut out = String::with_capacity(flat.len() + 8);
     for c in crate::sink::render::inert(&flat).chars() {
         match c {
@@ -35,7 +44,13 @@ pub fn md(text: &str) -> String {
 /// A sparkline of a chart's totals, one character per bucket.
 pub fn sparkline(chart: &Chart) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let max = chart.buckets.iter().map(|b| b.total()).max().unwrap_or(0).max(1);
+    let max = chart
+        .buckets
+        .iter()
+        .map(|b| b.total())
+        .max()
+        .unwrap_or(0)
+        .max(1);
     chart
         .buckets
         .iter()
@@ -50,19 +65,41 @@ fn chart(out: &mut String, chart: &Chart) {
     let Some(start) = chart.start else { return };
     let hours = chart.bucket_seconds / 3600;
     let _ = writeln!(out, "```text\n{}\n```", sparkline(chart));
-    let _ = write!(out, "Requests per {hours}-hour bucket from {} UTC", when(start));
+    let _ = write!(
+        out,
+        "Requests per {hours}-hour bucket from {} UTC",
+        when(start)
+    );
     if chart.marks.is_empty() {
         out.push_str(".\n\n");
     } else {
-        let marks: Vec<String> = chart.marks.iter().take(20).map(|m| format!("{} {} ({})", when(m.time), md(&m.label), m.severity)).collect();
+        let marks: Vec<String> = chart
+            .marks
+            .iter()
+            .take(20)
+            .map(|m| format!("{} {} ({})", when(m.time), md(&m.label), m.severity))
+            .collect();
         let more = chart.marks.len().saturating_sub(20);
-        let _ = writeln!(out, "; alerts: {}{}.\n", marks.join(", "), if more > 0 { format!(" and {more} more") } else { String::new() });
+        let _ = writeln!(
+            out,
+            "; alerts: {}{}.\n",
+            marks.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
     }
 }
 
 fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     let _ = writeln!(out, "| {} |", header.join(" | "));
-    let _ = writeln!(out, "|{}", header.iter().map(|_| "---|").collect::<String>());
+    let _ = writeln!(
+        out,
+        "|{}",
+        header.iter().map(|_| "---|").collect::<String>()
+    );
     for row in rows {
         let _ = writeln!(out, "| {} |", row.join(" | "));
     }
@@ -74,7 +111,11 @@ fn seen(out: &mut String, title: &str, list: &Listed<SeenRow>) {
         return;
     }
     let _ = writeln!(out, "**{title}**\n");
-    let rows: Vec<Vec<String>> = list.items.iter().map(|r| vec![md(&r.name), num(r.count), when(r.first), when(r.last)]).collect();
+    let rows: Vec<Vec<String>> = list
+        .items
+        .iter()
+        .map(|r| vec![md(&r.name), num(r.count), when(r.first), when(r.last)])
+        .collect();
     table(out, &["Name", "Requests", "First seen", "Last seen"], &rows);
     if list.more > 0 {
         let _ = writeln!(out, "and {} more\n", num(list.more));
@@ -84,7 +125,10 @@ fn seen(out: &mut String, title: &str, list: &Listed<SeenRow>) {
 fn value_text(v: &Value) -> String {
     match v {
         Value::Null => "—".to_owned(),
-        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s).map_or_else(|_| s.clone(), |t| format!("{} UTC", when(t.with_timezone(&chrono::Utc)))),
+        Value::String(s) => chrono::DateTime::parse_from_rfc3339(s).map_or_else(
+            |_| s.clone(),
+            |t| format!("{} UTC", when(t.with_timezone(&chrono::Utc))),
+        ),
         Value::Array(items) if items.is_empty() => "none".to_owned(),
         Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(", "),
         other => other.to_string(),
@@ -96,10 +140,24 @@ pub fn render(m: &ReportModel) -> String {
     let mut out = String::with_capacity(64 * 1024);
     let _ = writeln!(out, "# {}\n", md(&m.title));
     if let Some(p) = m.period {
-        let _ = writeln!(out, "Period: **{}** to **{}** UTC ({:.1} days).  ", when(p.start), when(p.end), p.days);
+        let _ = writeln!(
+            out,
+            "Period: **{}** to **{}** UTC ({:.1} days).  ",
+            when(p.start),
+            when(p.end),
+            p.days
+        );
     }
     let i = &m.inputs;
-    let _ = writeln!(out, "{} events from {} records in {} inputs; generated {} UTC by kvwatch {}.\n", num(i.events), num(i.records), num(i.inputs), when(m.generated_at), md(&m.kvwatch_version));
+    let _ = writeln!(
+        out,
+        "{} events from {} records in {} inputs; generated {} UTC by kvwatch {}.\n",
+        num(i.events),
+        num(i.records),
+        num(i.inputs),
+        when(m.generated_at),
+        md(&m.kvwatch_version)
+    );
     let t = &m.totals;
     let _ = writeln!(out, "## Summary\n\n- {} incidents, {} alerts\n- {} hygiene findings\n- {} principals, {} vaults, {} events\n", num(t.incidents), num(t.alerts), num(m.findings.len() as u64), num(t.principals), num(t.vaults), num(t.events));
     chart(&mut out, &m.overview);
@@ -123,20 +181,49 @@ pub fn render(m: &ReportModel) -> String {
             md(&inc.summary)
         );
         for a in &inc.alerts {
-            let _ = writeln!(out, "{}. {} ({}, {}): {}", a.revision, a.severity, md(&a.rule), when(a.last_seen), md(&a.summary));
+            let _ = writeln!(
+                out,
+                "{}. {} ({}, {}): {}",
+                a.revision,
+                a.severity,
+                md(&a.rule),
+                when(a.last_seen),
+                md(&a.summary)
+            );
         }
         out.push('\n');
     }
 
     let _ = writeln!(out, "## Hygiene findings\n");
-    let rows: Vec<Vec<String>> = m.practices.iter().map(|p| vec![p.title.to_owned(), num(p.findings)]).collect();
+    let rows: Vec<Vec<String>> = m
+        .practices
+        .iter()
+        .map(|p| vec![p.title.to_owned(), num(p.findings)])
+        .collect();
     table(&mut out, &["Practice", "Findings"], &rows);
     for f in &m.findings {
-        let _ = writeln!(out, "### {} {} · {}\n\n{}\n", f.severity.as_str().to_uppercase(), md(f.title), md(&f.subject.label()), md(&f.summary));
-        let _ = writeln!(out, "Practice: {}. Id: `{}`\n", f.practice.title(), md(&f.id));
+        let _ = writeln!(
+            out,
+            "### {} {} · {}\n\n{}\n",
+            f.severity.as_str().to_uppercase(),
+            md(f.title),
+            md(&f.subject.label()),
+            md(&f.summary)
+        );
+        let _ = writeln!(
+            out,
+            "Practice: {}. Id: `{}`\n",
+            f.practice.title(),
+            md(&f.id)
+        );
         if let Value::Object(map) = &f.evidence {
             for (k, v) in map {
-                let _ = writeln!(out, "- {}: {}", md(&k.replace('_', " ")), md(&value_text(v)));
+                let _ = writeln!(
+                    out,
+                    "- {}: {}",
+                    md(&k.replace('_', " ")),
+                    md(&value_text(v))
+                );
             }
         }
         out.push('\n');
@@ -148,18 +235,66 @@ pub fn render(m: &ReportModel) -> String {
         .iter()
         .map(|p| &p.row)
         .chain(m.other_principals.iter())
-        .map(|r| vec![md(&r.name), r.kind.to_string(), num(r.requests), num(r.denied), num(r.alerts), num(r.findings)])
+        .map(|r| {
+            vec![
+                md(&r.name),
+                r.kind.to_string(),
+                num(r.requests),
+                num(r.denied),
+                num(r.alerts),
+                num(r.findings),
+            ]
+        })
         .collect();
-    table(&mut out, &["Principal", "Kind", "Requests", "Denied", "Alerts", "Findings"], &rows);
+    table(
+        &mut out,
+        &[
+            "Principal",
+            "Kind",
+            "Requests",
+            "Denied",
+            "Alerts",
+            "Findings",
+        ],
+        &rows,
+    );
     for p in &m.principals {
         let r = &p.row;
-        let _ = writeln!(out, "### {} ({})\n\nIdentity `{}` · {} requests, {} denied · {} to {}\n", md(&r.name), r.kind, md(&r.identity), num(r.requests), num(r.denied), when(r.first_seen), when(r.last_seen));
+        let _ = writeln!(
+            out,
+            "### {} ({})\n\nIdentity `{}` · {} requests, {} denied · {} to {}\n",
+            md(&r.name),
+            r.kind,
+            md(&r.identity),
+            num(r.requests),
+            num(r.denied),
+            when(r.first_seen),
+            when(r.last_seen)
+        );
         chart(&mut out, &p.chart);
         if let Some([with, without, unknown]) = p.mfa {
             let _ = writeln!(out, "Sign-in: {with} requests with MFA, {without} without, {unknown} without an amr claim.\n");
         }
-        let rows: Vec<Vec<String>> = p.vaults.items.iter().map(|v| vec![md(&v.vault), num(v.requests), num(v.ok), num(v.denied), when(v.first), when(v.last)]).collect();
-        table(&mut out, &["Vault", "Requests", "Served", "Denied", "First", "Last"], &rows);
+        let rows: Vec<Vec<String>> = p
+            .vaults
+            .items
+            .iter()
+            .map(|v| {
+                vec![
+                    md(&v.vault),
+                    num(v.requests),
+                    num(v.ok),
+                    num(v.denied),
+                    when(v.first),
+                    when(v.last),
+                ]
+            })
+            .collect();
+        table(
+            &mut out,
+            &["Vault", "Requests", "Served", "Denied", "First", "Last"],
+            &rows,
+        );
         seen(&mut out, "Countries", &p.countries);
         seen(&mut out, "Networks", &p.networks);
         seen(&mut out, "Client apps (appid)", &p.apps);
@@ -169,22 +304,66 @@ pub fn render(m: &ReportModel) -> String {
 
     let _ = writeln!(out, "## Vaults\n");
     for v in &m.vaults {
-        let _ = writeln!(out, "### {}\n\n{} requests · {} to {} · {} objects seen\n", md(&v.name), num(v.requests), when(v.first_seen), when(v.last_seen), num(v.objects));
+        let _ = writeln!(
+            out,
+            "### {}\n\n{} requests · {} to {} · {} objects seen\n",
+            md(&v.name),
+            num(v.requests),
+            when(v.first_seen),
+            when(v.last_seen),
+            num(v.objects)
+        );
         chart(&mut out, &v.chart);
-        let rows: Vec<Vec<String>> = v.matrix.iter().map(|r| vec![md(&r.class), num(r.total), num(r.by_outcome[0]), num(r.total - r.by_outcome[0])]).collect();
+        let rows: Vec<Vec<String>> = v
+            .matrix
+            .iter()
+            .map(|r| {
+                vec![
+                    md(&r.class),
+                    num(r.total),
+                    num(r.by_outcome[0]),
+                    num(r.total - r.by_outcome[0]),
+                ]
+            })
+            .collect();
         table(&mut out, &["Class", "All", "Served", "Not served"], &rows);
-        let rows: Vec<Vec<String>> = v.top_principals.items.iter().map(|t| vec![md(&t.name), num(t.requests), num(t.denied)]).collect();
+        let rows: Vec<Vec<String>> = v
+            .top_principals
+            .items
+            .iter()
+            .map(|t| vec![md(&t.name), num(t.requests), num(t.denied)])
+            .collect();
         table(&mut out, &["Top principal", "Requests", "Denied"], &rows);
         for c in &v.changes.items {
-            let fields: Vec<String> = c.fields.iter().map(|(k, b, a)| format!("{}: {} → {}", md(k), md(b), md(a))).collect();
+            let fields: Vec<String> = c
+                .fields
+                .iter()
+                .map(|(k, b, a)| format!("{}: {} → {}", md(k), md(b), md(a)))
+                .collect();
             let mut what = fields.join("; ");
             if let Some(e) = &c.added_policy {
-                let _ = write!(what, " added policy for {}: {}", md(e.object_id.as_deref().unwrap_or("?")), md(&e.permissions.flat().join(", ")));
+                let _ = write!(
+                    what,
+                    " added policy for {}: {}",
+                    md(e.object_id.as_deref().unwrap_or("?")),
+                    md(&e.permissions.flat().join(", "))
+                );
             }
             if let Some(e) = &c.removed_policy {
-                let _ = write!(what, " removed policy for {}", md(e.object_id.as_deref().unwrap_or("?")));
+                let _ = write!(
+                    what,
+                    " removed policy for {}",
+                    md(e.object_id.as_deref().unwrap_or("?"))
+                );
             }
-            let _ = writeln!(out, "- {} {} ({}): {}", when(c.time), md(&c.who), md(&c.operation), what);
+            let _ = writeln!(
+                out,
+                "- {} {} ({}): {}",
+                when(c.time),
+                md(&c.who),
+                md(&c.operation),
+                what
+            );
         }
         out.push('\n');
     }
@@ -193,7 +372,18 @@ pub fn render(m: &ReportModel) -> String {
         let _ = writeln!(out, "- {}", md(n));
     }
     out.push('\n');
-    let rows: Vec<Vec<String>> = m.checks.iter().map(|c| vec![format!("`{}`", c.id), c.title.to_owned(), c.practice.title().to_owned(), md(c.method)]).collect();
+    let rows: Vec<Vec<String>> = m
+        .checks
+        .iter()
+        .map(|c| {
+            vec![
+                format!("`{}`", c.id),
+                c.title.to_owned(),
+                c.practice.title().to_owned(),
+                md(c.method),
+            ]
+        })
+        .collect();
     table(&mut out, &["Id", "Check", "Practice", "How"], &rows);
     out
 }
@@ -206,7 +396,12 @@ mod tests {
     fn markdown_escaping_neutralises_links_html_and_cells() {
         let e = md("[x](javascript:1) <b>|*_`\u{202e}\nz");
         assert!(!e.contains("<b>") && e.contains("&lt;b&gt;"));
-        assert!(e.contains("\\[x\\]\\(") && e.contains("\\|") && e.contains("\\*") && e.contains("\\u{202e}"));
+        assert!(
+            e.contains("\\[x\\]\\(")
+                && e.contains("\\|")
+                && e.contains("\\*")
+                && e.contains("\\u{202e}")
+        );
         assert!(!e.contains('\n'));
     }
 }

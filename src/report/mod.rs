@@ -59,7 +59,9 @@ impl FromStr for ReportFormat {
             "html" => Ok(ReportFormat::Html),
             "md" | "markdown" => Ok(ReportFormat::Markdown),
             "json" => Ok(ReportFormat::Json),
-            other => Err(format!("unknown report format {other:?}; expected html, md or json")),
+            other => Err(format!(
+                "unknown report format {other:?}; expected html, md or json"
+            )),
         }
     }
 }

@@ -63,7 +63,10 @@ impl Grid {
     /// A grid whose first bucket starts at the hour of `first`.
     pub fn starting_at(first: DateTime<Utc>) -> Grid {
         let t = first.timestamp();
-        Grid { origin: t - t.rem_euclid(3600), width: 3600 }
+        Grid {
+            origin: t - t.rem_euclid(3600),
+            width: 3600,
+        }
     }
 
     /// The bucket of `t`, widening the grid when `t` lies past its last bucket.
@@ -194,6 +197,9 @@ mod tests {
             s.add(&grid, i, OperationClass::Enumerate, Outcome::DeniedRbac);
         }
         let dense = s.dense(&grid, 6);
-        assert_eq!(dense.iter().map(|b| b.denied).collect::<Vec<_>>(), vec![0, 2, 0, 1, 0, 1]);
+        assert_eq!(
+            dense.iter().map(|b| b.denied).collect::<Vec<_>>(),
+            vec![0, 2, 0, 1, 0, 1]
+        );
     }
 }

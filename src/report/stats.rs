@@ -27,7 +27,11 @@ pub struct Seen {
 impl Seen {
     /// Seen once, at `t`.
     pub fn at(t: DateTime<Utc>) -> Seen {
-        Seen { count: 1, first: t, last: t }
+        Seen {
+            count: 1,
+            first: t,
+            last: t,
+        }
     }
 
     /// Seen again at `t`.
@@ -51,12 +55,21 @@ pub struct Capped<K, V> {
 impl<K: Eq + Hash, V> Capped<K, V> {
     /// An empty map keeping at most `cap` keys.
     pub fn new(cap: usize) -> Self {
-        Capped { cap, map: HashMap::new(), more: 0 }
+        Capped {
+            cap,
+            map: HashMap::new(),
+            more: 0,
+        }
     }
 
     /// The entry for `key` (built from `make_key` and `init` if new and there is
     /// room), or `None` when the map is full.
-    pub fn entry_with<Q>(&mut self, key: &Q, make_key: impl FnOnce(&Q) -> K, init: impl FnOnce() -> V) -> Option<&mut V>
+    pub fn entry_with<Q>(
+        &mut self,
+        key: &Q,
+        make_key: impl FnOnce(&Q) -> K,
+        init: impl FnOnce() -> V,
+    ) -> Option<&mut V>
     where
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
@@ -85,7 +98,11 @@ impl<K: Eq + Hash, V> Capped<K, V> {
 impl Capped<String, Seen> {
     /// Counts a sighting of `key` at `t`.
     pub fn see(&mut self, key: &str, t: DateTime<Utc>) {
-        if let Some(seen) = self.entry_with(key, str::to_owned, || Seen { count: 0, first: t, last: t }) {
+        if let Some(seen) = self.entry_with(key, str::to_owned, || Seen {
+            count: 0,
+            first: t,
+            last: t,
+        }) {
             seen.again(t);
         }
     }
@@ -208,7 +225,11 @@ impl PrincipalStats {
             kind,
             upn: None,
             oid: None,
-            seen: Seen { count: 0, first: t, last: t },
+            seen: Seen {
+                count: 0,
+                first: t,
+                last: t,
+            },
             last_ok: None,
             by_class: [0; 8],
             by_outcome: [0; 9],
@@ -338,7 +359,11 @@ impl VaultStats {
     /// A vault first seen at `t`.
     pub fn new(t: DateTime<Utc>, max_objects: usize, cap: usize) -> Self {
         VaultStats {
-            seen: Seen { count: 0, first: t, last: t },
+            seen: Seen {
+                count: 0,
+                first: t,
+                last: t,
+            },
             matrix: [[0; 9]; 8],
             series: Series::default(),
             principals: Capped::new(cap * 100),

@@ -44,7 +44,11 @@ fn nice(max: u32) -> u32 {
 fn day_ticks(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let days = (end - start).num_days().max(1);
     let step = (days / 8 + 1).max(1);
-    let mut t = start.date_naive().and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or(start);
+    let mut t = start
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or(start);
     if t < start {
         t += Duration::days(1);
     }
@@ -57,14 +61,38 @@ fn day_ticks(start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
 }
 
 /// The x-axis labels and grid lines.
-fn time_axis(out: &mut String, start: DateTime<Utc>, end: DateTime<Utc>, plot_w: f64, y_axis: f64, top: f64) {
+fn time_axis(
+    out: &mut String,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    plot_w: f64,
+    y_axis: f64,
+    top: f64,
+) {
     let span = (end - start).num_seconds() as f64;
     let ticks = day_ticks(start, end);
-    let format = if (end - start).num_days() < 1 { "%H:%M" } else { "%b %d" };
+    let format = if (end - start).num_days() < 1 {
+        "%H:%M"
+    } else {
+        "%b %d"
+    };
     let ticks = if ticks.is_empty() { vec![start] } else { ticks };
     for t in ticks {
         let x = x_of(t, start, span, plot_w);
-        let _ = write!(out, r#"<line class="grid" x1="{x:.1}" y1="{top:.1}" x2="{x:.1}" y2="{y_axis:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, y_axis + 13.0, t.format(format));
+        // Keep the first and last labels inside the chart.
+        let anchor = if x > LEFT + plot_w - 24.0 {
+            "end"
+        } else if x < LEFT + 24.0 {
+            "start"
+        } else {
+            "middle"
+        };
+        let _ = write!(
+            out,
+            r#"<line class="grid" x1="{x:.1}" y1="{top:.1}" x2="{x:.1}" y2="{y_axis:.1}"/><text class="tick" x="{x:.1}" y="{:.1}" text-anchor="{anchor}">{}</text>"#,
+            y_axis + 13.0,
+            t.format(format)
+        );
     }
 }
 
@@ -84,12 +112,30 @@ pub fn activity(chart: &Chart, width: u32, height: u32, label: &str) -> String {
     let max_denied = chart.buckets.iter().map(|b| b.denied).max().unwrap_or(0);
     let bar_w = plot_w / n as f64;
     let mut out = String::with_capacity(8192);
-    let _ = write!(out, r#"<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet"><title>{}</title>"#, esc(label));
+    let _ = write!(
+        out,
+        r#"<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet"><title>{}</title>"#,
+        esc(label)
+    );
     for frac in [0.0, 0.5, 1.0] {
         let y = y_axis - frac * plot_h;
-        let _ = write!(out, r#"<line class="grid" x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#, w - RIGHT, LEFT - 4.0, y + 3.5, (f64::from(max) * frac).round());
+        let _ = write!(
+            out,
+            r#"<line class="grid" x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}"/><text class="tick" x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"#,
+            w - RIGHT,
+            LEFT - 4.0,
+            y + 3.5,
+            (f64::from(max) * frac).round()
+        );
     }
-    time_axis(&mut out, start, end, plot_w, y_axis + DENIED_STRIP + 2.0, TOP);
+    time_axis(
+        &mut out,
+        start,
+        end,
+        plot_w,
+        y_axis + DENIED_STRIP + 2.0,
+        TOP,
+    );
     for (i, b) in chart.buckets.iter().enumerate() {
         let total = b.total();
         if total == 0 {
@@ -106,24 +152,49 @@ pub fn activity(chart: &Chart, width: u32, height: u32, label: &str) -> String {
             }
             let bh = f64::from(count) / f64::from(max) * plot_h;
             y -= bh;
-            let _ = write!(out, r#"<rect class="k{}" x="{x:.1}" y="{y:.1}" width="{:.1}" height="{bh:.1}"/>"#, class.index(), (bar_w - 0.6).max(0.6));
+            let _ = write!(
+                out,
+                r#"<rect class="k{}" x="{x:.1}" y="{y:.1}" width="{:.1}" height="{bh:.1}"/>"#,
+                class.index(),
+                (bar_w - 0.6).max(0.6)
+            );
             let _ = write!(tip, ", {} {}", class.as_str(), count);
         }
         if b.denied > 0 {
             let opacity = 0.35 + 0.65 * f64::from(b.denied) / f64::from(max_denied.max(1));
-            let _ = write!(out, r#"<rect class="denied" x="{x:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill-opacity="{opacity:.2}"/>"#, y_axis + 2.0, bar_w.max(1.0), DENIED_STRIP - 2.0);
+            let _ = write!(
+                out,
+                r#"<rect class="denied" x="{x:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill-opacity="{opacity:.2}"/>"#,
+                y_axis + 2.0,
+                bar_w.max(1.0),
+                DENIED_STRIP - 2.0
+            );
             let _ = write!(tip, "; {} denied", b.denied);
         }
         if b.failed > 0 {
             let _ = write!(tip, "; {} failed", b.failed);
         }
-        let _ = write!(out, r#"<rect class="hit" x="{x:.1}" y="{TOP}" width="{bar_w:.1}" height="{:.1}"><title>{}</title></rect>"#, plot_h + DENIED_STRIP, esc(&tip));
+        let _ = write!(
+            out,
+            r#"<rect class="hit" x="{x:.1}" y="{TOP}" width="{bar_w:.1}" height="{:.1}"><title>{}</title></rect>"#,
+            plot_h + DENIED_STRIP,
+            esc(&tip)
+        );
     }
-    let _ = write!(out, r#"<line class="axis" x1="{LEFT}" y1="{y_axis:.1}" x2="{:.1}" y2="{y_axis:.1}"/>"#, w - RIGHT);
+    let _ = write!(
+        out,
+        r#"<line class="axis" x1="{LEFT}" y1="{y_axis:.1}" x2="{:.1}" y2="{y_axis:.1}"/>"#,
+        w - RIGHT
+    );
     let span = (end - start).num_seconds() as f64;
     for m in &chart.marks {
         let x = x_of(m.time, start, span, plot_w);
-        let tip = format!("alert: {} ({}) at {}", m.label, m.severity, m.time.format("%Y-%m-%d %H:%M:%S"));
+        let tip = format!(
+            "alert: {} ({}) at {}",
+            m.label,
+            m.severity,
+            m.time.format("%Y-%m-%d %H:%M:%S")
+        );
         let _ = write!(
             out,
             r##"<a href="#{}"><g class="mark sev-{}"><line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{y_axis:.1}"/><path d="M{:.1} 1 h8 l-4 7 z"/><title>{}</title></g></a>"##,
@@ -139,18 +210,31 @@ pub fn activity(chart: &Chart, width: u32, height: u32, label: &str) -> String {
 
 /// The incidents timeline: one row per incident (first to last event), a tick per
 /// alert revision, coloured by severity, each row linking to the incident.
-pub fn timeline(period: &Period, incidents: &[IncidentView], width: u32, max_rows: usize) -> String {
+pub fn timeline(
+    period: &Period,
+    incidents: &[IncidentView],
+    width: u32,
+    max_rows: usize,
+) -> String {
     const LABEL: f64 = 250.0;
     const ROW: f64 = 15.0;
     let rows = incidents.len().min(max_rows);
     let w = f64::from(width);
     let plot_w = w - LABEL - RIGHT;
     let h = TOP + rows as f64 * ROW + AXIS + 6.0;
-    let (start, end) = (period.start, period.end.max(period.start + Duration::minutes(1)));
+    let (start, end) = (
+        period.start,
+        period.end.max(period.start + Duration::minutes(1)),
+    );
     let span = (end - start).num_seconds() as f64;
-    let x = |t: DateTime<Utc>| LABEL + ((t - start).num_seconds() as f64 / span).clamp(0.0, 1.0) * plot_w;
+    let x = |t: DateTime<Utc>| {
+        LABEL + ((t - start).num_seconds() as f64 / span).clamp(0.0, 1.0) * plot_w
+    };
     let mut out = String::with_capacity(4096);
-    let _ = write!(out, r#"<svg class="chart timeline" role="img" viewBox="0 0 {width} {h:.0}" width="100%" preserveAspectRatio="xMinYMin meet"><title>Incidents over the period</title>"#);
+    let _ = write!(
+        out,
+        r#"<svg class="chart timeline" role="img" viewBox="0 0 {width} {h:.0}" width="100%" preserveAspectRatio="xMinYMin meet"><title>Incidents over the period</title>"#
+    );
     let y_axis = TOP + rows as f64 * ROW;
     let shift = LABEL - LEFT;
     let mut axis = String::new();
@@ -186,13 +270,22 @@ pub fn timeline(period: &Period, incidents: &[IncidentView], width: u32, max_row
         );
         for a in &inc.alerts {
             let xa = x(a.last_seen);
-            let _ = write!(out, r#"<line class="rev" x1="{xa:.1}" y1="{:.1}" x2="{xa:.1}" y2="{:.1}"/>"#, y, y + 13.0);
+            let _ = write!(
+                out,
+                r#"<line class="rev" x1="{xa:.1}" y1="{:.1}" x2="{xa:.1}" y2="{:.1}"/>"#,
+                y,
+                y + 13.0
+            );
         }
         out.push_str("</g></a>");
     }
     out.push_str("</svg>");
     if incidents.len() > rows {
-        let _ = write!(out, r#"<p class="more">{} more incidents are listed below, not drawn.</p>"#, incidents.len() - rows);
+        let _ = write!(
+            out,
+            r#"<p class="more">{} more incidents are listed below, not drawn.</p>"#,
+            incidents.len() - rows
+        );
     }
     out
 }
@@ -204,7 +297,10 @@ mod tests {
 
     #[test]
     fn axis_maxima_are_round() {
-        assert_eq!([nice(0), nice(1), nice(3), nice(7), nice(11), nice(180)], [1, 1, 5, 10, 20, 200]);
+        assert_eq!(
+            [nice(0), nice(1), nice(3), nice(7), nice(11), nice(180)],
+            [1, 1, 5, 10, 20, 200]
+        );
     }
 
     #[test]
@@ -227,6 +323,10 @@ mod tests {
         let svg = activity(&chart, 600, 140, "x");
         assert_eq!(svg.matches(r#"class="k0""#).count(), 2);
         assert_eq!(svg.matches(r#"class="denied""#).count(), 2);
-        assert!(svg.contains("sev-high") && svg.contains("&lt;b&gt;det&lt;/b&gt;") && !svg.contains("<b>"));
+        assert!(
+            svg.contains("sev-high")
+                && svg.contains("&lt;b&gt;det&lt;/b&gt;")
+                && !svg.contains("<b>")
+        );
     }
 }

@@ -66,7 +66,10 @@ pub(crate) fn arm_change(
         api,
         Style::Portal,
     )
-    .with_extra(Extra::Arm { added, removed })
+    .with_extra(Extra::Arm {
+        added: added.map(Box::new),
+        removed: removed.map(Box::new),
+    })
 }
 
 /// The CLI's ARM caller for a user (URI claims, appid of the Azure CLI).

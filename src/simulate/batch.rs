@@ -41,7 +41,7 @@ pub(crate) fn backup(
         let has_certs = !vault.certificates.is_empty();
         let kinds: Vec<ObjKind> = [ObjKind::Secret, ObjKind::Key, ObjKind::Certificate]
             .into_iter()
-            .filter(|k| !vault.objects(*k).is_empty() && !(*k == ObjKind::Secret && has_certs))
+            .filter(|k| !(vault.objects(*k).is_empty() || (*k == ObjKind::Secret && has_certs)))
             .collect();
         if let Some(kind) = kinds.first() {
             out.push(challenge(

@@ -218,7 +218,7 @@ impl Hubs {
                 } else {
                     self.redeliver = Some((dup, left - 1));
                 }
-            } else if self.rng.random_bool(0.004) {
+            } else if self.rng.random_bool(0.01) {
                 self.redeliver = Some((body, self.rng.random_range(0..3)));
             }
             i = end;

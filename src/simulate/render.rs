@@ -67,7 +67,7 @@ impl<'w> Renderer<'w> {
                 query,
             } = &r.target
             {
-                p.str("id", &format!("https://{}.vault.azure.net/", v.lower))
+                p.str("id", &format!("{base}/"))
                     .str("clientInfo", &r.caller.client_info)
                     .str(
                         "requestUri",
@@ -95,7 +95,8 @@ impl<'w> Renderer<'w> {
                 object_id(r, base)
             };
             p.opt_str("id", id.as_deref());
-            p.str("clientInfo", &r.caller.client_info)
+            let client = Some(r.caller.client_info.as_str()).filter(|c| !c.is_empty());
+            p.opt_str("clientInfo", client)
                 .opt_str("subnetId", r.caller.subnet.as_deref());
             p.int("httpStatusCode", i64::from(r.outcome.status()));
             p.opt_str("requestUri", request_uri(r, base).as_deref());

@@ -267,9 +267,9 @@ pub(crate) enum Extra {
     /// An ARM call: the configuration (from the vault's history) and policy changes.
     Arm {
         /// `addedAccessPolicy`.
-        added: Option<PolicyEntry>,
+        added: Option<Box<PolicyEntry>>,
         /// `removedAccessPolicy`.
-        removed: Option<PolicyEntry>,
+        removed: Option<Box<PolicyEntry>>,
     },
 }
 

@@ -156,3 +156,66 @@ impl AlertSink for Tee {
         self.0.iter_mut().try_for_each(|s| s.flush())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::sink::sample;
+
+    #[test]
+    fn routes_by_detector_severity_and_digest() {
+        let text = r#"
+[[sinks]]
+kind = "email"
+host = "smtp.example.com"
+from = "k@example.com"
+to = ["soc@example.com"]
+min_severity = "low"
+digest_every = "10m"
+[[sinks]]
+kind = "file"
+path = "a.jsonl"
+detectors = ["unusual_geo"]
+[[sinks]]
+kind = "file"
+name = "off"
+path = "b.jsonl"
+enabled = false
+"#;
+        let config = Config::parse(text, Path::new("t.toml")).unwrap();
+        let router = Router::new(&config.sinks);
+        assert_eq!(router.sinks(), ["email", "file"]);
+        let now = sample::epoch();
+        let low = sample::alert(1, Severity::Low);
+        let routes = router.routes(&low, now);
+        assert_eq!(
+            routes,
+            [Route {
+                sink: "email".into(),
+                digest_at: Some(now + chrono::Duration::minutes(10))
+            }]
+        );
+        let high = router.routes(&sample::alert(2, Severity::High), now);
+        assert_eq!(
+            high,
+            [Route {
+                sink: "email".into(),
+                digest_at: None
+            }]
+        );
+        assert!(router
+            .routes(&sample::alert(3, Severity::Info), now)
+            .is_empty());
+        let mut geo = sample::alert(4, Severity::Medium);
+        geo.detector = "unusual_geo".into();
+        let names: Vec<String> = router
+            .routes(&geo, now)
+            .into_iter()
+            .map(|r| r.sink)
+            .collect();
+        assert_eq!(names, ["email", "file"]);
+    }
+}

@@ -104,9 +104,15 @@ pub fn plan(paths: &[PathBuf]) -> Result<Vec<Group>, InputError> {
             loose.push(Input::Stdin);
             continue;
         }
-        let meta = std::fs::metadata(path)
-            .map_err(|source| InputError::Unreadable { path: path.clone(), source })?;
-        let files = if meta.is_dir() { walk(path)? } else { vec![path.clone()] };
+        let meta = std::fs::metadata(path).map_err(|source| InputError::Unreadable {
+            path: path.clone(),
+            source,
+        })?;
+        let files = if meta.is_dir() {
+            walk(path)?
+        } else {
+            vec![path.clone()]
+        };
         for file in files {
             match storage_hour(&file) {
                 Some(hour) => hours.entry(hour).or_default().push(file),
@@ -116,21 +122,33 @@ pub fn plan(paths: &[PathBuf]) -> Result<Vec<Group>, InputError> {
     }
     let mut groups = Vec::new();
     if !loose.is_empty() {
-        groups.push(Group { hour: None, inputs: loose });
+        groups.push(Group {
+            hour: None,
+            inputs: loose,
+        });
     }
     for (hour, mut files) in hours {
         files.sort();
         files.dedup();
-        groups.push(Group { hour: Some(hour), inputs: files.into_iter().map(Input::File).collect() });
+        groups.push(Group {
+            hour: Some(hour),
+            inputs: files.into_iter().map(Input::File).collect(),
+        });
     }
     Ok(groups)
 }
 
 fn walk(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
     let mut out = Vec::new();
-    let walker = walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name().into_iter();
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter();
     for entry in walker.filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name())) {
-        let entry = entry.map_err(|e| InputError::Walk { path: dir.to_owned(), message: e.to_string() })?;
+        let entry = entry.map_err(|e| InputError::Walk {
+            path: dir.to_owned(),
+            message: e.to_string(),
+        })?;
         if entry.file_type().is_file() && has_readable_extension(entry.path()) {
             out.push(entry.into_path());
         }
@@ -139,7 +157,8 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
-    name.to_str().is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
+    name.to_str()
+        .is_some_and(|n| n.starts_with('.') || n.starts_with('_'))
 }
 
 fn has_readable_extension(path: &Path) -> bool {
@@ -155,7 +174,9 @@ pub fn storage_hour(path: &Path) -> Option<StorageHour> {
     let mut day = None;
     let mut hour = None;
     for part in path.components().filter_map(|c| c.as_os_str().to_str()) {
-        let Some((key, value)) = part.split_once('=') else { continue };
+        let Some((key, value)) = part.split_once('=') else {
+            continue;
+        };
         match key {
             "y" => year = value.parse().ok(),
             // The first `m=` is the month; the second is always `m=00` (minutes).
@@ -165,7 +186,12 @@ pub fn storage_hour(path: &Path) -> Option<StorageHour> {
             _ => {}
         }
     }
-    Some(StorageHour { year: year?, month: month?, day: day?, hour: hour? })
+    Some(StorageHour {
+        year: year?,
+        month: month?,
+        day: day?,
+        hour: hour?,
+    })
 }
 
 /// Reads an input whole, refusing one larger than `max_input` bytes (as stored) and
@@ -173,25 +199,48 @@ pub fn storage_hour(path: &Path) -> Option<StorageHour> {
 ///
 /// The size is enforced while reading, not from file metadata, so a device, a pipe,
 /// standard input or a file that grows while it is read cannot get past it.
-pub fn read_input(input: &Input, max_input: u64, max_decompressed: u64) -> Result<Vec<u8>, InputError> {
+pub fn read_input(
+    input: &Input,
+    max_input: u64,
+    max_decompressed: u64,
+) -> Result<Vec<u8>, InputError> {
     let (name, bytes) = match input {
         Input::File(path) => {
-            let unreadable = |source| InputError::Unreadable { path: path.clone(), source };
+            let unreadable = |source| InputError::Unreadable {
+                path: path.clone(),
+                source,
+            };
             let file = std::fs::File::open(path).map_err(unreadable)?;
             // A regular file says its size up front: refuse it before reading a byte.
-            if file.metadata().is_ok_and(|m| m.is_file() && m.len() > max_input) {
-                return Err(InputError::TooLarge { path: path.display().to_string(), limit: max_input });
+            if file
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.len() > max_input)
+            {
+                return Err(InputError::TooLarge {
+                    path: path.display().to_string(),
+                    limit: max_input,
+                });
             }
-            (path.display().to_string(), read_capped(file, max_input).map_err(unreadable)?)
+            (
+                path.display().to_string(),
+                read_capped(file, max_input).map_err(unreadable)?,
+            )
         }
         Input::Stdin => {
-            let bytes = read_capped(std::io::stdin().lock(), max_input)
-                .map_err(|source| InputError::Unreadable { path: PathBuf::from("-"), source })?;
+            let bytes = read_capped(std::io::stdin().lock(), max_input).map_err(|source| {
+                InputError::Unreadable {
+                    path: PathBuf::from("-"),
+                    source,
+                }
+            })?;
             ("<stdin>".to_owned(), bytes)
         }
     };
     if bytes.len() as u64 > max_input {
-        return Err(InputError::TooLarge { path: name, limit: max_input });
+        return Err(InputError::TooLarge {
+            path: name,
+            limit: max_input,
+        });
     }
     if is_gzip(&bytes) {
         gunzip(&bytes, max_decompressed).map_err(|source| InputError::Decode { path: name, source })
@@ -214,7 +263,15 @@ mod tests {
     #[test]
     fn storage_hours_from_paths() {
         let p = Path::new("x/resourceId=/SUBSCRIPTIONS/S/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/V/y=2024/m=04/d=08/h=15/m=00/PT1H.json");
-        assert_eq!(storage_hour(p), Some(StorageHour { year: 2024, month: 4, day: 8, hour: 15 }));
+        assert_eq!(
+            storage_hour(p),
+            Some(StorageHour {
+                year: 2024,
+                month: 4,
+                day: 8,
+                hour: 15
+            })
+        );
         assert_eq!(storage_hour(Path::new("logs/day1.jsonl")), None);
     }
 
@@ -222,7 +279,9 @@ mod tests {
     fn plan_groups_hours_and_skips_hidden() {
         let dir = tempfile::tempdir().unwrap();
         let blob = |vault: &str, h: u8| {
-            let p = dir.path().join(format!("resourceId=/V/{vault}/y=2024/m=04/d=08/h={h:02}/m=00/PT1H.json"));
+            let p = dir.path().join(format!(
+                "resourceId=/V/{vault}/y=2024/m=04/d=08/h={h:02}/m=00/PT1H.json"
+            ));
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, "").unwrap();
             p
@@ -234,7 +293,10 @@ mod tests {
         std::fs::write(dir.path().join("notes.md"), "").unwrap();
         std::fs::write(dir.path().join("export.csv"), "").unwrap();
         let groups = plan(&[dir.path().to_owned()]).unwrap();
-        let shape: Vec<(Option<u8>, Vec<Input>)> = groups.into_iter().map(|g| (g.hour.map(|h| h.hour), g.inputs)).collect();
+        let shape: Vec<(Option<u8>, Vec<Input>)> = groups
+            .into_iter()
+            .map(|g| (g.hour.map(|h| h.hour), g.inputs))
+            .collect();
         assert_eq!(
             shape,
             vec![
@@ -253,9 +315,15 @@ mod tests {
         let input = Input::File(path.clone());
         assert_eq!(read_input(&input, 2000, 1 << 20).unwrap().len(), 2000);
         let err = read_input(&input, 1999, 1 << 20).unwrap_err();
-        assert!(matches!(err, InputError::TooLarge { limit: 1999, .. }), "{err}");
+        assert!(
+            matches!(err, InputError::TooLarge { limit: 1999, .. }),
+            "{err}"
+        );
         let message = err.to_string();
-        assert!(message.contains("big.jsonl") && message.contains("pipeline.max_input_bytes"), "{message}");
+        assert!(
+            message.contains("big.jsonl") && message.contains("pipeline.max_input_bytes"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -2,5 +2,5 @@
 //! the Azure Storage archive layout) and reads them, decompressing gzip; [`eventhubs`]
 //! reads Event Hubs partitions for `kvwatch run` and `kvwatch route`.
 
-pub mod files;
 pub mod eventhubs;
+pub mod files;

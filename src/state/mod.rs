@@ -52,7 +52,13 @@ macro_rules! storage_from {
         }
     )*};
 }
-storage_from!(redb::TransactionError, redb::TableError, redb::StorageError, redb::CommitError, serde_json::Error);
+storage_from!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    serde_json::Error
+);
 
 /// Where one partition stands at a checkpoint.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +88,10 @@ impl PartitionPosition {
         if self.resume_after.is_some_and(|r| sequence <= r) {
             return None;
         }
-        self.replay.iter().find(|c| sequence <= c.through).map(|c| c.watermark)
+        self.replay
+            .iter()
+            .find(|c| sequence <= c.through)
+            .map(|c| c.watermark)
     }
 }
 
@@ -138,19 +147,28 @@ impl std::fmt::Debug for StateStore {
 impl StateStore {
     /// Opens (or creates) the store at `path`, creating its folder.
     pub fn open(path: &Path) -> Result<StateStore, StateError> {
-        let open_err = |message: String| StateError::Open { path: path.to_owned(), message };
+        let open_err = |message: String| StateError::Open {
+            path: path.to_owned(),
+            message,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| open_err(format!("cannot create its folder: {e}")))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| open_err(format!("cannot create its folder: {e}")))?;
         }
         let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StateError::Locked { path: path.to_owned() },
+            redb::DatabaseError::DatabaseAlreadyOpen => StateError::Locked {
+                path: path.to_owned(),
+            },
             other => open_err(other.to_string()),
         })?;
         let tx = db.begin_write()?;
         tx.open_table(PARTITIONS)?;
         tx.open_table(META)?;
         tx.commit()?;
-        Ok(StateStore { db, path: path.to_owned() })
+        Ok(StateStore {
+            db,
+            path: path.to_owned(),
+        })
     }
 
     /// The database file.
@@ -162,15 +180,30 @@ impl StateStore {
     pub fn load(&self) -> Result<Option<Checkpoint>, StateError> {
         let tx = self.db.begin_read()?;
         let meta = tx.open_table(META)?;
-        let Some(head) = meta.get("checkpoint")? else { return Ok(None) };
+        let Some(head) = meta.get("checkpoint")? else {
+            return Ok(None);
+        };
         let head: CheckpointMeta = serde_json::from_slice(head.value())?;
-        let blob = |name: &str| -> Result<Vec<u8>, StateError> { Ok(meta.get(name)?.map(|v| v.value().to_vec()).unwrap_or_default()) };
+        let blob = |name: &str| -> Result<Vec<u8>, StateError> {
+            Ok(meta
+                .get(name)?
+                .map(|v| v.value().to_vec())
+                .unwrap_or_default())
+        };
         let mut partitions = BTreeMap::new();
         for row in tx.open_table(PARTITIONS)?.iter()? {
             let (key, value) = row?;
-            partitions.insert(key.value().to_owned(), serde_json::from_slice(value.value())?);
+            partitions.insert(
+                key.value().to_owned(),
+                serde_json::from_slice(value.value())?,
+            );
         }
-        Ok(Some(Checkpoint { meta: head, partitions, detectors: blob("detectors")?, dedup: blob("dedup")? }))
+        Ok(Some(Checkpoint {
+            meta: head,
+            partitions,
+            detectors: blob("detectors")?,
+            dedup: blob("dedup")?,
+        }))
     }
 
     /// Writes a checkpoint: positions, meta and blobs in one durable transaction.
@@ -183,7 +216,10 @@ impl StateStore {
                 partitions.insert(key.as_str(), serde_json::to_vec(position)?.as_slice())?;
             }
             let mut meta = tx.open_table(META)?;
-            meta.insert("checkpoint", serde_json::to_vec(&checkpoint.meta)?.as_slice())?;
+            meta.insert(
+                "checkpoint",
+                serde_json::to_vec(&checkpoint.meta)?.as_slice(),
+            )?;
             meta.insert("detectors", checkpoint.detectors.as_slice())?;
             meta.insert("dedup", checkpoint.dedup.as_slice())?;
         }
@@ -199,10 +235,19 @@ mod tests {
     fn checkpoint(seq: i64, detectors: &[u8]) -> Checkpoint {
         let mut partitions = BTreeMap::new();
         let watermark = DateTime::from_timestamp(1_700_000_000 + seq, 0).unwrap();
-        let position = PartitionPosition { resume_after: Some(seq), replay: vec![ReplayCut { through: seq + 2, watermark }] };
+        let position = PartitionPosition {
+            resume_after: Some(seq),
+            replay: vec![ReplayCut {
+                through: seq + 2,
+                watermark,
+            }],
+        };
         partitions.insert(partition_key("NS", "Hub", "KV", "0"), position);
         Checkpoint {
-            meta: CheckpointMeta { watermark: DateTime::from_timestamp(1_700_000_000 + seq, 0), ..Default::default() },
+            meta: CheckpointMeta {
+                watermark: DateTime::from_timestamp(1_700_000_000 + seq, 0),
+                ..Default::default()
+            },
             partitions,
             detectors: detectors.to_vec(),
             dedup: vec![1, 2, 3],
@@ -218,7 +263,10 @@ mod tests {
             assert_eq!(store.load().unwrap(), None);
             store.commit(&checkpoint(5, b"{\"a\":1}")).unwrap();
             store.commit(&checkpoint(9, b"{\"a\":2}")).unwrap();
-            assert!(matches!(StateStore::open(&path), Err(StateError::Locked { .. })));
+            assert!(matches!(
+                StateStore::open(&path),
+                Err(StateError::Locked { .. })
+            ));
         }
         let store = StateStore::open(&path).unwrap();
         let loaded = store.load().unwrap().unwrap();
@@ -228,13 +276,33 @@ mod tests {
 
     #[test]
     fn replayed_bodies_find_their_cut() {
-        let t = |s| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        let t = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
         let p = PartitionPosition {
             resume_after: Some(10),
-            replay: vec![ReplayCut { through: 12, watermark: t(5) }, ReplayCut { through: 15, watermark: t(2) }],
+            replay: vec![
+                ReplayCut {
+                    through: 12,
+                    watermark: t(5),
+                },
+                ReplayCut {
+                    through: 15,
+                    watermark: t(2),
+                },
+            ],
         };
         let cuts: Vec<_> = (10..=16).map(|s| p.cut_for(s)).collect();
-        assert_eq!(cuts, [None, Some(t(5)), Some(t(5)), Some(t(2)), Some(t(2)), Some(t(2)), None]);
+        assert_eq!(
+            cuts,
+            [
+                None,
+                Some(t(5)),
+                Some(t(5)),
+                Some(t(2)),
+                Some(t(2)),
+                Some(t(2)),
+                None
+            ]
+        );
     }
 
     #[test]
@@ -243,7 +311,10 @@ mod tests {
         let store = StateStore::open(&dir.path().join("s.redb")).unwrap();
         store.commit(&checkpoint(5, b"x")).unwrap();
         let mut other = checkpoint(7, b"y");
-        other.partitions = BTreeMap::from([(partition_key("ns", "hub", "kv", "1"), PartitionPosition::default())]);
+        other.partitions = BTreeMap::from([(
+            partition_key("ns", "hub", "kv", "1"),
+            PartitionPosition::default(),
+        )]);
         store.commit(&other).unwrap();
         let loaded = store.load().unwrap().unwrap();
         assert_eq!(loaded.partitions.len(), 2);

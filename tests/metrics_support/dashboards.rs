@@ -57,10 +57,16 @@ pub fn queries() -> Vec<Query> {
     let mut out = Vec::new();
     for path in files() {
         let d = load(&path);
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_owned();
         for panel in panels(&d) {
             for t in panel["targets"].as_array().into_iter().flatten() {
-                let Some(expr) = t["expr"].as_str() else { continue };
+                let Some(expr) = t["expr"].as_str() else {
+                    continue;
+                };
                 out.push(Query {
                     dashboard: name.clone(),
                     dashboard_title: d["title"].as_str().unwrap_or("").to_owned(),
@@ -88,7 +94,13 @@ pub fn variable_selectors() -> Vec<(String, String)> {
             let inner = q
                 .strip_prefix("label_values(")
                 .and_then(|s| s.strip_suffix(')'))
-                .unwrap_or_else(|| panic!("{}: variable {}: expected label_values(selector, label), got {q:?}", path.display(), v["name"]));
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}: variable {}: expected label_values(selector, label), got {q:?}",
+                        path.display(),
+                        v["name"]
+                    )
+                });
             let (selector, label) = inner.rsplit_once(',').unwrap_or((inner, ""));
             out.push((selector.trim().to_owned(), label.trim().to_owned()));
         }
@@ -99,9 +111,14 @@ pub fn variable_selectors() -> Vec<(String, String)> {
 /// Replaces Grafana's variables: intervals by `window`, `$instance`-style
 /// selections by `.*`. Panics on a variable it does not know.
 pub fn substitute(expr: &str, window: &str) -> String {
-    let mut s = expr.replace("$__rate_interval", window).replace("$__interval", window).replace("$__range", window);
+    let mut s = expr
+        .replace("$__rate_interval", window)
+        .replace("$__interval", window)
+        .replace("$__range", window);
     for var in ["instance", "vault"] {
-        s = s.replace(&format!("${{{var}}}"), ".*").replace(&format!("${var}"), ".*");
+        s = s
+            .replace(&format!("${{{var}}}"), ".*")
+            .replace(&format!("${var}"), ".*");
     }
     assert!(!s.contains('$'), "unknown Grafana variable in {expr:?}");
     s
@@ -115,7 +132,9 @@ pub fn metric_names(expr: &str) -> Vec<String> {
     while i < bytes.len() {
         let starts_word = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
         if starts_word && expr[i..].starts_with("kvwatch_") {
-            let end = expr[i..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(expr.len(), |n| i + n);
+            let end = expr[i..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .map_or(expr.len(), |n| i + n);
             out.push(expr[i..end].to_owned());
             i = end;
         } else {
@@ -127,5 +146,8 @@ pub fn metric_names(expr: &str) -> Vec<String> {
 
 /// The family a sample name belongs to (histogram series carry suffixes).
 pub fn family_of(name: &str) -> &str {
-    ["_bucket", "_sum", "_count"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(name)
+    ["_bucket", "_sum", "_count"]
+        .iter()
+        .find_map(|s| name.strip_suffix(s))
+        .unwrap_or(name)
 }

@@ -27,7 +27,9 @@ fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -45,8 +47,14 @@ impl Prometheus {
         let binary = super::tool("KVWATCH_PROMETHEUS");
         let mut last_err = String::new();
         for _ in 0..3 {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("client");
             let dir = tempfile::tempdir().expect("temp dir");
             let config = dir.path().join("prometheus.yml");
             std::fs::write(
@@ -61,7 +69,10 @@ impl Prometheus {
             let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log file");
             let child = Command::new(&binary)
                 .arg(format!("--config.file={}", config.display()))
-                .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.path().join("data").display()
+                ))
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
                 .arg("--storage.tsdb.retention.time=1h")
                 .arg("--log.level=warn")
@@ -70,7 +81,13 @@ impl Prometheus {
                 .stderr(Stdio::from(log))
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-            let mut p = Prometheus { child, url: format!("http://127.0.0.1:{port}"), dir, runtime, client };
+            let mut p = Prometheus {
+                child,
+                url: format!("http://127.0.0.1:{port}"),
+                dir,
+                runtime,
+                client,
+            };
             match p.wait_ready(Duration::from_secs(60)) {
                 Ok(()) => return p,
                 // Dropping it kills it; a port taken meanwhile gets another try.
@@ -91,7 +108,13 @@ impl Prometheus {
                 return Err(format!("it exited ({status}): {}", self.log()));
             }
             let url = format!("{}/-/ready", self.url);
-            let answer = self.runtime.block_on(async { self.client.get(&url).send().await.map(|r| r.status().is_success()) });
+            let answer = self.runtime.block_on(async {
+                self.client
+                    .get(&url)
+                    .send()
+                    .await
+                    .map(|r| r.status().is_success())
+            });
             if matches!(answer, Ok(true)) {
                 return Ok(());
             }
@@ -104,14 +127,23 @@ impl Prometheus {
     pub fn query(&self, expr: &str) -> Result<Vec<Sample>, String> {
         let url = format!("{}/api/v1/query", self.url);
         let body: Value = self.runtime.block_on(async {
-            let resp = self.client.get(format!("{url}?query={}", encode(expr))).send().await.map_err(|e| e.to_string())?;
+            let resp = self
+                .client
+                .get(format!("{url}?query={}", encode(expr)))
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
             resp.json::<Value>().await.map_err(|e| e.to_string())
         })?;
         if body["status"] != "success" {
             return Err(format!("{}: {}", body["errorType"], body["error"]));
         }
         let data = &body["data"];
-        let parse = |v: &Value| v.as_str().and_then(|s| s.parse::<f64>().ok()).unwrap_or(f64::NAN);
+        let parse = |v: &Value| {
+            v.as_str()
+                .and_then(|s| s.parse::<f64>().ok())
+                .unwrap_or(f64::NAN)
+        };
         match data["resultType"].as_str() {
             Some("vector") => Ok(data["result"]
                 .as_array()
@@ -120,7 +152,11 @@ impl Prometheus {
                 .map(|s| {
                     let labels = s["metric"]
                         .as_object()
-                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned())).collect())
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_owned()))
+                                .collect()
+                        })
                         .unwrap_or_default();
                     (labels, parse(&s["value"][1]))
                 })
@@ -132,7 +168,12 @@ impl Prometheus {
 
     /// Polls `expr` until `done` accepts its samples or `limit` passes; returns the
     /// last samples (the caller asserts on them).
-    pub fn wait_for(&self, expr: &str, limit: Duration, done: impl Fn(&[Sample]) -> bool) -> Vec<Sample> {
+    pub fn wait_for(
+        &self,
+        expr: &str,
+        limit: Duration,
+        done: impl Fn(&[Sample]) -> bool,
+    ) -> Vec<Sample> {
         let deadline = Instant::now() + limit;
         loop {
             let samples = self.query(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
@@ -145,7 +186,11 @@ impl Prometheus {
 
     /// The value of a query that sums to one number (0 when it has no samples).
     pub fn scalar(&self, expr: &str) -> f64 {
-        self.query(expr).unwrap_or_else(|e| panic!("{expr}: {e}")).iter().map(|(_, v)| v).sum()
+        self.query(expr)
+            .unwrap_or_else(|e| panic!("{expr}: {e}"))
+            .iter()
+            .map(|(_, v)| v)
+            .sum()
     }
 }
 

@@ -77,14 +77,23 @@ pub(crate) struct Spec {
 
 impl Spec {
     /// A column to skip.
-    pub const IGNORED: Spec = Spec { column: Column::Ignored, typed: false };
+    pub const IGNORED: Spec = Spec {
+        column: Column::Ignored,
+        typed: false,
+    };
 
     fn common(column: Column) -> Spec {
-        Spec { column, typed: false }
+        Spec {
+            column,
+            typed: false,
+        }
     }
 
     fn typed(column: Column) -> Spec {
-        Spec { column, typed: true }
+        Spec {
+            column,
+            typed: true,
+        }
     }
 }
 
@@ -142,11 +151,23 @@ impl VaultField {
         ("networkAcls", VaultField::NetworkAcls),
         ("publicNetworkAccess", VaultField::PublicNetworkAccess),
         ("enabledForDeployment", VaultField::EnabledForDeployment),
-        ("enabledForDiskEncryption", VaultField::EnabledForDiskEncryption),
-        ("enabledForTemplateDeployment", VaultField::EnabledForTemplateDeployment),
+        (
+            "enabledForDiskEncryption",
+            VaultField::EnabledForDiskEncryption,
+        ),
+        (
+            "enabledForTemplateDeployment",
+            VaultField::EnabledForTemplateDeployment,
+        ),
         ("enableSoftDelete", VaultField::EnableSoftDelete),
-        ("softDeleteRetentionInDays", VaultField::SoftDeleteRetentionInDays),
-        ("enableRbacAuthorization", VaultField::EnableRbacAuthorization),
+        (
+            "softDeleteRetentionInDays",
+            VaultField::SoftDeleteRetentionInDays,
+        ),
+        (
+            "enableRbacAuthorization",
+            VaultField::EnableRbacAuthorization,
+        ),
         ("enablePurgeProtection", VaultField::EnablePurgeProtection),
     ];
 
@@ -157,7 +178,10 @@ impl VaultField {
 
     /// The JSON name [`VaultConfig`] reads.
     pub(crate) fn key(self) -> &'static str {
-        Self::ALL.iter().find(|(_, f)| *f == self).map_or("", |(k, _)| k)
+        Self::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("", |(k, _)| k)
     }
 }
 
@@ -180,7 +204,10 @@ impl AclField {
 
     /// The JSON name [`NetworkAcls`](crate::event::NetworkAcls) reads.
     pub(crate) fn key(self) -> &'static str {
-        Self::ALL.iter().find(|(_, f)| *f == self).map_or("", |(k, _)| k)
+        Self::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("", |(k, _)| k)
     }
 }
 
@@ -206,26 +233,35 @@ pub(crate) enum PolicyField {
 }
 
 fn lookup<T: Copy>(table: &[(&str, T)], name: &str) -> Option<T> {
-    table.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|&(_, v)| v)
+    table
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|&(_, v)| v)
 }
 
 /// Strips a case-insensitive ASCII prefix.
 fn strip_prefix_ci<'n>(name: &'n str, prefix: &str) -> Option<&'n str> {
     let head = name.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &name[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &name[prefix.len()..])
 }
 
 /// `httpStatusCode_d` → `httpStatusCode`: the `AzureDiagnostics` type suffixes.
 fn strip_type_suffix(name: &str) -> Option<&str> {
     let b = name.as_bytes();
     let n = b.len();
-    (n > 2 && b[n - 2] == b'_' && matches!(b[n - 1].to_ascii_lowercase(), b's' | b'g' | b'd' | b'b' | b't'))
-        .then(|| &name[..n - 2])
+    (n > 2
+        && b[n - 2] == b'_'
+        && matches!(
+            b[n - 1].to_ascii_lowercase(),
+            b's' | b'g' | b'd' | b'b' | b't'
+        ))
+    .then(|| &name[..n - 2])
 }
 
 /// Classifies a column name (case-insensitive; an unknown name is [`Spec::IGNORED`]).
 pub(crate) fn classify(name: &str) -> Spec {
-    let name = name.trim();
+    let name = strip_unit(name.trim());
     if let Some(spec) = classify_plain(name) {
         return spec;
     }
@@ -233,6 +269,14 @@ pub(crate) fn classify(name: &str) -> Spec {
         return Spec::IGNORED;
     };
     Spec::common(classify_flattened(base).unwrap_or(Column::Ignored))
+}
+
+/// Drops a trailing bracketed unit: the portal's export names `TimeGenerated [UTC]`.
+fn strip_unit(name: &str) -> &str {
+    match name.strip_suffix(']').and_then(|n| n.rfind(" [")) {
+        Some(i) => name[..i].trim_end(),
+        None => name,
+    }
 }
 
 /// Columns without a type suffix: the common ones and the `AZKVAuditLogs` ones.
@@ -290,9 +334,14 @@ fn classify_flattened(base: &str) -> Option<Column> {
         if field.eq_ignore_ascii_case("sku_Name") || field.eq_ignore_ascii_case("sku") {
             return Some(Column::Vault(VaultField::Sku));
         }
-        return VaultField::from_name(field).filter(|f| *f != VaultField::Sku).map(Column::Vault);
+        return VaultField::from_name(field)
+            .filter(|f| *f != VaultField::Sku)
+            .map(Column::Vault);
     }
-    for (prefix, side) in [("addedAccessPolicy", Side::Added), ("removedAccessPolicy", Side::Removed)] {
+    for (prefix, side) in [
+        ("addedAccessPolicy", Side::Added),
+        ("removedAccessPolicy", Side::Removed),
+    ] {
         if let Some(rest) = strip_prefix_ci(base, prefix) {
             return policy_field(rest).map(|f| Column::Policy(side, f));
         }
@@ -306,8 +355,12 @@ fn policy_field(rest: &str) -> Option<PolicyField> {
     }
     let field = strip_prefix_ci(rest, "_")?;
     if let Some(kind) = strip_prefix_ci(field, "Permissions_") {
-        const KINDS: [(&str, &str); 4] =
-            [("keys", "keys"), ("secrets", "secrets"), ("certificates", "certificates"), ("storage", "storage")];
+        const KINDS: [(&str, &str); 4] = [
+            ("keys", "keys"),
+            ("secrets", "secrets"),
+            ("certificates", "certificates"),
+            ("storage", "storage"),
+        ];
         return lookup(&KINDS, kind).map(PolicyField::PermissionList);
     }
     const FIELDS: [(&str, PolicyField); 4] = [
@@ -317,66 +370,4 @@ fn policy_field(rest: &str) -> Option<PolicyField> {
         ("Permissions", PolicyField::Permissions),
     ];
     lookup(&FIELDS, field)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn column_names_classify() {
-        let table: &[(&str, Column, bool)] = &[
-            ("TimeGenerated", Column::Time, false),
-            ("timegenerated", Column::Time, false),
-            ("_ResourceId", Column::LowerResourceId, false),
-            ("CallerIPAddress", Column::CallerIp, false),
-            ("CallerIpAddress", Column::CallerIp, false),
-            ("id_s", Column::Prop(Prop::Id), false),
-            ("Id", Column::Prop(Prop::Id), true),
-            ("httpStatusCode_d", Column::Prop(Prop::HttpStatus), false),
-            ("HttpStatusCode", Column::Prop(Prop::HttpStatus), true),
-            ("Tlsversion", Column::Prop(Prop::TlsVersion), true),
-            ("tlsVersion_s", Column::Prop(Prop::TlsVersion), false),
-            ("identity_claim_oid_g", Column::Claim(ClaimKey::Oid), false),
-            (
-                "identity_claim_http_schemas_microsoft_com_identity_claims_objectidentifier_g",
-                Column::Claim(ClaimKey::ObjectIdentifier),
-                false,
-            ),
-            ("identity_claim_http_schemas_xmlsoap_org_ws_2005_05_identity_claims_upn_s", Column::Claim(ClaimKey::Upn), false),
-            ("identity_claim_xms_mirid_s", Column::Claim(ClaimKey::XmsMirid), false),
-            ("identity_claim_unique_name_s", Column::Claim(ClaimKey::UniqueName), false),
-            ("identity_claim_ipaddr_s", Column::Ignored, false),
-            ("identity_claim_xms_az_nwperimid_s", Column::Ignored, false),
-            ("properties_sku_Name_s", Column::Vault(VaultField::Sku), false),
-            ("properties_sku_Family_s", Column::Ignored, false),
-            ("properties_tenantId_g", Column::Vault(VaultField::TenantId), false),
-            ("properties_softDeleteRetentionInDays_d", Column::Vault(VaultField::SoftDeleteRetentionInDays), false),
-            ("properties_networkAcls_ipRules_s", Column::Acl(AclField::IpRules), false),
-            ("properties_networkAcls_defaultAction_s", Column::Acl(AclField::DefaultAction), false),
-            ("addedAccessPolicy_ObjectId_g", Column::Policy(Side::Added, PolicyField::ObjectId), false),
-            (
-                "removedAccessPolicy_Permissions_secrets_s",
-                Column::Policy(Side::Removed, PolicyField::PermissionList("secrets")),
-                false,
-            ),
-            ("Sku", Column::Vault(VaultField::Sku), true),
-            ("NetworkAcls", Column::Vault(VaultField::NetworkAcls), true),
-            ("EnablePurgeProtection", Column::Vault(VaultField::EnablePurgeProtection), true),
-            ("SoftDeleteRetentionInDays", Column::Vault(VaultField::SoftDeleteRetentionInDays), true),
-            ("Identity", Column::Identity, true),
-            ("Properties", Column::Properties, true),
-            ("VaultProperties", Column::VaultProperties, true),
-            ("keyProperties_type_s", Column::Ignored, false),
-            ("certificatePolicyProperties_keyProperties_size_d", Column::Ignored, false),
-            ("TenantId", Column::Ignored, false),
-            ("_s", Column::Ignored, false),
-            ("", Column::Ignored, false),
-            ("é_s", Column::Ignored, false),
-        ];
-        for (name, column, typed) in table {
-            let spec = classify(name);
-            assert_eq!((spec.column, spec.typed), (*column, *typed), "{name}");
-        }
-    }
 }

@@ -15,8 +15,9 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::cells::{CellSeed, RowVisitor};
 use super::columns::{classify, Spec};
-use super::row::{not_a_row, CellSeed, Row, RowVisitor};
+use super::row::{not_a_row, Row};
 use super::tables::{CellsVisitor, TableSeed};
 use crate::decode::envelope::for_each_value;
 use crate::decode::json_lines::{first_line_is_incomplete, trim};
@@ -28,8 +29,15 @@ use crate::event::AuditEvent;
 /// Decodes Log Analytics rows given as JSON, reporting each row.
 pub fn decode<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
     let body = buf.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(buf);
-    let Some(first) = body.iter().position(|b| !b.is_ascii_whitespace()) else { return };
-    let mut ctx = Ctx { lines: LineCounter::new(body), limits, sink, index: 0 };
+    let Some(first) = body.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return;
+    };
+    let mut ctx = Ctx {
+        lines: LineCounter::new(body),
+        limits,
+        sink,
+        index: 0,
+    };
     if body[first] == b'{' && !first_line_is_incomplete(&body[first..]) {
         // JSON Lines: one row (or one response) a line, each on its own.
         let mut line_no = 0u64;
@@ -56,8 +64,19 @@ pub(super) struct Ctx<'s, 'a> {
 }
 
 impl<'a> Ctx<'_, 'a> {
-    fn emit(&mut self, location: Location, shape: Shape, raw: &'a [u8], result: Result<AuditEvent<'a>, Refusal>) {
-        (self.sink)(Record { location, shape, raw, result });
+    fn emit(
+        &mut self,
+        location: Location,
+        shape: Shape,
+        raw: &'a [u8],
+        result: Result<AuditEvent<'a>, Refusal>,
+    ) {
+        (self.sink)(Record {
+            location,
+            shape,
+            raw,
+            result,
+        });
     }
 
     /// One top-level value: a row, an array of rows, or a query response.
@@ -68,10 +87,20 @@ impl<'a> Ctx<'_, 'a> {
             Some(b'[') => {
                 self.index = 0;
                 let mut de = serde_json::Deserializer::from_slice(text);
-                let result = de.deserialize_seq(RowsVisitor { ctx: &mut *self }).and_then(|()| de.end());
+                let result = de
+                    .deserialize_seq(RowsVisitor { ctx: &mut *self })
+                    .and_then(|()| de.end());
                 if let Err(err) = result {
-                    let at = Location { line, index: Some(self.index) };
-                    self.emit(at, Shape::AzureDiagnostics, text, Err(json_refusal(&err, text)));
+                    let at = Location {
+                        line,
+                        index: Some(self.index),
+                    };
+                    self.emit(
+                        at,
+                        Shape::AzureDiagnostics,
+                        text,
+                        Err(json_refusal(&err, text)),
+                    );
                 }
             }
             _ => {
@@ -91,12 +120,25 @@ impl<'a> Ctx<'_, 'a> {
         let mut row = Row::default();
         let mut container = false;
         let mut de = serde_json::Deserializer::from_slice(text);
-        let visitor = TopVisitor { ctx: &mut *self, row: &mut row, container: &mut container, allow_row };
+        let visitor = TopVisitor {
+            ctx: &mut *self,
+            row: &mut row,
+            container: &mut container,
+            allow_row,
+        };
         let result = de.deserialize_map(visitor).and_then(|()| de.end());
         match (result, container) {
             (Err(err), true) => {
-                let at = Location { line, index: Some(self.index) };
-                self.emit(at, Shape::AzureDiagnostics, text, Err(json_refusal(&err, text)));
+                let at = Location {
+                    line,
+                    index: Some(self.index),
+                };
+                self.emit(
+                    at,
+                    Shape::AzureDiagnostics,
+                    text,
+                    Err(json_refusal(&err, text)),
+                );
             }
             (Err(err), false) => {
                 let at = Location { line, index: None };
@@ -105,7 +147,12 @@ impl<'a> Ctx<'_, 'a> {
             (Ok(()), true) => {}
             (Ok(()), false) if !allow_row => {
                 let at = Location { line, index: None };
-                self.emit(at, Shape::AzureDiagnostics, &[], Err(RejectReason::TooLarge.into()));
+                self.emit(
+                    at,
+                    Shape::AzureDiagnostics,
+                    &[],
+                    Err(RejectReason::TooLarge.into()),
+                );
             }
             (Ok(()), false) => {
                 let (shape, result) = row.finish();
@@ -118,15 +165,26 @@ impl<'a> Ctx<'_, 'a> {
     pub(super) fn array_row(&mut self, text: &'a [u8], plan: Option<&[Spec]>) {
         let index = self.index;
         self.index = self.index.saturating_add(1);
-        let location = Location { line: self.lines.line_of(text), index: Some(index) };
+        let location = Location {
+            line: self.lines.line_of(text),
+            index: Some(index),
+        };
         if text.len() > self.limits.max_record_bytes {
-            return self.emit(location, Shape::AzureDiagnostics, &[], Err(RejectReason::TooLarge.into()));
+            return self.emit(
+                location,
+                Shape::AzureDiagnostics,
+                &[],
+                Err(RejectReason::TooLarge.into()),
+            );
         }
         let mut row = Row::default();
         let mut de = serde_json::Deserializer::from_slice(text);
         let result = match (text.first(), plan) {
             (Some(b'{'), _) => de.deserialize_map(RowVisitor { row: &mut row }),
-            (Some(b'['), Some(plan)) => de.deserialize_seq(CellsVisitor { row: &mut row, plan }),
+            (Some(b'['), Some(plan)) => de.deserialize_seq(CellsVisitor {
+                row: &mut row,
+                plan,
+            }),
             _ => return self.emit(location, Shape::AzureDiagnostics, text, Err(not_a_row())),
         };
         match result.and_then(|()| de.end()) {
@@ -169,11 +227,18 @@ impl<'de> Visitor<'de> for TopVisitor<'_, '_, 'de> {
             };
             match kind {
                 Some(kind) => {
-                    let seed = ContainerSeed { ctx: &mut *self.ctx, kind, seen: &mut *self.container };
+                    let seed = ContainerSeed {
+                        ctx: &mut *self.ctx,
+                        kind,
+                        seen: &mut *self.container,
+                    };
                     map.next_value_seed(seed)?;
                 }
                 None if self.allow_row => {
-                    map.next_value_seed(CellSeed { row: &mut *self.row, spec: classify(&key) })?;
+                    map.next_value_seed(CellSeed {
+                        row: &mut *self.row,
+                        spec: classify(&key),
+                    })?;
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
@@ -221,7 +286,12 @@ impl<'de> Visitor<'de> for ContainerSeed<'_, '_, 'de> {
             Kind::Rows => RowsVisitor { ctx: self.ctx }.visit_seq(seq),
             Kind::Tables => {
                 let mut seq = seq;
-                while seq.next_element_seed(TableSeed { ctx: &mut *self.ctx })?.is_some() {}
+                while seq
+                    .next_element_seed(TableSeed {
+                        ctx: &mut *self.ctx,
+                    })?
+                    .is_some()
+                {}
                 Ok(())
             }
         }
@@ -269,108 +339,5 @@ impl<'de> Visitor<'de> for RowsVisitor<'_, '_, 'de> {
             self.ctx.array_row(raw.get().as_bytes(), None);
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::borrow::Cow;
-
-    use super::*;
-    use crate::decode::reject::SkipReason;
-
-    const ROW: &str = r#"{"TimeGenerated":"2024-01-01T00:00:00Z","OperationName":"SecretGet","_ResourceId":"/subscriptions/s/resourcegroups/r/providers/microsoft.keyvault/vaults/v1","HttpStatusCode":200,"ClientInfo":"cli/1"}"#;
-
-    type Outcome = (Location, Shape, Result<String, Refusal>);
-
-    fn outcomes(input: &str, limits: Limits) -> Vec<Outcome> {
-        let mut out = Vec::new();
-        decode(input.as_bytes(), &limits, &mut |r: Record<'_>| {
-            out.push((r.location, r.shape, r.result.map(|e| format!("{} {}", e.vault, e.operation))));
-        });
-        out
-    }
-
-    fn at(line: u64, index: Option<u32>) -> Location {
-        Location { line, index }
-    }
-
-    fn ok() -> Result<String, Refusal> {
-        Ok("v1 SecretGet".to_string())
-    }
-
-    #[test]
-    fn bad_rows_are_refused_alone() {
-        let other = r#"{"Type":"SigninLogs","OperationName":"Sign-in activity","TimeGenerated":"2024-01-01T00:00:00Z"}"#;
-        let input = format!("{ROW}\n{{\"TimeGenerated\":\n7\n[{ROW},5,{ROW}]\n\n{other}\n{ROW}\n");
-        let (azkv, ad) = (Shape::AzkvAuditLogs, Shape::AzureDiagnostics);
-        let want: Vec<Outcome> = vec![
-            (at(1, None), azkv, ok()),
-            (at(2, None), ad, Err(RejectReason::InvalidJson.into())),
-            (at(3, None), ad, Err(RejectReason::UnknownShape.into())),
-            (at(4, Some(0)), azkv, ok()),
-            (at(4, Some(1)), ad, Err(RejectReason::UnknownShape.into())),
-            (at(4, Some(2)), azkv, ok()),
-            (at(6, None), ad, Err(SkipReason::OtherCategory.into())),
-            (at(7, None), azkv, ok()),
-        ];
-        assert_eq!(outcomes(&input, Limits::default()), want);
-    }
-
-    #[test]
-    fn containers_in_any_key_order_stream_their_rows() {
-        let odata = format!("{{\"@odata.context\":\"x\",\"value\":[\n{ROW},\n{ROW},\n{{\"Time");
-        let azkv = Shape::AzkvAuditLogs;
-        let want: Vec<Outcome> = vec![
-            (at(2, Some(0)), azkv, ok()),
-            (at(3, Some(1)), azkv, ok()),
-            (at(1, Some(2)), Shape::AzureDiagnostics, Err(RejectReason::InvalidJson.into())),
-        ];
-        assert_eq!(outcomes(&odata, Limits::default()), want);
-
-        // Rows before columns, two tables, a short row, an extra cell, a row object.
-        let tables = r#"{"tables":[
- {"rows":[["SecretGet","2024-01-01T00:00:00Z","/subscriptions/s/resourcegroups/r/providers/microsoft.keyvault/vaults/v1",200]],
-  "name":"A","columns":[{"name":"OperationName","type":"string"},{"name":"TimeGenerated [UTC]"},"_ResourceId",{"name":"httpStatusCode_d","type":"real"}]},
- {"name":"B","columns":["TimeGenerated","OperationName","ResourceId","ResultSignature"],"rows":[
-  ["2024-01-01T00:00:00Z","SecretGet","/SUBSCRIPTIONS/S/RESOURCEGROUPS/R/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/V1","OK","extra"],
-  ["2024-01-01T00:00:00Z"],
-  {"TimeGenerated":"2024-01-01T00:00:00Z","OperationName":"SecretGet","Resource":"V1","ResultSignature":"OK"},
-  "text"]}]}"#;
-        let ad = Shape::AzureDiagnostics;
-        let want: Vec<Outcome> = vec![
-            (at(2, Some(0)), ad, ok()),
-            (at(6, Some(0)), ad, ok()),
-            (at(7, Some(1)), ad, Err(RejectReason::MissingOperation.into())),
-            (at(8, Some(2)), ad, ok()),
-            (at(9, Some(3)), ad, Err(RejectReason::UnknownShape.into())),
-        ];
-        assert_eq!(outcomes(tables, Limits::default()), want);
-    }
-
-    #[test]
-    fn the_size_limit_applies_to_rows_not_containers() {
-        let limits = Limits { max_record_bytes: ROW.len(), ..Limits::default() };
-        let big = ROW.replace("cli/1", "cli/1.0");
-        let input = format!("{{\"value\":[{ROW},{big}]}}\n{big}\n");
-        let want: Vec<Outcome> = vec![
-            (at(1, Some(0)), Shape::AzkvAuditLogs, ok()),
-            (at(1, Some(1)), Shape::AzureDiagnostics, Err(RejectReason::TooLarge.into())),
-            (at(2, None), Shape::AzureDiagnostics, Err(RejectReason::TooLarge.into())),
-        ];
-        assert_eq!(outcomes(&input, limits), want);
-    }
-
-    #[test]
-    fn text_stays_borrowed_from_the_input() {
-        let input = ROW.replace("SecretGet", "WidgetGet");
-        let mut seen = 0;
-        decode(input.as_bytes(), &Limits::default(), &mut |r: Record<'_>| {
-            let event = r.result.expect("row decodes");
-            assert!(matches!(event.client_info, Some(Cow::Borrowed("cli/1"))));
-            assert!(matches!(event.operation, crate::event::Operation::Other(Cow::Borrowed("WidgetGet"))));
-            seen += 1;
-        });
-        assert_eq!(seen, 1);
     }
 }

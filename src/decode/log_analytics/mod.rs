@@ -4,7 +4,7 @@
 //! `AzureDiagnostics` (flattened `properties_*` / `identity_claim_*` columns with type
 //! suffixes) or the resource-specific `AZKVAuditLogs` (typed PascalCase columns).
 //! Analysts export them as JSON ([`json`]: lines, arrays, query responses) or CSV
-//! ([`mod@csv`]); both feed one column mapping (`columns.rs`, `row.rs`) into the same
+//! ([`mod@csv`]); both feed one column mapping (`columns.rs`, `cells.rs`, `row.rs`) into the same
 //! [`RawRecord`](super::RawRecord) the resource-log decoders fill, so every shape
 //! normalises by the same rules. [`export`] goes the other way, writing a resource-log
 //! record as the rows Log Analytics would hold, for the simulator and the tests.
@@ -13,12 +13,15 @@
 //! rest of the input goes on. A row's shape is `AZKVAuditLogs` when its `Type` column
 //! says so or it carries columns only that table has, else `AzureDiagnostics`.
 
+mod cells;
 mod columns;
 pub mod csv;
 pub mod export;
 pub mod json;
 mod row;
 mod tables;
+#[cfg(test)]
+mod tests;
 
 use super::{Limits, Record};
 

@@ -12,9 +12,10 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::cells::CellSeed;
 use super::columns::{classify, Spec};
 use super::json::Ctx;
-use super::row::{CellSeed, Row};
+use super::row::Row;
 use crate::decode::lenient::{Key, LenientStr};
 
 /// One table of a query response.
@@ -45,7 +46,10 @@ impl<'de> Visitor<'de> for TableSeed<'_, '_, 'de> {
                 plan = Some(map.next_value_seed(ColumnsSeed)?);
             } else if key.eq_ignore_ascii_case("rows") {
                 match &plan {
-                    Some(plan) => map.next_value_seed(TableRowsSeed { ctx: &mut *self.ctx, plan })?,
+                    Some(plan) => map.next_value_seed(TableRowsSeed {
+                        ctx: &mut *self.ctx,
+                        plan,
+                    })?,
                     // Rows before columns: kept (borrowed) until the columns are known.
                     None => deferred = Some(map.next_value::<&'de RawValue>()?),
                 }
@@ -58,7 +62,11 @@ impl<'de> Visitor<'de> for TableSeed<'_, '_, 'de> {
             let mut de = serde_json::Deserializer::from_str(rows.get());
             // Already delimited, so a syntax error cannot happen here; a non-array is
             // simply no rows.
-            let _ = TableRowsSeed { ctx: &mut *self.ctx, plan: &plan }.deserialize(&mut de);
+            let _ = TableRowsSeed {
+                ctx: &mut *self.ctx,
+                plan: &plan,
+            }
+            .deserialize(&mut de);
         }
         Ok(())
     }
@@ -216,7 +224,13 @@ impl<'de> Visitor<'de> for CellsVisitor<'_, 'de, '_> {
         let mut i = 0;
         loop {
             let spec = self.plan.get(i).copied().unwrap_or(Spec::IGNORED);
-            if seq.next_element_seed(CellSeed { row: &mut *self.row, spec })?.is_none() {
+            if seq
+                .next_element_seed(CellSeed {
+                    row: &mut *self.row,
+                    spec,
+                })?
+                .is_none()
+            {
                 return Ok(());
             }
             i += 1;

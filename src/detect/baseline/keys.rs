@@ -70,7 +70,8 @@ impl Hasher for FoldHasher {
         for chunk in bytes.chunks(8) {
             let mut buf = [0u8; 8];
             buf[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(buf))
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         }
     }
     fn write_u64(&mut self, n: u64) {
@@ -108,6 +109,9 @@ mod tests {
         assert_ne!(principal_key("alice"), principal_key("bob"));
         assert_eq!(parse_guid("30a6c29d-0000-4000-8000-00000000000"), None);
         assert_eq!(parse_guid("30a6c29dx0000-4000-8000-00000000000a"), None);
-        assert_eq!(time_of(secs(time_of(1_700_000_000))).timestamp(), 1_700_000_000);
+        assert_eq!(
+            time_of(secs(time_of(1_700_000_000))).timestamp(),
+            1_700_000_000
+        );
     }
 }

@@ -38,14 +38,20 @@ pub struct BaselineSettings {
 
 impl Default for BaselineSettings {
     fn default() -> Self {
-        BaselineSettings { learning_secs: 72 * 3600, max_principals: 200_000, idle_secs: 6 * 3600, forget_secs: 90 * 86_400 }
+        BaselineSettings {
+            learning_secs: 72 * 3600,
+            max_principals: 200_000,
+            idle_secs: 6 * 3600,
+            forget_secs: 90 * 86_400,
+        }
     }
 }
 
 impl BaselineSettings {
     /// From the `[detectors]` config section.
     pub fn from_config(c: &crate::config::DetectorsConfig) -> Self {
-        let s = |d: crate::config::ConfigDuration| d.as_std().as_secs().min(u64::from(u32::MAX)) as u32;
+        let s =
+            |d: crate::config::ConfigDuration| d.as_std().as_secs().min(u64::from(u32::MAX)) as u32;
         BaselineSettings {
             learning_secs: s(c.learning_period),
             max_principals: c.max_principals,
@@ -91,7 +97,10 @@ struct Snapshot {
 impl Baselines {
     /// Empty baselines.
     pub fn new(settings: BaselineSettings) -> Self {
-        Baselines { settings, ..Default::default() }
+        Baselines {
+            settings,
+            ..Default::default()
+        }
     }
 
     /// The settings.
@@ -120,7 +129,14 @@ impl Baselines {
     }
 
     /// Learns from one event.
-    pub fn learn(&mut self, e: &AuditEvent<'_>, geo: &Geo<'_>, key: Option<u128>, vault: u64, now: u32) {
+    pub fn learn(
+        &mut self,
+        e: &AuditEvent<'_>,
+        geo: &Geo<'_>,
+        key: Option<u128>,
+        vault: u64,
+        now: u32,
+    ) {
         self.population.tick(now);
         if now >= self.last_maintenance.saturating_add(3600) {
             self.maintain(now);
@@ -151,7 +167,8 @@ impl Baselines {
         }
         let pair = self.pairs.entry((key, vault)).or_default();
         if pair.events == 0 {
-            self.population.add_vault_principal(vault, geo.country.map(c_bytes), now);
+            self.population
+                .add_vault_principal(vault, geo.country.map(c_bytes), now);
         }
         pair.learn(e, now);
     }
@@ -160,11 +177,21 @@ impl Baselines {
     pub fn maintain(&mut self, now: u32) {
         self.last_maintenance = now;
         let forget_before = now.saturating_sub(self.settings.forget_secs);
-        let mut gone: Vec<u128> = self.principals.iter().filter(|(_, p)| p.last_seen < forget_before).map(|(k, _)| *k).collect();
-        let over = (self.principals.len() - gone.len()).saturating_sub(self.settings.max_principals);
+        let mut gone: Vec<u128> = self
+            .principals
+            .iter()
+            .filter(|(_, p)| p.last_seen < forget_before)
+            .map(|(k, _)| *k)
+            .collect();
+        let over =
+            (self.principals.len() - gone.len()).saturating_sub(self.settings.max_principals);
         if over > 0 {
-            let mut idle: Vec<(u32, u128)> =
-                self.principals.iter().filter(|(_, p)| p.last_seen >= forget_before).map(|(k, p)| (p.last_seen, *k)).collect();
+            let mut idle: Vec<(u32, u128)> = self
+                .principals
+                .iter()
+                .filter(|(_, p)| p.last_seen >= forget_before)
+                .map(|(k, p)| (p.last_seen, *k))
+                .collect();
             idle.sort_unstable();
             // Leave 10% headroom so eviction does not run on every maintenance.
             let extra = over + self.settings.max_principals / 10;
@@ -173,11 +200,16 @@ impl Baselines {
         for k in &gone {
             if let Some(p) = self.principals.remove(k) {
                 let located = !p.countries.is_empty();
-                self.population.remove_principal(p.kind(), p.countries.iter().map(|s| s.item), located);
+                self.population.remove_principal(
+                    p.kind(),
+                    p.countries.iter().map(|s| s.item),
+                    located,
+                );
             }
         }
         if !gone.is_empty() {
-            self.pairs.retain(|(k, _), _| self.principals.contains_key(k));
+            self.pairs
+                .retain(|(k, _), _| self.principals.contains_key(k));
             self.principals.shrink_to_fit();
             self.pairs.shrink_to_fit();
         }
@@ -206,8 +238,10 @@ impl Baselines {
         MemoryReport {
             principals: self.principals.len(),
             pairs: self.pairs.len(),
-            principal_bytes: self.principals.capacity() * (std::mem::size_of::<(u128, PrincipalProfile)>() + 1),
-            pair_bytes: self.pairs.capacity() * (std::mem::size_of::<((u128, u64), PairProfile)>() + 1),
+            principal_bytes: self.principals.capacity()
+                * (std::mem::size_of::<(u128, PrincipalProfile)>() + 1),
+            pair_bytes: self.pairs.capacity()
+                * (std::mem::size_of::<((u128, u64), PairProfile)>() + 1),
             population_bytes: self.population.memory_bytes(),
         }
     }
@@ -215,7 +249,11 @@ impl Baselines {
     /// Serialises every baseline (JSON; see the detectors README).
     pub fn save(&self) -> Vec<u8> {
         let snap = Snapshot {
-            principals: self.principals.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            principals: self
+                .principals
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
             pairs: self.pairs.iter().map(|((k, v), p)| (*k, *v, *p)).collect(),
             population: self.population.clone(),
             last_maintenance: self.last_maintenance,
@@ -227,7 +265,11 @@ impl Baselines {
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), serde_json::Error> {
         let snap: Snapshot = serde_json::from_slice(bytes)?;
         self.principals = snap.principals.into_iter().collect();
-        self.pairs = snap.pairs.into_iter().map(|(k, v, p)| ((k, v), p)).collect();
+        self.pairs = snap
+            .pairs
+            .into_iter()
+            .map(|(k, v, p)| ((k, v), p))
+            .collect();
         self.population = snap.population;
         self.last_maintenance = snap.last_maintenance;
         Ok(())

@@ -85,7 +85,11 @@ impl Population {
 
     /// The countries the tenant's principals call from, most common first.
     pub fn top_countries(&self, n: usize) -> Vec<([u8; 2], u32)> {
-        let mut v: Vec<([u8; 2], u32)> = self.countries.iter().map(|(k, s)| (k.to_be_bytes(), s.principals)).collect();
+        let mut v: Vec<([u8; 2], u32)> = self
+            .countries
+            .iter()
+            .map(|(k, s)| (k.to_be_bytes(), s.principals))
+            .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         v.truncate(n);
         v
@@ -124,7 +128,12 @@ impl Population {
     }
 
     /// A principal was forgotten, with the countries it had.
-    pub fn remove_principal(&mut self, kind: PrincipalKind, countries: impl Iterator<Item = [u8; 2]>, located: bool) {
+    pub fn remove_principal(
+        &mut self,
+        kind: PrincipalKind,
+        countries: impl Iterator<Item = [u8; 2]>,
+        located: bool,
+    ) {
         let k = &mut self.kinds[kind.index()];
         k.principals = k.principals.saturating_sub(1);
         for c in countries {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::hash64;
 use super::recent::Recent;
-use super::stats::{exposure_hours, Decayed, DayProfile, COUNTERS, DENIALS};
+use super::stats::{exposure_hours, DayProfile, Decayed, COUNTERS, DENIALS};
 use crate::detect::enrichment::{class_bit, Geo};
 use crate::event::{AuditEvent, OperationClass, PrincipalKind};
 
@@ -70,7 +70,10 @@ pub struct PrincipalProfile {
 impl PrincipalProfile {
     /// The principal's kind.
     pub fn kind(&self) -> PrincipalKind {
-        PrincipalKind::ALL.get(usize::from(self.kind)).copied().unwrap_or(PrincipalKind::Anonymous)
+        PrincipalKind::ALL
+            .get(usize::from(self.kind))
+            .copied()
+            .unwrap_or(PrincipalKind::Anonymous)
     }
 
     /// Seconds of history at `now`.
@@ -130,7 +133,13 @@ impl PrincipalProfile {
                 learned.new_network = self.networks.touch(n, now);
             }
             if let (Some((lat, lon)), Some(c)) = (geo.coords, geo.country) {
-                self.last_fix = Fix { lat, lon, at: now, country: c_bytes(c), network: geo.network.unwrap_or(0) };
+                self.last_fix = Fix {
+                    lat,
+                    lon,
+                    at: now,
+                    country: c_bytes(c),
+                    network: geo.network.unwrap_or(0),
+                };
             }
         }
         learned.new_vault = self.vaults.touch(hash32(e.vault.as_bytes()), now);
@@ -167,7 +176,10 @@ pub struct Learned {
 /// A country code as stored.
 pub fn c_bytes(c: crate::enrich::CountryCode) -> [u8; 2] {
     let b = c.as_str().as_bytes();
-    [b.first().copied().unwrap_or(b'?'), b.get(1).copied().unwrap_or(b'?')]
+    [
+        b.first().copied().unwrap_or(b'?'),
+        b.get(1).copied().unwrap_or(b'?'),
+    ]
 }
 
 /// A stored country code as text.

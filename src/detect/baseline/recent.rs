@@ -29,7 +29,10 @@ pub struct Recent<T: Copy + Default + PartialEq, const N: usize> {
 
 impl<T: Copy + Default + PartialEq, const N: usize> Default for Recent<T, N> {
     fn default() -> Self {
-        Recent { slots: [Seen::default(); N], len: 0 }
+        Recent {
+            slots: [Seen::default(); N],
+            len: 0,
+        }
     }
 }
 
@@ -67,7 +70,11 @@ impl<T: Copy + Default + PartialEq, const N: usize> Recent<T, N> {
             s.count = s.count.saturating_add(1);
             return false;
         }
-        let fresh = Seen { item, last: now, count: 1 };
+        let fresh = Seen {
+            item,
+            last: now,
+            count: 1,
+        };
         if len < N {
             self.slots[len] = fresh;
             self.len += 1;
@@ -101,7 +108,9 @@ impl<T: Copy + Default + PartialEq + Serialize, const N: usize> Serialize for Re
     }
 }
 
-impl<'de, T: Copy + Default + PartialEq + Deserialize<'de>, const N: usize> Deserialize<'de> for Recent<T, N> {
+impl<'de, T: Copy + Default + PartialEq + Deserialize<'de>, const N: usize> Deserialize<'de>
+    for Recent<T, N>
+{
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let items: Vec<Seen<T>> = Vec::deserialize(d)?;
         let mut r = Recent::default();

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 use statrs::distribution::{DiscreteCDF, NegativeBinomial};
 
 /// Bucket upper bounds (inclusive) of [`LogHist`].
-pub const BOUNDS: [u32; 20] = [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32, 40, 50, 64, 96, 128, 256, 512];
+pub const BOUNDS: [u32; 20] = [
+    1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 25, 32, 40, 50, 64, 96, 128, 256, 512,
+];
 
 /// A log-spaced histogram of positive counts, with the maximum seen.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,7 +33,10 @@ impl LogHist {
         if v == 0 {
             return;
         }
-        let i = BOUNDS.iter().position(|&b| v <= b).unwrap_or(BOUNDS.len() - 1);
+        let i = BOUNDS
+            .iter()
+            .position(|&b| v <= b)
+            .unwrap_or(BOUNDS.len() - 1);
         if self.counts[i] == u16::MAX {
             for c in &mut self.counts {
                 *c /= 2;
@@ -138,7 +143,10 @@ impl DayProfile {
         let day = now / 86_400;
         if day > self.day {
             let f = DAY_DECAY.powi((day - self.day).min(400) as i32);
-            self.hours.iter_mut().chain(self.days.iter_mut()).for_each(|v| *v *= f);
+            self.hours
+                .iter_mut()
+                .chain(self.days.iter_mut())
+                .for_each(|v| *v *= f);
             self.day = day;
         }
         self.hours[((now % 86_400) / 3600) as usize] += 1.0;
@@ -167,7 +175,9 @@ impl DayProfile {
             return 0.0;
         }
         let h = (now % 86_400) / 3600;
-        let near: f32 = (0..=2 * spread).map(|i| self.hours[((h + 24 + i - spread) % 24) as usize]).sum();
+        let near: f32 = (0..=2 * spread)
+            .map(|i| self.hours[((h + 24 + i - spread) % 24) as usize])
+            .sum();
         f64::from(near / total)
     }
 }
@@ -175,7 +185,14 @@ impl DayProfile {
 /// P(X ≥ k) for the count `X` in a window of `window_h` hours, given `events`
 /// observed over `exposure_h` hours and a prior rate (`prior_rate` per hour, worth
 /// `prior_h` hours of evidence): the Gamma-Poisson predictive.
-pub fn count_tail(k: u64, events: f64, exposure_h: f64, window_h: f64, prior_rate: f64, prior_h: f64) -> f64 {
+pub fn count_tail(
+    k: u64,
+    events: f64,
+    exposure_h: f64,
+    window_h: f64,
+    prior_rate: f64,
+    prior_h: f64,
+) -> f64 {
     if k == 0 {
         return 1.0;
     }
@@ -186,7 +203,13 @@ pub fn count_tail(k: u64, events: f64, exposure_h: f64, window_h: f64, prior_rat
 }
 
 /// The expected count in `window_h` hours under the same posterior as [`count_tail`].
-pub fn expected_count(events: f64, exposure_h: f64, window_h: f64, prior_rate: f64, prior_h: f64) -> f64 {
+pub fn expected_count(
+    events: f64,
+    exposure_h: f64,
+    window_h: f64,
+    prior_rate: f64,
+    prior_h: f64,
+) -> f64 {
     let a = (prior_rate * prior_h + events).max(0.05);
     let b = (prior_h + exposure_h).max(1e-6);
     a / b * window_h

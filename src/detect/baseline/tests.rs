@@ -13,10 +13,14 @@ fn event(oid: &str, t: i64, ip: &str) -> AuditEvent<'static> {
         r#"{{"time":"{}","category":"AuditEvent","operationName":"SecretGet","resultType":"Success","resultSignature":"OK","callerIpAddress":"{ip}",
         "identity":{{"claim":{{"oid":"{oid}","upn":"u@x"}}}},"properties":{{"id":"https://kv.vault.azure.net/secrets/a","httpStatusCode":200,"clientInfo":"x"}},
         "resourceId":"/SUBSCRIPTIONS/0/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV"}}"#,
-        DateTime::from_timestamp(t, 0).unwrap_or_default().to_rfc3339()
+        DateTime::from_timestamp(t, 0)
+            .unwrap_or_default()
+            .to_rfc3339()
     );
     let leaked: &'static str = Box::leak(rec.into_boxed_str());
-    crate::decode::decode_record(leaked.as_bytes()).map(|e| e.into_owned()).expect("decodes")
+    crate::decode::decode_record(leaked.as_bytes())
+        .map(|e| e.into_owned())
+        .expect("decodes")
 }
 
 fn learn(b: &mut Baselines, e: &AuditEvent<'_>) {
@@ -31,7 +35,14 @@ fn learns_places_and_learning_period() {
     let mut b = Baselines::new(BaselineSettings::default());
     let t0 = 1_700_000_000;
     for i in 0..10 {
-        learn(&mut b, &event("aaaaaaaa-0000-0000-0000-000000000001", t0 + i * 3600, "81.2.69.160"));
+        learn(
+            &mut b,
+            &event(
+                "aaaaaaaa-0000-0000-0000-000000000001",
+                t0 + i * 3600,
+                "81.2.69.160",
+            ),
+        );
     }
     let k = keys::principal_key("aaaaaaaa-0000-0000-0000-000000000001");
     let p = b.principal(k).expect("tracked");
@@ -45,11 +56,22 @@ fn learns_places_and_learning_period() {
 
 #[test]
 fn idle_principals_are_forgotten_and_capped() {
-    let settings = BaselineSettings { max_principals: 100, forget_secs: 10 * 86_400, ..Default::default() };
+    let settings = BaselineSettings {
+        max_principals: 100,
+        forget_secs: 10 * 86_400,
+        ..Default::default()
+    };
     let mut b = Baselines::new(settings);
     let t0 = 1_700_000_000;
     for i in 0..300 {
-        learn(&mut b, &event(&format!("aaaaaaaa-0000-0000-0000-{i:012}"), t0 + i, "10.0.0.1"));
+        learn(
+            &mut b,
+            &event(
+                &format!("aaaaaaaa-0000-0000-0000-{i:012}"),
+                t0 + i,
+                "10.0.0.1",
+            ),
+        );
     }
     b.maintain(t0 as u32 + 400);
     assert!(b.memory().principals <= 100, "{:?}", b.memory());
@@ -63,7 +85,14 @@ fn an_idle_principal_costs_under_a_kibibyte() {
     let mut b = Baselines::new(BaselineSettings::default());
     let t0 = 1_700_000_000;
     for i in 0..5000 {
-        learn(&mut b, &event(&format!("aaaaaaaa-0000-0000-0000-{i:012}"), t0 + i, "81.2.69.160"));
+        learn(
+            &mut b,
+            &event(
+                &format!("aaaaaaaa-0000-0000-0000-{i:012}"),
+                t0 + i,
+                "81.2.69.160",
+            ),
+        );
     }
     let m = b.memory();
     let per = (m.principal_bytes + m.pair_bytes) / m.principals;
@@ -73,7 +102,14 @@ fn an_idle_principal_costs_under_a_kibibyte() {
 #[test]
 fn snapshots_round_trip() {
     let mut b = Baselines::new(BaselineSettings::default());
-    learn(&mut b, &event("aaaaaaaa-0000-0000-0000-000000000001", 1_700_000_000, "81.2.69.160"));
+    learn(
+        &mut b,
+        &event(
+            "aaaaaaaa-0000-0000-0000-000000000001",
+            1_700_000_000,
+            "81.2.69.160",
+        ),
+    );
     let bytes = b.save();
     let mut c = Baselines::new(BaselineSettings::default());
     c.restore(&bytes).expect("restores");

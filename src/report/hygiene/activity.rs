@@ -70,7 +70,10 @@ pub struct DeniedEvidence {
 }
 
 fn counted(map: &Capped<String, Seen>, n: usize) -> Vec<String> {
-    map.top(n).into_iter().map(|(k, s)| format!("{k} ×{}", s.count)).collect()
+    map.top(n)
+        .into_iter()
+        .map(|(k, s)| format!("{k} ×{}", s.count))
+        .collect()
 }
 
 /// One finding per principal and vault with successful destructive operations:
@@ -90,12 +93,21 @@ pub fn destructive(c: &Collected) -> Vec<Finding> {
             let evidence = DestructiveEvidence {
                 requests: d.seen.count,
                 operations: counted(&d.operations, 10),
-                objects: d.objects.top(20).into_iter().map(|(k, _)| k.to_owned()).collect(),
+                objects: d
+                    .objects
+                    .top(20)
+                    .into_iter()
+                    .map(|(k, _)| k.to_owned())
+                    .collect(),
                 objects_more: (d.objects.len() as u64).saturating_sub(20) + d.objects.more,
                 first: d.seen.first,
                 last: d.seen.last,
             };
-            let name = c.principals.map.get(identity).and_then(|p| p.upn.as_deref());
+            let name = c
+                .principals
+                .map
+                .get(identity)
+                .and_then(|p| p.upn.as_deref());
             let summary = format!(
                 "{} ran {} on {vault} ({} objects) between {} and {}: check each against a change or backup schedule.",
                 name.unwrap_or(identity),
@@ -104,7 +116,13 @@ pub fn destructive(c: &Collected) -> Vec<Finding> {
                 d.seen.first.format("%Y-%m-%d %H:%M"),
                 d.seen.last.format("%Y-%m-%d %H:%M"),
             );
-            out.push(Finding::new(DESTRUCTIVE, severity, Subject::principal_on_vault(identity, name, vault), summary, &evidence));
+            out.push(Finding::new(
+                DESTRUCTIVE,
+                severity,
+                Subject::principal_on_vault(identity, name, vault),
+                summary,
+                &evidence,
+            ));
         }
     }
     out
@@ -148,7 +166,13 @@ pub fn denied(c: &Collected) -> Vec<Finding> {
             seen.first.format("%Y-%m-%d %H:%M"),
             seen.last.format("%Y-%m-%d %H:%M"),
         );
-        out.push(Finding::new(DENIED, severity, Subject::principal(&p.identity, p.upn.as_deref()), summary, &evidence));
+        out.push(Finding::new(
+            DENIED,
+            severity,
+            Subject::principal(&p.identity, p.upn.as_deref()),
+            summary,
+            &evidence,
+        ));
     }
     out
 }

@@ -52,18 +52,31 @@ pub fn no_mfa(c: &Collected) -> Vec<Finding> {
         }
         let m = &p.mfa;
         let Some(seen) = m.without_seen else { continue };
-        let sensitive = [OperationClass::ReadValue, OperationClass::Destroy, OperationClass::AccessChange]
-            .iter()
-            .map(|c| m.by_class[c.index()])
-            .sum::<u64>();
-        let severity = if sensitive > 0 { Severity::High } else { Severity::Medium };
+        let sensitive = [
+            OperationClass::ReadValue,
+            OperationClass::Destroy,
+            OperationClass::AccessChange,
+        ]
+        .iter()
+        .map(|c| m.by_class[c.index()])
+        .sum::<u64>();
+        let severity = if sensitive > 0 {
+            Severity::High
+        } else {
+            Severity::Medium
+        };
         let evidence = NoMfaEvidence {
             requests_without_mfa: m.without,
             requests_with_mfa: m.with,
             requests_without_amr: m.unknown,
             first_without_mfa: seen.first,
             last_without_mfa: seen.last,
-            methods: m.methods.top(10).into_iter().map(|(k, _)| k.to_owned()).collect(),
+            methods: m
+                .methods
+                .top(10)
+                .into_iter()
+                .map(|(k, _)| k.to_owned())
+                .collect(),
             operations: names(m.operations.top(10)),
             sensitive_requests: sensitive,
         };
@@ -73,15 +86,28 @@ pub fn no_mfa(c: &Collected) -> Vec<Finding> {
             m.without,
             if m.without == 1 { "" } else { "s" },
             evidence.methods.join(", "),
-            if sensitive > 0 { format!(", {sensitive} of them reading values, destroying or changing access") } else { String::new() },
+            if sensitive > 0 {
+                format!(", {sensitive} of them reading values, destroying or changing access")
+            } else {
+                String::new()
+            },
             seen.first.format("%Y-%m-%d %H:%M"),
             seen.last.format("%Y-%m-%d %H:%M"),
         );
-        out.push(Finding::new(NO_MFA, severity, Subject::principal(&p.identity, p.upn.as_deref()), summary, &evidence));
+        out.push(Finding::new(
+            NO_MFA,
+            severity,
+            Subject::principal(&p.identity, p.upn.as_deref()),
+            summary,
+            &evidence,
+        ));
     }
     out
 }
 
 fn names(items: Vec<(&str, Seen)>) -> Vec<String> {
-    items.into_iter().map(|(k, s)| format!("{k} ×{}", s.count)).collect()
+    items
+        .into_iter()
+        .map(|(k, s)| format!("{k} ×{}", s.count))
+        .collect()
 }

@@ -42,7 +42,14 @@ pub enum Practice {
 
 impl Practice {
     /// Every practice, in the order the report shows them.
-    pub const ALL: [Practice; 6] = [Self::Mfa, Self::AccessReview, Self::Rotation, Self::Recovery, Self::Network, Self::Monitoring];
+    pub const ALL: [Practice; 6] = [
+        Self::Mfa,
+        Self::AccessReview,
+        Self::Rotation,
+        Self::Recovery,
+        Self::Network,
+        Self::Monitoring,
+    ];
 
     /// The stable id (as serialised).
     pub fn id(self) -> &'static str {
@@ -103,22 +110,42 @@ pub struct Subject {
 impl Subject {
     /// A principal.
     pub fn principal(identity: &str, name: Option<&str>) -> Subject {
-        Subject { kind: "principal", vault: None, principal: Some(identity.to_owned()), principal_name: name.map(str::to_owned), object: None }
+        Subject {
+            kind: "principal",
+            vault: None,
+            principal: Some(identity.to_owned()),
+            principal_name: name.map(str::to_owned),
+            object: None,
+        }
     }
 
     /// A vault.
     pub fn vault(vault: &str) -> Subject {
-        Subject { kind: "vault", vault: Some(vault.to_owned()), principal: None, principal_name: None, object: None }
+        Subject {
+            kind: "vault",
+            vault: Some(vault.to_owned()),
+            principal: None,
+            principal_name: None,
+            object: None,
+        }
     }
 
     /// An object of a vault.
     pub fn object(vault: &str, object: &str) -> Subject {
-        Subject { kind: "object", object: Some(object.to_owned()), ..Subject::vault(vault) }
+        Subject {
+            kind: "object",
+            object: Some(object.to_owned()),
+            ..Subject::vault(vault)
+        }
     }
 
     /// A principal's activity on a vault.
     pub fn principal_on_vault(identity: &str, name: Option<&str>, vault: &str) -> Subject {
-        Subject { kind: "principal_on_vault", vault: Some(vault.to_owned()), ..Subject::principal(identity, name) }
+        Subject {
+            kind: "principal_on_vault",
+            vault: Some(vault.to_owned()),
+            ..Subject::principal(identity, name)
+        }
     }
 
     /// The stable path used in finding ids: `vault:v/object:o`, `principal:p` …
@@ -172,7 +199,13 @@ pub struct Finding {
 
 impl Finding {
     /// A finding of `check` about `subject`, with its evidence serialised.
-    pub fn new(check: Check, severity: Severity, subject: Subject, summary: String, evidence: &impl Serialize) -> Finding {
+    pub fn new(
+        check: Check,
+        severity: Severity,
+        subject: Subject,
+        summary: String,
+        evidence: &impl Serialize,
+    ) -> Finding {
         Finding {
             id: format!("{}/{}", check.id, subject.path()),
             check: check.id,
@@ -238,7 +271,10 @@ impl Context<'_> {
 
 /// A principal's readable name (its UPN when a record carried one), else the identity.
 pub fn display(c: &Collected, identity: &str) -> String {
-    c.principals.map.get(identity).map_or_else(|| identity.to_owned(), |p| p.display_name().to_owned())
+    c.principals
+        .map
+        .get(identity)
+        .map_or_else(|| identity.to_owned(), |p| p.display_name().to_owned())
 }
 
 /// Whole days in a duration (rounded down).

@@ -98,7 +98,9 @@ pub fn unused_objects(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for (vault, v) in &c.vaults.map {
         for (name, o) in &v.objects.map {
-            let gone = o.deleted.is_some_and(|d| o.last_write.as_ref().is_none_or(|(w, _)| d >= *w));
+            let gone = o
+                .deleted
+                .is_some_and(|d| o.last_write.as_ref().is_none_or(|(w, _)| d >= *w));
             if !o.exists || o.uses > 0 || gone {
                 continue;
             }
@@ -113,7 +115,13 @@ pub fn unused_objects(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
                 "{name} in {vault} exists but nobody read or used it in {} days ({} requests named it, none a use): a candidate for removal or for narrowing who can read it.",
                 evidence.period_days, o.seen.count
             );
-            out.push(Finding::new(UNUSED_OBJECT, Severity::Low, Subject::object(vault, name), summary, &evidence));
+            out.push(Finding::new(
+                UNUSED_OBJECT,
+                Severity::Low,
+                Subject::object(vault, name),
+                summary,
+                &evidence,
+            ));
         }
     }
     out
@@ -131,7 +139,13 @@ pub fn dormant_principals(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
         if p.kind == PrincipalKind::Anonymous || ctx.end - last_ok < after {
             continue;
         }
-        let mut vaults: Vec<String> = p.vaults.map.iter().filter(|(_, u)| u.ok > 0).map(|(k, _)| k.clone()).collect();
+        let mut vaults: Vec<String> = p
+            .vaults
+            .map
+            .iter()
+            .filter(|(_, u)| u.ok > 0)
+            .map(|(k, _)| k.clone())
+            .collect();
         vaults.sort();
         let evidence = DormantEvidence {
             kind: p.kind,
@@ -149,7 +163,13 @@ pub fn dormant_principals(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
             evidence.idle_days,
             evidence.vaults.join(", ")
         );
-        out.push(Finding::new(DORMANT_PRINCIPAL, Severity::Low, Subject::principal(&p.identity, p.upn.as_deref()), summary, &evidence));
+        out.push(Finding::new(
+            DORMANT_PRINCIPAL,
+            Severity::Low,
+            Subject::principal(&p.identity, p.upn.as_deref()),
+            summary,
+            &evidence,
+        ));
     }
     out
 }
@@ -159,20 +179,36 @@ pub fn unused_grants(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for (vault, v) in &c.vaults.map {
         for (i, change) in v.changes.iter().enumerate() {
-            let Some(added) = change.policy.as_ref().and_then(|p| p.added.as_ref()) else { continue };
-            let Some(grantee) = added.object_id.as_deref() else { continue };
+            let Some(added) = change.policy.as_ref().and_then(|p| p.added.as_ref()) else {
+                continue;
+            };
+            let Some(grantee) = added.object_id.as_deref() else {
+                continue;
+            };
             let later = &v.changes[i + 1..];
             let names = |pick: fn(&PolicyChange) -> Option<&AccessPolicyEntry>| {
-                later.iter().any(|l| l.policy.as_ref().and_then(pick).and_then(|e| e.object_id.as_deref()) == Some(grantee))
+                later.iter().any(|l| {
+                    l.policy
+                        .as_ref()
+                        .and_then(pick)
+                        .and_then(|e| e.object_id.as_deref())
+                        == Some(grantee)
+                })
             };
             // A later grant to the same principal is judged instead (one finding each).
             let removed_later = names(|p| p.removed.as_ref()) || names(|p| p.added.as_ref());
             let principal = c.principals.map.get(grantee);
             let use_after = principal.and_then(|p| p.vaults.map.get(vault.as_str()));
-            if removed_later || use_after.and_then(|u| u.last_ok).is_some_and(|t| t >= change.time) {
+            if removed_later
+                || use_after
+                    .and_then(|u| u.last_ok)
+                    .is_some_and(|t| t >= change.time)
+            {
                 continue;
             }
-            let failed_after = use_after.filter(|u| u.seen.last >= change.time).map_or(0, |u| u.seen.count - u.ok);
+            let failed_after = use_after
+                .filter(|u| u.seen.last >= change.time)
+                .map_or(0, |u| u.seen.count - u.ok);
             let evidence = UnusedGrantEvidence {
                 granted: change.time,
                 granted_by: display(c, &change.identity),
@@ -197,7 +233,13 @@ pub fn unused_grants(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
                 evidence.granted_by,
                 evidence.days_since_grant,
             );
-            out.push(Finding::new(UNUSED_GRANT, severity, Subject::principal_on_vault(grantee, name, vault), summary, &evidence));
+            out.push(Finding::new(
+                UNUSED_GRANT,
+                severity,
+                Subject::principal_on_vault(grantee, name, vault),
+                summary,
+                &evidence,
+            ));
         }
     }
     out

@@ -102,12 +102,21 @@ fn tier_severity(index: usize) -> Severity {
 
 /// The highest tier `age` reaches, with its index.
 fn tier_reached(tiers: &[Duration], age: Duration) -> Option<(usize, Duration)> {
-    tiers.iter().enumerate().filter(|(_, t)| age >= **t).last().map(|(i, t)| (i, *t))
+    tiers
+        .iter()
+        .enumerate()
+        .rfind(|(_, t)| age >= **t)
+        .map(|(i, t)| (i, *t))
 }
 
 /// One finding per object older than a rotation tier.
 pub fn overdue(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
-    let tiers: Vec<Duration> = ctx.config.rotation_tiers.iter().map(|t| t.as_chrono()).collect();
+    let tiers: Vec<Duration> = ctx
+        .config
+        .rotation_tiers
+        .iter()
+        .map(|t| t.as_chrono())
+        .collect();
     let mut out = Vec::new();
     for (vault, v) in &c.vaults.map {
         for (name, o) in &v.objects.map {
@@ -118,7 +127,9 @@ pub fn overdue(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
                 Some((t, _)) => (ctx.end - *t, false),
                 None => (ctx.span(), true),
             };
-            let Some((index, tier)) = tier_reached(&tiers, age) else { continue };
+            let Some((index, tier)) = tier_reached(&tiers, age) else {
+                continue;
+            };
             let evidence = OverdueEvidence {
                 last_write: o.last_write.as_ref().map(|(t, _)| *t),
                 written_by: o.last_write.as_ref().map(|(_, who)| display(c, who)),
@@ -142,7 +153,13 @@ pub fn overdue(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
                     days(tier)
                 ),
             };
-            out.push(Finding::new(OVERDUE, tier_severity(index), Subject::object(vault, name), summary, &evidence));
+            out.push(Finding::new(
+                OVERDUE,
+                tier_severity(index),
+                Subject::object(vault, name),
+                summary,
+                &evidence,
+            ));
         }
     }
     out
@@ -154,7 +171,8 @@ pub fn expiry(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for (vault, v) in &c.vaults.map {
         for (name, o) in &v.objects.map {
-            let written_after = |t: DateTime<Utc>| o.last_write.as_ref().is_some_and(|(w, _)| *w > t);
+            let written_after =
+                |t: DateTime<Utc>| o.last_write.as_ref().is_some_and(|(w, _)| *w > t);
             let deleted_after = |t: DateTime<Utc>| o.deleted.is_some_and(|d| d > t);
             let evidence = |notified: DateTime<Utc>, notification, estimated| ExpiryEvidence {
                 notified,
@@ -164,18 +182,37 @@ pub fn expiry(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
                 used_after: o.last_use.is_some_and(|u| u > notified),
                 last_use: o.last_use,
             };
-            if let Some(t) = o.expired.filter(|t| !written_after(*t) && !deleted_after(*t)) {
+            if let Some(t) = o
+                .expired
+                .filter(|t| !written_after(*t) && !deleted_after(*t))
+            {
                 let e = evidence(t, "ExpiredEventGridNotification", None);
-                let used = if e.used_after { "; it was still used after that" } else { "" };
+                let used = if e.used_after {
+                    "; it was still used after that"
+                } else {
+                    ""
+                };
                 let summary = format!("Key Vault reported {name} in {vault} expired on {}, and no new version was written after it{used}.", t.format("%Y-%m-%d"));
-                out.push(Finding::new(EXPIRED, Severity::High, Subject::object(vault, name), summary, &e));
+                out.push(Finding::new(
+                    EXPIRED,
+                    Severity::High,
+                    Subject::object(vault, name),
+                    summary,
+                    &e,
+                ));
                 continue;
             }
-            if let Some(t) = o.near_expiry.filter(|t| !written_after(*t) && !deleted_after(*t)) {
+            if let Some(t) = o
+                .near_expiry
+                .filter(|t| !written_after(*t) && !deleted_after(*t))
+            {
                 let estimated = t + notice;
                 let e = evidence(t, "NearExpiryEventGridNotification", Some(estimated));
                 let (severity, when) = if estimated <= ctx.end {
-                    (Severity::High, "has probably expired by the end of the period")
+                    (
+                        Severity::High,
+                        "has probably expired by the end of the period",
+                    )
                 } else {
                     (Severity::Medium, "expires soon")
                 };
@@ -184,7 +221,13 @@ pub fn expiry(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
                     t.format("%Y-%m-%d"),
                     estimated.format("%Y-%m-%d"),
                 );
-                out.push(Finding::new(NEAR_EXPIRY, severity, Subject::object(vault, name), summary, &e));
+                out.push(Finding::new(
+                    NEAR_EXPIRY,
+                    severity,
+                    Subject::object(vault, name),
+                    summary,
+                    &e,
+                ));
             }
         }
     }

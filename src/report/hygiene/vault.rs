@@ -85,7 +85,9 @@ struct Rule {
 }
 
 fn public(c: &VaultConfig) -> bool {
-    !c.public_network_access.as_deref().is_some_and(|p| p.eq_ignore_ascii_case("disabled"))
+    !c.public_network_access
+        .as_deref()
+        .is_some_and(|p| p.eq_ignore_ascii_case("disabled"))
 }
 
 const RULES: [Rule; 4] = [
@@ -124,7 +126,9 @@ const RULES: [Rule; 4] = [
 ];
 
 fn judge(c: &Collected, name: &str, v: &VaultStats, rules: &[Rule]) -> Vec<Finding> {
-    let Some((seen, last)) = &v.last_config else { return Vec::new() };
+    let Some((seen, last)) = &v.last_config else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for rule in rules {
         if !(rule.bad)(last) {
@@ -132,7 +136,8 @@ fn judge(c: &Collected, name: &str, v: &VaultStats, rules: &[Rule]) -> Vec<Findi
         }
         // The change that made it bad, when the period started good.
         let change = v.changes.iter().rev().find(|ch| {
-            ch.after.as_ref().is_some_and(rule.bad) && ch.before.as_ref().is_some_and(|b| !(rule.bad)(b))
+            ch.after.as_ref().is_some_and(rule.bad)
+                && ch.before.as_ref().is_some_and(|b| !(rule.bad)(b))
         });
         let network = rule.setting.starts_with("network");
         let acls = last.network_acls.as_ref();
@@ -144,25 +149,52 @@ fn judge(c: &Collected, name: &str, v: &VaultStats, rules: &[Rule]) -> Vec<Findi
             changed_by: change.map(|ch| display(c, &ch.identity)),
             changed_at: change.map(|c| c.time),
             ip_rules: network.then(|| acls.map_or(0, |a| a.ip_rules.len())),
-            virtual_network_rules: network.then(|| acls.map_or(0, |a| a.virtual_network_rules.len())),
+            virtual_network_rules: network
+                .then(|| acls.map_or(0, |a| a.virtual_network_rules.len())),
             public_requests_served: network.then_some(v.public_ok),
         };
         let (severity, how) = match change {
-            Some(ch) => (rule.severity.raised(), format!(" since {} changed it ({}) at {}", display(c, &ch.identity), ch.operation, ch.time.format("%Y-%m-%d %H:%M"))),
+            Some(ch) => (
+                rule.severity.raised(),
+                format!(
+                    " since {} changed it ({}) at {}",
+                    display(c, &ch.identity),
+                    ch.operation,
+                    ch.time.format("%Y-%m-%d %H:%M")
+                ),
+            ),
             None => (rule.severity, String::new()),
         };
-        let summary = format!("Vault {name} {}{how} (configuration seen {}).", rule.says, seen.format("%Y-%m-%d %H:%M"));
-        out.push(Finding::new(rule.check, severity, Subject::vault(name), summary, &evidence));
+        let summary = format!(
+            "Vault {name} {}{how} (configuration seen {}).",
+            rule.says,
+            seen.format("%Y-%m-%d %H:%M")
+        );
+        out.push(Finding::new(
+            rule.check,
+            severity,
+            Subject::vault(name),
+            summary,
+            &evidence,
+        ));
     }
     out
 }
 
 /// Vaults reachable from public networks or with the firewall default Allow.
 pub fn network(c: &Collected) -> Vec<Finding> {
-    c.vaults.map.iter().flat_map(|(name, v)| judge(c, name, v, &RULES[..2])).collect()
+    c.vaults
+        .map
+        .iter()
+        .flat_map(|(name, v)| judge(c, name, v, &RULES[..2]))
+        .collect()
 }
 
 /// Vaults with soft delete or purge protection off.
 pub fn recovery(c: &Collected) -> Vec<Finding> {
-    c.vaults.map.iter().flat_map(|(name, v)| judge(c, name, v, &RULES[2..])).collect()
+    c.vaults
+        .map
+        .iter()
+        .flat_map(|(name, v)| judge(c, name, v, &RULES[2..]))
+        .collect()
 }

@@ -173,7 +173,7 @@ pub fn digest_subject(alerts: &[Alert], prefix: &str) -> String {
 /// The plain-text body of a digest.
 pub fn digest_text(alerts: &[Alert]) -> String {
     let mut out = format!(
-        "{} low-severity alerts, batched into one digest.\n\n",
+        "{} lower-severity alerts, batched into one digest.\n\n",
         alerts.len()
     );
     for a in alerts {
@@ -197,7 +197,7 @@ pub fn digest_text(alerts: &[Alert]) -> String {
 /// The HTML body of a digest.
 pub fn digest_html(alerts: &[Alert]) -> String {
     let mut out = open(&format!("kvwatch digest: {} alerts", alerts.len()));
-    out.push_str(&format!("<p style=\"margin:0 0 12px;font-size:15px;\"><strong>{} low-severity alerts</strong>, batched into one digest.</p>\n", alerts.len()));
+    out.push_str(&format!("<p style=\"margin:0 0 12px;font-size:15px;\"><strong>{} lower-severity alerts</strong>, batched into one digest.</p>\n", alerts.len()));
     out.push_str("<table role=\"presentation\" style=\"border-collapse:collapse;width:100%;\">\n");
     for a in alerts {
         out.push_str(&format!(

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
 use azure_identity::{
-    ClientSecretCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
-    WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    ClientSecretCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 use azure_messaging_eventhubs::{ConsumerClient, EventHubsError, ProducerClient, RetryOptions};
 
@@ -79,24 +79,42 @@ impl std::fmt::Debug for Auth {
 impl Auth {
     /// The credential `config` describes; `key` names it in errors.
     pub fn from_config(config: &CredentialConfig, key: &str) -> Result<Auth, ClientError> {
-        let fail = |message: String| ClientError::Credential { key: key.to_owned(), message };
+        let fail = |message: String| ClientError::Credential {
+            key: key.to_owned(),
+            message,
+        };
         let env_or = |given: &Option<String>, var: &str| -> Result<String, ClientError> {
-            given.clone().or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty())).ok_or_else(|| {
-                ClientError::Credential { key: key.to_owned(), message: format!("give it in the config or set {var}") }
-            })
+            given
+                .clone()
+                .or_else(|| std::env::var(var).ok().filter(|v| !v.is_empty()))
+                .ok_or_else(|| ClientError::Credential {
+                    key: key.to_owned(),
+                    message: format!("give it in the config or set {var}"),
+                })
         };
         let token: Arc<dyn TokenCredential> = match config {
-            CredentialConfig::ManagedIdentity { client_id, object_id, resource_id } => {
+            CredentialConfig::ManagedIdentity {
+                client_id,
+                object_id,
+                resource_id,
+            } => {
                 let user_assigned_id = match (client_id, object_id, resource_id) {
                     (Some(id), _, _) => Some(UserAssignedId::ClientId(id.clone())),
                     (_, Some(id), _) => Some(UserAssignedId::ObjectId(id.clone())),
                     (_, _, Some(id)) => Some(UserAssignedId::ResourceId(id.clone())),
                     _ => None,
                 };
-                let options = ManagedIdentityCredentialOptions { user_assigned_id, ..Default::default() };
+                let options = ManagedIdentityCredentialOptions {
+                    user_assigned_id,
+                    ..Default::default()
+                };
                 ManagedIdentityCredential::new(Some(options)).map_err(|e| fail(e.to_string()))?
             }
-            CredentialConfig::WorkloadIdentity { client_id, tenant_id, token_file } => {
+            CredentialConfig::WorkloadIdentity {
+                client_id,
+                tenant_id,
+                token_file,
+            } => {
                 let options = WorkloadIdentityCredentialOptions {
                     client_id: client_id.clone(),
                     tenant_id: tenant_id.clone(),
@@ -105,12 +123,18 @@ impl Auth {
                 };
                 WorkloadIdentityCredential::new(Some(options)).map_err(|e| fail(e.to_string()))?
             }
-            CredentialConfig::ClientSecret { tenant_id, client_id, secret } => {
+            CredentialConfig::ClientSecret {
+                tenant_id,
+                client_id,
+                secret,
+            } => {
                 let tenant = env_or(tenant_id, "AZURE_TENANT_ID")?;
                 let client = env_or(client_id, "AZURE_CLIENT_ID")?;
-                let value = secret::resolve(secret, &format!("{key}.secret")).map_err(|e| fail(e.to_string()))?;
+                let value = secret::resolve(secret, &format!("{key}.secret"))
+                    .map_err(|e| fail(e.to_string()))?;
                 let value = azure_core::credentials::Secret::new(value.expose().to_owned());
-                ClientSecretCredential::new(&tenant, client, value, None).map_err(|e| fail(e.to_string()))?
+                ClientSecretCredential::new(&tenant, client, value, None)
+                    .map_err(|e| fail(e.to_string()))?
             }
             CredentialConfig::ConnectionString { connection_string } => {
                 let value = secret::resolve(connection_string, &format!("{key}.connection_string"))
@@ -143,7 +167,12 @@ pub struct Connector {
 
 impl Connector {
     /// A connector for a `[[eventhubs.hubs]]` entry.
-    pub fn for_hub(hub: &HubConfig, auth: Auth, timeout: Duration, backoff: (Duration, Duration)) -> Self {
+    pub fn for_hub(
+        hub: &HubConfig,
+        auth: Auth,
+        timeout: Duration,
+        backoff: (Duration, Duration),
+    ) -> Self {
         Connector {
             namespace: hub.namespace.clone(),
             hub: hub.hub.clone(),
@@ -156,7 +185,12 @@ impl Connector {
     }
 
     /// A connector for `[route.target]`.
-    pub fn for_target(target: &TargetHubConfig, auth: Auth, timeout: Duration, backoff: (Duration, Duration)) -> Self {
+    pub fn for_target(
+        target: &TargetHubConfig,
+        auth: Auth,
+        timeout: Duration,
+        backoff: (Duration, Duration),
+    ) -> Self {
         Connector {
             namespace: target.namespace.clone(),
             hub: target.hub.clone(),
@@ -182,11 +216,23 @@ impl Connector {
         if let Some(endpoint) = &self.endpoint {
             builder = builder.with_custom_endpoint(endpoint.clone());
         }
-        let what = format!("connecting to {} (consumer group {})", self.name(), self.consumer_group);
+        let what = format!(
+            "connecting to {} (consumer group {})",
+            self.name(),
+            self.consumer_group
+        );
         let open = async {
             match &self.auth {
-                Auth::Token(credential) => builder.open(&self.namespace, self.hub.clone(), credential.clone()).await,
-                Auth::ConnectionString(cs) => builder.open_with_connection_string(cs.expose(), Some(&self.hub)).await,
+                Auth::Token(credential) => {
+                    builder
+                        .open(&self.namespace, self.hub.clone(), credential.clone())
+                        .await
+                }
+                Auth::ConnectionString(cs) => {
+                    builder
+                        .open_with_connection_string(cs.expose(), Some(&self.hub))
+                        .await
+                }
             }
         };
         self.bounded(what, open).await
@@ -194,18 +240,28 @@ impl Connector {
 
     /// Opens a producer client on the hub.
     pub async fn producer(&self) -> Result<ProducerClient, ClientError> {
-        let mut builder =
-            ProducerClient::builder().with_retry_options(self.retry.clone()).with_application_id("kvwatch".to_owned());
+        let mut builder = ProducerClient::builder()
+            .with_retry_options(self.retry.clone())
+            .with_application_id("kvwatch".to_owned());
         if let Some(endpoint) = &self.endpoint {
             builder = builder.with_custom_endpoint(endpoint.clone());
         }
         let open = async {
             match &self.auth {
-                Auth::Token(credential) => builder.open(&self.namespace, &self.hub, credential.clone()).await,
-                Auth::ConnectionString(cs) => builder.open_with_connection_string(cs.expose(), Some(&self.hub)).await,
+                Auth::Token(credential) => {
+                    builder
+                        .open(&self.namespace, &self.hub, credential.clone())
+                        .await
+                }
+                Auth::ConnectionString(cs) => {
+                    builder
+                        .open_with_connection_string(cs.expose(), Some(&self.hub))
+                        .await
+                }
             }
         };
-        self.bounded(format!("connecting a producer to {}", self.name()), open).await
+        self.bounded(format!("connecting a producer to {}", self.name()), open)
+            .await
     }
 
     /// Awaits an SDK call for at most the connector's timeout.
@@ -217,7 +273,10 @@ impl Connector {
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(source)) => Err(ClientError::EventHubs { what, source }),
-            Err(_) => Err(ClientError::Timeout { what, after: self.timeout }),
+            Err(_) => Err(ClientError::Timeout {
+                what,
+                after: self.timeout,
+            }),
         }
     }
 }
@@ -225,6 +284,13 @@ impl Connector {
 /// The SDK's retries inside one connection attempt: a few, within our backoff, and
 /// never longer in all than the attempt's bound (our reader retries after that).
 fn retry_options((initial, max): (Duration, Duration), timeout: Duration) -> RetryOptions {
-    let ms = |d: Duration| azure_core::time::Duration::milliseconds(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    RetryOptions { initial_delay: ms(initial.min(max)), max_delay: ms(max), max_total_elapsed: ms(timeout), max_retries: 3 }
+    let ms = |d: Duration| {
+        azure_core::time::Duration::milliseconds(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    };
+    RetryOptions {
+        initial_delay: ms(initial.min(max)),
+        max_delay: ms(max),
+        max_total_elapsed: ms(timeout),
+        max_retries: 3,
+    }
 }

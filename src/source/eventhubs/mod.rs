@@ -80,12 +80,16 @@ pub struct Activity {
 impl Activity {
     /// Activity as of `now` (a reader starting counts as activity).
     pub fn new(now: DateTime<Utc>) -> Self {
-        Activity { last_event_micros: AtomicI64::new(now.timestamp_micros()), waiting: AtomicBool::new(false) }
+        Activity {
+            last_event_micros: AtomicI64::new(now.timestamp_micros()),
+            waiting: AtomicBool::new(false),
+        }
     }
 
     /// The reader took an event (or started) at `now`.
     pub fn touch(&self, now: DateTime<Utc>) {
-        self.last_event_micros.fetch_max(now.timestamp_micros(), Ordering::AcqRel);
+        self.last_event_micros
+            .fetch_max(now.timestamp_micros(), Ordering::AcqRel);
     }
 
     /// The reader is (or no longer is) waiting for room in the channel.
@@ -96,14 +100,19 @@ impl Activity {
     /// Whether the partition has been quiet for `idle_after` as of `now`, with
     /// nothing waiting to be taken.
     pub fn is_idle(&self, now: DateTime<Utc>, idle_after: chrono::Duration) -> bool {
-        let last = DateTime::from_timestamp_micros(self.last_event_micros.load(Ordering::Acquire)).unwrap_or(now);
+        let last = DateTime::from_timestamp_micros(self.last_event_micros.load(Ordering::Acquire))
+            .unwrap_or(now);
         !self.waiting.load(Ordering::Acquire) && now - last >= idle_after
     }
 }
 
 /// Sends [`SourceMsg::Tick`] every `every` until `cancel` fires or the channel's
 /// consumer is gone (ticks are dropped while the channel is full).
-pub async fn ticks(tx: tokio::sync::mpsc::Sender<SourceMsg>, every: std::time::Duration, cancel: tokio_util::sync::CancellationToken) {
+pub async fn ticks(
+    tx: tokio::sync::mpsc::Sender<SourceMsg>,
+    every: std::time::Duration,
+    cancel: tokio_util::sync::CancellationToken,
+) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -130,10 +139,16 @@ mod tests {
         assert!(!a.is_idle(t0 + chrono::Duration::seconds(59), minute));
         assert!(a.is_idle(t0 + minute, minute));
         a.set_waiting(true);
-        assert!(!a.is_idle(t0 + minute * 5, minute), "held back by backpressure");
+        assert!(
+            !a.is_idle(t0 + minute * 5, minute),
+            "held back by backpressure"
+        );
         a.set_waiting(false);
         a.touch(t0 + minute * 5);
         a.touch(t0);
-        assert!(!a.is_idle(t0 + minute * 5, minute), "touches never go back in time");
+        assert!(
+            !a.is_idle(t0 + minute * 5, minute),
+            "touches never go back in time"
+        );
     }
 }

@@ -35,7 +35,12 @@ impl PartitionSlot {
             hub,
             hub_name: connector.hub.clone(),
             partition: partition.to_owned(),
-            key: partition_key(&connector.namespace, &connector.hub, &connector.consumer_group, partition),
+            key: partition_key(
+                &connector.namespace,
+                &connector.hub,
+                &connector.consumer_group,
+                partition,
+            ),
         }
     }
 }
@@ -54,7 +59,11 @@ pub async fn list_partitions(
         match ask_partitions(connector).await {
             Ok(ids) => break ids,
             Err(e) => {
-                tracing::error!("cannot list the partitions of {}: {e}; retrying in {}", connector.name(), humantime::format_duration(delay));
+                tracing::error!(
+                    "cannot list the partitions of {}: {e}; retrying in {}",
+                    connector.name(),
+                    humantime::format_duration(delay)
+                );
                 tokio::select! {
                     () = cancel.cancelled() => return Ok(None),
                     () = tokio::time::sleep(delay) => {}
@@ -69,7 +78,11 @@ pub async fn list_partitions(
     if let Some(missing) = wanted.iter().find(|w| !ids.contains(w)) {
         return Err(ClientError::Config {
             key: "partitions".to_owned(),
-            message: format!("{} has no partition {missing:?} (it has {})", connector.name(), ids.join(", ")),
+            message: format!(
+                "{} has no partition {missing:?} (it has {})",
+                connector.name(),
+                ids.join(", ")
+            ),
         });
     }
     Ok(Some(wanted.to_vec()))
@@ -78,7 +91,11 @@ pub async fn list_partitions(
 async fn ask_partitions(connector: &Connector) -> Result<Vec<String>, ClientError> {
     let client = connector.consumer().await?;
     let what = format!("reading the properties of {}", connector.name());
-    let properties = connector.bounded(what, client.get_eventhub_properties()).await;
-    let _ = connector.bounded("closing".to_owned(), client.close()).await;
+    let properties = connector
+        .bounded(what, client.get_eventhub_properties())
+        .await;
+    let _ = connector
+        .bounded("closing".to_owned(), client.close())
+        .await;
     Ok(properties?.partition_ids)
 }

@@ -59,11 +59,20 @@ impl Progress {
                 position: PartitionPosition::default(),
             })
             .collect();
-        Progress { partitions, lateness, idle_after, watermark: None }
+        Progress {
+            partitions,
+            lateness,
+            idle_after,
+            watermark: None,
+        }
     }
 
     /// Restores a checkpoint: the watermark, and each partition's position.
-    pub fn restore(&mut self, watermark: Option<DateTime<Utc>>, positions: Vec<Option<PartitionPosition>>) {
+    pub fn restore(
+        &mut self,
+        watermark: Option<DateTime<Utc>>,
+        positions: Vec<Option<PartitionPosition>>,
+    ) {
         self.watermark = watermark;
         for (p, position) in self.partitions.iter_mut().zip(positions) {
             p.position = position.unwrap_or_default();
@@ -87,7 +96,9 @@ impl Progress {
     /// The cut for a body about to be taken: `Some(t)` when it is read again after a
     /// restart and its events at or before `t` were already processed.
     pub fn cut_for(&self, slot: usize, sequence: i64) -> Option<DateTime<Utc>> {
-        self.partitions.get(slot).and_then(|p| p.position.cut_for(sequence))
+        self.partitions
+            .get(slot)
+            .and_then(|p| p.position.cut_for(sequence))
     }
 
     /// A body was taken; `newest` is its newest event time.
@@ -132,7 +143,11 @@ impl Progress {
             oldest = Some(oldest.map_or(n, |o| o.min(n)));
             active = true;
         }
-        let candidate = if active { oldest.map(|o| o - self.lateness) } else { newest_seen };
+        let candidate = if active {
+            oldest.map(|o| o - self.lateness)
+        } else {
+            newest_seen
+        };
         candidate.filter(|c| self.watermark.is_none_or(|w| *c > w))
     }
 
@@ -156,14 +171,25 @@ impl Progress {
         self.partitions
             .iter()
             .map(|p| {
-                let mut position = PartitionPosition { resume_after: p.position.resume_after, replay: Vec::new() };
+                let mut position = PartitionPosition {
+                    resume_after: p.position.resume_after,
+                    replay: Vec::new(),
+                };
                 if let (Some(taken), Some(watermark)) = (p.taken, self.watermark) {
                     if position.resume_after.is_none_or(|r| taken > r) {
-                        position.replay.push(ReplayCut { through: taken, watermark });
+                        position.replay.push(ReplayCut {
+                            through: taken,
+                            watermark,
+                        });
                     }
                 }
                 let done = p.taken.max(position.resume_after);
-                position.replay.extend(p.position.replay.iter().filter(|c| done.is_none_or(|d| c.through > d)));
+                position.replay.extend(
+                    p.position
+                        .replay
+                        .iter()
+                        .filter(|c| done.is_none_or(|d| c.through > d)),
+                );
                 position
             })
             .collect()
@@ -180,14 +206,25 @@ mod tests {
 
     fn progress(n: usize, now: DateTime<Utc>) -> (Progress, Vec<Arc<Activity>>) {
         let activities: Vec<_> = (0..n).map(|_| Arc::new(Activity::new(now))).collect();
-        (Progress::new(activities.clone(), Duration::minutes(15), Duration::minutes(1)), activities)
+        (
+            Progress::new(
+                activities.clone(),
+                Duration::minutes(15),
+                Duration::minutes(1),
+            ),
+            activities,
+        )
     }
 
     #[test]
     fn the_slowest_active_partition_sets_the_watermark() {
         let (mut p, _) = progress(2, t(0));
         p.taken(0, 0, Some(t(100)));
-        assert_eq!(p.next_watermark(t(0)), None, "partition 1 has delivered nothing and is not idle");
+        assert_eq!(
+            p.next_watermark(t(0)),
+            None,
+            "partition 1 has delivered nothing and is not idle"
+        );
         p.taken(1, 0, Some(t(60)));
         assert_eq!(p.next_watermark(t(0)), Some(t(45)));
         p.advanced(t(45));
@@ -202,13 +239,33 @@ mod tests {
         p.taken(0, 0, Some(t(100)));
         p.taken(1, 0, Some(t(60)));
         activities[0].touch(t(1));
-        assert_eq!(p.next_watermark(t(1)), Some(t(45)), "partition 1 is quiet but not idle yet");
-        assert_eq!(p.next_watermark(t(1) + Duration::seconds(30)), Some(t(85)), "partition 1 is idle");
-        assert_eq!(p.next_watermark(t(3)), Some(t(100)), "every partition is idle");
+        assert_eq!(
+            p.next_watermark(t(1)),
+            Some(t(45)),
+            "partition 1 is quiet but not idle yet"
+        );
+        assert_eq!(
+            p.next_watermark(t(1) + Duration::seconds(30)),
+            Some(t(85)),
+            "partition 1 is idle"
+        );
+        assert_eq!(
+            p.next_watermark(t(3)),
+            Some(t(100)),
+            "every partition is idle"
+        );
         activities[1].set_waiting(true);
-        assert_eq!(p.next_watermark(t(3)), Some(t(45)), "held back by backpressure is not idle");
+        assert_eq!(
+            p.next_watermark(t(3)),
+            Some(t(45)),
+            "held back by backpressure is not idle"
+        );
         p.lost(1);
-        assert_eq!(p.next_watermark(t(1)), Some(t(85)), "lost partitions do not count");
+        assert_eq!(
+            p.next_watermark(t(1)),
+            Some(t(85)),
+            "lost partitions do not count"
+        );
         assert_eq!(p.owned(), 1);
     }
 
@@ -221,26 +278,60 @@ mod tests {
         p.taken(0, 7, Some(t(30)));
         p.taken(0, 8, Some(t(12)));
         p.advanced(t(20));
-        let cut = ReplayCut { through: 8, watermark: t(20) };
-        assert_eq!(p.positions(), [PartitionPosition { resume_after: Some(6), replay: vec![cut] }]);
+        let cut = ReplayCut {
+            through: 8,
+            watermark: t(20),
+        };
+        assert_eq!(
+            p.positions(),
+            [PartitionPosition {
+                resume_after: Some(6),
+                replay: vec![cut]
+            }]
+        );
         p.advanced(t(30));
-        assert_eq!(p.positions()[0], PartitionPosition { resume_after: Some(8), replay: vec![] });
+        assert_eq!(
+            p.positions()[0],
+            PartitionPosition {
+                resume_after: Some(8),
+                replay: vec![]
+            }
+        );
     }
 
     #[test]
     fn restored_cuts_survive_until_the_bodies_are_read_again() {
         let (mut p, _) = progress(1, t(0));
-        let restored = PartitionPosition { resume_after: Some(4), replay: vec![ReplayCut { through: 9, watermark: t(20) }] };
+        let restored = PartitionPosition {
+            resume_after: Some(4),
+            replay: vec![ReplayCut {
+                through: 9,
+                watermark: t(20),
+            }],
+        };
         p.restore(Some(t(20)), vec![Some(restored.clone())]);
         p.started(0, Some(4));
-        assert_eq!(p.positions()[0], restored, "nothing read yet: the checkpoint stays as it was");
+        assert_eq!(
+            p.positions()[0],
+            restored,
+            "nothing read yet: the checkpoint stays as it was"
+        );
         assert_eq!((p.cut_for(0, 5), p.cut_for(0, 10)), (Some(t(20)), None));
         p.taken(0, 5, Some(t(30)));
         p.taken(0, 6, Some(t(50)));
         p.advanced(t(35));
         let expected = PartitionPosition {
             resume_after: Some(5),
-            replay: vec![ReplayCut { through: 6, watermark: t(35) }, ReplayCut { through: 9, watermark: t(20) }],
+            replay: vec![
+                ReplayCut {
+                    through: 6,
+                    watermark: t(35),
+                },
+                ReplayCut {
+                    through: 9,
+                    watermark: t(20),
+                },
+            ],
         };
         assert_eq!(p.positions()[0], expected);
     }

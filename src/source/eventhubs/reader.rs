@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azure_messaging_eventhubs::error::ErrorKind;
-use azure_messaging_eventhubs::{ConsumerClient, EventReceiver, OpenReceiverOptions, StartLocation, StartPosition};
+use azure_messaging_eventhubs::{
+    ConsumerClient, EventReceiver, OpenReceiverOptions, StartLocation, StartPosition,
+};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -68,7 +70,11 @@ enum End {
 
 /// Reads one partition into `tx` until `cancel` fires, the channel closes, or the
 /// partition is taken by another reader.
-pub async fn read_partition(settings: ReaderSettings, tx: mpsc::Sender<SourceMsg>, cancel: CancellationToken) {
+pub async fn read_partition(
+    settings: ReaderSettings,
+    tx: mpsc::Sender<SourceMsg>,
+    cancel: CancellationToken,
+) {
     let mut last = settings.resume_after;
     let mut started = false;
     let (initial, max) = settings.backoff;
@@ -81,7 +87,12 @@ pub async fn read_partition(settings: ReaderSettings, tx: mpsc::Sender<SourceMsg
                     partition = %settings.partition, hub = %settings.connector.name(),
                     "partition taken by another reader (owner level): {reason}; this process stops reading it"
                 );
-                let _ = tx.send(SourceMsg::Lost { slot: settings.slot, reason }).await;
+                let _ = tx
+                    .send(SourceMsg::Lost {
+                        slot: settings.slot,
+                        reason,
+                    })
+                    .await;
                 return;
             }
             End::Failed { error, progressed } => {
@@ -125,7 +136,14 @@ async fn attempt(
             // resumes here instead of skipping what arrived meanwhile.
             *last = last_enqueued(s, &client).await;
         }
-        if tx.send(SourceMsg::Started { slot: s.slot, resume_after: *last }).await.is_err() {
+        if tx
+            .send(SourceMsg::Started {
+                slot: s.slot,
+                resume_after: *last,
+            })
+            .await
+            .is_err()
+        {
             close(s, client, None).await;
             return End::Stop;
         }
@@ -138,11 +156,18 @@ async fn attempt(
         receive_timeout: None,
     };
     let open = client.open_receiver_on_partition(s.partition.clone(), Some(options));
-    let receiver = match s.connector.bounded(format!("opening partition {}", s.partition), open).await {
+    let receiver = match s
+        .connector
+        .bounded(format!("opening partition {}", s.partition), open)
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             close(s, client, None).await;
-            return End::Failed { error: e.to_string(), progressed: false };
+            return End::Failed {
+                error: e.to_string(),
+                progressed: false,
+            };
         }
     };
     let end = forward(s, &client, &receiver, last, tx, cancel).await;
@@ -161,7 +186,8 @@ async fn forward(
 ) -> End {
     let mut progressed = false;
     let mut events = std::pin::pin!(receiver.stream_events());
-    let mut lag = tokio::time::interval_at(tokio::time::Instant::now() + s.lag_interval, s.lag_interval);
+    let mut lag =
+        tokio::time::interval_at(tokio::time::Instant::now() + s.lag_interval, s.lag_interval);
     lag.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let item = tokio::select! {
@@ -174,9 +200,21 @@ async fn forward(
             item = events.next() => item,
         };
         let event = match item {
-            None => return End::Failed { error: "the event stream ended".to_owned(), progressed },
-            Some(Err(e)) if matches!(e.kind, ErrorKind::ConsumerDisconnected(_)) => return End::Lost(e.to_string()),
-            Some(Err(e)) => return End::Failed { error: e.to_string(), progressed },
+            None => {
+                return End::Failed {
+                    error: "the event stream ended".to_owned(),
+                    progressed,
+                }
+            }
+            Some(Err(e)) if matches!(e.kind, ErrorKind::ConsumerDisconnected(_)) => {
+                return End::Lost(e.to_string())
+            }
+            Some(Err(e)) => {
+                return End::Failed {
+                    error: e.to_string(),
+                    progressed,
+                }
+            }
             Some(Ok(event)) => event,
         };
         s.activity.touch(s.clock.now());
@@ -191,7 +229,11 @@ async fn forward(
             slot: s.slot,
             sequence,
             enqueued: event.enqueued_time().map(DateTime::<Utc>::from),
-            bytes: event.event_data().body().map(<[u8]>::to_vec).unwrap_or_default(),
+            bytes: event
+                .event_data()
+                .body()
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
         };
         s.activity.set_waiting(true);
         let sent = tokio::select! {
@@ -217,12 +259,19 @@ fn start_position(last: Option<i64>, start: StartConfig) -> StartPosition {
         (None, StartConfig::Earliest) => (StartLocation::Earliest, false),
         (None, StartConfig::EnqueuedAt(t)) => (StartLocation::EnqueuedTime(t.into()), true),
     };
-    StartPosition { location, inclusive }
+    StartPosition {
+        location,
+        inclusive,
+    }
 }
 
 async fn last_enqueued(s: &ReaderSettings, client: &ConsumerClient) -> Option<i64> {
     let what = format!("reading partition {} properties", s.partition);
-    match s.connector.bounded(what, client.get_partition_properties(&s.partition)).await {
+    match s
+        .connector
+        .bounded(what, client.get_partition_properties(&s.partition))
+        .await
+    {
         Ok(p) => Some(p.last_enqueued_sequence_number),
         Err(e) => {
             tracing::warn!("{e}; starting from the service's latest position instead");
@@ -234,10 +283,19 @@ async fn last_enqueued(s: &ReaderSettings, client: &ConsumerClient) -> Option<i6
 async fn report_lag(s: &ReaderSettings, client: &ConsumerClient, last: Option<i64>) {
     let Some(metrics) = &s.metrics else { return };
     let what = format!("reading partition {} properties", s.partition);
-    match s.connector.bounded(what, client.get_partition_properties(&s.partition)).await {
+    match s
+        .connector
+        .bounded(what, client.get_partition_properties(&s.partition))
+        .await
+    {
         Ok(p) => {
-            let behind = p.last_enqueued_sequence_number - last.unwrap_or(p.beginning_sequence_number - 1);
-            metrics.partition_lag(&s.connector.hub, &s.partition, u64::try_from(behind).unwrap_or(0));
+            let behind =
+                p.last_enqueued_sequence_number - last.unwrap_or(p.beginning_sequence_number - 1);
+            metrics.partition_lag(
+                &s.connector.hub,
+                &s.partition,
+                u64::try_from(behind).unwrap_or(0),
+            );
         }
         Err(e) => tracing::debug!("lag not updated: {e}"),
     }
@@ -246,11 +304,19 @@ async fn report_lag(s: &ReaderSettings, client: &ConsumerClient, last: Option<i6
 /// Closes the receiver (its stream already dropped) and the client, each bounded.
 async fn close(s: &ReaderSettings, client: ConsumerClient, receiver: Option<EventReceiver>) {
     if let Some(r) = receiver {
-        if let Err(e) = s.connector.bounded("closing a receiver".to_owned(), r.close()).await {
+        if let Err(e) = s
+            .connector
+            .bounded("closing a receiver".to_owned(), r.close())
+            .await
+        {
             tracing::debug!("{e}");
         }
     }
-    if let Err(e) = s.connector.bounded("closing a client".to_owned(), client.close()).await {
+    if let Err(e) = s
+        .connector
+        .bounded("closing a client".to_owned(), client.close())
+        .await
+    {
         tracing::debug!("{e}");
     }
 }

@@ -45,7 +45,9 @@ pub const SIGNING: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Awaits `future`, failing the test if it takes longer than [`STEP`].
 pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(STEP, future).await.unwrap_or_else(|_| panic!("timed out after {STEP:?}: {what}"))
+    tokio::time::timeout(STEP, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {STEP:?}: {what}"))
 }
 
 /// Sends `tracing` output to the test's captured output; `RUST_LOG` filters it.
@@ -58,10 +60,14 @@ pub fn init_tracing() {
 }
 
 /// Starts the stand-in with these hubs (name, partitions).
-pub async fn standin(hubs: &[(&str, u32)]) -> EventHubStandin {
+pub async fn standin(hubs: &[(&str, usize)]) -> EventHubStandin {
     init_tracing();
-    let config = hubs.iter().fold(StandinConfig::new(), |c, (name, n)| c.with_hub(name, *n));
-    within("start the stand-in", EventHubStandin::start(config)).await.expect("the stand-in starts")
+    let config = hubs
+        .iter()
+        .fold(StandinConfig::new(), |c, (name, n)| c.with_hub(*name, *n));
+    within("start the stand-in", EventHubStandin::start(config))
+        .await
+        .expect("the stand-in starts")
 }
 
 /// A webhook receiver keeping every alert it is sent (duplicates included) and the
@@ -76,12 +82,24 @@ pub struct Hook {
 impl Hook {
     /// Listens on 127.0.0.1:0.
     pub async fn start() -> Hook {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the webhook receiver");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the webhook receiver");
         let addr = listener.local_addr().expect("address");
         let (count, _) = watch::channel(0);
-        let hook = Hook { addr, got: Arc::default(), count };
-        let app = Router::new().route("/hook", post(receive)).with_state(hook.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.expect("serve the webhook receiver") });
+        let hook = Hook {
+            addr,
+            got: Arc::default(),
+            count,
+        };
+        let app = Router::new()
+            .route("/hook", post(receive))
+            .with_state(hook.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .await
+                .expect("serve the webhook receiver")
+        });
         hook
     }
 
@@ -92,7 +110,12 @@ impl Hook {
 
     /// Every alert received, in arrival order.
     pub fn alerts(&self) -> Vec<Alert> {
-        self.got.lock().expect("lock").iter().map(|(a, _)| a.clone()).collect()
+        self.got
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(a, _)| a.clone())
+            .collect()
     }
 
     /// Every alert with the instant it arrived.
@@ -103,7 +126,12 @@ impl Hook {
     /// Waits until at least `n` alerts arrived.
     pub async fn wait_for(&self, n: usize) {
         let mut rx = self.count.subscribe();
-        within(&format!("{n} alerts at the webhook"), rx.wait_for(|c| *c >= n)).await.expect("receiver alive");
+        within(
+            &format!("{n} alerts at the webhook"),
+            rx.wait_for(|c| *c >= n),
+        )
+        .await
+        .expect("receiver alive");
     }
 }
 
@@ -123,7 +151,12 @@ async fn receive(State(hook): State<Hook>, body: axum::body::Bytes) -> StatusCod
 }
 
 /// One `[[eventhubs.hubs]]` table reading `hub` through consumer group `kvwatch`.
-pub fn hub_toml(standin: &EventHubStandin, hub: &str, partitions: &[&str], owner_level: Option<i64>) -> String {
+pub fn hub_toml(
+    standin: &EventHubStandin,
+    hub: &str,
+    partitions: &[&str],
+    owner_level: Option<i64>,
+) -> String {
     let mut t = format!(
         "[[eventhubs.hubs]]\nnamespace = {:?}\nhub = {hub:?}\nconsumer_group = \"kvwatch\"\nendpoint = {:?}\nstart = \"earliest\"\nprefetch = 50\n",
         standin.namespace(),
@@ -170,20 +203,29 @@ pub async fn start_live(config: &Config, output: Option<PathBuf>) -> Live {
         config: config.clone(),
         output,
         metrics: kvwatch::app::metrics::MetricsOptions {
-            out: Some(std::env::temp_dir().join(format!("kvwatch-live-{}.prom", std::process::id()))),
+            out: Some(
+                std::env::temp_dir().join(format!("kvwatch-live-{}.prom", std::process::id())),
+            ),
             ..Default::default()
         },
         credential: Some(StaticTokenCredential::shared()),
         clock: Arc::new(SystemClock),
     };
-    within("start kvwatch run", Live::start(opts)).await.expect("kvwatch run starts")
+    within("start kvwatch run", Live::start(opts))
+        .await
+        .expect("kvwatch run starts")
 }
 
 /// Waits until the run's status satisfies `done`, and returns it.
-pub async fn wait_status(live: &Live, what: &str, done: impl Fn(&LiveStatus) -> bool) -> LiveStatus {
+pub async fn wait_status(
+    live: &Live,
+    what: &str,
+    done: impl Fn(&LiveStatus) -> bool,
+) -> LiveStatus {
     let mut rx = live.status();
     let got = within(what, rx.wait_for(|s| done(s))).await;
-    got.map(|s| s.clone()).unwrap_or_else(|_| panic!("the run ended before: {what}"))
+    got.map(|s| s.clone())
+        .unwrap_or_else(|_| panic!("the run ended before: {what}"))
 }
 
 /// Expands compact event groups (a TOML array of `[[events]]`) into records.
@@ -204,7 +246,11 @@ pub fn body<'a>(records: impl IntoIterator<Item = &'a String>) -> Vec<u8> {
 
 /// Records in time order, cut into bodies of `per_body`, dealt to `partitions`
 /// partitions in turn: per partition, its bodies in order.
-pub fn deal(records: &[(DateTime<Utc>, String)], per_body: usize, partitions: usize) -> Vec<Vec<Vec<u8>>> {
+pub fn deal(
+    records: &[(DateTime<Utc>, String)],
+    per_body: usize,
+    partitions: usize,
+) -> Vec<Vec<Vec<u8>>> {
     let mut out = vec![Vec::new(); partitions];
     for (i, chunk) in records.chunks(per_body).enumerate() {
         out[i % partitions].push(body(chunk.iter().map(|(_, r)| r)));
@@ -215,7 +261,9 @@ pub fn deal(records: &[(DateTime<Utc>, String)], per_body: usize, partitions: us
 /// A benign record at `at` (the SDK's challenge: never counted by any detector),
 /// used to move every partition's event time past everything else.
 pub fn sentinel(at: &str) -> Vec<u8> {
-    let r = records(&format!("[[events]]\nat = {at:?}\nop = \"Authentication\"\nstatus = 401\nip = \"10.9.9.9\"\n"));
+    let r = records(&format!(
+        "[[events]]\nat = {at:?}\nop = \"Authentication\"\nstatus = 401\nip = \"10.9.9.9\"\n"
+    ));
     body(r.iter().map(|(_, r)| r))
 }
 
@@ -231,10 +279,17 @@ pub fn reference_alerts(config: &Config, bodies: &[Vec<u8>]) -> Vec<Alert> {
         ..Default::default()
     };
     let engine = Engine::from_config(config).expect("detectors");
-    let mut pipeline = Pipeline::new(settings, engine, Box::new(collect.clone()), Observers::default());
+    let mut pipeline = Pipeline::new(
+        settings,
+        engine,
+        Box::new(collect.clone()),
+        Observers::default(),
+    );
     for (i, b) in bodies.iter().enumerate() {
         let origin = Origin::Inline(format!("body {i}"));
-        pipeline.ingest(&origin, b, Format::EventHubs).expect("ingest");
+        pipeline
+            .ingest(&origin, b, Format::EventHubs)
+            .expect("ingest");
     }
     pipeline.finish().expect("finish");
     collect.alerts()
@@ -250,7 +305,10 @@ pub fn ids(alerts: &[Alert]) -> Vec<String> {
 /// Reads a JSON Lines alert file.
 pub fn read_alerts(path: &Path) -> Vec<Alert> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("an alert")).collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("an alert"))
+        .collect()
 }
 
 /// An hour of a tenant with three principals probing secrets (each raising a
@@ -318,7 +376,7 @@ ip = "81.2.69.162"
 object = "secrets/c-{i}"
 "#,
     );
-    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.sort_by_key(|a| a.0);
     all
 }
 
@@ -329,7 +387,10 @@ pub const AFTER_THE_HOUR: &str = "2024-05-06T13:00:00Z";
 pub async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + STEP;
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out after {STEP:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {STEP:?} waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

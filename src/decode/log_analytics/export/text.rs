@@ -30,7 +30,10 @@ pub fn query_response(rows: &[Value]) -> Value {
     let descriptors: Vec<Value> = columns
         .iter()
         .map(|name| {
-            let first = rows.iter().filter_map(|r| r.get(name.as_str())).find(|v| !v.is_null());
+            let first = rows
+                .iter()
+                .filter_map(|r| r.get(name.as_str()))
+                .find(|v| !v.is_null());
             serde_json::json!({ "name": name, "type": column_type(name, first) })
         })
         .collect();
@@ -73,14 +76,18 @@ pub fn to_csv(rows: &[Value], style: CsvStyle) -> Result<String, ExportError> {
         out.write_record(columns.iter().map(|name| {
             let cell = row.get(name.as_str());
             match (cell, style) {
-                (Some(Value::String(s)), CsvStyle::Portal) if is_time_column(name) => portal_time(s),
+                (Some(Value::String(s)), CsvStyle::Portal) if is_time_column(name) => {
+                    portal_time(s)
+                }
                 (None | Some(Value::Null), _) => String::new(),
                 (Some(Value::String(s)), _) => s.clone(),
                 (Some(other), _) => other.to_string(),
             }
         }))?;
     }
-    let bytes = out.into_inner().map_err(|e| ExportError::Io(e.into_error()))?;
+    let bytes = out
+        .into_inner()
+        .map_err(|e| ExportError::Io(e.into_error()))?;
     Ok(String::from_utf8(bytes)?)
 }
 
@@ -104,7 +111,10 @@ fn is_time_column(name: &str) -> bool {
 /// `2024-11-02T09:12:25.0852453Z` → `11/2/2024, 9:12:25.085 AM` (the portal's export).
 fn portal_time(iso: &str) -> String {
     match DateTime::parse_from_rfc3339(iso) {
-        Ok(t) => t.naive_utc().format("%-m/%-d/%Y, %-I:%M:%S%.3f %p").to_string(),
+        Ok(t) => t
+            .naive_utc()
+            .format("%-m/%-d/%Y, %-I:%M:%S%.3f %p")
+            .to_string(),
         Err(_) => iso.to_owned(),
     }
 }
@@ -117,14 +127,32 @@ mod tests {
 
     #[test]
     fn times_csv_and_tables() {
-        assert_eq!(portal_time("2024-11-02T21:12:25.0852453Z"), "11/2/2024, 9:12:25.085 PM");
+        assert_eq!(
+            portal_time("2024-11-02T21:12:25.0852453Z"),
+            "11/2/2024, 9:12:25.085 PM"
+        );
         // Keys whose insertion and sorted orders agree, so map ordering cannot matter.
-        let rows = [json!({"Alpha": true, "TimeGenerated": "2024-11-02T09:12:25.0852453Z"}), json!({"Zeta": {"x": "a,b"}})];
+        let rows = [
+            json!({"Alpha": true, "TimeGenerated": "2024-11-02T09:12:25.0852453Z"}),
+            json!({"Zeta": {"x": "a,b"}}),
+        ];
         assert_eq!(to_csv(&rows, CsvStyle::Plain).unwrap(), "Alpha,TimeGenerated,Zeta\ntrue,2024-11-02T09:12:25.0852453Z,\n,,\"{\"\"x\"\":\"\"a,b\"\"}\"\n");
-        assert_eq!(to_csv(&rows[..1], CsvStyle::Portal).unwrap(), "Alpha,TimeGenerated [UTC]\ntrue,\"11/2/2024, 9:12:25.085 AM\"\n");
+        assert_eq!(
+            to_csv(&rows[..1], CsvStyle::Portal).unwrap(),
+            "Alpha,TimeGenerated [UTC]\ntrue,\"11/2/2024, 9:12:25.085 AM\"\n"
+        );
         let resp = query_response(&rows);
-        assert_eq!(resp["tables"][0]["columns"][0], json!({"name": "Alpha", "type": "bool"}));
-        assert_eq!(resp["tables"][0]["columns"][1], json!({"name": "TimeGenerated", "type": "datetime"}));
-        assert_eq!(resp["tables"][0]["rows"][1], json!([null, null, "{\"x\":\"a,b\"}"]));
+        assert_eq!(
+            resp["tables"][0]["columns"][0],
+            json!({"name": "Alpha", "type": "bool"})
+        );
+        assert_eq!(
+            resp["tables"][0]["columns"][1],
+            json!({"name": "TimeGenerated", "type": "datetime"})
+        );
+        assert_eq!(
+            resp["tables"][0]["rows"][1],
+            json!([null, null, "{\"x\":\"a,b\"}"])
+        );
     }
 }

@@ -1,0 +1,186 @@
+//! `kvwatch report` end to end, without a browser: the three formats carry the same
+//! content, the report's incidents are exactly the alerts replay prints, and
+//! `--principal` narrows it. (The browser test is tests/report_browser.rs; the
+//! timing against replay is tests/report_timing.rs.)
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use kvwatch::cli::args::{Command, RawArgs};
+use serde_json::Value;
+
+fn samples() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real-samples")
+}
+
+fn run(args: &[&str]) -> anyhow::Result<kvwatch::app::report::ReportOutcome> {
+    let mut argv = vec!["kvwatch", "report", "--no-progress"];
+    argv.extend_from_slice(args);
+    let raw = RawArgs::try_parse_from(&argv)?;
+    let Command::Report(raw) = raw.command else {
+        anyhow::bail!("not a report")
+    };
+    kvwatch::app::report::report(kvwatch::cli::report::validate(raw)?)
+}
+
+fn replay_alerts(out: &std::path::Path) -> Vec<Value> {
+    let samples = samples();
+    let argv = [
+        "kvwatch",
+        "replay",
+        "--no-progress",
+        samples.to_str().unwrap_or(""),
+        "-o",
+        out.to_str().unwrap_or(""),
+    ];
+    let raw = RawArgs::try_parse_from(argv).expect("replay arguments");
+    let Command::Replay(raw) = raw.command else {
+        panic!("not a replay")
+    };
+    kvwatch::app::replay::replay(kvwatch::cli::replay::validate(raw).expect("valid"))
+        .expect("replay runs");
+    std::fs::read_to_string(out)
+        .expect("alerts")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an alert"))
+        .collect()
+}
+
+#[test]
+fn json_markdown_and_html_carry_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let md = dir.path().join("r.md");
+    let html = dir.path().join("r.html");
+    let s = samples();
+    let s = s.to_str().unwrap();
+    let outcome = run(&[s, "--out", json.to_str().unwrap()]).expect("json report");
+    run(&[s, "--out", md.to_str().unwrap()]).expect("md report");
+    run(&[s, "--format", "html", "--out", html.to_str().unwrap()]).expect("html report");
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap())
+        .expect("the JSON form is JSON");
+    for key in [
+        "period",
+        "totals",
+        "incidents",
+        "findings",
+        "principals",
+        "vaults",
+        "checks",
+        "notes",
+    ] {
+        assert!(model.get(key).is_some(), "{key} missing");
+    }
+    let findings = model["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), outcome.findings);
+    assert!(
+        !findings.is_empty(),
+        "the real samples show hygiene findings"
+    );
+    let md = std::fs::read_to_string(&md).unwrap();
+    let html = std::fs::read_to_string(&html).unwrap();
+    for f in findings {
+        let id = f["id"].as_str().unwrap();
+        assert!(
+            html.contains(&kvwatch::report::html::esc(id)),
+            "{id} in the HTML"
+        );
+        assert!(
+            md.contains(&kvwatch::report::markdown::md(id)),
+            "{id} in the Markdown"
+        );
+    }
+    assert!(md.starts_with("# Key Vault activity and hygiene report"));
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains(kvwatch::report::html::CSP));
+}
+
+#[test]
+fn incidents_are_exactly_the_replayed_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let alerts = replay_alerts(&dir.path().join("alerts.jsonl"));
+    let json = dir.path().join("r.json");
+    run(&[samples().to_str().unwrap(), "--out", json.to_str().unwrap()]).expect("report");
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let mut in_report: Vec<String> = model["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| {
+            i["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["id"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let mut replayed: Vec<String> = alerts
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    in_report.sort();
+    replayed.sort();
+    assert_eq!(in_report, replayed);
+}
+
+#[test]
+fn principal_narrows_sections_and_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all.json");
+    run(&[samples().to_str().unwrap(), "--out", all.to_str().unwrap()]).expect("report");
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&all).unwrap()).unwrap();
+    let principals = model["principals"].as_array().unwrap();
+    assert!(principals.len() > 1);
+    let pick = principals
+        .iter()
+        .find(|p| p["upn"].is_string())
+        .expect("a principal with a UPN");
+    let upn = pick["upn"].as_str().unwrap().to_uppercase();
+    let one = dir.path().join("one.json");
+    run(&[
+        samples().to_str().unwrap(),
+        "--principal",
+        &upn,
+        "--out",
+        one.to_str().unwrap(),
+    ])
+    .expect("report");
+    let narrowed: Value = serde_json::from_str(&std::fs::read_to_string(&one).unwrap()).unwrap();
+    let sections = narrowed["principals"].as_array().unwrap();
+    assert_eq!(sections.len(), 1, "one section for {upn}");
+    assert_eq!(sections[0]["identity"], pick["identity"]);
+    for f in narrowed["findings"].as_array().unwrap() {
+        let p = &f["subject"]["principal"];
+        assert!(p.is_null() || *p == pick["identity"], "{f}");
+    }
+    for i in narrowed["incidents"].as_array().unwrap() {
+        assert_eq!(i["identity"], pick["identity"]);
+    }
+}
+
+#[test]
+fn bad_arguments_say_what_to_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.md");
+    let err = run(&[
+        samples().to_str().unwrap(),
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("--format"), "{err}");
+    let err = run(&[samples().to_str().unwrap(), "--format", "pdf"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("html, md or json"), "{err}");
+    let err = run(&[
+        samples().to_str().unwrap(),
+        "--out",
+        "/no/such/folder/r.html",
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("folder does not exist"), "{err}");
+}
