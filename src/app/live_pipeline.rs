@@ -85,6 +85,16 @@ impl Observer for AlertCounter {
     }
 }
 
+/// Bodies taken since the status was last published: published together with the
+/// watermark they moved, so a watcher never sees one without the other.
+#[derive(Debug, Default)]
+struct Taken {
+    bodies: u64,
+    records: u64,
+    refused: u64,
+    skipped: u64,
+}
+
 /// The pipeline thread's state.
 pub struct LiveLoop {
     /// The shared pipeline.
@@ -116,6 +126,7 @@ impl LiveLoop {
         let mut last_checkpoint = self.clock.now();
         let mut started = vec![false; self.slots.len()];
         let mut lost_any = false;
+        let mut taken = Taken::default();
         self.status.send_modify(|s| s.owned = self.slots.len());
         let end = loop {
             let Some(first) = rx.blocking_recv() else {
@@ -125,7 +136,7 @@ impl LiveLoop {
             let mut handled = 0;
             while let Some(msg) = next.take() {
                 lost_any |= matches!(msg, SourceMsg::Lost { .. });
-                self.handle(msg, &mut started)?;
+                self.handle(msg, &mut started, &mut taken)?;
                 handled += 1;
                 if handled < ROUND {
                     next = rx.try_recv().ok();
@@ -140,15 +151,20 @@ impl LiveLoop {
                 self.checkpoint()?;
                 last_checkpoint = self.clock.now();
             }
-            self.publish_status();
+            self.publish_status(&mut taken);
         };
         self.advance()?;
         self.checkpoint()?;
-        self.publish_status();
+        self.publish_status(&mut taken);
         Ok(end)
     }
 
-    fn handle(&mut self, msg: SourceMsg, started: &mut [bool]) -> Result<(), LoopError> {
+    fn handle(
+        &mut self,
+        msg: SourceMsg,
+        started: &mut [bool],
+        taken: &mut Taken,
+    ) -> Result<(), LoopError> {
         match msg {
             SourceMsg::Started { slot, resume_after } => {
                 self.progress.started(slot, resume_after);
@@ -180,12 +196,10 @@ impl LiveLoop {
                     m.body(&slot.hub_name, &slot.partition, seen.records);
                 }
                 self.progress.taken(body.slot, body.sequence, seen.newest);
-                self.status.send_modify(|s| {
-                    s.bodies += 1;
-                    s.records += seen.records;
-                    s.refused += seen.refused;
-                    s.skipped += seen.skipped;
-                });
+                taken.bodies += 1;
+                taken.records += seen.records;
+                taken.refused += seen.refused;
+                taken.skipped += seen.skipped;
             }
             SourceMsg::Lost { slot, reason } => {
                 self.progress.lost(slot);
@@ -253,13 +267,19 @@ impl LiveLoop {
         Ok(())
     }
 
-    fn publish_status(&self) {
+    /// Publishes the round's bodies with the watermark and alerts they led to.
+    fn publish_status(&self, taken: &mut Taken) {
         let watermark = self.progress.watermark();
         let alerts = self.alerts.load(Ordering::Relaxed);
+        let round = std::mem::take(taken);
         self.status.send_if_modified(|s| {
-            let changed = s.watermark != watermark || s.alerts != alerts;
+            let changed = s.watermark != watermark || s.alerts != alerts || round.bodies > 0;
             s.watermark = watermark;
             s.alerts = alerts;
+            s.bodies += round.bodies;
+            s.records += round.records;
+            s.refused += round.refused;
+            s.skipped += round.skipped;
             changed
         });
     }

@@ -8,7 +8,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use super::baseline::keys::{principal_key, secs, vault_key};
 use super::baseline::{BaselineSettings, Baselines, MemoryReport};
@@ -177,16 +180,27 @@ impl Engine {
     }
 
     /// Serialises the baselines and every detector's state (JSON).
+    ///
+    /// Each part is embedded as the raw JSON its owner wrote, never through a
+    /// `serde_json::Value`: a `Value` turns the 128-bit principal keys into floats.
     pub fn save(&self) -> Vec<u8> {
-        let mut detectors = Map::new();
-        for d in &self.detectors {
-            let v = serde_json::from_slice(&d.save()).unwrap_or(Value::Null);
-            detectors.insert(d.name().to_owned(), v);
-        }
-        let baselines = serde_json::from_slice(&self.baselines.save()).unwrap_or(Value::Null);
-        let incidents = self.incidents.save();
-        serde_json::to_vec(&serde_json::json!({ "version": 1, "baselines": baselines, "detectors": detectors, "incidents": incidents }))
-            .unwrap_or_default()
+        let raw = |bytes: Vec<u8>| {
+            String::from_utf8(bytes)
+                .ok()
+                .and_then(|text| RawValue::from_string(text).ok())
+        };
+        let detectors: BTreeMap<String, Option<Box<RawValue>>> = self
+            .detectors
+            .iter()
+            .map(|d| (d.name().to_owned(), raw(d.save())))
+            .collect();
+        let snapshot = SavedEngine {
+            version: 1,
+            baselines: raw(self.baselines.save()),
+            detectors,
+            incidents: Some(self.incidents.save()),
+        };
+        serde_json::to_vec(&snapshot).unwrap_or_default()
     }
 
     /// Restores an [`Engine::save`] snapshot; detectors absent from it start empty.
@@ -195,31 +209,40 @@ impl Engine {
             detector: detector.to_owned(),
             message: e.to_string(),
         };
-        let mut snap: Value =
+        let snap: SavedEngine =
             serde_json::from_slice(bytes).map_err(|e| restore_err("engine", &e))?;
-        if let Some(b) = snap.get("baselines") {
-            let raw = serde_json::to_vec(b).map_err(|e| restore_err("baselines", &e))?;
+        if snap.version != 1 {
+            let unknown = format!("unknown state version {} (this build reads 1)", snap.version);
+            return Err(restore_err("engine", &unknown));
+        }
+        if let Some(b) = &snap.baselines {
             self.baselines
-                .restore(&raw)
+                .restore(b.get().as_bytes())
                 .map_err(|e| restore_err("baselines", &e))?;
         }
-        if let Some(open) = snap.get("incidents") {
+        if let Some(open) = &snap.incidents {
             let names = self.detector_names();
             self.incidents
                 .restore(open, &names)
                 .map_err(|e| restore_err("incidents", &e))?;
         }
-        let detectors = snap.get_mut("detectors").and_then(Value::as_object_mut);
-        if let Some(states) = detectors {
-            for d in &mut self.detectors {
-                if let Some(state) = states.remove(d.name()) {
-                    let raw = serde_json::to_vec(&state).map_err(|e| restore_err(d.name(), &e))?;
-                    d.restore(&raw)?;
-                }
+        for d in &mut self.detectors {
+            if let Some(Some(state)) = snap.detectors.get(d.name()) {
+                d.restore(state.get().as_bytes())?;
             }
         }
         Ok(())
     }
+}
+
+/// The shape of [`Engine::save`]: each part as the JSON its owner wrote.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedEngine {
+    version: u32,
+    baselines: Option<Box<RawValue>>,
+    #[serde(default)]
+    detectors: BTreeMap<String, Option<Box<RawValue>>>,
+    incidents: Option<Value>,
 }
 
 /// The enrichment the config asks for; warns when running without a database.
@@ -246,5 +269,54 @@ pub fn enricher_from_config(config: &Config) -> Result<Enricher, DetectorError> 
             );
             Ok(Enricher::without_database(classifier))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record of a principal whose object id, as a 128-bit key, is above
+    /// `u64::MAX`, at `minute` past 09:00.
+    fn record(minute: u32, status: u16) -> String {
+        format!(
+            r#"{{"time":"2026-03-02T09:{minute:02}:00Z","category":"AuditEvent","operationName":"SecretGet","resultType":"Success","callerIpAddress":"81.2.69.160","identity":{{"claim":{{"oid":"f0e1d2c3-b4a5-4968-8776-655443322110","appid":"04b07795-8ddb-461a-bbee-02f9e1bf7b46"}}}},"properties":{{"id":"https://kv1.vault.azure.net/secrets/s{minute}","httpStatusCode":{status}}},"resourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV1"}}"#
+        )
+    }
+
+    #[test]
+    fn a_saved_engine_restores_to_the_same_state() {
+        let config = Config::default();
+        let mut engine = Engine::from_config(&config).expect("default detectors");
+        for minute in 0..40 {
+            let line = record(minute, if minute % 3 == 0 { 403 } else { 200 });
+            let event = crate::decode::decode_record(line.as_bytes()).expect("a valid record");
+            engine.process(&event, &mut |_| {});
+        }
+        let saved = engine.save();
+        assert!(
+            String::from_utf8_lossy(&saved).contains("\"baselines\""),
+            "baselines saved"
+        );
+        let mut restored = Engine::from_config(&config).expect("default detectors");
+        restored.restore(&saved).expect("the snapshot restores");
+        assert_eq!(
+            restored.save(),
+            saved,
+            "save, restore, save gives the same bytes"
+        );
+        let key = principal_key("f0e1d2c3-b4a5-4968-8776-655443322110");
+        assert!(key > u128::from(u64::MAX));
+        assert!(restored.baselines().principal(key).is_some(), "the principal is back");
+        assert_eq!(restored.baselines().memory().principals, 1);
+    }
+
+    #[test]
+    fn a_corrupt_snapshot_is_a_clear_error() {
+        let mut engine = Engine::from_config(&Config::default()).expect("default detectors");
+        let err = engine
+            .restore(br#"{"version":1,"baselines":{"principals":[[1.5e38,{}]]}}"#)
+            .expect_err("a float is not a principal key");
+        assert!(err.to_string().contains("baselines"), "{err}");
     }
 }

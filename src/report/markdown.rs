@@ -31,7 +31,7 @@ pub fn md(text: &str) -> String {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '!' | '(' | ')' | '{' | '}' => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '!' | '(' | ')' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -400,7 +400,8 @@ mod tests {
             e.contains("\\[x\\]\\(")
                 && e.contains("\\|")
                 && e.contains("\\*")
-                && e.contains("\\u{202e}")
+                && e.contains("\\\\u{202e}"),
+            "{e}"
         );
         assert!(!e.contains('\n'));
     }

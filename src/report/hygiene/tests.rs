@@ -183,7 +183,13 @@ fn cases() -> Vec<Case> {
             vec![
                 secret(0, "SecretSet", 200, APP, "db"),
                 secret(1, "SecretDelete", 200, APP, "db"),
-                secret(100, "SecretList", 200, APP, "other"),
+                rec(
+                    100,
+                    "SecretList",
+                    200,
+                    APP,
+                    r#","requestUri":"https://kv1.vault.azure.net/secrets?api-version=7.5""#,
+                ),
             ],
             None,
         ),

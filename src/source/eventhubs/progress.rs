@@ -238,9 +238,9 @@ mod tests {
         let (mut p, activities) = progress(2, t(0));
         p.taken(0, 0, Some(t(100)));
         p.taken(1, 0, Some(t(60)));
-        activities[0].touch(t(1));
+        activities[0].touch(t(0) + Duration::seconds(40));
         assert_eq!(
-            p.next_watermark(t(1)),
+            p.next_watermark(t(0) + Duration::seconds(50)),
             Some(t(45)),
             "partition 1 is quiet but not idle yet"
         );
