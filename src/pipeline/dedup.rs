@@ -2,8 +2,15 @@
 //!
 //! A record is identified by a 128-bit hash of its normalised content
 //! ([`content_hash`]), so the same record seen twice, even in two shapes, is one
-//! event. Hashes are remembered for a window of event time, in buckets, so memory is
-//! bounded by the event rate times the window.
+//! event. Hashes are remembered for a window of event time behind the watermark, in
+//! buckets, so memory is bounded by the event rate times the window.
+//!
+//! Forgetting follows the watermark, not the newest event ingested: live, one
+//! partition can run hours ahead of another, and a duplicate that arrives on the
+//! slower one must still be recognised, exactly as a replay of the same records would.
+//! A watermark far behind (or none, inside one large replay input) cannot make memory
+//! grow without bound: hashes older than [`MAX_SKEW`] plus the window behind the
+//! newest event are forgotten regardless.
 
 use std::collections::{HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -76,6 +83,10 @@ type HashSet128 = HashSet<ContentHash, BuildHasherDefault<PassThrough>>;
 
 const SNAPSHOT_VERSION: u8 = 1;
 
+/// How far event time may run ahead of the watermark before the newest event, not
+/// the watermark, decides what is forgotten.
+pub const MAX_SKEW: Duration = Duration::hours(24);
+
 /// Reads fixed-size little-endian fields from a snapshot.
 struct Reader<'a>(&'a [u8]);
 
@@ -98,6 +109,7 @@ pub struct Dedup {
     seen: HashSet128,
     buckets: VecDeque<(DateTime<Utc>, Vec<ContentHash>)>,
     newest: Option<DateTime<Utc>>,
+    watermark: Option<DateTime<Utc>>,
 }
 
 impl Dedup {
@@ -112,6 +124,15 @@ impl Dedup {
             seen: HashSet128::default(),
             buckets: VecDeque::new(),
             newest: None,
+            watermark: None,
+        }
+    }
+
+    /// The watermark moved: hashes a window behind it can go.
+    pub fn advance(&mut self, watermark: DateTime<Utc>) {
+        if self.watermark.is_none_or(|w| watermark > w) {
+            self.watermark = Some(watermark);
+            self.evict();
         }
     }
 
@@ -218,8 +239,11 @@ impl Dedup {
     }
 
     fn evict(&mut self) {
-        let Some(newest) = self.newest else { return };
-        let horizon = newest - self.window;
+        let by_newest = self.newest.map(|n| n - MAX_SKEW);
+        let Some(front) = self.watermark.max(by_newest) else {
+            return;
+        };
+        let horizon = front - self.window;
         while let Some((start, _)) = self.buckets.front() {
             if *start + self.bucket > horizon {
                 break;
@@ -249,8 +273,21 @@ mod tests {
         assert!(d.first_sighting(2, t(30)));
         assert!(!d.first_sighting(1, t(0)), "still inside the window");
         assert!(d.first_sighting(3, t(200)));
-        assert!(d.first_sighting(1, t(0)), "forgotten after the window");
+        assert!(!d.first_sighting(1, t(0)), "the watermark has not moved");
+        d.advance(t(190));
+        assert!(d.first_sighting(1, t(0)), "forgotten a window behind the watermark");
         assert!(d.len() <= 3);
+    }
+
+    #[test]
+    fn a_partition_running_ahead_does_not_make_the_others_forget() {
+        let mut d = Dedup::new(std::time::Duration::from_secs(3600));
+        assert!(d.first_sighting(1, t(0)));
+        d.advance(t(0));
+        assert!(d.first_sighting(2, t(600)), "another partition, ten hours ahead");
+        assert!(!d.first_sighting(1, t(0)), "the slow partition's duplicate is still caught");
+        assert!(d.first_sighting(3, t(60 * 26)), "more than a day ahead");
+        assert!(d.first_sighting(1, t(0)), "memory stays bounded: forgotten past the skew");
     }
 
     #[test]
@@ -272,6 +309,7 @@ mod tests {
             r.first_sighting(5, t(200)),
             "the window goes on from the restored newest"
         );
+        r.advance(t(200));
         assert!(
             r.first_sighting(1, t(0)),
             "old buckets are evicted as before"

@@ -218,6 +218,7 @@ impl Pipeline {
         for (e, received) in released {
             self.process(&e, received)?;
         }
+        self.dedup.advance(watermark);
         let mut alerts = Vec::new();
         self.engine.advance(watermark, &mut |a| alerts.push(a));
         self.deliver_all(alerts, None)?;
@@ -298,6 +299,7 @@ impl Pipeline {
         })?;
         if let Some(t) = released_up_to {
             self.reorder.resume_after(t);
+            self.dedup.advance(t);
         }
         Ok(())
     }
