@@ -30,6 +30,16 @@ fn principal_link(m: &ReportModel, identity: &str, name: &str) -> String {
     }
 }
 
+/// A vault's name, linked to its section when the report has one (a vault-spanning
+/// incident says `*`; a capped report may leave rare vaults out).
+fn vault_link(m: &ReportModel, vault: &str) -> String {
+    if m.vaults.iter().any(|v| v.name == vault) {
+        format!(r##"<a href="#{}">{}</a>"##, anchor("v", vault), esc(vault))
+    } else {
+        esc(vault)
+    }
+}
+
 pub(super) fn header(out: &mut String, m: &ReportModel) {
     let _ = write!(out, "<header>\n<h1>{}</h1>\n", esc(&m.title));
     match m.period {
@@ -191,15 +201,14 @@ pub(super) fn incidents(out: &mut String, m: &ReportModel) {
     for i in &m.incidents {
         let _ = write!(
             out,
-            r##"<article id="{}" class="sev-{}"><p>{} <b>{}</b> · {} · {} on <a href="#{}">{}</a> · {} to {}</p><p>{}</p><ol class="revs">"##,
+            r##"<article id="{}" class="sev-{}"><p>{} <b>{}</b> · {} · {} on {} · {} to {}</p><p>{}</p><ol class="revs">"##,
             anchor("inc", &i.incident_id),
             i.severity,
             badge(i.severity),
             esc(&i.detector),
             esc(&i.rules.join(", ")),
             principal_link(m, &i.identity, &i.principal_name),
-            anchor("v", &i.vault),
-            esc(&i.vault),
+            vault_link(m, &i.vault),
             when(i.first_seen),
             when(i.last_seen),
             esc(&i.summary)
@@ -320,7 +329,7 @@ fn seen_table(title: &str, list: &Listed<SeenRow>) -> String {
     )
 }
 
-fn principal_section(out: &mut String, p: &PrincipalView) {
+fn principal_section(out: &mut String, m: &ReportModel, p: &PrincipalView) {
     let r = &p.row;
     let _ = write!(
         out,
@@ -394,11 +403,7 @@ fn principal_section(out: &mut String, p: &PrincipalView) {
         .iter()
         .map(|v| {
             vec![
-                format!(
-                    r##"<a href="#{}">{}</a>"##,
-                    anchor("v", &v.vault),
-                    esc(&v.vault)
-                ),
+                vault_link(m, &v.vault),
                 num(v.requests),
                 num(v.ok),
                 num(v.denied),
@@ -464,7 +469,7 @@ pub(super) fn principals(out: &mut String, m: &ReportModel) {
         );
     }
     for p in &m.principals {
-        principal_section(out, p);
+        principal_section(out, m, p);
     }
     out.push_str("</section>\n");
 }
