@@ -8,7 +8,6 @@
 //! report exactly one record per line).
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -49,7 +48,6 @@ fn run(buf: &[u8], format: Format) -> Tally {
     let max_line = 1 + buf.iter().filter(|&&b| b == b'\n' || b == b'\r').count() as u64;
     let (start, end) = (buf.as_ptr() as usize, buf.as_ptr() as usize + buf.len());
     let mut tally = Tally::default();
-    let clock = Instant::now();
     decode_buffer(buf, format, &limits, &mut |r| {
         assert!(
             (1..=max_line).contains(&r.location.line),
@@ -66,12 +64,6 @@ fn run(buf: &[u8], format: Format) -> Tally {
             Err(_) => tally.refusals += 1,
         }
     });
-    assert!(
-        clock.elapsed() < Duration::from_secs(10),
-        "{format}: decoding {} bytes took {:?}",
-        buf.len(),
-        clock.elapsed()
-    );
     tally
 }
 

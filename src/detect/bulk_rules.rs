@@ -205,10 +205,25 @@ fn judge(
     let verdict = if learned {
         let own_max = own_hist.max();
         let within = f64::from(n) <= f64::from(own_max) * h.own_ratio;
-        if within && place_known && on_schedule {
+        // Objects it never read before, in this window: a volume it knows, made of
+        // secrets it never touches, is someone else using its credentials.
+        let since = match w {
+            Win::Short => obs.now.saturating_sub(secs(win.window)),
+            Win::Long => 0,
+        };
+        let unfamiliar = n.saturating_sub(a.objects.flagged_since(since) as u32);
+        if within && place_known && on_schedule && unfamiliar < win.min_distinct {
             return;
         }
-        if within {
+        if within && unfamiliar >= win.min_distinct {
+            Verdict {
+                rule: "unfamiliar_objects",
+                limit: win.min_distinct,
+                why: format!(
+                    "{unfamiliar} of them it never read before: its usual volume, not its usual objects"
+                ),
+            }
+        } else if within {
             // A volume this principal knows, but not at this hour or from this place:
             // the context, not the count, is the anomaly, so the floor is the limit.
             let mut why = Vec::new();
@@ -274,8 +289,10 @@ fn judge(
     };
     let p = count_tail(u64::from(n), own_sum, own_n, 1.0, prior, h.prior_windows);
     let expected = expected_count(own_sum, own_n, 1.0, prior, h.prior_windows);
-    // The volume rules must also be improbable; unusual_context is about when and where.
-    if p > h.max_probability && verdict.rule != "unusual_context" {
+    // The volume rules must also be improbable; unusual_context and
+    // unfamiliar_objects are about when, where and what, not how many.
+    let by_volume = !matches!(verdict.rule, "unusual_context" | "unfamiliar_objects");
+    if p > h.max_probability && by_volume {
         return;
     }
     let ridx = if verdict.rule == "unusual_context" {
@@ -288,9 +305,9 @@ fn judge(
     }
     a.reported[ridx] = n;
     let sev = &d.s.severity;
-    let base = match verdict.rule {
-        "burst" => sev.burst,
-        "low_and_slow" => sev.low_and_slow,
+    let base = match (verdict.rule, w) {
+        ("burst", _) | ("unfamiliar_objects", Win::Short) => sev.burst,
+        ("low_and_slow", _) | ("unfamiliar_objects", Win::Long) => sev.low_and_slow,
         _ => sev.unusual_context,
     };
     let window_secs = secs(win.window);
