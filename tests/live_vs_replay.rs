@@ -70,7 +70,8 @@ async fn a_day_consumed_live_alerts_exactly_as_its_replay() {
     // Six hours after the last simulated record: past every real event, and well
     // within the day by which event time may run ahead of the watermark before the
     // deduplication memory stops following the watermark (`pipeline::dedup::MAX_SKEW`).
-    let end = start.and_hms_opt(0, 0, 0).unwrap().and_utc() + Duration::days(2) + Duration::hours(6);
+    let end =
+        start.and_hms_opt(0, 0, 0).unwrap().and_utc() + Duration::days(2) + Duration::hours(6);
     sentinel_blob(&out, end);
 
     let standin = standin(&[(HUB, PARTITIONS)]).await;

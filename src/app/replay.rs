@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
@@ -20,10 +20,11 @@ use super::metrics::{MetricsOptions, RunMetrics};
 use super::summary::Summary;
 use crate::detect::Engine;
 use crate::metrics::checks;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, SavedState};
 use crate::sink::enqueue::Tee;
 use crate::sink::json_lines::JsonLinesSink;
 use crate::sink::AlertSink;
+use crate::state::{Checkpoint, CheckpointMeta, StateStore};
 
 /// Everything a replay needs, validated.
 #[derive(Debug, Clone)]
@@ -36,6 +37,10 @@ pub struct ReplayOptions {
     pub summary: Option<PathBuf>,
     /// The metrics endpoint and snapshot (`--metrics-listen`, `--metrics-out`).
     pub metrics: MetricsOptions,
+    /// Detector state loaded before and saved after the replay (`--state`).
+    pub state: Option<PathBuf>,
+    /// Ignore what the state file holds (`--reset-state`).
+    pub reset_state: bool,
 }
 
 /// How a replay ended.
@@ -77,7 +82,14 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplayOutcome> {
         None => output,
     };
     let mut pipeline = Pipeline::new(Ingest::settings(input), engine, sink, observers);
+    let store = match &opts.state {
+        Some(path) => Some(load_state(path, opts.reset_state, &mut pipeline)?),
+        None => None,
+    };
     let fed = Ingest::feed(&ingest.groups, &mut pipeline, input)?;
+    if let Some(store) = &store {
+        save_state(store, &pipeline)?;
+    }
     if let Some(m) = &run_metrics {
         m.metrics().state().record(&pipeline.memory());
     }
@@ -102,6 +114,55 @@ pub fn replay(opts: ReplayOptions) -> Result<ReplayOutcome> {
         summary,
         metrics: run_metrics,
     })
+}
+
+/// Opens the `--state` file and restores the pipeline from it (unless reset).
+fn load_state(path: &Path, reset: bool, pipeline: &mut Pipeline) -> Result<StateStore> {
+    if reset && path.exists() {
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot reset the state file {}", path.display()))?;
+    }
+    let store = StateStore::open(path).context("cannot open the state file (--state)")?;
+    let checkpoint = store.load().with_context(|| {
+        format!(
+            "cannot read the state in {} (--reset-state starts over)",
+            path.display()
+        )
+    })?;
+    if let Some(c) = checkpoint {
+        let saved = SavedState {
+            detectors: c.detectors,
+            dedup: c.dedup,
+        };
+        pipeline
+            .restore_state(&saved, c.meta.released_up_to)
+            .with_context(|| {
+                format!(
+                    "cannot restore the detector state from {} (--reset-state starts over)",
+                    path.display()
+                )
+            })?;
+        tracing::info!(released_up_to = ?c.meta.released_up_to, "loaded the state in {}", path.display());
+    }
+    Ok(store)
+}
+
+/// Saves the pipeline's state after the replay (everything is released by then).
+fn save_state(store: &StateStore, pipeline: &Pipeline) -> Result<()> {
+    let state = pipeline.save_state();
+    let checkpoint = Checkpoint {
+        meta: CheckpointMeta {
+            watermark: pipeline.released_up_to(),
+            released_up_to: pipeline.released_up_to(),
+            written_at: Some(chrono::Utc::now()),
+        },
+        partitions: Default::default(),
+        detectors: state.detectors,
+        dedup: state.dedup,
+    };
+    store
+        .commit(&checkpoint)
+        .with_context(|| format!("cannot save the state to {}", store.path().display()))
 }
 
 fn open_output(path: Option<&PathBuf>) -> Result<Box<dyn AlertSink>> {

@@ -127,6 +127,13 @@ pub struct RawReplayArgs {
     /// Write the final metrics, in Prometheus text format, to this file.
     #[arg(long, value_name = "FILE")]
     pub metrics_out: Option<PathBuf>,
+    /// Load detector state (baselines, open incidents, deduplication) from this file
+    /// before the replay and save it after: learn from last month, detect on this week.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Start the --state file over instead of loading it (it is replaced at the end).
+    #[arg(long, requires = "state")]
+    pub reset_state: bool,
 }
 
 /// `kvwatch report`.

@@ -27,6 +27,8 @@ pub fn validate(raw: RawReplayArgs) -> Result<ReplayOptions> {
         output: raw.output,
         summary: raw.summary,
         metrics,
+        state: raw.state,
+        reset_state: raw.reset_state,
     })
 }
 

@@ -212,7 +212,10 @@ impl Engine {
         let snap: SavedEngine =
             serde_json::from_slice(bytes).map_err(|e| restore_err("engine", &e))?;
         if snap.version != 1 {
-            let unknown = format!("unknown state version {} (this build reads 1)", snap.version);
+            let unknown = format!(
+                "unknown state version {} (this build reads 1)",
+                snap.version
+            );
             return Err(restore_err("engine", &unknown));
         }
         if let Some(b) = &snap.baselines {
@@ -307,7 +310,10 @@ mod tests {
         );
         let key = principal_key("f0e1d2c3-b4a5-4968-8776-655443322110");
         assert!(key > u128::from(u64::MAX));
-        assert!(restored.baselines().principal(key).is_some(), "the principal is back");
+        assert!(
+            restored.baselines().principal(key).is_some(),
+            "the principal is back"
+        );
         assert_eq!(restored.baselines().memory().principals, 1);
     }
 

@@ -275,7 +275,10 @@ mod tests {
         assert!(d.first_sighting(3, t(200)));
         assert!(!d.first_sighting(1, t(0)), "the watermark has not moved");
         d.advance(t(190));
-        assert!(d.first_sighting(1, t(0)), "forgotten a window behind the watermark");
+        assert!(
+            d.first_sighting(1, t(0)),
+            "forgotten a window behind the watermark"
+        );
         assert!(d.len() <= 3);
     }
 
@@ -284,10 +287,19 @@ mod tests {
         let mut d = Dedup::new(std::time::Duration::from_secs(3600));
         assert!(d.first_sighting(1, t(0)));
         d.advance(t(0));
-        assert!(d.first_sighting(2, t(600)), "another partition, ten hours ahead");
-        assert!(!d.first_sighting(1, t(0)), "the slow partition's duplicate is still caught");
+        assert!(
+            d.first_sighting(2, t(600)),
+            "another partition, ten hours ahead"
+        );
+        assert!(
+            !d.first_sighting(1, t(0)),
+            "the slow partition's duplicate is still caught"
+        );
         assert!(d.first_sighting(3, t(60 * 26)), "more than a day ahead");
-        assert!(d.first_sighting(1, t(0)), "memory stays bounded: forgotten past the skew");
+        assert!(
+            d.first_sighting(1, t(0)),
+            "memory stays bounded: forgotten past the skew"
+        );
     }
 
     #[test]

@@ -21,6 +21,10 @@ use serde::{Deserialize, Serialize};
 const PARTITIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("partitions");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
+/// The key of the format marker in `meta`, and the format this build writes and reads.
+const FORMAT_KEY: &str = "format";
+const FORMAT: &str = "kvwatch-state/1";
+
 /// Why the state store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -163,7 +167,27 @@ impl StateStore {
         })?;
         let tx = db.begin_write()?;
         tx.open_table(PARTITIONS)?;
-        tx.open_table(META)?;
+        {
+            let mut meta = tx.open_table(META)?;
+            let format = meta.get(FORMAT_KEY)?.map(|v| v.value().to_vec());
+            match format {
+                Some(f) if f == FORMAT.as_bytes() => {}
+                Some(f) => {
+                    return Err(open_err(format!(
+                        "written in state format {:?}, this build reads {FORMAT:?} (--reset-state, or a new [state] path, starts over)",
+                        String::from_utf8_lossy(&f)
+                    )))
+                }
+                None if meta.get("checkpoint")?.is_some() => {
+                    return Err(open_err(
+                        "a state file without a format marker (--reset-state, or a new [state] path, starts over)".to_owned(),
+                    ))
+                }
+                None => {
+                    meta.insert(FORMAT_KEY, FORMAT.as_bytes())?;
+                }
+            }
+        }
         tx.commit()?;
         Ok(StateStore {
             db,
