@@ -30,6 +30,8 @@ fn metric_with(prom: &str, name: &str, label: &str) -> f64 {
 }
 
 /// Runs `cmd` to completion; returns whether it succeeded and its own peak RSS (bytes).
+/// The child is reaped by `wait4` (which gives its resource usage), not `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn run_measured(cmd: &mut Command) -> (bool, u64) {
     let child = cmd.spawn().expect("the child starts");
     let pid = libc::pid_t::try_from(child.id()).expect("a pid");
