@@ -141,7 +141,7 @@ fn is_consumer_disconnected(item: &Received) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reads_hub_and_partition_properties() {
+async fn standin_reads_hub_and_partition_properties() {
     let standin = start_standin().await;
     let consumer = open_consumer(&standin).await;
 
@@ -182,7 +182,7 @@ async fn reads_hub_and_partition_properties() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sends_a_batch_and_an_event_then_receives_them_from_earliest() {
+async fn standin_sends_a_batch_and_an_event_then_receives_them_from_earliest() {
     let standin = start_standin().await;
     let producer = open_producer(&standin).await;
     let batch_options = EventDataBatchOptions {
@@ -238,7 +238,7 @@ async fn sends_a_batch_and_an_event_then_receives_them_from_earliest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_partition_key_picks_one_partition_and_travels_with_the_events() {
+async fn standin_a_partition_key_picks_one_partition_and_travels_with_the_events() {
     let standin = start_standin().await;
     let producer = open_producer(&standin).await;
     let key = "vault-kv-prod";
@@ -300,7 +300,7 @@ async fn first_sequence_number(standin: &EventHubStandin, options: OpenReceiverO
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn starts_from_a_sequence_number_an_offset_or_an_enqueued_time() {
+async fn standin_starts_from_a_sequence_number_an_offset_or_an_enqueued_time() {
     let standin = start_standin().await;
     let stored: Vec<StoredEvent> = (0..5)
         .map(|n| {
@@ -343,7 +343,7 @@ async fn starts_from_a_sequence_number_an_offset_or_an_enqueued_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_receiver_tails_events_stored_after_it_attached() {
+async fn standin_a_receiver_tails_events_stored_after_it_attached() {
     let standin = start_standin().await;
     standin
         .publish(HUB, "1", b"before".to_vec())
@@ -379,7 +379,7 @@ async fn a_receiver_tails_events_stored_after_it_attached() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_higher_owner_level_steals_the_partition() {
+async fn standin_a_higher_owner_level_steals_the_partition() {
     let standin = start_standin().await;
     standin.publish(HUB, "0", b"one".to_vec()).expect("publish");
 
@@ -417,7 +417,7 @@ async fn a_higher_owner_level_steals_the_partition() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn restarts_on_the_same_port_and_serves_new_clients() {
+async fn standin_restarts_on_the_same_port_and_serves_new_clients() {
     let standin = start_standin().await;
     let port = standin.port();
     standin
@@ -459,7 +459,7 @@ async fn restarts_on_the_same_port_and_serves_new_clients() {
 /// filter it was opened with, so the stream delivers the events it already
 /// delivered again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reconnecting_receiver_replays_from_its_original_start() {
+async fn standin_a_reconnecting_receiver_replays_from_its_original_start() {
     let standin = start_standin().await;
     for body in ["a", "b"] {
         standin
@@ -487,7 +487,7 @@ async fn a_reconnecting_receiver_replays_from_its_original_start() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_stand_in_can_take_over_a_released_port() {
+async fn standin_a_new_stand_in_can_take_over_a_released_port() {
     let first = start_standin().await;
     let port = first.port();
     first.publish(HUB, "0", b"gone".to_vec()).expect("publish");
@@ -507,7 +507,7 @@ async fn a_new_stand_in_can_take_over_a_released_port() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_connection_string_client_authorizes_with_a_sas_token() {
+async fn standin_a_connection_string_client_authorizes_with_a_sas_token() {
     let standin = start_standin().await;
     let connection_string = format!(
         "Endpoint=sb://{}/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=not-a-secret",
@@ -534,7 +534,7 @@ async fn a_connection_string_client_authorizes_with_a_sas_token() {
 /// Other AMQP clients may log in with SASL PLAIN (a SAS key name and key)
 /// and send plain messages with an amqp-value body; the stand-in takes both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plain_amqp_client_can_log_in_with_sasl_plain_and_send() {
+async fn standin_a_plain_amqp_client_can_log_in_with_sasl_plain_and_send() {
     use fe2o3_amqp::{sasl_profile::SaslProfile, Connection, Sender, Session};
 
     let standin = start_standin().await;
@@ -575,7 +575,7 @@ async fn a_plain_amqp_client_can_log_in_with_sasl_plain_and_send() {
 /// answer; the stand-in answers in kind, so the close completes and the
 /// partition is free again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn closing_a_receiver_detaches_it() {
+async fn standin_closing_a_receiver_detaches_it() {
     let standin = start_standin().await;
     standin.publish(HUB, "0", b"one".to_vec()).expect("publish");
     let consumer = open_consumer(&standin).await;
