@@ -197,15 +197,21 @@ pub fn config(dir: &Path, name: &str, lateness: &str, eventhubs: &str, rest: &st
     Config::load(&path).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
+/// Numbers the live runs of this test process (their metrics snapshot files).
+static NEXT_RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Starts a live run authenticating with the stand-in's static token.
 pub async fn start_live(config: &Config, output: Option<PathBuf>) -> Live {
     let opts = LiveOptions {
         config: config.clone(),
         output,
         metrics: kvwatch::app::metrics::MetricsOptions {
-            out: Some(
-                std::env::temp_dir().join(format!("kvwatch-live-{}.prom", std::process::id())),
-            ),
+            // One file per run: two runs of one test write their snapshots at once.
+            out: Some(std::env::temp_dir().join(format!(
+                "kvwatch-live-{}-{}.prom",
+                std::process::id(),
+                NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ))),
             ..Default::default()
         },
         credential: Some(StaticTokenCredential::shared()),
