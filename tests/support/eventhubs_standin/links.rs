@@ -8,6 +8,7 @@
 //! * A detach that the stand-in starts waits for the client's answer only for
 //!   a while: the client answers when it next polls the link, which may be
 //!   never.
+//! * A `$cbs` link's detach is answered late (see [`hold_cbs_detach_answer`]).
 
 use fe2o3_amqp::{
     link::DetachError,
@@ -36,6 +37,31 @@ pub(super) async fn pause_before_settling(delay: Duration) {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
+}
+
+/// How long the stand-in holds back the answer to a client's detach of a
+/// `$cbs` link.
+const CBS_DETACH_HOLD: Duration = Duration::from_secs(5);
+
+/// Holds back the answer to a client's detach of a `$cbs` link.
+///
+/// The SDK authorizes on a session of its own: it attaches the two `$cbs`
+/// links, puts a token, then drops the links and the session, which makes
+/// fe2o3-amqp 0.16 send two closing detaches and an end without waiting for
+/// any answer. An answering detach that reaches the client after it has
+/// dropped a link fails its session with `UnattachedHandle`; a second one,
+/// arriving while that session waits for the end, stops the session at once
+/// and frees its channel; the peer's end then arrives on a channel the client
+/// no longer knows, and fe2o3 closes the whole connection ("Connection
+/// dropped: Connection must have been closed"), killing the session the SDK
+/// is beginning for the partition. In-process the answers come back within
+/// microseconds, so about one authorization in twenty lost its connection.
+/// (fe2o3-amqp 0.18.0 answers detaches in the session loop and fixes this;
+/// SDK 0.16 cannot use it.) Held back, the answers are never sent: the
+/// session's end arrives first and ends the task holding them. A client that
+/// closes a `$cbs` link and waits for the answer still gets it, late.
+pub(super) async fn hold_cbs_detach_answer() {
+    tokio::time::sleep(CBS_DETACH_HOLD).await;
 }
 
 /// How a client ended a link, as reported by `on_detach` or a failed call.

@@ -15,7 +15,7 @@
 //! the configured settle delay (see [`super::links::pause_before_settling`]).
 
 use super::{
-    links::{answer_sender, pause_before_settling, RemoteEnd},
+    links::{answer_sender, hold_cbs_detach_answer, pause_before_settling, RemoteEnd},
     store::{Hub, Partition},
     Shared,
 };
@@ -97,11 +97,21 @@ pub(super) async fn serve_requests(
         if !routes.send(&reply_to, reply) {
             debug!(%reply_to, ?node, "no reply link for a request");
         }
+        if node == Node::Cbs {
+            // `recv` answers a detach as soon as it reads one; not reading
+            // for a while is how the answer is held back.
+            hold_cbs_detach_answer().await;
+        }
     }
 }
 
-/// Serves a client's reply link: sends the queued responses, pre-settled.
-pub(super) async fn serve_replies(mut sender: Sender, mut replies: mpsc::UnboundedReceiver<Reply>) {
+/// Serves a client's reply link of `node`: sends the queued responses,
+/// pre-settled.
+pub(super) async fn serve_replies(
+    mut sender: Sender,
+    node: Node,
+    mut replies: mpsc::UnboundedReceiver<Reply>,
+) {
     loop {
         let next = tokio::select! {
             reply = replies.recv() => Ok(reply),
@@ -116,7 +126,12 @@ pub(super) async fn serve_replies(mut sender: Sender, mut replies: mpsc::Unbound
                 }
             }
             Ok(None) => return,
-            Err(end) => return answer_sender(sender, end).await,
+            Err(end) => {
+                if node == Node::Cbs {
+                    hold_cbs_detach_answer().await;
+                }
+                return answer_sender(sender, end).await;
+            }
         }
     }
 }

@@ -58,8 +58,8 @@ pub(super) enum LinkPlan {
     },
     /// Answer the management requests sent on it.
     Requests(Node),
-    /// Send management responses for this reply address on it.
-    Replies(String),
+    /// Send the node's responses for this reply address on it.
+    Replies { node: Node, address: String },
 }
 
 impl Refusal {
@@ -97,7 +97,14 @@ fn plan_sending_link(attach: &Attach, address: Address, shared: &Shared) -> Link
             consumer_group,
             partition,
         } => plan_consumer(attach, &hub, &consumer_group, &partition, shared),
-        Address::Cbs | Address::Management => LinkPlan::Replies(target_address(attach)),
+        Address::Cbs => LinkPlan::Replies {
+            node: Node::Cbs,
+            address: target_address(attach),
+        },
+        Address::Management => LinkPlan::Replies {
+            node: Node::Management,
+            address: target_address(attach),
+        },
         other => LinkPlan::refuse(
             AmqpError::NotFound,
             format!("cannot receive from {other:?}"),

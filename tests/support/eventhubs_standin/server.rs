@@ -206,9 +206,9 @@ fn link_task(
         (LinkPlan::Requests(node), LinkEndpoint::Receiver(receiver)) => Box::pin(
             management::serve_requests(receiver, node, Arc::clone(shared), routes.clone()),
         ),
-        (LinkPlan::Replies(address), LinkEndpoint::Sender(sender)) => {
-            Box::pin(management::serve_replies(sender, routes.register(address)))
-        }
+        (LinkPlan::Replies { node, address }, LinkEndpoint::Sender(sender)) => Box::pin(
+            management::serve_replies(sender, node, routes.register(address)),
+        ),
         _ => return None,
     };
     Some(task)
