@@ -64,7 +64,7 @@ pub(crate) fn observe(d: &mut BulkRetrieval, obs: &Observation<'_>, findings: &m
     } else if let Some(name) = e.object.as_ref().and_then(|o| o.name.as_deref()) {
         let kind_name = e.object.as_ref().map_or(ObjectKind::Other, |o| o.kind);
         let h = hash64(name.as_bytes()) ^ hash64(kind_name.as_str().as_bytes()).rotate_left(7);
-        let history = d.state.history.entry(key).or_default();
+        let history = d.state.history.get_or_insert_with(key, History::default);
         let known = history.knows(h);
         history.learn_object(h);
         history.last = now;
@@ -122,7 +122,7 @@ fn prune(d: &mut BulkRetrieval, obs: &Observation<'_>) {
     let forget = now.saturating_sub(obs.baselines.settings().forget_secs);
     d.state
         .history
-        .retain(|k, h| h.last >= forget && obs.baselines.principal(*k).is_some());
+        .retain(|k, h| h.last >= forget && obs.baselines.principal(k).is_some());
     if d.state.history.capacity() > 2 * d.state.history.len().max(64) {
         d.state.history.shrink_to_fit();
         d.state.active.shrink_to_fit();
@@ -177,7 +177,7 @@ fn judge(
     let own = d
         .state
         .history
-        .get(&obs.principal.unwrap_or(0))
+        .get(obs.principal.unwrap_or(0))
         .unwrap_or(&hist_default);
     let own_hist = if w == Win::Short {
         &own.short

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::baseline::keys::FastMap;
 use super::baseline::stats::LogHist;
+use super::baseline::KeyedSlab;
 use super::windows::{CountWindow, DistinctWindow};
 use super::DetectorMemory;
 
@@ -120,7 +121,7 @@ pub struct Active {
 #[derive(Debug, Default)]
 pub struct State {
     /// Learned, per principal.
-    pub history: FastMap<u128, History>,
+    pub history: KeyedSlab<History>,
     /// Transient, per principal and vault.
     pub active: FastMap<(u128, u64), Active>,
     /// Population short peaks per principal kind.
@@ -158,7 +159,7 @@ const MAX_VAULT_HISTS: usize = 20_000;
 impl State {
     pub(crate) fn snapshot(&self) -> impl Serialize {
         Snapshot {
-            history: self.history.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            history: self.history.iter().map(|(k, v)| (k, v.clone())).collect(),
             active: self
                 .active
                 .iter()
@@ -206,7 +207,7 @@ impl State {
             .sum();
         DetectorMemory {
             learned_entries: self.history.len(),
-            learned_bytes: self.history.capacity() * (std::mem::size_of::<(u128, History)>() + 1),
+            learned_bytes: self.history.memory_bytes(),
             transient_entries: self.active.len(),
             transient_bytes: transient,
         }
@@ -243,7 +244,7 @@ impl State {
         short_secs: u32,
         large_at: u32,
     ) {
-        let h = self.history.entry(key).or_default();
+        let h = self.history.get_or_insert_with(key, History::default);
         h.kind = kind as u8;
         if a.short_peak > 0 {
             h.short.record(a.short_peak);
@@ -267,8 +268,7 @@ impl State {
     pub fn record_long(&mut self, key: u128, kind: usize, a: &mut Active) {
         if a.long_peak > 0 {
             self.history
-                .entry(key)
-                .or_default()
+                .get_or_insert_with(key, History::default)
                 .long
                 .record(a.long_peak);
             self.pop_long[kind.min(3)].record(a.long_peak);

@@ -292,7 +292,7 @@ impl Detector for UnusualGeo {
         } else if !obs.geo.has_database && !learning {
             if let (Some(n), Some(prefix), Some(p)) = (obs.geo.network, obs.geo.prefix, obs.profile)
             {
-                if !p.networks.contains(n)
+                if !p.networks.contains(super::baseline::profile::fold32(n))
                     && obs.baselines.population().network_principals(n) == 0
                     && self.new_country.kinds.contains(&kind)
                 {

@@ -7,9 +7,9 @@
 //! runs the pipeline hands that report to [`StateMetrics::record`] from time to time
 //! (the replay at its end, the live service at each checkpoint).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use prometheus::{IntGaugeVec, Opts, Registry};
+use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry};
 
 use super::labels::{LabelCap, LabelForm};
 use crate::detect::engine::EngineMemory;
@@ -25,6 +25,9 @@ const MAX_DETECTOR_LABELS: usize = 100;
 pub struct StateMetrics {
     principals: IntGaugeVec,
     bytes: IntGaugeVec,
+    evicted: IntCounterVec,
+    /// The engine's eviction totals (idle, capacity) at the last `record`.
+    evicted_seen: Arc<Mutex<(u64, u64)>>,
     detectors: LabelCap,
 }
 
@@ -47,9 +50,22 @@ impl StateMetrics {
             &["detector"],
         )?;
         r.register(Box::new(bytes.clone()))?;
+        let evicted = IntCounterVec::new(
+            Opts::new(
+                "kvwatch_principals_evicted_total",
+                "Principals whose baselines were dropped, by reason: idle (quiet for forget_after) or capacity (over max_principals, longest-idle first).",
+            ),
+            &["reason"],
+        )?;
+        r.register(Box::new(evicted.clone()))?;
+        for reason in ["idle", "capacity"] {
+            evicted.with_label_values(&[reason]);
+        }
         Ok(StateMetrics {
             principals,
             bytes,
+            evicted,
+            evicted_seen: Arc::default(),
             detectors: LabelCap::new(LabelForm::Identifier, MAX_DETECTOR_LABELS),
         })
     }
@@ -83,6 +99,7 @@ impl StateMetrics {
     /// bytes), each detector's learned entries and its learned + transient bytes.
     pub fn record(&self, memory: &EngineMemory) {
         let b = &memory.baselines;
+        self.count_evictions(b.evicted_idle, b.evicted_capacity);
         self.set(
             BASELINES,
             b.principals as u64,
@@ -95,5 +112,23 @@ impl StateMetrics {
                 (m.learned_bytes + m.transient_bytes) as u64,
             );
         }
+    }
+
+    /// Adds the evictions since the last call to the counters. The engine's totals
+    /// start again from zero when it does (a restart, a restored state): then the
+    /// new totals are all new.
+    fn count_evictions(&self, idle: u64, capacity: u64) {
+        let mut seen = self
+            .evicted_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let new = |now: u64, before: u64| if now >= before { now - before } else { now };
+        self.evicted
+            .with_label_values(&["idle"])
+            .inc_by(new(idle, seen.0));
+        self.evicted
+            .with_label_values(&["capacity"])
+            .inc_by(new(capacity, seen.1));
+        *seen = (idle, capacity);
     }
 }

@@ -8,10 +8,12 @@
 //! `max_principals` the longest-idle ones go first. Detectors keep their own
 //! per-principal state on the same terms.
 
+pub mod day;
 pub mod keys;
 pub mod population;
 pub mod profile;
 pub mod recent;
+pub mod slab;
 pub mod stats;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +22,7 @@ use self::keys::{hash64, FastMap};
 pub use self::population::Population;
 pub use self::profile::{c_bytes, c_str, PairProfile, PrincipalProfile};
 pub use self::recent::{Recent, Seen};
+pub use self::slab::KeyedSlab;
 use super::enrichment::Geo;
 use crate::event::{AuditEvent, Outcome, PrincipalKind};
 
@@ -74,16 +77,22 @@ pub struct MemoryReport {
     pub pair_bytes: usize,
     /// Bytes for the population.
     pub population_bytes: usize,
+    /// Principals forgotten so far after `forget_after` of quiet.
+    pub evicted_idle: u64,
+    /// Principals evicted so far, longest-idle first, to stay under `max_principals`.
+    pub evicted_capacity: u64,
 }
 
 /// All baselines.
 #[derive(Debug, Clone, Default)]
 pub struct Baselines {
     settings: BaselineSettings,
-    principals: FastMap<u128, PrincipalProfile>,
+    principals: KeyedSlab<PrincipalProfile>,
     pairs: FastMap<(u128, u64), PairProfile>,
     population: Population,
     last_maintenance: u32,
+    /// Evictions since start: (forgotten when idle, over the cap).
+    evicted: (u64, u64),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -110,7 +119,7 @@ impl Baselines {
 
     /// A principal's profile.
     pub fn principal(&self, key: u128) -> Option<&PrincipalProfile> {
-        self.principals.get(&key)
+        self.principals.get(key)
     }
 
     /// A principal's profile on one vault.
@@ -148,7 +157,9 @@ impl Baselines {
                 self.population.learn_tenant(keys::principal_key(t), now);
             }
         }
-        let profile = self.principals.entry(key).or_default();
+        let profile = self
+            .principals
+            .get_or_insert_with(key, PrincipalProfile::default);
         let is_new = profile.events == 0;
         let had_country = !profile.countries.is_empty();
         let learned = profile.learn(e, geo, now);
@@ -181,8 +192,9 @@ impl Baselines {
             .principals
             .iter()
             .filter(|(_, p)| p.last_seen < forget_before)
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect();
+        let forgotten = gone.len();
         let over =
             (self.principals.len() - gone.len()).saturating_sub(self.settings.max_principals);
         if over > 0 {
@@ -190,15 +202,17 @@ impl Baselines {
                 .principals
                 .iter()
                 .filter(|(_, p)| p.last_seen >= forget_before)
-                .map(|(k, p)| (p.last_seen, *k))
+                .map(|(k, p)| (p.last_seen, k))
                 .collect();
             idle.sort_unstable();
             // Leave 10% headroom so eviction does not run on every maintenance.
             let extra = over + self.settings.max_principals / 10;
             gone.extend(idle.iter().take(extra).map(|(_, k)| *k));
         }
+        self.evicted.0 += forgotten as u64;
+        self.evicted.1 += (gone.len() - forgotten) as u64;
         for k in &gone {
-            if let Some(p) = self.principals.remove(k) {
+            if let Some(p) = self.principals.remove(*k) {
                 let located = !p.countries.is_empty();
                 self.population.remove_principal(
                     p.kind(),
@@ -209,7 +223,7 @@ impl Baselines {
         }
         if !gone.is_empty() {
             self.pairs
-                .retain(|(k, _), _| self.principals.contains_key(k));
+                .retain(|(k, _), _| self.principals.contains_key(*k));
             self.principals.shrink_to_fit();
             self.pairs.shrink_to_fit();
         }
@@ -238,11 +252,12 @@ impl Baselines {
         MemoryReport {
             principals: self.principals.len(),
             pairs: self.pairs.len(),
-            principal_bytes: self.principals.capacity()
-                * (std::mem::size_of::<(u128, PrincipalProfile)>() + 1),
+            principal_bytes: self.principals.memory_bytes(),
             pair_bytes: self.pairs.capacity()
                 * (std::mem::size_of::<((u128, u64), PairProfile)>() + 1),
             population_bytes: self.population.memory_bytes(),
+            evicted_idle: self.evicted.0,
+            evicted_capacity: self.evicted.1,
         }
     }
 
@@ -252,7 +267,7 @@ impl Baselines {
             principals: self
                 .principals
                 .iter()
-                .map(|(k, v)| (*k, v.clone()))
+                .map(|(k, v)| (k, v.clone()))
                 .collect(),
             pairs: self.pairs.iter().map(|((k, v), p)| (*k, *v, *p)).collect(),
             population: self.population.clone(),
@@ -282,7 +297,7 @@ impl Baselines {
 
     /// The kind of a tracked principal.
     pub fn kind_of(&self, key: u128) -> Option<PrincipalKind> {
-        self.principals.get(&key).map(PrincipalProfile::kind)
+        self.principals.get(key).map(PrincipalProfile::kind)
     }
 }
 

@@ -9,9 +9,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::day::DayProfile;
 use super::keys::hash64;
-use super::recent::Recent;
-use super::stats::{exposure_hours, DayProfile, Decayed, COUNTERS, DENIALS};
+use super::recent::{Recent, Seen};
+use super::stats::{exposure_hours, Decayed, COUNTERS, DENIALS};
 use crate::detect::enrichment::{class_bit, Geo};
 use crate::event::{AuditEvent, OperationClass, PrincipalKind};
 
@@ -50,8 +51,10 @@ pub struct PrincipalProfile {
     pub day: DayProfile,
     /// Countries called from.
     pub countries: Recent<[u8; 2], 6>,
-    /// Public network prefixes called from.
-    pub networks: Recent<u64, 6>,
+    /// Public network prefixes called from (hashed prefixes folded to 32 bits, as
+    /// for vaults; see [`fold32`]).
+    #[serde(deserialize_with = "networks_from_snapshot")]
+    pub networks: Recent<u32, 6>,
     /// Address classes called from (bit set, see `class_bit`).
     pub address_classes: u16,
     /// The last geolocated position.
@@ -101,7 +104,7 @@ impl PrincipalProfile {
         let class = geo.class?;
         Some(match (geo.country, geo.network) {
             (Some(c), _) => self.countries.contains(c_bytes(c)),
-            (None, Some(n)) if !geo.has_database => self.networks.contains(n),
+            (None, Some(n)) if !geo.has_database => self.networks.contains(fold32(n)),
             _ => self.address_classes & class_bit(class) != 0,
         })
     }
@@ -130,7 +133,7 @@ impl PrincipalProfile {
                 learned.new_country = self.countries.touch(c_bytes(c), now);
             }
             if let Some(n) = geo.network {
-                learned.new_network = self.networks.touch(n, now);
+                learned.new_network = self.networks.touch(fold32(n), now);
             }
             if let (Some((lat, lon)), Some(c)) = (geo.coords, geo.country) {
                 self.last_fix = Fix {
@@ -158,8 +161,24 @@ impl PrincipalProfile {
 
 /// A 32-bit hash for small per-principal sets.
 pub fn hash32(b: &[u8]) -> u32 {
-    let h = hash64(b);
+    fold32(hash64(b))
+}
+
+/// A 64-bit hash folded to 32 bits; a value that fits in 32 bits stays itself.
+pub fn fold32(h: u64) -> u32 {
     (h ^ (h >> 32)) as u32
+}
+
+/// Reads the networks of a snapshot: folded to 32 bits now, full 64-bit prefix
+/// hashes in snapshots written before; folding is the same either way.
+fn networks_from_snapshot<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Recent<u32, 6>, D::Error> {
+    let wide: Vec<Seen<u64>> = Vec::deserialize(d)?;
+    Ok(Recent::from_members(wide.into_iter().map(|s| Seen {
+        item: fold32(s.item),
+        last: s.last,
+    })))
 }
 
 /// What an event taught a profile that the population counts.

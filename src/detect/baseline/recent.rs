@@ -9,15 +9,14 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One member and when it was last seen.
+/// One member and when it was last seen. (Snapshots written before 0.1 also
+/// carry a sighting count, which nothing used; it is ignored.)
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Seen<T> {
     /// The member.
     pub item: T,
     /// When it was last seen (seconds).
     pub last: u32,
-    /// How many times it was seen (saturating).
-    pub count: u16,
 }
 
 /// At most `N` members, least recently seen evicted first.
@@ -67,14 +66,9 @@ impl<T: Copy + Default + PartialEq, const N: usize> Recent<T, N> {
         let len = usize::from(self.len);
         if let Some(s) = self.slots[..len].iter_mut().find(|s| s.item == item) {
             s.last = s.last.max(now);
-            s.count = s.count.saturating_add(1);
             return false;
         }
-        let fresh = Seen {
-            item,
-            last: now,
-            count: 1,
-        };
+        let fresh = Seen { item, last: now };
         if len < N {
             self.slots[len] = fresh;
             self.len += 1;
@@ -82,6 +76,16 @@ impl<T: Copy + Default + PartialEq, const N: usize> Recent<T, N> {
             *oldest = fresh;
         }
         true
+    }
+
+    /// A set of the first `N` of `members`.
+    pub fn from_members(members: impl IntoIterator<Item = Seen<T>>) -> Self {
+        let mut r = Recent::default();
+        for (slot, member) in r.slots.iter_mut().zip(members) {
+            *slot = member;
+            r.len += 1;
+        }
+        r
     }
 
     /// Drops members last seen before `t`; returns them.
@@ -113,12 +117,7 @@ impl<'de, T: Copy + Default + PartialEq + Deserialize<'de>, const N: usize> Dese
 {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let items: Vec<Seen<T>> = Vec::deserialize(d)?;
-        let mut r = Recent::default();
-        for (slot, item) in r.slots.iter_mut().zip(items) {
-            *slot = item;
-            r.len += 1;
-        }
-        Ok(r)
+        Ok(Recent::from_members(items))
     }
 }
 
@@ -135,7 +134,7 @@ mod tests {
         assert!(!r.touch(1, 40));
         assert!(r.touch(4, 50)); // evicts 2 (last seen 20)
         assert!(!r.contains(2) && r.contains(1) && r.contains(4));
-        assert_eq!(r.get(1).map(|s| (s.last, s.count)), Some((40, 2)));
+        assert_eq!(r.get(1).map(|s| s.last), Some(40));
         let json = serde_json::to_string(&r).unwrap();
         let back: Recent<u64, 3> = serde_json::from_str(&json).unwrap();
         assert_eq!(back, r);

@@ -5,8 +5,8 @@
 //!   quantiles conservative: a quantile is never below the true one.
 //! * [`Decayed`]: exponentially decayed event counts per counter (operation classes,
 //!   denials), giving rates that follow a principal's habits as they change.
-//! * [`DayProfile`]: hour-of-day and day-of-week activity, to scale a rate to the
-//!   hour it is tested at (a backup job's 02:00 is not its 14:00).
+//! * [`super::day::DayProfile`] (its own module): hour-of-day and day-of-week
+//!   activity, to scale a rate to the hour it is tested at.
 //! * [`count_tail`]: the probability of seeing at least `k` events in a window given
 //!   a learned rate, from a Gamma-Poisson (negative binomial) predictive: a principal
 //!   with little history has a wide predictive, so two reads by a rare principal are
@@ -126,62 +126,6 @@ pub fn exposure_hours(age_secs: u32, tau_secs: f32) -> f64 {
     tau * (1.0 - (-f64::from(age_secs) / tau).exp()) / 3600.0
 }
 
-/// Hour-of-day and day-of-week activity (decayed daily).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DayProfile {
-    hours: [f32; 24],
-    days: [f32; 7],
-    day: u32,
-}
-
-/// The daily ageing factor of [`DayProfile`] (about a two-week memory).
-const DAY_DECAY: f32 = 0.93;
-
-impl DayProfile {
-    /// Records an event at `now` (seconds).
-    pub fn add(&mut self, now: u32) {
-        let day = now / 86_400;
-        if day > self.day {
-            let f = DAY_DECAY.powi((day - self.day).min(400) as i32);
-            self.hours
-                .iter_mut()
-                .chain(self.days.iter_mut())
-                .for_each(|v| *v *= f);
-            self.day = day;
-        }
-        self.hours[((now % 86_400) / 3600) as usize] += 1.0;
-        self.days[((day + 3) % 7) as usize] += 1.0; // 1970-01-01 was a Thursday
-    }
-
-    /// How much busier than average the hour and weekday of `now` are (clamped).
-    pub fn factor(&self, now: u32) -> f64 {
-        let total_h: f32 = self.hours.iter().sum();
-        if total_h < 24.0 {
-            return 1.0;
-        }
-        let mean_h = total_h / 24.0;
-        let mean_d = self.days.iter().sum::<f32>() / 7.0;
-        let h = self.hours[((now % 86_400) / 3600) as usize];
-        let d = self.days[((now / 86_400 + 3) % 7) as usize];
-        let fh = (h + 0.5 * mean_h) / (1.5 * mean_h);
-        let fd = (d + 0.5 * mean_d) / (1.5 * mean_d).max(f32::MIN_POSITIVE);
-        f64::from(fh * fd).clamp(0.1, 10.0)
-    }
-
-    /// The share of activity in the hours within `spread` of the hour of `now`.
-    pub fn share_near(&self, now: u32, spread: u32) -> f64 {
-        let total: f32 = self.hours.iter().sum();
-        if total <= 0.0 {
-            return 0.0;
-        }
-        let h = (now % 86_400) / 3600;
-        let near: f32 = (0..=2 * spread)
-            .map(|i| self.hours[((h + 24 + i - spread) % 24) as usize])
-            .sum();
-        f64::from(near / total)
-    }
-}
-
 /// P(X ≥ k) for the count `X` in a window of `window_h` hours, given `events`
 /// observed over `exposure_h` hours and a prior rate (`prior_rate` per hour, worth
 /// `prior_h` hours of evidence): the Gamma-Poisson predictive.
@@ -246,20 +190,11 @@ mod tests {
     }
 
     #[test]
-    fn decayed_counts_and_day_profile() {
+    fn decayed_counts() {
         let mut d = Decayed::default();
         let tau = 3600.0;
         d.add(0, 1000, tau);
         d.add(0, 1000, tau);
         assert!((d.count(0, 1000 + 3600, tau) - 2.0 / std::f32::consts::E).abs() < 1e-3);
-        let mut p = DayProfile::default();
-        for day in 0..10u32 {
-            for _ in 0..10 {
-                p.add(day * 86_400 + 2 * 3600 + 60);
-            }
-        }
-        assert!(p.factor(10 * 86_400 + 2 * 3600) > 3.0);
-        assert!(p.factor(10 * 86_400 + 14 * 3600) < 0.5);
-        assert!(p.share_near(2 * 3600, 1) > 0.99);
     }
 }

@@ -74,10 +74,26 @@ fn idle_principals_are_forgotten_and_capped() {
         );
     }
     b.maintain(t0 as u32 + 400);
-    assert!(b.memory().principals <= 100, "{:?}", b.memory());
+    let m = b.memory();
+    assert!(m.principals <= 100, "{m:?}");
+    assert_eq!(
+        (m.evicted_idle, m.evicted_capacity),
+        (0, 300 - m.principals as u64),
+        "over the cap, counted as such: {m:?}"
+    );
+    // The most recent principals stay: the oldest go first.
+    assert!(b
+        .principal(keys::principal_key("aaaaaaaa-0000-0000-0000-000000000299"))
+        .is_some());
+    assert!(b
+        .principal(keys::principal_key("aaaaaaaa-0000-0000-0000-000000000000"))
+        .is_none());
+    let kept = m.principals as u64;
     b.maintain(t0 as u32 + 20 * 86_400);
-    assert_eq!(b.memory().principals, 0);
-    assert_eq!(b.memory().pairs, 0);
+    let m = b.memory();
+    assert_eq!(m.principals, 0);
+    assert_eq!(m.pairs, 0);
+    assert_eq!((m.evicted_idle, m.evicted_capacity), (kept, 300 - kept));
 }
 
 #[test]
