@@ -132,3 +132,24 @@ impl StateMetrics {
         *seen = (idle, capacity);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Evictions count the engine's new evictions at each report, and start
+    /// again (rather than going backwards) when the engine's totals do.
+    #[test]
+    fn evictions_count_what_is_new_since_the_last_report() {
+        let registry = Registry::new();
+        let metrics = StateMetrics::register(&registry).expect("registers");
+        let value = |reason: &str| metrics.evicted.with_label_values(&[reason]).get();
+        assert_eq!((value("idle"), value("capacity")), (0, 0));
+        metrics.count_evictions(3, 2);
+        metrics.count_evictions(5, 2);
+        assert_eq!((value("idle"), value("capacity")), (5, 2));
+        // The engine restarted from a snapshot: its totals start from zero.
+        metrics.count_evictions(1, 4);
+        assert_eq!((value("idle"), value("capacity")), (6, 4));
+    }
+}

@@ -15,7 +15,8 @@ use std::hash::{Hash, Hasher};
 use super::keys::FastMap;
 
 /// Values per chunk: large enough that chunk headers do not matter, small enough
-/// that the last, partly filled chunk does not either.
+/// that the last, partly filled chunk does not either. The first chunk grows to
+/// this size as an ordinary vector does, so a small tenant pays for what it has.
 const CHUNK: usize = 1024;
 
 /// A principal key in the index, as two words (8-byte aligned, so an index bucket
@@ -100,8 +101,10 @@ impl<V> KeyedSlab<V> {
 
     fn push(&mut self, key: u128, value: V) -> usize {
         let at = self.len;
-        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-            self.chunks.push(Vec::with_capacity(CHUNK));
+        match self.chunks.last() {
+            None => self.chunks.push(Vec::new()),
+            Some(c) if c.len() == CHUNK => self.chunks.push(Vec::with_capacity(CHUNK)),
+            Some(_) => {}
         }
         if let Some(chunk) = self.chunks.last_mut() {
             chunk.push((key, value));
@@ -168,7 +171,7 @@ impl<V> KeyedSlab<V> {
         let bucket = std::mem::size_of::<(Key, u32)>() + 1;
         // hashbrown allocates 8/7 buckets per unit of capacity (a power of two).
         let buckets = (self.index.capacity() * 8).div_ceil(7);
-        self.chunks.len() * CHUNK * std::mem::size_of::<(u128, V)>()
+        self.chunks.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<(u128, V)>()
             + self.chunks.capacity() * std::mem::size_of::<Vec<(u128, V)>>()
             + buckets * bucket
     }
