@@ -1,6 +1,6 @@
 //! Writes the rendered sample alert email the documentation shows:
 //! `docs/sample-alert-email.html` (the HTML part) and `docs/sample-alert-email.txt`
-//! (the plain-text part and the subject). `tests/delivery_docs.rs` checks they match
+//! (the plain-text part and the subject). `tests/delivery/delivery_docs.rs` checks they match
 //! what kvwatch renders today.
 //!
 //! Run with `cargo run --release --example sample_email`.

@@ -8,7 +8,7 @@
 # TARGET every target in fuzz/Cargo.toml runs. Findings land in fuzz/artifacts/<target>/
 # (crash-*, timeout-*, oom-*); reproduce one with
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none <target> <file>
-# then add it as a regression test (tests/hostile_input.rs holds the earlier ones).
+# then add it as a regression test (tests/decode/hostile_input.rs holds the earlier ones).
 #
 # How this works on a stable-only toolchain: cargo-fuzz drives rustc with -Z flags
 # (coverage instrumentation options, and -Zsanitizer when one is asked for), which

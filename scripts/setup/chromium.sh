@@ -1,5 +1,5 @@
 # Sourced by scripts/test.sh: headless Chromium for the report's browser test
-# (tests/report_browser.rs opens the rendered HTML report in it and checks the page).
+# (tests/report/report_browser.rs opens the rendered HTML report in it and checks the page).
 #
 # Exports:
 #   KVWATCH_CHROMIUM  the Chromium binary (Debian's `chromium` package)

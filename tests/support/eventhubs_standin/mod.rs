@@ -28,8 +28,9 @@
 //! fe2o3-amqp 0.16 clients, the SDK included, now and then lose the
 //! disposition and hang (see `links::pause_before_settling`).
 //!
-//! Include it from a test crate with
-//! `#[path = "support/eventhubs_standin/mod.rs"] mod eventhubs_standin;`.
+//! Include it at the root of a test crate with
+//! `#[path = "../support/eventhubs_standin/mod.rs"] mod eventhubs_standin;` (as
+//! `tests/live/main.rs` does).
 //!
 //! ```ignore
 //! let standin = EventHubStandin::start(StandinConfig::new().with_hub("audit", 2)).await?;

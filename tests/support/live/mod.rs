@@ -2,12 +2,14 @@
 //! 127.0.0.1 (axum), configs that point `kvwatch run` at the Event Hubs stand-in,
 //! records written in the detector files' compact example form, Event Hubs bodies,
 //! the reference alerts (the same records through the replay pipeline), and waiting
-//! on a run's status (never on sleeps). Include it after the stand-in:
+//! on a run's status (never on sleeps). Include it after the stand-in, at the crate
+//! root (as `tests/live/main.rs` does; `benches/live_latency.rs` uses
+//! `../tests/support/...`):
 //!
 //! ```ignore
-//! #[path = "support/eventhubs_standin/mod.rs"]
+//! #[path = "../support/eventhubs_standin/mod.rs"]
 //! mod eventhubs_standin;
-//! #[path = "support/live/mod.rs"]
+//! #[path = "../support/live/mod.rs"]
 //! mod live_support;
 //! ```
 

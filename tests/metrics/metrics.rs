@@ -4,8 +4,7 @@
 //! /readyz, the replay flags work from the real binary, and docs/metrics.md documents
 //! every family.
 
-#[path = "metrics_support/mod.rs"]
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -3,15 +3,10 @@
 //! partitions; together they raise exactly the alerts one replay of everything gives,
 //! each principal's alerts from the run that owns its partition.
 
-#[path = "support/eventhubs_standin/mod.rs"]
-mod eventhubs_standin;
-#[path = "support/live/mod.rs"]
-mod live_support;
-
+use crate::live_support::*;
 use chrono::DateTime;
 use kvwatch::app::route::{RouteOptions, Router};
 use kvwatch::pipeline::clock::SystemClock;
-use live_support::*;
 
 const RAW: &str = "insights-logs-auditevent";
 const KEYED: &str = "kvwatch-keyed";
@@ -39,7 +34,7 @@ async fn route_then_two_runs_split_the_keyed_hub_and_miss_nothing() {
     let route_config = config(dir.path(), "route", "5m", "", &route_toml);
     let opts = RouteOptions {
         config: route_config.clone(),
-        credential: Some(eventhubs_standin::StaticTokenCredential::shared()),
+        credential: Some(crate::eventhubs_standin::StaticTokenCredential::shared()),
         clock: std::sync::Arc::new(SystemClock),
     };
     let router = within("start route", Router::start(opts)).await.unwrap();

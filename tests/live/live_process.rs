@@ -3,18 +3,13 @@
 //! alert (a crash may deliver an alert again, with the same id and content: receivers
 //! drop it by id); SIGTERM drains, checkpoints and exits 0.
 
-#[path = "support/eventhubs_standin/mod.rs"]
-mod eventhubs_standin;
-#[path = "support/live/mod.rs"]
-mod live_support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 
+use crate::live_support::*;
 use chrono::DateTime;
 use kvwatch::state::StateStore;
-use live_support::*;
 use tokio::process::{Child, Command};
 
 const HUB: &str = "audit";

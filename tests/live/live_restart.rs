@@ -3,15 +3,10 @@
 //! not yet covered read again with their cut) loses no alert and doubles none; the
 //! hub going away and coming back on the same port loses and doubles nothing either.
 
-#[path = "support/eventhubs_standin/mod.rs"]
-mod eventhubs_standin;
-#[path = "support/live/mod.rs"]
-mod live_support;
-
 use std::collections::BTreeMap;
 
+use crate::live_support::*;
 use chrono::{DateTime, Utc};
-use live_support::*;
 
 const HUB: &str = "audit";
 

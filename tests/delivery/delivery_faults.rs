@@ -3,8 +3,7 @@
 //! with undelivered alerts. In each, an idempotent receiver ends up with every alert
 //! exactly once.
 
-#[path = "support/delivery/mod.rs"]
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

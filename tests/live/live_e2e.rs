@@ -3,14 +3,9 @@
 //! replay pipeline gives for the same records; a malformed body is counted and the
 //! stream goes on. Every await is bounded; nothing sleeps to synchronise.
 
-#[path = "support/eventhubs_standin/mod.rs"]
-mod eventhubs_standin;
-#[path = "support/live/mod.rs"]
-mod live_support;
-
+use crate::live_support::*;
 use chrono::DateTime;
 use kvwatch::app::live_pipeline::LoopEnd;
-use live_support::*;
 
 const HUB: &str = "insights-logs-auditevent";
 

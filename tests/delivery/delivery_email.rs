@@ -3,8 +3,7 @@
 //! implicit TLS, a plain local relay, authentication, several recipients, the
 //! rendered subject and bodies, digests, transient and permanent refusals.
 
-#[path = "support/delivery/mod.rs"]
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -7,8 +7,7 @@
 //! `KVWATCH_CHROMIUM`; without it the test fails and says so. With
 //! `KVWATCH_WRITE_DOCS=1` it also refreshes the screenshot in `docs/report.png`.
 
-#[path = "report_support/cdp.rs"]
-mod cdp;
+use crate::cdp;
 
 use std::path::{Path, PathBuf};
 

@@ -3,13 +3,8 @@
 //! run stops reading exactly those partitions, keeps the others, and ends once it owns
 //! nothing, so a supervisor sees it.
 
-#[path = "support/eventhubs_standin/mod.rs"]
-mod eventhubs_standin;
-#[path = "support/live/mod.rs"]
-mod live_support;
-
+use crate::live_support::*;
 use kvwatch::app::live_pipeline::LoopEnd;
-use live_support::*;
 
 const HUB: &str = "audit";
 

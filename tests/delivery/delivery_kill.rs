@@ -3,8 +3,7 @@
 //! idempotent receiver ends up with every alert id, none missing, duplicates allowed
 //! only as repeats of the same id (at-least-once).
 
-#[path = "support/delivery/mod.rs"]
-mod support;
+use crate::support;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //!
 //! Each golden file lists every record the decoder reported (location, shape, and the
 //! normalised event or the refusal), so any change in what a real record means shows
-//! up as a diff. `KVWATCH_UPDATE_GOLDEN=1 cargo test --test golden` rewrites them;
+//! up as a diff. `KVWATCH_UPDATE_GOLDEN=1 cargo test --test decode golden::` rewrites them;
 //! a rewritten golden must be reviewed by hand against the raw record before it is
 //! committed. Beside the goldens, a hand-written table asserts the key fields of a
 //! few records per file, so correctness does not rest on the goldens alone.

@@ -314,7 +314,7 @@ fn nul_bytes_surrogates_and_huge_numbers_cost_only_their_record() {
 #[test]
 fn escaped_nul_and_control_characters_are_kept_as_text() {
     // `\u0000` and friends are valid JSON: the record decodes and keeps them verbatim
-    // (renderers make them visible; see tests/render_safety.rs).
+    // (renderers make them visible; see tests/delivery/render_safety.rs).
     let line = rec(1).replace("agent/1", "agent\\u0000\\u001b[31m\\r\\n/1");
     let event = decode_record(line.as_bytes()).unwrap();
     assert_eq!(

@@ -2,8 +2,7 @@
 //! signatures, Slack Block Kit, Teams Adaptive Cards, PagerDuty Events v2, routing by
 //! detector and severity, the file sink, and secrets that never leak into errors.
 
-#[path = "support/delivery/mod.rs"]
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -4,16 +4,15 @@
 //! Every await is bounded by [`STEP`]. Nothing sleeps to synchronise: a test
 //! that needs a receiver to be attached waits for the stand-in to list it.
 
-#[path = "support/eventhubs_standin/mod.rs"]
-mod eventhubs_standin;
-
+use crate::eventhubs_standin::{
+    EventHubStandin, StandinConfig, StaticTokenCredential, StoredEvent,
+};
 use azure_messaging_eventhubs::{
     error::ErrorKind,
     models::{EventData, ReceivedEventData},
     ConsumerClient, EventDataBatchOptions, EventHubsError, OpenReceiverOptions, ProducerClient,
     SendEventOptions, StartLocation, StartPosition,
 };
-use eventhubs_standin::{EventHubStandin, StandinConfig, StaticTokenCredential, StoredEvent};
 use futures::{Stream, StreamExt};
 use std::{future::Future, time::Duration};
 use tokio::{sync::mpsc, task::JoinHandle, time::timeout};

@@ -6,16 +6,11 @@
 //! a benign record six hours later on every partition; replay gets the same record as a
 //! Storage blob of that later hour, so both watermarks end past every real event.
 
-#[path = "support/eventhubs_standin/mod.rs"]
-mod eventhubs_standin;
-#[path = "support/live/mod.rs"]
-mod live_support;
-
 use std::path::Path;
 
+use crate::live_support::*;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use kvwatch::simulate::{OutputShape, SimulationSpec};
-use live_support::*;
 
 const HUB: &str = "insights-logs-auditevent";
 const PARTITIONS: usize = 4;

@@ -1,0 +1,15 @@
+//! Integration tests of the decoders: every shape of a record decodes to the same
+//! event (`shapes`), the real samples against their reviewed goldens (`golden`),
+//! property tests (`decode_props`, `hostile_properties`) and hostile input
+//! (`hostile_input`).
+//!
+//! The integration tests are a handful of binaries, one per area, instead of one per
+//! file: each binary links the library and all its dependencies, so fewer binaries
+//! build much faster. Each former file is a module here; run one of them with, say,
+//! `cargo test --test decode golden::`.
+
+mod decode_props;
+mod golden;
+mod hostile_input;
+mod hostile_properties;
+mod shapes;

@@ -1,0 +1,13 @@
+//! Integration tests of detection: the detector files (`detector_definitions`), the
+//! detector table (`detector_table`), the evaluation on the simulated fortnight
+//! (`evaluation`), the simulator (`simulate`) and replay state across runs
+//! (`replay_state`).
+//!
+//! One binary per area (see `tests/decode/main.rs`); run one module with, say,
+//! `cargo test --test detect evaluation::`.
+
+mod detector_definitions;
+mod detector_table;
+mod evaluation;
+mod replay_state;
+mod simulate;

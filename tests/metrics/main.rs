@@ -1,0 +1,14 @@
+//! Integration tests of the metrics: without external tools (`metrics`), checked by
+//! promtool (`metrics_promtool`) and scraped by a real Prometheus server
+//! (`metrics_prometheus_e2e`).
+//!
+//! One binary per area (see `tests/decode/main.rs`); run one module with, say,
+//! `cargo test --test metrics metrics_promtool::`.
+
+// Replays with metrics, the Prometheus server and the dashboards, shared by the modules.
+#[path = "../metrics_support/mod.rs"]
+mod support;
+
+mod metrics;
+mod metrics_prometheus_e2e;
+mod metrics_promtool;
