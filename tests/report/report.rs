@@ -1,7 +1,7 @@
 //! `kvwatch report` end to end, without a browser: the three formats carry the same
 //! content, the report's incidents are exactly the alerts replay prints, and
 //! `--principal` narrows it. (The browser test is tests/report/report_browser.rs; the
-//! timing against replay is tests/report_timing.rs.)
+//! timing against replay is a benchmark, benches/fortnight.rs.)
 
 use std::path::PathBuf;
 
