@@ -1,7 +1,7 @@
 //! Integration tests of detection: the detector files (`detector_definitions`), the
 //! detector table (`detector_table`), the evaluation on the simulated fortnight
-//! (`evaluation`), the simulator (`simulate`) and replay state across runs
-//! (`replay_state`).
+//! (`evaluation`), the simulator (`simulate`), replay state across runs
+//! (`replay_state`) and the golden replay of the sample logs (`replay_golden`).
 //!
 //! One binary per area (see `tests/decode/main.rs`); run one module with, say,
 //! `cargo test --test detect evaluation::`.
@@ -9,5 +9,6 @@
 mod detector_definitions;
 mod detector_table;
 mod evaluation;
+mod replay_golden;
 mod replay_state;
 mod simulate;
