@@ -5,8 +5,8 @@
 
 use kvwatch::alert::Severity;
 use kvwatch::config::Config;
-use kvwatch::detect::defs;
 use kvwatch::detect::examples::{self, EventSpec, ExampleGeo, Expect};
+use kvwatch::detect::registry;
 
 #[derive(serde::Deserialize)]
 struct Events {
@@ -60,8 +60,8 @@ fn check(rows: Vec<Row>) {
             toml::from_str(row.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
         let records =
             examples::records(&events.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
-        let detector =
-            defs::build_named(&Config::default(), row.detector).unwrap_or_else(|e| panic!("{e}"));
+        let detector = registry::build_named(&Config::default().detectors, row.detector)
+            .unwrap_or_else(|e| panic!("{e}"));
         let networks = if row.geoip { geo() } else { Vec::new() };
         let enricher = examples::enricher(&networks).expect("geo");
         let alerts = examples::run(detector, &records, enricher)
