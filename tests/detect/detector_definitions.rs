@@ -106,6 +106,11 @@ fn errors_name_the_file_and_the_key() {
             "",
         ),
         (
+            "destructive.toml",
+            builtin("destructive_operations.toml").replace("min_distinct = 8", "min_distinct = 1"),
+            "`window.min_distinct`",
+        ),
+        (
             "x.toml",
             "[detector]\nname = \"port_scan\"\n".to_owned(),
             "not a detector kvwatch has",

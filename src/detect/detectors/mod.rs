@@ -9,6 +9,7 @@
 
 pub mod access_policy_change;
 pub mod bulk_secret_retrieval;
+pub mod destructive_operations;
 pub mod failed_auth;
 pub mod unusual_geo;
 
@@ -21,4 +22,5 @@ pub const REGISTRY: &[Registration] = &[
     unusual_geo::REGISTRATION,
     access_policy_change::REGISTRATION,
     bulk_secret_retrieval::REGISTRATION,
+    destructive_operations::REGISTRATION,
 ];
