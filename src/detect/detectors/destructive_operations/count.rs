@@ -72,7 +72,9 @@ fn object(
         Episode::remember(&mut a.samples, format!("{kind}/{name}"));
     }
     if what == Destroy::Purge {
-        a.purged.touch(h, now, false, 4096);
+        if a.purged.touch(h, now, false, 4096) {
+            Episode::remember(&mut a.purged_samples, format!("{kind}/{name}"));
+        }
         a.purges_in_tumble = a.purges_in_tumble.saturating_add(1);
     }
     if !a.operations.iter().any(|o| o == e.operation.as_str()) {

@@ -94,6 +94,9 @@ pub fn first_purge(
     f.summary = wording::first_purge(obs, a, purged, &span(s, obs, a), history_days(obs));
     let n = a.objects.len() as u32;
     f.evidence = evidence(s, obs, a, own, &LogHist::default(), n, purged, None);
+    f.evidence = f
+        .evidence
+        .with_list("purged_objects", a.purged_samples.iter().cloned());
     f.evidence.insert(
         "expected",
         json!({ "min_purges": s.purge.min_purges, "purges_before": own.purges }),

@@ -62,6 +62,8 @@ pub struct Episode {
     reported_purged: bool,
     /// Objects (first ones), as `kind/name`.
     pub samples: Vec<String>,
+    /// Objects purged (first ones), as `kind/name`.
+    pub purged_samples: Vec<String>,
     /// Caller addresses (first ones).
     pub addresses: Vec<IpAddr>,
     /// Operations used (first ones).
@@ -186,6 +188,7 @@ impl DetectorState for State {
                     + a.objects.heap_bytes()
                     + a.purged.heap_bytes()
                     + a.samples.iter().map(|s| s.len() + 24).sum::<usize>()
+                    + a.purged_samples.iter().map(|s| s.len() + 24).sum::<usize>()
             })
             .sum();
         DetectorMemory {

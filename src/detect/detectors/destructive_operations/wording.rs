@@ -84,7 +84,7 @@ pub fn first_purge(
         plural(purged as usize, "deleted object", "deleted objects"),
         e.vault,
         obs.geo.label(),
-        list(&a.samples, a.samples.len(), 4)
+        list(&a.purged_samples, purged as usize, 4)
     )
 }
 
