@@ -23,18 +23,22 @@ pub fn observe(
     findings: &mut Vec<Finding>,
 ) {
     let e = obs.event;
-    let Some(key) = obs.principal else { return };
-    if obs.now >= state.last_prune.saturating_add(600) {
-        prune(s, state, obs);
-    }
-    // Destructive operations are a small class: most events leave here.
+    // Destructive operations are a small class: almost every event leaves here.
     if e.class != OperationClass::Destroy || e.outcome != Outcome::Ok {
         return;
     }
-    match s.destroys(e.operation.as_str()) {
-        None => {}
-        Some(Destroy::Vault) => vault::observe(s, state, obs, key, findings),
-        Some(what) => object(s, state, obs, key, what, findings),
+    let Some(key) = obs.principal else { return };
+    let Some(what) = s.destroys(e.operation.as_str()) else {
+        return;
+    };
+    // Upkeep runs before a judgement, so other principals' finished episodes are in
+    // the population it is judged against.
+    if obs.now >= state.last_prune.saturating_add(600) {
+        prune(s, state, obs);
+    }
+    match what {
+        Destroy::Vault => vault::observe(s, state, obs, key, findings),
+        Destroy::Delete | Destroy::Purge => object(s, state, obs, key, what, findings),
     }
 }
 
@@ -103,8 +107,8 @@ fn object(
     state.active.insert((key, obs.vault), a);
 }
 
-/// Every ten minutes: closes quiet episodes into the histories and forgets
-/// principals the baselines forgot.
+/// At most every ten minutes (of deletions): closes quiet episodes into the
+/// histories and forgets principals the baselines forgot.
 fn prune(s: &Settings, state: &mut State, obs: &Observation<'_>) {
     let now = obs.now;
     state.last_prune = now;

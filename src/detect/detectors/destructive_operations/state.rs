@@ -6,8 +6,8 @@
 //! tumble with deletions goes into the principal's [`History`] and its kind's
 //! population when the tumble closes, with the purges it made, so an episode is
 //! judged against what came *before* it. Vault deletions are learned as they happen.
-//! Episodes are dropped when quiet for a window; histories follow the baselines'
-//! forgetting.
+//! Episodes quiet for a window are closed at the next upkeep (run with deletions,
+//! at most every ten minutes); histories follow the baselines' forgetting.
 
 use std::net::IpAddr;
 
