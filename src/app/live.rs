@@ -11,7 +11,7 @@
 //! queued, checkpoints, and gives the outbox `[outbox] drain_timeout` to deliver.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,6 +73,7 @@ pub struct LiveOutcome {
 /// A running `kvwatch run`.
 pub struct Live {
     cancel: CancellationToken,
+    finishing: Arc<AtomicBool>,
     status: watch::Receiver<LiveStatus>,
     metrics: Option<Arc<Metrics>>,
     task: JoinHandle<Result<LiveOutcome>>,
@@ -146,8 +147,10 @@ impl Live {
             }
         }
         let cancel = CancellationToken::new();
+        let finishing = Arc::new(AtomicBool::new(false));
         let (status_tx, status) = watch::channel(LiveStatus::default());
         let serve = Serve {
+            finishing: finishing.clone(),
             opts,
             connectors,
             store,
@@ -161,6 +164,7 @@ impl Live {
         let task = tokio::spawn(serve.run(cancel.clone(), run_metrics));
         Ok(Live {
             cancel,
+            finishing,
             status,
             metrics,
             task,
@@ -169,6 +173,16 @@ impl Live {
 
     /// Asks the run to stop: readers stop, the queue drains, a checkpoint is written.
     pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Stops as a replay ends its inputs: the readers stop, the queue drains, and
+    /// everything the watermark still holds back is released to the detectors before
+    /// the last checkpoint. For a source that has ended (`kvwatch run --embedded` once
+    /// its inputs are consumed); a service stops with [`Live::shutdown`], which keeps
+    /// the held-back records for the next start.
+    pub fn finish(&self) {
+        self.finishing.store(true, Ordering::Release);
         self.cancel.cancel();
     }
 
@@ -249,6 +263,7 @@ fn build_sink(
 
 /// The background part of a run.
 struct Serve {
+    finishing: Arc<AtomicBool>,
     opts: LiveOptions,
     connectors: Vec<Connector>,
     store: StateStore,
@@ -282,6 +297,7 @@ impl Serve {
         run_metrics: Option<RunMetrics>,
     ) -> Result<LiveOutcome> {
         let Serve {
+            finishing,
             opts,
             connectors,
             store,
@@ -359,6 +375,7 @@ impl Serve {
                     .map(|m| m.metrics().readiness().check(checks::SOURCES_CONNECTED)),
                 alerts,
                 status,
+                finishing,
             };
             let pipeline_thread = tokio::task::spawn_blocking(move || live_loop.run(rx));
             let tasks: Vec<_> = readers

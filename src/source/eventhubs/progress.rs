@@ -129,6 +129,15 @@ impl Progress {
         self.partitions.iter().filter(|p| !p.lost).count()
     }
 
+    /// The newest event time taken from any partition still read here.
+    pub fn newest_seen(&self) -> Option<DateTime<Utc>> {
+        self.partitions
+            .iter()
+            .filter(|p| !p.lost)
+            .filter_map(|p| p.newest)
+            .max()
+    }
+
     /// The watermark to move to as of `now` (wall clock), if it moves forward.
     pub fn next_watermark(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let mut oldest: Option<DateTime<Utc>> = None;

@@ -33,7 +33,7 @@ const DETACH_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// disposition back for a moment. Measured on this 2-core machine: with no
 /// delay about one send in 200 hung; with 1 ms none in 9,000, even beside
 /// four busy-loop processes. The default of 10 ms leaves a wide margin.
-pub(super) async fn pause_before_settling(delay: Duration) {
+pub(crate) async fn pause_before_settling(delay: Duration) {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -60,13 +60,13 @@ const CBS_DETACH_HOLD: Duration = Duration::from_secs(5);
 /// SDK 0.16 cannot use it.) Held back, the answers are never sent: the
 /// session's end arrives first and ends the task holding them. A client that
 /// closes a `$cbs` link and waits for the answer still gets it, late.
-pub(super) async fn hold_cbs_detach_answer() {
+pub(crate) async fn hold_cbs_detach_answer() {
     tokio::time::sleep(CBS_DETACH_HOLD).await;
 }
 
 /// How a client ended a link, as reported by `on_detach` or a failed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum RemoteEnd {
+pub(crate) enum RemoteEnd {
     /// A non-closing detach: answer with a detach.
     Detached,
     /// A closing detach: answer with a close.
@@ -76,7 +76,7 @@ pub(super) enum RemoteEnd {
 }
 
 impl RemoteEnd {
-    pub(super) fn from_detach_error(error: &DetachError) -> Self {
+    pub(crate) fn from_detach_error(error: &DetachError) -> Self {
         match error {
             DetachError::DetachedByRemote | DetachError::RemoteDetachedWithError(_) => {
                 Self::Detached
@@ -88,7 +88,7 @@ impl RemoteEnd {
 }
 
 /// Answers a client's detach on a stand-in sender.
-pub(super) async fn answer_sender(sender: Sender, end: RemoteEnd) {
+pub(crate) async fn answer_sender(sender: Sender, end: RemoteEnd) {
     let result = match end {
         RemoteEnd::Detached => sender.detach().await.err().map(|(_, e)| e),
         RemoteEnd::Closed => sender.close().await.err(),
@@ -101,7 +101,7 @@ pub(super) async fn answer_sender(sender: Sender, end: RemoteEnd) {
 
 /// Detaches a stand-in sender with an error, as the broker does when it
 /// refuses or displaces a receiver.
-pub(super) async fn detach_sender_with_error(
+pub(crate) async fn detach_sender_with_error(
     sender: Sender,
     condition: impl Into<ErrorCondition>,
     description: String,
@@ -116,7 +116,7 @@ pub(super) async fn detach_sender_with_error(
 
 /// Detaches a stand-in receiver with an error, refusing what the client
 /// wanted to send to.
-pub(super) async fn detach_receiver_with_error(
+pub(crate) async fn detach_receiver_with_error(
     receiver: Receiver,
     condition: impl Into<ErrorCondition>,
     description: String,
