@@ -13,6 +13,7 @@
 #[path = "../support/live/mod.rs"]
 mod live_support;
 
+mod embedded_run;
 mod embedded_sdk;
 mod live_e2e;
 mod live_ownership;
