@@ -36,8 +36,8 @@ use crate::sink::json_lines::JsonLinesSink;
 use crate::sink::observe::{DeliveryObserver, Fanout, LogObserver};
 use crate::sink::AlertSink;
 use crate::source::eventhubs::{
-    list_partitions, read_partition, ticks, Activity, Auth, Connector, PartitionSlot, Progress,
-    ReaderSettings,
+    discover_partitions, list_partitions, read_partition, ticks, Activity, Auth, Connector,
+    PartitionSlot, Progress, ReaderSettings, WatchedHub,
 };
 use crate::state::{Checkpoint, StateStore};
 
@@ -316,11 +316,32 @@ impl Serve {
 
         let mut slots = Vec::new();
         let mut readers = Vec::new();
+        let mut watched = Vec::new();
         for (i, (hub, connector)) in eh.hubs.iter().zip(&connectors).enumerate() {
             let Some(ids) = list_partitions(connector, &hub.partitions, backoff, &cancel).await?
             else {
                 break;
             };
+            if hub.partitions.is_empty() {
+                watched.push(WatchedHub {
+                    hub: i,
+                    template: ReaderSettings {
+                        slot: 0,
+                        partition: String::new(),
+                        connector: connector.clone(),
+                        start: hub.start,
+                        resume_after: None,
+                        prefetch: hub.prefetch,
+                        owner_level: hub.owner_level,
+                        backoff,
+                        lag_interval: eh.lag_interval.as_std(),
+                        activity: Arc::new(Activity::new(opts.clock.now())),
+                        clock: opts.clock.clone(),
+                        metrics: live_metrics.clone(),
+                    },
+                    known: ids.clone(),
+                });
+            }
             for id in ids {
                 let slot = PartitionSlot::new(i, connector, &id);
                 let resume_after = checkpoint
@@ -388,6 +409,13 @@ impl Serve {
                 .min(config.state.checkpoint_interval.as_std())
                 / 4)
             .clamp(Duration::from_millis(20), Duration::from_secs(1));
+            let discovery = tokio::spawn(discover_partitions(
+                watched,
+                tasks.len(),
+                eh.relist_interval.as_std(),
+                tx.clone(),
+                cancel.clone(),
+            ));
             let ticker = tokio::spawn(ticks(tx, tick, cancel.clone()));
             let ended = pipeline_thread
                 .await
@@ -396,10 +424,11 @@ impl Serve {
             // the readers stop now; each one's close is bounded by the operation timeout.
             cancel.cancel();
             let bound = eh.operation_timeout.as_std() * 2 + Duration::from_secs(1);
-            if tokio::time::timeout(bound, futures::future::join_all(tasks))
-                .await
-                .is_err()
-            {
+            let stopped = async {
+                futures::future::join_all(tasks).await;
+                let _ = discovery.await;
+            };
+            if tokio::time::timeout(bound, stopped).await.is_err() {
                 tracing::warn!("some partition readers did not close in time");
             }
             ticker.abort();

@@ -168,10 +168,26 @@ impl LiveLoop {
     fn handle(
         &mut self,
         msg: SourceMsg,
-        started: &mut [bool],
+        started: &mut Vec<bool>,
         taken: &mut Taken,
     ) -> Result<(), LoopError> {
         match msg {
+            SourceMsg::Added {
+                slot,
+                partition,
+                activity,
+            } => {
+                if slot != self.slots.len() {
+                    tracing::error!(slot, "a partition was added out of order; not read");
+                    return Ok(());
+                }
+                tracing::info!(hub = %partition.hub_name, partition = %partition.partition, "reading an added partition");
+                self.slots.push(partition);
+                self.progress.add(activity);
+                started.push(false);
+                let owned = self.progress.owned();
+                self.status.send_modify(|s| s.owned = owned);
+            }
             SourceMsg::Started { slot, resume_after } => {
                 self.progress.started(slot, resume_after);
                 if let Some(s) = started.get_mut(slot) {

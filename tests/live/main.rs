@@ -13,6 +13,8 @@
 #[path = "../support/live/mod.rs"]
 mod live_support;
 
+mod embedded_faults;
+mod embedded_retention;
 mod embedded_run;
 mod embedded_sdk;
 mod live_e2e;

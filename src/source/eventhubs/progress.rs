@@ -67,6 +67,18 @@ impl Progress {
         }
     }
 
+    /// A partition added while reading (see `SourceMsg::Added`), at the next slot.
+    pub fn add(&mut self, activity: Arc<Activity>) {
+        self.partitions.push(Partition {
+            activity,
+            lost: false,
+            newest: None,
+            pending: VecDeque::new(),
+            taken: None,
+            position: PartitionPosition::default(),
+        });
+    }
+
     /// Restores a checkpoint: the watermark, and each partition's position.
     pub fn restore(
         &mut self,
