@@ -13,6 +13,8 @@
 #[path = "../support/live/mod.rs"]
 mod live_support;
 
+mod deploy_files;
+mod deploy_prometheus;
 mod embedded_faults;
 mod embedded_retention;
 mod embedded_run;
