@@ -8,9 +8,10 @@
 //! the connection string it prints works with any Azure SDK producer and with
 //! `kvwatch route`.
 //!
-//! The run either finishes when everything it published is consumed (releasing what
-//! the watermark holds back, as a replay does at the end of its inputs, so it raises
-//! the alerts replay raises for the same logs), or keeps running until it is stopped.
+//! The run either finishes when everything it published is consumed, or keeps running
+//! until it is stopped; either way it then releases what the watermark holds back, as
+//! a replay does at the end of its inputs, so it raises the alerts replay raises for
+//! the same logs.
 //! The namespace lives in memory, so the run's checkpoint and outbox live in a
 //! temporary folder and go with it.
 
@@ -29,7 +30,7 @@ use super::live::{Live, LiveOptions, LiveOutcome};
 use super::live_pipeline::LiveStatus;
 use super::metrics::MetricsOptions;
 use crate::config::eventhubs::{CredentialConfig, HubConfig, StartConfig};
-use crate::config::{Config, ConfigDuration, SecretRef};
+use crate::config::{Config, ConfigDuration, EventHubsConfig, SecretRef};
 use crate::embedded_hub::{EmbeddedHub, EmbeddedHubConfig};
 use crate::pipeline::clock::SystemClock;
 use inputs::{Feed, ACTIVITY_HUB, AUDIT_HUB};
@@ -162,8 +163,10 @@ pub async fn run_embedded(
         },
     );
     let consumed = wait_consumed(published.clone(), live.status(), opts.until);
+    // Either way the run finishes as a replay does: nothing held back is kept for a
+    // next start, since the hub and the checkpoint go with this process.
     tokio::select! {
-        () = stop.cancelled() => live.shutdown(),
+        () = stop.cancelled() => live.finish(),
         ended = consumed => if ended { live.finish() },
     }
     cancel_publisher.cancel();
@@ -237,6 +240,12 @@ fn live_config(base: &Config, hub: &EmbeddedHub, hubs: &[String], dir: &Path) ->
             endpoint: Some(hub.endpoint()),
         })
         .collect();
+    // A partition of the embedded hub that has nothing to say (the Activity Log's, for
+    // logs without it) stops holding the watermark back after seconds, not the minute
+    // a service waits, unless the config chose another value.
+    if config.eventhubs.idle_after == EventHubsConfig::default().idle_after {
+        config.eventhubs.idle_after = ConfigDuration::seconds(5);
+    }
     // Quick reconnects: the hub is local.
     config.eventhubs.reconnect_initial = ConfigDuration::seconds(1);
     config.eventhubs.reconnect_max = ConfigDuration::seconds(5);
