@@ -1,11 +1,11 @@
-//! Detach handling shared by every link the stand-in serves.
+//! Detach handling shared by every link the hub serves.
 //!
 //! Two rules keep fe2o3-amqp clients from hanging:
 //!
 //! * A detach is answered in kind: a non-closing detach with a non-closing
 //!   detach, a closing one with a closing one. (Answering a detach with a
 //!   close makes the client re-attach in order to close.)
-//! * A detach that the stand-in starts waits for the client's answer only for
+//! * A detach that the hub starts waits for the client's answer only for
 //!   a while: the client answers when it next polls the link, which may be
 //!   never.
 //! * A `$cbs` link's detach is answered late (see [`hold_cbs_detach_answer`]).
@@ -18,10 +18,10 @@ use fe2o3_amqp::{
 use std::time::Duration;
 use tracing::debug;
 
-/// How long a stand-in-initiated detach waits for the client's answer.
+/// How long a hub-initiated detach waits for the client's answer.
 const DETACH_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Waits before the stand-in settles a transfer that a client is waiting on.
+/// Waits before the hub settles a transfer that a client is waiting on.
 ///
 /// fe2o3-amqp 0.16's `Sender::send` records a delivery in its unsettled map
 /// only *after* it has queued the transfer frame for the session task
@@ -29,7 +29,7 @@ const DETACH_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// between, a disposition that comes back quickly finds no entry and is
 /// dropped, and `send` waits for ever: the SDK's `send_event`, `send_batch`,
 /// management calls and CBS authorizations then hang. Over a network the
-/// answer is rarely that fast; in-process it is, so the stand-in holds the
+/// answer is rarely that fast; in-process it is, so the hub holds the
 /// disposition back for a moment. Measured on this 2-core machine: with no
 /// delay about one send in 200 hung; with 1 ms none in 9,000, even beside
 /// four busy-loop processes. The default of 10 ms leaves a wide margin.
@@ -39,7 +39,7 @@ pub(crate) async fn pause_before_settling(delay: Duration) {
     }
 }
 
-/// How long the stand-in holds back the answer to a client's detach of a
+/// How long the hub holds back the answer to a client's detach of a
 /// `$cbs` link.
 const CBS_DETACH_HOLD: Duration = Duration::from_secs(5);
 
@@ -87,7 +87,7 @@ impl RemoteEnd {
     }
 }
 
-/// Answers a client's detach on a stand-in sender.
+/// Answers a client's detach on a hub sender.
 pub(crate) async fn answer_sender(sender: Sender, end: RemoteEnd) {
     let result = match end {
         RemoteEnd::Detached => sender.detach().await.err().map(|(_, e)| e),
@@ -99,7 +99,7 @@ pub(crate) async fn answer_sender(sender: Sender, end: RemoteEnd) {
     }
 }
 
-/// Detaches a stand-in sender with an error, as the broker does when it
+/// Detaches a hub sender with an error, as the broker does when it
 /// refuses or displaces a receiver.
 pub(crate) async fn detach_sender_with_error(
     sender: Sender,
@@ -114,7 +114,7 @@ pub(crate) async fn detach_sender_with_error(
     }
 }
 
-/// Detaches a stand-in receiver with an error, refusing what the client
+/// Detaches a hub receiver with an error, refusing what the client
 /// wanted to send to.
 pub(crate) async fn detach_receiver_with_error(
     receiver: Receiver,

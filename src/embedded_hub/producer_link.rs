@@ -157,7 +157,7 @@ fn new_event(message: &Message<Body<Value>>) -> Result<NewEvent, IngestError> {
     })
 }
 
-/// Flattens a body into bytes; the stand-in delivers them as one Data section.
+/// Flattens a body into bytes; the hub delivers them as one Data section.
 fn body_bytes(body: &Body<Value>) -> Result<Vec<u8>, IngestError> {
     match body {
         Body::Data(sections) => Ok(sections

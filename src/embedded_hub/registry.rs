@@ -147,7 +147,7 @@ impl Registry {
         }
     }
 
-    /// Forgets every receiver; used when the stand-in stops serving.
+    /// Forgets every receiver; used when the hub stops serving.
     pub(crate) fn clear(&self) {
         lock(&self.state).partitions.clear();
         self.bump();
