@@ -3,6 +3,7 @@
 //! result to an exit status. `main.rs` only calls [`main`].
 
 pub mod args;
+pub mod embedded;
 pub mod outbox;
 pub mod replay;
 pub mod report;

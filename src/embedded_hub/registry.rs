@@ -12,24 +12,26 @@
 //! Refusals and displacements both use `amqp:link:stolen`, which the SDK
 //! reports as `ErrorKind::ConsumerDisconnected`.
 
+use super::link_table::{LinkEnd, LinkStopper};
 use super::store::lock;
+use fe2o3_amqp::types::definitions::LinkError;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
 };
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 /// Names the partition of a hub as read through one consumer group.
 /// Hub and consumer group names are case-insensitive, as on the service.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(super) struct ReceiverKey {
+pub(crate) struct ReceiverKey {
     hub: String,
     consumer_group: String,
     partition: String,
 }
 
 impl ReceiverKey {
-    pub(super) fn new(hub: &str, consumer_group: &str, partition: &str) -> Self {
+    pub(crate) fn new(hub: &str, consumer_group: &str, partition: &str) -> Self {
         Self {
             hub: hub.to_ascii_lowercase(),
             consumer_group: consumer_group.to_ascii_lowercase(),
@@ -47,20 +49,11 @@ pub struct ReceiverInfo {
     pub owner_level: Option<i64>,
 }
 
-/// Tells a receiver link that a newer owner took its partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Eviction {
-    pub(super) description: String,
-}
-
 /// The outcome of asking for a place on a partition.
 #[derive(Debug)]
-pub(super) enum Admission {
-    /// The receiver may read; it must stop when `evicted` fires.
-    Admitted {
-        registration: Registration,
-        evicted: oneshot::Receiver<Eviction>,
-    },
+pub(crate) enum Admission {
+    /// The receiver may read; a newer owner ends it through its stopper.
+    Admitted { registration: Registration },
     /// The receiver must be detached at once with this description.
     Refused(String),
 }
@@ -69,7 +62,7 @@ pub(super) enum Admission {
 struct Active {
     id: u64,
     info: ReceiverInfo,
-    evict: oneshot::Sender<Eviction>,
+    stopper: LinkStopper,
 }
 
 #[derive(Debug, Default)]
@@ -81,13 +74,13 @@ struct State {
 /// All receivers of all partitions, with a version that changes on every
 /// admission and departure so that tests can wait for a state.
 #[derive(Debug)]
-pub(super) struct Registry {
+pub(crate) struct Registry {
     state: Mutex<State>,
     version: watch::Sender<u64>,
 }
 
 impl Registry {
-    pub(super) fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State::default()),
             version: watch::channel(0).0,
@@ -95,7 +88,12 @@ impl Registry {
     }
 
     /// Admits or refuses a receiver, displacing the receivers it outranks.
-    pub(super) fn admit(self: &Arc<Self>, key: ReceiverKey, info: ReceiverInfo) -> Admission {
+    pub(crate) fn admit(
+        self: &Arc<Self>,
+        key: ReceiverKey,
+        info: ReceiverInfo,
+        stopper: LinkStopper,
+    ) -> Admission {
         let mut state = lock(&self.state);
         let active = state.partitions.entry(key.clone()).or_default();
         if let Some(reason) = refusal(active, &info) {
@@ -108,16 +106,17 @@ impl Registry {
         for old in displaced {
             let description = displacement(&info, &old.info);
             // A receiver that is already gone has nothing left to detach.
-            let _ = old.evict.send(Eviction { description });
+            let _ = old
+                .stopper
+                .send(LinkEnd::new(LinkError::Stolen, description));
         }
-        let (evict, evicted) = oneshot::channel();
         let id = state.next_id;
         state.next_id += 1;
         state
             .partitions
             .entry(key.clone())
             .or_default()
-            .push(Active { id, info, evict });
+            .push(Active { id, info, stopper });
         drop(state);
         self.bump();
         Admission::Admitted {
@@ -126,12 +125,11 @@ impl Registry {
                 key,
                 id,
             },
-            evicted,
         }
     }
 
     /// Returns the active receivers of a partition, oldest first.
-    pub(super) fn receivers(&self, key: &ReceiverKey) -> Vec<ReceiverInfo> {
+    pub(crate) fn receivers(&self, key: &ReceiverKey) -> Vec<ReceiverInfo> {
         lock(&self.state)
             .partitions
             .get(key)
@@ -140,7 +138,7 @@ impl Registry {
     }
 
     /// Waits until the receivers of a partition satisfy `done`.
-    pub(super) async fn wait_for(&self, key: &ReceiverKey, done: impl Fn(&[ReceiverInfo]) -> bool) {
+    pub(crate) async fn wait_for(&self, key: &ReceiverKey, done: impl Fn(&[ReceiverInfo]) -> bool) {
         let mut changes = self.version.subscribe();
         while !done(&self.receivers(key)) {
             if changes.changed().await.is_err() {
@@ -149,8 +147,8 @@ impl Registry {
         }
     }
 
-    /// Forgets every receiver; used when the stand-in stops serving.
-    pub(super) fn clear(&self) {
+    /// Forgets every receiver; used when the hub stops serving.
+    pub(crate) fn clear(&self) {
         lock(&self.state).partitions.clear();
         self.bump();
     }
@@ -175,7 +173,7 @@ impl Registry {
 /// Keeps a receiver registered; dropping it (link ended, task aborted)
 /// removes the receiver from its partition.
 #[derive(Debug)]
-pub(super) struct Registration {
+pub(crate) struct Registration {
     registry: Arc<Registry>,
     key: ReceiverKey,
     id: u64,

@@ -6,9 +6,11 @@
 //! lands in one partition, as on the service: the partition the link names,
 //! else the one the partition key maps to, else the next in round-robin order.
 //! Every transfer is settled with `accepted` once its events are stored, or
-//! `rejected` when it cannot be read, after the configured settle delay.
+//! `rejected` when it cannot be read, after the configured settle delay. The hub ends
+//! the link (its token expired, an injected fault) through its stop channel.
 
 use super::{
+    link_table::{LinkGuard, LinkStop},
     links::{detach_receiver_with_error, pause_before_settling},
     store::{Hub, NewEvent, Partition, PARTITION_KEY_ANNOTATION},
 };
@@ -25,11 +27,11 @@ use std::{sync::Arc, time::Duration};
 use tracing::debug;
 
 /// The message format of an Event Hubs batch envelope.
-pub(super) const BATCH_MESSAGE_FORMAT: u32 = 0x8001_3700;
+pub(crate) const BATCH_MESSAGE_FORMAT: u32 = 0x8001_3700;
 
 /// Why a transfer could not be stored.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum IngestError {
+pub(crate) enum IngestError {
     #[error("a batch envelope must carry Data sections")]
     BatchWithoutData,
     #[error("a batched message could not be decoded: {0}")]
@@ -41,24 +43,41 @@ pub(super) enum IngestError {
 }
 
 /// A client's sending link, resolved to its hub and optional partition.
-pub(super) struct ProducerLink {
-    pub(super) receiver: Receiver,
-    pub(super) hub: Arc<Hub>,
-    pub(super) partition: Option<Arc<Partition>>,
+pub(crate) struct ProducerLink {
+    pub(crate) receiver: Receiver,
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) partition: Option<Arc<Partition>>,
     /// See [`pause_before_settling`].
-    pub(super) settle_delay: Duration,
+    pub(crate) settle_delay: Duration,
+    /// Where the hub says the link must end.
+    pub(crate) stop: LinkStop,
+    /// Keeps the link listed in the hub's link table while it runs.
+    pub(crate) guard: LinkGuard,
 }
 
 /// Stores what the client sends until it detaches.
-pub(super) async fn serve(link: ProducerLink) {
+pub(crate) async fn serve(link: ProducerLink) {
     let ProducerLink {
         mut receiver,
         hub,
         partition,
         settle_delay,
+        mut stop,
+        guard: _guard,
     } = link;
     loop {
-        let delivery = match receiver.recv::<Body<Value>>().await {
+        let received = tokio::select! {
+            biased;
+            end = stop.recv() => match end {
+                Some(end) => {
+                    return detach_receiver_with_error(receiver, end.condition, end.description)
+                        .await
+                }
+                None => return,
+            },
+            received = receiver.recv::<Body<Value>>() => received,
+        };
+        let delivery = match received {
             Ok(delivery) => delivery,
             Err(RecvError::MessageDecode(error)) => {
                 let description = format!("could not decode a transfer: {error}");
@@ -103,7 +122,7 @@ fn ingest(
     };
     let key = partition_key(message).or_else(|| events.first()?.partition_key.clone());
     let partition = match (fixed, key) {
-        (Some(partition), _) => Some(partition),
+        (Some(partition), _) => Some(Arc::clone(partition)),
         (None, Some(key)) => hub.partition_for_key(&key),
         (None, None) => hub.next_round_robin(),
     }
@@ -138,7 +157,7 @@ fn new_event(message: &Message<Body<Value>>) -> Result<NewEvent, IngestError> {
     })
 }
 
-/// Flattens a body into bytes; the stand-in delivers them as one Data section.
+/// Flattens a body into bytes; the hub delivers them as one Data section.
 fn body_bytes(body: &Body<Value>) -> Result<Vec<u8>, IngestError> {
     match body {
         Body::Data(sections) => Ok(sections

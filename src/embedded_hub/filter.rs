@@ -15,7 +15,7 @@ const LATEST: &str = "@latest";
 
 /// Where a receiver starts, as its filter asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum StartFilter {
+pub(crate) enum StartFilter {
     /// Only events stored after the receiver attached.
     Latest,
     /// Events whose offset is after (or at, when inclusive) `offset`.
@@ -33,14 +33,14 @@ pub(super) enum StartFilter {
 /// Why a filter expression was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unsupported selector filter `{0}`")]
-pub(super) struct FilterError(pub(super) String);
+pub(crate) struct FilterError(pub(crate) String);
 
 impl StartFilter {
     /// Reads the start position from a receiver's source.
     ///
     /// A source without a selector filter starts at the latest event; the
     /// SDK always sends one.
-    pub(super) fn from_source(source: Option<&Source>) -> Result<Self, FilterError> {
+    pub(crate) fn from_source(source: Option<&Source>) -> Result<Self, FilterError> {
         let filters = source.and_then(|source| source.filter.as_ref());
         let Some(filters) = filters else {
             return Ok(Self::Latest);
@@ -52,7 +52,7 @@ impl StartFilter {
     }
 
     /// Parses one selector expression.
-    pub(super) fn parse(expression: &str) -> Result<Self, FilterError> {
+    pub(crate) fn parse(expression: &str) -> Result<Self, FilterError> {
         let refuse = || FilterError(expression.to_string());
         let (annotation, rest) = expression.split_once('>').ok_or_else(refuse)?;
         let (inclusive, quoted) = match rest.strip_prefix('=') {

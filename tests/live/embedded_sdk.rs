@@ -1,12 +1,9 @@
 //! Drives the real Event Hubs SDK (`azure_messaging_eventhubs` 0.16) against
-//! the in-process stand-in, over real AMQP on 127.0.0.1.
+//! the embedded hub (`kvwatch::embedded_hub`), over real AMQP on 127.0.0.1.
 //!
 //! Every await is bounded by [`STEP`]. Nothing sleeps to synchronise: a test
 //! that needs a receiver to be attached waits for the stand-in to list it.
 
-use crate::eventhubs_standin::{
-    EventHubStandin, StandinConfig, StaticTokenCredential, StoredEvent,
-};
 use azure_messaging_eventhubs::{
     error::ErrorKind,
     models::{EventData, ReceivedEventData},
@@ -14,6 +11,7 @@ use azure_messaging_eventhubs::{
     SendEventOptions, StartLocation, StartPosition,
 };
 use futures::{Stream, StreamExt};
+use kvwatch::embedded_hub::{EmbeddedHub, EmbeddedHubConfig, StoredEvent};
 use std::{future::Future, time::Duration};
 use tokio::{sync::mpsc, task::JoinHandle, time::timeout};
 
@@ -40,31 +38,27 @@ fn init_tracing() {
         .try_init();
 }
 
-async fn start_standin() -> EventHubStandin {
+async fn start_standin() -> EmbeddedHub {
     init_tracing();
-    let config = StandinConfig::new().with_hub(HUB, 2);
-    within("start the stand-in", EventHubStandin::start(config))
+    let config = EmbeddedHubConfig::new().with_hub(HUB, 2);
+    within("start the embedded hub", EmbeddedHub::start(config))
         .await
         .expect("the stand-in starts")
 }
 
-async fn open_consumer(standin: &EventHubStandin) -> ConsumerClient {
+async fn open_consumer(standin: &EmbeddedHub) -> ConsumerClient {
     let open = ConsumerClient::builder()
         .with_custom_endpoint(standin.endpoint())
-        .open(
-            standin.namespace(),
-            HUB.to_string(),
-            StaticTokenCredential::shared(),
-        );
+        .open(standin.namespace(), HUB.to_string(), standin.credential());
     within("open a consumer", open)
         .await
         .expect("the consumer connects")
 }
 
-async fn open_producer(standin: &EventHubStandin) -> ProducerClient {
+async fn open_producer(standin: &EmbeddedHub) -> ProducerClient {
     let open = ProducerClient::builder()
         .with_custom_endpoint(standin.endpoint())
-        .open(standin.namespace(), HUB, StaticTokenCredential::shared());
+        .open(standin.namespace(), HUB, standin.credential());
     within("open a producer", open)
         .await
         .expect("the producer connects")
@@ -121,7 +115,7 @@ async fn next_sequence_number(events: &mut (impl Stream<Item = Received> + Unpin
     event.sequence_number().expect("a sequence number")
 }
 
-async fn wait_for_receiver(standin: &EventHubStandin, partition: &str, owner_level: Option<i64>) {
+async fn wait_for_receiver(standin: &EmbeddedHub, partition: &str, owner_level: Option<i64>) {
     let attached = standin.wait_for_receivers(HUB, DEFAULT_GROUP, partition, |receivers| {
         receivers.len() == 1 && receivers[0].owner_level == owner_level
     });
@@ -140,7 +134,7 @@ fn is_consumer_disconnected(item: &Received) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_reads_hub_and_partition_properties() {
+async fn hub_reads_hub_and_partition_properties() {
     let standin = start_standin().await;
     let consumer = open_consumer(&standin).await;
 
@@ -181,7 +175,7 @@ async fn standin_reads_hub_and_partition_properties() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_sends_a_batch_and_an_event_then_receives_them_from_earliest() {
+async fn hub_sends_a_batch_and_an_event_then_receives_them_from_earliest() {
     let standin = start_standin().await;
     let producer = open_producer(&standin).await;
     let batch_options = EventDataBatchOptions {
@@ -237,7 +231,7 @@ async fn standin_sends_a_batch_and_an_event_then_receives_them_from_earliest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_a_partition_key_picks_one_partition_and_travels_with_the_events() {
+async fn hub_a_partition_key_picks_one_partition_and_travels_with_the_events() {
     let standin = start_standin().await;
     let producer = open_producer(&standin).await;
     let key = "vault-kv-prod";
@@ -290,7 +284,7 @@ async fn standin_a_partition_key_picks_one_partition_and_travels_with_the_events
 
 /// Opens a fresh client, reads the first event from `options`' position and
 /// returns its sequence number.
-async fn first_sequence_number(standin: &EventHubStandin, options: OpenReceiverOptions) -> i64 {
+async fn first_sequence_number(standin: &EmbeddedHub, options: OpenReceiverOptions) -> i64 {
     let consumer = open_consumer(standin).await;
     let (mut items, task) = spawn_receiver(&consumer, "1", Some(options)).await;
     let first = next_event(&mut items).await;
@@ -299,7 +293,7 @@ async fn first_sequence_number(standin: &EventHubStandin, options: OpenReceiverO
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_starts_from_a_sequence_number_an_offset_or_an_enqueued_time() {
+async fn hub_starts_from_a_sequence_number_an_offset_or_an_enqueued_time() {
     let standin = start_standin().await;
     let stored: Vec<StoredEvent> = (0..5)
         .map(|n| {
@@ -342,7 +336,7 @@ async fn standin_starts_from_a_sequence_number_an_offset_or_an_enqueued_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_a_receiver_tails_events_stored_after_it_attached() {
+async fn hub_a_receiver_tails_events_stored_after_it_attached() {
     let standin = start_standin().await;
     standin
         .publish(HUB, "1", b"before".to_vec())
@@ -378,7 +372,7 @@ async fn standin_a_receiver_tails_events_stored_after_it_attached() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_a_higher_owner_level_steals_the_partition() {
+async fn hub_a_higher_owner_level_steals_the_partition() {
     let standin = start_standin().await;
     standin.publish(HUB, "0", b"one".to_vec()).expect("publish");
 
@@ -416,7 +410,7 @@ async fn standin_a_higher_owner_level_steals_the_partition() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_restarts_on_the_same_port_and_serves_new_clients() {
+async fn hub_restarts_on_the_same_port_and_serves_new_clients() {
     let standin = start_standin().await;
     let port = standin.port();
     standin
@@ -458,7 +452,7 @@ async fn standin_restarts_on_the_same_port_and_serves_new_clients() {
 /// filter it was opened with, so the stream delivers the events it already
 /// delivered again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_a_reconnecting_receiver_replays_from_its_original_start() {
+async fn hub_a_reconnecting_receiver_replays_from_its_original_start() {
     let standin = start_standin().await;
     for body in ["a", "b"] {
         standin
@@ -486,15 +480,15 @@ async fn standin_a_reconnecting_receiver_replays_from_its_original_start() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_a_new_stand_in_can_take_over_a_released_port() {
+async fn hub_a_new_stand_in_can_take_over_a_released_port() {
     let first = start_standin().await;
     let port = first.port();
     first.publish(HUB, "0", b"gone".to_vec()).expect("publish");
     within("shutdown", first.shutdown()).await;
     drop(first);
 
-    let config = StandinConfig::new().with_hub(HUB, 2).with_port(port);
-    let second = within("start again", EventHubStandin::start(config))
+    let config = EmbeddedHubConfig::new().with_hub(HUB, 2).with_port(port);
+    let second = within("start again", EmbeddedHub::start(config))
         .await
         .expect("the port is free again");
     assert_eq!(second.port(), port);
@@ -506,12 +500,9 @@ async fn standin_a_new_stand_in_can_take_over_a_released_port() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_a_connection_string_client_authorizes_with_a_sas_token() {
+async fn hub_a_connection_string_client_authorizes_with_a_sas_token() {
     let standin = start_standin().await;
-    let connection_string = format!(
-        "Endpoint=sb://{}/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=not-a-secret",
-        standin.namespace()
-    );
+    let connection_string = standin.connection_string(None);
     let open = ProducerClient::builder()
         .with_custom_endpoint(standin.endpoint())
         .open_with_connection_string(&connection_string, Some(HUB));
@@ -533,7 +524,7 @@ async fn standin_a_connection_string_client_authorizes_with_a_sas_token() {
 /// Other AMQP clients may log in with SASL PLAIN (a SAS key name and key)
 /// and send plain messages with an amqp-value body; the stand-in takes both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_a_plain_amqp_client_can_log_in_with_sasl_plain_and_send() {
+async fn hub_a_plain_amqp_client_can_log_in_with_sasl_plain_and_send() {
     use fe2o3_amqp::{sasl_profile::SaslProfile, Connection, Sender, Session};
 
     let standin = start_standin().await;
@@ -541,8 +532,8 @@ async fn standin_a_plain_amqp_client_can_log_in_with_sasl_plain_and_send() {
     let open = Connection::builder()
         .container_id("plain-client")
         .sasl_profile(SaslProfile::Plain {
-            username: "RootManageSharedAccessKey".to_string(),
-            password: "not-a-secret".to_string(),
+            username: standin.key().name().to_string(),
+            password: standin.key().expose().to_string(),
         })
         .open(endpoint.as_str());
     let mut connection = within("connect", open).await.expect("SASL PLAIN passes");
@@ -574,7 +565,7 @@ async fn standin_a_plain_amqp_client_can_log_in_with_sasl_plain_and_send() {
 /// answer; the stand-in answers in kind, so the close completes and the
 /// partition is free again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_closing_a_receiver_detaches_it() {
+async fn hub_closing_a_receiver_detaches_it() {
     let standin = start_standin().await;
     standin.publish(HUB, "0", b"one".to_vec()).expect("publish");
     let consumer = open_consumer(&standin).await;
@@ -609,7 +600,7 @@ async fn standin_closing_a_receiver_detaches_it() {
 /// failed its first receive with "Connection must have been closed". Forty
 /// fresh clients in a row must all get their event.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn standin_fresh_clients_keep_their_connection_after_authorizing() {
+async fn hub_fresh_clients_keep_their_connection_after_authorizing() {
     const CLIENTS: usize = 40;
     let standin = start_standin().await;
     standin

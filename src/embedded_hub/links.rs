@@ -1,11 +1,11 @@
-//! Detach handling shared by every link the stand-in serves.
+//! Detach handling shared by every link the hub serves.
 //!
 //! Two rules keep fe2o3-amqp clients from hanging:
 //!
 //! * A detach is answered in kind: a non-closing detach with a non-closing
 //!   detach, a closing one with a closing one. (Answering a detach with a
 //!   close makes the client re-attach in order to close.)
-//! * A detach that the stand-in starts waits for the client's answer only for
+//! * A detach that the hub starts waits for the client's answer only for
 //!   a while: the client answers when it next polls the link, which may be
 //!   never.
 //! * A `$cbs` link's detach is answered late (see [`hold_cbs_detach_answer`]).
@@ -18,10 +18,10 @@ use fe2o3_amqp::{
 use std::time::Duration;
 use tracing::debug;
 
-/// How long a stand-in-initiated detach waits for the client's answer.
+/// How long a hub-initiated detach waits for the client's answer.
 const DETACH_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Waits before the stand-in settles a transfer that a client is waiting on.
+/// Waits before the hub settles a transfer that a client is waiting on.
 ///
 /// fe2o3-amqp 0.16's `Sender::send` records a delivery in its unsettled map
 /// only *after* it has queued the transfer frame for the session task
@@ -29,17 +29,17 @@ const DETACH_ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 /// between, a disposition that comes back quickly finds no entry and is
 /// dropped, and `send` waits for ever: the SDK's `send_event`, `send_batch`,
 /// management calls and CBS authorizations then hang. Over a network the
-/// answer is rarely that fast; in-process it is, so the stand-in holds the
+/// answer is rarely that fast; in-process it is, so the hub holds the
 /// disposition back for a moment. Measured on this 2-core machine: with no
 /// delay about one send in 200 hung; with 1 ms none in 9,000, even beside
 /// four busy-loop processes. The default of 10 ms leaves a wide margin.
-pub(super) async fn pause_before_settling(delay: Duration) {
+pub(crate) async fn pause_before_settling(delay: Duration) {
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
 }
 
-/// How long the stand-in holds back the answer to a client's detach of a
+/// How long the hub holds back the answer to a client's detach of a
 /// `$cbs` link.
 const CBS_DETACH_HOLD: Duration = Duration::from_secs(5);
 
@@ -60,13 +60,13 @@ const CBS_DETACH_HOLD: Duration = Duration::from_secs(5);
 /// SDK 0.16 cannot use it.) Held back, the answers are never sent: the
 /// session's end arrives first and ends the task holding them. A client that
 /// closes a `$cbs` link and waits for the answer still gets it, late.
-pub(super) async fn hold_cbs_detach_answer() {
+pub(crate) async fn hold_cbs_detach_answer() {
     tokio::time::sleep(CBS_DETACH_HOLD).await;
 }
 
 /// How a client ended a link, as reported by `on_detach` or a failed call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum RemoteEnd {
+pub(crate) enum RemoteEnd {
     /// A non-closing detach: answer with a detach.
     Detached,
     /// A closing detach: answer with a close.
@@ -76,7 +76,7 @@ pub(super) enum RemoteEnd {
 }
 
 impl RemoteEnd {
-    pub(super) fn from_detach_error(error: &DetachError) -> Self {
+    pub(crate) fn from_detach_error(error: &DetachError) -> Self {
         match error {
             DetachError::DetachedByRemote | DetachError::RemoteDetachedWithError(_) => {
                 Self::Detached
@@ -87,8 +87,8 @@ impl RemoteEnd {
     }
 }
 
-/// Answers a client's detach on a stand-in sender.
-pub(super) async fn answer_sender(sender: Sender, end: RemoteEnd) {
+/// Answers a client's detach on a hub sender.
+pub(crate) async fn answer_sender(sender: Sender, end: RemoteEnd) {
     let result = match end {
         RemoteEnd::Detached => sender.detach().await.err().map(|(_, e)| e),
         RemoteEnd::Closed => sender.close().await.err(),
@@ -99,9 +99,9 @@ pub(super) async fn answer_sender(sender: Sender, end: RemoteEnd) {
     }
 }
 
-/// Detaches a stand-in sender with an error, as the broker does when it
+/// Detaches a hub sender with an error, as the broker does when it
 /// refuses or displaces a receiver.
-pub(super) async fn detach_sender_with_error(
+pub(crate) async fn detach_sender_with_error(
     sender: Sender,
     condition: impl Into<ErrorCondition>,
     description: String,
@@ -114,9 +114,9 @@ pub(super) async fn detach_sender_with_error(
     }
 }
 
-/// Detaches a stand-in receiver with an error, refusing what the client
+/// Detaches a hub receiver with an error, refusing what the client
 /// wanted to send to.
-pub(super) async fn detach_receiver_with_error(
+pub(crate) async fn detach_receiver_with_error(
     receiver: Receiver,
     condition: impl Into<ErrorCondition>,
     description: String,

@@ -7,14 +7,14 @@
 //! as the service does.
 
 /// The claims-based-security node that takes `put-token` requests.
-pub(super) const CBS_NODE: &str = "$cbs";
+pub(crate) const CBS_NODE: &str = "$cbs";
 
 /// The management node that answers `READ` requests.
-pub(super) const MANAGEMENT_NODE: &str = "$management";
+pub(crate) const MANAGEMENT_NODE: &str = "$management";
 
 /// What a link address names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Address {
+pub(crate) enum Address {
     /// The `$cbs` node.
     Cbs,
     /// The `$management` node.
@@ -36,7 +36,7 @@ pub(super) enum Address {
 
 impl Address {
     /// Parses a link address, with or without the `scheme://host` prefix.
-    pub(super) fn parse(raw: &str) -> Self {
+    pub(crate) fn parse(raw: &str) -> Self {
         let path = strip_authority(raw).trim_matches('/');
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         match segments.as_slice() {
@@ -65,6 +65,13 @@ impl Address {
             _ => Self::Unknown(raw.to_string()),
         }
     }
+}
+
+/// The path of a link address or token audience, as the hub compares them: without
+/// scheme and host, without leading or trailing `/`, lowercase (hub, consumer group
+/// and path keywords are case-insensitive on the service).
+pub(crate) fn normalized_path(raw: &str) -> String {
+    strip_authority(raw).trim_matches('/').to_lowercase()
 }
 
 /// Returns the path of `raw` when it is a URL, or `raw` itself otherwise.
@@ -115,5 +122,15 @@ mod tests {
             Address::parse("amqps://ns.example/"),
             Address::Unknown(_)
         ));
+    }
+
+    #[test]
+    fn normalizes_paths_for_comparison() {
+        assert_eq!(
+            normalized_path("amqps://ns.example/Hub-A/ConsumerGroups/$Default/Partitions/3"),
+            "hub-a/consumergroups/$default/partitions/3"
+        );
+        assert_eq!(normalized_path("hub-a/"), "hub-a");
+        assert_eq!(normalized_path("amqps://ns.example"), "");
     }
 }

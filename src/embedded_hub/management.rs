@@ -6,7 +6,9 @@
 //! the disposition of the request and then for a response whose
 //! `status-code` application property says how it went.
 //!
-//! * `$cbs` takes `put-token` (a JWT or a SAS token) and answers 202.
+//! * `$cbs` takes `put-token` with a SAS token signed by a key of the namespace (see
+//!   [`super::sas`]) and answers 202, recording the token's path and expiry for the
+//!   connection ([`super::authorizations`]); a token that does not verify gets 401.
 //! * `$management` takes `READ` of `com.microsoft:eventhub` (hub properties)
 //!   and `com.microsoft:partition` (partition properties) and answers 200.
 //!
@@ -15,8 +17,11 @@
 //! the configured settle delay (see [`super::links::pause_before_settling`]).
 
 use super::{
+    address::normalized_path,
+    authorizations::Authorizations,
     links::{answer_sender, hold_cbs_detach_answer, pause_before_settling, RemoteEnd},
-    store::{Hub, Partition},
+    sas::{self, covers, TokenError},
+    store::{millis_since_epoch, Hub, Partition},
     Shared,
 };
 use fe2o3_amqp::{
@@ -30,6 +35,7 @@ use fe2o3_amqp::{
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
+    time::SystemTime,
 };
 use tokio::sync::mpsc;
 use tracing::debug;
@@ -42,18 +48,18 @@ type Reply = Message<Body<Value>>;
 
 /// Which node a request link was attached to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Node {
+pub(crate) enum Node {
     Cbs,
     Management,
 }
 
 /// Reply links of one session, by the reply address the client listens on.
 #[derive(Debug, Clone, Default)]
-pub(super) struct ReplyRoutes(Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Reply>>>>);
+pub(crate) struct ReplyRoutes(Arc<Mutex<HashMap<String, mpsc::UnboundedSender<Reply>>>>);
 
 impl ReplyRoutes {
     /// Registers a reply link and returns the queue of replies to send on it.
-    pub(super) fn register(&self, address: String) -> mpsc::UnboundedReceiver<Reply> {
+    pub(crate) fn register(&self, address: String) -> mpsc::UnboundedReceiver<Reply> {
         let (tx, rx) = mpsc::unbounded_channel();
         super::store::lock(&self.0).insert(address, tx);
         rx
@@ -67,11 +73,12 @@ impl ReplyRoutes {
 
 /// Serves a client's request link: accepts each request and queues the
 /// response on the reply link of the same session.
-pub(super) async fn serve_requests(
+pub(crate) async fn serve_requests(
     mut receiver: Receiver,
     node: Node,
     shared: Arc<Shared>,
     routes: ReplyRoutes,
+    authorizations: Arc<Authorizations>,
 ) {
     loop {
         let delivery = match receiver.recv::<Body<Value>>().await {
@@ -93,7 +100,7 @@ pub(super) async fn serve_requests(
             .as_ref()
             .and_then(|p| p.reply_to.clone())
             .unwrap_or_default();
-        let reply = respond(node, &request, &shared);
+        let reply = respond(node, &request, &shared, &authorizations);
         if !routes.send(&reply_to, reply) {
             debug!(%reply_to, ?node, "no reply link for a request");
         }
@@ -107,7 +114,7 @@ pub(super) async fn serve_requests(
 
 /// Serves a client's reply link of `node`: sends the queued responses,
 /// pre-settled.
-pub(super) async fn serve_replies(
+pub(crate) async fn serve_replies(
     mut sender: Sender,
     node: Node,
     mut replies: mpsc::UnboundedReceiver<Reply>,
@@ -137,9 +144,14 @@ pub(super) async fn serve_replies(
 }
 
 /// Builds the response to one request.
-fn respond(node: Node, request: &Message<Body<Value>>, shared: &Shared) -> Reply {
+fn respond(
+    node: Node,
+    request: &Message<Body<Value>>,
+    shared: &Shared,
+    authorizations: &Authorizations,
+) -> Reply {
     let outcome = match node {
-        Node::Cbs => put_token(request),
+        Node::Cbs => put_token(request, shared, authorizations),
         Node::Management => read(request, shared),
     };
     let correlation_id = request
@@ -206,10 +218,45 @@ fn property<'a>(request: &'a Message<Body<Value>>, name: &str) -> Option<&'a str
     }
 }
 
-fn put_token(request: &Message<Body<Value>>) -> Outcome {
-    match property(request, "operation") {
-        Some("put-token") => Outcome::ok(202, Value::Null),
-        other => Outcome::error(400, format!("unsupported $cbs operation {other:?}")),
+/// Checks a token and records what it authorizes on the connection.
+fn put_token(
+    request: &Message<Body<Value>>,
+    shared: &Shared,
+    authorizations: &Authorizations,
+) -> Outcome {
+    if property(request, "operation") != Some("put-token") {
+        let other = property(request, "operation");
+        return Outcome::error(400, format!("unsupported $cbs operation {other:?}"));
+    }
+    let Body::Value(AmqpValue(Value::String(token))) = &request.body else {
+        return Outcome::error(400, "the token must be a string body".to_string());
+    };
+    let asked = normalized_path(property(request, "name").unwrap_or_default());
+    let now = SystemTime::now();
+    let grant = sas::verify(token, &shared.keys, now).and_then(|grant| {
+        if covers(&grant.path, &asked) {
+            Ok(grant)
+        } else {
+            Err(TokenError::WrongAudience {
+                granted: grant.path,
+                asked: asked.clone(),
+            })
+        }
+    });
+    match grant {
+        Ok(grant) => {
+            let expires = match shared.max_token_lifetime {
+                Some(max) => grant.expires.min(now + max),
+                None => grant.expires,
+            };
+            let renewed = authorizations.put(asked, expires);
+            shared.counters.token_put(renewed);
+            Outcome::ok(202, Value::Null)
+        }
+        Err(error) => {
+            shared.counters.token_refused();
+            Outcome::error(401, error.to_string())
+        }
     }
 }
 
@@ -229,7 +276,7 @@ fn read(request: &Message<Body<Value>>, shared: &Shared) -> Outcome {
         Some("com.microsoft:partition") => {
             let id = property(request, "partition").unwrap_or_default();
             match hub.partition(id) {
-                Some(partition) => Outcome::ok(200, partition_properties(hub, partition)),
+                Some(partition) => Outcome::ok(200, partition_properties(hub, &partition)),
                 None => Outcome::error(404, format!("Partition '{id}' of '{name}' not found.")),
             }
         }
@@ -250,10 +297,7 @@ fn hub_properties(hub: &Hub) -> Value {
     map(vec![
         ("type", Value::String("com.microsoft:eventhub".to_string())),
         ("name", Value::String(hub.name.clone())),
-        (
-            "created_at",
-            timestamp(super::store::millis_since_epoch(hub.created_at)),
-        ),
+        ("created_at", timestamp(millis_since_epoch(hub.created_at))),
         (
             "partition_count",
             Value::Int(i32::try_from(ids.len()).unwrap_or(i32::MAX)),
@@ -288,10 +332,7 @@ fn partition_properties(hub: &Hub, partition: &Partition) -> Value {
             "last_enqueued_time_utc",
             timestamp(figures.last_enqueued_millis.unwrap_or(NEVER_MILLIS)),
         ),
-        (
-            "is_partition_empty",
-            Value::Bool(figures.last_enqueued_millis.is_none()),
-        ),
+        ("is_partition_empty", Value::Bool(figures.is_empty)),
     ])
 }
 
