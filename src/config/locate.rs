@@ -43,6 +43,15 @@ impl<'i> Document<'i> {
         }
     }
 
+    /// `offset` moved back to a character boundary (spans are, but never panic).
+    fn boundary(&self, offset: usize) -> usize {
+        let mut end = offset.min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        end
+    }
+
     /// The 1-based line of byte `offset`.
     pub fn line(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
@@ -55,7 +64,7 @@ impl<'i> Document<'i> {
 
     /// `line N, column M` of byte `offset`.
     fn position(&self, offset: usize) -> String {
-        let end = offset.min(self.text.len());
+        let end = self.boundary(offset);
         let start = self.text[..end].rfind('\n').map_or(0, |i| i + 1);
         let column = self.text[start..end].chars().count() + 1;
         format!("line {}, column {column}", self.line(offset))
@@ -64,7 +73,7 @@ impl<'i> Document<'i> {
     /// The key written at the start of the line holding `offset`, when it looks like
     /// one (`password` in `password = "…`): the line's text itself is never shown.
     fn key_written_at(&self, offset: usize) -> Option<String> {
-        let end = offset.min(self.text.len());
+        let end = self.boundary(offset);
         let start = self.text[..end].rfind('\n').map_or(0, |i| i + 1);
         let line = self.text[start..].lines().next()?;
         let (key, _) = line.split_once('=')?;
