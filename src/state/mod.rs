@@ -10,6 +10,12 @@
 //! Tables: `partitions` (partition key → [`PartitionPosition`] as JSON) and `meta`
 //! (`checkpoint` → [`CheckpointMeta`] as JSON, `detectors` and `dedup` → opaque
 //! bytes). Only one process opens the file at a time (redb locks it).
+//!
+//! The files kvwatch keeps are opened through [`store_file`] (created whole and
+//! private, damage reported naming the file) and written through [`private`].
+
+pub mod private;
+pub mod store_file;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,9 +25,6 @@ use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use store_file::{OpenFailure, StoreKind};
-
-pub mod private;
-pub mod store_file;
 
 const PARTITIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("partitions");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
