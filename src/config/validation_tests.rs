@@ -195,3 +195,27 @@ fn errors_keep_their_kind() {
     let e = Config::parse("[outbox]\nmax_tries = 0\n", Path::new("kv.toml")).unwrap_err();
     assert!(matches!(e, ConfigError::Invalid { .. }), "{e:?}");
 }
+
+#[test]
+fn no_text_makes_the_loader_panic() {
+    // Every cut and every one-character damage of a config using each section: the
+    // error locator walks spans and slices text, and must hold on all of them.
+    let text = format!(
+        "[pipeline]\nlateness = \"10m\"\n[outbox]\nmax_tries = 3\n{EMAIL}password = {{ env = \"P\" }}\nusername = \"ü\"\n\
+         [[sinks]]\nkind = \"slack\"\nurl = {{ file = \"u\" }}\n[[eventhubs.hubs]]\nnamespace = \"n\"\nhub = \"h\"\n\
+         credential = {{ kind = \"connection_string\", connection_string = {{ env = \"C\" }} }}\n[metrics]\nmax_connections = 4\n"
+    );
+    let path = Path::new("kv.toml");
+    let mut cases = 0;
+    for (i, _) in text.char_indices() {
+        let _ = Config::parse(&text[..i], path);
+        for c in ['"', '[', ']', '=', '{', '\n', 'é', '`'] {
+            let mut damaged = text.clone();
+            let next = text[i..].chars().next().map_or(0, char::len_utf8);
+            damaged.replace_range(i..i + next, &c.to_string());
+            let _ = Config::parse(&damaged, path);
+            cases += 1;
+        }
+    }
+    assert!(cases > 1000);
+}
