@@ -2,6 +2,7 @@
 //! pipeline and its sinks. The CLI parses and validates arguments, then calls here.
 
 pub mod delivery;
+pub mod descriptors;
 pub mod embedded;
 pub mod ingest;
 pub mod live;

@@ -22,13 +22,32 @@ use args::{Command, RawArgs};
 pub fn main() -> ExitCode {
     let raw = RawArgs::parse();
     init_logging(&raw.log_level, raw.log_json);
+    // Before anything opens a file or a socket (see `app::descriptors`).
+    crate::app::descriptors::raise_limit();
     match run(raw.command) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("kvwatch: error: {err:#}");
+            eprintln!("kvwatch: error: {}", error_text(&err));
             ExitCode::from(1)
         }
     }
+}
+
+/// An error and its causes on one line, each said once: many errors already quote
+/// their cause, and printing the chain as well would repeat it.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(text.trim()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(text.trim());
+    }
+    out
 }
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -37,18 +56,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let opts = replay::validate(raw)?;
             let outcome = crate::app::replay::replay(opts)?;
             eprintln!("{}", outcome.summary.render());
+            let status = replay_status(&outcome);
             if let Some(metrics) = outcome.metrics {
                 metrics.linger();
             }
-            Ok(
-                if outcome.summary.unreadable_inputs > 0
-                    || outcome.delivery.is_some_and(|d| d.waiting > 0)
-                {
-                    ExitCode::from(1)
-                } else {
-                    ExitCode::SUCCESS
-                },
-            )
+            Ok(status)
         }
         Command::Outbox(raw) => outbox::run(raw),
         Command::Run(raw) => run::run(raw),
@@ -73,6 +85,19 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             eprintln!("{}", report.render());
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A replay whose alerts were dead-lettered exits 4; one with unreadable inputs or
+/// deliveries still waiting exits 1 (see [`args::REPLAY_EXIT_STATUS`]).
+fn replay_status(outcome: &crate::app::replay::ReplayOutcome) -> ExitCode {
+    let delivery = outcome.delivery.unwrap_or_default();
+    if delivery.dead_lettered > 0 {
+        ExitCode::from(4)
+    } else if outcome.summary.unreadable_inputs > 0 || delivery.waiting > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -9,6 +9,8 @@
 pub mod delivery;
 pub mod duration;
 pub mod eventhubs;
+pub mod limits;
+pub mod locate;
 pub mod metrics;
 pub mod report;
 
@@ -40,19 +42,25 @@ pub enum ConfigError {
     Parse {
         /// The file.
         path: PathBuf,
-        /// What is wrong and where (line, key).
+        /// What is wrong and where (line, key); never a line of the file.
         message: String,
     },
     /// A value is out of range or inconsistent.
-    #[error("invalid config file {path}: `{key}`: {message}")]
+    #[error("invalid config file {path}{}: `{key}`: {message}", at_line(*.line))]
     Invalid {
         /// The file.
         path: PathBuf,
         /// The offending key (dotted path).
         key: String,
+        /// The line the key is on, when the file writes it (else it is a default).
+        line: Option<usize>,
         /// What is wrong.
         message: String,
     },
+}
+
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!(", line {l}")).unwrap_or_default()
 }
 
 /// The whole configuration.
@@ -252,22 +260,28 @@ impl Config {
         Ok(config)
     }
 
-    /// Parses and validates config text; `path` names it in errors.
+    /// Parses and validates config text; `path` names it in errors. Errors name the
+    /// key and its line, and never quote the text (a line may hold a secret).
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let parse_err = |message: String| ConfigError::Parse {
             path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        config.validate(path)?;
+            message,
+        };
+        let doc = locate::Document::parse(text).map_err(parse_err)?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| parse_err(locate::schema_error(&doc, &e)))?;
+        config.validate(path, &doc)?;
         Ok(config)
     }
 
-    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+    fn validate(&self, path: &Path, doc: &locate::Document<'_>) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: &str| ConfigError::Invalid {
             path: path.to_owned(),
             key: key.to_owned(),
+            line: doc.line_of(key),
             message: message.to_owned(),
         };
+        limits::check(self).map_err(|(key, message)| invalid(&key, &message))?;
         self.metrics
             .validate()
             .map_err(|(key, message)| invalid(&format!("metrics.{key}"), &message))?;
@@ -346,57 +360,7 @@ impl Config {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod validation_tests;
 
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(text, Path::new("test.toml"))
-    }
-
-    #[test]
-    fn empty_config_is_valid() {
-        let c = parse("").unwrap();
-        assert_eq!(c.pipeline.lateness.as_std().as_secs(), 900);
-    }
-
-    #[test]
-    fn errors_name_the_file_and_key() {
-        let table = [
-            ("[pipeline]\nlatenes = \"5m\"\n", "unknown field `latenes`"),
-            ("[pipline]\n", "unknown field `pipline`"),
-            ("[pipeline]\nlateness = \"soon\"\n", "invalid duration"),
-            (
-                "[pipeline]\nreorder_capacity = 0\n",
-                "pipeline.reorder_capacity",
-            ),
-            ("[pipeline]\nlateness = \"3d\"\n", "pipeline.lateness"),
-        ];
-        for (text, want) in table {
-            let err = parse(text).unwrap_err().to_string();
-            assert!(err.contains("test.toml"), "{err}");
-            assert!(err.contains(want), "{text:?} → {err}");
-        }
-    }
-
-    #[test]
-    fn input_cap_defaults_and_bounds() {
-        let c = parse("").unwrap();
-        assert_eq!(
-            c.pipeline.max_input_bytes,
-            crate::source::files::DEFAULT_MAX_INPUT_BYTES
-        );
-        let c = parse("[pipeline]\nmax_input_bytes = 4096\n").unwrap();
-        assert_eq!(c.pipeline.max_input_bytes, 4096);
-        let err = parse("[pipeline]\nmax_input_bytes = 10\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("pipeline.max_input_bytes"), "{err}");
-    }
-
-    #[test]
-    fn values_parse() {
-        let c = parse("[pipeline]\nlateness = \"10m\"\n[geoip]\ndatabase = \"geo.mmdb\"\nazure_ranges = [\"20.0.0.0/8\"]\n").unwrap();
-        assert_eq!(c.pipeline.lateness.as_std().as_secs(), 600);
-        assert_eq!(c.geoip.azure_ranges.len(), 1);
-    }
-}
+#[cfg(test)]
+mod tests;
