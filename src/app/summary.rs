@@ -47,8 +47,12 @@ pub struct Summary {
     pub last_event: Option<DateTime<Utc>>,
     /// Inputs (files, stdin) read.
     pub inputs: u64,
-    /// Inputs that could not be read.
+    /// Inputs that could not be read (or failed part way).
     pub unreadable_inputs: u64,
+    /// Inputs read to the end without a single record (empty, or not a log).
+    pub empty_inputs: u64,
+    /// Entries under the input folders skipped (dangling links, link loops).
+    pub skipped_paths: u64,
     /// Wall-clock seconds.
     pub elapsed_seconds: f64,
     /// Records per wall-clock second.
@@ -56,6 +60,11 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Whether inputs were read but not one of them held a record.
+    pub fn found_nothing(&self) -> bool {
+        self.records == 0 && self.inputs > 0
+    }
+
     /// Folds one happening into the counts.
     pub fn count(&mut self, what: &Happening<'_>) {
         match what {
@@ -137,6 +146,18 @@ impl Summary {
             out.push_str(&format!(
                 "\n  unreadable inputs: {}",
                 self.unreadable_inputs
+            ));
+        }
+        if self.empty_inputs > 0 {
+            out.push_str(&format!(
+                "\n  inputs without a record: {}",
+                self.empty_inputs
+            ));
+        }
+        if self.skipped_paths > 0 {
+            out.push_str(&format!(
+                "\n  paths skipped (dangling or looping links): {}",
+                self.skipped_paths
             ));
         }
         out

@@ -17,6 +17,10 @@ use tracing_subscriber::EnvFilter;
 
 use args::{Command, RawArgs};
 
+/// The exit status of a replay or report that read its inputs but found no record
+/// in any of them (empty files, or not Key Vault logs): not an error, not a success.
+pub const NOTHING_FOUND: u8 = 3;
+
 /// Runs kvwatch with the process arguments; returns the exit status.
 pub fn main() -> ExitCode {
     let raw = RawArgs::parse();
@@ -44,6 +48,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                     || outcome.delivery.is_some_and(|d| d.waiting > 0)
                 {
                     ExitCode::from(1)
+                } else if outcome.summary.found_nothing() {
+                    ExitCode::from(NOTHING_FOUND)
                 } else {
                     ExitCode::SUCCESS
                 },
@@ -63,6 +69,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(if outcome.summary.unreadable_inputs > 0 {
                 ExitCode::from(1)
+            } else if outcome.summary.found_nothing() {
+                ExitCode::from(NOTHING_FOUND)
             } else {
                 ExitCode::SUCCESS
             })

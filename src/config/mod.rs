@@ -97,13 +97,18 @@ pub struct PipelineConfig {
     /// The most events held for reordering; past it the oldest leave early.
     pub reorder_capacity: usize,
     /// The longest record accepted, in bytes (longer ones are counted and skipped).
+    /// Inputs are streamed, so this (with the chunk size) bounds the reading memory.
     pub max_record_bytes: usize,
-    /// The most bytes a `.gz` input may expand to (decompression-bomb cap).
-    pub max_decompressed_bytes: u64,
-    /// The largest input (file or standard input, as stored: before decompression)
-    /// a replay reads; a larger one is refused with an error naming it, and the
-    /// replay goes on with the other inputs. Inputs are read whole into memory.
-    pub max_input_bytes: u64,
+    /// The most a `.gz` input may expand, in output bytes per compressed byte read
+    /// (after its first 16 MiB): past it the input is refused as a decompression
+    /// bomb, before anything more is expanded. Real logs expand 5 to 30 times.
+    pub max_expansion_ratio: u64,
+    /// Deprecated and ignored: inputs are streamed, so no whole-input cap applies
+    /// (the bomb cap is `max_expansion_ratio`). Accepted so old configs still load.
+    pub max_decompressed_bytes: Option<u64>,
+    /// Deprecated and ignored: inputs are streamed and never read whole, so an input
+    /// of any size is read in bounded memory. Accepted so old configs still load.
+    pub max_input_bytes: Option<u64>,
 }
 
 impl Default for PipelineConfig {
@@ -114,8 +119,9 @@ impl Default for PipelineConfig {
             dedup_window: ConfigDuration::minutes(60),
             reorder_capacity: 1_000_000,
             max_record_bytes: limits.max_record_bytes,
-            max_decompressed_bytes: limits.max_decompressed_bytes,
-            max_input_bytes: crate::source::files::DEFAULT_MAX_INPUT_BYTES,
+            max_expansion_ratio: limits.max_expansion_ratio,
+            max_decompressed_bytes: None,
+            max_input_bytes: None,
         }
     }
 }
@@ -259,7 +265,25 @@ impl Config {
             message: e.to_string(),
         })?;
         config.validate(path)?;
+        for key in config.deprecated_keys() {
+            tracing::warn!(
+                "{}: `{key}` is deprecated and ignored: inputs are streamed in bounded memory (see pipeline.max_expansion_ratio)",
+                path.display()
+            );
+        }
         Ok(config)
+    }
+
+    /// The deprecated keys this config sets (accepted, ignored, warned about).
+    pub fn deprecated_keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if self.pipeline.max_input_bytes.is_some() {
+            keys.push("pipeline.max_input_bytes");
+        }
+        if self.pipeline.max_decompressed_bytes.is_some() {
+            keys.push("pipeline.max_decompressed_bytes");
+        }
+        keys
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
@@ -283,8 +307,11 @@ impl Config {
                 "must be at least 1024",
             ));
         }
-        if self.pipeline.max_input_bytes < 1024 {
-            return Err(invalid("pipeline.max_input_bytes", "must be at least 1024"));
+        if self.pipeline.max_expansion_ratio < 10 {
+            return Err(invalid(
+                "pipeline.max_expansion_ratio",
+                "must be at least 10 (real logs expand up to about 30 times)",
+            ));
         }
         if self.pipeline.lateness.as_std() > std::time::Duration::from_secs(48 * 3600) {
             return Err(invalid("pipeline.lateness", "must be at most 48h"));
@@ -340,7 +367,8 @@ impl Config {
     pub fn limits(&self) -> crate::decode::Limits {
         crate::decode::Limits {
             max_record_bytes: self.pipeline.max_record_bytes,
-            max_decompressed_bytes: self.pipeline.max_decompressed_bytes,
+            max_expansion_ratio: self.pipeline.max_expansion_ratio,
+            ..crate::decode::Limits::default()
         }
     }
 }
@@ -379,18 +407,23 @@ mod tests {
     }
 
     #[test]
-    fn input_cap_defaults_and_bounds() {
+    fn whole_input_caps_are_deprecated_and_the_ratio_bounded() {
         let c = parse("").unwrap();
+        assert!(c.deprecated_keys().is_empty());
+        assert_eq!(c.limits().max_expansion_ratio, 200);
+        let c =
+            parse("[pipeline]\nmax_input_bytes = 4096\nmax_decompressed_bytes = 8192\n").unwrap();
         assert_eq!(
-            c.pipeline.max_input_bytes,
-            crate::source::files::DEFAULT_MAX_INPUT_BYTES
+            c.deprecated_keys(),
+            [
+                "pipeline.max_input_bytes",
+                "pipeline.max_decompressed_bytes"
+            ]
         );
-        let c = parse("[pipeline]\nmax_input_bytes = 4096\n").unwrap();
-        assert_eq!(c.pipeline.max_input_bytes, 4096);
-        let err = parse("[pipeline]\nmax_input_bytes = 10\n")
+        let err = parse("[pipeline]\nmax_expansion_ratio = 2\n")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("pipeline.max_input_bytes"), "{err}");
+        assert!(err.contains("pipeline.max_expansion_ratio"), "{err}");
     }
 
     #[test]
