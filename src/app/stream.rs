@@ -68,26 +68,28 @@ pub fn for_each_step<E>(
     settings: ReadSettings,
     step: &mut dyn FnMut(Step) -> ControlFlow<E>,
 ) -> Result<(), E> {
-    if settings.threads <= 1 {
-        let mut outcome = Ok(());
-        read_inputs(groups, settings, &mut |raw| {
-            let s = match raw {
-                Raw::Input(o) => Step::Input(o),
-                Raw::Chunk(chunk, at) => Step::Records(decode_chunk(&chunk, &settings.limits, at)),
-                Raw::InputEnd(r) => Step::InputEnd(r),
-                Raw::GroupEnd => Step::GroupEnd,
-            };
-            match step(s) {
-                ControlFlow::Continue(()) => true,
-                ControlFlow::Break(e) => {
-                    outcome = Err(e);
-                    false
-                }
-            }
-        });
-        return outcome;
+    if settings.threads > 1 {
+        if let Some(outcome) = parallel(groups, settings, step) {
+            return outcome;
+        }
     }
-    parallel(groups, settings, step)
+    let mut outcome = Ok(());
+    read_inputs(groups, settings, &mut |raw| {
+        let s = match raw {
+            Raw::Input(o) => Step::Input(o),
+            Raw::Chunk(chunk, at) => Step::Records(decode_chunk(&chunk, &settings.limits, at)),
+            Raw::InputEnd(r) => Step::InputEnd(r),
+            Raw::GroupEnd => Step::GroupEnd,
+        };
+        match step(s) {
+            ControlFlow::Continue(()) => true,
+            ControlFlow::Break(e) => {
+                outcome = Err(e);
+                false
+            }
+        }
+    });
+    outcome
 }
 
 /// A step whose records are still being decoded.
@@ -98,20 +100,23 @@ enum Pending {
 
 type Job = (Chunk, Instant, SyncSender<DecodedChunk>);
 
+/// The threaded stages; `None` when no thread could be started (then nothing was
+/// read, and the caller reads on its own thread).
 fn parallel<E>(
     groups: &[Group],
     settings: ReadSettings,
     step: &mut dyn FnMut(Step) -> ControlFlow<E>,
-) -> Result<(), E> {
+) -> Option<Result<(), E>> {
     let ahead = ahead(settings.threads);
     std::thread::scope(|scope| {
         let (order_tx, order_rx) = sync_channel::<Pending>(ahead);
         let (job_tx, job_rx) = sync_channel::<Job>(ahead);
         let job_rx = Arc::new(Mutex::new(job_rx));
+        let mut decoders = 0;
         for _ in 0..settings.threads {
             let jobs = job_rx.clone();
             let limits = settings.limits;
-            scope.spawn(move || loop {
+            let decoder = move || loop {
                 let job = match jobs.lock() {
                     Ok(rx) => rx.recv(),
                     Err(_) => return,
@@ -119,9 +124,14 @@ fn parallel<E>(
                 let Ok((chunk, at, done)) = job else { return };
                 // The caller may have stopped: a result nobody waits for is dropped.
                 let _ = done.send(decode_chunk(&chunk, &limits, at));
-            });
+            };
+            decoders += usize::from(spawn(scope, "kvwatch-decode", decoder));
         }
-        scope.spawn(move || {
+        drop(job_rx);
+        if decoders == 0 {
+            return None;
+        }
+        let reader = move || {
             read_inputs(groups, settings, &mut |raw| {
                 let pending = match raw {
                     Raw::Input(o) => Pending::Step(Step::Input(o)),
@@ -137,9 +147,29 @@ fn parallel<E>(
                 };
                 order_tx.send(pending).is_ok()
             });
-        });
-        drain(order_rx, step)
+        };
+        if !spawn(scope, "kvwatch-read", reader) {
+            return None;
+        }
+        Some(drain(order_rx, step))
     })
+}
+
+/// Starts a named thread in `scope` (the name shows in profiles and `top -H`);
+/// says whether it started.
+fn spawn<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    name: &str,
+    f: impl FnOnce() + Send + 'scope,
+) -> bool {
+    let builder = std::thread::Builder::new().name(name.to_owned());
+    match builder.spawn_scoped(scope, f) {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!("cannot start a {name} thread ({e}); reading with fewer threads");
+            false
+        }
+    }
 }
 
 /// Hands the steps on in order; returning drops the queue, which stops the reader.

@@ -71,23 +71,17 @@ impl Summary {
             Happening::Received { shape } => {
                 self.records += 1;
                 self.events += 1;
-                *self
-                    .records_by_shape
-                    .entry(shape.as_str().to_owned())
-                    .or_default() += 1;
+                bump(&mut self.records_by_shape, shape.as_str());
             }
             Happening::Refused { refusal, shape, .. } => {
                 self.records += 1;
-                *self
-                    .records_by_shape
-                    .entry(shape.as_str().to_owned())
-                    .or_default() += 1;
+                bump(&mut self.records_by_shape, shape.as_str());
                 let (total, by) = match refusal {
                     Refusal::Rejected(_) => (&mut self.rejected, &mut self.rejected_by_reason),
                     Refusal::Skipped(_) => (&mut self.skipped, &mut self.skipped_by_reason),
                 };
                 *total += 1;
-                *by.entry(refusal.as_str().to_owned()).or_default() += 1;
+                bump(by, refusal.as_str());
             }
             Happening::Duplicate => self.duplicates += 1,
             Happening::Filtered => self.filtered += 1,
@@ -103,14 +97,8 @@ impl Summary {
             }
             Happening::Alerted { alert, .. } => {
                 self.alerts += 1;
-                *self
-                    .alerts_by_detector
-                    .entry(alert.detector.clone())
-                    .or_default() += 1;
-                *self
-                    .alerts_by_severity
-                    .entry(alert.severity.as_str().to_owned())
-                    .or_default() += 1;
+                bump(&mut self.alerts_by_detector, &alert.detector);
+                bump(&mut self.alerts_by_severity, alert.severity.as_str());
             }
             Happening::Watermark { .. } => {}
         }
@@ -161,6 +149,17 @@ impl Summary {
             ));
         }
         out
+    }
+}
+
+/// Adds one to a count, allocating its key only the first time (this runs for every
+/// record).
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
     }
 }
 

@@ -46,7 +46,7 @@ impl<R: Read> Framer<R> {
             format,
             layout: Layout::Lines,
             started: false,
-            buf: Vec::new(),
+            buf: Vec::with_capacity(CHUNK_BYTES + HEAD_BYTES),
             line: 1,
             eof: false,
             error: None,
@@ -60,6 +60,7 @@ impl<R: Read> Framer<R> {
     /// Cuts chunks at about `bytes` instead of [`CHUNK_BYTES`] (tests, benchmarks).
     pub fn with_chunk_bytes(mut self, bytes: usize) -> Self {
         self.chunk_bytes = bytes.max(1);
+        self.buf = Vec::with_capacity(self.chunk_bytes + HEAD_BYTES);
         self
     }
 
@@ -146,7 +147,12 @@ impl<R: Read> Framer<R> {
 
     /// Hands out `buf[..cut]` as a chunk of `frame`, keeping the rest for the next.
     fn take(&mut self, cut: usize) -> Vec<u8> {
-        let mut rest = Vec::with_capacity(self.chunk_bytes + HEAD_BYTES);
+        let mut rest = if self.eof && cut == self.buf.len() {
+            // The last chunk of the input: nothing to carry over.
+            Vec::new()
+        } else {
+            Vec::with_capacity(self.chunk_bytes + HEAD_BYTES)
+        };
         rest.extend_from_slice(&self.buf[cut..]);
         self.buf.truncate(cut);
         let chunk = std::mem::replace(&mut self.buf, rest);

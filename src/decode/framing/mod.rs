@@ -97,8 +97,9 @@ pub(crate) fn strip_bom(buf: &[u8]) -> &[u8] {
     buf.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(buf)
 }
 
-/// Decides the layout of an input of `format` from its head (BOM already dropped);
-/// `complete` says the head is the whole input.
+/// Decides the layout of an input of `format` from its head (BOM already dropped):
+/// lines when most of its first 32 non-blank lines are each a complete JSON object
+/// or array, values otherwise; `complete` says the head is the whole input.
 pub fn layout(format: Format, head: &[u8], complete: bool) -> Layout {
     if format == Format::LogAnalyticsCsv {
         return Layout::Csv;
@@ -106,7 +107,8 @@ pub fn layout(format: Format, head: &[u8], complete: bool) -> Layout {
     let mut values = 0usize;
     let mut lines = 0usize;
     let mut rest = head;
-    loop {
+    // The first lines decide; a long head of short lines is not scanned to its end.
+    while lines < 32 {
         let (line, next) = match memchr::memchr(b'\n', rest) {
             Some(i) => (&rest[..i], Some(&rest[i + 1..])),
             None if complete => (rest, None),
