@@ -35,6 +35,11 @@ pub fn decode_lines<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Rec
         if line.is_empty() {
             continue;
         }
+        if is_array_of_objects(line) {
+            // Each element is held to the record limit on its own.
+            decode_array(line, line_no, limits, sink);
+            continue;
+        }
         let location = Location {
             line: line_no,
             index: None,
@@ -48,11 +53,7 @@ pub fn decode_lines<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Rec
             });
             continue;
         }
-        if is_array_of_objects(line) {
-            decode_array(line, line_no, limits, sink);
-        } else {
-            dispatch_value(line, line_no, limits, sink);
-        }
+        dispatch_value(line, line_no, limits, sink);
     }
 }
 
