@@ -112,7 +112,7 @@ fn an_input_without_a_record_is_a_warning_and_a_distinct_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let zeros = dir.path().join("zeros.json");
     std::fs::write(&zeros, vec![0u8; 10 * 1024 * 1024]).unwrap();
-    let run = replay(dir.path(), &[zeros.clone()]);
+    let run = replay(dir.path(), std::slice::from_ref(&zeros));
     assert_eq!(run.code, Some(3), "nothing found is exit 3: {}", run.stderr);
     assert!(
         run.stderr.contains("zeros.json: no record found"),
@@ -177,17 +177,20 @@ fn replay_stdin(dir: &Path, feed: impl FnOnce(&mut dyn Write)) -> (Value, u64) {
     let mut stdin = child.stdin.take().expect("a pipe");
     feed(&mut stdin);
     drop(stdin);
+    let (status, rss) = wait_with_peak_rss(child);
+    assert_eq!(status, 0, "the stream replay failed");
+    let text = std::fs::read(&summary).expect("a summary");
+    (serde_json::from_slice(&text).expect("JSON"), rss)
+}
+
+/// Reaps `child`, returning its exit status and its own peak RSS in bytes.
+fn wait_with_peak_rss(child: std::process::Child) -> (i32, u64) {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: plain data the kernel fills, for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
-    assert_eq!(libc::WEXITSTATUS(status), 0, "the stream replay failed");
-    let text = std::fs::read(&summary).expect("a summary");
-    (
-        serde_json::from_slice(&text).expect("JSON"),
-        usage.ru_maxrss as u64 * 1024,
-    )
+    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64 * 1024)
 }
 
 #[test]
