@@ -292,8 +292,8 @@ fn main() {
         }
         let (r, fed, state) = stream(work.path(), gb, gzip);
         println!(
-            "  {} of {:.1} GB on standard input: {:.0} s, {:.0} MiB peak RSS, detector state {:.1} MiB (target: under 300 MiB plus the state)",
-            if gzip { "gzip expanding to" } else { "JSON Lines" },
+            "  {}, {:.1} GB expanded, on standard input: {:.0} s, {:.0} MiB peak RSS, detector state {:.1} MiB (target: under 300 MiB plus the state)",
+            if gzip { "gzip of JSON Lines" } else { "JSON Lines" },
             fed as f64 / 1e9,
             r.wall.as_secs_f64(),
             mib(r.rss),

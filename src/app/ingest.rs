@@ -174,6 +174,7 @@ impl Ingest {
     /// time; warns when rejected records were left out of the log.
     pub fn summary(&self, fed: Fed) -> Summary {
         let mut summary = self.summary.lock().map(|s| s.clone()).unwrap_or_default();
+        summary.settle();
         summary.inputs = fed.inputs;
         summary.unreadable_inputs = fed.unreadable;
         summary.empty_inputs = fed.empty;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::decode::Refusal;
+use crate::decode::{Refusal, Shape};
 use crate::pipeline::{Happening, Observer};
 
 /// Counts of everything that happened in a run.
@@ -41,6 +41,10 @@ pub struct Summary {
     pub alerts_by_detector: BTreeMap<String, u64>,
     /// Alerts by severity.
     pub alerts_by_severity: BTreeMap<String, u64>,
+    /// Records by shape as counted, per [`Shape::ALL`] (folded into
+    /// `records_by_shape` by [`Summary::settle`]: no map lookup per record).
+    #[serde(skip)]
+    shape_counts: [u64; Shape::ALL.len()],
     /// The earliest event time processed.
     pub first_event: Option<DateTime<Utc>>,
     /// The latest event time processed.
@@ -65,17 +69,39 @@ impl Summary {
         self.records == 0 && self.inputs > 0
     }
 
+    /// Folds the per-record counts into their maps; call before reading them.
+    pub fn settle(&mut self) {
+        for (shape, n) in Shape::ALL
+            .iter()
+            .zip(std::mem::take(&mut self.shape_counts))
+        {
+            if n > 0 {
+                *self
+                    .records_by_shape
+                    .entry(shape.as_str().to_owned())
+                    .or_default() += n;
+            }
+        }
+    }
+
+    fn count_shape(&mut self, shape: Shape) {
+        match Shape::ALL.iter().position(|s| *s == shape) {
+            Some(i) => self.shape_counts[i] += 1,
+            None => bump(&mut self.records_by_shape, shape.as_str()),
+        }
+    }
+
     /// Folds one happening into the counts.
     pub fn count(&mut self, what: &Happening<'_>) {
         match what {
             Happening::Received { shape } => {
                 self.records += 1;
                 self.events += 1;
-                bump(&mut self.records_by_shape, shape.as_str());
+                self.count_shape(*shape);
             }
             Happening::Refused { refusal, shape, .. } => {
                 self.records += 1;
-                bump(&mut self.records_by_shape, shape.as_str());
+                self.count_shape(*shape);
                 let (total, by) = match refusal {
                     Refusal::Rejected(_) => (&mut self.rejected, &mut self.rejected_by_reason),
                     Refusal::Skipped(_) => (&mut self.skipped, &mut self.skipped_by_reason),
