@@ -12,4 +12,5 @@ pub mod progress;
 pub mod replay;
 pub mod report;
 pub mod route;
+pub mod stream;
 pub mod summary;

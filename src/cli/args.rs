@@ -109,6 +109,10 @@ pub struct RawInputArgs {
     /// Never show the progress line.
     #[arg(long)]
     pub no_progress: bool,
+    /// Threads decoding the inputs (default: every core). The alerts are the same
+    /// whatever the number.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// `kvwatch replay`.

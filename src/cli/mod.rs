@@ -18,6 +18,13 @@ use tracing_subscriber::EnvFilter;
 
 use args::{Command, RawArgs};
 
+/// The exit status of a replay or report that read its inputs but found no record
+/// in any of them (empty files, or not Key Vault logs): not an error, not a success.
+pub const NOTHING_FOUND: u8 = 3;
+
+/// The exit status of a replay whose alerts were dead-lettered by a sink.
+pub const DEAD_LETTERED: u8 = 4;
+
 /// Runs kvwatch with the process arguments; returns the exit status.
 pub fn main() -> ExitCode {
     let raw = RawArgs::parse();
@@ -76,6 +83,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(if outcome.summary.unreadable_inputs > 0 {
                 ExitCode::from(1)
+            } else if outcome.summary.found_nothing() {
+                ExitCode::from(NOTHING_FOUND)
             } else {
                 ExitCode::SUCCESS
             })
@@ -93,9 +102,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
 fn replay_status(outcome: &crate::app::replay::ReplayOutcome) -> ExitCode {
     let delivery = outcome.delivery.unwrap_or_default();
     if delivery.dead_lettered > 0 {
-        ExitCode::from(4)
+        ExitCode::from(DEAD_LETTERED)
     } else if outcome.summary.unreadable_inputs > 0 || delivery.waiting > 0 {
         ExitCode::from(1)
+    } else if outcome.summary.found_nothing() {
+        ExitCode::from(NOTHING_FOUND)
     } else {
         ExitCode::SUCCESS
     }

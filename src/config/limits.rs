@@ -63,11 +63,10 @@ pub fn check(c: &Config) -> Result<(), Exceeded> {
         GIB as usize,
     )?;
     size(
-        "pipeline.max_decompressed_bytes",
-        p.max_decompressed_bytes,
-        1024 * GIB,
+        "pipeline.max_expansion_ratio",
+        p.max_expansion_ratio,
+        1_000_000,
     )?;
-    size("pipeline.max_input_bytes", p.max_input_bytes, 1024 * GIB)?;
 
     let d = &c.detectors;
     duration("detectors.idle_after", d.idle_after, 365 * DAY)?;

@@ -105,13 +105,18 @@ pub struct PipelineConfig {
     /// The most events held for reordering; past it the oldest leave early.
     pub reorder_capacity: usize,
     /// The longest record accepted, in bytes (longer ones are counted and skipped).
+    /// Inputs are streamed, so this (with the chunk size) bounds the reading memory.
     pub max_record_bytes: usize,
-    /// The most bytes a `.gz` input may expand to (decompression-bomb cap).
-    pub max_decompressed_bytes: u64,
-    /// The largest input (file or standard input, as stored: before decompression)
-    /// a replay reads; a larger one is refused with an error naming it, and the
-    /// replay goes on with the other inputs. Inputs are read whole into memory.
-    pub max_input_bytes: u64,
+    /// The most a `.gz` input may expand, in output bytes per compressed byte read
+    /// (after its first 16 MiB): past it the input is refused as a decompression
+    /// bomb, before anything more is expanded. Real logs expand 5 to 30 times.
+    pub max_expansion_ratio: u64,
+    /// Deprecated and ignored: inputs are streamed, so no whole-input cap applies
+    /// (the bomb cap is `max_expansion_ratio`). Accepted so old configs still load.
+    pub max_decompressed_bytes: Option<u64>,
+    /// Deprecated and ignored: inputs are streamed and never read whole, so an input
+    /// of any size is read in bounded memory. Accepted so old configs still load.
+    pub max_input_bytes: Option<u64>,
 }
 
 impl Default for PipelineConfig {
@@ -122,8 +127,9 @@ impl Default for PipelineConfig {
             dedup_window: ConfigDuration::minutes(60),
             reorder_capacity: 1_000_000,
             max_record_bytes: limits.max_record_bytes,
-            max_decompressed_bytes: limits.max_decompressed_bytes,
-            max_input_bytes: crate::source::files::DEFAULT_MAX_INPUT_BYTES,
+            max_expansion_ratio: limits.max_expansion_ratio,
+            max_decompressed_bytes: None,
+            max_input_bytes: None,
         }
     }
 }
@@ -271,7 +277,25 @@ impl Config {
         let config: Config =
             toml::from_str(text).map_err(|e| parse_err(locate::schema_error(&doc, &e)))?;
         config.validate(path, &doc)?;
+        for key in config.deprecated_keys() {
+            tracing::warn!(
+                "{}: `{key}` is deprecated and ignored: inputs are streamed in bounded memory (see pipeline.max_expansion_ratio)",
+                path.display()
+            );
+        }
         Ok(config)
+    }
+
+    /// The deprecated keys this config sets (accepted, ignored, warned about).
+    pub fn deprecated_keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if self.pipeline.max_input_bytes.is_some() {
+            keys.push("pipeline.max_input_bytes");
+        }
+        if self.pipeline.max_decompressed_bytes.is_some() {
+            keys.push("pipeline.max_decompressed_bytes");
+        }
+        keys
     }
 
     fn validate(&self, path: &Path, doc: &locate::Document<'_>) -> Result<(), ConfigError> {
@@ -297,8 +321,11 @@ impl Config {
                 "must be at least 1024",
             ));
         }
-        if self.pipeline.max_input_bytes < 1024 {
-            return Err(invalid("pipeline.max_input_bytes", "must be at least 1024"));
+        if self.pipeline.max_expansion_ratio < 10 {
+            return Err(invalid(
+                "pipeline.max_expansion_ratio",
+                "must be at least 10 (real logs expand up to about 30 times)",
+            ));
         }
         if self.pipeline.lateness.as_std() > std::time::Duration::from_secs(48 * 3600) {
             return Err(invalid("pipeline.lateness", "must be at most 48h"));
@@ -354,7 +381,8 @@ impl Config {
     pub fn limits(&self) -> crate::decode::Limits {
         crate::decode::Limits {
             max_record_bytes: self.pipeline.max_record_bytes,
-            max_decompressed_bytes: self.pipeline.max_decompressed_bytes,
+            max_expansion_ratio: self.pipeline.max_expansion_ratio,
+            ..crate::decode::Limits::default()
         }
     }
 }

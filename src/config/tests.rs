@@ -33,18 +33,22 @@ fn errors_name_the_file_and_key() {
 }
 
 #[test]
-fn input_cap_defaults_and_bounds() {
+fn whole_input_caps_are_deprecated_and_the_ratio_bounded() {
     let c = parse("").unwrap();
+    assert!(c.deprecated_keys().is_empty());
+    assert_eq!(c.limits().max_expansion_ratio, 200);
+    let c = parse("[pipeline]\nmax_input_bytes = 4096\nmax_decompressed_bytes = 8192\n").unwrap();
     assert_eq!(
-        c.pipeline.max_input_bytes,
-        crate::source::files::DEFAULT_MAX_INPUT_BYTES
+        c.deprecated_keys(),
+        [
+            "pipeline.max_input_bytes",
+            "pipeline.max_decompressed_bytes"
+        ]
     );
-    let c = parse("[pipeline]\nmax_input_bytes = 4096\n").unwrap();
-    assert_eq!(c.pipeline.max_input_bytes, 4096);
-    let err = parse("[pipeline]\nmax_input_bytes = 10\n")
+    let err = parse("[pipeline]\nmax_expansion_ratio = 2\n")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("pipeline.max_input_bytes"), "{err}");
+    assert!(err.contains("pipeline.max_expansion_ratio"), "{err}");
 }
 
 #[test]

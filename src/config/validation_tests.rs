@@ -58,12 +58,8 @@ fn durations_and_sizes_are_bounded_at_load_naming_the_key() {
             "pipeline.max_record_bytes",
         ),
         (
-            format!("[pipeline]\nmax_input_bytes = {max_i64}\n"),
-            "pipeline.max_input_bytes",
-        ),
-        (
-            format!("[pipeline]\nmax_decompressed_bytes = {max_i64}\n"),
-            "pipeline.max_decompressed_bytes",
+            format!("[pipeline]\nmax_expansion_ratio = {max_i64}\n"),
+            "pipeline.max_expansion_ratio",
         ),
         (format!("[incidents]\ngap = {huge}\n"), "incidents.gap"),
         (

@@ -24,7 +24,7 @@ use serde_json::value::RawValue;
 
 use crate::config::Config;
 use crate::decode::{detect_format, Format};
-use crate::source::files::{plan, read_input, Input, InputError};
+use crate::source::files::{open_input, plan, Input, InputError};
 
 /// The hub Azure names for the Key Vault audit log category.
 pub const AUDIT_HUB: &str = "insights-logs-auditevent";
@@ -85,20 +85,23 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// Reads `paths` (files and folders, as replay walks them) within the config's
-    /// input limits.
+    /// Reads `paths` (files and folders, as replay walks them; gzip expanded within
+    /// the config's decompression ratio).
     pub fn load(paths: &[PathBuf], config: &Config) -> Result<Feed, FeedError> {
         let mut feed = Feed::default();
-        for group in plan(paths)? {
+        for group in plan(paths)?.groups {
             for input in &group.inputs {
                 let Input::File(path) = input else {
                     return Err(FeedError::Stdin);
                 };
-                let bytes = read_input(
-                    input,
-                    config.pipeline.max_input_bytes,
-                    config.pipeline.max_decompressed_bytes,
-                )?;
+                let mut opened = open_input(input, config.pipeline.max_expansion_ratio)?;
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut opened.reader, &mut bytes).map_err(|source| {
+                    InputError::Read {
+                        path: opened.name.clone(),
+                        source,
+                    }
+                })?;
                 feed.add(path, &bytes)?;
                 feed.inputs += 1;
             }
