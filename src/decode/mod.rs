@@ -10,6 +10,7 @@
 
 pub mod envelope;
 pub mod format;
+pub mod framing;
 pub mod gzip;
 pub mod json_lines;
 pub mod lenient;
@@ -151,8 +152,11 @@ pub struct Record<'a> {
 pub struct Limits {
     /// The longest record (line, CSV row) accepted, in bytes.
     pub max_record_bytes: usize,
-    /// The most bytes a gzip input may expand to.
+    /// The most bytes [`gzip::gunzip`] expands a whole buffer to (streamed inputs
+    /// are bounded by `max_expansion_ratio` instead).
     pub max_decompressed_bytes: u64,
+    /// The most bytes a streamed gzip input may expand to per compressed byte.
+    pub max_expansion_ratio: u64,
 }
 
 impl Default for Limits {
@@ -160,6 +164,7 @@ impl Default for Limits {
         Limits {
             max_record_bytes: 1024 * 1024,
             max_decompressed_bytes: 4 * 1024 * 1024 * 1024,
+            max_expansion_ratio: gzip::DEFAULT_MAX_EXPANSION_RATIO,
         }
     }
 }
@@ -176,25 +181,48 @@ pub enum DecodeError {
         /// The limit.
         limit: u64,
     },
+    /// A streamed gzip input expands more than the ratio allows (a bomb).
+    #[error("gzip data expands more than {ratio} times its size (a decompression bomb; pipeline.max_expansion_ratio)")]
+    Bomb {
+        /// The ratio.
+        ratio: u64,
+    },
 }
 
 /// Decodes a whole (decompressed) buffer in the given format, reporting each record.
+///
+/// Format and layout are decided as a streamed input's are ([`framing::Framer`]), so
+/// a buffer decodes to the same records whether it is held whole or streamed.
 pub fn decode_buffer<'a>(
     buf: &'a [u8],
     format: Format,
     limits: &Limits,
     sink: &mut dyn FnMut(Record<'a>),
 ) {
+    let body = framing::strip_bom(buf);
+    // Blank lines and NUL padding before the first record are not records.
+    let lead = body
+        .iter()
+        .position(|&b| !framing::is_blank(b))
+        .unwrap_or(body.len());
+    let lead_lines = memchr::memchr_iter(b'\n', &body[..lead]).count() as u64;
+    let body = &body[lead..];
+    if body.is_empty() {
+        return;
+    }
     let format = match format {
-        Format::Auto => detect_format(buf),
+        Format::Auto => detect_format(body),
         other => other,
     };
-    match format {
-        Format::Auto | Format::JsonLines => json_lines::decode(buf, limits, sink),
-        Format::EventHubs => envelope::decode_stream(buf, limits, sink),
-        Format::LogAnalyticsJson => log_analytics::decode_json(buf, limits, sink),
-        Format::LogAnalyticsCsv => log_analytics::decode_csv(buf, limits, sink),
+    let head = &body[..body.len().min(framing::HEAD_BYTES)];
+    let layout = framing::layout(format, head, head.len() == body.len());
+    if lead_lines == 0 {
+        return framing::decode_framed(body, format, layout, limits, sink);
     }
+    framing::decode_framed(body, format, layout, limits, &mut |mut r| {
+        r.location.line += lead_lines;
+        sink(r)
+    });
 }
 
 /// Parses and normalises one resource-log record (JSON text).

@@ -1,7 +1,7 @@
 //! Integration tests of the decoders: every shape of a record decodes to the same
 //! event (`shapes`), the real samples against their reviewed goldens (`golden`),
-//! property tests (`decode_props`, `hostile_properties`) and hostile input
-//! (`hostile_input`).
+//! property tests (`decode_props`, `hostile_properties`), hostile input
+//! (`hostile_input`) and streaming replay in bounded memory (`streaming`).
 //!
 //! The integration tests are a handful of binaries, one per area, instead of one per
 //! file: each binary links the library and all its dependencies, so fewer binaries
@@ -13,3 +13,4 @@ mod golden;
 mod hostile_input;
 mod hostile_properties;
 mod shapes;
+mod streaming;
