@@ -6,6 +6,8 @@
 //! Run with `cargo bench --bench decode`; the figure to watch is the ratio of the two
 //! throughputs (issue: decoding must run at 0.8x or better of the bare parse).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test or bench stops at the first surprise, with its location
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -59,7 +61,7 @@ fn bench(c: &mut Criterion) {
                 ok
             },
             BatchSize::SmallInput,
-        )
+        );
     });
     group.bench_function("kvwatch_decode_record", |b| {
         b.iter_batched(
@@ -74,7 +76,7 @@ fn bench(c: &mut Criterion) {
                 ok
             },
             BatchSize::SmallInput,
-        )
+        );
     });
     group.finish();
 }
