@@ -310,12 +310,14 @@ impl Pipeline {
         record: Record<'_>,
         received: Instant,
     ) -> Result<(), PipelineError> {
+        let category = record.category();
         let event = match record.result {
             Ok(event) => event,
             Err(refusal) => {
                 self.observers.report(&Happening::Refused {
                     refusal,
                     shape: record.shape,
+                    category,
                     origin,
                     location: record.location,
                     raw: record.raw,
@@ -332,6 +334,7 @@ impl Pipeline {
         };
         self.observers.report(&Happening::Received {
             shape: record.shape,
+            category,
         });
         if !self.settings.filter.keeps(&event) {
             self.observers.report(&Happening::Filtered);
