@@ -1,13 +1,16 @@
 //! Integration tests of the decoders: every shape of a record decodes to the same
 //! event (`shapes`), the real samples against their reviewed goldens (`golden`),
 //! property tests (`decode_props`, `hostile_properties`) and hostile input
-//! (`hostile_input`).
+//! (`hostile_input`); the Activity Log's samples (`activity_log`) and its simulated
+//! log in every shape (`activity_simulated`).
 //!
 //! The integration tests are a handful of binaries, one per area, instead of one per
 //! file: each binary links the library and all its dependencies, so fewer binaries
 //! build much faster. Each former file is a module here; run one of them with, say,
 //! `cargo test --test decode golden::`.
 
+mod activity_log;
+mod activity_simulated;
 mod decode_props;
 mod golden;
 mod hostile_input;

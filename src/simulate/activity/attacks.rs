@@ -28,8 +28,12 @@ use super::super::request::{self, Caller, Identity, Outcome, Request, Style, Use
 use super::super::scenarios::{ip, tools, user};
 use super::super::tenant::{appid, APP, DATA, DEV};
 use super::super::vaults::{ObjKind, Vault};
-use super::record::{role_assignment_request, role_assignment_response, Actor, ArmCall, Ending, Evidence};
-use super::{group_id, hierarchy, role, stream, subscription_of, user_actor, vault_id, ActivityLog};
+use super::record::{
+    role_assignment_request, role_assignment_response, Actor, ArmCall, Ending, Evidence,
+};
+use super::{
+    group_id, hierarchy, role, stream, subscription_of, user_actor, vault_id, ActivityLog,
+};
 
 const ATTACK: &str = "attack";
 const DETECTOR: &str = "activity_log";
@@ -119,7 +123,14 @@ fn grant<'a>(
     let t = ctx.tenant;
     let id = ids::guid(rng);
     let resource = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{id}");
-    let request = role_assignment_request(&id, grantee.0, grantee.1, &t.subscriptions[sub], role_id, scope);
+    let request = role_assignment_request(
+        &id,
+        grantee.0,
+        grantee.1,
+        &t.subscriptions[sub],
+        role_id,
+        scope,
+    );
     ArmCall {
         time: at,
         actor,
@@ -151,7 +162,18 @@ fn self_grant_dump(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog, day: u
         scope: group_id(v),
         assignment: ids::guid(&mut rng),
     };
-    let call = grant(ctx, &mut rng, at, &actor, attacker_ip, (&victim.oid, "User"), role::KV_SECRETS_OFFICER, &vault_id(v), sub, evidence);
+    let call = grant(
+        ctx,
+        &mut rng,
+        at,
+        &actor,
+        attacker_ip,
+        (&victim.oid, "User"),
+        role::KV_SECRETS_OFFICER,
+        &vault_id(v),
+        sub,
+        evidence,
+    );
     log.push(&mut rng, &call, sub);
     let caller = data_caller(&victim.oid, &victim.upn, attacker_ip);
     let start = at + rng.random_range(4..12) * MINUTE;
@@ -184,7 +206,10 @@ fn guest_broad_grant(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog, day:
     let actor = user_actor(t, u, appid::PORTAL_ARM);
     let sub = subscription_of(t, v);
     let guest_oid = ids::guid(&mut rng);
-    let guest_upn = format!("ext.consultant_outlook.com#EXT#@{}", "fabrikam.onmicrosoft.com");
+    let guest_upn = format!(
+        "ext.consultant_outlook.com#EXT#@{}",
+        "fabrikam.onmicrosoft.com"
+    );
     let at = Zone::UsPacific.at(ctx.date(day), rng.random_range(2.0..4.0));
     let scope = format!("/subscriptions/{}", t.subscriptions[sub]);
     let evidence = Evidence {
@@ -193,7 +218,18 @@ fn guest_broad_grant(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog, day:
         scope: scope.clone(),
         assignment: ids::guid(&mut rng),
     };
-    let call = grant(ctx, &mut rng, at, &actor, attacker_ip, (&guest_oid, "User"), role::KV_ADMINISTRATOR, &scope, sub, evidence);
+    let call = grant(
+        ctx,
+        &mut rng,
+        at,
+        &actor,
+        attacker_ip,
+        (&guest_oid, "User"),
+        role::KV_ADMINISTRATOR,
+        &scope,
+        sub,
+        evidence,
+    );
     log.push(&mut rng, &call, sub);
     let guest_ip = ip(&mut rng, "ro-hosting-bucharest");
     let caller = data_caller(&guest_oid, &guest_upn, guest_ip);
@@ -221,7 +257,12 @@ fn guest_broad_grant(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog, day:
     );
 }
 
-fn diagnostic_setting_deleted_dump(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog, day: u32) {
+fn diagnostic_setting_deleted_dump(
+    ctx: &Ctx<'_>,
+    plan: &mut Plan,
+    log: &mut ActivityLog,
+    day: u32,
+) {
     let t = ctx.tenant;
     let Some(v) = t.vaults.get(DATA) else { return };
     let mut rng = stream(ctx.seed, "attack-diagnostic-delete", 0);
@@ -236,7 +277,10 @@ fn diagnostic_setting_deleted_dump(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut Act
         actor: &actor,
         ip: attacker_ip,
         operation: "Microsoft.Insights/diagnosticSettings/delete",
-        resource_id: format!("{}/providers/Microsoft.Insights/diagnosticSettings/to-sentinel", vault_id(v)),
+        resource_id: format!(
+            "{}/providers/Microsoft.Insights/diagnosticSettings/to-sentinel",
+            vault_id(v)
+        ),
         hierarchy: hierarchy(t, sub),
         tenant: &t.tenant_id,
         evidence: Some(Evidence {
@@ -280,7 +324,8 @@ fn vault_delete_purge(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog, day
     let attacker_ip = ip(&mut rng, "sg-hosting-singapore");
     let actor = user_actor(t, u, appid::PORTAL_ARM);
     let sub = subscription_of(t, v);
-    let at = ctx.start + i64::from(day) * super::super::clock::DAY
+    let at = ctx.start
+        + i64::from(day) * super::super::clock::DAY
         + rng.random_range(21 * 60..22 * 60) * MINUTE;
     let evidence = Evidence {
         role: "Owner",

@@ -76,7 +76,12 @@ pub(crate) fn plan(ctx: &Ctx<'_>, plan: &mut Plan, attacks: bool) -> ActivityLog
 
 impl ActivityLog {
     /// Renders one call's two records into the log.
-    pub(crate) fn push(&mut self, rng: &mut SimRng, call: &record::ArmCall<'_>, subscription: usize) {
+    pub(crate) fn push(
+        &mut self,
+        rng: &mut SimRng,
+        call: &record::ArmCall<'_>,
+        subscription: usize,
+    ) {
         for (time, text) in call.records(rng) {
             self.records.push(ActivityRecord {
                 time,
@@ -100,7 +105,10 @@ pub(crate) fn write(
     for (i, r) in log.records.iter().enumerate() {
         let arrival = r.time + super::output::export_delay(&mut delays);
         let hour = arrival - arrival.rem_euclid(clock::HOUR);
-        blobs.entry((r.subscription, hour)).or_default().push((arrival, i));
+        blobs
+            .entry((r.subscription, hour))
+            .or_default()
+            .push((arrival, i));
     }
     for ((sub, hour), mut lines) in blobs {
         lines.sort_unstable();

@@ -76,22 +76,40 @@ impl Actor {
                 mfa,
             } => {
                 let amr = if *mfa { "pwd,mfa" } else { "pwd" };
-                put("http://schemas.microsoft.com/claims/authnmethodsreferences", json!(amr));
+                put(
+                    "http://schemas.microsoft.com/claims/authnmethodsreferences",
+                    json!(amr),
+                );
                 put("appid", json!(appid));
                 put("appidacr", json!("0"));
                 put("ipaddr", json!(ip.to_string()));
                 put("name", json!(name));
-                put("http://schemas.microsoft.com/identity/claims/objectidentifier", json!(oid));
-                put("http://schemas.microsoft.com/identity/claims/scope", json!("user_impersonation"));
-                put("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name", json!(upn));
-                put("http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn", json!(upn));
+                put(
+                    "http://schemas.microsoft.com/identity/claims/objectidentifier",
+                    json!(oid),
+                );
+                put(
+                    "http://schemas.microsoft.com/identity/claims/scope",
+                    json!("user_impersonation"),
+                );
+                put(
+                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name",
+                    json!(upn),
+                );
+                put(
+                    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
+                    json!(upn),
+                );
                 put("ver", json!("1.0"));
             }
             Actor::App { oid, appid, mirid } => {
                 put("appid", json!(appid));
                 put("appidacr", json!("2"));
                 put("idtyp", json!("app"));
-                put("http://schemas.microsoft.com/identity/claims/objectidentifier", json!(oid));
+                put(
+                    "http://schemas.microsoft.com/identity/claims/objectidentifier",
+                    json!(oid),
+                );
                 if let Some(mirid) = mirid {
                     put("xms_mirid", json!(mirid));
                 }
@@ -164,7 +182,12 @@ impl ArmCall<'_> {
             Ending::Conflict(_) => ("Failure", "Failed.Conflict", "Conflict"),
         };
         let start = self.record(rng, self.time, &correlation, ("Start", "Started.", None));
-        let finish = self.record(rng, end, &correlation, (result_type, signature, Some(status)));
+        let finish = self.record(
+            rng,
+            end,
+            &correlation,
+            (result_type, signature, Some(status)),
+        );
         [(self.time, start), (end, finish)]
     }
 

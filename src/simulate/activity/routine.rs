@@ -25,7 +25,9 @@ use super::record::{
     diagnostic_setting_body, role_assignment_request, role_assignment_response, Actor, ArmCall,
     Ending, Evidence,
 };
-use super::{group_id, hierarchy, role, stream, subscription_of, user_actor, vault_id, ActivityLog};
+use super::{
+    group_id, hierarchy, role, stream, subscription_of, user_actor, vault_id, ActivityLog,
+};
 
 const ROLE_ASSIGNMENTS_WRITE: &str = "Microsoft.Authorization/roleAssignments/write";
 const ROLE_ASSIGNMENTS_DELETE: &str = "Microsoft.Authorization/roleAssignments/delete";
@@ -62,8 +64,10 @@ fn iac_assignments(ctx: &Ctx<'_>) -> Vec<Assignment> {
     ];
     let mut out = Vec::new();
     for (i, (name, vault, role)) in table.iter().enumerate() {
-        let (Some(w), Some(v)) = (t.workloads.iter().find(|w| w.name == *name), t.vaults.get(*vault))
-        else {
+        let (Some(w), Some(v)) = (
+            t.workloads.iter().find(|w| w.name == *name),
+            t.vaults.get(*vault),
+        ) else {
             continue;
         };
         out.push(Assignment {
@@ -81,7 +85,12 @@ fn iac_assignments(ctx: &Ctx<'_>) -> Vec<Assignment> {
     ];
     for (g, (name, role)) in groups.iter().enumerate() {
         let group = ids::guid_of(ctx.seed, "activity-group", g as u64);
-        for (i, v) in t.vaults.iter().filter(|v| v.kind == Kind::Vault).enumerate() {
+        for (i, v) in t
+            .vaults
+            .iter()
+            .filter(|v| v.kind == Kind::Vault)
+            .enumerate()
+        {
             let scope = if *name == "grp-kv-readers" {
                 group_id(v)
             } else {
@@ -123,8 +132,14 @@ pub(super) fn iac_reapplies(ctx: &Ctx<'_>, log: &mut ActivityLog) {
                 a.scope, a.id
             );
             let sub = &t.subscriptions[a.subscription];
-            let request =
-                role_assignment_request(&a.id, &a.principal, a.principal_type, sub, a.role, &a.scope);
+            let request = role_assignment_request(
+                &a.id,
+                &a.principal,
+                a.principal_type,
+                sub,
+                a.role,
+                &a.scope,
+            );
             // A third were created under other names: the re-apply is refused.
             let ending = if i % 3 == 2 {
                 Ending::Conflict("RoleAssignmentExists")
@@ -145,7 +160,11 @@ pub(super) fn iac_reapplies(ctx: &Ctx<'_>, log: &mut ActivityLog) {
                     role: "Role Based Access Control Administrator",
                     role_definition: role::RBAC_ADMINISTRATOR,
                     scope: format!("/subscriptions/{sub}"),
-                    assignment: ids::guid_of(ctx.seed, "activity-pipeline-rbac", a.subscription as u64),
+                    assignment: ids::guid_of(
+                        ctx.seed,
+                        "activity-pipeline-rbac",
+                        a.subscription as u64,
+                    ),
                 }),
                 ending,
             };
@@ -221,7 +240,15 @@ pub(super) fn admin_grants(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog
         .users
         .iter()
         .filter(|u| u.start_day > 0 && u.start_day < ctx.days)
-        .map(|u| (u.start_day, u.oid.clone(), role::KV_SECRETS_USER, vault_id(app), "Key Vault Secrets User on the RBAC app vault for a new hire"))
+        .map(|u| {
+            (
+                u.start_day,
+                u.oid.clone(),
+                role::KV_SECRETS_USER,
+                vault_id(app),
+                "Key Vault Secrets User on the RBAC app vault for a new hire",
+            )
+        })
         .collect();
     let analyst = &t.users[super::super::scenarios::user(t, "Oliver Smith")];
     grants.push((
@@ -236,7 +263,14 @@ pub(super) fn admin_grants(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog
         let at = Zone::Europe(60).at(ctx.date(day), rng.random_range(9.2..11.5));
         let id = ids::guid(&mut rng);
         let resource = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{id}");
-        let request = role_assignment_request(&id, &grantee, "User", &t.subscriptions[sub], role_id, &scope);
+        let request = role_assignment_request(
+            &id,
+            &grantee,
+            "User",
+            &t.subscriptions[sub],
+            role_id,
+            &scope,
+        );
         let ip = t.users[admin_idx].home_ip;
         let call = ArmCall {
             time: at,
@@ -259,7 +293,11 @@ pub(super) fn admin_grants(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog
             "rbac_admin_grant",
             "activity_log",
             admin.key(),
-            if scope.contains("/vaults/") { &app.lower } else { "*" },
+            if scope.contains("/vaults/") {
+                &app.lower
+            } else {
+                "*"
+            },
             Some((at, at + 30 * SECOND)),
             format!("admin {} grants {what} ({grantee})", t.users[admin_idx].upn),
         );
@@ -274,7 +312,14 @@ pub(super) fn admin_grants(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog
     let at = Zone::UsPacific.at(ctx.date(day), rng.random_range(10.0..16.0));
     let scope = vault_id(app);
     let resource = format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{id}");
-    let request = role_assignment_request(&id, &contractor, "User", &t.subscriptions[sub], role::KV_SECRETS_USER, &scope);
+    let request = role_assignment_request(
+        &id,
+        &contractor,
+        "User",
+        &t.subscriptions[sub],
+        role::KV_SECRETS_USER,
+        &scope,
+    );
     let call = ArmCall {
         time: at,
         actor: &actor,
@@ -320,7 +365,9 @@ pub(super) fn vault_write_twins(ctx: &Ctx<'_>, plan: &Plan, log: &mut ActivityLo
         .iter()
         .filter(|r| matches!(r.op, "VaultPut" | "VaultPatch"))
     {
-        let Some(v) = t.vaults.get(r.vault) else { continue };
+        let Some(v) = t.vaults.get(r.vault) else {
+            continue;
+        };
         let actor = match &r.caller.identity {
             Identity::ArmUser { oid, upn, appid } => Actor::User {
                 oid: oid.clone(),
