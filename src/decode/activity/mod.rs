@@ -22,7 +22,7 @@ use std::borrow::Cow;
 use compact_str::CompactString;
 
 use self::body::{diagnostic_setting, error_code, role_assignment, RoleAssignmentBody};
-use self::status::{activity_status, change_kind, http_status, outcome, substatus};
+use self::status::{activity_status, change_kind, code_in_parens, http_status, outcome, substatus};
 use super::raw::RawRecord;
 use super::reject::{Refusal, RejectReason, SkipReason};
 use super::time::parse_event_time;
@@ -53,14 +53,9 @@ pub fn normalise_activity(raw: RawRecord<'_>) -> Result<AuditEvent<'_>, Refusal>
         act.status.as_deref(),
         signature.as_deref(),
     );
-    let sub_status_text = act.sub_status.as_deref().map(str::to_owned);
+    let coded = act.sub_status.as_deref().and_then(code_in_parens);
     let substatus = substatus(signature.as_ref(), act.sub_status, props.status_code);
-    let http = http_status(
-        signature.as_deref(),
-        sub_status_text.as_deref(),
-        substatus.as_deref(),
-        status,
-    );
+    let http = http_status(signature.as_deref(), coded, substatus.as_deref(), status);
     let change = change_kind(&operation, http).ok_or(SkipReason::UnrelatedOperation)?;
 
     let resource_id = non_empty(raw.resource_id)
@@ -262,7 +257,7 @@ impl Bodies {
         let role_name = role_definition_id
             .as_deref()
             .and_then(|r| RoleCatalog::builtin().get(r))
-            .map(|r| Cow::Owned(r.name.clone()));
+            .map(|r| Cow::Borrowed(r.name.as_str()));
         Some(RoleAssignment {
             id,
             principal_id: body.principal_id.map(own_lower),

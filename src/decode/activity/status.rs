@@ -62,29 +62,33 @@ fn sub_cow<'a>(s: &Cow<'a, str>, part: &str) -> Cow<'a, str> {
     crate::event::text::sub_cow(s, start, start + part.len())
 }
 
-/// The HTTP status the record reports: a number in `resultSignature` or the
-/// sub-status (`(HTTP Status Code: 409)`), else the sub-status name; else what the
-/// activity status implies (`Success` 200, `Accept` 202), else 0 (not answered yet:
-/// a `Start` record, or a failure that names no status).
+/// A status code in range, from its text.
+fn numeric(text: &str) -> Option<u16> {
+    text.trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|c| (100..600).contains(c))
+}
+
+/// The code of a localized sub-status: `Forbidden (HTTP Status Code: 403)` → 403.
+pub fn code_in_parens(text: &str) -> Option<u16> {
+    let (_, code) = text.split_once("Status Code:")?;
+    numeric(code.trim_end_matches(')'))
+}
+
+/// The HTTP status the record reports: a number in `resultSignature`, or the code a
+/// localized sub-status gives (`coded`, see [`code_in_parens`]), else the sub-status
+/// name; else what the activity status implies (`Success` 200, `Accept` 202), else 0
+/// (not answered yet: a `Start` record, or a failure that names no status).
 pub fn http_status(
     signature: Option<&str>,
-    sub_status_text: Option<&str>,
+    coded: Option<u16>,
     substatus: Option<&str>,
     status: ActivityStatus,
 ) -> u16 {
-    let numeric = |t: &str| {
-        t.trim()
-            .parse::<u16>()
-            .ok()
-            .filter(|c| (100..600).contains(c))
-    };
-    let in_parens = |t: &str| {
-        let (_, code) = t.split_once("Status Code:")?;
-        numeric(code.trim_end_matches(')'))
-    };
     signature
         .and_then(numeric)
-        .or_else(|| sub_status_text.and_then(in_parens))
+        .or(coded)
         .or_else(|| substatus.and_then(status_of_name))
         .unwrap_or(match status {
             ActivityStatus::Success => 200,
@@ -283,7 +287,7 @@ mod tests {
             assert_eq!(status, *want_status, "row {i}");
             assert_eq!(s.as_deref(), *want_sub, "row {i}");
             assert_eq!(
-                http_status(*sig, *sub, s.as_deref(), status),
+                http_status(*sig, sub.and_then(code_in_parens), s.as_deref(), status),
                 *want_http,
                 "row {i}"
             );
