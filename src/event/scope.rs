@@ -11,28 +11,34 @@
 //! # Which known vaults a scope covers
 //!
 //! A later rule answers "which vaults does this grant reach?" with the vaults it has
-//! seen. Each vault's place in the hierarchy is its resource id:
-//! `/SUBSCRIPTIONS/<sub>/RESOURCEGROUPS/<rg>/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/<name>`,
-//! which every AuditEvent record carries (`resourceId`; `_ResourceId` in Log
-//! Analytics) and every Activity Log record about the vault carries too. The decoder
-//! keeps only the vault's name in [`AuditEvent`](super::AuditEvent) (the hot path
-//! stays small), so the rule keeps a map of vault name → [`ScopePath`] of its
-//! resource id, filled once per vault (from [`ScopePath::parse`] of the first record
-//! naming it: a control-plane event's `resource_id`, or the AuditEvent resource id
-//! that the rule's own ingestion hook reads once per vault). Then, for a change at
-//! `scope`:
+//! seen. A vault's place in the hierarchy is its resource id,
+//! `/SUBSCRIPTIONS/<sub>/RESOURCEGROUPS/<rg>/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/<name>`:
+//! every AuditEvent record carries it (`resourceId`; `_ResourceId` in Log Analytics),
+//! and so does every Activity Log record about the vault (its writes, its diagnostic
+//! settings, role assignments at its scope: [`ControlPlane::resource_id`]). The rule
+//! keeps a small map, vault name → [`ScopePath`] (subscription, resource group), one
+//! entry per vault, and for a change at `scope`:
 //!
 //! - [`ScopeLevel::Root`] covers every vault;
 //! - [`ScopeLevel::ManagementGroup`] covers the vaults of the subscriptions under it:
 //!   every Activity Log record carries `properties.hierarchy`
-//!   (`<tenant>/<mg>/<mg>/…/<subscription>`, kept in
-//!   [`ControlPlane::hierarchy`](super::ControlPlane::hierarchy)), which tells the
-//!   rule which management groups each subscription sits under;
-//! - any other level covers a vault when [`covers`] says the scope's path is the
-//!   vault's resource id or one of its ancestors (compared segment by segment, case
-//!   insensitively, as ARM compares ids);
+//!   (`<tenant>/<mg>/<mg>/…/<subscription>`, kept in [`ControlPlane::hierarchy`]),
+//!   which tells the rule which management groups each subscription sits under;
+//! - any other level covers a vault when [`covers`] says the scope is the vault's
+//!   resource id or one of its ancestors (segment by segment, case-insensitively, as
+//!   ARM compares ids); [`ScopePath::subscription`] and
+//!   [`ScopePath::resource_group`] of both sides answer the same without the full id;
 //! - a scope below a vault (one secret: `…/vaults/<v>/secrets/<s>`) reaches only
 //!   that object of that vault, and [`ScopePath::vault`] still names the vault.
+//!
+//! The AuditEvent keeps only the vault's name today (its hot path stays small), so
+//! the map is filled from the Activity Log's records naming the vault; for a vault
+//! seen only in AuditEvent, phase 2 adds the vault's [`ScopePath`] to the event as one
+//! shared, interned value per vault (a pointer, not a copy per event), parsed once
+//! by the decoder from `resourceId`.
+//!
+//! [`ControlPlane::resource_id`]: super::ControlPlane::resource_id
+//! [`ControlPlane::hierarchy`]: super::ControlPlane::hierarchy
 
 use std::fmt;
 
