@@ -326,7 +326,8 @@ fn vault_delete_purge(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog, day
     let sub = subscription_of(t, v);
     let at = ctx.start
         + i64::from(day) * super::super::clock::DAY
-        + rng.random_range(21 * 60..22 * 60) * MINUTE;
+        + rng.random_range(21 * 60..22 * 60) * MINUTE
+        + rng.random_range(0..60 * SECOND);
     let evidence = Evidence {
         role: "Owner",
         role_definition: role::OWNER,
