@@ -13,8 +13,6 @@
 //!
 //! `KVWATCH_BENCH_SECONDS` (default 20) sets the latency phase's length.
 
-#[path = "../tests/support/eventhubs_standin/mod.rs"]
-mod eventhubs_standin;
 #[path = "../tests/support/live/mod.rs"]
 mod live_support;
 

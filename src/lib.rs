@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod detect;
+pub mod embedded_hub;
 pub mod enrich;
 pub mod event;
 pub mod metrics;

@@ -1,11 +1,10 @@
 # Sourced by scripts/test.sh: makes cargo-deny available for the supply-chain check
-# (`cargo deny check licenses bans sources`, configured by deny.toml).
+# (`cargo deny check`, configured by deny.toml).
 #
 # cargo-deny is built from crates.io at a pinned version (a few minutes, once per
-# machine). Its advisory check needs the RustSec database, which is fetched from
-# GitHub: CI reaches package registries only, so scripts/test.sh runs `advisories`
-# only when a copy is present. Point KVWATCH_ADVISORY_DB at a clone of
-# https://github.com/rustsec/advisory-db to use one.
+# machine). Its advisory check reads the RustSec database that
+# scripts/setup/advisory-db.sh puts in place (offline, from the snapshot in
+# ../shared or a newer copy).
 #
 # Exports:
 #   KVWATCH_CARGO_DENY   the cargo-deny binary

@@ -5,8 +5,10 @@
 //! `incident_id` and `revision` (an incident's first alert is revision 1, escalations
 //! raise later revisions), `detector`, `rule`, `severity`, `identity`, `principal`,
 //! `vault`, `first_seen`, `last_seen` (RFC 3339, event time), `summary` and a bounded
-//! `evidence` object.
+//! `evidence` object. Every alert is made within [`bounds`] (clipped names and
+//! summary, an evidence budget), so every sink can deliver it.
 
+pub mod bounds;
 pub mod evidence;
 pub mod id;
 

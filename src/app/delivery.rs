@@ -38,7 +38,7 @@ pub struct DeliveryRuntime {
 }
 
 /// How delivery ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DrainReport {
     /// Deliveries still waiting when the drain timeout passed.
     pub waiting: u64,
@@ -106,5 +106,26 @@ impl DeliveryRuntime {
             waiting,
             dead_lettered,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_secret_is_reported_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = format!(
+            "[outbox]\npath = {:?}\n[[sinks]]\nkind = \"slack\"\nurl = {{ env = \"KVWATCH_TEST_NEVER_SET_1\" }}\n",
+            dir.path().join("o.redb").display().to_string()
+        );
+        let config = Config::parse(&text, std::path::Path::new("kv.toml")).expect("config");
+        let err = match DeliveryRuntime::start(&config, Vec::new()) {
+            Ok(_) => panic!("started without its secret"),
+            Err(e) => crate::cli::error_text(&e),
+        };
+        assert_eq!(err.matches("KVWATCH_TEST_NEVER_SET_1").count(), 1, "{err}");
+        assert!(err.contains("sinks[0].url"), "{err}");
     }
 }

@@ -11,7 +11,7 @@
 //! queued, checkpoints, and gives the outbox `[outbox] drain_timeout` to deliver.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,8 +36,8 @@ use crate::sink::json_lines::JsonLinesSink;
 use crate::sink::observe::{DeliveryObserver, Fanout, LogObserver};
 use crate::sink::AlertSink;
 use crate::source::eventhubs::{
-    list_partitions, read_partition, ticks, Activity, Auth, Connector, PartitionSlot, Progress,
-    ReaderSettings,
+    discover_partitions, list_partitions, read_partition, ticks, Activity, Auth, Connector,
+    PartitionSlot, Progress, ReaderSettings, WatchedHub,
 };
 use crate::state::{Checkpoint, StateStore};
 
@@ -73,6 +73,7 @@ pub struct LiveOutcome {
 /// A running `kvwatch run`.
 pub struct Live {
     cancel: CancellationToken,
+    finishing: Arc<AtomicBool>,
     status: watch::Receiver<LiveStatus>,
     metrics: Option<Arc<Metrics>>,
     task: JoinHandle<Result<LiveOutcome>>,
@@ -146,8 +147,10 @@ impl Live {
             }
         }
         let cancel = CancellationToken::new();
+        let finishing = Arc::new(AtomicBool::new(false));
         let (status_tx, status) = watch::channel(LiveStatus::default());
         let serve = Serve {
+            finishing: finishing.clone(),
             opts,
             connectors,
             store,
@@ -161,6 +164,7 @@ impl Live {
         let task = tokio::spawn(serve.run(cancel.clone(), run_metrics));
         Ok(Live {
             cancel,
+            finishing,
             status,
             metrics,
             task,
@@ -169,6 +173,16 @@ impl Live {
 
     /// Asks the run to stop: readers stop, the queue drains, a checkpoint is written.
     pub fn shutdown(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Stops as a replay ends its inputs: the readers stop, the queue drains, and
+    /// everything the watermark still holds back is released to the detectors before
+    /// the last checkpoint. For a source that has ended (`kvwatch run --embedded` once
+    /// its inputs are consumed); a service stops with [`Live::shutdown`], which keeps
+    /// the held-back records for the next start.
+    pub fn finish(&self) {
+        self.finishing.store(true, Ordering::Release);
         self.cancel.cancel();
     }
 
@@ -249,6 +263,7 @@ fn build_sink(
 
 /// The background part of a run.
 struct Serve {
+    finishing: Arc<AtomicBool>,
     opts: LiveOptions,
     connectors: Vec<Connector>,
     store: StateStore,
@@ -282,6 +297,7 @@ impl Serve {
         run_metrics: Option<RunMetrics>,
     ) -> Result<LiveOutcome> {
         let Serve {
+            finishing,
             opts,
             connectors,
             store,
@@ -300,11 +316,32 @@ impl Serve {
 
         let mut slots = Vec::new();
         let mut readers = Vec::new();
+        let mut watched = Vec::new();
         for (i, (hub, connector)) in eh.hubs.iter().zip(&connectors).enumerate() {
             let Some(ids) = list_partitions(connector, &hub.partitions, backoff, &cancel).await?
             else {
                 break;
             };
+            if hub.partitions.is_empty() {
+                watched.push(WatchedHub {
+                    hub: i,
+                    template: ReaderSettings {
+                        slot: 0,
+                        partition: String::new(),
+                        connector: connector.clone(),
+                        start: hub.start,
+                        resume_after: None,
+                        prefetch: hub.prefetch,
+                        owner_level: hub.owner_level,
+                        backoff,
+                        lag_interval: eh.lag_interval.as_std(),
+                        activity: Arc::new(Activity::new(opts.clock.now())),
+                        clock: opts.clock.clone(),
+                        metrics: live_metrics.clone(),
+                    },
+                    known: ids.clone(),
+                });
+            }
             for id in ids {
                 let slot = PartitionSlot::new(i, connector, &id);
                 let resume_after = checkpoint
@@ -359,6 +396,7 @@ impl Serve {
                     .map(|m| m.metrics().readiness().check(checks::SOURCES_CONNECTED)),
                 alerts,
                 status,
+                finishing,
             };
             let pipeline_thread = tokio::task::spawn_blocking(move || live_loop.run(rx));
             let tasks: Vec<_> = readers
@@ -371,6 +409,13 @@ impl Serve {
                 .min(config.state.checkpoint_interval.as_std())
                 / 4)
             .clamp(Duration::from_millis(20), Duration::from_secs(1));
+            let discovery = tokio::spawn(discover_partitions(
+                watched,
+                tasks.len(),
+                eh.relist_interval.as_std(),
+                tx.clone(),
+                cancel.clone(),
+            ));
             let ticker = tokio::spawn(ticks(tx, tick, cancel.clone()));
             let ended = pipeline_thread
                 .await
@@ -379,10 +424,11 @@ impl Serve {
             // the readers stop now; each one's close is bounded by the operation timeout.
             cancel.cancel();
             let bound = eh.operation_timeout.as_std() * 2 + Duration::from_secs(1);
-            if tokio::time::timeout(bound, futures::future::join_all(tasks))
-                .await
-                .is_err()
-            {
+            let stopped = async {
+                futures::future::join_all(tasks).await;
+                let _ = discovery.await;
+            };
+            if tokio::time::timeout(bound, stopped).await.is_err() {
                 tracing::warn!("some partition readers did not close in time");
             }
             ticker.abort();

@@ -10,7 +10,7 @@
 //! body with an event the watermark has not released (see `source::eventhubs::progress`).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -117,6 +117,9 @@ pub struct LiveLoop {
     pub alerts: Arc<AtomicU64>,
     /// Where the status goes.
     pub status: watch::Sender<LiveStatus>,
+    /// Set when the run finishes as a replay does: at the end, everything held back
+    /// is released (see `Live::finish`).
+    pub finishing: Arc<AtomicBool>,
 }
 
 impl LiveLoop {
@@ -154,6 +157,9 @@ impl LiveLoop {
             self.publish_status(&mut taken);
         };
         self.advance()?;
+        if self.finishing.load(Ordering::Acquire) {
+            self.release_all()?;
+        }
         self.checkpoint()?;
         self.publish_status(&mut taken);
         Ok(end)
@@ -162,10 +168,26 @@ impl LiveLoop {
     fn handle(
         &mut self,
         msg: SourceMsg,
-        started: &mut [bool],
+        started: &mut Vec<bool>,
         taken: &mut Taken,
     ) -> Result<(), LoopError> {
         match msg {
+            SourceMsg::Added {
+                slot,
+                partition,
+                activity,
+            } => {
+                if slot != self.slots.len() {
+                    tracing::error!(slot, "a partition was added out of order; not read");
+                    return Ok(());
+                }
+                tracing::info!(hub = %partition.hub_name, partition = %partition.partition, "reading an added partition");
+                self.slots.push(partition);
+                self.progress.add(activity);
+                started.push(false);
+                let owned = self.progress.owned();
+                self.status.send_modify(|s| s.owned = owned);
+            }
             SourceMsg::Started { slot, resume_after } => {
                 self.progress.started(slot, resume_after);
                 if let Some(s) = started.get_mut(slot) {
@@ -224,6 +246,17 @@ impl LiveLoop {
         if let Some(watermark) = self.progress.next_watermark(self.clock.now()) {
             self.pipeline.advance_to(watermark)?;
             self.progress.advanced(watermark);
+        }
+        Ok(())
+    }
+
+    /// Moves the watermark to the newest event taken: the end of the inputs.
+    fn release_all(&mut self) -> Result<(), LoopError> {
+        if let Some(newest) = self.progress.newest_seen() {
+            if self.progress.watermark().is_none_or(|w| newest > w) {
+                self.pipeline.advance_to(newest)?;
+                self.progress.advanced(newest);
+            }
         }
         Ok(())
     }

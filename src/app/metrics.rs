@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::config::Config;
-use crate::metrics::http::MetricsServer;
+use crate::metrics::http::{MetricsServer, ServeLimits};
 use crate::metrics::{Metrics, MetricsObserver};
 use crate::pipeline::clock::SystemClock;
 
@@ -59,9 +59,17 @@ impl RunMetrics {
             .set_lateness(config.pipeline.lateness.as_chrono());
         let server = match options.listen {
             Some(addr) => {
-                let server = MetricsServer::start(addr, metrics.clone()).with_context(|| {
-                    format!("--metrics-listen {addr}: pick another address or port")
-                })?;
+                let limits = ServeLimits {
+                    max_connections: super::descriptors::metrics_connections(
+                        config.metrics.max_connections,
+                        super::descriptors::soft_limit(),
+                    ),
+                    request_timeout: config.metrics.request_timeout.as_std(),
+                };
+                let server = MetricsServer::start_with(addr, metrics.clone(), limits)
+                    .with_context(|| {
+                        format!("--metrics-listen {addr}: pick another address or port")
+                    })?;
                 let local = server.local_addr();
                 if !local.ip().is_loopback() {
                     tracing::warn!(
@@ -105,18 +113,22 @@ impl RunMetrics {
         Ok(())
     }
 
-    /// Keeps the endpoint up for the asked-for linger time, then stops it.
+    /// Keeps the endpoint up for the asked-for linger time, then stops it: the exit
+    /// is never later than the linger time (the last second of it is the grace a
+    /// scrape in flight gets), whatever clients hold connections open.
     pub fn linger(mut self) {
         if let Some(server) = self.server.take() {
-            if !self.options.linger.is_zero() {
+            let linger = self.options.linger;
+            if !linger.is_zero() {
                 eprintln!(
                     "kvwatch: still serving metrics on http://{}/metrics for {} (Ctrl-C stops)",
                     server.local_addr(),
-                    humantime::format_duration(self.options.linger)
+                    humantime::format_duration(linger)
                 );
-                std::thread::sleep(self.options.linger);
             }
-            if let Err(e) = server.stop() {
+            let grace = linger.min(Duration::from_secs(1));
+            std::thread::sleep(linger - grace);
+            if let Err(e) = server.stop_within(grace) {
                 tracing::warn!("{e}");
             }
         }

@@ -2,6 +2,8 @@
 //! pipeline and its sinks. The CLI parses and validates arguments, then calls here.
 
 pub mod delivery;
+pub mod descriptors;
+pub mod embedded;
 pub mod ingest;
 pub mod live;
 pub mod live_pipeline;
@@ -10,4 +12,5 @@ pub mod progress;
 pub mod replay;
 pub mod report;
 pub mod route;
+pub mod stream;
 pub mod summary;

@@ -8,7 +8,6 @@
 //! Planning, reading and the common observers live in [`super::ingest`], shared
 //! with `kvwatch report`.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -168,7 +167,8 @@ fn save_state(store: &StateStore, pipeline: &Pipeline) -> Result<()> {
 fn open_output(path: Option<&PathBuf>) -> Result<Box<dyn AlertSink>> {
     Ok(match path {
         Some(p) => {
-            let file = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+            let file = crate::state::private::create(p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
             let out: Box<dyn Write + Send> = Box::new(BufWriter::new(file));
             Box::new(JsonLinesSink::new(p.display().to_string(), out))
         }

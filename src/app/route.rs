@@ -210,7 +210,7 @@ async fn serve(
                     }
                 }
                 SourceMsg::Body(body) => bodies.push(body),
-                SourceMsg::Lost { .. } | SourceMsg::Tick => {}
+                SourceMsg::Lost { .. } | SourceMsg::Added { .. } | SourceMsg::Tick => {}
             }
         }
         if !bodies.is_empty() {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::decode::Refusal;
+use crate::decode::{Refusal, Shape};
 use crate::pipeline::{Happening, Observer};
 
 /// Counts of everything that happened in a run.
@@ -41,14 +41,22 @@ pub struct Summary {
     pub alerts_by_detector: BTreeMap<String, u64>,
     /// Alerts by severity.
     pub alerts_by_severity: BTreeMap<String, u64>,
+    /// Records by shape as counted, per [`Shape::ALL`] (folded into
+    /// `records_by_shape` by [`Summary::settle`]: no map lookup per record).
+    #[serde(skip)]
+    shape_counts: [u64; Shape::ALL.len()],
     /// The earliest event time processed.
     pub first_event: Option<DateTime<Utc>>,
     /// The latest event time processed.
     pub last_event: Option<DateTime<Utc>>,
     /// Inputs (files, stdin) read.
     pub inputs: u64,
-    /// Inputs that could not be read.
+    /// Inputs that could not be read (or failed part way).
     pub unreadable_inputs: u64,
+    /// Inputs read to the end without a single record (empty, or not a log).
+    pub empty_inputs: u64,
+    /// Entries under the input folders skipped (dangling links, link loops).
+    pub skipped_paths: u64,
     /// Wall-clock seconds.
     pub elapsed_seconds: f64,
     /// Records per wall-clock second.
@@ -56,29 +64,50 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Whether inputs were read but not one of them held a record.
+    pub fn found_nothing(&self) -> bool {
+        self.records == 0 && self.inputs > 0
+    }
+
+    /// Folds the per-record counts into their maps; call before reading them.
+    pub fn settle(&mut self) {
+        for (shape, n) in Shape::ALL
+            .iter()
+            .zip(std::mem::take(&mut self.shape_counts))
+        {
+            if n > 0 {
+                *self
+                    .records_by_shape
+                    .entry(shape.as_str().to_owned())
+                    .or_default() += n;
+            }
+        }
+    }
+
+    fn count_shape(&mut self, shape: Shape) {
+        match Shape::ALL.iter().position(|s| *s == shape) {
+            Some(i) => self.shape_counts[i] += 1,
+            None => bump(&mut self.records_by_shape, shape.as_str()),
+        }
+    }
+
     /// Folds one happening into the counts.
     pub fn count(&mut self, what: &Happening<'_>) {
         match what {
             Happening::Received { shape, .. } => {
                 self.records += 1;
                 self.events += 1;
-                *self
-                    .records_by_shape
-                    .entry(shape.as_str().to_owned())
-                    .or_default() += 1;
+                self.count_shape(*shape);
             }
             Happening::Refused { refusal, shape, .. } => {
                 self.records += 1;
-                *self
-                    .records_by_shape
-                    .entry(shape.as_str().to_owned())
-                    .or_default() += 1;
+                self.count_shape(*shape);
                 let (total, by) = match refusal {
                     Refusal::Rejected(_) => (&mut self.rejected, &mut self.rejected_by_reason),
                     Refusal::Skipped(_) => (&mut self.skipped, &mut self.skipped_by_reason),
                 };
                 *total += 1;
-                *by.entry(refusal.as_str().to_owned()).or_default() += 1;
+                bump(by, refusal.as_str());
             }
             Happening::Duplicate => self.duplicates += 1,
             Happening::Filtered => self.filtered += 1,
@@ -94,14 +123,8 @@ impl Summary {
             }
             Happening::Alerted { alert, .. } => {
                 self.alerts += 1;
-                *self
-                    .alerts_by_detector
-                    .entry(alert.detector.clone())
-                    .or_default() += 1;
-                *self
-                    .alerts_by_severity
-                    .entry(alert.severity.as_str().to_owned())
-                    .or_default() += 1;
+                bump(&mut self.alerts_by_detector, &alert.detector);
+                bump(&mut self.alerts_by_severity, alert.severity.as_str());
             }
             Happening::Watermark { .. } => {}
         }
@@ -139,7 +162,30 @@ impl Summary {
                 self.unreadable_inputs
             ));
         }
+        if self.empty_inputs > 0 {
+            out.push_str(&format!(
+                "\n  inputs without a record: {}",
+                self.empty_inputs
+            ));
+        }
+        if self.skipped_paths > 0 {
+            out.push_str(&format!(
+                "\n  paths skipped (dangling or looping links): {}",
+                self.skipped_paths
+            ));
+        }
         out
+    }
+}
+
+/// Adds one to a count, allocating its key only the first time (this runs for every
+/// record).
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
     }
 }
 

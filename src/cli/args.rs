@@ -20,10 +20,19 @@ pub struct RawArgs {
     pub command: Command,
 }
 
+/// How `kvwatch replay` ends (its `--help` shows it; the README repeats it).
+pub const REPLAY_EXIT_STATUS: &str = "Exit status:
+  0  every input was read and every alert delivered (or no sinks are configured)
+  1  an error, an unreadable input, or deliveries still waiting in the outbox
+     when the drain timeout passed (the next kvwatch run delivers them)
+  4  alerts were dead-lettered: a sink refused them for good or they ran out of
+     tries; see `kvwatch outbox list --dead`";
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the detection pipeline over archived logs (files, folders, `-` for stdin).
+    #[command(after_help = REPLAY_EXIT_STATUS)]
     Replay(RawReplayArgs),
     /// Inspect and manage the alert delivery outbox (list, retry, drop, send).
     Outbox(super::outbox::RawOutboxArgs),
@@ -104,6 +113,10 @@ pub struct RawInputArgs {
     /// Never show the progress line.
     #[arg(long)]
     pub no_progress: bool,
+    /// Threads decoding the inputs (default: every core). The alerts are the same
+    /// whatever the number.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 /// `kvwatch replay`.

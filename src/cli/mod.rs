@@ -3,6 +3,7 @@
 //! result to an exit status. `main.rs` only calls [`main`].
 
 pub mod args;
+pub mod embedded;
 pub mod outbox;
 pub mod replay;
 pub mod report;
@@ -17,17 +18,43 @@ use tracing_subscriber::EnvFilter;
 
 use args::{Command, RawArgs};
 
+/// The exit status of a replay or report that read its inputs but found no record
+/// in any of them (empty files, or not Key Vault logs): not an error, not a success.
+pub const NOTHING_FOUND: u8 = 3;
+
+/// The exit status of a replay whose alerts were dead-lettered by a sink.
+pub const DEAD_LETTERED: u8 = 4;
+
 /// Runs kvwatch with the process arguments; returns the exit status.
 pub fn main() -> ExitCode {
     let raw = RawArgs::parse();
     init_logging(&raw.log_level, raw.log_json);
+    // Before anything opens a file or a socket (see `app::descriptors`).
+    crate::app::descriptors::raise_limit();
     match run(raw.command) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("kvwatch: error: {err:#}");
+            eprintln!("kvwatch: error: {}", error_text(&err));
             ExitCode::from(1)
         }
     }
+}
+
+/// An error and its causes on one line, each said once: many errors already quote
+/// their cause, and printing the chain as well would repeat it.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(text.trim()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(text.trim());
+    }
+    out
 }
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -36,18 +63,11 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let opts = replay::validate(raw)?;
             let outcome = crate::app::replay::replay(opts)?;
             eprintln!("{}", outcome.summary.render());
+            let status = replay_status(&outcome);
             if let Some(metrics) = outcome.metrics {
                 metrics.linger();
             }
-            Ok(
-                if outcome.summary.unreadable_inputs > 0
-                    || outcome.delivery.is_some_and(|d| d.waiting > 0)
-                {
-                    ExitCode::from(1)
-                } else {
-                    ExitCode::SUCCESS
-                },
-            )
+            Ok(status)
         }
         Command::Outbox(raw) => outbox::run(raw),
         Command::Run(raw) => run::run(raw),
@@ -63,6 +83,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(if outcome.summary.unreadable_inputs > 0 {
                 ExitCode::from(1)
+            } else if outcome.summary.found_nothing() {
+                ExitCode::from(NOTHING_FOUND)
             } else {
                 ExitCode::SUCCESS
             })
@@ -72,6 +94,21 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             eprintln!("{}", report.render());
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A replay whose alerts were dead-lettered exits 4; one with unreadable inputs or
+/// deliveries still waiting exits 1 (see [`args::REPLAY_EXIT_STATUS`]).
+fn replay_status(outcome: &crate::app::replay::ReplayOutcome) -> ExitCode {
+    let delivery = outcome.delivery.unwrap_or_default();
+    if delivery.dead_lettered > 0 {
+        ExitCode::from(DEAD_LETTERED)
+    } else if outcome.summary.unreadable_inputs > 0 || delivery.waiting > 0 {
+        ExitCode::from(1)
+    } else if outcome.summary.found_nothing() {
+        ExitCode::from(NOTHING_FOUND)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

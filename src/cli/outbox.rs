@@ -171,14 +171,14 @@ fn read_alerts(files: &[PathBuf]) -> Result<Vec<Alert>> {
             if line.trim().is_empty() {
                 continue;
             }
-            let alert = serde_json::from_str(&line).with_context(|| {
+            let alert: Alert = serde_json::from_str(&line).with_context(|| {
                 format!(
                     "{}:{}: not an alert (the JSON Lines `kvwatch replay` prints)",
                     file.display(),
                     n + 1
                 )
             })?;
-            alerts.push(alert);
+            alerts.push(alert.bounded());
         }
     }
     Ok(alerts)

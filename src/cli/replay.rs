@@ -80,6 +80,11 @@ pub fn validate_input(raw: RawInputArgs, format: &str) -> Result<InputOptions> {
         },
         strict: raw.strict,
         progress: !raw.no_progress,
+        threads: match raw.threads {
+            Some(0) => bail!("--threads 0: give at least 1 (or leave it out: every core)"),
+            Some(n) => n,
+            None => crate::app::ingest::default_threads(),
+        },
     })
 }
 

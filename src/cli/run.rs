@@ -1,5 +1,6 @@
 //! `kvwatch run`: validates the arguments and the config into [`LiveOptions`], runs the
-//! live pipeline until SIGTERM or Ctrl-C, and maps the outcome to an exit status.
+//! live pipeline until SIGTERM or Ctrl-C, and maps the outcome to an exit status. With
+//! `--embedded`, [`super::embedded`] runs it on an embedded Event Hubs instead.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,9 +19,10 @@ use crate::pipeline::clock::SystemClock;
 /// `kvwatch run`.
 #[derive(Debug, Args)]
 pub struct RawRunArgs {
-    /// The configuration file (TOML) with `[[eventhubs.hubs]]`, `[state]` and `[[sinks]]`.
-    #[arg(long, value_name = "FILE")]
-    pub config: PathBuf,
+    /// The configuration file (TOML) with `[[eventhubs.hubs]]`, `[state]` and `[[sinks]]`
+    /// (with --embedded: optional, and without `[[eventhubs.hubs]]`).
+    #[arg(long, value_name = "FILE", required_unless_present = "embedded")]
+    pub config: Option<PathBuf>,
     /// Also append alerts to this file as JSON Lines (without it and without
     /// `[[sinks]]`, alerts go to standard output).
     #[arg(long, short, value_name = "FILE")]
@@ -29,15 +31,21 @@ pub struct RawRunArgs {
     /// [metrics] listen address.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub metrics_listen: Option<String>,
+    /// The embedded run's options.
+    #[command(flatten)]
+    pub embedded: super::embedded::RawEmbeddedArgs,
 }
 
 /// Turns raw arguments into options, or says what to fix.
 pub fn validate(raw: RawRunArgs) -> Result<LiveOptions> {
-    let config = Config::load(&raw.config)?;
+    let Some(path) = &raw.config else {
+        anyhow::bail!("--config FILE is required (or --embedded, to try kvwatch without Azure)");
+    };
+    let config = Config::load(path)?;
     if config.eventhubs.hubs.is_empty() {
         anyhow::bail!(
             "{}: add at least one [[eventhubs.hubs]] (namespace, hub, consumer_group)",
-            raw.config.display()
+            path.display()
         );
     }
     for hub in &config.eventhubs.hubs {
@@ -63,6 +71,9 @@ pub fn validate(raw: RawRunArgs) -> Result<LiveOptions> {
 /// Runs `kvwatch run` to the end: 0 after a clean shutdown, 3 when every partition
 /// was taken over by another reader, 1 on errors.
 pub fn run(raw: RawRunArgs) -> Result<ExitCode> {
+    if raw.embedded.embedded {
+        return super::embedded::run(raw);
+    }
     let opts = validate(raw)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 pub use kinds::{
     ChatSettings, DedupKey, EmailSettings, EmailTls, FileSettings, PagerDutySettings, SecretRef,
-    SinkKind, WebhookSettings,
+    SinkKind, WebhookSettings, LITERAL_SECRET,
 };
 
 use super::ConfigDuration;
@@ -187,18 +187,19 @@ const COMMON_KEYS: [&str; 6] = [
 
 impl<'de> Deserialize<'de> for SinkConfig {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let table = toml::Table::deserialize(d)?;
+        // Spanned: errors say where the table starts (see `sink_message`).
+        let spanned = toml::Spanned::<toml::Table>::deserialize(d)?;
+        let at = spanned.span().start;
+        let table = spanned.into_inner();
         let (common, own): (toml::Table, toml::Table) = table
             .into_iter()
             .partition(|(k, _)| COMMON_KEYS.contains(&k.as_str()));
         let common: Common = toml::Value::Table(common)
             .try_into()
-            .map_err(|e| de::Error::custom(clean(&e)))?;
+            .map_err(|e| de::Error::custom(keyed(at, &e)))?;
         let kind = common.kind.as_str();
         let own = toml::Value::Table(own);
-        let err = |e: toml::de::Error| {
-            de::Error::custom(format!("sink of kind \"{kind}\": {}", clean(&e)))
-        };
+        let err = |e: toml::de::Error| de::Error::custom(keyed(at, &e));
         let settings = match common.kind {
             SinkKind::Email => SinkSettings::Email(own.try_into().map_err(err)?),
             SinkKind::Webhook => SinkSettings::Webhook(own.try_into().map_err(err)?),
@@ -218,8 +219,45 @@ impl<'de> Deserialize<'de> for SinkConfig {
     }
 }
 
-fn clean(e: &toml::de::Error) -> String {
-    e.message().trim().to_owned()
+/// A sink table's error as "[sink@OFFSET] `key`: what is wrong": where the table
+/// starts and which key failed, so the loader can name the key and its line without
+/// quoting the text (see `config::locate`).
+fn keyed(at: usize, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    // Without the text, toml's Display ends with "in `key`" when it knows the key.
+    let shown = e.to_string();
+    let key = shown
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("in `")?.strip_suffix('`'))
+        .next_back()
+        .map(str::to_owned)
+        .or_else(|| {
+            let rest = message.strip_prefix("unknown field `")?;
+            rest.split('`').next().map(str::to_owned)
+        });
+    match key {
+        Some(key) => format!("{SINK_MARK}{at}] `{key}`: {message}"),
+        None => format!("{SINK_MARK}{at}] {message}"),
+    }
+}
+
+const SINK_MARK: &str = "[sink@";
+
+/// Splits a message [`keyed`] made into the table's offset, the key (when known)
+/// and what is wrong.
+pub fn sink_message(message: &str) -> Option<(usize, Option<&str>, &str)> {
+    let rest = message.strip_prefix(SINK_MARK)?;
+    let (at, rest) = rest.split_once("] ")?;
+    let at = at.parse().ok()?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+    let keyed = rest
+        .strip_prefix('`')
+        .and_then(|r| r.split_once("`: "))
+        .filter(|(key, _)| !key.is_empty() && key.chars().all(plain));
+    Some(match keyed {
+        Some((key, rest)) => (at, Some(key), rest),
+        None => (at, None, rest),
+    })
 }
 
 /// Checks `[outbox]` and `[[sinks]]`; the error names the key.

@@ -1,4 +1,7 @@
 //! Durations in config files, written as people write them: `90s`, `15m`, `72h`, `14d`.
+//! None is longer than [`ConfigDuration::LONGEST`], so adding one to an event time or
+//! a deadline can never overflow; each key has its own, tighter bound as well
+//! ([`super::limits`]).
 
 use std::fmt;
 use std::time::Duration;
@@ -10,6 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct ConfigDuration(Duration);
 
 impl ConfigDuration {
+    /// The longest duration any config key accepts: ten years (3650 days).
+    pub const LONGEST: ConfigDuration = ConfigDuration(Duration::from_secs(3650 * 86_400));
+
     /// `n` seconds.
     pub const fn seconds(n: u64) -> Self {
         ConfigDuration(Duration::from_secs(n))
@@ -42,13 +48,15 @@ impl std::str::FromStr for ConfigDuration {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        humantime::parse_duration(s.trim())
-            .map(ConfigDuration)
-            .map_err(|e| {
-                format!(
-                    "invalid duration {s:?} ({e}); write e.g. \"90s\", \"15m\", \"72h\" or \"14d\""
-                )
-            })
+        let d = humantime::parse_duration(s.trim()).map_err(|e| {
+            format!("invalid duration {s:?} ({e}); write e.g. \"90s\", \"15m\", \"72h\" or \"14d\"")
+        })?;
+        if d > Self::LONGEST.0 {
+            return Err(format!(
+                "invalid duration {s:?}: longer than 3650d; no setting needs that long"
+            ));
+        }
+        Ok(ConfigDuration(d))
     }
 }
 
@@ -91,5 +99,8 @@ mod tests {
             );
         }
         assert!("fast".parse::<ConfigDuration>().is_err());
+        assert!("3650d".parse::<ConfigDuration>().is_ok());
+        let err = "1000000000d".parse::<ConfigDuration>().unwrap_err();
+        assert!(err.contains("longer than"), "{err}");
     }
 }

@@ -37,6 +37,10 @@ pub struct EventHubsConfig {
     /// How often each partition's last enqueued sequence number is read, for the lag
     /// metric.
     pub lag_interval: ConfigDuration,
+    /// How often the partition ids of each hub that reads every partition are read
+    /// again, so that partitions added to a hub are read too (from their earliest
+    /// event).
+    pub relist_interval: ConfigDuration,
 }
 
 impl Default for EventHubsConfig {
@@ -49,6 +53,7 @@ impl Default for EventHubsConfig {
             reconnect_max: ConfigDuration::minutes(1),
             operation_timeout: ConfigDuration::seconds(30),
             lag_interval: ConfigDuration::seconds(30),
+            relist_interval: ConfigDuration::minutes(1),
         }
     }
 }

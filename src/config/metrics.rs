@@ -8,6 +8,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::Deserialize;
 
+use super::ConfigDuration;
+
 /// The default port: in the range Prometheus exporters use, not taken by a
 /// well-known exporter.
 pub const DEFAULT_METRICS_PORT: u16 = 9187;
@@ -26,6 +28,14 @@ pub struct MetricsConfig {
     /// `vault="other"`, so a tenant with thousands of vaults cannot blow up the
     /// number of series.
     pub max_vault_labels: usize,
+    /// The most connections the endpoint serves at once; further ones are answered
+    /// `503` and closed at once, so idle or hostile clients cannot take the
+    /// descriptors the pipeline needs (lowered further when the process's open-file
+    /// limit is low).
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and how long an idle
+    /// connection stays open; a slower client is disconnected.
+    pub request_timeout: ConfigDuration,
 }
 
 impl Default for MetricsConfig {
@@ -33,6 +43,8 @@ impl Default for MetricsConfig {
         MetricsConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_METRICS_PORT),
             max_vault_labels: 50,
+            max_connections: 32,
+            request_timeout: ConfigDuration::seconds(10),
         }
     }
 }
@@ -43,6 +55,12 @@ impl MetricsConfig {
 
     /// Checks the values; on error returns the key (below `metrics.`) and why.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.max_connections == 0 {
+            return Err(("max_connections", "must be at least 1".to_owned()));
+        }
+        if self.request_timeout.as_std() < std::time::Duration::from_secs(1) {
+            return Err(("request_timeout", "must be at least 1s".to_owned()));
+        }
         if self.max_vault_labels == 0 || self.max_vault_labels > Self::MAX_VAULT_LABELS {
             return Err((
                 "max_vault_labels",

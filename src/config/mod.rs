@@ -9,6 +9,8 @@
 pub mod delivery;
 pub mod duration;
 pub mod eventhubs;
+pub mod limits;
+pub mod locate;
 pub mod metrics;
 pub mod report;
 
@@ -40,19 +42,25 @@ pub enum ConfigError {
     Parse {
         /// The file.
         path: PathBuf,
-        /// What is wrong and where (line, key).
+        /// What is wrong and where (line, key); never a line of the file.
         message: String,
     },
     /// A value is out of range or inconsistent.
-    #[error("invalid config file {path}: `{key}`: {message}")]
+    #[error("invalid config file {path}{}: `{key}`: {message}", at_line(*.line))]
     Invalid {
         /// The file.
         path: PathBuf,
         /// The offending key (dotted path).
         key: String,
+        /// The line the key is on, when the file writes it (else it is a default).
+        line: Option<usize>,
         /// What is wrong.
         message: String,
     },
+}
+
+fn at_line(line: Option<usize>) -> String {
+    line.map(|l| format!(", line {l}")).unwrap_or_default()
 }
 
 /// The whole configuration.
@@ -97,13 +105,18 @@ pub struct PipelineConfig {
     /// The most events held for reordering; past it the oldest leave early.
     pub reorder_capacity: usize,
     /// The longest record accepted, in bytes (longer ones are counted and skipped).
+    /// Inputs are streamed, so this (with the chunk size) bounds the reading memory.
     pub max_record_bytes: usize,
-    /// The most bytes a `.gz` input may expand to (decompression-bomb cap).
-    pub max_decompressed_bytes: u64,
-    /// The largest input (file or standard input, as stored: before decompression)
-    /// a replay reads; a larger one is refused with an error naming it, and the
-    /// replay goes on with the other inputs. Inputs are read whole into memory.
-    pub max_input_bytes: u64,
+    /// The most a `.gz` input may expand, in output bytes per compressed byte read
+    /// (after its first 16 MiB): past it the input is refused as a decompression
+    /// bomb, before anything more is expanded. Real logs expand 5 to 30 times.
+    pub max_expansion_ratio: u64,
+    /// Deprecated and ignored: inputs are streamed, so no whole-input cap applies
+    /// (the bomb cap is `max_expansion_ratio`). Accepted so old configs still load.
+    pub max_decompressed_bytes: Option<u64>,
+    /// Deprecated and ignored: inputs are streamed and never read whole, so an input
+    /// of any size is read in bounded memory. Accepted so old configs still load.
+    pub max_input_bytes: Option<u64>,
 }
 
 impl Default for PipelineConfig {
@@ -114,8 +127,9 @@ impl Default for PipelineConfig {
             dedup_window: ConfigDuration::minutes(60),
             reorder_capacity: 1_000_000,
             max_record_bytes: limits.max_record_bytes,
-            max_decompressed_bytes: limits.max_decompressed_bytes,
-            max_input_bytes: crate::source::files::DEFAULT_MAX_INPUT_BYTES,
+            max_expansion_ratio: limits.max_expansion_ratio,
+            max_decompressed_bytes: None,
+            max_input_bytes: None,
         }
     }
 }
@@ -252,22 +266,46 @@ impl Config {
         Ok(config)
     }
 
-    /// Parses and validates config text; `path` names it in errors.
+    /// Parses and validates config text; `path` names it in errors. Errors name the
+    /// key and its line, and never quote the text (a line may hold a secret).
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let parse_err = |message: String| ConfigError::Parse {
             path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        config.validate(path)?;
+            message,
+        };
+        let doc = locate::Document::parse(text).map_err(parse_err)?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| parse_err(locate::schema_error(&doc, &e)))?;
+        config.validate(path, &doc)?;
+        for key in config.deprecated_keys() {
+            tracing::warn!(
+                "{}: `{key}` is deprecated and ignored: inputs are streamed in bounded memory (see pipeline.max_expansion_ratio)",
+                path.display()
+            );
+        }
         Ok(config)
     }
 
-    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+    /// The deprecated keys this config sets (accepted, ignored, warned about).
+    pub fn deprecated_keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if self.pipeline.max_input_bytes.is_some() {
+            keys.push("pipeline.max_input_bytes");
+        }
+        if self.pipeline.max_decompressed_bytes.is_some() {
+            keys.push("pipeline.max_decompressed_bytes");
+        }
+        keys
+    }
+
+    fn validate(&self, path: &Path, doc: &locate::Document<'_>) -> Result<(), ConfigError> {
         let invalid = |key: &str, message: &str| ConfigError::Invalid {
             path: path.to_owned(),
             key: key.to_owned(),
+            line: doc.line_of(key),
             message: message.to_owned(),
         };
+        limits::check(self).map_err(|(key, message)| invalid(&key, &message))?;
         self.metrics
             .validate()
             .map_err(|(key, message)| invalid(&format!("metrics.{key}"), &message))?;
@@ -283,8 +321,11 @@ impl Config {
                 "must be at least 1024",
             ));
         }
-        if self.pipeline.max_input_bytes < 1024 {
-            return Err(invalid("pipeline.max_input_bytes", "must be at least 1024"));
+        if self.pipeline.max_expansion_ratio < 10 {
+            return Err(invalid(
+                "pipeline.max_expansion_ratio",
+                "must be at least 10 (real logs expand up to about 30 times)",
+            ));
         }
         if self.pipeline.lateness.as_std() > std::time::Duration::from_secs(48 * 3600) {
             return Err(invalid("pipeline.lateness", "must be at most 48h"));
@@ -340,63 +381,14 @@ impl Config {
     pub fn limits(&self) -> crate::decode::Limits {
         crate::decode::Limits {
             max_record_bytes: self.pipeline.max_record_bytes,
-            max_decompressed_bytes: self.pipeline.max_decompressed_bytes,
+            max_expansion_ratio: self.pipeline.max_expansion_ratio,
+            ..crate::decode::Limits::default()
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod validation_tests;
 
-    fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse(text, Path::new("test.toml"))
-    }
-
-    #[test]
-    fn empty_config_is_valid() {
-        let c = parse("").unwrap();
-        assert_eq!(c.pipeline.lateness.as_std().as_secs(), 900);
-    }
-
-    #[test]
-    fn errors_name_the_file_and_key() {
-        let table = [
-            ("[pipeline]\nlatenes = \"5m\"\n", "unknown field `latenes`"),
-            ("[pipline]\n", "unknown field `pipline`"),
-            ("[pipeline]\nlateness = \"soon\"\n", "invalid duration"),
-            (
-                "[pipeline]\nreorder_capacity = 0\n",
-                "pipeline.reorder_capacity",
-            ),
-            ("[pipeline]\nlateness = \"3d\"\n", "pipeline.lateness"),
-        ];
-        for (text, want) in table {
-            let err = parse(text).unwrap_err().to_string();
-            assert!(err.contains("test.toml"), "{err}");
-            assert!(err.contains(want), "{text:?} → {err}");
-        }
-    }
-
-    #[test]
-    fn input_cap_defaults_and_bounds() {
-        let c = parse("").unwrap();
-        assert_eq!(
-            c.pipeline.max_input_bytes,
-            crate::source::files::DEFAULT_MAX_INPUT_BYTES
-        );
-        let c = parse("[pipeline]\nmax_input_bytes = 4096\n").unwrap();
-        assert_eq!(c.pipeline.max_input_bytes, 4096);
-        let err = parse("[pipeline]\nmax_input_bytes = 10\n")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("pipeline.max_input_bytes"), "{err}");
-    }
-
-    #[test]
-    fn values_parse() {
-        let c = parse("[pipeline]\nlateness = \"10m\"\n[geoip]\ndatabase = \"geo.mmdb\"\nazure_ranges = [\"20.0.0.0/8\"]\n").unwrap();
-        assert_eq!(c.pipeline.lateness.as_std().as_secs(), 600);
-        assert_eq!(c.geoip.azure_ranges.len(), 1);
-    }
-}
+#[cfg(test)]
+mod tests;

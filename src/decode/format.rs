@@ -72,6 +72,8 @@ impl fmt::Display for Format {
 ///   column names (`TimeGenerated`, `Type`, `_ResourceId`) mean JSON rows, and
 ///   anything else is resource-log JSON Lines;
 /// - anything else is CSV (a header row).
+///
+/// A byte-order mark, white space and NUL padding before the first value are skipped.
 pub fn detect_format(buf: &[u8]) -> Format {
     let start = skip_bom_and_space(buf);
     let rest = &buf[start..];
@@ -108,7 +110,7 @@ fn skip_bom_and_space(buf: &[u8]) -> usize {
     } else {
         0
     };
-    while i < buf.len() && buf[i].is_ascii_whitespace() {
+    while i < buf.len() && super::framing::is_blank(buf[i]) {
         i += 1;
     }
     i

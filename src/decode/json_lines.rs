@@ -1,26 +1,30 @@
 //! JSON Lines: one resource-log record per line (Storage `PT1H.json` since 2018).
 //!
 //! Each line is decoded on its own, so a malformed or truncated line (a live blob's
-//! last line is often partial) is refused alone. A line holding an Event Hubs body is
-//! decoded as one; an input that is one JSON array or pretty-printed objects falls
-//! back to the value stream decoder.
+//! last line is often partial, a crashed writer leaves NUL padding) is refused alone,
+//! wherever it is, the first line included. A line holding an Event Hubs body is
+//! decoded as one, a line holding an array of records element by element. Whether an
+//! input is line-oriented at all is [`super::framing::layout`]'s decision: an input
+//! that is one JSON array or pretty-printed objects goes to [`decode_values`].
 
-use super::envelope::{decode_stream, dispatch_value};
+use super::envelope::{dispatch_value, for_each_value};
+use super::framing::{layout, strip_bom, trim_blank, Layout, HEAD_BYTES};
 use super::reject::{Refusal, RejectReason};
-use super::{offset_in, Limits, LineCounter, Location, Record, Shape};
+use super::{offset_in, Format, Limits, LineCounter, Location, Record, Shape};
 
-/// Decodes JSON Lines, reporting each record.
+/// Decodes a whole input of resource-log records (lines, an array, or pretty-printed
+/// values), reporting each record.
 pub fn decode<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
-    let first = buf.iter().position(|b| !b.is_ascii_whitespace());
-    if let Some(i) = first {
-        if buf[i] == b'[' {
-            return decode_array(&buf[i..], limits, sink);
-        }
-        if buf[i] == b'{' && first_line_is_incomplete(&buf[i..]) {
-            // Pretty-printed objects: not line-oriented.
-            return decode_stream(buf, limits, sink);
-        }
+    let body = strip_bom(buf);
+    let head = &body[..body.len().min(HEAD_BYTES)];
+    match layout(Format::JsonLines, head, head.len() == body.len()) {
+        Layout::Lines | Layout::Csv => decode_lines(body, limits, sink),
+        Layout::Values => decode_values(body, limits, sink),
     }
+}
+
+/// Decodes line by line: each line one record, one body or one array of records.
+pub fn decode_lines<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
     let mut line_no = 0u64;
     let mut start = 0usize;
     while start < buf.len() {
@@ -29,6 +33,11 @@ pub fn decode<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a
         let line = trim(&buf[start..end]);
         start = end + 1;
         if line.is_empty() {
+            continue;
+        }
+        if is_array_of_objects(line) {
+            // Each element is held to the record limit on its own.
+            decode_array(line, line_no, limits, sink);
             continue;
         }
         let location = Location {
@@ -48,14 +57,41 @@ pub fn decode<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a
     }
 }
 
-/// A top-level JSON array of records (or bodies): each element on its own.
-fn decode_array<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
+/// Decodes top-level values (pretty-printed records or bodies, arrays of them).
+pub fn decode_values<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
+    for_each_value(buf, &mut |text, line| {
+        if text.first() == Some(&b'[') {
+            decode_array(text, line, limits, sink);
+        } else {
+            dispatch_value(text, line, limits, sink);
+        }
+    });
+}
+
+/// Whether a line is an array whose first element is an object.
+fn is_array_of_objects(line: &[u8]) -> bool {
+    line.first() == Some(&b'[')
+        && line[1..]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|&b| b == b'{')
+}
+
+/// A JSON array of records (or bodies) starting at line `first_line`: each element
+/// on its own.
+fn decode_array<'a>(
+    buf: &'a [u8],
+    first_line: u64,
+    limits: &Limits,
+    sink: &mut dyn FnMut(Record<'a>),
+) {
     match serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(buf) {
         Ok(items) => {
             let mut lines = LineCounter::new(buf);
             for (index, item) in items.into_iter().enumerate() {
                 let text = item.get().as_bytes();
-                let line = offset_in(buf, text).map_or(1, |start| lines.line_at(start));
+                let line =
+                    offset_in(buf, text).map_or(1, |start| lines.line_at(start)) + first_line - 1;
                 let mut rebased = |mut r: Record<'a>| {
                     if r.location.index.is_none() {
                         r.location.index = Some(index as u32);
@@ -67,7 +103,7 @@ fn decode_array<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<
         }
         Err(err) => sink(Record {
             location: Location {
-                line: err.line() as u64,
+                line: err.line() as u64 + first_line - 1,
                 index: None,
             },
             shape: Shape::ResourceLog,
@@ -79,23 +115,9 @@ fn decode_array<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<
     }
 }
 
+/// Trims white space and NUL padding from both ends of a line.
 pub(crate) fn trim(line: &[u8]) -> &[u8] {
-    let start = line
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(line.len());
-    let end = line
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |i| i + 1);
-    &line[start..end]
-}
-
-/// Whether the first line opens an object it does not close (pretty-printing).
-pub(crate) fn first_line_is_incomplete(buf: &[u8]) -> bool {
-    let end = memchr::memchr(b'\n', buf).unwrap_or(buf.len());
-    let line = trim(&buf[..end]);
-    line == b"{" || (line.len() < 4096 && !line.ends_with(b"}") && end < buf.len())
+    trim_blank(line)
 }
 
 #[cfg(test)]

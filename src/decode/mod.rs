@@ -11,6 +11,7 @@
 pub mod activity;
 pub mod envelope;
 pub mod format;
+pub mod framing;
 pub mod gzip;
 pub mod json_lines;
 pub mod lenient;
@@ -118,15 +119,27 @@ impl LogCategory {
     /// says (an unrelated Activity Log operation is still the Activity Log).
     pub fn of(result: &Result<AuditEvent<'_>, Refusal>) -> LogCategory {
         match result {
-            Ok(event) => match event.log() {
-                crate::event::LogSource::AuditEvent => Self::AuditEvent,
-                crate::event::LogSource::ActivityLog => Self::ActivityLog,
-            },
-            Err(Refusal::Skipped(SkipReason::OtherCategory)) => Self::Other,
-            Err(Refusal::Skipped(SkipReason::NotKeyVault)) => Self::AuditEvent,
-            Err(Refusal::Skipped(SkipReason::UnrelatedOperation)) => Self::ActivityLog,
-            Err(Refusal::Rejected(RejectReason::InvalidBody)) => Self::ActivityLog,
-            Err(Refusal::Rejected(_)) => Self::Unknown,
+            Ok(event) => Self::of_event(event),
+            Err(refusal) => Self::of_refusal(*refusal),
+        }
+    }
+
+    /// The category of a decoded event: the log it came from.
+    pub fn of_event(event: &AuditEvent<'_>) -> LogCategory {
+        match event.log() {
+            crate::event::LogSource::AuditEvent => Self::AuditEvent,
+            crate::event::LogSource::ActivityLog => Self::ActivityLog,
+        }
+    }
+
+    /// The category a refusal implies, as far as decoding found out.
+    pub fn of_refusal(refusal: Refusal) -> LogCategory {
+        match refusal {
+            Refusal::Skipped(SkipReason::OtherCategory) => Self::Other,
+            Refusal::Skipped(SkipReason::NotKeyVault) => Self::AuditEvent,
+            Refusal::Skipped(SkipReason::UnrelatedOperation) => Self::ActivityLog,
+            Refusal::Rejected(RejectReason::InvalidBody) => Self::ActivityLog,
+            Refusal::Rejected(_) => Self::Unknown,
         }
     }
 }
@@ -225,8 +238,11 @@ impl Record<'_> {
 pub struct Limits {
     /// The longest record (line, CSV row) accepted, in bytes.
     pub max_record_bytes: usize,
-    /// The most bytes a gzip input may expand to.
+    /// The most bytes [`gzip::gunzip`] expands a whole buffer to (streamed inputs
+    /// are bounded by `max_expansion_ratio` instead).
     pub max_decompressed_bytes: u64,
+    /// The most bytes a streamed gzip input may expand to per compressed byte.
+    pub max_expansion_ratio: u64,
 }
 
 impl Default for Limits {
@@ -234,6 +250,7 @@ impl Default for Limits {
         Limits {
             max_record_bytes: 1024 * 1024,
             max_decompressed_bytes: 4 * 1024 * 1024 * 1024,
+            max_expansion_ratio: gzip::DEFAULT_MAX_EXPANSION_RATIO,
         }
     }
 }
@@ -250,25 +267,48 @@ pub enum DecodeError {
         /// The limit.
         limit: u64,
     },
+    /// A streamed gzip input expands more than the ratio allows (a bomb).
+    #[error("gzip data expands more than {ratio} times its size (a decompression bomb; pipeline.max_expansion_ratio)")]
+    Bomb {
+        /// The ratio.
+        ratio: u64,
+    },
 }
 
 /// Decodes a whole (decompressed) buffer in the given format, reporting each record.
+///
+/// Format and layout are decided as a streamed input's are ([`framing::Framer`]), so
+/// a buffer decodes to the same records whether it is held whole or streamed.
 pub fn decode_buffer<'a>(
     buf: &'a [u8],
     format: Format,
     limits: &Limits,
     sink: &mut dyn FnMut(Record<'a>),
 ) {
+    let body = framing::strip_bom(buf);
+    // Blank lines and NUL padding before the first record are not records.
+    let lead = body
+        .iter()
+        .position(|&b| !framing::is_blank(b))
+        .unwrap_or(body.len());
+    let lead_lines = memchr::memchr_iter(b'\n', &body[..lead]).count() as u64;
+    let body = &body[lead..];
+    if body.is_empty() {
+        return;
+    }
     let format = match format {
-        Format::Auto => detect_format(buf),
+        Format::Auto => detect_format(body),
         other => other,
     };
-    match format {
-        Format::Auto | Format::JsonLines => json_lines::decode(buf, limits, sink),
-        Format::EventHubs => envelope::decode_stream(buf, limits, sink),
-        Format::LogAnalyticsJson => log_analytics::decode_json(buf, limits, sink),
-        Format::LogAnalyticsCsv => log_analytics::decode_csv(buf, limits, sink),
+    let head = &body[..body.len().min(framing::HEAD_BYTES)];
+    let layout = framing::layout(format, head, head.len() == body.len());
+    if lead_lines == 0 {
+        return framing::decode_framed(body, format, layout, limits, sink);
     }
+    framing::decode_framed(body, format, layout, limits, &mut |mut r| {
+        r.location.line += lead_lines;
+        sink(r)
+    });
 }
 
 /// Parses and normalises one resource-log record (JSON text).

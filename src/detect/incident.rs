@@ -198,6 +198,7 @@ fn alert_for(inc: &Incident, f: Finding) -> Alert {
         summary: f.summary,
         evidence,
     }
+    .bounded()
 }
 
 #[cfg(test)]

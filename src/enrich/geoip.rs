@@ -29,6 +29,10 @@ use super::networks::{canonical, AddressClass, Classifier};
 
 const METADATA_MARKER: &[u8] = b"\xab\xcd\xefMaxMind.com";
 
+/// The largest database file read (GeoLite2-City is about 60 MB, the commercial City
+/// databases a few hundred MB).
+pub const MAX_DATABASE_BYTES: u64 = 1 << 30;
+
 #[derive(Debug, thiserror::Error)]
 pub enum GeoIpError {
     #[error("cannot read GeoIP database {}: {source}", path.display())]
@@ -123,13 +127,41 @@ pub struct GeoIp {
 }
 
 impl GeoIp {
-    /// Reads the whole file into memory and validates it.
+    /// Reads the whole file into memory and validates it. Only a regular file of at
+    /// most [`MAX_DATABASE_BYTES`] is read (a device or a mistaken path is refused
+    /// before a byte is read).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, GeoIpError> {
+        use std::io::Read;
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| GeoIpError::Read {
+        let read_err = |source| GeoIpError::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let refuse = |reason: String| GeoIpError::NotMmdb {
+            path: path.to_owned(),
+            reason,
+        };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        let meta = file.metadata().map_err(read_err)?;
+        if !meta.is_file() {
+            return Err(refuse(
+                "it is not a regular file (a device, a pipe or a folder)".to_owned(),
+            ));
+        }
+        if meta.len() > MAX_DATABASE_BYTES {
+            return Err(refuse(format!(
+                "it is larger than {MAX_DATABASE_BYTES} bytes, more than any GeoIP database"
+            )));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.take(MAX_DATABASE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_DATABASE_BYTES {
+            return Err(refuse(format!(
+                "it is larger than {MAX_DATABASE_BYTES} bytes, more than any GeoIP database"
+            )));
+        }
         Self::from_bytes(bytes, path)
     }
 
@@ -556,6 +588,21 @@ mod tests {
         let want = "KP - - 13.64.0.0/11 - - - GeoLite2";
         assert_eq!(render(db.lookup(ip("13.64.1.1"))), want);
         assert_eq!(render(db.lookup(ip("13.65.1.1"))), "Exempt(AzureInternal)");
+    }
+
+    #[test]
+    fn a_device_or_an_oversized_file_is_refused_before_it_is_read() {
+        let err = GeoIp::open("/dev/zero").expect_err("/dev/zero is no database");
+        assert!(err.to_string().contains("/dev/zero"), "{err}");
+        assert!(err.to_string().contains("regular file"), "{err}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = dir.path().join("huge.mmdb");
+        let file = std::fs::File::create(&big).expect("create");
+        // Sparse: costs no disk, and no memory unless it is read.
+        file.set_len(MAX_DATABASE_BYTES + 1).expect("set_len");
+        let err = GeoIp::open(&big).expect_err("over the size limit");
+        assert!(err.to_string().contains("huge.mmdb"), "{err}");
+        assert!(err.to_string().contains("larger than"), "{err}");
     }
 
     #[test]

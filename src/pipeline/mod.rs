@@ -7,6 +7,7 @@
 //! the same records as files or as Event Hubs bodies gives the same alerts.
 
 pub mod clock;
+pub mod decoded;
 pub mod dedup;
 pub mod observe;
 pub mod reorder;
@@ -17,10 +18,20 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::alert::Alert;
-use crate::decode::{decode_buffer, Format, Limits, Location, Record, Refusal};
+use crate::decode::{decode_buffer, Format, Limits, Location, LogCategory, Record, Refusal};
+
+/// Events a single input may hold in the reorder buffer before the watermark moves
+/// inside it (see [`Pipeline::advance_within_input`]).
+pub const INPUT_REORDER_EVENTS: usize = 20_000;
+
+/// How far behind the lateness margin the watermark trails inside one input: an
+/// hour, so a Storage archive concatenated hour by hour (every vault's blob of an
+/// hour, one after another) is ordered as its folder is.
+pub const INPUT_REORDER_SLACK: Duration = Duration::hours(1);
 use crate::detect::Engine;
 use crate::event::AuditEvent;
 use crate::sink::{AlertSink, SinkError};
+pub use decoded::{decode_chunk, Decoded, DecodedChunk};
 pub use dedup::{content_hash, ContentHash, Dedup};
 pub use observe::{Happening, Observer, Observers, Origin};
 pub use reorder::ReorderBuffer;
@@ -202,7 +213,7 @@ impl Pipeline {
                 Err(_) => seen.refused += 1,
             }
             if failure.is_none() {
-                if let Err(e) = self.accept(origin, record, received) {
+                if let Err(e) = self.accept(origin, Decoded::from_record(record), received) {
                     failure = Some(e);
                 }
             }
@@ -210,12 +221,34 @@ impl Pipeline {
         failure.map_or(Ok(seen), Err)
     }
 
+    /// Takes the records of a chunk decoded elsewhere ([`decode_chunk`]), in order.
+    pub fn ingest_decoded(
+        &mut self,
+        origin: &Origin,
+        chunk: DecodedChunk,
+    ) -> Result<(), PipelineError> {
+        for record in chunk.records {
+            self.accept(origin, record, chunk.received)?;
+        }
+        Ok(())
+    }
+
+    /// Inside one long input (a big file, standard input), moves the watermark once
+    /// the reorder buffer holds more than [`INPUT_REORDER_EVENTS`]: to the newest
+    /// event time less the lateness and [`INPUT_REORDER_SLACK`]. Memory stays bounded
+    /// however long the input is, and a smaller input is ordered whole, as before.
+    pub fn advance_within_input(&mut self) -> Result<(), PipelineError> {
+        match self.newest {
+            Some(newest) if self.reorder.len() > INPUT_REORDER_EVENTS => {
+                self.advance_to(newest - self.settings.lateness - INPUT_REORDER_SLACK)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Moves the watermark: releases buffered events at or before `watermark`.
     pub fn advance_to(&mut self, watermark: DateTime<Utc>) -> Result<(), PipelineError> {
-        let mut released = Vec::new();
-        self.reorder
-            .advance(watermark, &mut |e, received| released.push((e, received)));
-        for (e, received) in released {
+        while let Some((e, received)) = self.reorder.pop_ready(watermark) {
             self.process(&e, received)?;
         }
         self.dedup.advance(watermark);
@@ -239,10 +272,7 @@ impl Pipeline {
 
     /// End of input: releases everything and flushes the sink.
     pub fn finish(&mut self) -> Result<(), PipelineError> {
-        let mut released = Vec::new();
-        self.reorder
-            .flush(&mut |e, received| released.push((e, received)));
-        for (e, received) in released {
+        while let Some((e, received)) = self.reorder.pop() {
             self.process(&e, received)?;
         }
         if let Some(newest) = self.newest {
@@ -307,25 +337,29 @@ impl Pipeline {
     fn accept(
         &mut self,
         origin: &Origin,
-        record: Record<'_>,
+        record: Decoded,
         received: Instant,
     ) -> Result<(), PipelineError> {
-        let category = record.category();
-        let event = match record.result {
-            Ok(event) => event,
-            Err(refusal) => {
+        let (shape, hash, event) = match record {
+            Decoded::Event { shape, hash, event } => (shape, hash, event),
+            Decoded::Refused {
+                shape,
+                location,
+                refusal,
+                raw,
+            } => {
                 self.observers.report(&Happening::Refused {
                     refusal,
-                    shape: record.shape,
-                    category,
+                    shape,
+                    category: LogCategory::of_refusal(refusal),
                     origin,
-                    location: record.location,
-                    raw: record.raw,
+                    location,
+                    raw: &raw,
                 });
                 if self.settings.strict && matches!(refusal, Refusal::Rejected(_)) {
                     return Err(PipelineError::Strict {
                         origin: origin.to_string(),
-                        location: record.location,
+                        location,
                         refusal,
                     });
                 }
@@ -333,14 +367,13 @@ impl Pipeline {
             }
         };
         self.observers.report(&Happening::Received {
-            shape: record.shape,
-            category,
+            shape,
+            category: LogCategory::of_event(&event),
         });
         if !self.settings.filter.keeps(&event) {
             self.observers.report(&Happening::Filtered);
             return Ok(());
         }
-        let hash = content_hash(&event);
         if !self.dedup.first_sighting(hash, event.time) {
             self.observers.report(&Happening::Duplicate);
             return Ok(());
@@ -348,21 +381,15 @@ impl Pipeline {
         if self.newest.is_none_or(|n| event.time > n) {
             self.newest = Some(event.time);
         }
-        match self.reorder.push(event.into_owned(), hash, received) {
-            Ok(_) => {}
-            Err(late) => {
-                let behind = self
-                    .reorder
-                    .released_up_to()
-                    .map_or(Duration::zero(), |r| r - late.time);
-                self.observers.report(&Happening::Late { behind });
-                self.process(&late, received)?;
-            }
+        if let Err(late) = self.reorder.push(event, hash, received) {
+            let behind = self
+                .reorder
+                .released_up_to()
+                .map_or(Duration::zero(), |r| r - late.time);
+            self.observers.report(&Happening::Late { behind });
+            self.process(&late, received)?;
         }
-        let mut overflow = Vec::new();
-        self.reorder
-            .drain_overflow(&mut |e, received| overflow.push((e, received)));
-        for (e, received) in overflow {
+        while let Some((e, received)) = self.reorder.pop_overflow() {
             self.process(&e, received)?;
         }
         Ok(())

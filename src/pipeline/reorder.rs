@@ -7,6 +7,9 @@
 //! is later than the allowed lateness. A later one is released at once and counted as
 //! late; nothing is dropped. The buffer is bounded: past its capacity the oldest event
 //! leaves early.
+//!
+//! Events are boxed (decoded that way, on the decoding threads), so the heap moves a
+//! 48-byte entry when it sifts, never the event itself.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -20,7 +23,7 @@ use crate::event::AuditEvent;
 struct Entry {
     time: DateTime<Utc>,
     hash: ContentHash,
-    event: AuditEvent<'static>,
+    event: Box<AuditEvent<'static>>,
     /// When the event's input arrived (wall clock): the reorder wait is part of the
     /// processing latency metrics report.
     received: Instant,
@@ -70,14 +73,13 @@ impl ReorderBuffer {
     }
 
     /// Offers an event whose input arrived at `received`. A late event is given back
-    /// to be processed immediately (moved back, not an error value worth boxing).
-    #[allow(clippy::result_large_err)]
+    /// to be processed immediately.
     pub fn push(
         &mut self,
-        event: AuditEvent<'static>,
+        event: Box<AuditEvent<'static>>,
         hash: ContentHash,
         received: Instant,
-    ) -> Result<Admission, AuditEvent<'static>> {
+    ) -> Result<Admission, Box<AuditEvent<'static>>> {
         if self.released_up_to.is_some_and(|r| event.time < r) {
             return Err(event);
         }
@@ -90,43 +92,38 @@ impl ReorderBuffer {
         Ok(Admission::Buffered)
     }
 
-    /// Events over capacity, oldest first (memory bound beats ordering), each with
-    /// the instant its input arrived.
-    pub fn drain_overflow(&mut self, out: &mut dyn FnMut(AuditEvent<'static>, Instant)) {
-        while self.heap.len() > self.capacity {
-            if let Some(Reverse(e)) = self.heap.pop() {
-                self.note_release(e.time);
-                out(e.event, e.received);
-            }
+    /// The oldest event when the buffer is over capacity (memory bound beats
+    /// ordering), with the instant its input arrived.
+    pub fn pop_overflow(&mut self) -> Option<(Box<AuditEvent<'static>>, Instant)> {
+        if self.heap.len() > self.capacity {
+            self.pop()
+        } else {
+            None
         }
     }
 
-    /// Releases, in order, every event at or before `watermark`, each with the
-    /// instant its input arrived.
-    pub fn advance(
+    /// The oldest event if it is at or before `watermark` (call until `None` to
+    /// release, in order, everything the watermark has passed).
+    pub fn pop_ready(
         &mut self,
         watermark: DateTime<Utc>,
-        out: &mut dyn FnMut(AuditEvent<'static>, Instant),
-    ) {
-        while self
+    ) -> Option<(Box<AuditEvent<'static>>, Instant)> {
+        if self
             .heap
             .peek()
             .is_some_and(|Reverse(e)| e.time <= watermark)
         {
-            if let Some(Reverse(e)) = self.heap.pop() {
-                self.note_release(e.time);
-                out(e.event, e.received);
-            }
+            self.pop()
+        } else {
+            None
         }
     }
 
-    /// Releases everything (end of input, shutdown), each with the instant its input
-    /// arrived.
-    pub fn flush(&mut self, out: &mut dyn FnMut(AuditEvent<'static>, Instant)) {
-        while let Some(Reverse(e)) = self.heap.pop() {
-            self.note_release(e.time);
-            out(e.event, e.received);
-        }
+    /// The oldest event, whatever its time (end of input, shutdown).
+    pub fn pop(&mut self) -> Option<(Box<AuditEvent<'static>>, Instant)> {
+        let Reverse(e) = self.heap.pop()?;
+        self.note_release(e.time);
+        Some((e.event, e.received))
     }
 
     /// Events waiting.

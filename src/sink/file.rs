@@ -1,8 +1,8 @@
 //! The file sink: the alert contract as JSON Lines, appended to a file (synced after
-//! each alert) or written to standard output, as `kvwatch replay` prints it. A
-//! redelivery after a crash appends the line again; readers drop repeats by `id`.
+//! each alert; a new file is created `0600`) or written to standard output, as
+//! `kvwatch replay` prints it. A redelivery after a crash appends the line again;
+//! readers drop repeats by `id`.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -45,11 +45,8 @@ impl FileTransport {
                 .and_then(|()| out.flush())
                 .map_err(io)
         } else {
-            let mut file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(io)?;
+            // Created readable by kvwatch's account only (alerts name who read what).
+            let mut file = crate::state::private::open_append(&self.path).map_err(io)?;
             file.write_all(text.as_bytes())
                 .and_then(|()| file.sync_data())
                 .map_err(io)

@@ -14,6 +14,7 @@ pub mod file;
 pub mod json_lines;
 pub mod observe;
 pub mod outbox;
+pub mod redact;
 pub mod render;
 pub mod retry;
 pub mod sample;

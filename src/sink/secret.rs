@@ -6,11 +6,21 @@
 //! credential in the path. Transports already strip URLs from HTTP errors; the
 //! [`Redactor`] is the second line: whatever text leaves a sink (outbox `last_error`,
 //! logs, observer events) passes through it first.
+//!
+//! A secret file is read with a size limit (it holds one value; a device or a
+//! mistaken path must not be read without end), and one that other accounts can
+//! read is used with a warning.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
+pub use super::redact::{Redactor, REDACTED};
 use crate::config::SecretRef;
+
+/// The largest secret file read: a URL or a key is a few hundred bytes.
+pub const MAX_SECRET_BYTES: u64 = 64 * 1024;
 
 /// A secret value. `Debug` shows `<redacted>`; there is no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -56,6 +66,16 @@ pub enum SecretError {
         #[source]
         source: std::io::Error,
     },
+    /// The file is larger than a secret can be.
+    #[error("{key}: secret file {} is larger than {limit} bytes; it should hold the secret alone", path.display())]
+    TooLarge {
+        /// The config key.
+        key: String,
+        /// The file.
+        path: PathBuf,
+        /// [`MAX_SECRET_BYTES`].
+        limit: u64,
+    },
     /// The variable or file is empty.
     #[error("{key}: the secret in {from} is empty")]
     Empty {
@@ -87,11 +107,8 @@ pub fn resolve(reference: &SecretRef, key: &str) -> Result<Secret, SecretError> 
             (value, format!("environment variable {name}"))
         }
         SecretRef::File(path) => {
-            let value = std::fs::read_to_string(path).map_err(|source| SecretError::File {
-                key: key.to_owned(),
-                path: path.clone(),
-                source,
-            })?;
+            let value = read_file(path, key)?;
+            warn_if_shared(path, key);
             (value, format!("file {}", path.display()))
         }
     };
@@ -105,6 +122,56 @@ pub fn resolve(reference: &SecretRef, key: &str) -> Result<Secret, SecretError> 
     Ok(Secret(value.to_owned()))
 }
 
+/// Reads a secret file, at most [`MAX_SECRET_BYTES`] of it.
+fn read_file(path: &Path, key: &str) -> Result<String, SecretError> {
+    let io = |source| SecretError::File {
+        key: key.to_owned(),
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SECRET_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_SECRET_BYTES {
+        return Err(SecretError::TooLarge {
+            key: key.to_owned(),
+            path: path.to_owned(),
+            limit: MAX_SECRET_BYTES,
+        });
+    }
+    String::from_utf8(bytes).map_err(|_| SecretError::Invalid {
+        key: key.to_owned(),
+        from: format!("file {}", path.display()),
+        problem: "is not UTF-8 text".to_owned(),
+    })
+}
+
+/// Warns when accounts other than the owner can read or change a secret file.
+fn warn_if_shared(path: &Path, key: &str) {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    let who = match (mode & 0o040 != 0, mode & 0o004 != 0) {
+        (_, true) => "every account on this machine",
+        (true, false) => "its group",
+        (false, false) if mode & 0o022 != 0 => {
+            tracing::warn!(
+                "{key}: secret file {} can be changed by other accounts (mode {mode:03o}); make it writable by kvwatch's account only (chmod 600)",
+                path.display()
+            );
+            return;
+        }
+        (false, false) => return,
+    };
+    tracing::warn!(
+        "{key}: secret file {} is readable by {who} (mode {mode:03o}); make it readable by kvwatch's account only (chmod 600)",
+        path.display()
+    );
+}
+
 /// Where a secret came from, for error messages about its value.
 pub fn origin(reference: &SecretRef) -> String {
     match reference {
@@ -113,71 +180,10 @@ pub fn origin(reference: &SecretRef) -> String {
     }
 }
 
-/// Removes known secret values (and the telling parts of secret URLs) from text.
-#[derive(Clone, Default)]
-pub struct Redactor {
-    needles: Vec<String>,
-}
-
-impl fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} needles)", self.needles.len())
-    }
-}
-
-/// What replaces a secret in text.
-pub const REDACTED: &str = "<redacted>";
-
-impl Redactor {
-    /// Redacts nothing yet.
-    pub fn new() -> Self {
-        Redactor::default()
-    }
-
-    /// Adds a secret. A URL also adds its path and query, which carry the token.
-    pub fn add(&mut self, secret: &Secret) {
-        let value = secret.expose();
-        self.push(value);
-        if let Ok(url) = reqwest::Url::parse(value) {
-            self.push(url.as_str());
-            let path = url.path();
-            if path.len() > 1 {
-                self.push(path);
-            }
-            if let Some(q) = url.query() {
-                self.push(q);
-            }
-            if let Some(p) = url.password() {
-                self.push(p);
-            }
-        }
-        // Longest first, so a URL is replaced whole before its path is.
-        self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        self.needles.dedup();
-    }
-
-    fn push(&mut self, needle: &str) {
-        // Very short needles would mangle ordinary text and hide little.
-        if needle.len() >= 6 {
-            self.needles.push(needle.to_owned());
-        }
-    }
-
-    /// The text with every secret replaced by `<redacted>`.
-    pub fn clean(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for needle in &self.needles {
-            if out.contains(needle.as_str()) {
-                out = out.replace(needle.as_str(), REDACTED);
-            }
-        }
-        out
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     #[test]
     fn secrets_do_not_print_and_are_redacted() {
@@ -225,5 +231,52 @@ mod tests {
             resolve(&SecretRef::File(empty), "k"),
             Err(SecretError::Empty { .. })
         ));
+    }
+
+    #[test]
+    fn a_secret_file_is_read_with_a_size_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        std::fs::write(&big, "a".repeat(1024 * 1024)).unwrap();
+        let err = resolve(&SecretRef::File(big), "sinks[0].url").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("sinks[0].url") && text.contains("big"),
+            "{text}"
+        );
+        assert!(text.contains("larger than"), "{text}");
+        let err = resolve(&SecretRef::File("/dev/zero".into()), "sinks[0].url").unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+    }
+
+    #[test]
+    fn percent_encoded_and_basic_auth_forms_are_redacted() {
+        let url = Secret::new(
+            "https://kv-user:p%40ss-w0rd%2Fx@hooks.example.com/hook/SEGMENT-SECRET-1?token=tok%2Fen%3Dsecret&x=1",
+        );
+        let mut r = Redactor::new();
+        r.add(&url);
+        let basic = base64::engine::general_purpose::STANDARD.encode("kv-user:p@ss-w0rd/x");
+        let texts = [
+            "receiver answered 401: bad token tok/en=secret".to_owned(),
+            "receiver answered 401: bad password p@ss-w0rd/x".to_owned(),
+            format!("receiver answered 401: Authorization: Basic {basic}"),
+            "receiver answered 404: no /hook/SEGMENT-SECRET-1 here".to_owned(),
+            "receiver answered 404: no %2Fhook%2FSEGMENT-SECRET-1 here".to_owned(),
+            "receiver answered 400: token=tok%2fen%3dsecret".to_owned(),
+        ];
+        for text in texts {
+            let clean = r.clean(&text);
+            for leak in [
+                "tok/en=secret",
+                "tok%2fen",
+                "p@ss-w0rd",
+                "SEGMENT-SECRET",
+                basic.as_str(),
+            ] {
+                assert!(!clean.contains(leak), "{text:?} → {clean:?}");
+            }
+            assert!(clean.contains(REDACTED), "{text:?} → {clean:?}");
+        }
     }
 }

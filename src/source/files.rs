@@ -5,14 +5,18 @@
 //! vaults interleave. Replay therefore reads all blobs of one hour as a group before
 //! the watermark moves, and groups go in hour order; see [`plan`]. When walking a
 //! folder, names starting with `.` or `_` are skipped (so a folder can carry its own
-//! notes, labels and fixtures); a file named explicitly is always read.
+//! notes, labels and fixtures); a file named explicitly is always read. A dangling
+//! symbolic link or a link loop under a folder is skipped with a warning and counted
+//! ([`Plan::skipped`]); it never stops the run.
+//!
+//! Inputs are then opened as streams ([`open_input`]): a file or standard input,
+//! expanded on the fly when it starts with the gzip magic, never read whole.
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::decode::gzip::{gunzip, is_gzip};
-use crate::decode::DecodeError;
+use crate::decode::gzip::{is_gzip, GuardedGzip};
 
 /// One input to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,28 +69,35 @@ pub enum InputError {
         /// What failed.
         message: String,
     },
-    /// An input is larger than `pipeline.max_input_bytes`.
-    #[error("{path}: larger than the {limit}-byte input limit (pipeline.max_input_bytes)")]
-    TooLarge {
-        /// The path (`<stdin>` for standard input).
-        path: String,
-        /// The limit.
-        limit: u64,
-    },
-    /// A gzip input is corrupt or too large.
+    /// An input failed while it was read (a corrupt gzip member, a decompression
+    /// bomb, an I/O error): what came before is kept, the rest of it is lost.
     #[error("{path}: {source}")]
-    Decode {
-        /// The path.
+    Read {
+        /// The path (`<stdin>` for standard input).
         path: String,
         /// The cause.
         #[source]
-        source: DecodeError,
+        source: std::io::Error,
     },
 }
 
-/// The default `pipeline.max_input_bytes`: 4 GiB, as large as a `.gz` input may
-/// expand to, so a plain file is allowed what a compressed one is.
-pub const DEFAULT_MAX_INPUT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+/// A path under a folder that was left out of the run, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedPath {
+    /// The path.
+    pub path: PathBuf,
+    /// Why (a dangling link, a link loop, a permission error).
+    pub reason: String,
+}
+
+/// What a run reads: the groups, and what was skipped while walking folders.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// The inputs, grouped by arrival hour.
+    pub groups: Vec<Group>,
+    /// Entries under a folder that cannot be read (skipped with a warning).
+    pub skipped: Vec<SkippedPath>,
+}
 
 /// File extensions read when walking a folder.
 const READABLE: &[&str] = &["json", "jsonl", "ndjson", "csv", "gz", "log", "txt"];
@@ -96,7 +107,8 @@ const READABLE: &[&str] = &["json", "jsonl", "ndjson", "csv", "gz", "log", "txt"
 /// Non-layout inputs (exports, JSON Lines, stdin) come first, as one group in
 /// argument order, so they are ordered together (up to the reorder capacity); then
 /// all Storage-layout files, grouped by hour, hours ascending, paths sorted inside.
-pub fn plan(paths: &[PathBuf]) -> Result<Vec<Group>, InputError> {
+pub fn plan(paths: &[PathBuf]) -> Result<Plan, InputError> {
+    let mut skipped = Vec::new();
     let mut loose = Vec::new();
     let mut hours: BTreeMap<StorageHour, Vec<PathBuf>> = BTreeMap::new();
     for path in paths {
@@ -109,7 +121,7 @@ pub fn plan(paths: &[PathBuf]) -> Result<Vec<Group>, InputError> {
             source,
         })?;
         let files = if meta.is_dir() {
-            walk(path)?
+            walk(path, &mut skipped)?
         } else {
             vec![path.clone()]
         };
@@ -135,20 +147,42 @@ pub fn plan(paths: &[PathBuf]) -> Result<Vec<Group>, InputError> {
             inputs: files.into_iter().map(Input::File).collect(),
         });
     }
-    Ok(groups)
+    Ok(Plan { groups, skipped })
 }
 
-fn walk(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
+/// The readable files under `dir`. An entry that cannot be followed (a dangling link,
+/// a link loop, a folder that cannot be listed) is skipped and noted in `skipped`;
+/// only the folder itself failing is an error.
+fn walk(dir: &Path, skipped: &mut Vec<SkippedPath>) -> Result<Vec<PathBuf>, InputError> {
     let mut out = Vec::new();
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter();
     for entry in walker.filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name())) {
-        let entry = entry.map_err(|e| InputError::Walk {
-            path: dir.to_owned(),
-            message: e.to_string(),
-        })?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) if e.depth() > 0 => {
+                let path = e.path().unwrap_or(dir).to_owned();
+                let reason = if e.loop_ancestor().is_some() {
+                    "a symbolic link loop".to_owned()
+                } else if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink()) {
+                    "a dangling symbolic link".to_owned()
+                } else {
+                    e.io_error()
+                        .map_or_else(|| e.to_string(), |io| io.to_string())
+                };
+                tracing::warn!("{}: {reason}; skipping it", path.display());
+                skipped.push(SkippedPath { path, reason });
+                continue;
+            }
+            Err(e) => {
+                return Err(InputError::Walk {
+                    path: dir.to_owned(),
+                    message: e.to_string(),
+                })
+            }
+        };
         if entry.file_type().is_file() && has_readable_extension(entry.path()) {
             out.push(entry.into_path());
         }
@@ -194,66 +228,50 @@ pub fn storage_hour(path: &Path) -> Option<StorageHour> {
     })
 }
 
-/// Reads an input whole, refusing one larger than `max_input` bytes (as stored) and
-/// expanding gzip (capped at `max_decompressed` bytes).
-///
-/// The size is enforced while reading, not from file metadata, so a device, a pipe,
-/// standard input or a file that grows while it is read cannot get past it.
-pub fn read_input(
-    input: &Input,
-    max_input: u64,
-    max_decompressed: u64,
-) -> Result<Vec<u8>, InputError> {
-    let (name, bytes) = match input {
-        Input::File(path) => {
-            let unreadable = |source| InputError::Unreadable {
-                path: path.clone(),
-                source,
-            };
-            let file = std::fs::File::open(path).map_err(unreadable)?;
-            // A regular file says its size up front: refuse it before reading a byte.
-            if file
-                .metadata()
-                .is_ok_and(|m| m.is_file() && m.len() > max_input)
-            {
-                return Err(InputError::TooLarge {
-                    path: path.display().to_string(),
-                    limit: max_input,
-                });
-            }
-            (
-                path.display().to_string(),
-                read_capped(file, max_input).map_err(unreadable)?,
-            )
-        }
-        Input::Stdin => {
-            let bytes = read_capped(std::io::stdin().lock(), max_input).map_err(|source| {
-                InputError::Unreadable {
-                    path: PathBuf::from("-"),
-                    source,
-                }
-            })?;
-            ("<stdin>".to_owned(), bytes)
-        }
-    };
-    if bytes.len() as u64 > max_input {
-        return Err(InputError::TooLarge {
-            path: name,
-            limit: max_input,
-        });
-    }
-    if is_gzip(&bytes) {
-        gunzip(&bytes, max_decompressed).map_err(|source| InputError::Decode { path: name, source })
-    } else {
-        Ok(bytes)
-    }
+/// An opened input: its name for messages and a stream of its (decompressed) bytes.
+pub struct OpenInput {
+    /// The path, or `<stdin>`.
+    pub name: String,
+    /// The bytes, gzip already expanded; read errors name no path (see `name`).
+    pub reader: Box<dyn Read + Send>,
+    /// Whether the input was gzip.
+    pub gzip: bool,
 }
 
-/// Reads at most `max + 1` bytes, so the caller can tell "exactly `max`" from "more".
-fn read_capped(reader: impl Read, max: u64) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    reader.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
-    Ok(bytes)
+/// Opens an input as a stream. A gzip input (told by its magic number, not its
+/// name) is expanded as it is read, and refused with an error as soon as it expands
+/// more than `max_expansion_ratio` times the compressed bytes read so far (a
+/// decompression bomb): nothing is allocated for it beyond the reading buffer.
+pub fn open_input(input: &Input, max_expansion_ratio: u64) -> Result<OpenInput, InputError> {
+    let (name, raw): (String, Box<dyn Read + Send>) = match input {
+        Input::File(path) => {
+            let file = std::fs::File::open(path).map_err(|source| InputError::Unreadable {
+                path: path.clone(),
+                source,
+            })?;
+            (path.display().to_string(), Box::new(file))
+        }
+        Input::Stdin => ("<stdin>".to_owned(), Box::new(std::io::stdin())),
+    };
+    let mut buffered = BufReader::with_capacity(64 * 1024, raw);
+    let head = buffered.fill_buf().map_err(|source| InputError::Read {
+        path: name.clone(),
+        source,
+    })?;
+    if is_gzip(head) {
+        let reader = GuardedGzip::new(buffered, max_expansion_ratio);
+        Ok(OpenInput {
+            name,
+            reader: Box::new(reader),
+            gzip: true,
+        })
+    } else {
+        Ok(OpenInput {
+            name,
+            reader: Box::new(buffered),
+            gzip: false,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -292,7 +310,7 @@ mod tests {
         std::fs::write(dir.path().join("_labels.jsonl"), "").unwrap();
         std::fs::write(dir.path().join("notes.md"), "").unwrap();
         std::fs::write(dir.path().join("export.csv"), "").unwrap();
-        let groups = plan(&[dir.path().to_owned()]).unwrap();
+        let groups = plan(&[dir.path().to_owned()]).unwrap().groups;
         let shape: Vec<(Option<u8>, Vec<Input>)> = groups
             .into_iter()
             .map(|g| (g.hour.map(|h| h.hour), g.inputs))
@@ -304,25 +322,6 @@ mod tests {
                 (Some(9), vec![Input::File(a0)]),
                 (Some(10), vec![Input::File(a1), Input::File(b1)]),
             ]
-        );
-    }
-
-    #[test]
-    fn inputs_over_the_cap_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("big.jsonl");
-        std::fs::write(&path, vec![b'x'; 2000]).unwrap();
-        let input = Input::File(path.clone());
-        assert_eq!(read_input(&input, 2000, 1 << 20).unwrap().len(), 2000);
-        let err = read_input(&input, 1999, 1 << 20).unwrap_err();
-        assert!(
-            matches!(err, InputError::TooLarge { limit: 1999, .. }),
-            "{err}"
-        );
-        let message = err.to_string();
-        assert!(
-            message.contains("big.jsonl") && message.contains("pipeline.max_input_bytes"),
-            "{message}"
         );
     }
 

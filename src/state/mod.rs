@@ -10,6 +10,12 @@
 //! Tables: `partitions` (partition key → [`PartitionPosition`] as JSON) and `meta`
 //! (`checkpoint` → [`CheckpointMeta`] as JSON, `detectors` and `dedup` → opaque
 //! bytes). Only one process opens the file at a time (redb locks it).
+//!
+//! The files kvwatch keeps are opened through [`store_file`] (created whole and
+//! private, damage reported naming the file) and written through [`private`].
+
+pub mod private;
+pub mod store_file;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +23,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
+
+use store_file::{OpenFailure, StoreKind};
 
 const PARTITIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("partitions");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -149,22 +157,29 @@ impl std::fmt::Debug for StateStore {
 }
 
 impl StateStore {
-    /// Opens (or creates) the store at `path`, creating its folder.
+    /// Opens (or creates) the store at `path`, creating its folder (see
+    /// [`store_file`]: a new file is private and created whole; a damaged one is an
+    /// error that names it and says what to do).
     pub fn open(path: &Path) -> Result<StateStore, StateError> {
+        store_file::open(path, StoreKind::State, |db| StateStore::init(db, path)).map_err(
+            |failure| match failure {
+                OpenFailure::Locked => StateError::Locked {
+                    path: path.to_owned(),
+                },
+                other => StateError::Open {
+                    path: path.to_owned(),
+                    message: other.to_string(),
+                },
+            },
+        )?
+    }
+
+    /// Creates the tables and checks (or writes) the format marker.
+    fn init(db: Database, path: &Path) -> Result<StateStore, StateError> {
         let open_err = |message: String| StateError::Open {
             path: path.to_owned(),
             message,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| open_err(format!("cannot create its folder: {e}")))?;
-        }
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StateError::Locked {
-                path: path.to_owned(),
-            },
-            other => open_err(other.to_string()),
-        })?;
         let tx = db.begin_write()?;
         tx.open_table(PARTITIONS)?;
         {
@@ -200,8 +215,26 @@ impl StateStore {
         &self.path
     }
 
-    /// The last checkpoint, if one was ever written.
+    /// The last checkpoint, if one was ever written. A checkpoint that cannot be
+    /// read (damage redb finds only now) is an error naming the file.
     pub fn load(&self) -> Result<Option<Checkpoint>, StateError> {
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.read()));
+        let problem = match read {
+            Ok(Ok(checkpoint)) => return Ok(checkpoint),
+            Ok(Err(StateError::Storage(what))) => what,
+            Ok(Err(other)) => return Err(other),
+            Err(_) => "redb panicked reading it".to_owned(),
+        };
+        Err(StateError::Open {
+            path: self.path.clone(),
+            message: format!(
+                "its checkpoint cannot be read ({problem}); {}",
+                StoreKind::State.remedy()
+            ),
+        })
+    }
+
+    fn read(&self) -> Result<Option<Checkpoint>, StateError> {
         let tx = self.db.begin_read()?;
         let meta = tx.open_table(META)?;
         let Some(head) = meta.get("checkpoint")? else {
@@ -251,6 +284,9 @@ impl StateStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+pub(crate) mod damage;
 
 #[cfg(test)]
 mod tests {
@@ -344,5 +380,41 @@ mod tests {
         assert_eq!(loaded.partitions.len(), 2);
         assert_eq!(loaded.partitions["ns/hub/kv/0"].resume_after, Some(5));
         assert_eq!(loaded.detectors, b"y");
+    }
+
+    #[test]
+    fn a_damaged_state_file_is_an_error_naming_it_never_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let healthy_path = dir.path().join("healthy.redb");
+        {
+            let store = StateStore::open(&healthy_path).unwrap();
+            store.commit(&checkpoint(5, &[7; 20_000])).unwrap();
+            store.commit(&checkpoint(9, &[8; 30_000])).unwrap();
+        }
+        let healthy = std::fs::read(&healthy_path).unwrap();
+        for (i, damage) in damage::table().iter().enumerate() {
+            let path = dir.path().join(format!("damaged-{i}.redb"));
+            damage::write_damaged(&healthy, damage, &path);
+            let outcome = std::panic::catch_unwind(|| {
+                StateStore::open(&path).and_then(|store| store.load().map(|_| ()))
+            });
+            let result = outcome.unwrap_or_else(|_| panic!("{}: opening panicked", damage.name));
+            match result {
+                Ok(()) => assert!(!damage.fatal, "{}: opened as if healthy", damage.name),
+                Err(e) => {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains(&path.display().to_string()),
+                        "{}: the error names the file: {text}",
+                        damage.name
+                    );
+                    assert!(
+                        text.contains("--reset-state") && text.contains("backup"),
+                        "{}: the error says what to do: {text}",
+                        damage.name
+                    );
+                }
+            }
+        }
     }
 }

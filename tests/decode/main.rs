@@ -1,8 +1,9 @@
 //! Integration tests of the decoders: every shape of a record decodes to the same
 //! event (`shapes`), the real samples against their reviewed goldens (`golden`),
-//! property tests (`decode_props`, `hostile_properties`) and hostile input
-//! (`hostile_input`); the Activity Log's samples (`activity_log`) and its simulated
-//! log in every shape (`activity_simulated`).
+//! property tests (`decode_props`, `hostile_properties`), hostile input
+//! (`hostile_input`), streaming replay in bounded memory (`streaming`); the Activity
+//! Log's samples (`activity_log`) and its simulated log in every shape
+//! (`activity_simulated`).
 //!
 //! The integration tests are a handful of binaries, one per area, instead of one per
 //! file: each binary links the library and all its dependencies, so fewer binaries
@@ -16,3 +17,4 @@ mod golden;
 mod hostile_input;
 mod hostile_properties;
 mod shapes;
+mod streaming;

@@ -129,42 +129,13 @@ async fn kill_9_mid_delivery_then_restart_delivers_every_queued_alert() {
     assert_each_once(&rx, &ids);
 }
 
-/// Key Vault records in which the detectors find one access-policy grant per vault.
-fn grants_fixture(path: &Path, n: u32) {
-    let mut out = String::new();
-    for i in 0..n {
-        let record = serde_json::json!({
-            "time": format!("2024-05-06T10:{:02}:00.000000Z", i),
-            "category": "AuditEvent", "operationName": "VaultPatch", "resultType": "Success",
-            "resultSignature": "OK", "correlationId": format!("kill-test-{i}"), "operationVersion": "2023-07-01",
-            "durationMs": "5", "callerIpAddress": "81.2.69.160",
-            "resourceId": format!("/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV-KILL-{i}"),
-            "identity": { "claim": { "oid": format!("11111111-1111-4111-8111-{:012}", i), "upn": format!("admin{i}@contoso.com") } },
-            "properties": {
-                "id": format!("https://kv-kill-{i}.vault.azure.net/"),
-                "requestUri": format!("https://management.azure.com/subscriptions/0/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-kill-{i}?api-version=2023-07-01"),
-                "httpStatusCode": 200,
-                "clientInfo": "azure-resource-manager/2.0",
-                "addedAccessPolicy": { "ObjectId": format!("22222222-2222-4222-8222-{:012}", i), "Permissions": { "secrets": ["get", "list"] } }
-            }
-        });
-        out.push_str(&record.to_string());
-        out.push('\n');
-    }
-    std::fs::write(path, out).unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_replay_delivery_then_replaying_again_delivers_every_alert() {
     let dir = tempfile::tempdir().unwrap();
     let fixture = dir.path().join("grants.jsonl");
-    grants_fixture(&fixture, 12);
+    support::grants_fixture(&fixture, 12, |i| format!("admin{i}@contoso.com"));
     // Only the access-policy detector, whose rules fire from the first event.
-    let detectors = dir.path().join("detectors");
-    std::fs::create_dir(&detectors).unwrap();
-    let definition =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("detectors/access_policy_change.toml");
-    std::fs::copy(definition, detectors.join("access_policy_change.toml")).unwrap();
+    support::access_policy_detector_only(dir.path());
     let plain_config = dir.path().join("plain.toml");
     std::fs::write(&plain_config, "[detectors]\ndir = \"detectors\"\n").unwrap();
     // What the detector raises from the fixture, without sinks.

@@ -12,10 +12,13 @@
 #[path = "../support/delivery/mod.rs"]
 mod support;
 
+mod alert_limits;
 mod delivery_docs;
 mod delivery_email;
 mod delivery_faults;
 mod delivery_kill;
 mod delivery_webhooks;
+mod file_modes;
 mod outbox_cli;
 mod render_safety;
+mod replay_with_sinks;

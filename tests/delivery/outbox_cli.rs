@@ -123,3 +123,50 @@ fn list_retry_and_drop() {
         "{err}"
     );
 }
+
+#[test]
+fn a_truncated_outbox_is_a_clear_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("outbox.redb");
+    let config = dir.path().join("kvwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[outbox]\npath = {:?}\n[[sinks]]\nkind = \"file\"\nname = \"archive\"\npath = \"alerts.jsonl\"\n",
+            db.display().to_string()
+        ),
+    )
+    .unwrap();
+    {
+        let outbox = Outbox::open(&db).unwrap();
+        let batch: Vec<_> = (1..=30)
+            .map(|n| {
+                let route = Route {
+                    sink: "archive".into(),
+                    digest_at: None,
+                };
+                (sample::alert(n, Severity::High), vec![route])
+            })
+            .collect();
+        outbox.enqueue(&batch, sample::epoch()).unwrap();
+    }
+    let len = std::fs::metadata(&db).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&db)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let out = Command::new(KVWATCH)
+        .args(["outbox", "list", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "an error, not a panic: {err}");
+    assert!(
+        err.contains(&db.display().to_string()) && err.contains("move it aside"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}

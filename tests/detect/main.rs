@@ -1,7 +1,8 @@
 //! Integration tests of detection: the detector files (`detector_definitions`), the
 //! detector table (`detector_table`), the evaluation on the simulated fortnight
-//! (`evaluation`), the simulator (`simulate`) and replay state across runs
-//! (`replay_state`).
+//! (`evaluation`), the simulator (`simulate`), replay state across runs
+//! (`replay_state`) and streaming replay's alerts on any number of threads
+//! (`replay_streaming`).
 //!
 //! One binary per area (see `tests/decode/main.rs`); run one module with, say,
 //! `cargo test --test detect evaluation::`.
@@ -10,4 +11,5 @@ mod detector_definitions;
 mod detector_table;
 mod evaluation;
 mod replay_state;
+mod replay_streaming;
 mod simulate;

@@ -1,4 +1,4 @@
-//! The `kvwatch run` binary against the stand-in, authenticating with a connection
+//! The `kvwatch run` binary against the embedded hub, authenticating with a connection
 //! string from a file: killed with SIGKILL mid-stream and started again, it loses no
 //! alert (a crash may deliver an alert again, with the same id and content: receivers
 //! drop it by id); SIGTERM drains, checkpoints and exits 0.
@@ -60,7 +60,7 @@ async fn sigkill_loses_nothing_and_sigterm_drains_and_checkpoints() {
     let standin = standin(&[(HUB, 2)]).await;
     let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let conn = format!("Endpoint=sb://{}/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=not-a-secret", standin.namespace());
+    let conn = standin.connection_string(None);
     std::fs::write(dir.path().join("eh.conn"), conn).unwrap();
     let hubs = hub_toml(&standin, HUB, &[], None)
         + &format!("credential = {{ kind = \"connection_string\", connection_string = {{ file = {:?} }} }}\n", dir.path().join("eh.conn").display().to_string());

@@ -34,7 +34,7 @@ async fn route_then_two_runs_split_the_keyed_hub_and_miss_nothing() {
     let route_config = config(dir.path(), "route", "5m", "", &route_toml);
     let opts = RouteOptions {
         config: route_config.clone(),
-        credential: Some(crate::eventhubs_standin::StaticTokenCredential::shared()),
+        credential: Some(credential()),
         clock: std::sync::Arc::new(SystemClock),
     };
     let router = within("start route", Router::start(opts)).await.unwrap();

@@ -1,5 +1,6 @@
-//! Integration tests of live mode over real AMQP against the in-process Event Hubs
-//! stand-in: the stand-in itself driven by the real SDK (`standin_sdk`), `kvwatch
+//! Integration tests of live mode over real AMQP against the embedded Event Hubs
+//! (`kvwatch::embedded_hub`): the embedded hub itself driven by the real SDK
+//! (`embedded_sdk`), `kvwatch
 //! run` end to end (`live_e2e`), partition ownership (`live_ownership`), the real
 //! binary killed and stopped (`live_process`), restarts and outages
 //! (`live_restart`), `kvwatch route` (`live_route`) and live against replay
@@ -8,17 +9,19 @@
 //! One binary per area (see `tests/decode/main.rs`); run one module with, say,
 //! `cargo test --test live live_restart::`.
 
-// The stand-in and the live helpers (also used by benches/live_latency.rs); the
-// helpers reach the stand-in as `crate::eventhubs_standin`.
-#[path = "../support/eventhubs_standin/mod.rs"]
-mod eventhubs_standin;
+// The live helpers (also used by benches/live_latency.rs).
 #[path = "../support/live/mod.rs"]
 mod live_support;
 
+mod deploy_files;
+mod deploy_prometheus;
+mod embedded_faults;
+mod embedded_retention;
+mod embedded_run;
+mod embedded_sdk;
 mod live_e2e;
 mod live_ownership;
 mod live_process;
 mod live_restart;
 mod live_route;
 mod live_vs_replay;
-mod standin_sdk;

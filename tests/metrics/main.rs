@@ -10,5 +10,6 @@
 mod support;
 
 mod metrics;
+mod metrics_endpoint_limits;
 mod metrics_prometheus_e2e;
 mod metrics_promtool;

@@ -55,6 +55,7 @@ impl Drop for Running {
 fn files_in_order(paths: &[PathBuf]) -> Vec<PathBuf> {
     plan(paths)
         .expect("plannable inputs")
+        .groups
         .into_iter()
         .flat_map(|g| g.inputs)
         .filter_map(|i| match i {

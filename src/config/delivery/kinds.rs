@@ -10,6 +10,10 @@ use serde::Deserialize;
 use crate::alert::Severity;
 use crate::config::ConfigDuration;
 
+/// Why a secret written literally in the config is refused (the value is never shown).
+pub const LITERAL_SECRET: &str =
+    "secrets are never written in the config file; write { env = \"NAME\" } or { file = \"path\" }";
+
 /// A secret's location: an environment variable or a file, never the value itself.
 #[derive(Clone, PartialEq, Eq)]
 pub enum SecretRef {
@@ -36,10 +40,25 @@ impl<'de> Deserialize<'de> for SecretRef {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("{ env = \"NAME\" } or { file = \"path\" }")
             }
+            // A literal of any type is refused without echoing it (serde's default
+            // "invalid type" message would quote the value).
             fn visit_str<E: de::Error>(self, _: &str) -> Result<SecretRef, E> {
-                Err(E::custom(
-                    "secrets are never written in the config file; write { env = \"NAME\" } or { file = \"path\" }",
-                ))
+                Err(E::custom(LITERAL_SECRET))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<SecretRef, E> {
+                Err(E::custom(LITERAL_SECRET))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<SecretRef, E> {
+                Err(E::custom(LITERAL_SECRET))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<SecretRef, E> {
+                Err(E::custom(LITERAL_SECRET))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<SecretRef, E> {
+                Err(E::custom(LITERAL_SECRET))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<SecretRef, A::Error> {
+                Err(de::Error::custom(LITERAL_SECRET))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SecretRef, A::Error> {
                 let mut found = None;

@@ -20,38 +20,45 @@ use super::columns::{classify, Spec};
 use super::row::{not_a_row, Row};
 use super::tables::{CellsVisitor, TableSeed};
 use crate::decode::envelope::for_each_value;
-use crate::decode::json_lines::{first_line_is_incomplete, trim};
+use crate::decode::framing::{layout, strip_bom, Layout, HEAD_BYTES};
+use crate::decode::json_lines::trim;
 use crate::decode::lenient::Key;
 use crate::decode::reject::{reason_for_json_error, Refusal, RejectReason};
 use crate::decode::{Limits, LineCounter, Location, Record, Shape};
 use crate::event::AuditEvent;
 
-/// Decodes Log Analytics rows given as JSON, reporting each row.
+/// Decodes Log Analytics rows given as JSON, reporting each row. Whether the input
+/// is line-oriented is [`layout`]'s decision (most lines of its head complete values).
 pub fn decode<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
-    let body = buf.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(buf);
-    let Some(first) = body.iter().position(|b| !b.is_ascii_whitespace()) else {
-        return;
-    };
-    let mut ctx = Ctx {
-        lines: LineCounter::new(body),
-        limits,
-        sink,
-        index: 0,
-    };
-    if body[first] == b'{' && !first_line_is_incomplete(&body[first..]) {
-        // JSON Lines: one row (or one response) a line, each on its own.
-        let mut line_no = 0u64;
-        for line in body.split(|&b| b == b'\n') {
-            line_no += 1;
-            let line = trim(line);
-            if !line.is_empty() {
-                ctx.top_value(line, line_no);
-            }
-        }
-    } else {
-        // An array, a pretty-printed response, or pretty-printed rows.
-        for_each_value(body, &mut |text, line| ctx.top_value(text, line));
+    let body = strip_bom(buf);
+    let head = &body[..body.len().min(HEAD_BYTES)];
+    match layout(
+        crate::decode::Format::LogAnalyticsJson,
+        head,
+        head.len() == body.len(),
+    ) {
+        Layout::Lines | Layout::Csv => decode_lines(body, limits, sink),
+        Layout::Values => decode_values(body, limits, sink),
     }
+}
+
+/// JSON Lines: one row (or one response) a line, each on its own.
+pub fn decode_lines<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
+    let mut ctx = Ctx::new(buf, limits, sink);
+    let mut line_no = 0u64;
+    for line in buf.split(|&b| b == b'\n') {
+        line_no += 1;
+        let line = trim(line);
+        if !line.is_empty() {
+            ctx.top_value(line, line_no);
+        }
+    }
+}
+
+/// An array, a pretty-printed response, or pretty-printed rows.
+pub fn decode_values<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
+    let mut ctx = Ctx::new(buf, limits, sink);
+    for_each_value(buf, &mut |text, line| ctx.top_value(text, line));
 }
 
 /// Decoding state shared by the nested containers.
@@ -63,7 +70,16 @@ pub(super) struct Ctx<'s, 'a> {
     pub(super) index: u32,
 }
 
-impl<'a> Ctx<'_, 'a> {
+impl<'s, 'a> Ctx<'s, 'a> {
+    fn new(buf: &'a [u8], limits: &'s Limits, sink: &'s mut dyn FnMut(Record<'a>)) -> Self {
+        Ctx {
+            lines: LineCounter::new(buf),
+            limits,
+            sink,
+            index: 0,
+        }
+    }
+
     fn emit(
         &mut self,
         location: Location,

@@ -31,6 +31,10 @@ impl Selection {
 impl Outbox {
     /// Every delivery, by sink then sequence (`kvwatch outbox list`).
     pub fn list(&self) -> Result<Vec<Pending>, OutboxError> {
+        self.reading(|| self.list_unguarded())
+    }
+
+    fn list_unguarded(&self) -> Result<Vec<Pending>, OutboxError> {
         let tx = self.db.begin_read()?;
         let deliveries = tx.open_table(DELIVERIES)?;
         let alerts = tx.open_table(ALERTS)?;

@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 
 use crate::alert::Alert;
+use crate::state::store_file::{self, OpenFailure, StoreKind};
 
 mod admin;
 mod records;
@@ -51,22 +52,25 @@ impl std::fmt::Debug for Outbox {
 }
 
 impl Outbox {
-    /// Opens (or creates) the outbox at `path`, creating its folder.
+    /// Opens (or creates) the outbox at `path`, creating its folder (see
+    /// [`crate::state::store_file`]: a new file is private and created whole; a
+    /// damaged one is an error that names it and says what to do).
     pub fn open(path: &Path) -> Result<Outbox, OutboxError> {
-        let open_err = |message: String| OutboxError::Open {
-            path: path.to_owned(),
-            message,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| open_err(format!("cannot create its folder: {e}")))?;
-        }
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => OutboxError::Locked {
-                path: path.to_owned(),
+        store_file::open(path, StoreKind::Outbox, |db| Outbox::init(db, path)).map_err(
+            |failure| match failure {
+                OpenFailure::Locked => OutboxError::Locked {
+                    path: path.to_owned(),
+                },
+                other => OutboxError::Open {
+                    path: path.to_owned(),
+                    message: other.to_string(),
+                },
             },
-            other => open_err(other.to_string()),
-        })?;
+        )?
+    }
+
+    /// Creates the tables.
+    fn init(db: Database, path: &Path) -> Result<Outbox, OutboxError> {
         let tx = db.begin_write()?;
         tx.open_table(ALERTS)?;
         tx.open_table(DELIVERIES)?;
@@ -77,6 +81,24 @@ impl Outbox {
             db,
             path: path.to_owned(),
             unsettled: Mutex::new((0, Instant::now())),
+        })
+    }
+
+    /// Runs a read of the outbox; a failure redb finds only now (damage in the
+    /// body of the file, even a panic) becomes an error naming the file.
+    fn reading<T>(&self, read: impl FnOnce() -> Result<T, OutboxError>) -> Result<T, OutboxError> {
+        let problem = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)) {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(OutboxError::Storage(what))) => what,
+            Ok(Err(other)) => return Err(other),
+            Err(_) => "redb panicked reading it".to_owned(),
+        };
+        Err(OutboxError::Open {
+            path: self.path.clone(),
+            message: format!(
+                "it cannot be read ({problem}); {}",
+                StoreKind::Outbox.remedy()
+            ),
         })
     }
 
@@ -148,6 +170,15 @@ impl Outbox {
 
     /// Looks for a sink's work at `now`: at most `limit` due deliveries.
     pub fn scan(&self, sink: &str, now: DateTime<Utc>, limit: usize) -> Result<Scan, OutboxError> {
+        self.reading(|| self.scan_unguarded(sink, now, limit))
+    }
+
+    fn scan_unguarded(
+        &self,
+        sink: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Scan, OutboxError> {
         let tx = self.db.begin_read()?;
         let deliveries = tx.open_table(DELIVERIES)?;
         let alerts = tx.open_table(ALERTS)?;

@@ -158,3 +158,40 @@ fn retry_and_drop_touch_only_the_selection() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].state.alert_id, b.id);
 }
+
+#[test]
+fn a_damaged_outbox_is_an_error_naming_it_never_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let healthy_path = dir.path().join("healthy.redb");
+    {
+        let ob = Outbox::open(&healthy_path).unwrap();
+        let batch: Vec<_> = (1..=40)
+            .map(|n| (sample::alert(n, Severity::High), vec![route("hook")]))
+            .collect();
+        ob.enqueue(&batch, t(0)).unwrap();
+    }
+    let healthy = std::fs::read(&healthy_path).unwrap();
+    for (i, damage) in crate::state::damage::table().iter().enumerate() {
+        let path = dir.path().join(format!("damaged-{i}.redb"));
+        crate::state::damage::write_damaged(&healthy, damage, &path);
+        let outcome =
+            std::panic::catch_unwind(|| Outbox::open(&path).and_then(|ob| ob.list().map(|_| ())));
+        let result = outcome.unwrap_or_else(|_| panic!("{}: opening panicked", damage.name));
+        match result {
+            Ok(()) => assert!(!damage.fatal, "{}: opened as if healthy", damage.name),
+            Err(e) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains(&path.display().to_string()),
+                    "{}: the error names the file: {text}",
+                    damage.name
+                );
+                assert!(
+                    text.contains("backup") && text.contains("move it aside"),
+                    "{}: the error says what to do: {text}",
+                    damage.name
+                );
+            }
+        }
+    }
+}

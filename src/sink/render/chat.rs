@@ -72,30 +72,64 @@ fn text_block(text: String) -> Value {
     json!({ "type": "TextBlock", "text": text, "wrap": true })
 }
 
-fn fact_set(rows: impl IntoIterator<Item = (String, String)>) -> Value {
+fn fact_set(rows: impl IntoIterator<Item = (String, String)>, max: usize) -> Value {
     let facts: Vec<Value> = rows
         .into_iter()
-        .map(|(title, value)| json!({ "title": teams(&title), "value": teams(&clip(&value, 600)) }))
+        .map(|(title, value)| json!({ "title": teams(&title), "value": teams(&clip(&value, max)) }))
         .collect();
     json!({ "type": "FactSet", "facts": facts })
 }
 
-/// A Teams Workflows payload: a message with one Adaptive Card attachment.
+/// The most bytes a Teams payload may take. Teams documents 28 KB for a message
+/// ("The message size limit is 28 KB", Microsoft Learn, *Create Incoming Webhooks*;
+/// "about 28 KB" for Workflows, *Microsoft Teams connector, known limitations*);
+/// payloads well below that have been refused in practice, hence the margin.
+pub const TEAMS_MAX_BYTES: usize = 20 * 1000;
+
+/// A Teams Workflows payload: a message with one Adaptive Card attachment, within
+/// [`TEAMS_MAX_BYTES`]: evidence rows are left out from the last (the card says how
+/// many; the alert JSON has them all), then values are clipped shorter.
 pub fn teams_message(alert: &Alert) -> Value {
+    let rows = evidence_rows(alert);
+    let mut keep = rows.len();
+    let mut max = 600;
+    loop {
+        let card = teams_card(alert, &rows[..keep], rows.len() - keep, max);
+        let size = serde_json::to_vec(&card).map_or(usize::MAX, |b| b.len());
+        if size <= TEAMS_MAX_BYTES || (keep == 0 && max <= 60) {
+            return card;
+        }
+        if keep > 0 {
+            keep -= 1;
+        } else {
+            max /= 2;
+        }
+    }
+}
+
+fn teams_card(alert: &Alert, rows: &[(String, String)], left_out: usize, max: usize) -> Value {
     let mut body = vec![
         json!({
-            "type": "TextBlock", "text": teams(&headline(alert)), "wrap": true,
+            "type": "TextBlock", "text": teams(&clip(&headline(alert), 600)), "wrap": true,
             "size": "Medium", "weight": "Bolder", "color": colour(alert.severity)
         }),
-        text_block(teams(&clip(&alert.summary, 1000))),
-        fact_set(facts(alert).into_iter().map(|(l, v)| (l.to_owned(), v))),
+        text_block(teams(&clip(&alert.summary, (max * 5 / 3).max(100)))),
+        fact_set(
+            facts(alert).into_iter().map(|(l, v)| (l.to_owned(), v)),
+            max,
+        ),
     ];
-    let rows = evidence_rows(alert);
-    if !rows.is_empty() {
+    if !rows.is_empty() || left_out > 0 {
         body.push(
             json!({ "type": "TextBlock", "text": "Evidence", "weight": "Bolder", "wrap": true }),
         );
-        body.push(fact_set(rows));
+        body.push(fact_set(rows.iter().cloned(), max));
+        if left_out > 0 {
+            body.push(text_block(teams(&format!(
+                "{left_out} more evidence rows are in the alert JSON ({})",
+                alert.id
+            ))));
+        }
     }
     body.push(
         json!({ "type": "TextBlock", "text": "Next steps", "weight": "Bolder", "wrap": true }),

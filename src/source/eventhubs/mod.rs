@@ -9,12 +9,14 @@
 //! number), stops when another reader with a higher owner level takes the partition,
 //! and blocks when the channel is full, so the pipeline's pace holds the service back.
 //! [`progress`] turns what the partitions delivered into the watermark and into the
-//! positions a checkpoint may record.
+//! positions a checkpoint may record; [`discovery`] starts readers for partitions
+//! added to a hub while it is read.
 //!
 //! What goes through the channel is a [`SourceMsg`]; the consumer of the channel (the
 //! live pipeline thread, or route's publisher) decides when a position is safe.
 
 pub mod client;
+pub mod discovery;
 pub mod ownership;
 pub mod progress;
 pub mod reader;
@@ -24,6 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use chrono::{DateTime, Utc};
 
 pub use client::{Auth, ClientError, Connector};
+pub use discovery::{discover_partitions, WatchedHub};
 pub use ownership::{list_partitions, PartitionSlot};
 pub use progress::Progress;
 pub use reader::{read_partition, ReaderSettings};
@@ -52,6 +55,16 @@ pub enum SourceMsg {
         slot: usize,
         /// The position before the first event it will deliver.
         resume_after: Option<i64>,
+    },
+    /// A partition added to a hub while it is read: its reader starts after this
+    /// message, on slot `slot` (the next one after the slots known so far).
+    Added {
+        /// Its slot.
+        slot: usize,
+        /// The partition.
+        partition: PartitionSlot,
+        /// Shared with its reader.
+        activity: std::sync::Arc<Activity>,
     },
     /// An event body, in partition order; never a sequence number twice.
     Body(Body),

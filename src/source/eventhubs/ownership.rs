@@ -88,7 +88,8 @@ pub async fn list_partitions(
     Ok(Some(wanted.to_vec()))
 }
 
-async fn ask_partitions(connector: &Connector) -> Result<Vec<String>, ClientError> {
+/// The hub's partition ids, asked once.
+pub async fn ask_partitions(connector: &Connector) -> Result<Vec<String>, ClientError> {
     let client = connector.consumer().await?;
     let what = format!("reading the properties of {}", connector.name());
     let properties = connector

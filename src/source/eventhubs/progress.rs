@@ -67,6 +67,18 @@ impl Progress {
         }
     }
 
+    /// A partition added while reading (see `SourceMsg::Added`), at the next slot.
+    pub fn add(&mut self, activity: Arc<Activity>) {
+        self.partitions.push(Partition {
+            activity,
+            lost: false,
+            newest: None,
+            pending: VecDeque::new(),
+            taken: None,
+            position: PartitionPosition::default(),
+        });
+    }
+
     /// Restores a checkpoint: the watermark, and each partition's position.
     pub fn restore(
         &mut self,
@@ -127,6 +139,15 @@ impl Progress {
     /// Partitions still read here.
     pub fn owned(&self) -> usize {
         self.partitions.iter().filter(|p| !p.lost).count()
+    }
+
+    /// The newest event time taken from any partition still read here.
+    pub fn newest_seen(&self) -> Option<DateTime<Utc>> {
+        self.partitions
+            .iter()
+            .filter(|p| !p.lost)
+            .filter_map(|p| p.newest)
+            .max()
     }
 
     /// The watermark to move to as of `now` (wall clock), if it moves forward.

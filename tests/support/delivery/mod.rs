@@ -107,3 +107,40 @@ pub fn required_env(name: &str) -> String {
         panic!("{name} is not set: run the tests with scripts/test.sh, which sets up the Python venv (aiosmtpd) and the test certificates")
     })
 }
+
+/// Key Vault records in which the detectors find one access-policy grant per vault,
+/// the caller of record `i` signed in as `upn(i)`.
+pub fn grants_fixture(path: &Path, n: u32, upn: impl Fn(u32) -> String) {
+    let mut out = String::new();
+    for i in 0..n {
+        let record = serde_json::json!({
+            "time": format!("2024-05-06T10:{:02}:00.000000Z", i),
+            "category": "AuditEvent", "operationName": "VaultPatch", "resultType": "Success",
+            "resultSignature": "OK", "correlationId": format!("kill-test-{i}"), "operationVersion": "2023-07-01",
+            "durationMs": "5", "callerIpAddress": "81.2.69.160",
+            "resourceId": format!("/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV-KILL-{i}"),
+            "identity": { "claim": { "oid": format!("11111111-1111-4111-8111-{:012}", i), "upn": upn(i) } },
+            "properties": {
+                "id": format!("https://kv-kill-{i}.vault.azure.net/"),
+                "requestUri": format!("https://management.azure.com/subscriptions/0/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-kill-{i}?api-version=2023-07-01"),
+                "httpStatusCode": 200,
+                "clientInfo": "azure-resource-manager/2.0",
+                "addedAccessPolicy": { "ObjectId": format!("22222222-2222-4222-8222-{:012}", i), "Permissions": { "secrets": ["get", "list"] } }
+            }
+        });
+        out.push_str(&record.to_string());
+        out.push('\n');
+    }
+    std::fs::write(path, out).expect("write the fixture");
+}
+
+/// Makes `dir/detectors` hold only the access-policy detector (whose rules fire from
+/// the first event); a config in `dir` selects it with `[detectors] dir = "detectors"`.
+pub fn access_policy_detector_only(dir: &Path) {
+    let detectors = dir.join("detectors");
+    std::fs::create_dir_all(&detectors).expect("create the detectors folder");
+    let definition =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("detectors/access_policy_change.toml");
+    std::fs::copy(definition, detectors.join("access_policy_change.toml"))
+        .expect("copy the detector");
+}

@@ -30,6 +30,9 @@ pub enum Behaviour {
     TooMany(u64),
     /// Hold the request this long, then accept (the client has usually given up).
     Stall(Duration),
+    /// Answer with this status and a body that echoes what a careless receiver
+    /// would: the path and query percent-decoded, and the `Authorization` header.
+    Echo(u16),
 }
 
 /// One request as received.
@@ -219,6 +222,15 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let echo = format!(
+        "no such hook {} (query {}); credentials {}",
+        percent_decoded(uri.path()),
+        percent_decoded(uri.query().unwrap_or("")),
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none")
+    );
     let request = Request {
         path: uri.path().to_owned(),
         headers,
@@ -267,5 +279,31 @@ async fn handle(
             tokio::time::sleep(d).await;
             accept(&inner)
         }
+        Behaviour::Echo(code) => (StatusCode::from_u16(code).unwrap(), echo).into_response(),
     }
+}
+
+/// `%XX` escapes decoded (invalid ones kept as they are).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

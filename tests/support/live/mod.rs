@@ -1,14 +1,11 @@
 //! Shared by the `live_*` tests and the live latency benchmark: a webhook receiver on
-//! 127.0.0.1 (axum), configs that point `kvwatch run` at the Event Hubs stand-in,
+//! 127.0.0.1 (axum), configs that point `kvwatch run` at the embedded Event Hubs,
 //! records written in the detector files' compact example form, Event Hubs bodies,
 //! the reference alerts (the same records through the replay pipeline), and waiting
-//! on a run's status (never on sleeps). Include it after the stand-in, at the crate
-//! root (as `tests/live/main.rs` does; `benches/live_latency.rs` uses
-//! `../tests/support/...`):
+//! on a run's status (never on sleeps). Include it at the crate root (as
+//! `tests/live/main.rs` does; `benches/live_latency.rs` uses `../tests/support/...`):
 //!
 //! ```ignore
-//! #[path = "../support/eventhubs_standin/mod.rs"]
-//! mod eventhubs_standin;
 //! #[path = "../support/live/mod.rs"]
 //! mod live_support;
 //! ```
@@ -38,7 +35,8 @@ use kvwatch::pipeline::{Observers, Origin, Pipeline, PipelineSettings};
 use kvwatch::sink::Collect;
 use tokio::sync::watch;
 
-use crate::eventhubs_standin::{EventHubStandin, StandinConfig, StaticTokenCredential};
+use azure_core::credentials::TokenCredential;
+use kvwatch::embedded_hub::{EmbeddedHub, EmbeddedHubConfig, HubCredential, SharedAccessKey};
 
 /// The bound on every single await: generous, for a loaded 2-core CI machine.
 pub const STEP: Duration = Duration::from_secs(90);
@@ -61,15 +59,42 @@ pub fn init_tracing() {
         .try_init();
 }
 
-/// Starts the stand-in with these hubs (name, partitions).
-pub async fn standin(hubs: &[(&str, usize)]) -> EventHubStandin {
+/// The shared access key every embedded hub of the tests signs with, so that one
+/// [`credential`] serves them all.
+pub fn test_key() -> SharedAccessKey {
+    SharedAccessKey::new("kvwatch-tests", "dGVzdHMtb25seS1rZXktbm90LWEtc2VjcmV0")
+}
+
+/// A credential for every embedded hub the tests start (tokens valid for a day).
+pub fn credential() -> Arc<dyn TokenCredential> {
+    Arc::new(HubCredential::new(
+        kvwatch::embedded_hub::DEFAULT_NAMESPACE,
+        test_key(),
+        Duration::from_secs(24 * 3600),
+    ))
+}
+
+/// The embedded hub's configuration with these hubs (name, partitions), signing with
+/// [`test_key`].
+pub fn hub_config(hubs: &[(&str, usize)]) -> EmbeddedHubConfig {
+    let mut config = hubs.iter().fold(EmbeddedHubConfig::new(), |c, (name, n)| {
+        c.with_hub(*name, *n)
+    });
+    config.keys = vec![test_key()];
+    config
+}
+
+/// Starts an embedded hub with these hubs (name, partitions).
+pub async fn standin(hubs: &[(&str, usize)]) -> EmbeddedHub {
+    start_hub(hub_config(hubs)).await
+}
+
+/// Starts an embedded hub.
+pub async fn start_hub(config: EmbeddedHubConfig) -> EmbeddedHub {
     init_tracing();
-    let config = hubs
-        .iter()
-        .fold(StandinConfig::new(), |c, (name, n)| c.with_hub(*name, *n));
-    within("start the stand-in", EventHubStandin::start(config))
+    within("start the embedded hub", EmbeddedHub::start(config))
         .await
-        .expect("the stand-in starts")
+        .expect("the embedded hub starts")
 }
 
 /// A webhook receiver keeping every alert it is sent (duplicates included) and the
@@ -154,7 +179,7 @@ async fn receive(State(hook): State<Hook>, body: axum::body::Bytes) -> StatusCod
 
 /// One `[[eventhubs.hubs]]` table reading `hub` through consumer group `kvwatch`.
 pub fn hub_toml(
-    standin: &EventHubStandin,
+    standin: &EmbeddedHub,
     hub: &str,
     partitions: &[&str],
     owner_level: Option<i64>,
@@ -202,8 +227,17 @@ pub fn config(dir: &Path, name: &str, lateness: &str, eventhubs: &str, rest: &st
 /// Numbers the live runs of this test process (their metrics snapshot files).
 static NEXT_RUN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// Starts a live run authenticating with the stand-in's static token.
+/// Starts a live run authenticating with [`credential`].
 pub async fn start_live(config: &Config, output: Option<PathBuf>) -> Live {
+    start_live_with(config, output, credential()).await
+}
+
+/// Starts a live run authenticating with `credential`.
+pub async fn start_live_with(
+    config: &Config,
+    output: Option<PathBuf>,
+    credential: Arc<dyn TokenCredential>,
+) -> Live {
     let opts = LiveOptions {
         config: config.clone(),
         output,
@@ -216,7 +250,7 @@ pub async fn start_live(config: &Config, output: Option<PathBuf>) -> Live {
             ))),
             ..Default::default()
         },
-        credential: Some(StaticTokenCredential::shared()),
+        credential: Some(credential),
         clock: Arc::new(SystemClock),
     };
     within("start kvwatch run", Live::start(opts))
