@@ -5,6 +5,12 @@
 //! repeated to 50 000 lines.
 //! Run with `cargo bench --bench decode`; the figure to watch is the ratio of the two
 //! throughputs (issue: decoding must run at 0.8x or better of the bare parse).
+//!
+//! The `decode_activity_log` group measures the Activity Log decoders the same way on
+//! the simulated tenant's Activity Log (`kvwatch simulate --activity-log`: role
+//! assignments with their bodies, diagnostic settings, vault writes), repeated to
+//! 20 000 records: as resource-log lines (the Storage and Event Hubs shape) and as
+//! `AzureActivity` rows (Log Analytics JSON), against the bare parse of the lines.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test or bench stops at the first surprise, with its location
 
@@ -81,5 +87,86 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The simulated Activity Log, repeated to 20 000 records.
+fn activity_corpus() -> Vec<String> {
+    let dir = std::env::temp_dir().join(format!("kvwatch-bench-activity-{}", std::process::id()));
+    let mut spec = kvwatch::simulate::SimulationSpec::new(&dir);
+    spec.days = 3;
+    spec.volume = 0.1;
+    spec.activity_log = true;
+    spec.overwrite = true;
+    kvwatch::simulate::simulate(&spec).expect("simulation");
+    let mut base = Vec::new();
+    for entry in walkdir::WalkDir::new(dir.join("insights-activity-logs"))
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+    {
+        let text = std::fs::read_to_string(entry.path()).expect("blob");
+        base.extend(text.lines().map(str::to_owned));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    base.iter().cycle().take(20_000).cloned().collect()
+}
+
+fn bench_activity(c: &mut Criterion) {
+    use kvwatch::decode::log_analytics::export::azure_activity_row;
+    use kvwatch::decode::{decode_buffer, Format, Limits};
+    let lines = activity_corpus();
+    let rows: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("JSON");
+            azure_activity_row(&v).expect("row").to_string()
+        })
+        .collect();
+    let rows_text = rows.join("\n");
+    let bytes: u64 = lines.iter().map(|l| l.len() as u64).sum();
+    let mut group = c.benchmark_group("decode_activity_log");
+    group.throughput(Throughput::Bytes(bytes));
+    group.sample_size(10);
+    group.bench_function("bare_serde_borrowed", |b| {
+        b.iter(|| {
+            let mut ok = 0usize;
+            for line in &lines {
+                if let Ok(r) = serde_json::from_str::<BareRecord>(line) {
+                    ok += black_box(&r).operation_name.len();
+                }
+            }
+            ok
+        })
+    });
+    group.bench_function("kvwatch_decode_record", |b| {
+        b.iter(|| {
+            let mut ok = 0usize;
+            for line in &lines {
+                if let Ok(e) = kvwatch::decode::decode_record(line.as_bytes()) {
+                    ok += black_box(&e).status as usize;
+                }
+            }
+            ok
+        })
+    });
+    group.throughput(Throughput::Bytes(rows_text.len() as u64));
+    group.bench_function("kvwatch_azure_activity_rows", |b| {
+        b.iter(|| {
+            let mut ok = 0usize;
+            decode_buffer(
+                rows_text.as_bytes(),
+                Format::LogAnalyticsJson,
+                &Limits::default(),
+                &mut |r| {
+                    if let Ok(e) = r.result {
+                        ok += black_box(&e).status as usize;
+                    }
+                },
+            );
+            ok
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_activity);
 criterion_main!(benches);

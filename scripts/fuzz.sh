@@ -66,6 +66,7 @@ seeds_for() {
     decode_log_analytics_csv) echo "fuzz/seeds/log_analytics_csv" ;;
     decode_gzip) echo "fuzz/seeds/gzip" ;;
     decode_record) echo "fuzz/seeds/record" ;;
+    decode_activity_log) echo "fuzz/seeds/activity_log fuzz/seeds/json_lines" ;;
     config_parse) echo "fuzz/seeds/config" ;;
     *) echo fuzz/seeds/json_lines fuzz/seeds/event_hubs fuzz/seeds/log_analytics_json fuzz/seeds/log_analytics_csv fuzz/seeds/record ;;
   esac

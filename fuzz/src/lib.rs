@@ -7,7 +7,8 @@
 //!   the input or empty);
 //! - every event is normalised: a non-blank, lower-case vault, an HTTP status in
 //!   100..=999, an operation name, and it survives `into_owned`, serialisation and
-//!   the dedup hash unchanged;
+//!   the dedup hash unchanged (an Activity Log event: a lower-case vault or none,
+//!   lower-case ids, a status in 100..600 or 0 before its result is known);
 //! - records are accounted for: in JSON Lines every non-blank line gives exactly one
 //!   record (an Event Hubs body line gives its records, indexed 0, 1, 2 …), valid
 //!   neighbours of a hostile line still decode, and CSV and body indexes never skip.
@@ -79,22 +80,49 @@ pub fn check_record(buf: &[u8], lines: u64, r: &Record<'_>) {
     }
 }
 
-/// An event is normalised.
+/// An event is normalised. An Activity Log event may name no vault (a change at a
+/// subscription's scope) and have no HTTP status yet (a `Start` record: 0).
 pub fn check_event(e: &AuditEvent<'_>) {
+    let control = e.control_plane();
     assert!(
-        !e.vault.trim().is_empty(),
+        control.is_some() || !e.vault.trim().is_empty(),
         "event without a vault name: {e:?}"
+    );
+    assert!(
+        e.vault.trim().len() == e.vault.len(),
+        "vault {:?} is not trimmed",
+        e.vault
     );
     assert!(
         !e.vault.bytes().any(|b| b.is_ascii_uppercase()),
         "vault {:?} is not lower case",
         e.vault
     );
-    assert!(
-        (100..=999).contains(&e.status),
-        "status {} out of range",
-        e.status
-    );
+    if let Some(c) = control {
+        assert!(
+            e.status == 0 || (100..600).contains(&e.status),
+            "status {} out of range",
+            e.status
+        );
+        for text in [c.resource_id.as_deref(), c.scope.as_deref()].into_iter().flatten() {
+            assert!(
+                !text.bytes().any(|b| b.is_ascii_uppercase()),
+                "{text:?} is not lower case"
+            );
+        }
+        assert!(
+            c.diagnostic_setting
+                .as_ref()
+                .is_none_or(|d| d.enabled.len() <= kvwatch::event::control::MAX_ENABLED_CATEGORIES),
+            "too many enabled categories kept"
+        );
+    } else {
+        assert!(
+            (100..=999).contains(&e.status),
+            "status {} out of range",
+            e.status
+        );
+    }
     assert!(
         !e.operation.to_string().is_empty(),
         "event without an operation"

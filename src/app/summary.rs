@@ -94,7 +94,7 @@ impl Summary {
     /// Folds one happening into the counts.
     pub fn count(&mut self, what: &Happening<'_>) {
         match what {
-            Happening::Received { shape } => {
+            Happening::Received { shape, .. } => {
                 self.records += 1;
                 self.events += 1;
                 self.count_shape(*shape);

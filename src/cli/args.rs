@@ -77,6 +77,10 @@ pub struct RawSimulateArgs {
     /// Leave out the Managed HSM.
     #[arg(long)]
     pub no_hsm: bool,
+    /// Also write the tenant's Activity Log (role assignments, diagnostic settings,
+    /// vault deletions and their attacks) under insights-activity-logs/.
+    #[arg(long)]
+    pub activity_log: bool,
     /// Replace a previous simulation's output in the folder.
     #[arg(long)]
     pub overwrite: bool,

@@ -43,6 +43,7 @@ pub fn validate(raw: RawSimulateArgs) -> Result<SimulationSpec> {
         scenarios,
         volume: raw.volume,
         managed_hsm: !raw.no_hsm,
+        activity_log: raw.activity_log,
         overwrite: raw.overwrite,
     })
 }

@@ -8,6 +8,7 @@
 //! from the input buffer, or a [`Refusal`] with its location, so a bad record is
 //! counted and the rest of the input goes on.
 
+pub mod activity;
 pub mod envelope;
 pub mod format;
 pub mod framing;
@@ -43,15 +44,19 @@ pub enum Shape {
     AzureDiagnostics,
     /// A Log Analytics `AZKVAuditLogs` row.
     AzkvAuditLogs,
+    /// A Log Analytics `AzureActivity` row (the Activity Log), or a record of the
+    /// Activity Log REST API's `{"value":[…]}` list.
+    AzureActivity,
 }
 
 impl Shape {
     /// Every shape, in a stable order.
-    pub const ALL: [Shape; 4] = [
+    pub const ALL: [Shape; 5] = [
         Self::ResourceLog,
         Self::EventHubs,
         Self::AzureDiagnostics,
         Self::AzkvAuditLogs,
+        Self::AzureActivity,
     ];
 
     /// The stable label.
@@ -61,11 +66,85 @@ impl Shape {
             Self::EventHubs => "event_hubs",
             Self::AzureDiagnostics => "azure_diagnostics",
             Self::AzkvAuditLogs => "azkv_audit_logs",
+            Self::AzureActivity => "azure_activity",
         }
     }
 }
 
 impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which log a record belongs to, as far as decoding found out (a metrics label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogCategory {
+    /// A Key Vault `AuditEvent` record.
+    AuditEvent,
+    /// An Activity Log record (category `Administrative`).
+    ActivityLog,
+    /// A record of another category (skipped).
+    Other,
+    /// A record refused before its category was known (bad JSON, missing fields …).
+    Unknown,
+}
+
+impl LogCategory {
+    /// Every category, in a stable order.
+    pub const ALL: [LogCategory; 4] = [
+        Self::AuditEvent,
+        Self::ActivityLog,
+        Self::Other,
+        Self::Unknown,
+    ];
+
+    /// The stable label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuditEvent => "audit_event",
+            Self::ActivityLog => "activity_log",
+            Self::Other => "other",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Index into [`LogCategory::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The category of a decoder's result: an event's log, or what its refusal
+    /// says (an unrelated Activity Log operation is still the Activity Log).
+    pub fn of(result: &Result<AuditEvent<'_>, Refusal>) -> LogCategory {
+        match result {
+            Ok(event) => Self::of_event(event),
+            Err(refusal) => Self::of_refusal(*refusal),
+        }
+    }
+
+    /// The category of a decoded event: the log it came from.
+    pub fn of_event(event: &AuditEvent<'_>) -> LogCategory {
+        match event.log() {
+            crate::event::LogSource::AuditEvent => Self::AuditEvent,
+            crate::event::LogSource::ActivityLog => Self::ActivityLog,
+        }
+    }
+
+    /// The category a refusal implies, as far as decoding found out.
+    pub fn of_refusal(refusal: Refusal) -> LogCategory {
+        match refusal {
+            Refusal::Skipped(SkipReason::OtherCategory) => Self::Other,
+            Refusal::Skipped(SkipReason::NotKeyVault) => Self::AuditEvent,
+            Refusal::Skipped(SkipReason::UnrelatedOperation) => Self::ActivityLog,
+            Refusal::Rejected(RejectReason::InvalidBody) => Self::ActivityLog,
+            Refusal::Rejected(_) => Self::Unknown,
+        }
+    }
+}
+
+impl fmt::Display for LogCategory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -145,6 +224,13 @@ pub struct Record<'a> {
     pub raw: &'a [u8],
     /// The event, or why there is none.
     pub result: Result<AuditEvent<'a>, Refusal>,
+}
+
+impl Record<'_> {
+    /// Which log the record belongs to, as far as decoding found out.
+    pub fn category(&self) -> LogCategory {
+        LogCategory::of(&self.result)
+    }
 }
 
 /// Size limits that keep hostile input from exhausting memory.

@@ -1,8 +1,10 @@
 //! One set of rules from a [`RawRecord`] (any shape) to an [`AuditEvent`].
 //!
 //! Every shape-specific decoder stops at `RawRecord`; everything that decides what a
-//! record *means* (category filter, vault name, status, outcome, principal, object)
-//! lives here, so the four shapes cannot drift apart.
+//! record *means* (category, vault name, status, outcome, principal, object) lives
+//! here, so the shapes cannot drift apart. A record's category decides its rules:
+//! `AuditEvent` records are read here, Activity Log records (`Administrative`) by
+//! [`super::activity`], so both logs can be mixed in one input and one replay.
 
 use std::borrow::Cow;
 
@@ -16,13 +18,20 @@ use crate::event::object::{object_from, vault_from_host};
 use crate::event::outcome::{classify, status_from_reason, OutcomeFacts};
 use crate::event::text::non_empty;
 use crate::event::{
-    AccessFlags, AuditEvent, KnownOperation, Operation, PolicyChange, Principal, VaultKind,
-    VaultName,
+    AccessFlags, AuditEvent, KnownOperation, LogSource, Operation, PolicyChange, Principal,
+    VaultKind, VaultName,
 };
 
 /// Turns a raw record into an event, or says why not.
 pub fn normalise(raw: RawRecord<'_>) -> Result<AuditEvent<'_>, Refusal> {
-    check_category(&raw)?;
+    match log_of(&raw)? {
+        LogSource::AuditEvent => normalise_audit_event(raw),
+        LogSource::ActivityLog => super::activity::normalise_activity(raw),
+    }
+}
+
+/// An `AuditEvent` record.
+fn normalise_audit_event(raw: RawRecord<'_>) -> Result<AuditEvent<'_>, Refusal> {
     let operation_name = non_empty(raw.operation_name).ok_or(RejectReason::MissingOperation)?;
     let time_text = non_empty(raw.time).ok_or(RejectReason::MissingTime)?;
     let time = parse_event_time(&time_text).ok_or(RejectReason::BadTime)?;
@@ -90,23 +99,44 @@ pub fn normalise(raw: RawRecord<'_>) -> Result<AuditEvent<'_>, Refusal> {
     })
 }
 
-/// Records of other categories (Activity Log, policy evaluation) are skipped.
-fn check_category(raw: &RawRecord<'_>) -> Result<(), Refusal> {
-    match raw.category.as_deref().map(str::trim) {
-        Some(c) if !c.is_empty() && !c.eq_ignore_ascii_case("AuditEvent") => {
-            Err(SkipReason::OtherCategory.into())
-        }
-        // Without a category, an ARM operation (`Microsoft.KeyVault/vaults/write`)
-        // marks an Activity Log record.
-        _ if raw
-            .operation_name
-            .as_deref()
-            .is_some_and(|op| op.contains('/')) =>
-        {
-            Err(SkipReason::OtherCategory.into())
-        }
-        _ => Ok(()),
+/// Which log a record belongs to, by its category: `AuditEvent`, or the Activity
+/// Log's `Administrative` (and `Write`/`Delete`/`Action`, which some exports use).
+/// Other categories (the Activity Log's `Policy`, `Security` …, other resource logs)
+/// are skipped.
+fn log_of(raw: &RawRecord<'_>) -> Result<LogSource, Refusal> {
+    let category = raw
+        .activity
+        .as_ref()
+        .and_then(|a| a.category_value.as_deref())
+        .or(raw.category.as_deref())
+        .map(str::trim)
+        .unwrap_or("");
+    if category.eq_ignore_ascii_case("AuditEvent") {
+        return Ok(LogSource::AuditEvent);
     }
+    let administrative = ["Administrative", "Write", "Delete", "Action"];
+    if administrative
+        .iter()
+        .any(|c| category.eq_ignore_ascii_case(c))
+    {
+        return Ok(LogSource::ActivityLog);
+    }
+    if !category.is_empty() {
+        return Err(SkipReason::OtherCategory.into());
+    }
+    // Without a category, an ARM operation (`Microsoft.KeyVault/vaults/write`)
+    // marks an Activity Log record.
+    let arm = raw
+        .activity
+        .as_ref()
+        .and_then(|a| a.operation_value.as_deref())
+        .or(raw.operation_name.as_deref())
+        .is_some_and(|op| op.contains('/'));
+    Ok(if arm {
+        LogSource::ActivityLog
+    } else {
+        LogSource::AuditEvent
+    })
 }
 
 /// The vault from `resourceId` (…/VAULTS/<name> or …/MANAGEDHSMS/<name>), else the

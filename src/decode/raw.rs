@@ -5,6 +5,8 @@
 //! with one set of rules. This file also holds the hot-path deserializer for the
 //! resource-log shape (Event Hubs, Storage): top-level keys match case-insensitively,
 //! unknown keys are skipped without allocation, and text is borrowed from the input.
+//! The same deserializer reads Activity Log records (resource-log and REST shapes):
+//! their own fields go to a boxed [`RawActivity`], allocated only when one appears.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -12,6 +14,10 @@ use std::fmt;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use super::activity::raw::{
+    apply_activity_property, owned_props, AuthorizationField, HttpRequestField, RawActivity,
+    RawActivityProps, RawAuthorization,
+};
 use super::lenient::{skip, LenientBool, LenientNum, LenientStr, ObjectOrJson};
 use crate::event::{AccessPolicyEntry, Claims, VaultConfig};
 
@@ -30,8 +36,11 @@ pub struct RawRecord<'a> {
     pub operation_name: Option<Cow<'a, str>>,
     /// `operationVersion`.
     pub operation_version: Option<Cow<'a, str>>,
-    /// `resultSignature` (the HTTP reason phrase).
+    /// `resultSignature` (the HTTP reason phrase; `Succeeded.Created` in the Activity Log).
     pub result_signature: Option<Cow<'a, str>>,
+    /// `resultType` (always `Success` in AuditEvent; `Start`, `Accept`, `Success` or
+    /// `Failure` in the Activity Log).
+    pub result_type: Option<Cow<'a, str>>,
     /// `resultDescription`.
     pub result_description: Option<Cow<'a, str>>,
     /// `correlationId`.
@@ -44,6 +53,15 @@ pub struct RawRecord<'a> {
     pub claims: Claims<'a>,
     /// `properties.*`.
     pub props: RawProperties<'a>,
+    /// Fields only the Activity Log has; `None` until one appears.
+    pub activity: Option<Box<RawActivity<'a>>>,
+}
+
+impl<'a> RawRecord<'a> {
+    /// The Activity Log fields, created on first use.
+    pub fn activity_mut(&mut self) -> &mut RawActivity<'a> {
+        self.activity.get_or_insert_default()
+    }
 }
 
 /// The `properties` object of a record.
@@ -73,6 +91,8 @@ pub struct RawProperties<'a> {
     pub added_policy: Option<Box<AccessPolicyEntry>>,
     /// `removedAccessPolicy`.
     pub removed_policy: Option<Box<AccessPolicyEntry>>,
+    /// The Activity Log members (`statusCode`, `requestbody` …); `None` until one appears.
+    pub activity: Option<Box<RawActivityProps<'a>>>,
 }
 
 /// A claim [`Claims`] keeps, named once so a per-table column plan can hold it.
@@ -245,6 +265,21 @@ enum TopKey {
     DurationMs,
     Identity,
     Properties,
+    ResultType,
+    /// REST `status` (an object with `value`).
+    Status,
+    /// REST `subStatus`.
+    SubStatus,
+    /// REST `eventTimestamp`.
+    EventTimestamp,
+    /// REST `caller`.
+    Caller,
+    /// REST top-level `claims`.
+    Claims,
+    /// REST top-level `authorization`.
+    Authorization,
+    /// REST `httpRequest`.
+    HttpRequest,
     Ignored,
 }
 
@@ -263,7 +298,8 @@ fn top_key(k: &str) -> TopKey {
         "callerIpAddress" => return TopKey::CallerIp,
         "operationVersion" => return TopKey::OperationVersion,
         "resultDescription" => return TopKey::ResultDescription,
-        "resultType" | "level" | "location" | "tenantId" => return TopKey::Ignored,
+        "resultType" => return TopKey::ResultType,
+        "level" | "location" | "tenantId" => return TopKey::Ignored,
         _ => {}
     }
     let eq = |want: &str| k.eq_ignore_ascii_case(want);
@@ -280,6 +316,15 @@ fn top_key(k: &str) -> TopKey {
         15 if eq("callerIpAddress") => TopKey::CallerIp,
         16 if eq("operationVersion") => TopKey::OperationVersion,
         17 if eq("resultDescription") => TopKey::ResultDescription,
+        // The Activity Log's REST shape (never in an AuditEvent record).
+        10 if eq("resultType") => TopKey::ResultType,
+        6 if eq("status") => TopKey::Status,
+        9 if eq("subStatus") => TopKey::SubStatus,
+        14 if eq("eventTimestamp") => TopKey::EventTimestamp,
+        6 if eq("caller") => TopKey::Caller,
+        6 if eq("claims") => TopKey::Claims,
+        13 if eq("authorization") => TopKey::Authorization,
+        11 if eq("httpRequest") => TopKey::HttpRequest,
         _ => TopKey::Ignored,
     }
 }
@@ -314,8 +359,32 @@ impl<'de> Visitor<'de> for RecordVisitor {
                 TopKey::CorrelationId => rec.correlation_id = text(&mut map)?,
                 TopKey::CallerIp => rec.caller_ip = text(&mut map)?,
                 TopKey::DurationMs => rec.duration_ms = map.next_value::<LenientNum>()?.0,
-                TopKey::Identity => rec.claims = map.next_value::<IdentityField<'de>>()?.0,
+                TopKey::Identity => {
+                    let IdentityField(claims, authorization) = map.next_value()?;
+                    rec.claims = claims;
+                    if let Some(authorization) = authorization {
+                        rec.activity_mut().authorization = Some(*authorization);
+                    }
+                }
                 TopKey::Properties => rec.props = map.next_value::<PropertiesField<'de>>()?.0,
+                TopKey::ResultType => rec.result_type = text(&mut map)?,
+                TopKey::Status => rec.activity_mut().status = text(&mut map)?,
+                TopKey::SubStatus => rec.activity_mut().sub_status = text(&mut map)?,
+                TopKey::EventTimestamp => rec.activity_mut().event_timestamp = text(&mut map)?,
+                TopKey::Caller => rec.activity_mut().caller = text(&mut map)?,
+                TopKey::Claims => {
+                    let IdentityField(claims, _) = map.next_value()?;
+                    merge_claims(&mut rec.claims, claims);
+                }
+                TopKey::Authorization => {
+                    let AuthorizationField(authorization) = map.next_value()?;
+                    if authorization.is_some() {
+                        rec.activity_mut().authorization = authorization;
+                    }
+                }
+                TopKey::HttpRequest => {
+                    rec.activity_mut().client_ip = map.next_value::<HttpRequestField<'de>>()?.0
+                }
                 TopKey::Ignored => skip(&mut map)?,
             }
         }
@@ -323,19 +392,21 @@ impl<'de> Visitor<'de> for RecordVisitor {
     }
 }
 
-/// `identity`: `{"claim":{…}}`, `{}`, a flat claims object, JSON text, or missing.
-pub struct IdentityField<'a>(pub Claims<'a>);
+/// `identity`: `{"claim":{…}}`, `{}`, a flat claims object, JSON text, or missing;
+/// the Activity Log's `{"claims":{…},"authorization":{…}}` too.
+pub struct IdentityField<'a>(pub Claims<'a>, pub Option<Box<RawAuthorization<'a>>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for IdentityField<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(IdentityVisitor).map(IdentityField)
+        d.deserialize_any(IdentityVisitor)
+            .map(|(claims, auth)| IdentityField(claims, auth))
     }
 }
 
 struct IdentityVisitor;
 
 impl<'de> Visitor<'de> for IdentityVisitor {
-    type Value = Claims<'de>;
+    type Value = (Claims<'de>, Option<Box<RawAuthorization<'de>>>);
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an identity object")
@@ -343,44 +414,47 @@ impl<'de> Visitor<'de> for IdentityVisitor {
     fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
         // Identity as JSON text (Log Analytics dynamic columns, some forwarders).
         Ok(super::lenient::nested_json::<OwnedIdentity, E>(v)?
-            .map(|f| f.0)
+            .map(|f| (f.0, f.1))
             .unwrap_or_default())
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Claims::default())
+        Ok(Default::default())
     }
     fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Claims::default())
+        Ok(Default::default())
     }
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Claims::default())
+        Ok(Default::default())
     }
     fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Claims::default())
+        Ok(Default::default())
     }
     fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Claims::default())
+        Ok(Default::default())
     }
     fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Claims::default())
+        Ok(Default::default())
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(Claims::default())
+        Ok(Default::default())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut claims = Claims::default();
+        let mut authorization = None;
         while let Some(key) = map.next_key::<super::lenient::Key<'de>>()? {
             if key.eq_ignore_ascii_case("claim") || key.eq_ignore_ascii_case("claims") {
                 let inner = map.next_value::<ClaimsObject<'de>>()?.0;
                 merge_claims(&mut claims, inner);
             } else if let Some(slot) = claim_slot(&mut claims, &key) {
                 *slot = map.next_value::<LenientStr<'de>>()?.0;
+            } else if key.eq_ignore_ascii_case("authorization") {
+                authorization = map.next_value::<AuthorizationField<'de>>()?.0.map(Box::new);
             } else {
                 skip(&mut map)?;
             }
         }
-        Ok(claims)
+        Ok((claims, authorization))
     }
 }
 
@@ -390,7 +464,8 @@ struct ClaimsObject<'a>(Claims<'a>);
 impl<'de: 'a, 'a> Deserialize<'de> for ClaimsObject<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // A flat map of claims is exactly what IdentityVisitor reads.
-        d.deserialize_any(IdentityVisitor).map(ClaimsObject)
+        d.deserialize_any(IdentityVisitor)
+            .map(|(claims, _)| ClaimsObject(claims))
     }
 }
 
@@ -434,11 +509,12 @@ fn owned_claims(c: Claims<'_>) -> Claims<'static> {
 }
 
 /// Identity claims read from JSON text, detached from it.
-struct OwnedIdentity(Claims<'static>);
+struct OwnedIdentity(Claims<'static>, Option<Box<RawAuthorization<'static>>>);
 
 impl<'de> Deserialize<'de> for OwnedIdentity {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IdentityField::deserialize(d).map(|f| OwnedIdentity(owned_claims(f.0)))
+        IdentityField::deserialize(d)
+            .map(|f| OwnedIdentity(owned_claims(f.0), f.1.map(|a| Box::new(a.into_owned()))))
     }
 }
 
@@ -553,7 +629,7 @@ fn apply_property_slow<'de, A: MapAccess<'de>>(
             .next_value::<ObjectOrJson<AccessPolicyEntry>>()?
             .0
             .map(Box::new);
-    } else {
+    } else if !apply_activity_property(&mut p.activity, key, map)? {
         skip(map)?;
     }
     Ok(())
@@ -574,6 +650,7 @@ fn owned_properties(p: RawProperties<'_>) -> RawProperties<'static> {
         vault_config: p.vault_config,
         added_policy: p.added_policy,
         removed_policy: p.removed_policy,
+        activity: owned_props(p.activity),
     }
 }
 

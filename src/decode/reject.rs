@@ -34,11 +34,15 @@ pub enum RejectReason {
     MissingVault,
     /// No HTTP status and no reason phrase to derive it from.
     MissingStatus,
+    /// An Activity Log request or response body (JSON text) that kvwatch reads, for
+    /// a role assignment or a diagnostic setting, is not a JSON object of the
+    /// expected form.
+    InvalidBody,
 }
 
 impl RejectReason {
     /// Every reason, in a stable order.
-    pub const ALL: [RejectReason; 11] = [
+    pub const ALL: [RejectReason; 12] = [
         Self::InvalidJson,
         Self::InvalidUtf8,
         Self::TooLarge,
@@ -50,6 +54,7 @@ impl RejectReason {
         Self::MissingOperation,
         Self::MissingVault,
         Self::MissingStatus,
+        Self::InvalidBody,
     ];
 
     /// The stable label.
@@ -66,6 +71,7 @@ impl RejectReason {
             Self::MissingOperation => "missing_operation",
             Self::MissingVault => "missing_vault",
             Self::MissingStatus => "missing_status",
+            Self::InvalidBody => "invalid_body",
         }
     }
 }
@@ -78,17 +84,25 @@ pub enum SkipReason {
     OtherCategory,
     /// An `AuditEvent` of a resource that is not a vault or managed HSM.
     NotKeyVault,
+    /// An Activity Log operation that cannot change who reaches a vault or what it
+    /// logs (a virtual machine started, a storage account written …).
+    UnrelatedOperation,
 }
 
 impl SkipReason {
     /// Every reason, in a stable order.
-    pub const ALL: [SkipReason; 2] = [Self::OtherCategory, Self::NotKeyVault];
+    pub const ALL: [SkipReason; 3] = [
+        Self::OtherCategory,
+        Self::NotKeyVault,
+        Self::UnrelatedOperation,
+    ];
 
     /// The stable label.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OtherCategory => "other_category",
             Self::NotKeyVault => "not_key_vault",
+            Self::UnrelatedOperation => "unrelated_operation",
         }
     }
 }

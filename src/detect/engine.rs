@@ -105,6 +105,12 @@ impl Engine {
 
     /// Runs every detector over one event; alerts go to `out`.
     pub fn process(&mut self, event: &AuditEvent<'_>, out: &mut dyn FnMut(Alert)) {
+        // ACTIVITY-LOG (issue #13, phase 1): control-plane events from the Activity
+        // Log are decoded and flow through the pipeline, but no detector reads them
+        // yet and they must not teach the baselines; the rules of phase 2 take them.
+        if event.control_plane().is_some() {
+            return;
+        }
         let geo = self.enricher.geo(event.caller_ip);
         let principal = event.principal.key.as_deref().map(principal_key);
         let vault = vault_key(&event.vault);

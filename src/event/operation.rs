@@ -3,12 +3,16 @@
 //! Azure adds operation names over time (`KeyRotate` arrived with rotation), so the
 //! set is open: known names parse into [`KnownOperation`] (a `Copy` enum, no string
 //! kept), anything else is kept verbatim as text and classified by its verb so a new
-//! `FooGet` still counts as a read.
+//! `FooGet` still counts as a read. An Activity Log operation carries the whole
+//! control-plane change with it, boxed ([`Operation::Control`]): rare, and the
+//! AuditEvent's operation stays three words wide.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
+
+use super::control::ControlPlane;
 
 /// What an operation does, at the granularity baselines are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -142,13 +146,16 @@ known_operations! {
     CertificateExpiredEventGridNotification => Other,
 }
 
-/// The operation of an audit record: a documented name, or one Key Vault added later.
+/// The operation of an audit record: a documented name, one Key Vault added later,
+/// or an Azure Resource Manager operation from the Activity Log with its change.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Operation<'a> {
     /// A documented operation.
     Known(KnownOperation),
     /// A name this build does not know, kept as the record spelled it.
     Other(Cow<'a, str>),
+    /// A control-plane change from the Activity Log (boxed: rare and large).
+    Control(Box<ControlPlane<'a>>),
 }
 
 impl<'a> Operation<'a> {
@@ -165,14 +172,25 @@ impl<'a> Operation<'a> {
         match self {
             Operation::Known(k) => k.as_str(),
             Operation::Other(s) => s,
+            Operation::Control(c) => &c.operation,
         }
     }
 
-    /// The class; unknown names are classified by their verb.
+    /// The class; unknown names are classified by their verb, control-plane changes
+    /// by what they change.
     pub fn class(&self) -> OperationClass {
         match self {
             Operation::Known(k) => k.class(),
             Operation::Other(s) => classify_unknown(s),
+            Operation::Control(c) => c.class(),
+        }
+    }
+
+    /// The control-plane change, for an Activity Log operation.
+    pub fn control_plane(&self) -> Option<&ControlPlane<'a>> {
+        match self {
+            Operation::Control(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -186,6 +204,7 @@ impl<'a> Operation<'a> {
         match self {
             Operation::Known(k) => Operation::Known(k),
             Operation::Other(s) => Operation::Other(Cow::Owned(s.into_owned())),
+            Operation::Control(c) => Operation::Control(Box::new(c.into_owned())),
         }
     }
 }

@@ -1,10 +1,13 @@
 //! The pipeline observer that turns happenings into metric updates, cheaply.
 //!
 //! It runs on the pipeline's thread for every record, so it never formats a label or
-//! hashes a label set on the hot path: counter handles for the closed sets (shapes)
-//! are resolved once, and the per-event counter `kvwatch_events_total{vault, class,
-//! outcome}` is cached per vault as a dense class × outcome table of handles, created
-//! on first use (so only combinations that occur become series). The vault label
+//! hashes a label set on the hot path: counter handles for the closed sets (shapes ×
+//! log categories) are resolved once, and the per-event counter
+//! `kvwatch_events_total{vault, class, outcome, category}` is cached per vault as a
+//! dense category × class × outcome table of handles, created on first use (so only
+//! combinations that occur become series). The `category` label (`audit_event`,
+//! `activity_log`, …) was added beside the existing ones, so every query that sums
+//! or groups by the other labels reads as before. The vault label
 //! itself goes through the registry's shared [`LabelCap`], so the vault cap holds
 //! across observers.
 
@@ -16,13 +19,53 @@ use prometheus::{Histogram, IntCounter, IntCounterVec, IntGauge};
 use super::labels::{LabelCap, LabelForm, OTHER};
 use super::pipeline::{PipelineMetrics, STAGE_ALERT_WRITTEN, STAGE_PROCESSED};
 use super::Metrics;
-use crate::decode::{Refusal, Shape};
-use crate::event::{AuditEvent, OperationClass, Outcome, VaultName};
+use crate::decode::{LogCategory, Refusal, Shape};
+use crate::event::{AuditEvent, LogSource, OperationClass, Outcome, VaultName};
 use crate::pipeline::{Happening, Observer};
 
 const CLASSES: usize = OperationClass::ALL.len();
 const OUTCOMES: usize = Outcome::ALL.len();
 const SHAPES: usize = Shape::ALL.len();
+const CATEGORIES: usize = LogCategory::ALL.len();
+/// Events come from one of two logs.
+const LOGS: usize = 2;
+
+/// Counter handles per shape and category, created on first use (except the
+/// AuditEvent ones, created up front so a fresh scrape shows every shape at 0).
+struct PerShape {
+    family: IntCounterVec,
+    counters: [[Option<IntCounter>; CATEGORIES]; SHAPES],
+}
+
+impl PerShape {
+    fn new(family: &IntCounterVec) -> Self {
+        let mut counters: [[Option<IntCounter>; CATEGORIES]; SHAPES] = Default::default();
+        for shape in Shape::ALL {
+            counters[shape_index(shape)][LogCategory::AuditEvent.index()] =
+                Some(family.with_label_values(&[shape.as_str(), LogCategory::AuditEvent.as_str()]));
+        }
+        PerShape {
+            family: family.clone(),
+            counters,
+        }
+    }
+
+    fn inc(&mut self, shape: Shape, category: LogCategory) {
+        self.counters[shape_index(shape)][category.index()]
+            .get_or_insert_with(|| {
+                self.family
+                    .with_label_values(&[shape.as_str(), category.as_str()])
+            })
+            .inc();
+    }
+}
+
+fn log_index(log: LogSource) -> usize {
+    match log {
+        LogSource::AuditEvent => 0,
+        LogSource::ActivityLog => 1,
+    }
+}
 
 /// The most detectors counted under their own label.
 const MAX_DETECTOR_LABELS: usize = 100;
@@ -32,18 +75,24 @@ const MAX_REMEMBERED_OVERFLOW: usize = 4096;
 /// One vault label's counter handles.
 struct VaultSlot {
     label: Arc<str>,
-    counters: [[Option<IntCounter>; OUTCOMES]; CLASSES],
+    counters: [[[Option<IntCounter>; OUTCOMES]; CLASSES]; LOGS],
 }
 
 impl VaultSlot {
     fn counter(
         &mut self,
         family: &IntCounterVec,
+        log: LogSource,
         class: OperationClass,
         outcome: Outcome,
     ) -> &IntCounter {
-        self.counters[class.index()][outcome.index()].get_or_insert_with(|| {
-            family.with_label_values(&[&*self.label, class.as_str(), outcome.as_str()])
+        self.counters[log_index(log)][class.index()][outcome.index()].get_or_insert_with(|| {
+            family.with_label_values(&[
+                &*self.label,
+                class.as_str(),
+                outcome.as_str(),
+                log.as_str(),
+            ])
         })
     }
 }
@@ -75,7 +124,13 @@ impl VaultSlots {
     }
 
     fn resolve(&mut self, vault: &VaultName) -> usize {
-        let label = self.cap.label(vault);
+        // A control-plane change whose scope names no vault counts under an empty
+        // vault label (no vault), not under the capped `other`.
+        let label = if vault.is_empty() {
+            Arc::from("")
+        } else {
+            self.cap.label(vault)
+        };
         let slot = match self.by_label.get(&label) {
             Some(slot) => *slot,
             None => {
@@ -102,8 +157,8 @@ impl VaultSlots {
 /// [`Metrics::observer`]; one per pipeline.
 pub struct MetricsObserver {
     families: PipelineMetrics,
-    received: [IntCounter; SHAPES],
-    decoded: [IntCounter; SHAPES],
+    received: PerShape,
+    decoded: PerShape,
     latency_processed: Histogram,
     latency_alert: Histogram,
     vaults: VaultSlots,
@@ -113,11 +168,9 @@ pub struct MetricsObserver {
 impl MetricsObserver {
     pub(super) fn new(metrics: &Metrics) -> Self {
         let families = metrics.pipeline().clone();
-        let per_shape =
-            |family: &IntCounterVec| Shape::ALL.map(|s| family.with_label_values(&[s.as_str()]));
         MetricsObserver {
-            received: per_shape(&families.received),
-            decoded: per_shape(&families.decoded),
+            received: PerShape::new(&families.received),
+            decoded: PerShape::new(&families.decoded),
             latency_processed: families.latency.with_label_values(&[STAGE_PROCESSED]),
             latency_alert: families.latency.with_label_values(&[STAGE_ALERT_WRITTEN]),
             vaults: VaultSlots {
@@ -137,7 +190,12 @@ impl MetricsObserver {
     fn processed(&mut self, event: &AuditEvent<'_>, waited: std::time::Duration) {
         let slot = self.vaults.slot(&event.vault);
         self.vaults.slots[slot]
-            .counter(&self.families.events, event.class, event.outcome)
+            .counter(
+                &self.families.events,
+                event.log(),
+                event.class,
+                event.outcome,
+            )
             .inc();
         self.families.newest.saw(event.time);
         self.latency_processed.observe(waited.as_secs_f64());
@@ -151,18 +209,23 @@ fn shape_index(shape: Shape) -> usize {
 impl Observer for MetricsObserver {
     fn observe(&mut self, what: &Happening<'_>) {
         match what {
-            Happening::Received { shape } => {
-                self.received[shape_index(*shape)].inc();
-                self.decoded[shape_index(*shape)].inc();
+            Happening::Received { shape, category } => {
+                self.received.inc(*shape, *category);
+                self.decoded.inc(*shape, *category);
             }
-            Happening::Refused { refusal, shape, .. } => {
-                self.received[shape_index(*shape)].inc();
+            Happening::Refused {
+                refusal,
+                shape,
+                category,
+                ..
+            } => {
+                self.received.inc(*shape, *category);
                 let family = match refusal {
                     Refusal::Rejected(_) => &self.families.rejected,
                     Refusal::Skipped(_) => &self.families.skipped,
                 };
                 family
-                    .with_label_values(&[shape.as_str(), refusal.as_str()])
+                    .with_label_values(&[shape.as_str(), refusal.as_str(), category.as_str()])
                     .inc();
             }
             Happening::Duplicate => self.families.duplicates.inc(),
@@ -205,6 +268,9 @@ mod tests {
         }
         for (i, o) in Outcome::ALL.iter().enumerate() {
             assert_eq!(o.index(), i);
+        }
+        for (i, c) in LogCategory::ALL.iter().enumerate() {
+            assert_eq!(c.index(), i);
         }
     }
 }

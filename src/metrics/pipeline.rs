@@ -31,13 +31,13 @@ pub const STAGE_ALERT_WRITTEN: &str = "alert_written";
 /// The pipeline's families.
 #[derive(Clone)]
 pub struct PipelineMetrics {
-    /// `kvwatch_records_received_total{shape}`.
+    /// `kvwatch_records_received_total{shape,category}`.
     pub received: IntCounterVec,
-    /// `kvwatch_records_decoded_total{shape}`.
+    /// `kvwatch_records_decoded_total{shape,category}`.
     pub decoded: IntCounterVec,
-    /// `kvwatch_records_rejected_total{shape,reason}`.
+    /// `kvwatch_records_rejected_total{shape,reason,category}`.
     pub rejected: IntCounterVec,
-    /// `kvwatch_records_skipped_total{shape,reason}`.
+    /// `kvwatch_records_skipped_total{shape,reason,category}`.
     pub skipped: IntCounterVec,
     /// `kvwatch_duplicates_dropped_total`.
     pub duplicates: IntCounter,
@@ -45,7 +45,7 @@ pub struct PipelineMetrics {
     pub filtered: IntCounter,
     /// `kvwatch_events_late_total`.
     pub late: IntCounter,
-    /// `kvwatch_events_total{vault,class,outcome}`.
+    /// `kvwatch_events_total{vault,class,outcome,category}`.
     pub events: IntCounterVec,
     /// `kvwatch_alerts_total{detector,severity}`.
     pub alerts: IntCounterVec,
@@ -136,26 +136,26 @@ impl PipelineMetrics {
             received: counter_vec(
                 r,
                 "kvwatch_records_received_total",
-                "Records read, by input shape (decoded, rejected and skipped alike).",
-                &["shape"],
+                "Records read, by input shape and log category (decoded, rejected and skipped alike).",
+                &["shape", "category"],
             )?,
             decoded: counter_vec(
                 r,
                 "kvwatch_records_decoded_total",
-                "Records decoded into audit events, by input shape.",
-                &["shape"],
+                "Records decoded into events, by input shape and log category (audit_event, activity_log).",
+                &["shape", "category"],
             )?,
             rejected: counter_vec(
                 r,
                 "kvwatch_records_rejected_total",
-                "Records rejected as bad input, by input shape and reason.",
-                &["shape", "reason"],
+                "Records rejected as bad input, by input shape, reason and log category (unknown when it could not be read).",
+                &["shape", "reason", "category"],
             )?,
             skipped: counter_vec(
                 r,
                 "kvwatch_records_skipped_total",
-                "Valid records that are not Key Vault audit events (another category or resource), by shape and reason.",
-                &["shape", "reason"],
+                "Valid records kvwatch does not analyse (another category or resource, an unrelated Activity Log operation), by shape, reason and log category.",
+                &["shape", "reason", "category"],
             )?,
             duplicates: counter(r, "kvwatch_duplicates_dropped_total", "Exact duplicate events dropped.")?,
             filtered: counter(
@@ -171,8 +171,8 @@ impl PipelineMetrics {
             events: counter_vec(
                 r,
                 "kvwatch_events_total",
-                "Events that reached the detectors, by vault (capped), operation class and outcome class.",
-                &["vault", "class", "outcome"],
+                "Events that reached the detectors, by vault (capped; empty for an Activity Log change naming no vault), operation class, outcome class and log category.",
+                &["vault", "class", "outcome", "category"],
             )?,
             alerts: counter_vec(
                 r,

@@ -56,6 +56,13 @@ pub fn content_hash(e: &AuditEvent<'_>) -> ContentHash {
     field(e.correlation_id.as_deref().unwrap_or("").as_bytes());
     field(e.client_info.as_deref().unwrap_or("").as_bytes());
     field(&e.duration_ms.unwrap_or(u32::MAX).to_le_bytes());
+    // ACTIVITY-LOG (issue #13): the changes of one ARM deployment can share caller,
+    // time and correlation id; their resource and scope (lower case in every shape)
+    // tell them apart.
+    if let Some(c) = e.control_plane() {
+        field(c.resource_id.as_deref().unwrap_or("").as_bytes());
+        field(c.scope.as_deref().unwrap_or("").as_bytes());
+    }
     h.digest128()
 }
 

@@ -17,7 +17,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::alert::Alert;
-use crate::decode::{decode_buffer, Format, Limits, Location, Record, Refusal};
+use crate::decode::{decode_buffer, Format, Limits, Location, LogCategory, Record, Refusal};
 
 /// Events a single input may hold in the reorder buffer before the watermark moves
 /// inside it (see [`Pipeline::advance_within_input`]).
@@ -354,6 +354,7 @@ impl Pipeline {
                 self.observers.report(&Happening::Refused {
                     refusal,
                     shape,
+                    category: LogCategory::of_refusal(refusal),
                     origin,
                     location,
                     raw: &raw,
@@ -368,7 +369,10 @@ impl Pipeline {
                 return Ok(());
             }
         };
-        self.observers.report(&Happening::Received { shape });
+        self.observers.report(&Happening::Received {
+            shape,
+            category: LogCategory::of_event(&event),
+        });
         if !self.settings.filter.keeps(&event) {
             self.observers.report(&Happening::Filtered);
             return Ok(());

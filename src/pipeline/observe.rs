@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use crate::alert::Alert;
-use crate::decode::{Location, Refusal, Shape};
+use crate::decode::{Location, LogCategory, Refusal, Shape};
 use crate::event::AuditEvent;
 
 /// Where an input came from.
@@ -56,6 +56,8 @@ pub enum Happening<'e> {
     Received {
         /// Its shape.
         shape: Shape,
+        /// Its log (AuditEvent or Activity Log).
+        category: LogCategory,
     },
     /// A record was rejected or skipped.
     Refused {
@@ -63,6 +65,8 @@ pub enum Happening<'e> {
         refusal: Refusal,
         /// Its shape.
         shape: Shape,
+        /// Its log, as far as decoding found out.
+        category: LogCategory,
         /// The input.
         origin: &'e Origin,
         /// Where in the input.

@@ -15,6 +15,7 @@
 //! once their arrival hour is complete, so memory stays flat even with a million
 //! extra principals (`principals`).
 
+mod activity;
 mod admin;
 mod batch;
 mod clock;
@@ -92,6 +93,9 @@ pub struct SimulationSpec {
     pub volume: f64,
     /// Include a Managed HSM.
     pub managed_hsm: bool,
+    /// Also write the tenant's Activity Log (`insights-activity-logs/…`) and its
+    /// attacks; the AuditEvent output without it is unchanged.
+    pub activity_log: bool,
     /// Replace a previous simulation's output in `out`.
     pub overwrite: bool,
 }
@@ -109,6 +113,7 @@ impl SimulationSpec {
             scenarios: ScenarioSet::All,
             volume: 1.0,
             managed_hsm: true,
+            activity_log: false,
             overwrite: false,
         }
     }
@@ -188,6 +193,8 @@ pub struct SimulationReport {
     pub duplicate_bodies: u64,
     /// Bytes of record files.
     pub bytes: u64,
+    /// Activity Log records written (`--activity-log`).
+    pub activity_records: u64,
     /// Wall-clock seconds.
     pub elapsed_seconds: f64,
 }
@@ -212,7 +219,15 @@ impl SimulationReport {
             self.duplicate_bodies,
             self.bytes as f64 / 1e6,
             self.elapsed_seconds
-        )
+        ) + &if self.activity_records > 0 {
+            format!(
+                "; {} Activity Log records under {}/",
+                self.activity_records,
+                activity::FOLDER
+            )
+        } else {
+            String::new()
+        }
     }
 }
 

@@ -252,6 +252,7 @@ pub(crate) const OUTPUTS: &[&str] = &[
     "_labels.jsonl",
     "_tenant.json",
     "_geoip.mmdb",
+    "insights-activity-logs",
 ];
 
 /// Makes `root` ready: refuses (or, with `overwrite`, removes) a previous

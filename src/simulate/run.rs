@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use super::clock::{self, Tick, DAY, HOUR};
 use super::{
-    admin, describe, ids, jobs, output, places, plan, platform, render, request, scale, scenarios,
-    tenant, users, vaults,
+    activity, admin, describe, ids, jobs, output, places, plan, platform, render, request, scale,
+    scenarios, tenant, users, vaults,
 };
 use super::{OutputShape, ScenarioSet, SimulateError, SimulationReport, SimulationSpec};
 
@@ -37,6 +37,9 @@ pub fn simulate(spec: &SimulationSpec) -> Result<SimulationReport, SimulateError
         scenarios::plan_attacks(&ctx, &mut plan);
     }
     platform::follow_changes(&ctx, &mut plan);
+    let activity_log = spec
+        .activity_log
+        .then(|| activity::plan(&ctx, &mut plan, spec.scenarios == ScenarioSet::All));
     plan.finish(&ctx);
     let history = vaults::ConfigHistory::build(&tenant.vaults, &plan.changes);
     let renderer = render::Renderer::new(&tenant.vaults, &history, &tenant.tenant_id);
@@ -121,6 +124,10 @@ pub fn simulate(spec: &SimulationSpec) -> Result<SimulationReport, SimulateError
         h0 += HOUR;
     }
     writer.finish()?;
+    let activity_records = match &activity_log {
+        Some(log) => activity::write(&spec.out, &tenant, log, spec.seed)?,
+        None => 0,
+    };
 
     let labels: String = plan.labels.iter().map(|l| l.to_json() + "\n").collect();
     output::write_file(&spec.out.join("_labels.jsonl"), labels.as_bytes())?;
@@ -152,6 +159,7 @@ pub fn simulate(spec: &SimulationSpec) -> Result<SimulationReport, SimulateError
         event_hub_bodies: w.bodies,
         duplicate_bodies: w.duplicates,
         bytes: w.bytes,
+        activity_records,
         elapsed_seconds: started.elapsed().as_secs_f64(),
     })
 }

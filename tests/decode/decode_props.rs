@@ -13,7 +13,8 @@ use proptest::prelude::*;
 use serde_json::Value;
 
 use kvwatch::decode::log_analytics::export::{
-    azkv_audit_logs_row, azure_diagnostics_row, query_response, to_csv, CsvStyle,
+    azkv_audit_logs_row, azure_activity_row, azure_diagnostics_row, query_response, to_csv,
+    CsvStyle,
 };
 use kvwatch::decode::{decode_buffer, Format, Limits};
 
@@ -93,6 +94,17 @@ fn records() -> Vec<Value> {
         );
     }
     out
+}
+
+/// Eleven Activity Log records: the Panther cases' records (the resource-log shape).
+fn activity_records() -> Vec<Value> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/real-samples");
+    let text = std::fs::read_to_string(dir.join("panther-activitylog-keyvault-rbac-tests.jsonl"))
+        .expect("sample");
+    text.lines()
+        .take(11)
+        .map(|l| serde_json::from_str::<Value>(l).expect("JSON")["log"].clone())
+        .collect()
 }
 
 /// Joins pieces into `open + p1 + sep + p2 … + close`, recording where each piece ends.
@@ -207,6 +219,39 @@ fn valid_inputs() -> &'static [Valid] {
             let ends = csv_ends(&text);
             push(label, Format::LogAnalyticsCsv, (text, ends), true);
         }
+        let activity = activity_records();
+        let activity_lines: Vec<String> = activity.iter().map(Value::to_string).collect();
+        let activity_rows: Vec<Value> = activity
+            .iter()
+            .map(|r| azure_activity_row(r).expect("row"))
+            .collect();
+        let activity_row_text: Vec<String> = activity_rows.iter().map(Value::to_string).collect();
+        push(
+            "Activity Log lines",
+            Format::JsonLines,
+            joined("", &activity_lines, "\n", "\n"),
+            true,
+        );
+        push(
+            "Activity Log Event Hubs body",
+            Format::EventHubs,
+            joined("{\"records\":[", &activity_lines, ",", "]}\n"),
+            false,
+        );
+        push(
+            "AzureActivity lines",
+            Format::LogAnalyticsJson,
+            joined("", &activity_row_text, "\n", "\n"),
+            true,
+        );
+        let text = to_csv(&activity_rows, CsvStyle::Plain).expect("CSV");
+        let ends = csv_ends(&text);
+        push(
+            "AzureActivity CSV",
+            Format::LogAnalyticsCsv,
+            (text, ends),
+            true,
+        );
         out
     })
 }
@@ -254,7 +299,7 @@ proptest! {
     }
 
     #[test]
-    fn truncated_inputs_keep_every_complete_record(which in 0usize..9, cut in 0.0f64..=1.0) {
+    fn truncated_inputs_keep_every_complete_record(which in 0usize..13, cut in 0.0f64..=1.0) {
         let inputs = valid_inputs();
         let input = &inputs[which % inputs.len()];
         let at = ((input.text.len() as f64) * cut) as usize;
@@ -272,7 +317,7 @@ proptest! {
 
     #[test]
     fn mutated_inputs_account_for_every_record(
-        which in 0usize..9,
+        which in 0usize..13,
         edits in proptest::collection::vec((0.0f64..1.0, any::<u8>(), 0u8..3), 1..5),
     ) {
         let inputs = valid_inputs();

@@ -71,7 +71,14 @@ fn refusal_json(r: &Refusal) -> Value {
 fn record_json(r: &Record<'_>) -> Value {
     let mut entry = json!({ "location": r.location, "shape": r.shape });
     match &r.result {
-        Ok(event) => entry["event"] = serde_json::to_value(event).expect("event serialises"),
+        Ok(event) => {
+            let mut json = serde_json::to_value(event).expect("event serialises");
+            // An Activity Log event's change rides in its operation; show it whole.
+            if let Some(change) = event.control_plane() {
+                json["control_plane"] = serde_json::to_value(change).expect("change serialises");
+            }
+            entry["event"] = json;
+        }
         Err(refusal) => entry["refusal"] = refusal_json(refusal),
     }
     entry
@@ -158,28 +165,6 @@ fn events(name: &str) -> Vec<AuditEvent<'static>> {
             Err(refusal) => panic!("{name} {}: refused {refusal}", r.location),
         })
         .collect()
-}
-
-#[test]
-fn activity_log_files_are_skipped_as_other_category() {
-    for (name, count) in [
-        ("secura-thesis-activitylog-keyvault.jsonl", 2),
-        ("panther-activitylog-keyvault-rbac-tests.jsonl", 28),
-    ] {
-        let input = sample_input(name);
-        let results: Vec<String> = decode(&input)
-            .iter()
-            .map(|r| match &r.result {
-                Ok(e) => format!("event {}", e.operation),
-                Err(refusal) => refusal.to_string(),
-            })
-            .collect();
-        assert_eq!(
-            results,
-            vec!["skipped (other_category)".to_string(); count],
-            "{name}"
-        );
-    }
 }
 
 #[test]

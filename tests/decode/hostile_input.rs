@@ -11,7 +11,11 @@
 //!   proves no decoder recurses per nesting level;
 //! - invalid UTF-8 (`invalid_utf8`), lines over `pipeline.max_record_bytes`
 //!   (`too_large`), NUL bytes, lone surrogates and out-of-range numbers (`1e999`)
-//!   are counted against their record alone.
+//!   are counted against their record alone;
+//! - Activity Log records with bodies (JSON text inside strings) that are not JSON,
+//!   not objects, nested too deep or too large are refused with their reason
+//!   (`invalid_body`, `too_deep`, `too_large`), wrong types elsewhere cost only the
+//!   field, and a record truncated anywhere costs only itself.
 //!
 //! The end-to-end cases run the real binary and read its `--summary` JSON; the
 //! decoder cases call `decode_buffer` directly. The fuzzers' crash inputs, once
@@ -691,5 +695,98 @@ fn fuzz_regression_csv_rows_are_indexed_from_zero() {
     assert!(!got.is_empty());
     for (n, (index, _)) in got.iter().enumerate() {
         assert_eq!(*index, Some(n as u32), "{got:?}");
+    }
+}
+
+/// An Activity Log role assignment with `fields` spliced into its top level and
+/// `props` into its properties (both JSON object members, without braces).
+fn activity(fields: &str, props: &str) -> String {
+    format!(
+        r#"{{"time":"2026-11-03T10:00:00.0000000Z","resourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV-HOSTILE/PROVIDERS/MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/A1","operationName":"MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE","category":"Administrative","resultType":"Start","identity":{{"claims":{{"http://schemas.microsoft.com/identity/claims/objectidentifier":"o1"}}}}{fields},"properties":{{"eventCategory":"Administrative"{props}}}}}"#
+    )
+}
+
+#[test]
+fn hostile_activity_log_records_are_refused_with_a_reason() {
+    let deep_body = format!(
+        r#","requestbody":"{{\"Properties\":{}{}}}""#,
+        "[".repeat(5_000),
+        "]".repeat(5_000)
+    );
+    let huge_body = format!(r#","requestbody":"{{\"Id\":\"{}\"}}""#, "x".repeat(100_000));
+    let huge_upn = format!(r#","caller":"{}@contoso.com""#, "u".repeat(200_000));
+    let table: Vec<(String, Result<String, String>)> = vec![
+        (activity("", ""), ok()),
+        (
+            activity("", r#","requestbody":"not json at all""#),
+            refused(RejectReason::InvalidBody),
+        ),
+        (
+            activity("", r#","requestbody":"[1,2,3]""#),
+            refused(RejectReason::InvalidBody),
+        ),
+        (
+            activity("", r#","requestbody":"{\"Properties\":""#),
+            refused(RejectReason::InvalidBody),
+        ),
+        (
+            activity("", r#","requestbody":12"#),
+            refused(RejectReason::InvalidBody),
+        ),
+        (
+            activity("", r#","requestbody":"{\"Properties\":\"x\"}""#),
+            refused(RejectReason::InvalidBody),
+        ),
+        (activity("", &deep_body), refused(RejectReason::TooDeep)),
+        (activity("", &huge_body), refused(RejectReason::TooLarge)),
+        // A wrong type inside a body costs only that field; a status message that is
+        // free text carries no error code but is no error.
+        (
+            activity(
+                "",
+                r#","requestbody":"{\"Properties\":{\"PrincipalId\":[1]}}""#,
+            ),
+            ok(),
+        ),
+        (activity("", r#","statusMessage":"{not json""#), ok()),
+        (activity(r#","identity":"claims?""#, ""), ok()),
+        (
+            activity(
+                r#","status":{"value":{"deep":[1]}},"subStatus":7,"authorization":[1]"#,
+                "",
+            ),
+            ok(),
+        ),
+        (activity(&huge_upn, ""), ok()),
+        (
+            activity("", r#","responseBody":"<html>""#),
+            refused(RejectReason::InvalidBody),
+        ),
+        (
+            activity(r#","time":"yesterday""#, ""),
+            refused(RejectReason::BadTime),
+        ),
+        (
+            activity(r#","time":"""#, ""),
+            refused(RejectReason::MissingTime),
+        ),
+        (
+            activity(r#","operationName":null"#, ""),
+            refused(RejectReason::MissingOperation),
+        ),
+    ];
+    for (i, (record, want)) in table.iter().enumerate() {
+        let got = outcomes(record.as_bytes(), Format::Auto, &Limits::default());
+        assert_eq!(got, vec![want.clone()], "row {i}");
+    }
+    // Truncated anywhere between two good records: refused alone, both kept.
+    let full = activity("", r#","requestbody":"{\"Id\":\"a\"}""#);
+    let good = activity("", "");
+    for cut in (1..full.len()).step_by(37) {
+        let input = format!("{good}\n{}\n{good}\n", &full[..cut]);
+        let got = outcomes(input.as_bytes(), Format::JsonLines, &Limits::default());
+        assert_eq!(got.len(), 3, "cut at {cut}");
+        assert_eq!((&got[0], &got[2]), (&ok(), &ok()), "cut at {cut}");
+        assert!(got[1].is_err(), "cut at {cut}");
     }
 }

@@ -2,7 +2,12 @@
 //! invariants, run in the normal suite with proptest):
 //!
 //! - any bytes, in any format, decode without panicking; every record points at a line
-//!   that exists and every event has a non-blank, lower-case vault and a real status;
+//!   that exists and every event has a non-blank, lower-case vault and a real status
+//!   (an Activity Log event: a lower-case vault or none, and no status before its
+//!   result is known);
+//! - an Activity Log record's bodies (JSON text inside strings) may hold anything:
+//!   the record decodes or is refused as `invalid_body`, `too_deep` or `too_large`,
+//!   in the resource-log shape and as an `AzureActivity` row (JSON and CSV);
 //! - JSON Lines accounts for every line: hostile lines between valid records cost only
 //!   themselves, each non-blank line gives exactly one record;
 //! - hostile text in a record's fields (user agent, UPN, object name) comes out of the
@@ -86,6 +91,19 @@ fn decode_checked(
             r.location.line
         );
         let result = match &r.result {
+            Ok(e) if e.control_plane().is_some() => {
+                assert!(
+                    !e.vault.bytes().any(|b| b.is_ascii_uppercase()),
+                    "vault {:?}",
+                    e.vault
+                );
+                assert!(
+                    e.status == 0 || (100..600).contains(&e.status),
+                    "status {}",
+                    e.status
+                );
+                Ok(())
+            }
             Ok(e) => {
                 assert!(!e.vault.trim().is_empty(), "blank vault: {e:?}");
                 assert!(
@@ -193,6 +211,53 @@ proptest! {
             });
             prop_assert_eq!(seen, count);
         }
+    }
+
+    #[test]
+    fn activity_log_bodies_hold_anything(
+        request in prop_oneof![hostile_text(), Just("{\"Properties\":{\"PrincipalId\":7}}".to_owned()), "\\{[\\[\\{\"a-z:,0-9]{0,40}"],
+        response in hostile_text(),
+        message in hostile_text(),
+        diagnostic in any::<bool>(),
+    ) {
+        let operation = if diagnostic {
+            "Microsoft.Insights/diagnosticSettings/write"
+        } else {
+            "Microsoft.Authorization/roleAssignments/write"
+        };
+        let rec = json!({
+            "time": "2026-11-03T10:00:00.0000000Z",
+            "resourceId": "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.KEYVAULT/VAULTS/KV-PROP/PROVIDERS/MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/A1",
+            "operationName": operation,
+            "category": "Administrative",
+            "resultType": "Failure",
+            "resultSignature": "Failed.Conflict",
+            "identity": {"claims": {"http://schemas.microsoft.com/identity/claims/objectidentifier": "o1"}},
+            "properties": {"requestbody": request, "responseBody": response, "statusMessage": message},
+        });
+        let row = kvwatch::decode::log_analytics::export::azure_activity_row(&rec).unwrap();
+        let csv = kvwatch::decode::log_analytics::export::to_csv(
+            std::slice::from_ref(&row),
+            kvwatch::decode::log_analytics::export::CsvStyle::Plain,
+        )
+        .unwrap();
+        let mut results = Vec::new();
+        for (input, format) in [
+            (rec.to_string(), Format::JsonLines),
+            (row.to_string(), Format::LogAnalyticsJson),
+            (csv, Format::LogAnalyticsCsv),
+        ] {
+            let got = decode_checked(input.as_bytes(), format, &Limits::default());
+            prop_assert_eq!(got.len(), 1, "{:?}", got);
+            let result = got[0].2;
+            prop_assert!(
+                matches!(result, Ok(()) | Err(RejectReason::InvalidBody | RejectReason::TooDeep | RejectReason::TooLarge)),
+                "{:?}", result
+            );
+            results.push(result);
+        }
+        // The same record means the same in every shape.
+        prop_assert!(results.windows(2).all(|w| w[0] == w[1]), "{:?}", results);
     }
 
     #[test]

@@ -112,6 +112,15 @@ pub fn populated() -> (Arc<Metrics>, Summary) {
 pub fn feed_the_other_families(metrics: &Metrics) {
     use kvwatch::pipeline::{Happening, Observer};
     let alert = kvwatch::sink::sample::alert(1, kvwatch::alert::Severity::High);
+    // The samples hold no skipped record since the Activity Log ones decode.
+    metrics.observer().observe(&Happening::Refused {
+        refusal: kvwatch::decode::SkipReason::OtherCategory.into(),
+        shape: kvwatch::decode::Shape::ResourceLog,
+        category: kvwatch::decode::LogCategory::Other,
+        origin: &kvwatch::pipeline::Origin::Stdin,
+        location: kvwatch::decode::Location::default(),
+        raw: b"",
+    });
     metrics.observer().observe(&Happening::Alerted {
         alert: &alert,
         latency: Some(Duration::from_millis(3)),

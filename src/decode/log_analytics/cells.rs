@@ -15,8 +15,10 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::activity_columns::ActivityColumn;
 use super::columns::{classify, Column, PolicyField, Prop, Side, Spec};
 use super::row::{fill_missing, Row, Table};
+use crate::decode::activity::raw::{AuthorizationField, HttpRequestField};
 use crate::decode::lenient::{Key, LenientBool, LenientNum, LenientStr};
 use crate::decode::raw::{merge_claims, IdentityField, PropertiesField};
 
@@ -98,6 +100,8 @@ impl<'de> DeserializeSeed<'de> for CellSeed<'_, 'de> {
                         Table::AzureDiagnostics
                     } else if t.trim().eq_ignore_ascii_case("AZKVAuditLogs") {
                         Table::AzkvAuditLogs
+                    } else if t.trim().eq_ignore_ascii_case("AzureActivity") {
+                        Table::AzureActivity
                     } else {
                         Table::Other
                     }
@@ -170,12 +174,67 @@ impl<'de> DeserializeSeed<'de> for CellSeed<'_, 'de> {
                     put_policy_field(map, field, v);
                 }
             }
+            Column::Activity(column) => activity_cell(row, column, d)?,
             Column::Ignored => {
                 IgnoredAny::deserialize(d)?;
             }
         }
         Ok(())
     }
+}
+
+/// Applies one `AzureActivity` (or REST) cell.
+fn activity_cell<'de, D: Deserializer<'de>>(
+    row: &mut Row<'de>,
+    column: ActivityColumn,
+    d: D,
+) -> Result<(), D::Error> {
+    row.activity |= column.marks_activity();
+    let raw = &mut row.raw;
+    match column {
+        ActivityColumn::ResultType => set(&mut raw.result_type, text(d)?),
+        ActivityColumn::OperationValue => set(&mut raw.activity_mut().operation_value, text(d)?),
+        ActivityColumn::CategoryValue => set(&mut raw.activity_mut().category_value, text(d)?),
+        ActivityColumn::Status => set(&mut raw.activity_mut().status, text(d)?),
+        ActivityColumn::Substatus => set(&mut raw.activity_mut().sub_status, text(d)?),
+        ActivityColumn::StatusFallback => {
+            let value = text(d)?;
+            let status = &mut raw.activity_mut().status;
+            if status.is_none() {
+                *status = value;
+            }
+        }
+        ActivityColumn::SubstatusFallback => {
+            let value = text(d)?;
+            let sub_status = &mut raw.activity_mut().sub_status;
+            if sub_status.is_none() {
+                *sub_status = value;
+            }
+        }
+        ActivityColumn::EventTimestamp => set(&mut raw.activity_mut().event_timestamp, text(d)?),
+        ActivityColumn::Caller => set(&mut raw.activity_mut().caller, text(d)?),
+        ActivityColumn::Hierarchy => set(&mut raw.activity_mut().hierarchy, text(d)?),
+        ActivityColumn::Claims => {
+            let IdentityField(claims, _) = IdentityField::deserialize(d)?;
+            merge_claims(&mut raw.claims, claims);
+        }
+        ActivityColumn::Authorization => {
+            let AuthorizationField(auth) = AuthorizationField::deserialize(d)?;
+            set(&mut raw.activity_mut().authorization, auth);
+        }
+        ActivityColumn::HttpRequest => {
+            let HttpRequestField(ip) = HttpRequestField::deserialize(d)?;
+            set(&mut raw.activity_mut().client_ip, ip);
+        }
+        ActivityColumn::Properties => {
+            let parsed = PropertiesField::deserialize(d)?.0;
+            match &mut row.properties {
+                Some(existing) => fill_missing(existing, parsed),
+                None => row.properties = Some(parsed),
+            }
+        }
+    }
+    Ok(())
 }
 
 fn put_policy_field(map: &mut Map<String, Value>, field: PolicyField, v: Value) {

@@ -13,6 +13,7 @@
 //!   `Properties`, `Sku`, `NetworkAcls` …) and no `Category`; a row carrying one of
 //!   them is marked `typed`, which decides its shape when `Type` is absent.
 
+use super::activity_columns::{classify_activity, ActivityColumn};
 use crate::decode::raw::ClaimKey;
 
 /// What a column feeds.
@@ -62,6 +63,8 @@ pub(crate) enum Column {
     Acl(AclField),
     /// An access-policy field (`addedAccessPolicy_*`, `removedAccessPolicy_*`).
     Policy(Side, PolicyField),
+    /// An `AzureActivity` (Activity Log) column.
+    Activity(ActivityColumn),
     /// Anything else: skipped without allocation.
     Ignored,
 }
@@ -262,6 +265,9 @@ fn strip_type_suffix(name: &str) -> Option<&str> {
 /// Classifies a column name (case-insensitive; an unknown name is [`Spec::IGNORED`]).
 pub(crate) fn classify(name: &str) -> Spec {
     let name = strip_unit(name.trim());
+    if let Some(column) = classify_activity(name) {
+        return Spec::common(Column::Activity(column));
+    }
     if let Some(spec) = classify_plain(name) {
         return spec;
     }

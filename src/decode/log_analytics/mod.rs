@@ -1,4 +1,5 @@
-//! Log Analytics exports: `AzureDiagnostics` and `AZKVAuditLogs` rows, as JSON or CSV.
+//! Log Analytics exports: `AzureDiagnostics`, `AZKVAuditLogs` and `AzureActivity`
+//! rows, as JSON or CSV.
 //!
 //! Key Vault audit events land in a workspace in one of two tables: the legacy
 //! `AzureDiagnostics` (flattened `properties_*` / `identity_claim_*` columns with type
@@ -11,8 +12,12 @@
 //!
 //! Each row is reported on its own: a bad row is refused with its location and the
 //! rest of the input goes on. A row's shape is `AZKVAuditLogs` when its `Type` column
-//! says so or it carries columns only that table has, else `AzureDiagnostics`.
+//! says so or it carries columns only that table has, `AzureActivity` when it is an
+//! Activity Log row (its `Type`, or its `OperationNameValue`, `Caller`, `Claims` …
+//! columns: `activity_columns.rs`), else `AzureDiagnostics`. The row's category then
+//! decides which rules normalise it, as for every shape.
 
+mod activity_columns;
 mod cells;
 mod columns;
 pub mod csv;

@@ -24,6 +24,7 @@ use crate::event::{AccessPolicyEntry, AuditEvent, VaultConfig};
 pub(super) enum Table {
     AzureDiagnostics,
     AzkvAuditLogs,
+    AzureActivity,
     Other,
 }
 
@@ -34,6 +35,8 @@ pub(crate) struct Row<'a> {
     pub(super) lower_resource_id: Option<Cow<'a, str>>,
     pub(super) table: Option<Table>,
     pub(super) typed: bool,
+    /// The row has a column only Activity Log rows have.
+    pub(super) activity: bool,
     /// `VaultProperties` (an object, or JSON text).
     pub(super) vault_base: Option<Value>,
     /// Vault fields from their own columns, by camelCase name.
@@ -51,7 +54,9 @@ impl<'a> Row<'a> {
     pub(crate) fn shape(&self) -> Shape {
         match self.table {
             Some(Table::AzkvAuditLogs) => Shape::AzkvAuditLogs,
+            Some(Table::AzureActivity) => Shape::AzureActivity,
             Some(Table::AzureDiagnostics | Table::Other) => Shape::AzureDiagnostics,
+            None if self.activity => Shape::AzureActivity,
             None if self.typed => Shape::AzkvAuditLogs,
             None => Shape::AzureDiagnostics,
         }
@@ -140,6 +145,7 @@ pub(super) fn fill_missing<'a>(into: &mut RawProperties<'a>, from: RawProperties
         added_policy,
         removed_policy
     );
+    crate::decode::activity::raw::fill_missing_props(&mut into.activity, from.activity);
 }
 
 /// A row that is not an object cannot be read.

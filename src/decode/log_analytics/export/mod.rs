@@ -17,14 +17,18 @@
 //! - [`azkv_audit_logs_row`]: the resource-specific `AZKVAuditLogs` row (typed
 //!   columns, `Identity` / `Properties` / `VaultProperties` as dynamic objects, the
 //!   vault configuration split into `Sku`, `NetworkAcls`, `Enable…` columns).
-//! - [`query_response`] and [`to_csv`] (in `text.rs`): rows of either table as a
+//! - [`azure_activity_row`] (in `activity.rs`): an Activity Log record as the
+//!   `AzureActivity` row.
+//! - [`query_response`] and [`to_csv`] (in `text.rs`): rows of any table as a
 //!   query-API response `{"tables":[…]}` (dynamic cells as JSON text) or as CSV text.
 
+mod activity;
 mod text;
 
 use chrono::DateTime;
 use serde_json::{Map, Number, Value};
 
+pub use activity::azure_activity_row;
 pub use text::{query_response, to_csv, CsvStyle};
 
 /// Why a record could not be exported.
