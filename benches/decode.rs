@@ -135,7 +135,7 @@ fn bench_activity(c: &mut Criterion) {
                 }
             }
             ok
-        })
+        });
     });
     group.bench_function("kvwatch_decode_record", |b| {
         b.iter(|| {
@@ -146,7 +146,7 @@ fn bench_activity(c: &mut Criterion) {
                 }
             }
             ok
-        })
+        });
     });
     group.throughput(Throughput::Bytes(rows_text.len() as u64));
     group.bench_function("kvwatch_azure_activity_rows", |b| {
@@ -163,7 +163,7 @@ fn bench_activity(c: &mut Criterion) {
                 },
             );
             ok
-        })
+        });
     });
     group.finish();
 }
