@@ -39,6 +39,7 @@ pub fn limits_for(data: &[u8]) -> Limits {
     Limits {
         max_record_bytes,
         max_decompressed_bytes: 1 << 20,
+        ..Limits::default()
     }
 }
 

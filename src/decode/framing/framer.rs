@@ -224,15 +224,36 @@ impl<R: Read> Framer<R> {
 
     /// The end of the CSV record starting at `from` (past its line break, outside
     /// quotes), or `None` if it does not end within `buf`.
+    ///
+    /// Quotes are read as the CSV decoder reads them: a quote opens a quoted field
+    /// only at the start of a field (after a comma or a line break); inside one, `""`
+    /// is a literal quote and a lone `"` closes it; anywhere else a quote is a plain
+    /// character. So a cut always falls where the decoder sees a record end.
     fn csv_record_end(buf: &[u8], from: usize) -> Option<usize> {
         let mut quoted = false;
+        let mut field_start = true;
         let mut i = from;
-        while let Some(j) = memchr::memchr2(b'"', b'\n', &buf[i..]) {
-            i += j;
-            if buf[i] == b'"' {
-                quoted = !quoted;
-            } else if !quoted {
-                return Some(i + 1);
+        while i < buf.len() {
+            let b = buf[i];
+            if quoted {
+                if b == b'"' {
+                    match buf.get(i + 1) {
+                        Some(b'"') => i += 1,
+                        Some(_) => quoted = false,
+                        // `"` or `""`: the next read decides.
+                        None => return None,
+                    }
+                }
+            } else {
+                match b {
+                    b'\n' => return Some(i + 1),
+                    b',' | b'\r' => field_start = true,
+                    b'"' if field_start => {
+                        quoted = true;
+                        field_start = false;
+                    }
+                    _ => field_start = false,
+                }
             }
             i += 1;
         }

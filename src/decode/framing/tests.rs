@@ -96,6 +96,28 @@ fn streaming_decodes_every_shape_as_the_whole_buffer_does() {
 }
 
 #[test]
+fn csv_quotes_count_only_where_the_csv_decoder_reads_them() {
+    // Found by fuzzing (decode_streamed): a quote inside an unquoted field is a
+    // plain character to the CSV decoder, so it must not make the framer believe a
+    // line break is quoted (it swallowed the rows after such a header).
+    let table: [&str; 5] = [
+        "TenantId\": \"0\", \"Time\": \"x\", \"y\nrow,2\n",
+        "a\"b,c\nd,e\nf,g\n",
+        "a,b\"c\nd,\"e\nf\"\ng,h\n",
+        "a,b\r\"c,d\"\ne,f\n",
+        "a,\"b\"\"\nc\"\nd,e\n",
+    ];
+    for input in table {
+        let want = whole(input.as_bytes(), Format::LogAnalyticsCsv);
+        assert!(!want.is_empty(), "{input:?}");
+        for (chunk, step) in [(1, 1), (3, 2), (64, 7), (1 << 20, 1 << 16)] {
+            let got = streamed(input.as_bytes(), Format::LogAnalyticsCsv, chunk, step);
+            assert_eq!(got, want, "chunk {chunk}, step {step}: {input:?}");
+        }
+    }
+}
+
+#[test]
 fn a_bad_first_line_never_hides_the_records_after_it() {
     let twenty = records(20);
     let table: Vec<(Vec<u8>, usize, usize)> = vec![
