@@ -31,6 +31,11 @@ pub trait DetectorState: Default + Send {
 
     /// Entries and bytes held, learned and transient.
     fn memory(&self) -> DetectorMemory;
+
+    /// Keeps every per-principal table within `cap` entries at event time `now`
+    /// (see [`crate::detect::baseline::cap`]); called after every event, so it must
+    /// cost two length checks unless a table is full.
+    fn enforce_cap(&mut self, _cap: usize, _now: u32) {}
 }
 
 /// A detector's rules: its settings, reading events into its state.
@@ -69,6 +74,8 @@ impl<R: Rules> Detector for Stateful<R> {
 
     fn observe(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
         self.rules.observe(&mut self.state, obs, findings);
+        self.state
+            .enforce_cap(obs.baselines.settings().max_principals, obs.now);
     }
 
     fn suppressor(&self) -> Option<&Suppressor> {

@@ -8,6 +8,7 @@
 //! `max_principals` the longest-idle ones go first. Detectors keep their own
 //! per-principal state on the same terms.
 
+pub mod cap;
 pub mod day;
 pub mod keys;
 pub mod population;
@@ -18,6 +19,7 @@ pub mod stats;
 
 use serde::{Deserialize, Serialize};
 
+use self::cap::{EvictionLog, Rank};
 use self::keys::{hash64, FastMap};
 pub use self::population::Population;
 pub use self::profile::{c_bytes, c_str, PairProfile, PrincipalProfile};
@@ -91,8 +93,10 @@ pub struct Baselines {
     pairs: FastMap<(u128, u64), PairProfile>,
     population: Population,
     last_maintenance: u32,
-    /// Evictions since start: (forgotten when idle, over the cap).
-    evicted: (u64, u64),
+    /// Principals forgotten since start after `forget_after` of quiet.
+    forgotten: u64,
+    /// Principals evicted over the cap since start, and when that was last logged.
+    evictions: EvictionLog,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -157,6 +161,14 @@ impl Baselines {
                 self.population.learn_tenant(keys::principal_key(t), now);
             }
         }
+        if !self.principals.contains_key(key) {
+            let cap = self.settings.max_principals;
+            let gone = self
+                .principals
+                .make_room(cap, |p| Rank::of(p.last_seen, p.events, now));
+            self.evictions.count("baselines", gone.len(), cap, now);
+            self.drop_principals(gone.into_iter().map(|(_, p)| p));
+        }
         let profile = self
             .principals
             .get_or_insert_with(key, PrincipalProfile::default);
@@ -184,49 +196,32 @@ impl Baselines {
         pair.learn(e, now);
     }
 
-    /// Hourly upkeep: population means per kind, forgetting idle principals, caps.
+    /// Hourly upkeep: population means per kind, forgetting idle principals, caps
+    /// (the cap is kept on insertion too: this only catches a lowered cap after a
+    /// restore).
     pub fn maintain(&mut self, now: u32) {
         self.last_maintenance = now;
         let forget_before = now.saturating_sub(self.settings.forget_secs);
-        let mut gone: Vec<u128> = self
-            .principals
-            .iter()
-            .filter(|(_, p)| p.last_seen < forget_before)
-            .map(|(k, _)| k)
-            .collect();
-        let forgotten = gone.len();
-        let over =
-            (self.principals.len() - gone.len()).saturating_sub(self.settings.max_principals);
-        if over > 0 {
-            let mut idle: Vec<(u32, u128)> = self
-                .principals
-                .iter()
-                .filter(|(_, p)| p.last_seen >= forget_before)
-                .map(|(k, p)| (p.last_seen, k))
-                .collect();
-            idle.sort_unstable();
-            // Leave 10% headroom so eviction does not run on every maintenance.
-            let extra = over + self.settings.max_principals / 10;
-            gone.extend(idle.iter().take(extra).map(|(_, k)| *k));
-        }
-        self.evicted.0 += forgotten as u64;
-        self.evicted.1 += (gone.len() - forgotten) as u64;
-        for k in &gone {
-            if let Some(p) = self.principals.remove(*k) {
-                let located = !p.countries.is_empty();
-                self.population.remove_principal(
-                    p.kind(),
-                    p.countries.iter().map(|s| s.item),
-                    located,
-                );
+        let mut gone = Vec::new();
+        self.principals.retain(|_, p| {
+            let keep = p.last_seen >= forget_before;
+            if !keep {
+                gone.push(p.clone());
             }
+            keep
+        });
+        self.forgotten += gone.len() as u64;
+        self.drop_principals(gone);
+        let cap = self.settings.max_principals;
+        if self.principals.len() > cap {
+            let evicted = self
+                .principals
+                .make_room(cap, |p| Rank::of(p.last_seen, p.events, now));
+            self.evictions.count("baselines", evicted.len(), cap, now);
+            self.drop_principals(evicted.into_iter().map(|(_, p)| p));
         }
-        if !gone.is_empty() {
-            self.pairs
-                .retain(|(k, _), _| self.principals.contains_key(*k));
-            self.principals.shrink_to_fit();
-            self.pairs.shrink_to_fit();
-        }
+        self.principals.shrink_to_fit();
+        self.pairs.shrink_to_fit();
         self.population.forget_networks_before(forget_before);
         let mut sums = [[0f64; stats::COUNTERS]; 4];
         let mut ns = [0u32; 4];
@@ -247,6 +242,22 @@ impl Baselines {
         }
     }
 
+    /// Takes evicted or forgotten principals out of the population and drops their
+    /// pairs.
+    fn drop_principals(&mut self, gone: impl IntoIterator<Item = PrincipalProfile>) {
+        let mut any = false;
+        for p in gone {
+            any = true;
+            let located = !p.countries.is_empty();
+            self.population
+                .remove_principal(p.kind(), p.countries.iter().map(|s| s.item), located);
+        }
+        if any {
+            self.pairs
+                .retain(|(k, _), _| self.principals.contains_key(*k));
+        }
+    }
+
     /// Memory held now.
     pub fn memory(&self) -> MemoryReport {
         MemoryReport {
@@ -256,8 +267,8 @@ impl Baselines {
             pair_bytes: self.pairs.capacity()
                 * (std::mem::size_of::<((u128, u64), PairProfile)>() + 1),
             population_bytes: self.population.memory_bytes(),
-            evicted_idle: self.evicted.0,
-            evicted_capacity: self.evicted.1,
+            evicted_idle: self.forgotten,
+            evicted_capacity: self.evictions.total,
         }
     }
 

@@ -12,6 +12,7 @@
 
 use std::hash::{Hash, Hasher};
 
+use super::cap::{self, Rank};
 use super::keys::FastMap;
 
 /// Values per chunk: large enough that chunk headers do not matter, small enough
@@ -143,6 +144,20 @@ impl<V> KeyedSlab<V> {
                 self.remove(key);
             }
         }
+    }
+
+    /// Makes room for one new key under `cap` (see [`cap`]): evicts the
+    /// lowest-ranked values, a batch at a time, and returns them.
+    pub fn make_room(&mut self, cap: usize, rank: impl Fn(&V) -> Rank) -> Vec<(u128, V)> {
+        let count = cap::excess(self.len, cap);
+        if count == 0 {
+            return Vec::new();
+        }
+        let ranked: Vec<(Rank, u128)> = self.iter().map(|(k, v)| (rank(v), k)).collect();
+        cap::lowest(ranked, count)
+            .into_iter()
+            .filter_map(|k| self.remove(k).map(|v| (k, v)))
+            .collect()
     }
 
     /// Every key and value.

@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::rule::Report;
+use crate::detect::baseline::cap::{self, Rank};
 use crate::detect::baseline::keys::FastMap;
 use crate::detect::baseline::stats::LogHist;
 use crate::detect::baseline::KeyedSlab;
@@ -291,6 +292,18 @@ impl DetectorState for State {
             pop_principals: s.pop_principals,
             last_prune: s.last_prune,
             last_population: s.last_population,
+        }
+    }
+
+    fn enforce_cap(&mut self, cap: usize, now: u32) {
+        if self.history.len() > cap {
+            self.history.make_room(cap, |h| {
+                let repeat = h.short.total() > 0 || h.first != h.last;
+                Rank::of(h.last, 1 + u32::from(repeat), now)
+            });
+        }
+        if self.active.len() > cap {
+            cap::make_room(&mut self.active, cap, |a| Rank::of(a.last, a.reads, now));
         }
     }
 

@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::rule::Rule;
+use crate::detect::baseline::cap::{self, Rank};
 use crate::detect::baseline::keys::FastMap;
 use crate::detect::baseline::stats::LogHist;
 use crate::detect::baseline::KeyedSlab;
@@ -176,6 +177,20 @@ impl DetectorState for State {
             active: s.active.into_iter().map(|(k, v, a)| ((k, v), a)).collect(),
             population: s.population,
             last_prune: s.last_prune,
+        }
+    }
+
+    fn enforce_cap(&mut self, cap: usize, now: u32) {
+        if self.history.len() > cap {
+            self.history.make_room(cap, |h| {
+                let repeat = h.windows.total() > 0 || h.purges > 0 || h.vault_deletes > 1;
+                Rank::of(h.last, 1 + u32::from(repeat), now)
+            });
+        }
+        if self.active.len() > cap {
+            cap::make_room(&mut self.active, cap, |a| {
+                Rank::of(a.last, a.objects.len() as u32, now)
+            });
         }
     }
 
