@@ -26,6 +26,7 @@ pub use self::profile::{c_bytes, c_str, PairProfile, PrincipalProfile};
 pub use self::recent::{Recent, Seen};
 pub use self::slab::KeyedSlab;
 use super::enrichment::Geo;
+use super::snapshot::{self, SnapshotError};
 use crate::event::{AuditEvent, Outcome, PrincipalKind};
 
 /// How baselines learn and forget.
@@ -99,12 +100,57 @@ pub struct Baselines {
     evictions: EvictionLog,
 }
 
-#[derive(Serialize, Deserialize)]
+/// The baselines as a snapshot writes them (borrowed: nothing is copied).
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    principals: &'a KeyedSlab<PrincipalProfile>,
+    pairs: PairsRef<'a>,
+    population: &'a Population,
+    last_maintenance: u32,
+}
+
+/// The baselines as a snapshot reads them back (the same fields, in order).
+#[derive(Deserialize)]
 struct Snapshot {
-    principals: Vec<(u128, PrincipalProfile)>,
-    pairs: Vec<(u128, u64, PairProfile)>,
+    principals: KeyedSlab<PrincipalProfile>,
+    pairs: Pairs,
     population: Population,
     last_maintenance: u32,
+}
+
+/// The pairs, saved as `(principal, vault, profile)` triples.
+struct PairsRef<'a>(&'a FastMap<(u128, u64), PairProfile>);
+
+impl Serialize for PairsRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|((k, v), p)| (k, v, p)))
+    }
+}
+
+/// The pairs, read from triples straight into their table.
+struct Pairs(FastMap<(u128, u64), PairProfile>);
+
+impl<'de> Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Triples;
+        impl<'de> serde::de::Visitor<'de> for Triples {
+            type Value = Pairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence of (principal, vault, profile) triples")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Pairs, A::Error> {
+                let mut map = FastMap::default();
+                while let Some((k, v, p)) = seq.next_element::<(u128, u64, PairProfile)>()? {
+                    map.insert((k, v), p);
+                }
+                Ok(Pairs(map))
+            }
+        }
+        d.deserialize_seq(Triples)
+    }
 }
 
 impl Baselines {
@@ -272,33 +318,33 @@ impl Baselines {
         }
     }
 
-    /// Serialises every baseline (JSON; see the detectors README).
-    pub fn save(&self) -> Vec<u8> {
-        let snap = Snapshot {
-            principals: self
-                .principals
-                .iter()
-                .map(|(k, v)| (k, v.clone()))
-                .collect(),
-            pairs: self.pairs.iter().map(|((k, v), p)| (*k, *v, *p)).collect(),
-            population: self.population.clone(),
+    /// Writes every baseline into a snapshot (see [`super::snapshot`]).
+    pub fn save_into(&self, out: &mut snapshot::Writer) -> Result<(), SnapshotError> {
+        out.value(&SnapshotRef {
+            principals: &self.principals,
+            pairs: PairsRef(&self.pairs),
+            population: &self.population,
             last_maintenance: self.last_maintenance,
-        };
-        serde_json::to_vec(&snap).unwrap_or_default()
+        })
     }
 
-    /// Restores a [`Baselines::save`] snapshot (settings stay as configured).
-    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), serde_json::Error> {
-        let snap: Snapshot = serde_json::from_slice(bytes)?;
-        self.principals = snap.principals.into_iter().collect();
-        self.pairs = snap
-            .pairs
-            .into_iter()
-            .map(|(k, v, p)| ((k, v), p))
-            .collect();
+    /// Reads the baselines back from a snapshot (settings stay as configured).
+    pub fn restore_from(&mut self, input: &mut snapshot::Reader<'_>) -> Result<(), SnapshotError> {
+        self.install(input.value()?);
+        Ok(())
+    }
+
+    /// Restores baselines saved as JSON by older builds (snapshot format 1).
+    pub fn restore_json(&mut self, bytes: &[u8]) -> Result<(), serde_json::Error> {
+        self.install(serde_json::from_slice(bytes)?);
+        Ok(())
+    }
+
+    fn install(&mut self, snap: Snapshot) {
+        self.principals = snap.principals;
+        self.pairs = snap.pairs.0;
         self.population = snap.population;
         self.last_maintenance = snap.last_maintenance;
-        Ok(())
     }
 
     /// Hash of a name, as baselines key it.

@@ -173,10 +173,11 @@ pub struct State {
     pub last_population: u32,
 }
 
-/// The saved form of [`State`].
+/// The saved form of [`State`]: the histories borrowed when saving, read straight
+/// into their slab when restoring (never copied whole).
 #[derive(Serialize, Deserialize)]
-pub struct Snapshot {
-    history: Vec<(u128, History)>,
+pub struct Snapshot<H> {
+    history: H,
     active: Vec<(u128, u64, Active)>,
     pop_short: [LogHist; 4],
     pop_long: [LogHist; 4],
@@ -256,12 +257,12 @@ impl State {
 }
 
 impl DetectorState for State {
-    type Saved<'a> = Snapshot;
-    type Restored = Snapshot;
+    type Saved<'a> = Snapshot<&'a KeyedSlab<History>>;
+    type Restored = Snapshot<KeyedSlab<History>>;
 
-    fn saved(&self) -> Snapshot {
+    fn saved(&self) -> Self::Saved<'_> {
         Snapshot {
-            history: self.history.iter().map(|(k, v)| (k, v.clone())).collect(),
+            history: &self.history,
             active: self
                 .active
                 .iter()
@@ -281,9 +282,9 @@ impl DetectorState for State {
         }
     }
 
-    fn restored(s: Snapshot) -> State {
+    fn restored(s: Self::Restored) -> State {
         State {
-            history: s.history.into_iter().collect(),
+            history: s.history,
             active: s.active.into_iter().map(|(k, v, a)| ((k, v), a)).collect(),
             pop_short: s.pop_short,
             pop_long: s.pop_long,
