@@ -114,15 +114,16 @@ fn save(principals: u64, dir: &Path) {
     let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     println!(
         "{principals:>9} principals ({tracked} tracked, built in {:.1} s): state {} (RSS {}); \
-         save {:.2} s (encode {:.2} s), peak RSS during save {} = {:.2}x the state; \
-         file {} = {:.2}x the state",
+         save {:.2} s (encode {:.2} s), peak RSS during save {} (+{} = {:.2}x the state \
+         over the RSS before); file {} = {:.2}x the state",
         built.as_secs_f64(),
         mib(state as f64),
         mib(rss_before as f64),
         saved.as_secs_f64(),
         encoded.as_secs_f64(),
         mib(peak as f64),
-        peak as f64 / state as f64,
+        mib(peak.saturating_sub(rss_before) as f64),
+        peak.saturating_sub(rss_before) as f64 / state as f64,
         mib(file as f64),
         file as f64 / state as f64,
     );
