@@ -207,7 +207,10 @@ impl Baselines {
                 self.population.learn_tenant(keys::principal_key(t), now);
             }
         }
-        if !self.principals.contains_key(key) {
+        // The length first: below the cap (nearly always) that is the whole cost.
+        if self.principals.len() >= self.settings.max_principals
+            && !self.principals.contains_key(key)
+        {
             let cap = self.settings.max_principals;
             let gone = self
                 .principals
