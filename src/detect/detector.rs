@@ -32,8 +32,8 @@ pub trait Detector: Send {
         None
     }
 
-    /// The detector's learned and transient state, serialised (JSON, so a snapshot
-    /// can be read by a person; the outbox stores it as opaque bytes).
+    /// The detector's learned and transient state, serialised (opaque bytes; see
+    /// [`super::snapshot`] for the format).
     fn save(&self) -> Vec<u8> {
         b"null".to_vec()
     }

@@ -24,6 +24,7 @@ use super::enrichment::Enricher;
 use super::finding::Finding;
 use super::incident::{IncidentPolicy, Incidents};
 use super::observation::Observation;
+use super::snapshot;
 use crate::alert::Alert;
 use crate::config::Config;
 use crate::enrich::{AddressClass, Classifier, GeoIp};
@@ -179,48 +180,69 @@ impl Engine {
         }
     }
 
-    /// Serialises the baselines and every detector's state (JSON).
-    ///
-    /// Each part is embedded as the raw JSON its owner wrote, never through a
-    /// `serde_json::Value`: a `Value` turns the 128-bit principal keys into floats.
+    /// Serialises the baselines, the open incidents and every detector's state
+    /// (see [`super::snapshot`] for the format).
     pub fn save(&self) -> Vec<u8> {
-        let raw = |bytes: Vec<u8>| {
-            String::from_utf8(bytes)
-                .ok()
-                .and_then(|text| RawValue::from_string(text).ok())
-        };
-        let detectors: BTreeMap<String, Option<Box<RawValue>>> = self
-            .detectors
-            .iter()
-            .map(|d| (d.name().to_owned(), raw(d.save())))
-            .collect();
-        let snapshot = SavedEngine {
-            version: 1,
-            baselines: raw(self.baselines.save()),
-            detectors,
-            incidents: Some(self.incidents.save()),
-        };
-        serde_json::to_vec(&snapshot).unwrap_or_default()
+        let written = snapshot::write_snapshot(|w| {
+            self.baselines.save_into(w)?;
+            w.bytes(&serde_json::to_vec(&self.incidents.save())?)?;
+            w.value(&(self.detectors.len() as u32))?;
+            for d in &self.detectors {
+                w.value(d.name())?;
+                w.bytes(&d.save())?;
+            }
+            Ok(())
+        });
+        written.unwrap_or_else(|e| {
+            tracing::error!("cannot write the detection state: {e}");
+            Vec::new()
+        })
     }
 
-    /// Restores an [`Engine::save`] snapshot; detectors absent from it start empty.
+    /// Restores an [`Engine::save`] snapshot (or one older builds wrote as JSON);
+    /// detectors absent from it start empty.
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), DetectorError> {
-        let restore_err = |detector: &str, e: &dyn std::fmt::Display| DetectorError::Restore {
-            detector: detector.to_owned(),
-            message: e.to_string(),
-        };
+        if !snapshot::is_binary(bytes) {
+            return self.restore_json(bytes);
+        }
+        let names = self.detector_names();
+        let parts = snapshot::read_snapshot(bytes, |r| {
+            self.baselines.restore_from(r)?;
+            let incidents: Value = serde_json::from_slice(&r.bytes()?)?;
+            let count: u32 = r.value()?;
+            let mut parts = BTreeMap::new();
+            for _ in 0..count {
+                let name: String = r.value()?;
+                parts.insert(name, r.bytes()?);
+            }
+            Ok((incidents, parts))
+        });
+        let (incidents, parts) = parts.map_err(|e| restore_err("engine", &e))?;
+        self.incidents
+            .restore(&incidents, &names)
+            .map_err(|e| restore_err("incidents", &e))?;
+        for d in &mut self.detectors {
+            if let Some(state) = parts.get(d.name()) {
+                d.restore(state)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Restores a snapshot of format 1 (JSON, each part as its owner wrote it).
+    fn restore_json(&mut self, bytes: &[u8]) -> Result<(), DetectorError> {
         let snap: SavedEngine =
             serde_json::from_slice(bytes).map_err(|e| restore_err("engine", &e))?;
         if snap.version != 1 {
             let unknown = format!(
-                "unknown state version {} (this build reads 1)",
+                "unknown state version {} (this build reads 1 and 2)",
                 snap.version
             );
             return Err(restore_err("engine", &unknown));
         }
         if let Some(b) = &snap.baselines {
             self.baselines
-                .restore(b.get().as_bytes())
+                .restore_json(b.get().as_bytes())
                 .map_err(|e| restore_err("baselines", &e))?;
         }
         if let Some(open) = &snap.incidents {
@@ -238,8 +260,15 @@ impl Engine {
     }
 }
 
-/// The shape of [`Engine::save`]: each part as the JSON its owner wrote.
-#[derive(serde::Serialize, serde::Deserialize)]
+fn restore_err(detector: &str, e: &dyn std::fmt::Display) -> DetectorError {
+    DetectorError::Restore {
+        detector: detector.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// The shape of a format 1 snapshot (JSON): each part as the JSON its owner wrote.
+#[derive(serde::Deserialize)]
 struct SavedEngine {
     version: u32,
     baselines: Option<Box<RawValue>>,
@@ -297,10 +326,7 @@ mod tests {
             engine.process(&event, &mut |_| {});
         }
         let saved = engine.save();
-        assert!(
-            String::from_utf8_lossy(&saved).contains("\"baselines\""),
-            "baselines saved"
-        );
+        assert!(snapshot::is_binary(&saved), "the binary format");
         let mut restored = Engine::from_config(&config).expect("default detectors");
         restored.restore(&saved).expect("the snapshot restores");
         assert_eq!(

@@ -31,6 +31,7 @@ pub mod finding;
 pub mod incident;
 pub mod observation;
 pub mod registry;
+pub mod snapshot;
 pub mod stateful;
 pub mod suppress;
 pub mod text;

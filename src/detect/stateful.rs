@@ -3,8 +3,8 @@
 //! detector supplies its [`Rules`] and a [`DetectorState`]; [`Stateful`] makes the
 //! pair a [`Detector`].
 //!
-//! The byte format of detector snapshots lives here alone ([`encode`] and
-//! [`decode`], JSON today): a detector says *what* it saves, never *how*.
+//! The byte format of detector snapshots is [`super::snapshot`]'s ([`encode`] and
+//! [`decode`] call it): a detector says *what* it saves, never *how*.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -22,6 +22,10 @@ pub trait DetectorState: Default + Send {
         Self: 'a;
     /// What a snapshot is read back into.
     type Restored: DeserializeOwned;
+    /// Whether the saved types suit the compact binary format. `false` for types
+    /// shaped for JSON (fields skipped when empty, deserializers that look at the
+    /// input's shape): such a state is saved as JSON inside the compressed snapshot.
+    const BINARY: bool = true;
 
     /// The state as saved.
     fn saved(&self) -> Self::Saved<'_>;
@@ -31,6 +35,11 @@ pub trait DetectorState: Default + Send {
 
     /// Entries and bytes held, learned and transient.
     fn memory(&self) -> DetectorMemory;
+
+    /// Keeps every per-principal table within `cap` entries at event time `now`
+    /// (see [`crate::detect::baseline::cap`]); called after every event, so it must
+    /// cost two length checks unless a table is full.
+    fn enforce_cap(&mut self, _cap: usize, _now: u32) {}
 }
 
 /// A detector's rules: its settings, reading events into its state.
@@ -69,6 +78,8 @@ impl<R: Rules> Detector for Stateful<R> {
 
     fn observe(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
         self.rules.observe(&mut self.state, obs, findings);
+        self.state
+            .enforce_cap(obs.baselines.settings().max_principals, obs.now);
     }
 
     fn suppressor(&self) -> Option<&Suppressor> {
@@ -76,7 +87,11 @@ impl<R: Rules> Detector for Stateful<R> {
     }
 
     fn save(&self) -> Vec<u8> {
-        encode(&self.state.saved())
+        if R::State::BINARY {
+            encode(&self.state.saved())
+        } else {
+            serde_json::to_vec(&self.state.saved()).unwrap_or_default()
+        }
     }
 
     fn restore(&mut self, state: &[u8]) -> Result<(), DetectorError> {
@@ -89,14 +104,15 @@ impl<R: Rules> Detector for Stateful<R> {
     }
 }
 
-/// A detector snapshot as bytes.
+/// A detector snapshot as bytes (see [`super::snapshot`]).
 pub fn encode<T: Serialize>(snapshot: &T) -> Vec<u8> {
-    serde_json::to_vec(snapshot).unwrap_or_default()
+    super::snapshot::encode_part(snapshot)
 }
 
-/// A detector snapshot from bytes; the error names the detector.
+/// A detector snapshot from bytes, binary or (written by older builds) JSON; the
+/// error names the detector.
 pub fn decode<T: DeserializeOwned>(detector: &str, bytes: &[u8]) -> Result<T, DetectorError> {
-    serde_json::from_slice(bytes).map_err(|e| DetectorError::Restore {
+    super::snapshot::decode_part(bytes).map_err(|e| DetectorError::Restore {
         detector: detector.to_owned(),
         message: e.to_string(),
     })

@@ -3,7 +3,8 @@
 //! (`evaluation`), the simulator (`simulate`), replay state across runs
 //! (`replay_state`), streaming replay's alerts on any number of threads (`replay_streaming`),
 //! the golden replay of the sample logs (`replay_golden`) and the shape of `src/detect/`
-//! (`layering`: no detector imports another, no circles).
+//! (`layering`: no detector imports another, no circles), and the principal cap
+//! under a flood of new identities (`principal_cap`).
 //!
 //! One binary per area (see `tests/decode/main.rs`); run one module with, say,
 //! `cargo test --test detect evaluation::`.
@@ -14,6 +15,7 @@ mod detector_definitions;
 mod detector_table;
 mod evaluation;
 mod layering;
+mod principal_cap;
 mod replay_golden;
 mod replay_state;
 mod replay_streaming;

@@ -1,7 +1,8 @@
 //! `kvwatch replay --state FILE`: state saved by one replay and loaded by the next
 //! makes two replays of consecutive periods raise exactly the alerts of one replay of
-//! both; an unreadable or foreign state file is a clear error; `--reset-state`
-//! starts over. The real binary, on the bundled sample logs.
+//! both; a state file written in the older JSON format still loads; an unreadable
+//! or foreign state file is a clear error; `--reset-state` starts over. The real
+//! binary, on the bundled sample logs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -84,6 +85,37 @@ fn two_replays_sharing_state_alert_exactly_as_one_replay_of_both() {
     // nothing: it differs (the state matters, so this test can fail).
     let cold = alerts(&replay(&late, &[]));
     assert_ne!(cold, whole[before_late..].to_vec());
+}
+
+/// `tests/fixtures/state-v1/`: the state a build before the binary snapshot format
+/// wrote (detection state as JSON) after replaying the first three days. It loads,
+/// and the rest of the logs then alert exactly as in one replay of all of them.
+#[test]
+fn a_state_file_written_in_the_json_format_still_loads() {
+    let blobs = blobs();
+    let first_day = blobs[0].0;
+    let (early, late): (Vec<_>, Vec<_>) = blobs.iter().partition(|(d, _)| *d < first_day + 3);
+    let early: Vec<&Path> = early.iter().map(|(_, p)| p.as_path()).collect();
+    let late: Vec<&Path> = late.iter().map(|(_, p)| p.as_path()).collect();
+    let all: Vec<&Path> = blobs.iter().map(|(_, p)| p.as_path()).collect();
+    let whole = alerts(&replay(&all, &[]));
+    let before_late = alerts(&replay(&early, &[])).len();
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state.redb");
+    std::fs::copy(
+        repo().join("tests/fixtures/state-v1/sample-logs-first-3-days.redb"),
+        &state,
+    )
+    .expect("the fixture is there");
+    let state_arg = state.to_str().expect("utf-8 path");
+    let late_alerts = alerts(&replay(&late, &["--state", state_arg]));
+    assert!(!late_alerts.is_empty());
+    assert_eq!(
+        late_alerts,
+        whole[before_late..].to_vec(),
+        "the old state carried over: the alerts of one replay of both periods"
+    );
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! `max_principals` the longest-idle ones go first. Detectors keep their own
 //! per-principal state on the same terms.
 
+pub mod cap;
 pub mod day;
 pub mod keys;
 pub mod population;
@@ -18,12 +19,14 @@ pub mod stats;
 
 use serde::{Deserialize, Serialize};
 
+use self::cap::{EvictionLog, Rank};
 use self::keys::{hash64, FastMap};
 pub use self::population::Population;
 pub use self::profile::{c_bytes, c_str, PairProfile, PrincipalProfile};
 pub use self::recent::{Recent, Seen};
 pub use self::slab::KeyedSlab;
 use super::enrichment::Geo;
+use super::snapshot::{self, SnapshotError};
 use crate::event::{AuditEvent, Outcome, PrincipalKind};
 
 /// How baselines learn and forget.
@@ -91,16 +94,63 @@ pub struct Baselines {
     pairs: FastMap<(u128, u64), PairProfile>,
     population: Population,
     last_maintenance: u32,
-    /// Evictions since start: (forgotten when idle, over the cap).
-    evicted: (u64, u64),
+    /// Principals forgotten since start after `forget_after` of quiet.
+    forgotten: u64,
+    /// Principals evicted over the cap since start, and when that was last logged.
+    evictions: EvictionLog,
 }
 
-#[derive(Serialize, Deserialize)]
+/// The baselines as a snapshot writes them (borrowed: nothing is copied).
+#[derive(Serialize)]
+struct SnapshotRef<'a> {
+    principals: &'a KeyedSlab<PrincipalProfile>,
+    pairs: PairsRef<'a>,
+    population: &'a Population,
+    last_maintenance: u32,
+}
+
+/// The baselines as a snapshot reads them back (the same fields, in order).
+#[derive(Deserialize)]
 struct Snapshot {
-    principals: Vec<(u128, PrincipalProfile)>,
-    pairs: Vec<(u128, u64, PairProfile)>,
+    principals: KeyedSlab<PrincipalProfile>,
+    pairs: Pairs,
     population: Population,
     last_maintenance: u32,
+}
+
+/// The pairs, saved as `(principal, vault, profile)` triples.
+struct PairsRef<'a>(&'a FastMap<(u128, u64), PairProfile>);
+
+impl Serialize for PairsRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|((k, v), p)| (k, v, p)))
+    }
+}
+
+/// The pairs, read from triples straight into their table.
+struct Pairs(FastMap<(u128, u64), PairProfile>);
+
+impl<'de> Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Triples;
+        impl<'de> serde::de::Visitor<'de> for Triples {
+            type Value = Pairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence of (principal, vault, profile) triples")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Pairs, A::Error> {
+                let mut map = FastMap::default();
+                while let Some((k, v, p)) = seq.next_element::<(u128, u64, PairProfile)>()? {
+                    map.insert((k, v), p);
+                }
+                Ok(Pairs(map))
+            }
+        }
+        d.deserialize_seq(Triples)
+    }
 }
 
 impl Baselines {
@@ -157,6 +207,17 @@ impl Baselines {
                 self.population.learn_tenant(keys::principal_key(t), now);
             }
         }
+        // The length first: below the cap (nearly always) that is the whole cost.
+        if self.principals.len() >= self.settings.max_principals
+            && !self.principals.contains_key(key)
+        {
+            let cap = self.settings.max_principals;
+            let gone = self
+                .principals
+                .make_room(cap, |p| Rank::of(p.last_seen, p.events, now));
+            self.evictions.count("baselines", gone.len(), cap, now);
+            self.drop_principals(gone.into_iter().map(|(_, p)| p));
+        }
         let profile = self
             .principals
             .get_or_insert_with(key, PrincipalProfile::default);
@@ -184,49 +245,32 @@ impl Baselines {
         pair.learn(e, now);
     }
 
-    /// Hourly upkeep: population means per kind, forgetting idle principals, caps.
+    /// Hourly upkeep: population means per kind, forgetting idle principals, caps
+    /// (the cap is kept on insertion too: this only catches a lowered cap after a
+    /// restore).
     pub fn maintain(&mut self, now: u32) {
         self.last_maintenance = now;
         let forget_before = now.saturating_sub(self.settings.forget_secs);
-        let mut gone: Vec<u128> = self
-            .principals
-            .iter()
-            .filter(|(_, p)| p.last_seen < forget_before)
-            .map(|(k, _)| k)
-            .collect();
-        let forgotten = gone.len();
-        let over =
-            (self.principals.len() - gone.len()).saturating_sub(self.settings.max_principals);
-        if over > 0 {
-            let mut idle: Vec<(u32, u128)> = self
-                .principals
-                .iter()
-                .filter(|(_, p)| p.last_seen >= forget_before)
-                .map(|(k, p)| (p.last_seen, k))
-                .collect();
-            idle.sort_unstable();
-            // Leave 10% headroom so eviction does not run on every maintenance.
-            let extra = over + self.settings.max_principals / 10;
-            gone.extend(idle.iter().take(extra).map(|(_, k)| *k));
-        }
-        self.evicted.0 += forgotten as u64;
-        self.evicted.1 += (gone.len() - forgotten) as u64;
-        for k in &gone {
-            if let Some(p) = self.principals.remove(*k) {
-                let located = !p.countries.is_empty();
-                self.population.remove_principal(
-                    p.kind(),
-                    p.countries.iter().map(|s| s.item),
-                    located,
-                );
+        let mut gone = Vec::new();
+        self.principals.retain(|_, p| {
+            let keep = p.last_seen >= forget_before;
+            if !keep {
+                gone.push(p.clone());
             }
+            keep
+        });
+        self.forgotten += gone.len() as u64;
+        self.drop_principals(gone);
+        let cap = self.settings.max_principals;
+        if self.principals.len() > cap {
+            let evicted = self
+                .principals
+                .make_room(cap, |p| Rank::of(p.last_seen, p.events, now));
+            self.evictions.count("baselines", evicted.len(), cap, now);
+            self.drop_principals(evicted.into_iter().map(|(_, p)| p));
         }
-        if !gone.is_empty() {
-            self.pairs
-                .retain(|(k, _), _| self.principals.contains_key(*k));
-            self.principals.shrink_to_fit();
-            self.pairs.shrink_to_fit();
-        }
+        self.principals.shrink_to_fit();
+        self.pairs.shrink_to_fit();
         self.population.forget_networks_before(forget_before);
         let mut sums = [[0f64; stats::COUNTERS]; 4];
         let mut ns = [0u32; 4];
@@ -247,6 +291,22 @@ impl Baselines {
         }
     }
 
+    /// Takes evicted or forgotten principals out of the population and drops their
+    /// pairs.
+    fn drop_principals(&mut self, gone: impl IntoIterator<Item = PrincipalProfile>) {
+        let mut any = false;
+        for p in gone {
+            any = true;
+            let located = !p.countries.is_empty();
+            self.population
+                .remove_principal(p.kind(), p.countries.iter().map(|s| s.item), located);
+        }
+        if any {
+            self.pairs
+                .retain(|(k, _), _| self.principals.contains_key(*k));
+        }
+    }
+
     /// Memory held now.
     pub fn memory(&self) -> MemoryReport {
         MemoryReport {
@@ -256,38 +316,38 @@ impl Baselines {
             pair_bytes: self.pairs.capacity()
                 * (std::mem::size_of::<((u128, u64), PairProfile)>() + 1),
             population_bytes: self.population.memory_bytes(),
-            evicted_idle: self.evicted.0,
-            evicted_capacity: self.evicted.1,
+            evicted_idle: self.forgotten,
+            evicted_capacity: self.evictions.total,
         }
     }
 
-    /// Serialises every baseline (JSON; see the detectors README).
-    pub fn save(&self) -> Vec<u8> {
-        let snap = Snapshot {
-            principals: self
-                .principals
-                .iter()
-                .map(|(k, v)| (k, v.clone()))
-                .collect(),
-            pairs: self.pairs.iter().map(|((k, v), p)| (*k, *v, *p)).collect(),
-            population: self.population.clone(),
+    /// Writes every baseline into a snapshot (see [`super::snapshot`]).
+    pub fn save_into(&self, out: &mut snapshot::Writer) -> Result<(), SnapshotError> {
+        out.value(&SnapshotRef {
+            principals: &self.principals,
+            pairs: PairsRef(&self.pairs),
+            population: &self.population,
             last_maintenance: self.last_maintenance,
-        };
-        serde_json::to_vec(&snap).unwrap_or_default()
+        })
     }
 
-    /// Restores a [`Baselines::save`] snapshot (settings stay as configured).
-    pub fn restore(&mut self, bytes: &[u8]) -> Result<(), serde_json::Error> {
-        let snap: Snapshot = serde_json::from_slice(bytes)?;
-        self.principals = snap.principals.into_iter().collect();
-        self.pairs = snap
-            .pairs
-            .into_iter()
-            .map(|(k, v, p)| ((k, v), p))
-            .collect();
+    /// Reads the baselines back from a snapshot (settings stay as configured).
+    pub fn restore_from(&mut self, input: &mut snapshot::Reader<'_>) -> Result<(), SnapshotError> {
+        self.install(input.value()?);
+        Ok(())
+    }
+
+    /// Restores baselines saved as JSON by older builds (snapshot format 1).
+    pub fn restore_json(&mut self, bytes: &[u8]) -> Result<(), serde_json::Error> {
+        self.install(serde_json::from_slice(bytes)?);
+        Ok(())
+    }
+
+    fn install(&mut self, snap: Snapshot) {
+        self.principals = snap.principals;
+        self.pairs = snap.pairs.0;
         self.population = snap.population;
         self.last_maintenance = snap.last_maintenance;
-        Ok(())
     }
 
     /// Hash of a name, as baselines key it.

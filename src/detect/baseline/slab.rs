@@ -12,6 +12,7 @@
 
 use std::hash::{Hash, Hasher};
 
+use super::cap::{self, Rank};
 use super::keys::FastMap;
 
 /// Values per chunk: large enough that chunk headers do not matter, small enough
@@ -145,6 +146,20 @@ impl<V> KeyedSlab<V> {
         }
     }
 
+    /// Makes room for one new key under `cap` (see [`cap`]): evicts the
+    /// lowest-ranked values, a batch at a time, and returns them.
+    pub fn make_room(&mut self, cap: usize, rank: impl Fn(&V) -> Rank) -> Vec<(u128, V)> {
+        let count = cap::excess(self.len, cap);
+        if count == 0 {
+            return Vec::new();
+        }
+        let ranked: Vec<(Rank, u128)> = self.iter().map(|(k, v)| (rank(v), k)).collect();
+        cap::lowest(ranked, count)
+            .into_iter()
+            .filter_map(|k| self.remove(k).map(|v| (k, v)))
+            .collect()
+    }
+
     /// Every key and value.
     pub fn iter(&self) -> impl Iterator<Item = (u128, &V)> {
         self.chunks.iter().flatten().map(|(k, v)| (*k, v))
@@ -189,6 +204,50 @@ impl<V> FromIterator<(u128, V)> for KeyedSlab<V> {
             }
         }
         slab
+    }
+}
+
+/// A slab saves as a sequence of `(key, value)` pairs, chunk by chunk, borrowed:
+/// the same form as a `Vec<(u128, V)>`, so snapshots that held one still load.
+impl<V: serde::Serialize> serde::Serialize for KeyedSlab<V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        // The length first: compact formats need it, and a flattened iterator
+        // does not know it.
+        let mut seq = s.serialize_seq(Some(self.len))?;
+        for (k, v) in self.chunks.iter().flatten() {
+            seq.serialize_element(&(k, v))?;
+        }
+        seq.end()
+    }
+}
+
+/// A slab loads from a sequence of `(key, value)` pairs, straight into its chunks.
+impl<'de, V: serde::Deserialize<'de>> serde::Deserialize<'de> for KeyedSlab<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Pairs<V>(std::marker::PhantomData<V>);
+        impl<'de, V: serde::Deserialize<'de>> serde::de::Visitor<'de> for Pairs<V> {
+            type Value = KeyedSlab<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence of (principal key, value) pairs")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut slab = KeyedSlab::default();
+                while let Some((key, value)) = seq.next_element::<(u128, V)>()? {
+                    match slab.get_mut(key) {
+                        Some(v) => *v = value,
+                        None => {
+                            slab.push(key, value);
+                        }
+                    }
+                }
+                Ok(slab)
+            }
+        }
+        d.deserialize_seq(Pairs(std::marker::PhantomData))
     }
 }
 

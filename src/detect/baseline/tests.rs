@@ -126,9 +126,9 @@ fn snapshots_round_trip() {
             "81.2.69.160",
         ),
     );
-    let bytes = b.save();
+    let bytes = snapshot::write_snapshot(|w| b.save_into(w)).expect("saves");
     let mut c = Baselines::new(BaselineSettings::default());
-    c.restore(&bytes).expect("restores");
+    snapshot::read_snapshot(&bytes, |r| c.restore_from(r)).expect("restores");
     let k = keys::principal_key("aaaaaaaa-0000-0000-0000-000000000001");
     assert_eq!(b.principal(k), c.principal(k));
     assert_eq!(b.population(), c.population());

@@ -122,6 +122,8 @@ impl State {
 impl DetectorState for State {
     type Saved<'a> = &'a State;
     type Restored = State;
+    // Vault configurations and principal summaries are shaped for JSON.
+    const BINARY: bool = false;
 
     fn saved(&self) -> &State {
         self

@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::rule::Report;
+use crate::detect::baseline::cap::{self, Rank};
 use crate::detect::baseline::keys::FastMap;
 use crate::detect::baseline::stats::LogHist;
 use crate::detect::baseline::KeyedSlab;
@@ -172,10 +173,11 @@ pub struct State {
     pub last_population: u32,
 }
 
-/// The saved form of [`State`].
+/// The saved form of [`State`]: the histories borrowed when saving, read straight
+/// into their slab when restoring (never copied whole).
 #[derive(Serialize, Deserialize)]
-pub struct Snapshot {
-    history: Vec<(u128, History)>,
+pub struct Snapshot<H> {
+    history: H,
     active: Vec<(u128, u64, Active)>,
     pop_short: [LogHist; 4],
     pop_long: [LogHist; 4],
@@ -255,12 +257,12 @@ impl State {
 }
 
 impl DetectorState for State {
-    type Saved<'a> = Snapshot;
-    type Restored = Snapshot;
+    type Saved<'a> = Snapshot<&'a KeyedSlab<History>>;
+    type Restored = Snapshot<KeyedSlab<History>>;
 
-    fn saved(&self) -> Snapshot {
+    fn saved(&self) -> Self::Saved<'_> {
         Snapshot {
-            history: self.history.iter().map(|(k, v)| (k, v.clone())).collect(),
+            history: &self.history,
             active: self
                 .active
                 .iter()
@@ -280,9 +282,9 @@ impl DetectorState for State {
         }
     }
 
-    fn restored(s: Snapshot) -> State {
+    fn restored(s: Self::Restored) -> State {
         State {
-            history: s.history.into_iter().collect(),
+            history: s.history,
             active: s.active.into_iter().map(|(k, v, a)| ((k, v), a)).collect(),
             pop_short: s.pop_short,
             pop_long: s.pop_long,
@@ -291,6 +293,18 @@ impl DetectorState for State {
             pop_principals: s.pop_principals,
             last_prune: s.last_prune,
             last_population: s.last_population,
+        }
+    }
+
+    fn enforce_cap(&mut self, cap: usize, now: u32) {
+        if self.history.len() > cap {
+            self.history.make_room(cap, |h| {
+                let repeat = h.short.total() > 0 || h.first != h.last;
+                Rank::of(h.last, 1 + u32::from(repeat), now)
+            });
+        }
+        if self.active.len() > cap {
+            cap::make_room(&mut self.active, cap, |a| Rank::of(a.last, a.reads, now));
         }
     }
 

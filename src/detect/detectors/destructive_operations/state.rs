@@ -14,6 +14,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::rule::Rule;
+use crate::detect::baseline::cap::{self, Rank};
 use crate::detect::baseline::keys::FastMap;
 use crate::detect::baseline::stats::LogHist;
 use crate::detect::baseline::KeyedSlab;
@@ -144,22 +145,23 @@ impl State {
     }
 }
 
-/// The saved form of [`State`].
+/// The saved form of [`State`]: the histories borrowed when saving, read straight
+/// into their slab when restoring (never copied whole).
 #[derive(Serialize, Deserialize)]
-pub struct Snapshot {
-    history: Vec<(u128, History)>,
+pub struct Snapshot<H> {
+    history: H,
     active: Vec<(u128, u64, Episode)>,
     population: [LogHist; 4],
     last_prune: u32,
 }
 
 impl DetectorState for State {
-    type Saved<'a> = Snapshot;
-    type Restored = Snapshot;
+    type Saved<'a> = Snapshot<&'a KeyedSlab<History>>;
+    type Restored = Snapshot<KeyedSlab<History>>;
 
-    fn saved(&self) -> Snapshot {
+    fn saved(&self) -> Self::Saved<'_> {
         Snapshot {
-            history: self.history.iter().map(|(k, v)| (k, v.clone())).collect(),
+            history: &self.history,
             active: self
                 .active
                 .iter()
@@ -170,12 +172,26 @@ impl DetectorState for State {
         }
     }
 
-    fn restored(s: Snapshot) -> State {
+    fn restored(s: Self::Restored) -> State {
         State {
-            history: s.history.into_iter().collect(),
+            history: s.history,
             active: s.active.into_iter().map(|(k, v, a)| ((k, v), a)).collect(),
             population: s.population,
             last_prune: s.last_prune,
+        }
+    }
+
+    fn enforce_cap(&mut self, cap: usize, now: u32) {
+        if self.history.len() > cap {
+            self.history.make_room(cap, |h| {
+                let repeat = h.windows.total() > 0 || h.purges > 0 || h.vault_deletes > 1;
+                Rank::of(h.last, 1 + u32::from(repeat), now)
+            });
+        }
+        if self.active.len() > cap {
+            cap::make_room(&mut self.active, cap, |a| {
+                Rank::of(a.last, a.objects.len() as u32, now)
+            });
         }
     }
 

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 
 use super::rule::{AddressRule, PrincipalRule};
+use crate::detect::baseline::cap::{self, Rank};
 use crate::detect::baseline::keys::FastMap;
 use crate::detect::detector::DetectorMemory;
 use crate::detect::stateful::DetectorState;
@@ -206,6 +207,20 @@ impl DetectorState for State {
             principals: s.principals.into_iter().collect(),
             addresses: s.addresses.into_iter().collect(),
             last_prune: s.last_prune,
+        }
+    }
+
+    fn enforce_cap(&mut self, cap: usize, now: u32) {
+        if self.principals.len() > cap {
+            cap::make_room(&mut self.principals, cap, |w| {
+                Rank::of(w.last, w.denials.len() as u32, now)
+            });
+        }
+        // Addresses are as cheap to mint as identities (IPv6): the same cap.
+        if self.addresses.len() > cap {
+            cap::make_room(&mut self.addresses, cap, |w| {
+                Rank::of(w.last, w.denials.len() as u32, now)
+            });
         }
     }
 

@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use crate::detect::baseline::cap::{self, Rank};
 use crate::detect::baseline::keys::FastMap;
 use crate::detect::detector::DetectorMemory;
 use crate::detect::stateful::DetectorState;
@@ -42,6 +43,12 @@ impl DetectorState for State {
         State {
             last: saved.into_iter().map(|(k, ip, at)| (k, (ip, at))).collect(),
             last_prune: 0,
+        }
+    }
+
+    fn enforce_cap(&mut self, cap: usize, now: u32) {
+        if self.last.len() > cap {
+            cap::make_room(&mut self.last, cap, |&(_, at)| Rank::of(at, 1, now));
         }
     }
 
