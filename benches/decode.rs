@@ -12,6 +12,8 @@
 //! 20 000 records: as resource-log lines (the Storage and Event Hubs shape) and as
 //! `AzureActivity` rows (Log Analytics JSON), against the bare parse of the lines.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test or bench stops at the first surprise, with its location
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -65,7 +67,7 @@ fn bench(c: &mut Criterion) {
                 ok
             },
             BatchSize::SmallInput,
-        )
+        );
     });
     group.bench_function("kvwatch_decode_record", |b| {
         b.iter_batched(
@@ -80,7 +82,7 @@ fn bench(c: &mut Criterion) {
                 ok
             },
             BatchSize::SmallInput,
-        )
+        );
     });
     group.finish();
 }
@@ -133,7 +135,7 @@ fn bench_activity(c: &mut Criterion) {
                 }
             }
             ok
-        })
+        });
     });
     group.bench_function("kvwatch_decode_record", |b| {
         b.iter(|| {
@@ -144,7 +146,7 @@ fn bench_activity(c: &mut Criterion) {
                 }
             }
             ok
-        })
+        });
     });
     group.throughput(Throughput::Bytes(rows_text.len() as u64));
     group.bench_function("kvwatch_azure_activity_rows", |b| {
@@ -161,7 +163,7 @@ fn bench_activity(c: &mut Criterion) {
                 },
             );
             ok
-        })
+        });
     });
     group.finish();
 }

@@ -4,6 +4,8 @@
 //!
 //! Run with `cargo bench --bench delivery`. The figures are in docs/alerting.md.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test or bench stops at the first surprise, with its location
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,7 +51,7 @@ fn outbox(c: &mut Criterion) {
                 ob.enqueue(&alerts("one", next, 1), sample::epoch())
                     .expect("enqueue"),
             );
-        })
+        });
     });
     group.throughput(Throughput::Elements(64));
     group.bench_function("append+commit, 64 alerts per commit", |b| {
@@ -59,7 +61,7 @@ fn outbox(c: &mut Criterion) {
                 ob.enqueue(&alerts("batch", next, 64), sample::epoch())
                     .expect("enqueue"),
             );
-        })
+        });
     });
     group.throughput(Throughput::Elements(1));
     group.bench_function("acknowledge delivered, 1 alert", |b| {
@@ -79,7 +81,7 @@ fn outbox(c: &mut Criterion) {
                 ob.succeeded("ack", &[*seq]).expect("ack");
             }
             start.elapsed()
-        })
+        });
     });
     group.finish();
 }
@@ -142,7 +144,7 @@ fn webhook(c: &mut Criterion) {
                 total += start.elapsed();
             }
             total
-        })
+        });
     });
     group.finish();
     rt.block_on(delivery.stop()).expect("stop");

@@ -12,6 +12,8 @@
 //! bare parse; the report at most twice the replay time). Run with
 //! `cargo bench --bench fortnight`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test or bench stops at the first surprise, with its location
+
 #[path = "common/bare.rs"]
 mod bare;
 

@@ -21,6 +21,8 @@
 //! (`kvwatch_state_bytes`). Set a size to 0 to leave that part out. Run with
 //! `cargo bench --bench investigation`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test or bench stops at the first surprise, with its location
+
 #[path = "common/bare.rs"]
 mod bare;
 
@@ -42,6 +44,7 @@ struct Run {
 }
 
 /// Waits for `child` and reads its own resource usage (not every child's).
+#[allow(unsafe_code)] // wait4 is the one way to read a reaped child's peak RSS
 fn wait(mut child: Child, started: Instant) -> Run {
     let pid = child.id() as libc::pid_t;
     let mut status = 0;

@@ -13,6 +13,8 @@
 //!
 //! `KVWATCH_BENCH_SECONDS` (default 20) sets the latency phase's length.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test or bench stops at the first surprise, with its location
+
 #[path = "../tests/support/live/mod.rs"]
 mod live_support;
 

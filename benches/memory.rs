@@ -20,6 +20,8 @@
 //! The simulated folder of the 1M size is about 1.3 GB; it lives in a temporary
 //! folder removed at the end.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test or bench stops at the first surprise, with its location
+
 use std::path::Path;
 use std::process::Command;
 
@@ -40,6 +42,7 @@ fn metric_with(prom: &str, name: &str, label: &str) -> f64 {
 /// Runs `cmd` to completion; returns whether it succeeded and its own peak RSS (bytes).
 /// The child is reaped by `wait4` (which gives its resource usage), not `Child::wait`.
 #[allow(clippy::zombie_processes)]
+#[allow(unsafe_code)] // wait4 is the one way to read a reaped child's peak RSS
 fn run_measured(cmd: &mut Command) -> (bool, u64) {
     let child = cmd.spawn().expect("the child starts");
     let pid = libc::pid_t::try_from(child.id()).expect("a pid");
@@ -60,7 +63,7 @@ fn append_late_record(logs: &Path, hours: i64) {
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_name() == "PT1H.json")
-        .map(|e| e.into_path())
+        .map(walkdir::DirEntry::into_path)
         .max_by_key(|p| {
             // y=/m=/d=/h= sort as text: compare the part from "/y=" on.
             let text = p.display().to_string();

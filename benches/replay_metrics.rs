@@ -5,6 +5,8 @@
 //!
 //! `cargo bench --bench replay_metrics` (results in target/criterion).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test or bench stops at the first surprise, with its location
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -117,10 +119,10 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(20))
         .throughput(Throughput::Elements(RECORDS as u64));
     g.bench_function("without metrics", |b| {
-        b.iter(|| replay(&input, &alerts, &[]))
+        b.iter(|| replay(&input, &alerts, &[]));
     });
     g.bench_function("with metrics observer", |b| {
-        b.iter(|| replay(&input, &alerts, &["--metrics-out", snapshot]))
+        b.iter(|| replay(&input, &alerts, &["--metrics-out", snapshot]));
     });
     g.bench_function("with endpoint scraped every 50ms", |b| {
         b.iter_batched(
@@ -140,7 +142,7 @@ fn bench(c: &mut Criterion) {
                 n
             },
             BatchSize::PerIteration,
-        )
+        );
     });
     g.finish();
 
@@ -163,7 +165,7 @@ fn bench(c: &mut Criterion) {
                     waited: Duration::from_micros(40),
                 });
             }
-        })
+        });
     });
     g.finish();
 }

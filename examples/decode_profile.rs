@@ -1,6 +1,8 @@
 //! Decodes the real-sample corpus in a loop, for profilers and instruction counts:
 //! `decode_profile kvwatch|bare ROUNDS` (e.g. under `valgrind --tool=callgrind`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a developer tool stops at the first surprise, with its location
+
 use std::borrow::Cow;
 
 use serde::Deserialize;

@@ -5,6 +5,8 @@
 //!
 //! Run with `cargo run --release --example sample_email`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a developer tool stops at the first surprise, with its location
+
 use kvwatch::alert::Severity;
 use kvwatch::sink::render::email;
 use kvwatch::sink::sample;

@@ -11,6 +11,7 @@ pub mod duration;
 pub mod eventhubs;
 pub mod limits;
 pub mod locate;
+pub mod maintenance;
 pub mod metrics;
 pub mod report;
 
@@ -352,7 +353,7 @@ impl Config {
                 "must be at least idle_after and learning_period",
             ));
         }
-        crate::detect::suppress::validate(&d.suppress)
+        maintenance::validate(&d.suppress.maintenance)
             .map_err(|(key, message)| invalid(&format!("detectors.suppress.{key}"), &message))?;
         delivery::validate(&self.outbox, &self.sinks)
             .map_err(|(key, message)| invalid(&key, &message))?;

@@ -46,7 +46,7 @@ pub fn decode_body<'a>(body: &'a [u8], line: u64, sink: &mut dyn FnMut(Record<'a
 /// before the error are kept and the stream resumes after it.
 pub fn decode_stream<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a>)) {
     for_each_value(buf, &mut |text, line| {
-        dispatch_value(text, line, limits, sink)
+        dispatch_value(text, line, limits, sink);
     });
 }
 

@@ -96,7 +96,7 @@ fn decode_array<'a>(
                     if r.location.index.is_none() {
                         r.location.index = Some(index as u32);
                     }
-                    sink(r)
+                    sink(r);
                 };
                 dispatch_value(text, line, limits, &mut rebased);
             }
@@ -129,7 +129,7 @@ mod tests {
     fn outcomes(input: &str, limits: Limits) -> Vec<(u64, Result<(), Refusal>)> {
         let mut out = Vec::new();
         decode(input.as_bytes(), &limits, &mut |r: Record<'_>| {
-            out.push((r.location.line, r.result.map(|_| ())))
+            out.push((r.location.line, r.result.map(|_| ())));
         });
         out
     }

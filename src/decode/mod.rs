@@ -307,7 +307,7 @@ pub fn decode_buffer<'a>(
     }
     framing::decode_framed(body, format, layout, limits, &mut |mut r| {
         r.location.line += lead_lines;
-        sink(r)
+        sink(r);
     });
 }
 

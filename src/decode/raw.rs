@@ -383,7 +383,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
                     }
                 }
                 TopKey::HttpRequest => {
-                    rec.activity_mut().client_ip = map.next_value::<HttpRequestField<'de>>()?.0
+                    rec.activity_mut().client_ip = map.next_value::<HttpRequestField<'de>>()?.0;
                 }
                 TopKey::Ignored => skip(&mut map)?,
             }

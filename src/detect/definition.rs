@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::detector::{Detector, DetectorError};
-use super::suppress::{self, Suppressor};
+use super::suppress::Suppressor;
+use crate::config::maintenance;
 use crate::config::{ConfigDuration, SuppressConfig};
 use crate::event::PrincipalKind;
 
@@ -104,7 +105,8 @@ pub fn suppressor(
     everywhere: &SuppressConfig,
     local: &SuppressConfig,
 ) -> Result<Suppressor, DetectorError> {
-    suppress::validate(local).map_err(|(key, m)| invalid(src, &format!("suppress.{key}"), &m))?;
+    maintenance::validate(&local.maintenance)
+        .map_err(|(key, m)| invalid(src, &format!("suppress.{key}"), &m))?;
     Suppressor::compile(&[everywhere, local])
         .map_err(|(key, m)| invalid(src, &format!("suppress.{key}"), &m))
 }

@@ -64,53 +64,17 @@ pub struct Suppressor {
     windows: Vec<Window>,
 }
 
-/// Checks a suppression section; the error names the key and what is wrong.
-pub fn validate(c: &SuppressConfig) -> Result<(), (String, String)> {
-    for (i, w) in c.maintenance.iter().enumerate() {
-        compile_window(w).map_err(|m| (format!("maintenance[{i}]"), m))?;
-    }
-    Ok(())
-}
-
-fn parse_hhmm(s: &str) -> Option<u16> {
-    let (h, m) = s.trim().split_once(':')?;
-    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60)
-        .then_some(h * 60 + m)
-        .or((h == 24 && m == 0).then_some(1440))
-}
-
 fn compile_window(w: &MaintenanceWindow) -> Result<Window, String> {
-    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-    let mut days = 0u8;
-    for d in &w.days {
-        let idx = DAYS
-            .iter()
-            .position(|n| d.len() >= 3 && d[..3].eq_ignore_ascii_case(n))
-            .ok_or_else(|| {
-                format!("unknown day {d:?}; write mon, tue, wed, thu, fri, sat or sun")
-            })?;
-        days |= 1 << idx;
-    }
-    if days == 0 {
-        days = 0x7f;
-    }
-    let start = parse_hhmm(&w.start)
-        .ok_or_else(|| format!("start {:?} is not a time of day (HH:MM)", w.start))?;
-    let end = parse_hhmm(&w.end)
-        .ok_or_else(|| format!("end {:?} is not a time of day (HH:MM)", w.end))?;
-    if start == end {
-        return Err("start and end are equal: the window would be empty".into());
-    }
+    let schedule = w.schedule()?;
     Ok(Window {
         name: if w.name.is_empty() {
             format!("{}-{}", w.start, w.end)
         } else {
             w.name.clone()
         },
-        days,
-        start_min: start,
-        end_min: end,
+        days: schedule.days,
+        start_min: schedule.start_min,
+        end_min: schedule.end_min,
         vaults: w
             .vaults
             .iter()
@@ -279,7 +243,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        let (key, msg) = validate(&bad).unwrap_err();
+        let (key, msg) = crate::config::maintenance::validate(&bad.maintenance).unwrap_err();
         assert_eq!(key, "maintenance[0]");
         assert!(msg.contains("funday"), "{msg}");
     }

@@ -125,7 +125,7 @@ pub(crate) async fn detach_receiver_with_error(
     match tokio::time::timeout(DETACH_ANSWER_TIMEOUT, receiver.detach_with_error(error)).await {
         Ok(Ok(_)) => {}
         Ok(Err((_, error))) => {
-            debug!(%error, "error detach of a receiver was not answered cleanly")
+            debug!(%error, "error detach of a receiver was not answered cleanly");
         }
         Err(_) => debug!("client did not answer an error detach in time"),
     }

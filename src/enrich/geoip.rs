@@ -33,19 +33,32 @@ const METADATA_MARKER: &[u8] = b"\xab\xcd\xefMaxMind.com";
 /// databases a few hundred MB).
 pub const MAX_DATABASE_BYTES: u64 = 1 << 30;
 
+/// Why a GeoIP database could not be used; every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoIpError {
+    /// The file could not be read.
     #[error("cannot read GeoIP database {}: {source}", path.display())]
     Read {
+        /// The database file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
+    /// The file is not a MaxMind DB (no metadata, a record size or type not supported).
     #[error("{} is not a usable MaxMind DB file: {reason}", path.display())]
-    NotMmdb { path: PathBuf, reason: String },
+    NotMmdb {
+        /// The database file.
+        path: PathBuf,
+        /// What is missing or unsupported.
+        reason: String,
+    },
+    /// A record in the file could not be decoded.
     #[error("GeoIP database {} is corrupt: {source}", path.display())]
     Decode {
+        /// The database file.
         path: PathBuf,
+        /// The reader's error.
         #[source]
         source: MaxMindDbError,
     },
@@ -65,6 +78,7 @@ impl CountryCode {
             _ => None,
         }
     }
+    /// The two upper-case letters.
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("??")
     }
@@ -79,12 +93,19 @@ impl fmt::Display for CountryCode {
 /// Where the database places an address; strings borrow from the database.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Place<'a> {
+    /// The country (registered country when the database has no location country).
     pub country: CountryCode,
+    /// The country's English name, when the database has one.
     pub country_name: Option<&'a str>,
+    /// The city's English name (City databases).
     pub city: Option<&'a str>,
+    /// Latitude in degrees (City databases).
     pub latitude: Option<f64>,
+    /// Longitude in degrees (City databases).
     pub longitude: Option<f64>,
+    /// The autonomous system number (ASN databases or combined records).
     pub asn: Option<u32>,
+    /// The network's organisation (ASN databases or combined records).
     pub organization: Option<&'a str>,
     /// The search-tree prefix the address matched (as real readers report).
     pub network: IpNet,
@@ -93,13 +114,16 @@ pub struct Place<'a> {
 }
 
 impl Place<'_> {
+    /// Latitude and longitude, when both are known.
     pub fn coordinates(&self) -> Option<(f64, f64)> {
         Some((self.latitude?, self.longitude?))
     }
 }
 
+/// What a lookup found for an address.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GeoLookup<'a> {
+    /// A public address the database places.
     Located(Place<'a>),
     /// Public address the database has no country for.
     Unlocatable,
@@ -210,15 +234,19 @@ impl GeoIp {
         self.classifier = classifier;
         self
     }
+    /// The address classifier (Azure, private and configured ranges).
     pub fn classifier(&self) -> &Classifier {
         &self.classifier
     }
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }
+    /// The database's own type name (`GeoLite2-City`, `DBIP-Country-Lite` …).
     pub fn database_type(&self) -> &str {
         &self.reader.metadata.database_type
     }
+    /// When the database was built (Unix seconds), from its metadata.
     pub fn build_epoch(&self) -> u64 {
         self.reader.metadata.build_epoch
     }
@@ -232,6 +260,7 @@ impl GeoIp {
         })
     }
 
+    /// Looks `ip` up: exempt ranges first, then the database's search tree.
     pub fn try_lookup(&self, ip: IpAddr) -> Result<GeoLookup<'_>, GeoIpError> {
         let ip = canonical(ip);
         let class = self.classifier.classify(ip);

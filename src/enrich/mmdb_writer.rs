@@ -30,23 +30,50 @@ const DATA_SEPARATOR: [u8; 16] = [0; 16];
 /// Largest size a control byte can express (65 821 + 2^24 - 1).
 const MAX_VALUE_SIZE: usize = 65_821 + 0xFF_FFFF;
 
+/// Why a fixture database could not be built or written.
 #[derive(Debug, thiserror::Error)]
 pub enum MmdbWriteError {
+    /// The same network was inserted twice.
     #[error("network {network} was already inserted")]
-    DuplicateNetwork { network: IpNet },
+    DuplicateNetwork {
+        /// The network.
+        network: IpNet,
+    },
+    /// The network's address has bits set past its prefix length.
     #[error("network {network} has host bits set (did you mean {}?)", network.trunc())]
-    HostBitsSet { network: IpNet },
+    HostBitsSet {
+        /// The network as given.
+        network: IpNet,
+    },
+    /// An IPv6 network falls in the space that holds the IPv4 tree.
     #[error("IPv6 network {network} overlaps the IPv4 subtree (::/96 or ::ffff:0:0/96); insert IPv4 networks as IPv4")]
-    OverlapsIpv4Space { network: IpNet },
+    OverlapsIpv4Space {
+        /// The network.
+        network: IpNet,
+    },
+    /// The record cannot be written in the chosen layout.
     #[error("invalid record for {network}: {reason}")]
-    InvalidRecord { network: IpNet, reason: String },
+    InvalidRecord {
+        /// The network the record was for.
+        network: IpNet,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A string, map or array is larger than the format can express.
     #[error("a value of {size} bytes/entries exceeds the MaxMind DB size limit")]
-    ValueTooLarge { size: usize },
+    ValueTooLarge {
+        /// Its size.
+        size: usize,
+    },
+    /// The tree needs more nodes than 28-bit records can address.
     #[error("fixture too large for 28-bit records")]
     TooLarge,
+    /// The file could not be written.
     #[error("cannot write MaxMind DB to {}: {source}", path.display())]
     Io {
+        /// The file.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -66,11 +93,14 @@ pub enum RecordLayout {
 /// Bits per search-tree record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RecordSize {
+    /// 24 bits (up to 16 million nodes; GeoLite2-Country's choice).
     Bits24,
+    /// 28 bits (GeoLite2-City's choice).
     Bits28,
 }
 
 impl RecordSize {
+    /// The number of bits.
     pub fn bits(self) -> u16 {
         match self {
             RecordSize::Bits24 => 24,
@@ -84,33 +114,42 @@ impl RecordSize {
 pub struct GeoRecord {
     /// ISO 3166-1 alpha-2, upper case ("FR").
     pub country_iso: String,
+    /// The country's English name.
     pub country_name: Option<String>,
+    /// The city's English name.
     pub city: Option<String>,
     /// (latitude, longitude) in degrees.
     pub location: Option<(f64, f64)>,
+    /// The autonomous system number.
     pub asn: Option<u32>,
+    /// The autonomous system's organisation.
     pub organization: Option<String>,
 }
 
 impl GeoRecord {
+    /// A record with only a country code.
     pub fn country(iso: &str) -> Self {
         Self {
             country_iso: iso.to_owned(),
             ..Self::default()
         }
     }
+    /// With the country's English name.
     pub fn with_country_name(mut self, name: &str) -> Self {
         self.country_name = Some(name.to_owned());
         self
     }
+    /// With a city name.
     pub fn with_city(mut self, city: &str) -> Self {
         self.city = Some(city.to_owned());
         self
     }
+    /// With coordinates in degrees.
     pub fn with_location(mut self, latitude: f64, longitude: f64) -> Self {
         self.location = Some((latitude, longitude));
         self
     }
+    /// With an autonomous system and its organisation.
     pub fn with_asn(mut self, asn: u32, organization: &str) -> Self {
         self.asn = Some(asn);
         self.organization = Some(organization.to_owned());
@@ -168,13 +207,21 @@ impl GeoRecord {
 /// A data-section value, for fixtures outside the [`GeoRecord`] shapes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MmdbValue {
+    /// A UTF-8 string.
     String(String),
+    /// A double.
     Double(f64),
+    /// An unsigned 16-bit integer.
     Uint16(u16),
+    /// An unsigned 32-bit integer.
     Uint32(u32),
+    /// An unsigned 64-bit integer.
     Uint64(u64),
+    /// A boolean.
     Bool(bool),
+    /// A map, in the given key order.
     Map(Vec<(String, MmdbValue)>),
+    /// An array.
     Array(Vec<MmdbValue>),
 }
 
@@ -284,6 +331,7 @@ impl MmdbWriter {
             data_len: 0,
         }
     }
+    /// Writes records in `layout`'s shape (default GeoLite2).
     pub fn with_layout(mut self, layout: RecordLayout) -> Self {
         self.layout = layout;
         self
@@ -298,6 +346,7 @@ impl MmdbWriter {
         self.build_epoch = Some(epoch);
         self
     }
+    /// Adds the metadata's description in language `lang`.
     pub fn with_description(mut self, lang: &str, text: &str) -> Self {
         self.description.insert(lang.to_owned(), text.to_owned());
         self
@@ -537,7 +586,9 @@ mod tests {
         let Some(rec) = found else {
             return format!("none /{prefix}");
         };
-        let en = |names: Option<BTreeMap<&str, &str>>| names?.get("en").map(|s| s.to_string());
+        let en = |names: Option<BTreeMap<&str, &str>>| {
+            names?.get("en").map(std::string::ToString::to_string)
+        };
         let country = rec.country.expect("country");
         let iso = country.iso_code.unwrap_or("-");
         let name = en(country.names).unwrap_or_default();

@@ -79,7 +79,12 @@ macro_rules! known_operations {
     ($($name:ident => $class:ident),+ $(,)?) => {
         /// An operation name Key Vault documents (see `logging.md`), one variant each.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum KnownOperation { $($name),+ }
+        pub enum KnownOperation {
+            $(
+                #[doc = concat!("`", stringify!($name), "`")]
+                $name
+            ),+
+        }
 
         impl KnownOperation {
             /// Parses an exact operation name (Azure's spelling, case-insensitive).

@@ -15,7 +15,7 @@ use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{Gauge, GaugeVec, Opts};
 
-use crate::pipeline::clock::Clock;
+use crate::clock::Clock;
 
 const UNSET: i64 = i64::MIN;
 
@@ -145,7 +145,7 @@ impl Collector for AgeVec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::clock::ManualClock;
+    use crate::clock::ManualClock;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s)

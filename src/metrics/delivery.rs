@@ -13,7 +13,7 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, 
 
 use super::ages::AgeVec;
 use super::labels::{LabelCap, LabelForm};
-use crate::pipeline::clock::Clock;
+use crate::clock::Clock;
 use crate::sink::observe::{AttemptOutcome, DeliveryEvent, DeliveryObserver};
 
 /// The most sinks counted under their own label.

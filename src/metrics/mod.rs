@@ -35,8 +35,8 @@ pub use pipeline::PipelineMetrics;
 pub use readiness::{checks, CheckState, Readiness, ReadinessCheck, ReadinessReport};
 pub use state::StateMetrics;
 
+use crate::clock::Clock;
 use crate::config::MetricsConfig;
-use crate::pipeline::clock::Clock;
 
 /// The content type of the Prometheus text exposition format.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";

@@ -13,7 +13,7 @@ use prometheus::{
 };
 
 use super::ages::NewestAge;
-use crate::pipeline::clock::Clock;
+use crate::clock::Clock;
 
 /// Histogram buckets for latencies, in seconds: milliseconds for decoding and
 /// detection, up to an hour because events wait in the reorder buffer for the

@@ -70,7 +70,7 @@ pub struct DecodedChunk {
 pub fn decode_chunk(chunk: &Chunk, limits: &Limits, received: Instant) -> DecodedChunk {
     let mut records = Vec::new();
     framing::decode_chunk(chunk, limits, &mut |r| {
-        records.push(Decoded::from_record(r))
+        records.push(Decoded::from_record(r));
     });
     DecodedChunk { records, received }
 }

@@ -222,7 +222,7 @@ fn record(state: &mut Collected, e: &AuditEvent<'_>, place: Option<&Place>) {
             let object = e
                 .object
                 .as_ref()
-                .map(|o| o.to_string())
+                .map(std::string::ToString::to_string)
                 .unwrap_or_else(|| "vault".into());
             let init = || DestructiveUse {
                 seen: Seen {

@@ -38,7 +38,7 @@ pub fn esc(text: &str) -> String {
             }
         })
         .collect();
-    crate::sink::render::html(&flat)
+    crate::escape::html(&flat)
 }
 
 /// A safe element id for an arbitrary key: `prefix-<hash>`.

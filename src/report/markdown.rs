@@ -26,7 +26,7 @@ pub fn md(text: &str) -> String {
         })
         .collect();
     let mut out = String::with_capacity(flat.len() + 8);
-    for c in crate::sink::render::inert(&flat).chars() {
+    for c in crate::escape::inert(&flat).chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
@@ -47,7 +47,7 @@ pub fn sparkline(chart: &Chart) -> String {
     let max = chart
         .buckets
         .iter()
-        .map(|b| b.total())
+        .map(super::series::Bucket::total)
         .max()
         .unwrap_or(0)
         .max(1);

@@ -108,7 +108,14 @@ pub fn activity(chart: &Chart, width: u32, height: u32, label: &str) -> String {
     let plot_w = w - LEFT - RIGHT;
     let plot_h = h - TOP - AXIS - DENIED_STRIP - 4.0;
     let y_axis = TOP + plot_h;
-    let max = nice(chart.buckets.iter().map(|b| b.total()).max().unwrap_or(0));
+    let max = nice(
+        chart
+            .buckets
+            .iter()
+            .map(super::series::Bucket::total)
+            .max()
+            .unwrap_or(0),
+    );
     let max_denied = chart.buckets.iter().map(|b| b.denied).max().unwrap_or(0);
     let bar_w = plot_w / n as f64;
     let mut out = String::with_capacity(8192);

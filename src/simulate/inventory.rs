@@ -59,7 +59,7 @@ fn objects(
 }
 
 fn service_secrets(rng: &mut SimRng, count: usize, extra: &[&str]) -> Vec<String> {
-    let mut names: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    let mut names: Vec<String> = extra.iter().map(std::string::ToString::to_string).collect();
     let mut i = 0usize;
     while names.len() < count {
         let service = SERVICES[i % SERVICES.len()];

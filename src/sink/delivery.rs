@@ -12,13 +12,13 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::enqueue::{OutboxSink, Router};
+use super::enqueue::{OutboxSink, SinkRouting};
 use super::observe::DeliveryObserver;
 use super::outbox::{Outbox, OutboxError};
 use super::retry::{Pace, RetryPolicy};
 use super::transport::{self, BuildError, Transport, TransportOptions};
+use crate::clock::Clock;
 use crate::config::Config;
-use crate::pipeline::clock::Clock;
 
 /// Why delivery could not start.
 #[derive(Debug, thiserror::Error)]
@@ -156,7 +156,7 @@ impl Delivery {
     pub fn sink(&self, config: &Config) -> OutboxSink {
         OutboxSink::new(
             self.outbox.clone(),
-            Arc::new(Router::new(&config.sinks)),
+            Arc::new(SinkRouting::new(&config.sinks)),
             self.clock.clone(),
             self.wake.clone(),
             self.observer.clone(),

@@ -12,8 +12,8 @@ use super::observe::{DeliveryEvent, DeliveryObserver};
 use super::outbox::{Outbox, Route};
 use super::{AlertSink, SinkError};
 use crate::alert::{Alert, Severity};
+use crate::clock::Clock;
 use crate::config::{SinkConfig, SinkSettings};
-use crate::pipeline::clock::Clock;
 
 #[derive(Debug, Clone)]
 struct Rule {
@@ -24,11 +24,11 @@ struct Rule {
 
 /// Decides which sinks an alert goes to.
 #[derive(Debug, Clone, Default)]
-pub struct Router {
+pub struct SinkRouting {
     rules: Vec<Rule>,
 }
 
-impl Router {
+impl SinkRouting {
     /// The routing of the configured sinks.
     pub fn new(sinks: &[SinkConfig]) -> Self {
         let rules = sinks
@@ -44,7 +44,7 @@ impl Router {
                 },
             })
             .collect();
-        Router { rules }
+        SinkRouting { rules }
     }
 
     /// The sinks `alert` goes to, as of `now`.
@@ -82,7 +82,7 @@ impl Router {
 /// replay starts delivering before it ends.
 pub struct OutboxSink {
     outbox: Arc<Outbox>,
-    router: Arc<Router>,
+    router: Arc<SinkRouting>,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
     observer: Arc<dyn DeliveryObserver>,
@@ -94,7 +94,7 @@ impl OutboxSink {
     /// A sink in front of `outbox`.
     pub fn new(
         outbox: Arc<Outbox>,
-        router: Arc<Router>,
+        router: Arc<SinkRouting>,
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
         observer: Arc<dyn DeliveryObserver>,
@@ -186,7 +186,7 @@ path = "b.jsonl"
 enabled = false
 "#;
         let config = Config::parse(text, Path::new("t.toml")).unwrap();
-        let router = Router::new(&config.sinks);
+        let router = SinkRouting::new(&config.sinks);
         assert_eq!(router.sinks(), ["email", "file"]);
         let now = sample::epoch();
         let low = sample::alert(1, Severity::Low);

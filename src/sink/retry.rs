@@ -3,7 +3,7 @@
 //! pace that spaces requests under each service's rate limit and pauses the whole
 //! sink when a receiver answers 429 with `Retry-After`.
 //!
-//! All times come from the injected [`Clock`](crate::pipeline::clock::Clock), so tests
+//! All times come from the injected [`Clock`](crate::clock::Clock), so tests
 //! can move time instead of waiting for it.
 
 use std::time::Duration;
@@ -234,7 +234,7 @@ mod tests {
         };
         match p.decide(&state(3, t0), &slow, t0) {
             Decision::Retry { tries, delay, .. } => {
-                assert_eq!((tries, delay), (3, Duration::from_secs(30)))
+                assert_eq!((tries, delay), (3, Duration::from_secs(30)));
             }
             other => panic!("{other:?}"),
         }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 
 use super::secret::{Redactor, SecretError};
+use super::webhook::chat::{ChatApp, ChatWebhook};
 use super::{email, file, webhook};
 use crate::alert::Alert;
 use crate::config::{SinkConfig, SinkKind, SinkSettings};
@@ -129,8 +130,8 @@ pub fn build(
     Ok(match &sink.settings {
         SinkSettings::Email(s) => Arc::new(email::EmailTransport::new(s, &key, opts)?),
         SinkSettings::Webhook(s) => Arc::new(webhook::generic::GenericWebhook::new(s, &key, opts)?),
-        SinkSettings::Slack(s) => Arc::new(webhook::slack::SlackWebhook::new(s, &key, opts)?),
-        SinkSettings::Teams(s) => Arc::new(webhook::teams::TeamsWebhook::new(s, &key, opts)?),
+        SinkSettings::Slack(s) => Arc::new(ChatWebhook::new(ChatApp::Slack, s, &key, opts)?),
+        SinkSettings::Teams(s) => Arc::new(ChatWebhook::new(ChatApp::Teams, s, &key, opts)?),
         SinkSettings::PagerDuty(s) => Arc::new(webhook::pagerduty::PagerDuty::new(s, &key, opts)?),
         SinkSettings::File(s) => Arc::new(file::FileTransport::new(s)),
     })

@@ -16,7 +16,7 @@ use super::outbox::{Outbox, OutboxError, Pending};
 use super::retry::{Decision, Pace};
 use super::transport::{AttemptError, Job};
 use crate::alert::Alert;
-use crate::pipeline::clock::Clock;
+use crate::clock::Clock;
 
 pub(super) struct Worker {
     pub(super) sink: SinkHandle,

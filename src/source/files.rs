@@ -170,7 +170,7 @@ fn walk(dir: &Path, skipped: &mut Vec<SkippedPath>) -> Result<Vec<PathBuf>, Inpu
                     "a dangling symbolic link".to_owned()
                 } else {
                     e.io_error()
-                        .map_or_else(|| e.to_string(), |io| io.to_string())
+                        .map_or_else(|| e.to_string(), std::string::ToString::to_string)
                 };
                 tracing::warn!("{}: {reason}; skipping it", path.display());
                 skipped.push(SkippedPath { path, reason });

@@ -24,10 +24,6 @@ use kvwatch::decode::{decode_buffer, Format, Limits, Shape};
 use kvwatch::event::{ActivityStatus, AuditEvent, ChangeKind, ScopeLevel};
 use kvwatch::simulate::{simulate, SimulationSpec};
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Four simulated days with the Activity Log, written once per test run.
 fn simulated() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
@@ -50,7 +46,7 @@ fn files_under(root: &Path) -> Vec<PathBuf> {
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
+        .map(walkdir::DirEntry::into_path)
         .collect();
     out.sort();
     out
@@ -301,31 +297,59 @@ fn the_simulated_log_holds_the_routine_and_the_attacks() {
 }
 
 #[test]
-fn without_the_flag_the_audit_event_output_is_unchanged() {
-    // sample-logs/ was written by this command before the Activity Log existed.
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sample-logs-again");
-    let mut spec = SimulationSpec::new(&dir);
-    spec.days = 5;
-    spec.seed = 42;
-    spec.volume = 0.2;
-    spec.start = NaiveDate::from_ymd_opt(2026, 11, 2).expect("date");
-    spec.overwrite = true;
-    simulate(&spec).expect("simulation");
-    let committed = repo().join("sample-logs");
-    let ours: Vec<PathBuf> = files_under(&dir);
-    let theirs: Vec<PathBuf> = files_under(&committed)
-        .into_iter()
-        .filter(|p| !p.ends_with("README.md"))
-        .collect();
-    assert_eq!(ours.len(), theirs.len());
-    for (a, b) in ours.iter().zip(&theirs) {
-        assert_eq!(a.strip_prefix(&dir).ok(), b.strip_prefix(&committed).ok());
-        assert!(
-            std::fs::read(a).ok() == std::fs::read(b).ok(),
-            "{} differs",
-            a.display()
-        );
-    }
+fn the_flag_adds_the_activity_log_and_removes_nothing() {
+    // The same tenant simulated without and with --activity-log. With it, the
+    // Activity Log appears (insights-activity-logs/) and its attacks add their data-plane
+    // reads to the AuditEvent blobs; every AuditEvent record of the run without the flag
+    // is still there, in the same blob, so no earlier scenario moves.
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("activity-flag");
+    let run = |activity_log: bool| {
+        let dir = base.join(if activity_log { "with" } else { "without" });
+        let mut spec = SimulationSpec::new(&dir);
+        spec.days = 3;
+        spec.seed = 42;
+        spec.volume = 0.2;
+        spec.start = NaiveDate::from_ymd_opt(2026, 11, 2).expect("date");
+        spec.overwrite = true;
+        spec.activity_log = activity_log;
+        simulate(&spec).expect("simulation");
+        dir
+    };
+    let (without, with) = (run(false), run(true));
+    let in_activity_log = |p: &Path, root: &Path| {
+        p.strip_prefix(root)
+            .is_ok_and(|rel| rel.starts_with("insights-activity-logs"))
+    };
+    let plain = files_under(&without);
+    assert!(!plain.iter().any(|p| in_activity_log(p, &without)));
+    assert!(
+        files_under(&with).iter().any(|p| in_activity_log(p, &with)),
+        "the flag wrote no Activity Log"
+    );
+    // Records, not blobs: an Activity Log attack's reads may shift another record's
+    // export delay into the next hourly blob.
+    let records = |root: &Path| -> Vec<String> {
+        files_under(root)
+            .iter()
+            .filter(|p| p.ends_with("PT1H.json") && !in_activity_log(p, root))
+            .flat_map(|p| {
+                let text = std::fs::read_to_string(p).expect("a blob");
+                text.lines().map(str::to_owned).collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let (before, after) = (records(&without), records(&with));
+    let kept: std::collections::HashSet<&str> = after.iter().map(String::as_str).collect();
+    let lost = before.iter().filter(|l| !kept.contains(l.as_str())).count();
+    assert_eq!(
+        lost, 0,
+        "{lost} AuditEvent records of the plain run are missing"
+    );
+    let added = after.len().saturating_sub(before.len());
+    assert!(
+        added > 0,
+        "the Activity Log attacks read nothing in AuditEvent"
+    );
 }
 
 fn replay(inputs: &[&Path], metrics: &Path) -> String {

@@ -10,6 +10,8 @@
 //! build much faster. Each former file is a module here; run one of them with, say,
 //! `cargo test --test decode golden::`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unsafe_code)] // a test stops at the first surprise, with its location; it may call libc to signal and limit the processes it runs
+
 mod activity_log;
 mod activity_simulated;
 mod decode_props;

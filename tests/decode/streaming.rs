@@ -174,23 +174,41 @@ fn replay_stdin(dir: &Path, feed: impl FnOnce(&mut dyn Write)) -> (Value, u64) {
         .stderr(Stdio::null())
         .spawn()
         .expect("kvwatch runs");
+    let watcher = watch_peak_rss(child.id());
     let mut stdin = child.stdin.take().expect("a pipe");
     feed(&mut stdin);
     drop(stdin);
-    let (status, rss) = wait_with_peak_rss(child);
-    assert_eq!(status, 0, "the stream replay failed");
+    let status = child.wait().expect("the replay is reaped");
+    let rss = watcher.join().expect("the watcher ends with the child");
+    assert!(status.success(), "the stream replay failed: {status}");
+    assert!(rss > 0, "no memory figure was read for the replay");
     let text = std::fs::read(&summary).expect("a summary");
     (serde_json::from_slice(&text).expect("JSON"), rss)
 }
 
-/// Reaps `child`, returning its exit status and its own peak RSS in bytes.
-fn wait_with_peak_rss(child: std::process::Child) -> (i32, u64) {
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: plain data the kernel fills, for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    assert_eq!(unsafe { libc::wait4(pid, &mut status, 0, &mut usage) }, pid);
-    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64 * 1024)
+/// Watches a running child's own peak RSS in bytes until it exits.
+///
+/// The peak is the kernel's high-water mark of the child's own address space
+/// (`VmHWM` in `/proc/<pid>/status`), read every few milliseconds from the start (it
+/// only grows, so a late reading covers every earlier moment). The child's rusage
+/// (`wait4`) would not do: the kernel folds the spawning process's peak into the
+/// child's `ru_maxrss` at `exec`, so a test binary whose other tests hold memory
+/// would be charged to the replay.
+fn watch_peak_rss(pid: u32) -> std::thread::JoinHandle<u64> {
+    let status_file = format!("/proc/{pid}/status");
+    std::thread::spawn(move || {
+        let mut peak = 0u64;
+        // A zombie's status has no VmHWM line: the child has exited.
+        while let Some(bytes) = std::fs::read_to_string(&status_file).ok().and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024)
+        }) {
+            peak = peak.max(bytes);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        peak
+    })
 }
 
 #[test]

@@ -22,7 +22,11 @@ fn the_documented_config_is_valid_and_has_every_sink_kind() {
     let end = start + text[start..].find("```").unwrap();
     let config = Config::parse(&text[start..end], Path::new("docs/alerting.md"))
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut kinds: Vec<SinkKind> = config.sinks.iter().map(|s| s.kind()).collect();
+    let mut kinds: Vec<SinkKind> = config
+        .sinks
+        .iter()
+        .map(kvwatch::config::SinkConfig::kind)
+        .collect();
     kinds.dedup();
     for kind in [
         SinkKind::Email,

@@ -8,6 +8,8 @@
 //! One binary per area (see `tests/decode/main.rs`); run one module with, say,
 //! `cargo test --test delivery delivery_email::`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unsafe_code)] // a test stops at the first surprise, with its location; it may call libc to signal and limit the processes it runs
+
 // Receivers, the SMTP server and the delivery helpers, shared by the modules.
 #[path = "../support/delivery/mod.rs"]
 mod support;

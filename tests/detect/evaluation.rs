@@ -70,7 +70,7 @@ fn record_files(dir: &Path) -> Vec<PathBuf> {
             !e.path().to_string_lossy().contains("/_")
                 && e.path().extension().is_some_and(|x| x == "json")
         })
-        .map(|e| e.into_path())
+        .map(walkdir::DirEntry::into_path)
         .collect();
     files.sort();
     files
@@ -239,7 +239,7 @@ fn simulated_fortnight() {
     ] {
         if !list.is_empty() {
             md.push_str(&format!("{title}:\n"));
-            for a in list.iter() {
+            for a in list {
                 md.push_str(&format!(
                     "- {} {} {} {} {} {}: {}\n",
                     a.first_seen.format("%m-%d %H:%M"),

@@ -31,7 +31,7 @@ fn files(root: &Path) -> Vec<PathBuf> {
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
+        .map(walkdir::DirEntry::into_path)
         .collect();
     out.sort();
     out
@@ -718,7 +718,7 @@ fn scale_mode_adds_exactly_the_requested_principals() {
         let report = simulate(&s).unwrap();
         let keys: BTreeSet<String> = events(dir.path())
             .into_iter()
-            .filter_map(|e| e.principal.key.map(|k| k.into_owned()))
+            .filter_map(|e| e.principal.key.map(std::borrow::Cow::into_owned))
             .collect();
         (keys, report)
     };

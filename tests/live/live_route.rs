@@ -105,7 +105,7 @@ async fn route_then_two_runs_split_the_keyed_hub_and_miss_nothing() {
         })
         .await;
     }
-    for (live, _) in lives.iter() {
+    for (live, _) in &lives {
         live.shutdown();
     }
     let mut all = Vec::new();

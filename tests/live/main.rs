@@ -9,6 +9,8 @@
 //! One binary per area (see `tests/decode/main.rs`); run one module with, say,
 //! `cargo test --test live live_restart::`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unsafe_code)] // a test stops at the first surprise, with its location; it may call libc to signal and limit the processes it runs
+
 // The live helpers (also used by benches/live_latency.rs).
 #[path = "../support/live/mod.rs"]
 mod live_support;

@@ -5,6 +5,8 @@
 //! One binary per area (see `tests/decode/main.rs`); run one module with, say,
 //! `cargo test --test metrics metrics_promtool::`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unsafe_code)] // a test stops at the first surprise, with its location; it may call libc to signal and limit the processes it runs
+
 // Replays with metrics, the Prometheus server and the dashboards, shared by the modules.
 #[path = "../metrics_support/mod.rs"]
 mod support;

@@ -54,7 +54,7 @@ path = "alerts.jsonl"
 fn a_full_config_parses() {
     let c = parse(FULL).unwrap();
     assert_eq!(c.outbox.max_tries, 8);
-    let kinds: Vec<SinkKind> = c.sinks.iter().map(|s| s.kind()).collect();
+    let kinds: Vec<SinkKind> = c.sinks.iter().map(super::SinkConfig::kind).collect();
     assert_eq!(
         kinds,
         [

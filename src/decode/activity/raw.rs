@@ -306,7 +306,8 @@ struct OwnedAuthorization(Option<RawAuthorization<'static>>);
 
 impl<'de> Deserialize<'de> for OwnedAuthorization {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        AuthorizationField::deserialize(d).map(|a| OwnedAuthorization(a.0.map(|a| a.into_owned())))
+        AuthorizationField::deserialize(d)
+            .map(|a| OwnedAuthorization(a.0.map(RawAuthorization::into_owned)))
     }
 }
 

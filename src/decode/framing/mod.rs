@@ -218,13 +218,13 @@ pub fn decode_framed<'a>(
 ) {
     match (format, layout) {
         (Format::LogAnalyticsCsv, _) | (_, Layout::Csv) => {
-            log_analytics::decode_csv(buf, limits, sink)
+            log_analytics::decode_csv(buf, limits, sink);
         }
         (Format::LogAnalyticsJson, Layout::Lines) => {
-            log_analytics::json::decode_lines(buf, limits, sink)
+            log_analytics::json::decode_lines(buf, limits, sink);
         }
         (Format::LogAnalyticsJson, Layout::Values) => {
-            log_analytics::json::decode_values(buf, limits, sink)
+            log_analytics::json::decode_values(buf, limits, sink);
         }
         (_, Layout::Lines) => json_lines::decode_lines(buf, limits, sink),
         (Format::EventHubs, Layout::Values) => super::envelope::decode_stream(buf, limits, sink),
@@ -241,7 +241,7 @@ pub fn decode_chunk<'a>(chunk: &'a Chunk, limits: &Limits, sink: &mut dyn FnMut(
             first_line,
         } => decode_framed(&chunk.bytes, format, layout, limits, &mut |mut r| {
             r.location.line += first_line - 1;
-            sink(r)
+            sink(r);
         }),
         Frame::CsvRows {
             header_lines,
@@ -250,7 +250,7 @@ pub fn decode_chunk<'a>(chunk: &'a Chunk, limits: &Limits, sink: &mut dyn FnMut(
         } => log_analytics::decode_csv(&chunk.bytes, limits, &mut |mut r| {
             r.location.line = (first_line + r.location.line).saturating_sub(header_lines + 1);
             r.location.index = r.location.index.map(|i| i.saturating_add(first_index));
-            sink(r)
+            sink(r);
         }),
         Frame::Oversized { line, shape } => sink(Record {
             location: super::Location { line, index: None },

@@ -18,7 +18,7 @@ fn whole(input: &[u8], format: Format) -> Vec<Outcome> {
             r.location.line,
             r.location.index,
             label(r.result.map(|_| ())),
-        ))
+        ));
     });
     out
 }
@@ -34,7 +34,7 @@ fn streamed(input: &[u8], format: Format, chunk: usize, step: usize) -> Vec<Outc
                 r.location.line,
                 r.location.index,
                 label(r.result.map(|_| ())),
-            ))
+            ));
         });
     }
     out

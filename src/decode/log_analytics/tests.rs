@@ -354,7 +354,7 @@ mod csv {
         decode(b"a,b\n1,2\n3,4\n", &Limits::default(), &mut |r: Record<
             '_,
         >| {
-            got.push(r.result.map(|_| ()))
+            got.push(r.result.map(|_| ()));
         });
         assert_eq!(got, vec![Err(RejectReason::UnknownShape.into()); 2]);
         let mut count = 0;

@@ -19,7 +19,7 @@ fn event(oid: &str, t: i64, ip: &str) -> AuditEvent<'static> {
     );
     let leaked: &'static str = Box::leak(rec.into_boxed_str());
     crate::decode::decode_record(leaked.as_bytes())
-        .map(|e| e.into_owned())
+        .map(crate::event::AuditEvent::into_owned)
         .expect("decodes")
 }
 

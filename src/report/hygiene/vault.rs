@@ -102,7 +102,7 @@ const RULES: [Rule; 4] = [
     Rule {
         check: DEFAULT_ALLOW,
         setting: "networkAcls.defaultAction",
-        bad: |c| public(c) && c.network_acls.as_ref().is_some_and(|a| a.is_open()),
+        bad: |c| public(c) && c.network_acls.as_ref().is_some_and(crate::event::vault_config::NetworkAcls::is_open),
         value: |c| c.network_acls.as_ref().and_then(|a| a.default_action.clone()).map_or(serde_json::Value::Null, serde_json::Value::String),
         severity: Severity::Medium,
         says: "has its firewall's default action set to Allow: its rules restrict nothing",

@@ -3,10 +3,9 @@
 //! worth retrying (honouring `Retry-After`); other answers permanent. Errors never
 //! carry the URL (it is a secret), and answer bodies are clipped and made inert.
 
+pub mod chat;
 pub mod generic;
 pub mod pagerduty;
-pub mod slack;
-pub mod teams;
 
 use std::time::Duration;
 

@@ -25,9 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::Connector;
 use super::{Activity, Body, SourceMsg};
+use crate::clock::Clock;
 use crate::config::eventhubs::StartConfig;
 use crate::metrics::LiveMetrics;
-use crate::pipeline::clock::Clock;
 
 /// How one partition is read.
 #[derive(Clone)]

@@ -125,7 +125,7 @@ impl Hook {
         tokio::spawn(async move {
             axum::serve(listener, app)
                 .await
-                .expect("serve the webhook receiver")
+                .expect("serve the webhook receiver");
         });
         hook
     }

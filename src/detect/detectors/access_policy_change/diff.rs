@@ -48,7 +48,7 @@ pub fn weakenings(
             rule,
             severity,
             what,
-        })
+        });
     };
     if !old.is_publicly_reachable() && new.is_publicly_reachable() {
         let how = match (&old.public_network_access, &new.public_network_access) {

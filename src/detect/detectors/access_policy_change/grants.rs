@@ -167,7 +167,7 @@ pub fn grantee_reads(
     let object = e
         .object
         .as_ref()
-        .map(|o| o.to_string())
+        .map(std::string::ToString::to_string)
         .unwrap_or_else(|| e.operation.to_string());
     let Some(g) = state.grant_for_read(obs.vault, key, since) else {
         return;

@@ -115,7 +115,11 @@ pub fn judge(
         n,
         window: win.window.to_string(),
         span: duration(obs.now.saturating_sub(a.first.max(since))),
-        addresses: a.addresses.iter().map(|ip| ip.to_string()).collect(),
+        addresses: a
+            .addresses
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect(),
         history_days: obs.profile.map_or(0.0, |p| p.history_days(obs.now)),
     };
     let usual = if base.learned || (!obs.learning() && base.own_hist.total() > 0) {

@@ -221,7 +221,7 @@ fn evidence(
             "own": { "windows_with_deletions": own.windows.total(), "largest_window": own.windows.max(), "purges": own.purges, "vault_deletes": own.vault_deletes },
             "population": { "kind": obs.event.principal.kind.as_str(), "windows": population.total(), "quantile": v.map_or(0, |v| v.population_limit) } }))
         .with_list("objects", a.samples.iter().cloned())
-        .with_list("addresses", a.addresses.iter().map(|ip| ip.to_string()));
+        .with_list("addresses", a.addresses.iter().map(std::string::ToString::to_string));
     if let Some(v) = v {
         evidence.insert("expected", json!({ "limit": v.limit, "min_distinct": s.window.min_distinct, "own_history_used": v.learned,
             "expected_per_window": (v.expected * 100.0).round() / 100.0, "probability": v.probability, "odds": odds(v.probability),

@@ -51,7 +51,11 @@ pub fn bulk_delete(
     usual: &str,
 ) -> String {
     let e = obs.event;
-    let addresses: Vec<String> = a.addresses.iter().map(|ip| ip.to_string()).collect();
+    let addresses: Vec<String> = a
+        .addresses
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     let purges = if purged > 0 {
         format!(", {purged} of them purged for good")
     } else {

@@ -204,7 +204,11 @@ fn finding(
 ) -> Finding {
     let e = obs.event;
     let (who, span) = (who(e), duration(obs.now.saturating_sub(w.first)));
-    let addresses: Vec<String> = w.addresses.iter().map(|a| a.to_string()).collect();
+    let addresses: Vec<String> = w
+        .addresses
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     let place = format!(
         "{} ({})",
         list(&addresses, addresses.len(), 2),
@@ -272,7 +276,7 @@ fn evidence(
             "max_probability": p.max_probability }))
         .with_list("objects", w.samples.iter().cloned())
         .with_list("vaults", w.vault_names.iter().cloned())
-        .with_list("addresses", w.addresses.iter().map(|a| a.to_string()))
+        .with_list("addresses", w.addresses.iter().map(std::string::ToString::to_string))
         .with_list("operations", [e.operation.to_string()])
 }
 

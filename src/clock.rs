@@ -1,6 +1,7 @@
 //! Wall-clock time, injected: detectors run on event time, and the few things that
 //! need the wall clock (lag metrics, live idle flushing, delivery retries) ask a
-//! [`Clock`], so tests and replays can fix it.
+//! [`Clock`], so tests and replays can fix it. A leaf module: the pipeline, the
+//! sinks, the metrics and the live sources all use it and it uses none of them.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
