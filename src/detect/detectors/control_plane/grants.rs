@@ -210,7 +210,7 @@ pub fn created(
         .with("before", json!({ "assignment": "none known: the write answered Created, a new assignment" }))
         .with("grantee", json!({ "principal_id": ra.principal_id, "principal_type": ra.principal_type, "never_seen": never_seen, "self_grant": self_grant }))
         .with("granter", json!({ "who": who(e), "grants_before": history.grants, "routine": routine, "guest": guest, "authorized_by": c.authorization }))
-        .with_list("raised_by", raises.iter().map(|r| r.to_string()));
+        .with_list("raised_by", raises.iter().map(ToString::to_string));
     if role.reads && severity >= s.grant.chain_min_severity {
         if let Some(g) = grantee {
             state.pending.insert(

@@ -92,10 +92,10 @@ impl Rules for ControlPlaneRules {
                 coverage::learn(state, c, obs.now);
                 match c.change {
                     ChangeKind::RoleAssignmentCreated => {
-                        grants::created(s, state, obs, c, findings)
+                        grants::created(s, state, obs, c, findings);
                     }
                     ChangeKind::RoleAssignmentDeleted => {
-                        grants::removed(s, state, obs, c, findings)
+                        grants::removed(s, state, obs, c, findings);
                     }
                     ChangeKind::DiagnosticSettingDeleted
                     | ChangeKind::DiagnosticSettingWritten

@@ -38,7 +38,7 @@ pub fn observe(
     }
     match c.change {
         ChangeKind::DiagnosticSettingDeleted | ChangeKind::DiagnosticSettingWritten => {
-            diagnostic(s, state, obs, c, findings)
+            diagnostic(s, state, obs, c, findings);
         }
         ChangeKind::LockRemoved => lock(s, state, obs, c, findings),
         ChangeKind::ElevateAccess => {
@@ -74,7 +74,7 @@ fn remember_start(state: &mut State, obs: &Observation<'_>, c: &ControlPlane<'_>
         return;
     };
     if d.audit_event_flows.is_some() && state.started.len() < MAX_PLACES {
-        let enabled = d.enabled.iter().map(|c| c.to_string()).collect();
+        let enabled = d.enabled.iter().map(ToString::to_string).collect();
         state.started.insert(
             hash64(id.as_bytes()),
             (obs.now, d.audit_event_flows, enabled),
@@ -104,7 +104,7 @@ fn diagnostic(
     let (flows, enabled): (Option<bool>, Vec<String>) = match (d, started) {
         (Some(d), _) if d.audit_event_flows.is_some() => (
             d.audit_event_flows,
-            d.enabled.iter().map(|c| c.to_string()).collect(),
+            d.enabled.iter().map(ToString::to_string).collect(),
         ),
         (_, Some((_, flows, enabled))) => (flows, enabled),
         _ => (None, Vec::new()),
