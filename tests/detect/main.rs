@@ -1,5 +1,6 @@
 //! Integration tests of detection: the Activity Log's alerts in every shape
-//! (`activity_parity`), the detector files (`detector_definitions`), the
+//! (`activity_parity`), the Panther Activity Log records as a table of kvwatch's
+//! verdicts (`panther_table`), the detector files (`detector_definitions`), the
 //! detector table (`detector_table`), the evaluation on the simulated fortnight
 //! (`evaluation`), the simulator (`simulate`), replay state across runs
 //! (`replay_state`), streaming replay's alerts on any number of threads (`replay_streaming`),
@@ -16,6 +17,7 @@ mod detector_definitions;
 mod detector_table;
 mod evaluation;
 mod layering;
+mod panther_table;
 mod replay_golden;
 mod replay_state;
 mod replay_streaming;
