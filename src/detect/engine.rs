@@ -106,12 +106,13 @@ impl Engine {
 
     /// Runs every detector over one event; alerts go to `out`.
     pub fn process(&mut self, event: &AuditEvent<'_>, out: &mut dyn FnMut(Alert)) {
-        // ACTIVITY-LOG (issue #13, phase 1): control-plane events from the Activity
-        // Log are decoded and flow through the pipeline, but no detector reads them
-        // yet and they must not teach the baselines; the rules of phase 2 take them.
-        if event.control_plane().is_some() {
-            return;
-        }
+        // Control-plane events (the Activity Log) go to every detector: control_plane
+        // reads them, destructive_operations counts vault deletions, failed_auth
+        // counts denied attempts. They do not teach the baselines: an ARM call has
+        // no vault for most scopes, and its Start and Success records are one change
+        // (the rules read the Success alone), so counting them would skew the
+        // per-vault and per-class rates AuditEvent builds.
+        let control = event.control_plane().is_some();
         let geo = self.enricher.geo(event.caller_ip);
         let principal = event.principal.key.as_deref().map(principal_key);
         let vault = vault_key(&event.vault);
@@ -131,7 +132,9 @@ impl Engine {
                 d.observe(&obs, &mut self.scratch);
             }
         }
-        self.baselines.learn(event, &geo, principal, vault, now);
+        if !control {
+            self.baselines.learn(event, &geo, principal, vault, now);
+        }
         self.drain(Some(event), out);
         self.expire(event.time);
     }

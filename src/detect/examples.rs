@@ -20,6 +20,7 @@ use super::baseline::BaselineSettings;
 use super::detector::{Detector, DetectorError};
 use super::engine::Engine;
 use super::enrichment::Enricher;
+use super::examples_arm::ArmEvent;
 use super::incident::IncidentPolicy;
 use crate::alert::{Alert, Severity};
 use crate::config::ConfigDuration;
@@ -108,6 +109,26 @@ pub struct EventSpec {
     pub properties: Option<toml::Table>,
     /// A raw record instead of the fields above (its `time` is overwritten).
     pub record: Option<String>,
+    /// An Activity Log record instead of a Key Vault one: the ARM operation
+    /// (`Microsoft.Authorization/roleAssignments/write`); see [`super::examples_arm`].
+    pub arm: Option<String>,
+    /// Activity Log: the resource acted on (a role assignment's, lock's or
+    /// diagnostic setting's id, or a vault's).
+    pub resource: Option<String>,
+    /// Activity Log: `Succeeded.Created` (default), `Succeeded.OK`, `Started.`,
+    /// `Failed.Conflict`, `Failed.Forbidden` …
+    pub result: Option<String>,
+    /// Activity Log: the error code of a failure (`RoleAssignmentExists`,
+    /// `AuthorizationFailed`).
+    pub error: Option<String>,
+    /// Activity Log role assignment: the grantee's object id.
+    pub grantee: Option<String>,
+    /// Activity Log role assignment: the grantee's type (default `User`).
+    pub grantee_type: Option<String>,
+    /// Activity Log role assignment: the role definition's GUID.
+    pub role: Option<String>,
+    /// Activity Log diagnostic setting write: the categories or groups enabled.
+    pub logs: Option<Vec<String>>,
 }
 
 fn one() -> u32 {
@@ -162,6 +183,25 @@ fn record(spec: &EventSpec, t: DateTime<Utc>, i: u32, d: u32) -> Result<String, 
             o.insert("time".into(), json!(time));
         }
         return Ok(v.to_string());
+    }
+    if spec.arm.is_some() {
+        let arm = ArmEvent {
+            arm: s(&spec.arm),
+            resource: s(&spec.resource),
+            result: s(&spec.result),
+            error: s(&spec.error),
+            grantee: s(&spec.grantee),
+            grantee_type: s(&spec.grantee_type),
+            role: s(&spec.role),
+            logs: spec.logs.clone(),
+            oid: s(&spec.oid),
+            upn: s(&spec.upn),
+            appid: s(&spec.appid),
+            idtyp: s(&spec.idtyp),
+            mirid: s(&spec.mirid),
+            ip: s(&spec.ip),
+        };
+        return super::examples_arm::record(&arm, &time, &format!("example-{d}-{i}"));
     }
     let vault = s(&spec.vault).unwrap_or_else(|| "kv-example".into());
     let mut claim = Map::new();

@@ -27,6 +27,7 @@ pub mod detectors;
 pub mod engine;
 pub mod enrichment;
 pub mod examples;
+pub mod examples_arm;
 pub mod finding;
 pub mod incident;
 pub mod observation;

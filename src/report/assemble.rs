@@ -194,7 +194,10 @@ pub fn build(c: &mut Collected, b: Build<'_>) -> ReportModel {
                         .unwrap_or_else(|| ch.identity.clone()),
                     identity: ch.identity.clone(),
                     operation: ch.operation.clone(),
-                    fields: diff(ch.before.as_ref(), ch.after.as_ref()),
+                    fields: diff(ch.before.as_ref(), ch.after.as_ref())
+                        .into_iter()
+                        .chain(ch.control.clone())
+                        .collect(),
                     added_policy: ch.policy.as_ref().and_then(|p| p.added.clone()),
                     removed_policy: ch.policy.as_ref().and_then(|p| p.removed.clone()),
                 })
@@ -566,6 +569,6 @@ fn notes(c: &Collected, period: Option<&Period>, config: &ReportConfig) -> Vec<S
     if objects_more > 0 {
         notes.push(format!("{objects_more} requests named objects beyond [report] max_objects_per_vault; those objects are not judged."));
     }
-    notes.push("Access grants come from access-policy changes in VaultPut/VaultPatch records. RBAC role assignments are only in the Azure Activity Log, which this report does not read.".to_owned());
+    notes.push("Access grants come from access-policy changes in VaultPut/VaultPatch records and, when the Azure Activity Log is given with the audit logs, from role assignments on each vault; assignments at a resource group, subscription or management group reach many vaults and are listed by the control_plane alerts, not per vault.".to_owned());
     notes
 }

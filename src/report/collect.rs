@@ -21,7 +21,10 @@ use super::stats::{
 use crate::alert::Alert;
 use crate::config::ReportConfig;
 use crate::detect::enrichment::{class_label, Enricher};
-use crate::event::{AuditEvent, ObjectKind, OperationClass, Outcome, PrincipalKind};
+use crate::event::{
+    ActivityStatus, AuditEvent, ChangeKind, ControlPlane, ObjectKind, OperationClass, Outcome,
+    PrincipalKind, RoleAssignment, ScopeLevel,
+};
 use crate::pipeline::{Happening, Observer};
 
 /// The most vaults tracked.
@@ -145,9 +148,13 @@ impl Collector {
 impl Observer for Collector {
     fn observe(&mut self, what: &Happening<'_>) {
         match what {
-            // ACTIVITY-LOG (issue #13): the report shows control-plane changes once its
-            // sections for them exist (item 6); until then they are left out.
-            Happening::Processed { event, .. } if event.control_plane().is_some() => {}
+            // An Activity Log change: role assignments and diagnostic settings on a
+            // vault join its changes; the rest of the report counts AuditEvent alone.
+            Happening::Processed { event, .. } if event.control_plane().is_some() => {
+                if let Ok(mut state) = self.state.lock() {
+                    control_change(&mut state, event);
+                }
+            }
             Happening::Processed { event, .. } => {
                 let place = self.place(event.caller_ip);
                 if let Ok(mut state) = self.state.lock() {
@@ -249,6 +256,103 @@ fn record(state: &mut Collected, e: &AuditEvent<'_>, place: Option<&Place>) {
     principal(state, e, &identity, &grid, index, place);
 }
 
+/// Records a finished role assignment or diagnostic-setting change on one vault
+/// (broader scopes are the alerts' to list: the report knows vaults by name only).
+fn control_change(state: &mut Collected, e: &AuditEvent<'_>) {
+    let Some(c) = e.control_plane() else { return };
+    if c.status != ActivityStatus::Success
+        || c.scope_level != ScopeLevel::Vault
+        || e.vault.is_empty()
+    {
+        return;
+    }
+    let role = |r: &RoleAssignment<'_>| {
+        let name = r.role_name.as_deref().map_or_else(
+            || format!("role {}", r.role_definition_id.as_deref().unwrap_or("?")),
+            str::to_owned,
+        );
+        let grantee = format!(
+            "{} {}",
+            r.principal_type.as_deref().unwrap_or("principal"),
+            r.principal_id.as_deref().unwrap_or("?")
+        );
+        (name, grantee)
+    };
+    let setting = |c: &ControlPlane<'_>| {
+        c.diagnostic_setting
+            .as_ref()
+            .and_then(|d| d.name.as_deref())
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let change = match (c.change, &c.role_assignment) {
+        (ChangeKind::RoleAssignmentCreated, Some(r)) => {
+            let (name, grantee) = role(r);
+            if !c
+                .substatus
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("Created"))
+                && e.status != 201
+            {
+                return;
+            }
+            (
+                format!("role assignment: {name}"),
+                "not assigned".to_owned(),
+                format!("assigned to {grantee}"),
+            )
+        }
+        (ChangeKind::RoleAssignmentDeleted, Some(r)) => {
+            let (name, grantee) = role(r);
+            (
+                format!("role assignment: {name}"),
+                format!("assigned to {grantee}"),
+                "removed".to_owned(),
+            )
+        }
+        (ChangeKind::DiagnosticSettingDeleted, _) => (
+            format!("diagnostic setting {}", setting(c)),
+            "exists".to_owned(),
+            "deleted: AuditEvent no longer sent there".to_owned(),
+        ),
+        (ChangeKind::DiagnosticSettingWritten, _)
+            if c.diagnostic_setting
+                .as_ref()
+                .and_then(|d| d.audit_event_flows)
+                == Some(false) =>
+        {
+            (
+                format!("diagnostic setting {}", setting(c)),
+                "?".to_owned(),
+                "rewritten without AuditEvent".to_owned(),
+            )
+        }
+        _ => return,
+    };
+    let (max_objects, cap) = (state.max_objects, state.cap);
+    let identity = e.identity().into_owned();
+    if let Some(vault) = state
+        .vaults
+        .entry_with(e.vault.as_str(), str::to_owned, || {
+            VaultStats::new(e.time, max_objects, cap)
+        })
+    {
+        if vault.changes.len() < MAX_CHANGES {
+            vault.changes.push(ChangeRecord {
+                time: e.time,
+                identity,
+                operation: c.operation.to_string(),
+                before: None,
+                after: None,
+                policy: None,
+                control: Some(change),
+            });
+        } else {
+            vault.changes_more += 1;
+        }
+    }
+}
+
 /// Records configuration changes (before/after) and access-policy edits.
 fn vault_change(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
     let policy = e
@@ -271,6 +375,7 @@ fn vault_change(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
                 before,
                 after: after.clone(),
                 policy,
+                control: None,
             });
         } else {
             vault.changes_more += 1;

@@ -304,6 +304,9 @@ pub struct ChangeRecord {
     pub after: Option<VaultConfig>,
     /// The access-policy change, when the record carried one.
     pub policy: Option<PolicyChange>,
+    /// A control-plane change from the Activity Log (a role assignment, a diagnostic
+    /// setting): what it is, before, after.
+    pub control: Option<(String, String, String)>,
 }
 
 /// A principal's successful destructive operations on one vault.

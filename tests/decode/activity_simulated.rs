@@ -272,7 +272,7 @@ fn the_simulated_log_holds_the_routine_and_the_attacks() {
     let scenarios: Vec<String> = labels
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).expect("label"))
-        .filter(|l| l["detector"] == "activity_log")
+        .filter(|l| l["detector"] == "control_plane" || l["detector"] == "destructive_operations")
         .map(|l| {
             format!(
                 "{}:{}",

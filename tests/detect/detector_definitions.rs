@@ -106,6 +106,18 @@ fn errors_name_the_file_and_the_key() {
             "",
         ),
         (
+            "control.toml",
+            builtin("control_plane.toml")
+                .replace("role_removed = \"info\"", "role_removed = \"high\""),
+            "`severity.role_removed`",
+        ),
+        (
+            "control.toml",
+            builtin("control_plane.toml")
+                .replace("chain_window = \"6h\"", "chain_window = \"10s\""),
+            "`grant.chain_window`",
+        ),
+        (
             "destructive.toml",
             builtin("destructive_operations.toml").replace("min_distinct = 8", "min_distinct = 1"),
             "`window.min_distinct`",

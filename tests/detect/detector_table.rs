@@ -909,3 +909,255 @@ fn destructive_operations_table() {
         },
     ]);
 }
+
+/// A role assignment written on `scope` (`{scope}` placeholders filled by the rows).
+fn grant(at: &str, caller: &str, grantee: &str, role: &str, scope: &str, extra: &str) -> String {
+    format!(
+        r#"
+        [[events]]
+        at = "{at}"
+        arm = "Microsoft.Authorization/roleAssignments/write"
+        resource = "{scope}/providers/Microsoft.Authorization/roleAssignments/{grantee}"
+        oid = "{caller}"
+        upn = "granter@contoso.com"
+        ip = "81.2.69.160"
+        grantee = "{grantee}"
+        role = "{role}"
+        {extra}
+        "#
+    )
+}
+
+/// A successful secret read by `oid` on `vault`.
+fn read(at: &str, oid: &str, vault: &str) -> String {
+    format!(
+        r#"
+        [[events]]
+        at = "{at}"
+        op = "SecretGet"
+        oid = "{oid}"
+        upn = "reader@contoso.com"
+        ip = "81.2.69.160"
+        vault = "{vault}"
+        object = "secrets/db"
+        "#
+    )
+}
+
+#[test]
+fn control_plane_table() {
+    const SUB: &str = "/subscriptions/11111111-0000-0000-0000-000000000001";
+    const VAULT: &str = "/subscriptions/11111111-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-example";
+    const OTHER: &str = "/subscriptions/11111111-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-other";
+    const ADMIN: &str = "5d2e4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6";
+    const BOB: &str = "22222222-2222-4222-8222-222222222222";
+    const CAROL: &str = "33333333-3333-4333-8333-333333333333";
+    const DAVE: &str = "44444444-4444-4444-8444-444444444444";
+    const SECRETS_USER: &str = "4633458b-17de-408a-b874-0445c86b69e6";
+    const KV_READER: &str = "21090545-7ca7-4776-b22c-e363652d74d2";
+    const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+    const CUSTOM: &str = "0badc0de-0000-4000-8000-000000000001";
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let not = |r: &str| Expect {
+        not_rule: Some(r.into()),
+        ..Default::default()
+    };
+    let seen = read("2024-05-05T10:00:00Z", BOB, "kv-example");
+    check(vec![
+        Row {
+            name: "Key Vault Reader reads no data: info",
+            detector: "control_plane",
+            geoip: false,
+            expect: rule("role_grant", Severity::Info),
+            events: leak(grant(
+                "2024-05-06T10:00:00Z",
+                ADMIN,
+                BOB,
+                KV_READER,
+                VAULT,
+                "",
+            )),
+        },
+        Row {
+            name: "Secrets User on one vault to a principal already seen: medium",
+            detector: "control_plane",
+            geoip: false,
+            expect: rule("role_grant", Severity::Medium),
+            events: leak(
+                seen.clone() + &grant("2024-05-06T10:00:00Z", ADMIN, BOB, SECRETS_USER, VAULT, ""),
+            ),
+        },
+        Row {
+            name: "the same grant to a principal never seen: high",
+            detector: "control_plane",
+            geoip: false,
+            expect: rule("role_grant", Severity::High),
+            events: leak(grant(
+                "2024-05-06T10:00:00Z",
+                ADMIN,
+                BOB,
+                SECRETS_USER,
+                VAULT,
+                "",
+            )),
+        },
+        Row {
+            name: "a granter's third grant of a non-privileged role on one vault is routine: low",
+            detector: "control_plane",
+            geoip: false,
+            expect: rule("role_grant", Severity::Low),
+            events: leak(
+                grant(
+                    "2024-05-01T10:00:00Z",
+                    ADMIN,
+                    CAROL,
+                    SECRETS_USER,
+                    VAULT,
+                    "",
+                ) + &grant("2024-05-03T10:00:00Z", ADMIN, DAVE, SECRETS_USER, VAULT, "")
+                    + &seen
+                    + &grant("2024-05-06T10:00:00Z", ADMIN, BOB, SECRETS_USER, VAULT, ""),
+            ),
+        },
+        Row {
+            name: "Owner on a subscription (privileged, broad) to a seen principal: critical",
+            detector: "control_plane",
+            geoip: false,
+            expect: rule("role_grant", Severity::Critical),
+            events: leak(seen.clone() + &grant("2024-05-06T10:00:00Z", ADMIN, BOB, OWNER, SUB, "")),
+        },
+        Row {
+            name: "a custom role kvwatch does not know is treated as reading data",
+            detector: "control_plane",
+            geoip: false,
+            expect: rule("role_grant", Severity::Medium),
+            events: leak(
+                seen.clone() + &grant("2024-05-06T10:00:00Z", ADMIN, BOB, CUSTOM, VAULT, ""),
+            ),
+        },
+        Row {
+            name: "a role assignment on a storage account reaches no vault: quiet",
+            detector: "control_plane",
+            geoip: false,
+            expect: none(),
+            events: leak(grant(
+                "2024-05-06T10:00:00Z",
+                ADMIN,
+                BOB,
+                OWNER,
+                &format!("{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1"),
+                "",
+            )),
+        },
+        Row {
+            name: "a grant then a read of the same vault within the window: grant_then_read",
+            detector: "control_plane",
+            geoip: false,
+            expect: rule("grant_then_read", Severity::Critical),
+            events: leak(
+                grant("2024-05-06T10:00:00Z", ADMIN, BOB, SECRETS_USER, VAULT, "")
+                    + &read("2024-05-06T15:59:00Z", BOB, "kv-example"),
+            ),
+        },
+        Row {
+            name: "the read comes after the 6 h window: no chain",
+            detector: "control_plane",
+            geoip: false,
+            expect: not("grant_then_read"),
+            events: leak(
+                grant("2024-05-06T10:00:00Z", ADMIN, BOB, SECRETS_USER, VAULT, "")
+                    + &read("2024-05-06T16:01:00Z", BOB, "kv-example"),
+            ),
+        },
+        Row {
+            name: "the read is on a vault the grant does not reach: no chain",
+            detector: "control_plane",
+            geoip: false,
+            expect: not("grant_then_read"),
+            events: leak(
+                grant("2024-05-06T10:00:00Z", ADMIN, BOB, SECRETS_USER, OTHER, "")
+                    + &read("2024-05-06T10:05:00Z", BOB, "kv-example"),
+            ),
+        },
+        Row {
+            name: "a routine (low) grant is not followed: no chain",
+            detector: "control_plane",
+            geoip: false,
+            expect: not("grant_then_read"),
+            events: leak(
+                grant(
+                    "2024-05-01T10:00:00Z",
+                    ADMIN,
+                    CAROL,
+                    SECRETS_USER,
+                    VAULT,
+                    "",
+                ) + &grant("2024-05-03T10:00:00Z", ADMIN, DAVE, SECRETS_USER, VAULT, "")
+                    + &seen
+                    + &grant("2024-05-06T10:00:00Z", ADMIN, BOB, SECRETS_USER, VAULT, "")
+                    + &read("2024-05-06T10:05:00Z", BOB, "kv-example"),
+            ),
+        },
+        Row {
+            name: "a refused role assignment (AuthorizationFailed) changes nothing here",
+            detector: "control_plane",
+            geoip: false,
+            expect: none(),
+            events: leak(grant(
+                "2024-05-06T10:00:00Z",
+                ADMIN,
+                BOB,
+                OWNER,
+                SUB,
+                "result = \"Failed.Forbidden\"\nerror = \"AuthorizationFailed\"",
+            )),
+        },
+        Row {
+            name: "the subscription's Activity Log export deleted: monitoring_disabled",
+            detector: "control_plane",
+            geoip: false,
+            expect: rule("monitoring_disabled", Severity::Critical),
+            events: leak(format!(
+                r#"
+                [[events]]
+                at = "2024-05-06T10:00:00Z"
+                arm = "Microsoft.Insights/diagnosticSettings/delete"
+                resource = "{SUB}/providers/Microsoft.Insights/diagnosticSettings/activity-to-eventhub"
+                result = "Succeeded.OK"
+                oid = "{ADMIN}"
+                "#
+            )),
+        },
+    ]);
+}
+
+#[test]
+fn denied_role_assignments_count_as_failed_authentication() {
+    // Eight refused attempts to assign roles on five vaults: failed_auth's
+    // enumeration of denials, like eight 403s on the data plane.
+    let attempts: String = (0..8)
+        .map(|i| {
+            format!(
+                r#"
+                [[events]]
+                at = "2024-05-06T10:0{i}:00Z"
+                arm = "Microsoft.Authorization/roleAssignments/write"
+                resource = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-{v}/providers/Microsoft.Authorization/roleAssignments/a{i}"
+                result = "Failed.Forbidden"
+                error = "AuthorizationFailed"
+                oid = "22222222-2222-4222-8222-222222222222"
+                upn = "mallory@contoso.com"
+                ip = "81.2.69.160"
+                "#,
+                v = i % 5
+            )
+        })
+        .collect();
+    check(vec![Row {
+        name: "denied role assignments on five vaults",
+        detector: "failed_auth",
+        geoip: false,
+        expect: rule("denied_enumeration", Severity::High),
+        events: Box::leak(attempts.into_boxed_str()),
+    }]);
+}

@@ -1,4 +1,5 @@
-//! The evaluation on the project's own simulated fortnight: every labelled attack and
+//! The evaluation on the project's own simulated fortnight (AuditEvent and the
+//! Activity Log, `kvwatch simulate --activity-log`): every labelled attack and
 //! access change must be alerted by the right detector, false alerts after the
 //! learning period must stay at or below one a day for the tenant, and memory per
 //! tracked principal is measured (speed is a benchmark, `cargo bench --bench
@@ -31,6 +32,7 @@ const LEARNING_HOURS: i64 = 72;
 struct Label {
     id: String,
     kind: String,
+    scenario: String,
     detector: String,
     identity: String,
     vault: String,
@@ -130,7 +132,13 @@ fn memory_report(sim: &Path, files: &[PathBuf]) -> (usize, f64, String) {
 fn simulated_fortnight() {
     let dir = tempfile::tempdir().expect("temp dir");
     let sim = dir.path().join("sim");
-    let report = simulate(&SimulationSpec::new(&sim)).expect("simulates");
+    // The tenant's Activity Log too: its labelled control-plane attacks (grant then
+    // dump, a broad grant to a guest, a diagnostic setting deleted, a vault deleted
+    // and purged) and its routine (daily IaC re-applies, Azure Policy's writes,
+    // sanctioned grants) are scored with the rest.
+    let mut spec = SimulationSpec::new(&sim);
+    spec.activity_log = true;
+    let report = simulate(&spec).expect("simulates");
     let labels: Vec<Label> = std::fs::read_to_string(sim.join("_labels.jsonl"))
         .expect("labels")
         .lines()
@@ -252,6 +260,55 @@ fn simulated_fortnight() {
     std::fs::create_dir_all(&target).expect("target dir");
     std::fs::write(target.join("evaluation.md"), &md).expect("write evaluation.md");
     println!("{md}");
+
+    // The Activity Log's scenarios are alerted by the rule made for them, and its
+    // routine (IaC re-applies, Azure Policy's writes) raises nothing above info.
+    let rules_for = [
+        ("rbac_self_grant_dump", "grant_then_read"),
+        ("guest_broad_grant", "role_grant"),
+        ("guest_broad_grant", "grant_then_read"),
+        ("diagnostic_setting_deleted_dump", "monitoring_disabled"),
+        ("vault_delete_purge", "vault_delete"),
+        ("rbac_admin_grant", "role_grant"),
+        ("rbac_admin_removal", "role_removed"),
+    ];
+    for (scenario, rule) in rules_for {
+        let mine: Vec<&Label> = labels.iter().filter(|l| l.scenario == scenario).collect();
+        assert!(!mine.is_empty(), "no {scenario} label");
+        for l in mine {
+            assert!(
+                alerts
+                    .iter()
+                    .any(|a| a.detector == l.detector && a.rule == rule && overlaps(a, l)),
+                "{} ({scenario}) is not alerted by {rule}",
+                l.id
+            );
+        }
+    }
+    let guest = labels
+        .iter()
+        .find(|l| l.scenario == "guest_broad_grant")
+        .expect("a guest grant");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| overlaps(a, guest) && a.rule == "grant_then_read" && a.severity == "critical"),
+        "the grant and the guest's read are one critical incident"
+    );
+    let loud_routine: Vec<&&AlertLine> = opened
+        .iter()
+        .filter(|a| a.detector == "control_plane" && a.first_seen >= learning_end)
+        .filter(|a| !labels.iter().any(|l| overlaps(a, l)))
+        .filter(|a| a.severity != "info")
+        .collect();
+    assert!(
+        loud_routine.is_empty(),
+        "routine control-plane traffic above info: {:?}",
+        loud_routine
+            .iter()
+            .map(|a| (&a.rule, &a.severity, &a.summary))
+            .collect::<Vec<_>>()
+    );
 
     assert!(principals > 10, "the simulation tracks principals");
     assert!(misses.is_empty(), "labels missed: {misses:?}");

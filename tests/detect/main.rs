@@ -1,4 +1,6 @@
-//! Integration tests of detection: the detector files (`detector_definitions`), the
+//! Integration tests of detection: the Activity Log's alerts in every shape
+//! (`activity_parity`), the Panther Activity Log records as a table of kvwatch's
+//! verdicts (`panther_table`), the detector files (`detector_definitions`), the
 //! detector table (`detector_table`), the evaluation on the simulated fortnight
 //! (`evaluation`), the simulator (`simulate`), replay state across runs
 //! (`replay_state`), streaming replay's alerts on any number of threads (`replay_streaming`),
@@ -11,10 +13,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unsafe_code)] // a test stops at the first surprise, with its location; it may call libc to signal and limit the processes it runs
 
+mod activity_parity;
 mod detector_definitions;
 mod detector_table;
 mod evaluation;
 mod layering;
+mod panther_table;
 mod principal_cap;
 mod replay_golden;
 mod replay_state;

@@ -81,6 +81,37 @@ fn sample() -> &'static Path {
     .path()
 }
 
+/// A generated 5-day sample with the Activity Log (`--activity-log`).
+fn activity_sample() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = spec(dir.path(), 5, 42);
+        s.activity_log = true;
+        simulate(&s).unwrap();
+        dir
+    })
+    .path()
+}
+
+/// The decoded Activity Log records of a simulation.
+fn activity_events(root: &Path) -> Vec<AuditEvent<'static>> {
+    files(&root.join("insights-activity-logs"))
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|line| {
+                    decode_record(line.as_bytes())
+                        .map(AuditEvent::into_owned)
+                        .unwrap_or_else(|e| panic!("{e:?}: {line}"))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Decoded events with owned data.
 fn events(root: &Path) -> Vec<AuditEvent<'static>> {
     records(root)
@@ -362,6 +393,7 @@ fn matches_vault(e: &AuditEvent<'_>, l: &serde_json::Value) -> bool {
 fn labels_point_at_records_that_show_what_they_promise() {
     let root = sample();
     let events = events(root);
+    let activity = labels(activity_sample());
     let labels = labels(root);
     let geo = GeoIp::open(root.join("_geoip.mmdb")).unwrap();
     let tenant: serde_json::Value =
@@ -381,8 +413,11 @@ fn labels_point_at_records_that_show_what_they_promise() {
                 .to_owned()
         })
         .collect();
+    // The Activity Log's detector has its labelled scenarios in
+    // `simulate --activity-log` (checked by `activity_log_labels_show_what_they_promise`).
     let detectors: BTreeSet<&str> = labels
         .iter()
+        .chain(&activity)
         .map(|l| l["detector"].as_str().unwrap())
         .collect();
     let registered: BTreeSet<&str> = kvwatch::detect::detectors::REGISTRY
@@ -730,4 +765,102 @@ fn no_scenarios_means_no_attack_labels_and_existing_output_is_protected() {
         std::fs::read_to_string(dir.path().join("README.md")).unwrap(),
         "notes"
     );
+}
+
+#[test]
+fn activity_log_labels_show_what_they_promise() {
+    use kvwatch::event::{ActivityStatus, ChangeKind, ScopeLevel};
+    let root = activity_sample();
+    let control = activity_events(root);
+    let data = events(root);
+    let mut seen = BTreeSet::new();
+    for l in labels(root)
+        .iter()
+        .filter(|l| l["detector"] == "control_plane" || l["scenario"] == "vault_delete_purge")
+    {
+        let scenario = l["scenario"].as_str().unwrap();
+        seen.insert(scenario.to_owned());
+        let (start, end) = (time(&l["start"]), time(&l["end"]));
+        let identity = l["identity"].as_str().unwrap();
+        let done = |kind: ChangeKind| -> Vec<&AuditEvent<'static>> {
+            control
+                .iter()
+                // A label ends at the last operation's Start; its Success follows.
+                .filter(|e| {
+                    e.time >= start
+                        && e.time <= end + Duration::minutes(1)
+                        && e.identity() == identity
+                })
+                .filter(|e| {
+                    e.control_plane()
+                        .is_some_and(|c| c.change == kind && c.status == ActivityStatus::Success)
+                })
+                .collect()
+        };
+        let reads_after = |reader: &str| {
+            data.iter().any(|e| {
+                e.time >= start
+                    && e.time <= end
+                    && e.identity() == reader
+                    && e.operation.to_string() == "SecretGet"
+                    && e.outcome == Outcome::Ok
+            })
+        };
+        match scenario {
+            "rbac_self_grant_dump" => {
+                let grant = done(ChangeKind::RoleAssignmentCreated);
+                let ra = grant[0]
+                    .control_plane()
+                    .unwrap()
+                    .role_assignment
+                    .as_ref()
+                    .unwrap();
+                assert_eq!(ra.principal_id.as_deref(), Some(identity), "a self-grant");
+                assert!(reads_after(identity), "{scenario}: no read after the grant");
+            }
+            "guest_broad_grant" => {
+                let grant = done(ChangeKind::RoleAssignmentCreated);
+                let c = grant[0].control_plane().unwrap();
+                assert_eq!(c.scope_level, ScopeLevel::Subscription);
+                let guest = c
+                    .role_assignment
+                    .as_ref()
+                    .unwrap()
+                    .principal_id
+                    .as_deref()
+                    .unwrap();
+                assert!(reads_after(guest), "{scenario}: the guest reads nothing");
+                assert!(data.iter().any(|e| e.identity() == guest
+                    && e.principal
+                        .upn
+                        .as_deref()
+                        .is_some_and(|u| u.contains("#EXT#"))));
+            }
+            "diagnostic_setting_deleted_dump" => {
+                let gone = done(ChangeKind::DiagnosticSettingDeleted);
+                assert_eq!(gone[0].vault, l["vault"].as_str().unwrap());
+                assert!(
+                    reads_after(identity),
+                    "{scenario}: no dump after the deletion"
+                );
+            }
+            "vault_delete_purge" => {
+                assert_eq!(done(ChangeKind::VaultDeleted).len(), 1);
+                assert_eq!(done(ChangeKind::VaultPurged).len(), 1);
+            }
+            "rbac_admin_grant" => assert_eq!(done(ChangeKind::RoleAssignmentCreated).len(), 1),
+            "rbac_admin_removal" => assert_eq!(done(ChangeKind::RoleAssignmentDeleted).len(), 1),
+            other => panic!("unexpected Activity Log label {other:?}"),
+        }
+    }
+    for want in [
+        "rbac_self_grant_dump",
+        "guest_broad_grant",
+        "diagnostic_setting_deleted_dump",
+        "vault_delete_purge",
+        "rbac_admin_grant",
+        "rbac_admin_removal",
+    ] {
+        assert!(seen.contains(want), "no {want} label in {seen:?}");
+    }
 }

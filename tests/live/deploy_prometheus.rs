@@ -11,7 +11,8 @@ use crate::deploy_files::tool;
 use crate::live_support::*;
 use tokio::process::Command;
 
-const SAMPLE_RECORDS: f64 = 3417.0;
+/// The sample logs' records: 3417 AuditEvent and 294 Activity Log.
+const SAMPLE_RECORDS: f64 = 3711.0;
 
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");

@@ -184,3 +184,41 @@ fn bad_arguments_say_what_to_fix() {
     .to_string();
     assert!(err.contains("folder does not exist"), "{err}");
 }
+
+#[test]
+fn role_assignments_from_the_activity_log_join_the_vault_changes() {
+    // sample-logs/ holds an Activity Log beside its audit records: a stolen token
+    // grants itself Key Vault Secrets Officer on fab-prod-app-kv before a dump.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let logs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+    let geoip = logs.join("_geoip.mmdb");
+    run(&[
+        logs.to_str().unwrap(),
+        "--geoip",
+        geoip.to_str().unwrap(),
+        "--out",
+        json.to_str().unwrap(),
+    ])
+    .expect("report");
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let vault = model["vaults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v.to_string().contains("\"fab-prod-app-kv\""))
+        .expect("the app vault");
+    let text = vault.to_string();
+    assert!(
+        text.contains("role assignment: Key Vault Secrets Officer")
+            && text.contains("not assigned")
+            && text.contains("assigned to User 885a98af-50ca-458e-ae2c-0775d7a7dc13"),
+        "the self-grant is in the vault's changes: {text}"
+    );
+    let notes = model["notes"].to_string();
+    assert!(!notes.contains("does not read"), "{notes}");
+    assert!(
+        model["incidents"].to_string().contains("grant_then_read"),
+        "the grant -> read incident is in the report"
+    );
+}

@@ -9,6 +9,7 @@
 
 pub mod access_policy_change;
 pub mod bulk_secret_retrieval;
+pub mod control_plane;
 pub mod destructive_operations;
 pub mod failed_auth;
 pub mod unusual_geo;
@@ -23,4 +24,5 @@ pub const REGISTRY: &[Registration] = &[
     access_policy_change::REGISTRATION,
     bulk_secret_retrieval::REGISTRATION,
     destructive_operations::REGISTRATION,
+    control_plane::REGISTRATION,
 ];

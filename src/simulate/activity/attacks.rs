@@ -2,8 +2,9 @@
 //!
 //! Each leaves its Activity Log records here and, when it goes on to read data, its
 //! AuditEvent requests in the plan (rendered with the rest of the vaults' traffic).
-//! Labels name the attack class as `scenario` and `activity_log` as the detector:
-//! the rules that will report them are not written yet.
+//! Labels name the attack class as `scenario` and the detector whose rule reports
+//! it: `control_plane` (`grant_then_read`, `role_grant`, `monitoring_disabled`) or
+//! `destructive_operations` (`vault_delete`, from the Activity Log alone).
 //!
 //! - `rbac_self_grant_dump`: an operator's stolen session grants itself Key Vault
 //!   Secrets Officer on the RBAC app vault, then reads every secret minutes later.
@@ -36,7 +37,10 @@ use super::{
 };
 
 const ATTACK: &str = "attack";
-const DETECTOR: &str = "activity_log";
+/// The detector of grants and monitoring changes.
+const CONTROL_PLANE: &str = "control_plane";
+/// The detector of deletions.
+const DESTRUCTIVE: &str = "destructive_operations";
 
 /// Plans the four attacks on their days (after the detectors' warm-up).
 pub(super) fn plan(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog) {
@@ -183,7 +187,7 @@ fn self_grant_dump(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog, day: u
         mark,
         ATTACK,
         "rbac_self_grant_dump",
-        DETECTOR,
+        CONTROL_PLANE,
         &victim.oid,
         &v.lower,
         Some((at, end)),
@@ -246,7 +250,7 @@ fn guest_broad_grant(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog, day:
         mark,
         ATTACK,
         "guest_broad_grant",
-        DETECTOR,
+        CONTROL_PLANE,
         &admin.oid,
         "*",
         Some((at, end)),
@@ -302,7 +306,7 @@ fn diagnostic_setting_deleted_dump(
         mark,
         ATTACK,
         "diagnostic_setting_deleted_dump",
-        DETECTOR,
+        CONTROL_PLANE,
         &victim.oid,
         &v.lower,
         Some((at, end)),
@@ -364,7 +368,7 @@ fn vault_delete_purge(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog, day
         mark,
         ATTACK,
         "vault_delete_purge",
-        DETECTOR,
+        DESTRUCTIVE,
         &admin.oid,
         &v.lower,
         Some((at, purged)),

@@ -9,7 +9,7 @@
 //!   vault's diagnostic setting every third night, `AuditEvent` still enabled.
 //! - Admins grant Key Vault Secrets User to new hires on their first day, give the
 //!   security analyst Key Vault Reader on the production subscription, and remove a
-//!   contractor's assignment; these are labelled `access_change` (report, low).
+//!   contractor's assignment; these are labelled `access_change` for `control_plane` (low or info).
 //! - Every `VaultPut`/`VaultPatch` in the AuditEvent log has its `vaults/write`
 //!   twin here, a second or two earlier, with its own correlation id.
 
@@ -291,7 +291,7 @@ pub(super) fn admin_grants(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog
             mark,
             "access_change",
             "rbac_admin_grant",
-            "activity_log",
+            "control_plane",
             admin.key(),
             if scope.contains("/vaults/") {
                 &app.lower
@@ -345,7 +345,7 @@ pub(super) fn admin_grants(ctx: &Ctx<'_>, plan: &mut Plan, log: &mut ActivityLog
         mark,
         "access_change",
         "rbac_admin_removal",
-        "activity_log",
+        "control_plane",
         actor.key(),
         &app.lower,
         Some((at, at + 30 * SECOND)),

@@ -13,7 +13,7 @@ use crate::detect::baseline::keys::hash64;
 use crate::detect::definition::secs;
 use crate::detect::finding::Finding;
 use crate::detect::observation::Observation;
-use crate::event::{OperationClass, Outcome};
+use crate::event::{ActivityStatus, OperationClass, Outcome};
 
 /// Reads one event.
 pub fn observe(
@@ -25,6 +25,13 @@ pub fn observe(
     let e = obs.event;
     // Destructive operations are a small class: almost every event leaves here.
     if e.class != OperationClass::Destroy || e.outcome != Outcome::Ok {
+        return;
+    }
+    // An Activity Log operation is one change in two records (Start, then Success):
+    // only the Success counts.
+    if e.control_plane()
+        .is_some_and(|c| c.status != ActivityStatus::Success)
+    {
         return;
     }
     let Some(key) = obs.principal else { return };

@@ -1,0 +1,146 @@
+//! The settings of `control_plane`: the file `detectors/control_plane.toml` as typed
+//! sections, and the checks that refuse impossible values (naming the file and key).
+
+use serde::{Deserialize, Serialize};
+
+use super::rule::Rule;
+use crate::alert::Severity;
+use crate::config::{ConfigDuration, SuppressConfig};
+use crate::detect::definition::{require, Header, Source};
+use crate::detect::detector::DetectorError;
+use crate::detect::examples::{Example, ExampleGeo};
+
+/// `[grant]`: role assignments and what follows them.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    /// A grantee reading Key Vault data this soon after its grant is `grant_then_read`.
+    pub chain_window: ConfigDuration,
+    /// Only grants alerted at this severity or above are followed for a read.
+    pub chain_min_severity: Severity,
+    /// A granter that already made this many new grants on vault scopes is a routine
+    /// granter: its grants of non-privileged roles on one vault or resource group
+    /// start at `severity.routine_grant`.
+    pub routine_after: u32,
+    /// The most role assignments remembered (re-applies of a remembered assignment
+    /// are quiet); the oldest are forgotten first.
+    pub max_known_assignments: usize,
+}
+
+/// `[severity]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Severities {
+    /// `role_grant`: a new grant of a role that reads data or gives access.
+    pub role_grant: Severity,
+    /// `role_grant` by a routine granter (non-privileged role, one vault or group).
+    pub routine_grant: Severity,
+    /// `role_grant` of a role that reads no data and gives no access (Key Vault Reader).
+    pub control_plane_role: Severity,
+    /// `grant_then_read`.
+    pub grant_then_read: Severity,
+    /// `role_removed` (at most `low`: removing access is not an attack on the vault).
+    pub role_removed: Severity,
+    /// `monitoring_disabled`.
+    pub monitoring_disabled: Severity,
+    /// `lock_removed`.
+    pub lock_removed: Severity,
+    /// `elevate_access`.
+    pub elevate_access: Severity,
+    /// Steps added to `role_grant` for a privileged role (it can give access, or
+    /// Microsoft lists it as privileged).
+    pub privileged: u32,
+    /// Steps added for a scope above a resource group (subscription, management
+    /// group, root).
+    pub broad_scope: u32,
+    /// Steps added when the grantee was never seen by kvwatch.
+    pub new_grantee: u32,
+    /// Steps added when the granter grants to itself.
+    pub self_grant: u32,
+    /// Steps added when the granter or the grantee is a guest (`#EXT#`).
+    pub guest: u32,
+}
+
+impl Severities {
+    /// The base severity of a rule.
+    pub fn of(&self, rule: Rule) -> Severity {
+        match rule {
+            Rule::RoleGrant => self.role_grant,
+            Rule::GrantThenRead => self.grant_then_read,
+            Rule::RoleRemoved => self.role_removed,
+            Rule::MonitoringDisabled => self.monitoring_disabled,
+            Rule::LockRemoved => self.lock_removed,
+            Rule::ElevateAccess => self.elevate_access,
+        }
+    }
+}
+
+/// The whole `detectors/control_plane.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// `[detector]`.
+    pub detector: Header,
+    /// `[grant]`.
+    pub grant: Grant,
+    /// `[severity]`.
+    pub severity: Severities,
+    /// `[suppress]`.
+    #[serde(default)]
+    pub suppress: SuppressConfig,
+    /// `[[example]]`.
+    #[serde(default)]
+    pub example: Vec<Example>,
+    /// `[[example_geo]]`.
+    #[serde(default)]
+    pub example_geo: Vec<ExampleGeo>,
+}
+
+/// Refuses impossible values, naming the file and the key.
+pub fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
+    let g = &f.grant;
+    let window = g.chain_window.as_std().as_secs();
+    require(
+        (60..=7 * 86_400).contains(&window),
+        src,
+        "grant.chain_window",
+        "must be between 1m and 7d",
+    )?;
+    require(
+        g.routine_after >= 1,
+        src,
+        "grant.routine_after",
+        "must be at least 1",
+    )?;
+    require(
+        g.max_known_assignments >= 100,
+        src,
+        "grant.max_known_assignments",
+        "must be at least 100",
+    )?;
+    require(
+        f.severity.role_removed <= Severity::Low,
+        src,
+        "severity.role_removed",
+        "must be info or low: removing access never pages anyone",
+    )
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `[grant]`.
+    pub grant: Grant,
+    /// `[severity]`.
+    pub severity: Severities,
+}
+
+impl Settings {
+    /// The validated settings of a file.
+    pub fn of(f: &File) -> Settings {
+        Settings {
+            grant: f.grant.clone(),
+            severity: f.severity.clone(),
+        }
+    }
+}
