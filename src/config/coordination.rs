@@ -228,7 +228,10 @@ impl CoordinationConfig {
 }
 
 /// Checks the section; errors name the key (`coordination.renew_interval`).
-pub fn validate(c: &CoordinationConfig, eventhubs: &EventHubsConfig) -> Result<(), (String, String)> {
+pub fn validate(
+    c: &CoordinationConfig,
+    eventhubs: &EventHubsConfig,
+) -> Result<(), (String, String)> {
     let bad = |key: &str, message: String| Err((format!("coordination.{key}"), message));
     let is_connection_string = matches!(
         c.credential,
@@ -244,7 +247,10 @@ pub fn validate(c: &CoordinationConfig, eventhubs: &EventHubsConfig) -> Result<(
         (None, false) => return bad("account_url", "give the account's blob endpoint".into()),
         (Some(url), false) => {
             let parsed = reqwest::Url::parse(url).map_err(|e| {
-                ("coordination.account_url".to_owned(), format!("not a URL ({e})"))
+                (
+                    "coordination.account_url".to_owned(),
+                    format!("not a URL ({e})"),
+                )
             })?;
             if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
                 return bad(
@@ -255,8 +261,7 @@ pub fn validate(c: &CoordinationConfig, eventhubs: &EventHubsConfig) -> Result<(
         }
         (None, true) => {}
     }
-    crate::coordinate::blob::check_container_name(&c.container)
-        .or_else(|m| bad("container", m))?;
+    crate::coordinate::blob::check_container_name(&c.container).or_else(|m| bad("container", m))?;
     if let Some(group) = &c.group {
         crate::coordinate::layout::check_group_name(group).or_else(|m| bad("group", m))?;
     }
@@ -266,7 +271,10 @@ pub fn validate(c: &CoordinationConfig, eventhubs: &EventHubsConfig) -> Result<(
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         if !ok {
-            return bad("owner_id", "1 to 128 of letters, digits, '-', '_' and '.'".into());
+            return bad(
+                "owner_id",
+                "1 to 128 of letters, digits, '-', '_' and '.'".into(),
+            );
         }
     }
     if let StorageCredentialConfig::ManagedIdentity {
@@ -275,7 +283,12 @@ pub fn validate(c: &CoordinationConfig, eventhubs: &EventHubsConfig) -> Result<(
         resource_id,
     } = &c.credential
     {
-        if [client_id, object_id, resource_id].iter().filter(|v| v.is_some()).count() > 1 {
+        if [client_id, object_id, resource_id]
+            .iter()
+            .filter(|v| v.is_some())
+            .count()
+            > 1
+        {
             return bad(
                 "credential",
                 "give at most one of client_id, object_id and resource_id".into(),
@@ -287,9 +300,19 @@ pub fn validate(c: &CoordinationConfig, eventhubs: &EventHubsConfig) -> Result<(
     let table: [(&str, Duration, Duration, &str); 5] = [
         ("ownership_expiry", d(c.ownership_expiry), ms(2_000), "2s"),
         ("renew_interval", d(c.renew_interval), ms(100), "100ms"),
-        ("safety_margin", d(c.safety_margin), ms(2_000), "2s (timestamps have 1-second resolution)"),
+        (
+            "safety_margin",
+            d(c.safety_margin),
+            ms(2_000),
+            "2s (timestamps have 1-second resolution)",
+        ),
         ("standby_poll", d(c.standby_poll), ms(100), "100ms"),
-        ("operation_timeout", d(c.operation_timeout), ms(200), "200ms"),
+        (
+            "operation_timeout",
+            d(c.operation_timeout),
+            ms(200),
+            "200ms",
+        ),
     ];
     for (key, value, min, text) in table {
         if value < min {

@@ -43,9 +43,13 @@ impl fmt::Display for LostReason {
             LostReason::Stolen { blob, by: Some(by) } if !by.is_empty() => {
                 write!(f, "{blob} is now owned by {by}")
             }
-            LostReason::Stolen { blob, .. } => write!(f, "{blob} was taken or released by another owner"),
+            LostReason::Stolen { blob, .. } => {
+                write!(f, "{blob} was taken or released by another owner")
+            }
             LostReason::Fenced { blob } => write!(f, "{blob} was written by a newer owner"),
-            LostReason::Deadline => f.write_str("no renewal succeeded before the ownership deadline"),
+            LostReason::Deadline => {
+                f.write_str("no renewal succeeded before the ownership deadline")
+            }
             LostReason::Released => f.write_str("ownership released"),
         }
     }

@@ -163,7 +163,12 @@ mod tests {
 
     #[test]
     fn the_standard_names_lowercased() {
-        let p = PartitionRef::new("NS.ServiceBus.Windows.Net", "Insights-Logs", "$Default", "12");
+        let p = PartitionRef::new(
+            "NS.ServiceBus.Windows.Net",
+            "Insights-Logs",
+            "$Default",
+            "12",
+        );
         let table = [
             (
                 p.ownership_blob(),
@@ -192,7 +197,10 @@ mod tests {
         assert!(older < newer, "{older} {newer}");
         assert_eq!(g.parse_snapshot_blob(&newer), Some((10, 1)));
         assert_eq!(g.parse_snapshot_blob("kvwatch/prod-a/state/x-1"), None);
-        assert_eq!(g.parse_snapshot_blob("kvwatch/other/state/0000000000000001-0000000000000001"), None);
+        assert_eq!(
+            g.parse_snapshot_blob("kvwatch/other/state/0000000000000001-0000000000000001"),
+            None
+        );
         for bad in ["", "Prod", "a/b", "..", &"x".repeat(64)] {
             assert!(GroupLayout::new(bad).is_err(), "{bad}");
         }

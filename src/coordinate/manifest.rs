@@ -114,8 +114,8 @@ pub fn parse(bytes: &[u8], blob: &str, group: &str) -> Result<Manifest, Manifest
     struct Format {
         format: Option<String>,
     }
-    let format: Format = serde_json::from_slice(bytes)
-        .map_err(|e| unreadable(format!("not JSON: {e}")))?;
+    let format: Format =
+        serde_json::from_slice(bytes).map_err(|e| unreadable(format!("not JSON: {e}")))?;
     match format.format.as_deref() {
         Some(MANIFEST_FORMAT) => {}
         Some(other) => {
@@ -203,7 +203,10 @@ mod tests {
             let err = parse(&bytes, "kvwatch/g/manifest", group)
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("kvwatch/g/manifest") && err.contains(want), "{err}");
+            assert!(
+                err.contains("kvwatch/g/manifest") && err.contains(want),
+                "{err}"
+            );
         }
     }
 }

@@ -28,8 +28,8 @@
 
 pub mod blob;
 pub mod fence;
-mod lease;
 pub mod layout;
+mod lease;
 pub mod manifest;
 pub mod ownership;
 mod setup;
@@ -136,7 +136,7 @@ pub struct Coordinator {
 /// What [`Coordinator::start`] found.
 pub enum Started {
     /// This instance holds the group.
-    Active(Active),
+    Active(Box<Active>),
     /// Another instance does; wait with [`Standby::wait_for_takeover`].
     Standby(Standby),
 }
@@ -167,7 +167,7 @@ impl Coordinator {
     pub async fn start(self) -> Result<Started, CoordinateError> {
         let observed = ownership::observe(&self.client, &self.partitions).await?;
         if let Some(active) = self.try_take(&observed).await? {
-            return Ok(Started::Active(active));
+            return Ok(Started::Active(Box::new(active)));
         }
         self.set_role(Role::Standby);
         Ok(Started::Standby(Standby::new(self, observed)))
@@ -185,7 +185,10 @@ impl Coordinator {
         }
         match ownership::claim_all(&self.client, observed, &s.owner_id).await? {
             Claim::Lost { blob } => {
-                tracing::info!("group {}: another instance claimed {blob} first", s.layout.group());
+                tracing::info!(
+                    "group {}: another instance claimed {blob} first",
+                    s.layout.group()
+                );
                 Ok(None)
             }
             Claim::Taken(held) => self.activate(held).await.map(Some),
@@ -212,9 +215,13 @@ impl Coordinator {
             metrics: self.metrics.clone(),
         };
         let task = tokio::spawn(lease.run(cancel.clone()));
-        let activated =
-            GroupStore::activate(self.client.clone(), s.clone(), self.clock.clone(), &self.partitions)
-                .await;
+        let activated = GroupStore::activate(
+            self.client.clone(),
+            s.clone(),
+            self.clock.clone(),
+            &self.partitions,
+        )
+        .await;
         let (store, resume) = match activated {
             Ok(found) => found,
             Err(e) => {
@@ -362,7 +369,10 @@ impl Active {
             if matches!(current, FenceState::Lost(_)) {
                 false
             } else {
-                tracing::error!("group {}: ownership lost: {reason}", self.settings.layout.group());
+                tracing::error!(
+                    "group {}: ownership lost: {reason}",
+                    self.settings.layout.group()
+                );
                 *current = FenceState::Lost(reason);
                 true
             }

@@ -152,7 +152,11 @@ pub async fn claim_all(
             }
             Holder::Released { etag } | Holder::Owned { etag, .. } => {
                 client
-                    .set_metadata(&blob, &owner_metadata(me), &Condition::IfMatch(etag.clone()))
+                    .set_metadata(
+                        &blob,
+                        &owner_metadata(me),
+                        &Condition::IfMatch(etag.clone()),
+                    )
                     .await
             }
         };
@@ -202,7 +206,11 @@ pub async fn renew(client: &BlobClient, held: &mut [Held], me: &str) -> Renewal 
         let blob = h.partition.ownership_blob();
         let sent_at = Instant::now();
         let result = client
-            .set_metadata(&blob, &owner_metadata(me), &Condition::IfMatch(h.etag.clone()))
+            .set_metadata(
+                &blob,
+                &owner_metadata(me),
+                &Condition::IfMatch(h.etag.clone()),
+            )
             .await;
         (blob, sent_at, result)
     });
@@ -255,7 +263,11 @@ pub async fn release(client: &BlobClient, held: &[Held]) {
     let writes = held.iter().map(|h| async move {
         let blob = h.partition.ownership_blob();
         let result = client
-            .set_metadata(&blob, &owner_metadata(""), &Condition::IfMatch(h.etag.clone()))
+            .set_metadata(
+                &blob,
+                &owner_metadata(""),
+                &Condition::IfMatch(h.etag.clone()),
+            )
             .await;
         if let Err(e) = result {
             tracing::warn!("releasing {blob}: {e}; it will expire instead");

@@ -52,7 +52,8 @@ pub fn client_from_config(
                 })?,
             };
             let key = resolve(key, "key")?;
-            let shared = SharedKey::new(&account, &key).map_err(|e| setup(format!("{KEY}: {e}")))?;
+            let shared =
+                SharedKey::new(&account, &key).map_err(|e| setup(format!("{KEY}: {e}")))?;
             (url, BlobAuth::SharedKey(shared))
         }
         StorageCredentialConfig::Sas { token } => {
@@ -85,7 +86,13 @@ pub fn client_from_config(
         timeout: config.operation_timeout.as_std(),
         ca_pem,
     };
-    Ok(BlobClient::new(&endpoint, &config.container, auth, options, clock)?)
+    Ok(BlobClient::new(
+        &endpoint,
+        &config.container,
+        auth,
+        options,
+        clock,
+    )?)
 }
 
 /// The account name in a blob endpoint: the first host label
@@ -93,8 +100,8 @@ pub fn client_from_config(
 /// address or `localhost` (Azurite's path-style URLs).
 pub fn account_from_url(url: &Url) -> Option<String> {
     let host = url.host_str()?;
-    let path_style = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok()
-        || host.starts_with('[');
+    let path_style =
+        host == "localhost" || host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[');
     let name = if path_style {
         url.path_segments()?.find(|s| !s.is_empty())?
     } else {
@@ -142,7 +149,11 @@ pub fn default_owner_id() -> String {
         })
         .take(60)
         .collect();
-    let host = if host.is_empty() { "kvwatch".to_owned() } else { host };
+    let host = if host.is_empty() {
+        "kvwatch".to_owned()
+    } else {
+        host
+    };
     let random: u32 = rand::random();
     format!("{host}-{}-{random:08x}", std::process::id())
 }
@@ -155,8 +166,14 @@ mod tests {
     fn account_names_from_both_url_styles() {
         let table = [
             ("https://acct.blob.core.windows.net", Some("acct")),
-            ("http://127.0.0.1:10000/devstoreaccount1", Some("devstoreaccount1")),
-            ("http://localhost:10000/devstoreaccount1/", Some("devstoreaccount1")),
+            (
+                "http://127.0.0.1:10000/devstoreaccount1",
+                Some("devstoreaccount1"),
+            ),
+            (
+                "http://localhost:10000/devstoreaccount1/",
+                Some("devstoreaccount1"),
+            ),
             ("http://127.0.0.1:10000/", None),
         ];
         for (url, want) in table {

@@ -91,7 +91,9 @@ pub enum SnapshotError {
         message: String,
     },
     /// Larger than `max_snapshot_bytes`.
-    #[error("snapshot {blob}: larger than the limit of {limit} bytes (coordination.max_snapshot_bytes)")]
+    #[error(
+        "snapshot {blob}: larger than the limit of {limit} bytes (coordination.max_snapshot_bytes)"
+    )]
     TooLarge {
         /// The blob.
         blob: String,
@@ -129,7 +131,8 @@ pub fn encode(sections: &Sections, blob: &str, limit: u64) -> Result<Vec<u8>, Sn
     };
     for (tag, bytes) in sections.tagged() {
         gz.write_all(&[tag]).map_err(io)?;
-        gz.write_all(&(bytes.len() as u64).to_be_bytes()).map_err(io)?;
+        gz.write_all(&(bytes.len() as u64).to_be_bytes())
+            .map_err(io)?;
         gz.write_all(bytes).map_err(io)?;
     }
     let out = gz.finish().map_err(io)?;
@@ -236,8 +239,13 @@ mod tests {
         let hash = sha256_hex(&bytes);
         assert_eq!(decode(&bytes, "b", Some(&hash), 1 << 20).unwrap(), sample());
         assert_eq!(
-            decode(&encode(&Sections::default(), "b", 1 << 20).unwrap(), "b", None, 1 << 20)
-                .unwrap(),
+            decode(
+                &encode(&Sections::default(), "b", 1 << 20).unwrap(),
+                "b",
+                None,
+                1 << 20
+            )
+            .unwrap(),
             Sections::default()
         );
     }
@@ -262,7 +270,10 @@ mod tests {
             let err = decode(&bytes, "kvwatch/g/state/x", hash, limit)
                 .unwrap_err()
                 .to_string();
-            assert!(err.contains("kvwatch/g/state/x") && err.contains(want), "{err}");
+            assert!(
+                err.contains("kvwatch/g/state/x") && err.contains(want),
+                "{err}"
+            );
         }
         assert!(matches!(
             encode(&sample(), "b", 100),

@@ -163,7 +163,13 @@ impl GroupStore {
         check(fence)?;
         let metadata = Metadata::from([(FORMAT.to_owned(), SNAPSHOT_FORMAT.to_owned())]);
         self.client
-            .put(&name, bytes, "application/octet-stream", &metadata, &Condition::Always)
+            .put(
+                &name,
+                bytes,
+                "application/octet-stream",
+                &metadata,
+                &Condition::Always,
+            )
             .await?;
         let mut next = self.manifest.clone();
         next.commit = commit;
@@ -231,7 +237,9 @@ impl GroupStore {
                 (SEQUENCE_NUMBER.to_owned(), pos.sequence_number.to_string()),
                 (OFFSET.to_owned(), pos.offset.clone()),
             ]);
-            let mut result = client.set_metadata(&blob, &metadata, &Condition::Always).await;
+            let mut result = client
+                .set_metadata(&blob, &metadata, &Condition::Always)
+                .await;
             if let Err(BlobError::NotFound { .. }) = result {
                 let empty = "application/octet-stream";
                 result = match client
@@ -239,7 +247,9 @@ impl GroupStore {
                     .await
                 {
                     Err(BlobError::Conflict { .. }) => {
-                        client.set_metadata(&blob, &metadata, &Condition::Always).await
+                        client
+                            .set_metadata(&blob, &metadata, &Condition::Always)
+                            .await
                     }
                     other => other,
                 };
@@ -251,7 +261,9 @@ impl GroupStore {
                 Ok(_) => {
                     self.mirrored.insert(p.clone(), pos.clone());
                 }
-                Err(e) => tracing::warn!("checkpoint mirror {blob}: {e}; retried at the next commit"),
+                Err(e) => {
+                    tracing::warn!("checkpoint mirror {blob}: {e}; retried at the next commit")
+                }
             }
         }
     }
@@ -274,7 +286,7 @@ impl GroupStore {
             .filter_map(|b| layout.parse_snapshot_blob(&b.name).map(|k| (k, b)))
             .filter(|(k, _)| *k <= newest)
             .collect();
-        ours.sort_by(|a, b| b.0.cmp(&a.0));
+        ours.sort_by_key(|b| std::cmp::Reverse(b.0));
         for (_, old) in ours.into_iter().skip(self.settings.snapshots_kept) {
             if !fence.permits() {
                 return;
@@ -284,7 +296,8 @@ impl GroupStore {
                 .delete(&old.name, &Condition::IfMatch(old.etag.clone()))
                 .await
             {
-                Ok(()) | Err(BlobError::NotFound { .. } | BlobError::PreconditionFailed { .. }) => {}
+                Ok(()) | Err(BlobError::NotFound { .. } | BlobError::PreconditionFailed { .. }) => {
+                }
                 Err(e) => tracing::warn!("deleting old snapshot {}: {e}", old.name),
             }
         }
@@ -306,7 +319,12 @@ async fn load_snapshot(
 ) -> Result<Restored, CoordinateError> {
     let limit = settings.max_snapshot_bytes;
     let downloaded = client.get(&snapshot.name, limit).await?;
-    let sections = snapshot::decode(&downloaded.body, &snapshot.name, Some(&snapshot.sha256), limit)?;
+    let sections = snapshot::decode(
+        &downloaded.body,
+        &snapshot.name,
+        Some(&snapshot.sha256),
+        limit,
+    )?;
     Ok(Restored {
         commit: manifest.commit,
         snapshot: snapshot.name.clone(),
@@ -325,7 +343,10 @@ async fn read_checkpoints(
         let blob = p.checkpoint_blob();
         match client.properties(&blob).await {
             Ok(props) => {
-                let sequence = props.metadata.get(SEQUENCE_NUMBER).and_then(|s| s.parse().ok());
+                let sequence = props
+                    .metadata
+                    .get(SEQUENCE_NUMBER)
+                    .and_then(|s| s.parse().ok());
                 let offset = props.metadata.get(OFFSET).filter(|o| !o.is_empty());
                 match (sequence, offset) {
                     (Some(sequence_number), Some(offset)) => Ok(Some((
@@ -336,7 +357,9 @@ async fn read_checkpoints(
                         },
                     ))),
                     _ => {
-                        tracing::warn!("checkpoint {blob}: no usable sequencenumber and offset; ignored");
+                        tracing::warn!(
+                            "checkpoint {blob}: no usable sequencenumber and offset; ignored"
+                        );
                         Ok(None)
                     }
                 }

@@ -137,7 +137,9 @@ impl CoordinationMetrics {
             Role::Lost => "lost",
         };
         for name in ROLES {
-            self.role.with_label_values(&[name]).set(i64::from(name == now));
+            self.role
+                .with_label_values(&[name])
+                .set(i64::from(name == now));
         }
     }
 
@@ -159,7 +161,9 @@ impl CoordinationMetrics {
             FenceState::Lost(_) => "lost",
         };
         for name in FENCE_STATES {
-            self.fence.with_label_values(&[name]).set(i64::from(name == now));
+            self.fence
+                .with_label_values(&[name])
+                .set(i64::from(name == now));
         }
     }
 

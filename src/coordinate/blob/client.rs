@@ -20,6 +20,9 @@ use super::{BlobError, BlobProps, Condition, Downloaded, ETag, Metadata, Written
 use crate::pipeline::clock::Clock;
 use crate::sink::secret::Redactor;
 
+/// The most of an error answer's body kept (its code and message come first).
+const ERROR_BODY_BYTES: usize = 16 * 1024;
+
 /// How a client connects.
 #[derive(Debug, Clone)]
 pub struct BlobClientOptions {
@@ -39,9 +42,13 @@ impl Default for BlobClientOptions {
     }
 }
 
-/// A client for one container.
+/// A client for one container. Clones share one connection pool.
 #[derive(Clone)]
 pub struct BlobClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     http: reqwest::Client,
     container_url: Url,
     container: String,
@@ -53,7 +60,11 @@ pub struct BlobClient {
 
 impl std::fmt::Debug for BlobClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "BlobClient({}, {:?})", self.container_url, self.auth)
+        write!(
+            f,
+            "BlobClient({}, {:?})",
+            self.inner.container_url, self.inner.auth
+        )
     }
 }
 
@@ -110,24 +121,26 @@ impl BlobClient {
             redactor.add(&secret);
         }
         Ok(BlobClient {
-            http,
-            container_url,
-            container: container.to_owned(),
-            auth,
-            timeout: options.timeout,
-            clock,
-            redactor,
+            inner: Arc::new(Inner {
+                http,
+                container_url,
+                container: container.to_owned(),
+                auth,
+                timeout: options.timeout,
+                clock,
+                redactor,
+            }),
         })
     }
 
     /// The container's name.
     pub fn container(&self) -> &str {
-        &self.container
+        &self.inner.container
     }
 
     /// The container's URL (no credential in it).
     pub fn container_url(&self) -> &Url {
-        &self.container_url
+        &self.inner.container_url
     }
 
     /// Uploads a block blob (replacing it, when the condition allows) with `metadata`.
@@ -181,7 +194,14 @@ impl BlobClient {
     /// Downloads a blob of at most `max_bytes`.
     pub async fn get(&self, blob: &str, max_bytes: u64) -> Result<Downloaded, BlobError> {
         let reply = self
-            .send_limited(Method::GET, Some(blob), &[], HeaderMap::new(), None, max_bytes)
+            .send_limited(
+                Method::GET,
+                Some(blob),
+                &[],
+                HeaderMap::new(),
+                None,
+                max_bytes,
+            )
             .await?;
         let props = self.props(blob, &reply.headers)?;
         Ok(Downloaded {
@@ -218,7 +238,7 @@ impl BlobClient {
                 .await?;
             let text = String::from_utf8_lossy(&reply.body);
             let page = parse_page(&text).map_err(|message| BlobError::BadResponse {
-                blob: format!("{}/{prefix}*", self.container),
+                blob: format!("{}/{prefix}*", self.inner.container),
                 message,
             })?;
             blobs.extend(page.blobs);
@@ -234,7 +254,13 @@ impl BlobClient {
     pub async fn create_container(&self) -> Result<bool, BlobError> {
         let query = [("restype", "container")];
         match self
-            .send(Method::PUT, None, &query, HeaderMap::new(), Some(Vec::new()))
+            .send(
+                Method::PUT,
+                None,
+                &query,
+                HeaderMap::new(),
+                Some(Vec::new()),
+            )
             .await
         {
             Ok(_) => Ok(true),
@@ -265,8 +291,8 @@ impl BlobClient {
         body: Option<Vec<u8>>,
         max_bytes: u64,
     ) -> Result<Reply, BlobError> {
-        let name = blob.map_or_else(|| self.container.clone(), str::to_owned);
-        let mut url = self.container_url.clone();
+        let name = blob.map_or_else(|| self.inner.container.clone(), str::to_owned);
+        let mut url = self.inner.container_url.clone();
         if let Some(blob) = blob {
             url.set_path(&format!("{}/{}", url.path(), encode_name(blob)));
         }
@@ -274,13 +300,18 @@ impl BlobClient {
             url.query_pairs_mut().extend_pairs(query);
         }
         headers.insert("x-ms-version", HeaderValue::from_static(API_VERSION));
-        let date = self.clock.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let date = self
+            .inner
+            .clock
+            .now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
         headers.insert("x-ms-date", self.value(&name, &date)?);
         if let Some(body) = &body {
             headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
         }
         let exchange = async {
-            match &self.auth {
+            match &self.inner.auth {
                 BlobAuth::SharedKey(key) => {
                     let auth = key.authorization(&method, &url, &headers)?;
                     headers.insert("authorization", self.value(&name, &auth)?);
@@ -299,7 +330,7 @@ impl BlobClient {
                     headers.insert("authorization", value);
                 }
             }
-            let mut request = self.http.request(method, url).headers(headers);
+            let mut request = self.inner.http.request(method, url).headers(headers);
             if let Some(body) = body {
                 request = request.body(body);
             }
@@ -307,7 +338,17 @@ impl BlobClient {
             let status = response.status();
             let headers = response.headers().clone();
             let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| self.transport(&name, e))? {
+            while let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|e| self.transport(&name, e))?
+            {
+                if !status.is_success() {
+                    // An error's explanation: keep the start, it is only read for its code.
+                    let room = ERROR_BODY_BYTES.saturating_sub(body.len());
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    continue;
+                }
                 if (body.len() + chunk.len()) as u64 > max_bytes {
                     return Err(BlobError::Refused {
                         blob: name.clone(),
@@ -324,11 +365,11 @@ impl BlobClient {
                 body,
             })
         };
-        let reply = tokio::time::timeout(self.timeout, exchange)
+        let reply = tokio::time::timeout(self.inner.timeout, exchange)
             .await
             .map_err(|_| BlobError::Timeout {
                 blob: name.clone(),
-                after: self.timeout,
+                after: self.inner.timeout,
             })??;
         if reply.status.is_success() {
             Ok(reply)
@@ -350,7 +391,7 @@ impl BlobClient {
             .map(|m| {
                 let first = m.lines().next().unwrap_or_default();
                 let clipped: String = first.chars().take(200).collect();
-                format!(": {}", self.redactor.clean(&clipped))
+                format!(": {}", self.inner.redactor.clean(&clipped))
             })
             .unwrap_or_default();
         let blob = blob.to_owned();
@@ -384,7 +425,7 @@ impl BlobClient {
         if error.is_timeout() {
             return BlobError::Timeout {
                 blob: blob.to_owned(),
-                after: self.timeout,
+                after: self.inner.timeout,
             };
         }
         let error = error.without_url();
@@ -397,7 +438,7 @@ impl BlobClient {
         }
         BlobError::Transport {
             blob: blob.to_owned(),
-            message: self.redactor.clean(&message),
+            message: self.inner.redactor.clean(&message),
         }
     }
 
@@ -445,7 +486,9 @@ impl BlobClient {
                 .ok()
                 .filter(|_| valid)
                 .ok_or_else(|| BlobError::Setup {
-                    message: format!("blob {blob}: metadata name {key:?} is not a lowercase identifier"),
+                    message: format!(
+                        "blob {blob}: metadata name {key:?} is not a lowercase identifier"
+                    ),
                 })?;
             headers.insert(name, self.value(blob, value)?);
         }

@@ -153,7 +153,10 @@ mod tests {
                 BlobAuth::Sas(_) => "sas".to_owned(),
                 BlobAuth::Bearer(_) => "bearer".to_owned(),
             };
-            (c.blob_endpoint.as_str().trim_end_matches('/').to_owned(), auth)
+            (
+                c.blob_endpoint.as_str().trim_end_matches('/').to_owned(),
+                auth,
+            )
         })
     }
 
@@ -197,15 +200,24 @@ mod tests {
     #[test]
     fn mistakes_are_named_and_values_never_shown() {
         let table = [
-            ("AccountName=acct", "give AccountKey or SharedAccessSignature"),
-            ("AccountKey=c2VjcmV0a2V5", "give BlobEndpoint or AccountName"),
+            (
+                "AccountName=acct",
+                "give AccountKey or SharedAccessSignature",
+            ),
+            (
+                "AccountKey=c2VjcmV0a2V5",
+                "give BlobEndpoint or AccountName",
+            ),
             (
                 "BlobEndpoint=https://x;AccountKey=c2VjcmV0a2V5",
                 "AccountKey needs AccountName",
             ),
             ("AccountName=acct;AccountKey=c2VjcmV0a2V5;junk", "part 3"),
             ("AccountName=acct;AccountKey=!!secretkey!!", "AccountKey"),
-            ("BlobEndpoint=ftp://x;SharedAccessSignature=sig=1", "http or https"),
+            (
+                "BlobEndpoint=ftp://x;SharedAccessSignature=sig=1",
+                "http or https",
+            ),
             (
                 "BlobEndpoint=https://x;SharedAccessSignature=sv=secretsas",
                 "no sig=",

@@ -36,7 +36,9 @@ pub enum BlobError {
         code: String,
     },
     /// The credential was refused (401, 403).
-    #[error("blob {blob}: the storage account refused the credential (HTTP {status}, {code}){message}")]
+    #[error(
+        "blob {blob}: the storage account refused the credential (HTTP {status}, {code}){message}"
+    )]
     Auth {
         /// The blob's name.
         blob: String,
@@ -58,7 +60,9 @@ pub enum BlobError {
         code: String,
     },
     /// Any other refusal (400, 411 …): a bug or a setting to fix, not worth retrying.
-    #[error("blob {blob}: the storage service refused the request (HTTP {status}, {code}){message}")]
+    #[error(
+        "blob {blob}: the storage service refused the request (HTTP {status}, {code}){message}"
+    )]
     Refused {
         /// The blob's name.
         blob: String,

@@ -74,7 +74,10 @@ fn parse_blob(xml: &str) -> Result<ListedBlob, String> {
                 .ok_or_else(|| format!("blob {name}: malformed metadata"))?;
             let tag = &after[..close];
             if tag.ends_with('/') {
-                metadata.insert(tag.trim_end_matches('/').to_ascii_lowercase(), String::new());
+                metadata.insert(
+                    tag.trim_end_matches('/').to_ascii_lowercase(),
+                    String::new(),
+                );
                 rest = &after[close + 1..];
                 continue;
             }

@@ -135,11 +135,7 @@ mod tests {
             ("\"a\"b\"", None),
         ];
         for (raw, want) in table {
-            assert_eq!(
-                ETag::parse(raw).as_ref().map(ETag::as_str),
-                want,
-                "{raw:?}"
-            );
+            assert_eq!(ETag::parse(raw).as_ref().map(ETag::as_str), want, "{raw:?}");
         }
         assert_eq!(ETag::parse("0x1"), ETag::parse("\"0x1\""));
     }
