@@ -33,9 +33,11 @@ pub struct CoordinationConfig {
     /// partitions and one state. Default: derived from `[[eventhubs.hubs]]`
     /// (namespace, hub, consumer group and partitions), so identical configs agree.
     pub group: Option<String>,
-    /// This instance's owner id in the ownership blobs. Default:
-    /// `HOSTNAME-PID-RANDOM`, new at every start.
-    pub owner_id: Option<String>,
+    /// How this instance names itself in the ownership blobs (default: the host
+    /// name, which is the pod's name on Kubernetes). The owner id is always
+    /// `NAME-PID-RANDOM`, new at every start, so two processes never share one even
+    /// when every replica has the same config.
+    pub instance_name: Option<String>,
     /// How long an ownership lasts without renewal, judged on the storage service's
     /// clock. A standby takes over this long after the active one's last renewal.
     pub ownership_expiry: ConfigDuration,
@@ -49,7 +51,8 @@ pub struct CoordinationConfig {
     pub standby_poll: ConfigDuration,
     /// The bound on one Blob Storage call.
     pub operation_timeout: ConfigDuration,
-    /// Snapshots kept behind the newest (older ones are deleted after each commit).
+    /// State snapshots kept in the container, the newest included (older ones are
+    /// deleted after each commit).
     pub snapshots_kept: u32,
     /// The largest snapshot loaded or written (bytes, compressed or not); a larger
     /// one is an error naming the blob.
@@ -66,7 +69,7 @@ impl Default for CoordinationConfig {
             container: "kvwatch".to_owned(),
             credential: StorageCredentialConfig::default(),
             group: None,
-            owner_id: None,
+            instance_name: None,
             ownership_expiry: ConfigDuration::seconds(30),
             renew_interval: ConfigDuration::seconds(10),
             safety_margin: ConfigDuration::seconds(5),
@@ -265,15 +268,15 @@ pub fn validate(
     if let Some(group) = &c.group {
         crate::coordinate::layout::check_group_name(group).or_else(|m| bad("group", m))?;
     }
-    if let Some(id) = &c.owner_id {
-        let ok = (1..=128).contains(&id.len())
+    if let Some(id) = &c.instance_name {
+        let ok = (1..=60).contains(&id.len())
             && id
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
         if !ok {
             return bad(
-                "owner_id",
-                "1 to 128 of letters, digits, '-', '_' and '.'".into(),
+                "instance_name",
+                "1 to 60 of letters, digits, '-', '_' and '.'".into(),
             );
         }
     }

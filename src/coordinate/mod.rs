@@ -49,7 +49,7 @@ pub use blob::{BlobAuth, BlobClient, BlobClientOptions, BlobError};
 pub use fence::{Fence, FenceState, LostReason};
 pub use layout::{GroupLayout, PartitionRef};
 pub use manifest::{ManifestError, MirrorPosition};
-pub use setup::{client_from_config, default_owner_id, settings_from_config};
+pub use setup::{client_from_config, owner_id, settings_from_config};
 pub use snapshot::{Sections, SnapshotError};
 pub use standby::Standby;
 pub use store::{Committed, Restored, Resume};
@@ -108,7 +108,8 @@ pub enum Role {
 pub struct CoordinatorSettings {
     /// The group's blobs.
     pub layout: GroupLayout,
-    /// This instance's owner id.
+    /// This instance's owner id: unique to this process ([`owner_id`]), since a
+    /// blob naming it is taken as written by this process.
     pub owner_id: String,
     /// How long an ownership lasts without renewal (service clock).
     pub ownership_expiry: Duration,

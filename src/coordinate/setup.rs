@@ -120,7 +120,7 @@ pub fn settings_from_config(
         .map_err(|m| CoordinateError::Setup(format!("coordination.group: {m}")))?;
     Ok(CoordinatorSettings {
         layout,
-        owner_id: config.owner_id.clone().unwrap_or_else(default_owner_id),
+        owner_id: owner_id(config.instance_name.as_deref()),
         ownership_expiry: config.ownership_expiry.as_std(),
         renew_interval: config.renew_interval.as_std(),
         safety_margin: config.safety_margin.as_std(),
@@ -130,11 +130,13 @@ pub fn settings_from_config(
     })
 }
 
-/// `HOSTNAME-PID-RANDOM`: the host (the pod's name on Kubernetes) for people, the
-/// process and a random part so a restarted process is a new owner.
-pub fn default_owner_id() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
+/// `NAME-PID-RANDOM` (NAME: `instance_name`, else the host, which is the pod's name
+/// on Kubernetes): readable for people, and unique to this process, which the
+/// coordinator relies on (a blob naming this owner was written by this process).
+pub fn owner_id(instance_name: Option<&str>) -> String {
+    let host = instance_name
+        .map(str::to_owned)
+        .or_else(|| std::env::var("HOSTNAME").ok())
         .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
         .unwrap_or_default();
     let host: String = host
@@ -183,10 +185,13 @@ mod tests {
     }
 
     #[test]
-    fn default_owner_ids_are_distinct_and_valid_metadata() {
-        let a = default_owner_id();
-        let b = default_owner_id();
+    fn owner_ids_are_unique_per_process_and_valid_metadata() {
+        let a = owner_id(None);
+        let b = owner_id(None);
         assert_ne!(a, b);
+        let named = owner_id(Some("kvwatch-0"));
+        assert!(named.starts_with("kvwatch-0-"), "{named}");
+        assert_ne!(named, owner_id(Some("kvwatch-0")));
         assert!(a.bytes().all(|c| c.is_ascii_graphic()), "{a}");
         assert!(a.contains(&format!("-{}-", std::process::id())), "{a}");
     }

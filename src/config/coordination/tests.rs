@@ -121,7 +121,7 @@ fn mistakes_are_named() {
         ("account_url = \"https://a.blob.core.windows.net/?sv=1&sig=2\"\n".to_owned(), "without a query"),
         (format!("{url}container = \"Bad_Name\"\n"), "coordination.container"),
         (format!("{url}group = \"a/b\"\n"), "coordination.group"),
-        (format!("{url}owner_id = \"has space\"\n"), "coordination.owner_id"),
+        (format!("{url}instance_name = \"has space\"\n"), "coordination.instance_name"),
         (format!("{url}credential = {{ kind = \"sas\", token = \"sv=1&sig=2\" }}\n"), "never written in the config"),
         (format!("{url}credential = {{ kind = \"shared_key\" }}\n"), "missing field `key`"),
         (format!("{url}credential = {{ kind = \"managed_identity\", client_id = \"a\", object_id = \"b\" }}\n"), "coordination.credential"),
