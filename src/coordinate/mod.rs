@@ -26,6 +26,7 @@
 //!    service cuts off the previous owner's receivers too.
 //! 5. [`Active::release`] gives the partitions back at shutdown.
 
+mod active;
 pub mod blob;
 pub mod fence;
 pub mod layout;
@@ -37,14 +38,13 @@ pub mod snapshot;
 mod standby;
 pub mod store;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use active::Active;
 pub use blob::{BlobAuth, BlobClient, BlobClientOptions, BlobError};
 pub use fence::{Fence, FenceState, LostReason};
 pub use layout::{GroupLayout, PartitionRef};
@@ -54,7 +54,7 @@ pub use snapshot::{Sections, SnapshotError};
 pub use standby::Standby;
 pub use store::{Committed, Restored, Resume};
 
-use crate::metrics::coordination::{CommitResult, CoordinationMetrics};
+use crate::metrics::coordination::CoordinationMetrics;
 use crate::pipeline::clock::Clock;
 use fence::Deadline;
 use ownership::{Claim, Held, Observed};
@@ -164,11 +164,29 @@ impl Coordinator {
         })
     }
 
-    /// Takes the group when it is free (or expired); else becomes a standby.
+    /// Takes the group when it is free (or expired); else becomes a standby. A
+    /// transient storage fault also makes a standby (it keeps polling); only what
+    /// waiting cannot fix is an error: a refused credential, a missing container,
+    /// an unusable manifest or snapshot.
     pub async fn start(self) -> Result<Started, CoordinateError> {
-        let observed = ownership::observe(&self.client, &self.partitions).await?;
-        if let Some(active) = self.try_take(&observed).await? {
-            return Ok(Started::Active(Box::new(active)));
+        let group = self.settings.layout.group().to_owned();
+        let observed = match ownership::observe(&self.client, &self.partitions).await {
+            Ok(observed) => observed,
+            Err(e) if e.is_transient() => {
+                tracing::warn!("group {group}: reading the ownership: {e}; standing by");
+                Vec::new()
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !observed.is_empty() {
+            match self.try_take(&observed).await {
+                Ok(Some(active)) => return Ok(Started::Active(Box::new(active))),
+                Ok(None) | Err(CoordinateError::Lost(_)) => {}
+                Err(e) if e.is_transient() => {
+                    tracing::warn!("group {group}: taking the group: {e}; standing by");
+                }
+                Err(e) => return Err(e),
+            }
         }
         self.set_role(Role::Standby);
         Ok(Started::Standby(Standby::new(self, observed)))
@@ -262,145 +280,5 @@ impl Coordinator {
         if let Some(m) = &self.metrics {
             m.role(role);
         }
-    }
-}
-
-/// The active owner of a group.
-pub struct Active {
-    client: BlobClient,
-    settings: Arc<CoordinatorSettings>,
-    partitions: Vec<PartitionRef>,
-    store: GroupStore,
-    resume: Option<Resume>,
-    fence: Fence,
-    state: Arc<watch::Sender<FenceState>>,
-    lease: Option<JoinHandle<Vec<Held>>>,
-    cancel: CancellationToken,
-    metrics: Option<CoordinationMetrics>,
-}
-
-impl Drop for Active {
-    /// Stops the renewals: the ownership then expires (a release needs
-    /// [`Active::release`], which can wait for the storage service).
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
-}
-
-impl Active {
-    /// The epoch this owner raised the manifest to: its fencing token.
-    pub fn epoch(&self) -> u64 {
-        self.store.epoch()
-    }
-
-    /// The epoch as an Event Hubs owner level.
-    pub fn owner_level(&self) -> i64 {
-        i64::try_from(self.epoch()).unwrap_or(i64::MAX)
-    }
-
-    /// This instance's owner id.
-    pub fn owner_id(&self) -> &str {
-        &self.settings.owner_id
-    }
-
-    /// The group's name.
-    pub fn group(&self) -> &str {
-        self.settings.layout.group()
-    }
-
-    /// The partitions held.
-    pub fn partitions(&self) -> &[PartitionRef] {
-        &self.partitions
-    }
-
-    /// The last commit number (0 before the group's first commit).
-    pub fn last_commit(&self) -> u64 {
-        self.store.commit_number()
-    }
-
-    /// Where to resume from (given once: the pipeline is built from it).
-    pub fn take_resume(&mut self) -> Option<Resume> {
-        self.resume.take()
-    }
-
-    /// The fence every delivery and commit checks.
-    pub fn fence(&self) -> Fence {
-        self.fence.clone()
-    }
-
-    /// Commits the pipeline's state and the partitions' positions (the last event
-    /// handled in each). An error that [`CoordinateError::is_transient`] leaves
-    /// the previous commit in force: try again at the next interval.
-    /// [`CoordinateError::Lost`] means stop.
-    pub async fn commit(
-        &mut self,
-        sections: Sections,
-        positions: &BTreeMap<PartitionRef, MirrorPosition>,
-    ) -> Result<Committed, CoordinateError> {
-        let started = std::time::Instant::now();
-        let result = self.store.commit(sections, positions, &self.fence).await;
-        let outcome = match &result {
-            Ok(c) => {
-                if let Some(m) = &self.metrics {
-                    m.snapshot_bytes(c.bytes);
-                }
-                CommitResult::Ok
-            }
-            Err(CoordinateError::Lost(reason)) => {
-                self.lose(reason.clone());
-                CommitResult::Fenced
-            }
-            Err(e) => {
-                tracing::warn!("group {}: commit failed: {e}", self.group());
-                CommitResult::Failed
-            }
-        };
-        if let Some(m) = &self.metrics {
-            m.commit(outcome, started.elapsed());
-        }
-        result
-    }
-
-    fn lose(&self, reason: LostReason) {
-        if let Some(m) = &self.metrics {
-            m.role(Role::Lost);
-            m.fence(&FenceState::Lost(reason.clone()));
-        }
-        self.state.send_if_modified(|current| {
-            if matches!(current, FenceState::Lost(_)) {
-                false
-            } else {
-                tracing::error!(
-                    "group {}: ownership lost: {reason}",
-                    self.settings.layout.group()
-                );
-                *current = FenceState::Lost(reason);
-                true
-            }
-        });
-        self.cancel.cancel();
-    }
-
-    /// Stops renewing and gives the partitions back (`ownerid=""`), so a standby
-    /// takes over at its next poll instead of after the expiry.
-    pub async fn release(mut self) -> Result<(), CoordinateError> {
-        self.cancel.cancel();
-        let held = match self.lease.take() {
-            Some(task) => task
-                .await
-                .map_err(|e| CoordinateError::Setup(format!("the renewal task failed: {e}")))?,
-            None => Vec::new(),
-        };
-        let was_lost = self.fence.is_lost();
-        self.state
-            .send_replace(FenceState::Lost(LostReason::Released));
-        if let Some(m) = &self.metrics {
-            m.fence(&FenceState::Lost(LostReason::Released));
-            m.role(Role::Lost);
-        }
-        if !was_lost {
-            ownership::release(&self.client, &held).await;
-        }
-        Ok(())
     }
 }

@@ -361,5 +361,17 @@ async fn an_unreachable_service_is_a_transient_fault() {
         !err.to_string().contains("127.0.0.1"),
         "no URL in errors: {err}"
     );
+    // A SAS travels in the URL: never in a transport error either.
+    let sas = account_sas(DEV_ACCOUNT_KEY);
+    let c = azurite::client_at(
+        &azurite::endpoint_at(port, false),
+        "gone",
+        BlobAuth::sas(&Secret::new(&sas)).unwrap(),
+        azurite::options(),
+    );
+    let err = c.properties("x").await.unwrap_err();
+    let text = format!("{err} {err:?} {c:?}");
+    let sig = sas.split("sig=").nth(1).unwrap();
+    assert!(!text.contains(sig) && !text.contains("sig="), "{text}");
     assert_eq!(ETag::parse("0x1"), ETag::parse("\"0x1\""));
 }

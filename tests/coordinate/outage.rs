@@ -111,3 +111,31 @@ async fn a_cut_longer_than_the_deadline_loses_the_ownership() {
         "lost for good"
     );
 }
+
+#[tokio::test]
+async fn a_start_during_an_outage_stands_by_and_takes_over_once_storage_is_back() {
+    let azurite = Azurite::start();
+    let cut = TcpCut::start(azurite.port()).await;
+    azurite.client("start").await;
+    let c = azurite::client_at(
+        &azurite::endpoint_at(cut.port(), false),
+        "start",
+        azurite::shared_key(),
+        azurite::options(),
+    );
+    cut.cut();
+    let standby =
+        common::start_standby(common::coordinator(&c, common::settings("g", "a", 6), None)).await;
+    assert!(standby.observed().is_empty(), "nothing could be read");
+    cut.restore();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let active = within(
+        "the takeover once storage is back",
+        standby.wait_for_takeover(&cancel),
+    )
+    .await
+    .unwrap()
+    .expect("not cancelled");
+    assert_eq!(active.epoch(), 1);
+    assert!(active.fence().permits());
+}
