@@ -153,7 +153,7 @@ impl Active {
             m.role(Role::Lost);
         }
         if !was_lost {
-            ownership::release(&self.client, &held).await;
+            ownership::release(&self.client, &held, &self.settings.owner_id).await;
         }
         Ok(())
     }

@@ -246,7 +246,7 @@ impl Coordinator {
             Err(e) => {
                 cancel.cancel();
                 if let Ok(held) = task.await {
-                    ownership::release(&self.client, &held).await;
+                    ownership::release(&self.client, &held, &s.owner_id).await;
                 }
                 return Err(e);
             }

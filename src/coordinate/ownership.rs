@@ -167,7 +167,20 @@ pub async fn claim_all(
                 sent_at,
             }),
             Err(e) => {
-                release(client, &taken).await;
+                // A write cut short after it was sent may have landed: give that
+                // blob back too when it names us.
+                if e.is_transient() {
+                    if let Ok(props) = client.properties(&blob).await {
+                        if props.metadata.get(OWNER_ID).map(String::as_str) == Some(me) {
+                            taken.push(Held {
+                                partition: o.partition.clone(),
+                                etag: props.etag,
+                                sent_at,
+                            });
+                        }
+                    }
+                }
+                release(client, &taken, me).await;
                 return if e.is_lost_race() || matches!(e, BlobError::NotFound { .. }) {
                     Ok(Claim::Lost { blob })
                 } else {
@@ -257,18 +270,29 @@ pub fn deadline(held: &[Held], expiry: Duration, safety: Duration) -> Instant {
     oldest + expiry.saturating_sub(safety)
 }
 
-/// Gives the blobs back (`ownerid=""`, conditioned on our tag). Best effort: a blob
-/// that cannot be released simply expires.
-pub async fn release(client: &BlobClient, held: &[Held]) {
+/// Gives the blobs back (`ownerid=""`, conditioned on our tag). A 412 may be a
+/// renewal of ours that was cut short after it was sent: when the blob still
+/// names us, it is released on its new tag. Best effort: a blob that cannot be
+/// released simply expires.
+pub async fn release(client: &BlobClient, held: &[Held], me: &str) {
     let writes = held.iter().map(|h| async move {
         let blob = h.partition.ownership_blob();
-        let result = client
-            .set_metadata(
-                &blob,
-                &owner_metadata(""),
-                &Condition::IfMatch(h.etag.clone()),
-            )
+        let free = owner_metadata("");
+        let mut result = client
+            .set_metadata(&blob, &free, &Condition::IfMatch(h.etag.clone()))
             .await;
+        if let Err(BlobError::PreconditionFailed { .. }) = result {
+            result = match client.properties(&blob).await {
+                Ok(props) if props.metadata.get(OWNER_ID).map(String::as_str) == Some(me) => {
+                    client
+                        .set_metadata(&blob, &free, &Condition::IfMatch(props.etag))
+                        .await
+                }
+                // Someone else's now: nothing of ours to give back.
+                Ok(_) => return,
+                Err(e) => Err(e),
+            };
+        }
         if let Err(e) = result {
             tracing::warn!("releasing {blob}: {e}; it will expire instead");
         }

@@ -137,7 +137,7 @@ async fn claims_are_all_or_nothing_in_order_and_release_gives_back() {
     let Claim::Taken(held) = ownership::claim_all(&c, &now, "c").await.unwrap() else {
         panic!("claimable");
     };
-    ownership::release(&c, &held).await;
+    ownership::release(&c, &held, "c").await;
     let now = ownership::observe(&c, &parts).await.unwrap();
     assert!(
         now.iter()

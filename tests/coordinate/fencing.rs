@@ -30,13 +30,26 @@ async fn a_stolen_partition_closes_the_fence_and_refuses_commits() {
     let mut fence = a.fence();
     assert!(fence.permits());
 
-    // A foreign processor in the same consumer group takes partition 3.
+    // A foreign processor in the same consumer group takes partition 3 on the tag
+    // it read (again at its next round when A renewed in between, as a load
+    // balancer does).
     let blob = common::partitions()[3].ownership_blob();
-    let props = c.properties(&blob).await.unwrap();
     let thief = Metadata::from([("ownerid".to_owned(), "foreign-processor".to_owned())]);
-    c.set_metadata(&blob, &thief, &Condition::IfMatch(props.etag))
-        .await
-        .unwrap();
+    common::wait_until("the foreign processor's claim wins", || {
+        let (c, blob, thief) = (c.clone(), blob.clone(), thief.clone());
+        async move {
+            let props = c.properties(&blob).await.unwrap();
+            match c
+                .set_metadata(&blob, &thief, &Condition::IfMatch(props.etag))
+                .await
+            {
+                Ok(_) => true,
+                Err(e) if e.is_lost_race() => false,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await;
 
     let reason = within("A notices the steal", fence.lost()).await;
     assert_eq!(

@@ -273,14 +273,18 @@ async fn the_sdk_checkpoint_store_reads_kvwatch_steals_and_seeds() {
         .all(|o| o.owner_id.as_deref() == Some("a") && o.last_modified_time.is_some()));
 
     // An SDK processor in the same consumer group claims partition 2 on its listed
-    // tag, as its load balancer would: kvwatch's fence closes.
-    let mut wanted = ownerships
-        .into_iter()
-        .find(|o| o.partition_id == "2")
-        .unwrap();
-    wanted.owner_id = Some("sdk-processor".into());
-    let claimed = store.claim_ownership(&[wanted]).await.unwrap();
-    assert_eq!(claimed.len(), 1);
+    // tag, as its load balancer would (again at its next round when kvwatch renewed
+    // in between): kvwatch's fence closes.
+    common::wait_until("the SDK's claim wins", || {
+        let store = &store;
+        async move {
+            let listed = store.list_ownerships(NS, HUB, "$Default").await.unwrap();
+            let mut wanted = listed.into_iter().find(|o| o.partition_id == "2").unwrap();
+            wanted.owner_id = Some("sdk-processor".into());
+            store.claim_ownership(&[wanted]).await.unwrap().len() == 1
+        }
+    })
+    .await;
     let mut fence = a.fence();
     match within("kvwatch notices the SDK's claim", fence.lost()).await {
         LostReason::Stolen { by, .. } => assert_eq!(by.as_deref(), Some("sdk-processor")),
