@@ -6,13 +6,15 @@
 //! drops duplicates and orders events by event time, [`detect`] keeps baselines and
 //! raises findings, [`alert`] turns them into the alert contract and [`sink`] delivers
 //! them. [`config`] and [`metrics`] sit beside the flow; [`state`] keeps the live
-//! checkpoints; [`report`] turns a replay into an investigator's report; [`cli`] is
+//! checkpoints; [`coordinate`] shares them (and the hubs) between instances through
+//! Azure Blob Storage; [`report`] turns a replay into an investigator's report; [`cli`] is
 //! the thin edge.
 
 pub mod alert;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod coordinate;
 pub mod decode;
 pub mod detect;
 pub mod embedded_hub;

@@ -1,0 +1,25 @@
+//! Integration tests of coordination against a real Azurite (one per test): the
+//! blob client's calls and credentials (`blob_calls`), ownership claims and renewals
+//! (`claims`), takeover by a standby (`takeover`), fencing of an old owner
+//! (`fencing`), storage outages through a TCP forwarder that is cut and restored
+//! (`outage`), snapshots and their damage (`snapshots`), and the blobs other Event
+//! Hubs tools read, with the SDK's own `CheckpointStore` trait over our client
+//! (`interop`).
+//!
+//! One binary for this area (see `tests/decode/main.rs`); run one module with, say,
+//! `cargo test --test coordinate takeover::`. Azurite comes from
+//! `scripts/setup/azurite.sh` (`KVWATCH_AZURITE`).
+
+#[path = "../support/azurite.rs"]
+mod azurite;
+mod common;
+#[path = "../support/tcp_cut.rs"]
+mod tcp_cut;
+
+mod blob_calls;
+mod claims;
+mod fencing;
+mod interop;
+mod outage;
+mod snapshots;
+mod takeover;
