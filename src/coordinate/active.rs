@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +29,8 @@ pub struct Active {
     pub(super) fence: Fence,
     pub(super) state: Arc<watch::Sender<FenceState>>,
     pub(super) lease: Option<JoinHandle<Vec<Held>>>,
+    /// Hands blobs claimed by [`Active::extend`] to the renewal task.
+    pub(super) added: mpsc::UnboundedSender<Vec<Held>>,
     pub(super) cancel: CancellationToken,
     pub(super) metrics: Option<CoordinationMetrics>,
 }
@@ -113,6 +115,59 @@ impl Active {
             m.commit(outcome, started.elapsed());
         }
         result
+    }
+
+    /// Claims `partitions` too (those not held yet): a hub that answered after the
+    /// group was taken, or partitions added to a hub. They are renewed with the
+    /// others from then on. A partition another owner holds, or wins the race for,
+    /// loses the whole group (a foreign reader in the consumer group, or a newer
+    /// owner): [`CoordinateError::Lost`]. A transient error claims nothing: try again.
+    pub async fn extend(&mut self, partitions: &[PartitionRef]) -> Result<(), CoordinateError> {
+        let new: Vec<PartitionRef> = partitions
+            .iter()
+            .filter(|p| !self.partitions.contains(p))
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        if let FenceState::Lost(reason) = self.fence.state() {
+            return Err(CoordinateError::Lost(reason));
+        }
+        let me = self.settings.owner_id.clone();
+        let expiry = self.settings.ownership_expiry;
+        let observed = ownership::observe(&self.client, &new).await?;
+        if let Some(o) = observed.iter().find(|o| !o.claimable(&me, expiry)) {
+            let reason = LostReason::Stolen {
+                blob: o.partition.ownership_blob(),
+                by: o.other_owner(&me, expiry).map(str::to_owned),
+            };
+            self.lose(reason.clone());
+            return Err(CoordinateError::Lost(reason));
+        }
+        match ownership::claim_all(&self.client, &observed, &me).await? {
+            ownership::Claim::Taken(held) => {
+                tracing::info!(
+                    "group {}: claimed {} more partitions ({})",
+                    self.group(),
+                    held.len(),
+                    new.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                if self.added.send(held).is_err() {
+                    return Err(CoordinateError::Lost(LostReason::Released));
+                }
+                self.partitions.extend(new);
+                Ok(())
+            }
+            ownership::Claim::Lost { blob } => {
+                let reason = LostReason::Stolen { blob, by: None };
+                self.lose(reason.clone());
+                Err(CoordinateError::Lost(reason))
+            }
+        }
     }
 
     fn lose(&self, reason: LostReason) {

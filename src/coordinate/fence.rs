@@ -190,3 +190,19 @@ impl Fence {
         self.rx.clone()
     }
 }
+
+impl crate::sink::gate::Permit for Fence {
+    fn permits(&self) -> bool {
+        Fence::permits(self)
+    }
+
+    fn why_not(&self) -> String {
+        match self.state() {
+            FenceState::Open => "open".to_owned(),
+            FenceState::Paused { reason } => {
+                format!("paused: an ownership renewal failed ({reason})")
+            }
+            FenceState::Lost(reason) => format!("ownership lost: {reason}"),
+        }
+    }
+}

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -29,29 +29,42 @@ pub(crate) struct Lease {
     pub state: Arc<watch::Sender<FenceState>>,
     pub deadline: Arc<Deadline>,
     pub metrics: Option<CoordinationMetrics>,
+    /// Blobs claimed since (partitions added to the group while it is held).
+    pub added: mpsc::UnboundedReceiver<Vec<Held>>,
 }
 
 impl Lease {
     /// Renews until cancelled or lost; returns the held blobs (with their last tags).
     pub(crate) async fn run(mut self, cancel: CancellationToken) -> Vec<Held> {
+        let mut held = self.renew_until(cancel).await;
+        while let Ok(more) = self.added.try_recv() {
+            held.extend(more);
+        }
+        held
+    }
+
+    async fn renew_until(&mut self, cancel: CancellationToken) -> Vec<Held> {
         let s = self.settings.clone();
         let retry = s.renew_interval.min(Duration::from_secs(2));
         let mut next = Instant::now() + s.renew_interval;
         loop {
             let deadline = self.deadline.get();
             tokio::select! {
-                _ = cancel.cancelled() => return self.held,
+                _ = cancel.cancelled() => return std::mem::take(&mut self.held),
                 _ = tokio::time::sleep_until(next.min(deadline)) => {}
             }
             if self.deadline.passed() {
                 self.lose(LostReason::Deadline);
-                return self.held;
+                return std::mem::take(&mut self.held);
             }
             if Instant::now() < next {
                 continue;
             }
+            while let Ok(more) = self.added.try_recv() {
+                self.held.extend(more);
+            }
             let renewal = tokio::select! {
-                _ = cancel.cancelled() => return self.held,
+                _ = cancel.cancelled() => return std::mem::take(&mut self.held),
                 r = ownership::renew(&self.client, &mut self.held, &s.owner_id) => r,
             };
             match renewal {
@@ -64,7 +77,7 @@ impl Lease {
                     ));
                     if self.deadline.passed() {
                         self.lose(LostReason::Deadline);
-                        return self.held;
+                        return std::mem::take(&mut self.held);
                     }
                     self.set(FenceState::Open);
                     next = Instant::now() + s.renew_interval;
@@ -83,7 +96,7 @@ impl Lease {
                 Renewal::Stolen { blob, by } => {
                     self.count(RenewalResult::Stolen);
                     self.lose(LostReason::Stolen { blob, by });
-                    return self.held;
+                    return std::mem::take(&mut self.held);
                 }
             }
         }

@@ -24,7 +24,9 @@
 //!    conditioned on our last write), then the standard checkpoint blobs.
 //! 4. [`Active::epoch`] is the owner level for the Event Hubs receivers, so the
 //!    service cuts off the previous owner's receivers too.
-//! 5. [`Active::release`] gives the partitions back at shutdown.
+//! 5. [`Active::extend`] claims partitions the group gained (a hub that answered
+//!    late, partitions added to a hub); [`Active::release`] gives the partitions
+//!    back at shutdown.
 
 mod active;
 pub mod blob;
@@ -224,6 +226,7 @@ impl Coordinator {
         let (tx, rx) = watch::channel(FenceState::Open);
         let state = Arc::new(tx);
         let cancel = CancellationToken::new();
+        let (added, added_rx) = tokio::sync::mpsc::unbounded_channel();
         // Renew from now on: loading a large snapshot must not cost the ownership.
         let lease = lease::Lease {
             client: self.client.clone(),
@@ -232,6 +235,7 @@ impl Coordinator {
             state: state.clone(),
             deadline: deadline.clone(),
             metrics: self.metrics.clone(),
+            added: added_rx,
         };
         let task = tokio::spawn(lease.run(cancel.clone()));
         let activated = GroupStore::activate(
@@ -271,6 +275,7 @@ impl Coordinator {
             fence: Fence::new(rx, deadline),
             state,
             lease: Some(task),
+            added,
             cancel,
             metrics: self.metrics.clone(),
         })

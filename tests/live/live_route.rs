@@ -36,6 +36,7 @@ async fn route_then_two_runs_split_the_keyed_hub_and_miss_nothing() {
         config: route_config.clone(),
         credential: Some(credential()),
         clock: std::sync::Arc::new(SystemClock),
+        metrics: kvwatch::app::metrics::MetricsOptions::default(),
     };
     let router = within("start route", Router::start(opts)).await.unwrap();
     let mut status = router.status();
@@ -47,7 +48,7 @@ async fn route_then_two_runs_split_the_keyed_hub_and_miss_nothing() {
     .await
     .unwrap();
     router.shutdown();
-    let routed = within("route stops", router.wait()).await.unwrap();
+    let (_, routed) = within("route stops", router.wait()).await.unwrap();
     assert_eq!(routed.bodies, raw_bodies.len() as u64);
     for (key, position) in &routed.positions {
         let partition = key.rsplit('/').next().unwrap();
