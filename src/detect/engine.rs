@@ -4,6 +4,10 @@
 //! The order matters. Detectors compare an event with the history *before* it, so
 //! the baselines learn only after all detectors have looked. Suppressions act on
 //! findings, not events, so allow-listed traffic still teaches the baselines.
+//!
+//! An engine is built from the configuration by `Engine::from_config`, which lives
+//! with the detector registry (`registry.rs`): the engine runs detectors, it does not
+//! know which ones exist.
 
 use std::sync::Arc;
 
@@ -15,10 +19,11 @@ use serde_json::Value;
 
 use super::baseline::keys::{principal_key, secs, vault_key};
 use super::baseline::{BaselineSettings, Baselines, MemoryReport};
+use super::detector::{Detector, DetectorError, DetectorMemory};
 use super::enrichment::Enricher;
-use super::{
-    Detector, DetectorError, DetectorMemory, Finding, IncidentPolicy, Incidents, Observation,
-};
+use super::finding::Finding;
+use super::incident::{IncidentPolicy, Incidents};
+use super::observation::Observation;
 use crate::alert::Alert;
 use crate::config::Config;
 use crate::enrich::{AddressClass, Classifier, GeoIp};
@@ -57,17 +62,6 @@ impl Engine {
             suppressed: 0,
             last_expiry: None,
         }
-    }
-
-    /// Everything from the configuration: detector files, GeoIP, learning settings.
-    pub fn from_config(config: &Config) -> Result<Self, DetectorError> {
-        let detectors = super::build_detectors(config)?;
-        let policy = IncidentPolicy {
-            gap: config.incidents.gap.as_chrono(),
-        };
-        Ok(Engine::new(detectors, policy)
-            .with_enricher(enricher_from_config(config)?)
-            .with_baselines(BaselineSettings::from_config(&config.detectors)))
     }
 
     /// Uses this enrichment (GeoIP database and address ranges).

@@ -17,8 +17,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::baseline::BaselineSettings;
+use super::detector::{Detector, DetectorError};
+use super::engine::Engine;
 use super::enrichment::Enricher;
-use super::{Detector, DetectorError, Engine, IncidentPolicy};
+use super::incident::IncidentPolicy;
 use crate::alert::{Alert, Severity};
 use crate::config::ConfigDuration;
 use crate::enrich::{Classifier, GeoIp, GeoRecord, MmdbWriter};

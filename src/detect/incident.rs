@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::Finding;
+use super::finding::Finding;
 use crate::alert::{id, Alert, Severity};
 
 /// How findings group into incidents.

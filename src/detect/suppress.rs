@@ -15,7 +15,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use ipnet::IpNet;
 
 use super::baseline::keys::principal_key;
-use super::Finding;
+use super::finding::Finding;
 use crate::config::{MaintenanceWindow, SuppressConfig};
 use crate::event::AuditEvent;
 

@@ -218,8 +218,9 @@ fn claims(i: &mut Obj<'_>, identity: &Identity, kind: Kind) {
     }
 }
 
-fn object_path(base: &str, kind: ObjKind, name: &str) -> String {
-    format!("{base}/{}/{name}", kind.segment())
+fn object_path(base: &str, kind: ObjKind, name: &str, verb: Verb) -> String {
+    let deleted = if verb == Verb::Purge { "deleted" } else { "" };
+    format!("{base}/{deleted}{}/{name}", kind.segment())
 }
 
 /// `properties.id`: versioned on successful reads, writes and crypto calls.
@@ -233,7 +234,7 @@ fn object_id(r: &Request, base: &str) -> Option<String> {
     else {
         return None;
     };
-    let path = object_path(base, *kind, name);
+    let path = object_path(base, *kind, name, *verb);
     let versioned = r.outcome.is_success()
         && matches!(
             verb,
@@ -255,7 +256,7 @@ fn request_uri(r: &Request, base: &str) -> Option<String> {
             version,
             verb,
         } => {
-            let path = object_path(base, *kind, name);
+            let path = object_path(base, *kind, name, *verb);
             Some(match verb {
                 Verb::Read if r.style == Style::Portal => match version {
                     Some(ver) if *kind == ObjKind::Secret => {
@@ -264,7 +265,7 @@ fn request_uri(r: &Request, base: &str) -> Option<String> {
                     _ => format!("{path}?api-version={api}{}", bust()),
                 },
                 Verb::Read => format!("{path}/?api-version={api}"),
-                Verb::Write | Verb::Delete => format!("{path}?api-version={api}"),
+                Verb::Write | Verb::Delete | Verb::Purge => format!("{path}?api-version={api}"),
                 Verb::Backup => format!("{path}/backup?api-version={api}"),
                 Verb::Wrap | Verb::Unwrap => {
                     let action = if *verb == Verb::Wrap {

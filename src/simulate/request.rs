@@ -146,6 +146,8 @@ pub(crate) enum Verb {
     Unwrap,
     /// DELETE.
     Delete,
+    /// DELETE of a deleted object (`/deletedsecrets/name`): a purge.
+    Purge,
     /// An Event Grid notification the service logs itself.
     Notify,
 }

@@ -193,38 +193,50 @@ impl Worker {
         }
     }
 
+    /// Records the outcome of a failed attempt in the outbox first, and only then tells the
+    /// observer: an event that says "dead-lettered" or "retried" is true of the outbox by the time
+    /// anyone sees it (a listing right after the event shows the same state).
     async fn failed(&mut self, items: &[Pending], err: &AttemptError) -> Result<(), OutboxError> {
         let now = self.clock.now();
         let mut states = Vec::with_capacity(items.len());
+        let mut decisions = Vec::with_capacity(items.len());
         for p in items {
             let mut state = p.state.clone();
-            match self.opts.policy.decide(&state, err, now) {
-                Decision::Retry { tries, delay, at } => {
-                    state.tries = tries;
+            let decision = self.opts.policy.decide(&state, err, now);
+            match &decision {
+                Decision::Retry { tries, at, .. } => {
+                    state.tries = *tries;
                     state.next_at = at.timestamp_micros();
                     state.last_error = Some(err.message.clone());
-                    self.observer.observe(&DeliveryEvent::Retried {
-                        sink: &self.sink.name,
-                        alert_id: &state.alert_id,
-                        tries,
-                        delay,
-                    });
                 }
                 Decision::Dead { tries, reason } => {
-                    state.tries = tries;
+                    state.tries = *tries;
                     state.dead = true;
                     state.last_error = Some(reason.clone());
-                    self.observer.observe(&DeliveryEvent::DeadLettered {
-                        sink: &self.sink.name,
-                        alert_id: &state.alert_id,
-                        tries,
-                        reason: &reason,
-                    });
                 }
             }
+            decisions.push((state.alert_id.clone(), decision));
             states.push((p.seq, state));
         }
         let (outbox, name) = (self.outbox.clone(), self.sink.name.clone());
-        blocking(move || outbox.update(&name, &states)).await
+        blocking(move || outbox.update(&name, &states)).await?;
+        for (alert_id, decision) in &decisions {
+            let event = match decision {
+                Decision::Retry { tries, delay, .. } => DeliveryEvent::Retried {
+                    sink: &self.sink.name,
+                    alert_id,
+                    tries: *tries,
+                    delay: *delay,
+                },
+                Decision::Dead { tries, reason } => DeliveryEvent::DeadLettered {
+                    sink: &self.sink.name,
+                    alert_id,
+                    tries: *tries,
+                    reason,
+                },
+            };
+            self.observer.observe(&event);
+        }
+        Ok(())
     }
 }

@@ -1,10 +1,12 @@
 //! The shipped detector files load (and their examples pass); broken files are
-//! refused with errors that name the file and the key or example.
+//! refused with errors that name the file and the key or example. The list of
+//! detectors comes from the registry, never from this file.
 
 use std::path::Path;
 
 use kvwatch::config::Config;
-use kvwatch::detect::{build_detectors, defs};
+use kvwatch::detect::build_detectors;
+use kvwatch::detect::detectors::REGISTRY;
 
 fn with_dir(files: &[(&str, String)]) -> (tempfile::TempDir, Config) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -17,34 +19,50 @@ fn with_dir(files: &[(&str, String)]) -> (tempfile::TempDir, Config) {
 }
 
 fn builtin(name: &str) -> String {
-    defs::BUILTIN
+    REGISTRY
         .iter()
-        .find(|(f, _)| f.ends_with(name))
-        .map(|(_, t)| (*t).to_owned())
+        .find(|r| r.file.ends_with(name))
+        .map(|r| r.text.to_owned())
         .expect("shipped")
 }
 
 #[test]
 fn shipped_detectors_load_and_their_examples_pass() {
-    let detectors = build_detectors(&Config::default()).unwrap_or_else(|e| panic!("{e}"));
+    let detectors = build_detectors(&Config::default().detectors).unwrap_or_else(|e| panic!("{e}"));
     let names: Vec<&str> = detectors.iter().map(|d| d.name()).collect();
+    let registered: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
     assert_eq!(
-        names,
-        [
-            "failed_auth",
-            "unusual_geo",
-            "access_policy_change",
-            "bulk_secret_retrieval"
-        ]
+        names, registered,
+        "every registered detector runs, in order"
     );
 }
 
 #[test]
+fn every_file_in_the_detectors_folder_is_registered_under_its_own_name() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("detectors");
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .expect("the detectors folder")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".toml"))
+        .map(|f| format!("detectors/{f}"))
+        .collect();
+    on_disk.sort();
+    let mut registered: Vec<String> = REGISTRY.iter().map(|r| r.file.to_owned()).collect();
+    registered.sort();
+    assert_eq!(on_disk, registered);
+    for r in REGISTRY {
+        assert_eq!(r.file, format!("detectors/{}.toml", r.name));
+        assert!(!r.next_steps.is_empty(), "{}: next steps", r.name);
+    }
+}
+
+#[test]
 fn the_repo_folder_matches_the_embedded_files() {
-    for (file, text) in defs::BUILTIN {
-        let on_disk = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+    for r in REGISTRY {
+        let on_disk = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(r.file))
             .expect("in the repo");
-        assert_eq!(on_disk, text, "{file}");
+        assert_eq!(on_disk, r.text, "{}", r.file);
     }
 }
 
@@ -88,6 +106,11 @@ fn errors_name_the_file_and_the_key() {
             "",
         ),
         (
+            "destructive.toml",
+            builtin("destructive_operations.toml").replace("min_distinct = 8", "min_distinct = 1"),
+            "`window.min_distinct`",
+        ),
+        (
             "x.toml",
             "[detector]\nname = \"port_scan\"\n".to_owned(),
             "not a detector kvwatch has",
@@ -100,7 +123,7 @@ fn errors_name_the_file_and_the_key() {
     ];
     for (name, text, want) in table {
         let (_dir, config) = with_dir(&[(name, text)]);
-        match build_detectors(&config) {
+        match build_detectors(&config.detectors) {
             Ok(_) if want.is_empty() => {}
             Ok(_) => panic!("{name}: expected an error containing {want:?}"),
             Err(e) => {
@@ -119,7 +142,7 @@ fn a_folder_may_disable_or_omit_detectors() {
         ("failed_auth.toml", off),
         ("unusual_geo.toml", builtin("unusual_geo.toml")),
     ]);
-    let names: Vec<&str> = build_detectors(&config)
+    let names: Vec<&str> = build_detectors(&config.detectors)
         .expect("loads")
         .iter()
         .map(|d| d.name())

@@ -5,8 +5,8 @@
 
 use kvwatch::alert::Severity;
 use kvwatch::config::Config;
-use kvwatch::detect::defs;
 use kvwatch::detect::examples::{self, EventSpec, ExampleGeo, Expect};
+use kvwatch::detect::registry;
 
 #[derive(serde::Deserialize)]
 struct Events {
@@ -60,8 +60,8 @@ fn check(rows: Vec<Row>) {
             toml::from_str(row.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
         let records =
             examples::records(&events.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
-        let detector =
-            defs::build_named(&Config::default(), row.detector).unwrap_or_else(|e| panic!("{e}"));
+        let detector = registry::build_named(&Config::default().detectors, row.detector)
+            .unwrap_or_else(|e| panic!("{e}"));
         let networks = if row.geoip { geo() } else { Vec::new() };
         let enricher = examples::enricher(&networks).expect("geo");
         let alerts = examples::run(detector, &records, enricher)
@@ -633,6 +633,278 @@ fn bulk_secret_retrieval_table() {
             idtyp = "app"
             ip = "175.16.199.20"
             object = "secrets/s{i}"
+            "#,
+        },
+    ]);
+}
+
+/// Fourteen nights of a certificate-rotation pipeline deleting and purging six old
+/// certificates (for `concat!` with what follows).
+macro_rules! rotation_pipeline_fortnight {
+    () => {
+        r#"
+        [[events]]
+        at = "2024-05-01T02:00:00Z"
+        days = 14
+        repeat = 6
+        every = "30s"
+        op = "CertificateDelete"
+        oid = "22222222-2222-4222-8222-222222222222"
+        appid = "22222222-2222-4222-8222-222222222222"
+        idtyp = "app"
+        ip = "20.40.1.1"
+        object = "certificates/tls-{d}-{i}"
+        [[events]]
+        at = "2024-05-01T02:05:00Z"
+        days = 14
+        repeat = 6
+        every = "30s"
+        op = "CertificatePurge"
+        oid = "22222222-2222-4222-8222-222222222222"
+        appid = "22222222-2222-4222-8222-222222222222"
+        idtyp = "app"
+        ip = "20.40.1.1"
+        object = "deletedcertificates/tls-{d}-{i}"
+        "#
+    };
+}
+
+#[test]
+fn destructive_operations_table() {
+    let after_fortnight = |expect: Expect| Expect {
+        after: Some("2024-05-15T00:00:00Z".into()),
+        ..expect
+    };
+    check(vec![
+        Row {
+            name: "seven deletions stay under the minimum",
+            detector: "destructive_operations",
+            geoip: false,
+            expect: none(),
+            events: r#"
+            [[events]]
+            at = "2024-05-06T22:00:00Z"
+            repeat = 7
+            every = "20s"
+            op = "SecretDelete"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "mallory@contoso.com"
+            object = "secrets/s{i}"
+            "#,
+        },
+        Row {
+            name: "eight deletions by a new user reach it",
+            detector: "destructive_operations",
+            geoip: false,
+            expect: rule("bulk_delete", Severity::High),
+            events: r#"
+            [[events]]
+            at = "2024-05-06T22:00:00Z"
+            repeat = 8
+            every = "20s"
+            op = "SecretDelete"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "mallory@contoso.com"
+            object = "secrets/s{i}"
+            "#,
+        },
+        Row {
+            name: "deleting one secret eight times is one object",
+            detector: "destructive_operations",
+            geoip: false,
+            expect: none(),
+            events: r#"
+            [[events]]
+            at = "2024-05-06T22:00:00Z"
+            repeat = 8
+            every = "20s"
+            op = "SecretDelete"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "mallory@contoso.com"
+            object = "secrets/the-same"
+            "#,
+        },
+        Row {
+            name: "five deletions on each of two vaults are two small episodes",
+            detector: "destructive_operations",
+            geoip: false,
+            expect: none(),
+            events: r#"
+            [[events]]
+            at = "2024-05-06T22:00:00Z"
+            repeat = 5
+            every = "20s"
+            op = "KeyDelete"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "mallory@contoso.com"
+            vault = "kv-a"
+            object = "keys/k{i}"
+            [[events]]
+            at = "+1m"
+            repeat = 5
+            every = "20s"
+            op = "KeyDelete"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "mallory@contoso.com"
+            vault = "kv-b"
+            object = "keys/k{i}"
+            "#,
+        },
+        Row {
+            name: "purging what was deleted makes the incident critical",
+            detector: "destructive_operations",
+            geoip: false,
+            expect: rule("bulk_delete", Severity::Critical),
+            events: r#"
+            [[events]]
+            at = "2024-05-06T22:00:00Z"
+            repeat = 10
+            every = "20s"
+            op = "KeyDelete"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "mallory@contoso.com"
+            object = "keys/k{i}"
+            [[events]]
+            at = "+1m"
+            repeat = 10
+            every = "20s"
+            op = "KeyPurge"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "mallory@contoso.com"
+            object = "deletedkeys/k{i}"
+            "#,
+        },
+        Row {
+            name: "twenty denied deletions are failed_auth's",
+            detector: "destructive_operations",
+            geoip: false,
+            expect: none(),
+            events: r#"
+            [[events]]
+            at = "2024-05-06T22:00:00Z"
+            repeat = 20
+            every = "10s"
+            op = "SecretDelete"
+            status = 403
+            denied = "policy"
+            oid = "11111111-1111-4111-8111-111111111111"
+            upn = "mallory@contoso.com"
+            object = "secrets/s{i}"
+            "#,
+        },
+        Row {
+            name: "the rotation pipeline's nights and a twelve-certificate cleanup are quiet",
+            detector: "destructive_operations",
+            geoip: false,
+            expect: none(),
+            events: concat!(
+                rotation_pipeline_fortnight!(),
+                r#"
+                [[events]]
+                at = "2024-05-15T02:00:00Z"
+                repeat = 12
+                every = "30s"
+                op = "CertificateDelete"
+                oid = "22222222-2222-4222-8222-222222222222"
+                appid = "22222222-2222-4222-8222-222222222222"
+                idtyp = "app"
+                ip = "20.40.1.1"
+                object = "certificates/legacy-{i}"
+                "#
+            ),
+        },
+        Row {
+            name: "the rotation pipeline deleting forty certificates is beyond its own history",
+            detector: "destructive_operations",
+            geoip: false,
+            expect: after_fortnight(rule("bulk_delete", Severity::High)),
+            events: concat!(
+                rotation_pipeline_fortnight!(),
+                r#"
+                [[events]]
+                at = "2024-05-15T02:00:00Z"
+                repeat = 40
+                every = "15s"
+                op = "CertificateDelete"
+                oid = "22222222-2222-4222-8222-222222222222"
+                appid = "22222222-2222-4222-8222-222222222222"
+                idtyp = "app"
+                ip = "20.40.1.1"
+                object = "certificates/legacy-{i}"
+                "#
+            ),
+        },
+        Row {
+            name: "an admin who never purged purging one object is not yet first_purge",
+            detector: "destructive_operations",
+            geoip: false,
+            expect: after_fortnight(none()),
+            events: r#"
+            [[events]]
+            at = "2024-05-01T09:00:00Z"
+            days = 14
+            repeat = 4
+            every = "10m"
+            op = "SecretGet"
+            oid = "44444444-4444-4444-8444-444444444444"
+            upn = "admin@contoso.com"
+            object = "secrets/config-{i}"
+            [[events]]
+            at = "2024-05-15T10:00:00Z"
+            op = "SecretPurge"
+            oid = "44444444-4444-4444-8444-444444444444"
+            upn = "admin@contoso.com"
+            object = "deletedsecrets/old"
+            "#,
+        },
+        Row {
+            name: "the rotation pipeline purging is never first_purge",
+            detector: "destructive_operations",
+            geoip: false,
+            expect: Expect {
+                not_rule: Some("first_purge".into()),
+                ..Default::default()
+            },
+            events: rotation_pipeline_fortnight!(),
+        },
+        Row {
+            name: "a vault purged by a new principal",
+            detector: "destructive_operations",
+            geoip: false,
+            expect: Expect {
+                vault: Some("kv-old".into()),
+                ..rule("vault_delete", Severity::Critical)
+            },
+            events: r#"
+            [[events]]
+            at = "2024-05-06T23:00:00Z"
+            op = "VaultPurge"
+            oid = "55555555-5555-4555-8555-555555555555"
+            upn = "mallory@contoso.com"
+            vault = "kv-old"
+            "#,
+        },
+        Row {
+            name: "a user with a week of reads deleting a vault for the first time",
+            detector: "destructive_operations",
+            geoip: false,
+            expect: after_fortnight(rule("vault_delete", Severity::Critical)),
+            events: r#"
+            [[events]]
+            at = "2024-05-01T09:00:00Z"
+            days = 14
+            repeat = 4
+            every = "10m"
+            op = "SecretGet"
+            oid = "44444444-4444-4444-8444-444444444444"
+            upn = "admin@contoso.com"
+            object = "secrets/config-{i}"
+            [[events]]
+            at = "2024-05-15T10:00:00Z"
+            op = "VaultDelete"
+            oid = "44444444-4444-4444-8444-444444444444"
+            upn = "admin@contoso.com"
+            vault = "kv-prod"
             "#,
         },
     ]);

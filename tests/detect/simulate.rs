@@ -385,14 +385,13 @@ fn labels_point_at_records_that_show_what_they_promise() {
         .iter()
         .map(|l| l["detector"].as_str().unwrap())
         .collect();
+    let registered: BTreeSet<&str> = kvwatch::detect::detectors::REGISTRY
+        .iter()
+        .map(|r| r.name)
+        .collect();
     assert_eq!(
-        detectors,
-        BTreeSet::from([
-            "access_policy_change",
-            "bulk_secret_retrieval",
-            "failed_auth",
-            "unusual_geo"
-        ])
+        detectors, registered,
+        "every detector has a labelled scenario"
     );
     let scenarios: BTreeSet<&str> = labels
         .iter()
@@ -555,6 +554,18 @@ fn labels_point_at_records_that_show_what_they_promise() {
                     foreign,
                     "{scenario}: no call from outside the tenant's countries"
                 );
+            }
+            ("destructive_operations", "delete_and_purge") => {
+                let done = |op: &str| -> BTreeSet<&str> {
+                    mine.iter()
+                        .filter(|e| e.operation.to_string() == op && e.outcome == Outcome::Ok)
+                        .filter_map(|e| e.object.as_ref()?.name.as_deref())
+                        .collect()
+                };
+                let (deleted, purged) = (done("SecretDelete"), done("SecretPurge"));
+                assert!(deleted.len() >= 18, "{} secrets deleted", deleted.len());
+                assert_eq!(purged, deleted, "every deleted secret is purged");
+                assert!(mine.last().unwrap().time - mine[0].time < Duration::minutes(30));
             }
             other => panic!("unexpected label {other:?}"),
         }

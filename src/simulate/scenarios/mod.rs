@@ -10,6 +10,7 @@
 
 mod access;
 mod bulk;
+mod destructive;
 mod failed_auth;
 mod geo;
 mod settings;
@@ -29,10 +30,22 @@ use super::tenant::{appid, Tenant};
 /// A scenario planner: (context, random stream, day, instance, plan).
 type Planner = fn(&Ctx<'_>, &mut SimRng, u32, u32, &mut Plan);
 
+/// When a scenario runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Spread with the other `Spread` scenarios over the period, in a shuffled order,
+    /// so detectors' cases interleave.
+    Spread,
+    /// On a day of its own, drawn from its own random stream: adding such a
+    /// scenario moves no other, so every earlier label stays where it was.
+    OwnDay,
+}
+
 /// One entry of the catalogue.
 struct Template {
     name: &'static str,
     repeat: bool,
+    placement: Placement,
     plan: Planner,
 }
 
@@ -40,87 +53,110 @@ const CATALOGUE: &[Template] = &[
     Template {
         name: "token_spray",
         repeat: true,
+        placement: Placement::Spread,
         plan: failed_auth::token_spray,
     },
     Template {
         name: "rbac_enumeration",
         repeat: true,
+        placement: Placement::Spread,
         plan: failed_auth::rbac_enumeration,
     },
     Template {
         name: "firewall_denied",
         repeat: true,
+        placement: Placement::Spread,
         plan: failed_auth::firewall_denied,
     },
     Template {
         name: "new_country",
         repeat: true,
+        placement: Placement::Spread,
         plan: geo::new_country,
     },
     Template {
         name: "impossible_travel",
         repeat: true,
+        placement: Placement::Spread,
         plan: geo::impossible_travel,
     },
     Template {
         name: "sp_new_country",
         repeat: false,
+        placement: Placement::Spread,
         plan: geo::sp_new_country,
     },
     Template {
         name: "self_grant",
         repeat: false,
+        placement: Placement::Spread,
         plan: access::self_grant,
     },
     Template {
         name: "grant_to_new_principal",
         repeat: false,
+        placement: Placement::Spread,
         plan: access::grant_to_new_principal,
     },
     Template {
         name: "firewall_opened",
         repeat: false,
+        placement: Placement::Spread,
         plan: settings::firewall_opened,
     },
     Template {
         name: "ip_rule_added",
         repeat: false,
+        placement: Placement::Spread,
         plan: settings::ip_rule_added,
     },
     Template {
         name: "rbac_disabled",
         repeat: false,
+        placement: Placement::Spread,
         plan: settings::rbac_disabled,
     },
     Template {
         name: "deployment_access_enabled",
         repeat: false,
+        placement: Placement::Spread,
         plan: settings::deployment_access_enabled,
     },
     Template {
         name: "purge_protection_disabled",
         repeat: false,
+        placement: Placement::Spread,
         plan: settings::purge_protection_disabled,
     },
     Template {
         name: "list_then_dump",
         repeat: true,
+        placement: Placement::Spread,
         plan: bulk::list_then_dump,
     },
     Template {
         name: "low_and_slow",
         repeat: true,
+        placement: Placement::Spread,
         plan: bulk::low_and_slow,
     },
     Template {
         name: "backup_identity_misuse",
         repeat: false,
+        placement: Placement::Spread,
         plan: bulk::backup_identity_misuse,
     },
     Template {
         name: "new_principal_dump",
         repeat: false,
+        placement: Placement::Spread,
         plan: bulk::new_principal_dump,
+    },
+    Template {
+        name: "delete_and_purge",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: destructive::delete_and_purge,
     },
 ];
 
@@ -132,11 +168,14 @@ pub(crate) fn names() -> Vec<&'static str> {
 /// Plans every attack scenario into `plan`.
 pub(crate) fn plan_attacks(ctx: &Ctx<'_>, plan: &mut Plan) {
     let mut rng = ids::stream(ctx.seed, "scenario-schedule", 0);
+    let instances_of = |t: &Template| {
+        let repeats = t.repeat && ctx.days >= 10;
+        [0, 1].into_iter().take(if repeats { 2 } else { 1 })
+    };
     let mut instances: Vec<(usize, u32)> = Vec::new();
     for (i, t) in CATALOGUE.iter().enumerate() {
-        instances.push((i, 0));
-        if t.repeat && ctx.days >= 10 {
-            instances.push((i, 1));
+        if t.placement == Placement::Spread {
+            instances.extend(instances_of(t).map(|n| (i, n)));
         }
     }
     // Shuffle so detectors' cases interleave over the period.
@@ -151,8 +190,21 @@ pub(crate) fn plan_attacks(ctx: &Ctx<'_>, plan: &mut Plan) {
     };
     let span = ctx.days - warmup;
     let count = instances.len() as u32;
-    for (k, (template, instance)) in instances.into_iter().enumerate() {
-        let day = warmup + (k as u32 * span) / count.max(1);
+    let mut days: Vec<(usize, u32, u32)> = instances
+        .into_iter()
+        .enumerate()
+        .map(|(k, (t, n))| (t, n, warmup + (k as u32 * span) / count.max(1)))
+        .collect();
+    for (i, t) in CATALOGUE.iter().enumerate() {
+        if t.placement == Placement::OwnDay {
+            for n in instances_of(t) {
+                let mut own =
+                    ids::stream(ctx.seed, &format!("scenario-day-{}", t.name), u64::from(n));
+                days.push((i, n, warmup + own.random_range(0..span.max(1))));
+            }
+        }
+    }
+    for (template, instance, day) in days {
         let t = &CATALOGUE[template];
         let mut srng = ids::stream(ctx.seed, t.name, u64::from(instance));
         (t.plan)(ctx, &mut srng, day.min(ctx.days - 1), instance, plan);

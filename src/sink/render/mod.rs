@@ -198,28 +198,20 @@ pub fn value_text(value: &Value) -> String {
     }
 }
 
-/// What the analyst should do next, by detector.
+/// For an alert of a detector this build does not have (say, written by another
+/// version into the outbox).
+const REVIEW_ACTIVITY: &str =
+    "Review the principal's recent Key Vault activity around the alert's time window.";
+
+/// Closes every list of next steps.
+const RECORD_OUTCOME: &str = "Record the outcome against the incident id, so later revisions of this incident are triaged in context.";
+
+/// What the analyst should do next: the detector's own steps (each detector keeps
+/// its wording, read through the registry), then recording the outcome.
 pub fn next_steps(alert: &Alert) -> Vec<&'static str> {
-    let mut steps = match alert.detector.as_str() {
-        "failed_auth" => vec![
-            "Check whether the caller's address and client are known; block the address at the vault firewall if not.",
-            "If the principal is a workload, look for a rotated or expired credential before assuming an attack.",
-        ],
-        "unusual_geo" => vec![
-            "Ask the principal's owner whether the access from this location was theirs.",
-            "If not: revoke the principal's sessions and credentials, then review what it read.",
-        ],
-        "access_policy_change" => vec![
-            "Confirm the change with a change ticket or its author.",
-            "If unexplained: revert the access policy or role assignment and review who holds Key Vault Contributor.",
-        ],
-        "bulk_secret_retrieval" => vec![
-            "Treat every secret read in the window as exposed until shown otherwise.",
-            "Rotate those secrets and disable the principal if the reads were not expected.",
-        ],
-        _ => vec!["Review the principal's recent Key Vault activity around the alert's time window."],
-    };
-    steps.push("Record the outcome against the incident id, so later revisions of this incident are triaged in context.");
+    let mut steps = crate::detect::registry::next_steps(&alert.detector)
+        .map_or_else(|| vec![REVIEW_ACTIVITY], <[&str]>::to_vec);
+    steps.push(RECORD_OUTCOME);
     steps
 }
 

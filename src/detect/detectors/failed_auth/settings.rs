@@ -1,32 +1,14 @@
-//! `failed_auth`: bursts of authentication failures and authorisation denials.
-//!
-//! Key Vault logs every failure as `resultType: Success`; the outcome comes from the
-//! HTTP status (see `event::outcome`). This detector watches three things the peers
-//! do not: a principal denied on many objects or vaults (enumeration with a token
-//! that lacks the grant), tokens rejected outright (401 with a token: expired, forged
-//! or from a foreign tenant), and one address failing for many identities or vaults
-//! (spraying stolen tokens). The SDK challenge (`Authentication` 401 with no identity)
-//! is never counted, and a single permission slip never reaches the minimum counts.
-//! Rates are compared with the principal's own denial rate once it has learned, and
-//! with its kind's population rate before: a chronic misconfigured app stays quiet,
-//! a new principal failing on ten objects does not.
-
-use std::net::IpAddr;
+//! The settings of `failed_auth`: the file `detectors/failed_auth.toml` as typed
+//! sections, and the checks that refuse impossible values (naming the file and key).
 
 use serde::{Deserialize, Serialize};
 
-use super::baseline::keys::{hash64, FastMap};
-use super::baseline::stats::{count_tail, expected_count, DENIALS};
-use super::defs::{self, require, Header, Source};
-use super::examples::{Example, ExampleGeo};
-use super::failed_auth_rules::State;
-use super::suppress::Suppressor;
-use super::{Detector, DetectorError, DetectorMemory, Finding, Observation};
+use super::rule::{AddressRule, PrincipalRule};
 use crate::alert::Severity;
-use crate::config::{Config, ConfigDuration, SuppressConfig};
-
-/// The detector's name.
-pub const NAME: &str = "failed_auth";
+use crate::config::{ConfigDuration, SuppressConfig};
+use crate::detect::definition::{require, Header, Source};
+use crate::detect::detector::DetectorError;
+use crate::detect::examples::{Example, ExampleGeo};
 
 /// `[principal]`: denials by one principal.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -109,6 +91,28 @@ pub struct Severities {
     pub raise_at_vaults: u32,
 }
 
+impl Severities {
+    /// The base severity of a principal rule.
+    pub fn principal(&self, rule: PrincipalRule) -> Severity {
+        match rule {
+            PrincipalRule::DeniedEnumeration => self.denied_enumeration,
+            PrincipalRule::DenialBurst => self.denial_burst,
+            PrincipalRule::TokenRejected => self.token_rejected,
+            PrincipalRule::ForeignTenantToken => self.foreign_tenant_token,
+            PrincipalRule::FirewallNewNetwork => self.firewall_new_network,
+        }
+    }
+
+    /// The severity of an address rule.
+    pub fn address(&self, rule: AddressRule) -> Severity {
+        match rule {
+            AddressRule::AddressSpray => self.address_spray,
+            AddressRule::AddressVaultSweep => self.address_vault_sweep,
+            AddressRule::AnonymousFailures => self.anonymous_failures,
+        }
+    }
+}
+
 /// The whole `detectors/failed_auth.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -151,7 +155,8 @@ pub struct Settings {
     pub severity: Severities,
 }
 
-fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
+/// Refuses impossible values, naming the file and the key.
+pub fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
     let p = &f.principal;
     let minute = std::time::Duration::from_secs(60);
     require(
@@ -259,111 +264,15 @@ fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
     )
 }
 
-/// Loads, validates and checks the examples of a `failed_auth` file.
-pub fn load(src: &Source, config: &Config) -> Result<Box<dyn Detector>, DetectorError> {
-    let f: File = defs::parse(src)?;
-    validate(&f, src)?;
-    let suppressor = defs::suppressor(src, config, &f.suppress)?;
-    let settings = Settings {
-        principal: f.principal.clone(),
-        token: f.token.clone(),
-        address: f.address.clone(),
-        firewall: f.firewall.clone(),
-        severity: f.severity.clone(),
-    };
-    let make =
-        || -> Box<dyn Detector> { Box::new(FailedAuth::new(settings.clone(), suppressor.clone())) };
-    super::examples::check(&src.file, &f.example, &f.example_geo, &make)?;
-    Ok(make())
-}
-
-/// The detector.
-pub struct FailedAuth {
-    pub(crate) s: Settings,
-    suppressor: Suppressor,
-    pub(crate) state: State,
-}
-
-impl FailedAuth {
-    /// A detector with these settings and suppressions.
-    pub fn new(s: Settings, suppressor: Suppressor) -> Self {
-        FailedAuth {
-            s,
-            suppressor,
-            state: State::default(),
+impl Settings {
+    /// The validated settings of a file.
+    pub fn of(f: &File) -> Settings {
+        Settings {
+            principal: f.principal.clone(),
+            token: f.token.clone(),
+            address: f.address.clone(),
+            firewall: f.firewall.clone(),
+            severity: f.severity.clone(),
         }
     }
-
-    /// The probability of `n` denials in the window, and the expected count, for this principal.
-    pub(crate) fn improbability(&self, obs: &Observation<'_>, n: u32) -> (f64, f64) {
-        let p = &self.s.principal;
-        let window_h = f64::from(defs::secs(p.window)) / 3600.0;
-        let kind = obs.event.principal.kind;
-        let prior = f64::from(obs.baselines.population().kind(kind).rates[DENIALS]);
-        let (events, exposure, factor) = match obs.profile {
-            Some(prof) if !obs.learning() => {
-                let (n, t) = prof.counter(DENIALS, obs.now);
-                (n, t, prof.day.factor(obs.now))
-            }
-            _ => (0.0, 0.0, 1.0),
-        };
-        (
-            count_tail(
-                u64::from(n),
-                events,
-                exposure,
-                window_h * factor,
-                prior,
-                p.prior_hours,
-            ),
-            expected_count(events, exposure, window_h * factor, prior, p.prior_hours),
-        )
-    }
 }
-
-impl Detector for FailedAuth {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn observe(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
-        super::failed_auth_rules::observe(self, obs, findings);
-    }
-
-    fn suppressor(&self) -> Option<&Suppressor> {
-        Some(&self.suppressor)
-    }
-
-    fn save(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.state.snapshot()).unwrap_or_default()
-    }
-
-    fn restore(&mut self, state: &[u8]) -> Result<(), DetectorError> {
-        self.state = State::from_snapshot(state).map_err(|e| DetectorError::Restore {
-            detector: NAME.into(),
-            message: e.to_string(),
-        })?;
-        Ok(())
-    }
-
-    fn memory(&self) -> DetectorMemory {
-        self.state.memory()
-    }
-}
-
-/// The key denied objects are counted by: vault, object kind and name (or operation).
-pub(crate) fn object_key(obs: &Observation<'_>) -> u64 {
-    let e = obs.event;
-    let name = e
-        .object
-        .as_ref()
-        .and_then(|o| o.name.as_deref())
-        .unwrap_or_else(|| e.operation.as_str());
-    let kind = e.object.as_ref().map_or("", |o| o.kind.as_str());
-    obs.vault ^ hash64(kind.as_bytes()).rotate_left(17) ^ hash64(name.as_bytes()).rotate_left(31)
-}
-
-/// An address as a window key.
-pub(crate) type AddrMap<V> = std::collections::HashMap<IpAddr, V>;
-/// Principals as window keys.
-pub(crate) type PrincipalMap<V> = FastMap<u128, V>;

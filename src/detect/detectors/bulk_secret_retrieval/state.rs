@@ -14,11 +14,13 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::baseline::keys::FastMap;
-use super::baseline::stats::LogHist;
-use super::baseline::KeyedSlab;
-use super::windows::{CountWindow, DistinctWindow};
-use super::DetectorMemory;
+use super::rule::Report;
+use crate::detect::baseline::keys::FastMap;
+use crate::detect::baseline::stats::LogHist;
+use crate::detect::baseline::KeyedSlab;
+use crate::detect::detector::DetectorMemory;
+use crate::detect::stateful::DetectorState;
+use crate::detect::windows::{CountWindow, DistinctWindow};
 
 /// What one principal's reads looked like before.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -105,8 +107,8 @@ pub struct Active {
     pub first: u32,
     /// Latest read or list (seconds).
     pub last: u32,
-    /// Counts at the last finding: short, long, context.
-    pub reported: [u32; 3],
+    /// Counts at the last finding, by [`Report`] slot.
+    reported: [u32; Report::COUNT],
     /// Object names (first ones).
     pub samples: Vec<String>,
     /// Caller addresses (first ones).
@@ -115,6 +117,36 @@ pub struct Active {
     pub kind: u8,
     /// Some read of the episode came from a place the principal had never used.
     pub new_place: bool,
+}
+
+impl Active {
+    /// A new episode starting at `now`, in the given tumbles.
+    pub fn starting(now: u32, short_tumble: u32, long_tumble: u32, kind: u8) -> Self {
+        Active {
+            short_tumble,
+            long_tumble,
+            first: now,
+            kind,
+            ..Default::default()
+        }
+    }
+
+    /// Whether a finding should report `n` under `slot` now (its first report, or
+    /// `n` doubled since); remembers `n` if so.
+    pub fn report(&mut self, slot: Report, n: u32) -> bool {
+        let prev = &mut self.reported[slot.slot()];
+        if *prev == 0 || n >= *prev * 2 {
+            *prev = n;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether anything was reported under `slot` in this episode.
+    pub fn reported(&self, slot: Report) -> bool {
+        self.reported[slot.slot()] > 0
+    }
 }
 
 /// Everything the detector holds.
@@ -140,8 +172,9 @@ pub struct State {
     pub last_population: u32,
 }
 
+/// The saved form of [`State`].
 #[derive(Serialize, Deserialize)]
-struct Snapshot {
+pub struct Snapshot {
     history: Vec<(u128, History)>,
     active: Vec<(u128, u64, Active)>,
     pop_short: [LogHist; 4],
@@ -157,62 +190,6 @@ struct Snapshot {
 const MAX_VAULT_HISTS: usize = 20_000;
 
 impl State {
-    pub(crate) fn snapshot(&self) -> impl Serialize {
-        Snapshot {
-            history: self.history.iter().map(|(k, v)| (k, v.clone())).collect(),
-            active: self
-                .active
-                .iter()
-                .map(|((k, v), a)| (*k, *v, a.clone()))
-                .collect(),
-            pop_short: self.pop_short.clone(),
-            pop_long: self.pop_long.clone(),
-            vault_short: self
-                .vault_short
-                .iter()
-                .map(|(k, v)| (*k, v.clone()))
-                .collect(),
-            pop_principal: self.pop_principal,
-            pop_principals: self.pop_principals,
-            last_prune: self.last_prune,
-            last_population: self.last_population,
-        }
-    }
-
-    pub(crate) fn from_snapshot(bytes: &[u8]) -> Result<State, serde_json::Error> {
-        let s: Snapshot = serde_json::from_slice(bytes)?;
-        Ok(State {
-            history: s.history.into_iter().collect(),
-            active: s.active.into_iter().map(|(k, v, a)| ((k, v), a)).collect(),
-            pop_short: s.pop_short,
-            pop_long: s.pop_long,
-            vault_short: s.vault_short.into_iter().collect(),
-            pop_principal: s.pop_principal,
-            pop_principals: s.pop_principals,
-            last_prune: s.last_prune,
-            last_population: s.last_population,
-        })
-    }
-
-    pub(crate) fn memory(&self) -> DetectorMemory {
-        let transient: usize = self
-            .active
-            .values()
-            .map(|a| {
-                std::mem::size_of::<((u128, u64), Active)>()
-                    + a.objects.heap_bytes()
-                    + a.throttled.heap_bytes()
-                    + a.samples.iter().map(|s| s.len() + 24).sum::<usize>()
-            })
-            .sum();
-        DetectorMemory {
-            learned_entries: self.history.len(),
-            learned_bytes: self.history.memory_bytes(),
-            transient_entries: self.active.len(),
-            transient_bytes: transient,
-        }
-    }
-
     /// Recomputes, per kind, the quantile `q` over principals of their largest windows.
     pub fn refresh_population(&mut self, q: f64, now: u32) {
         self.last_population = now;
@@ -273,6 +250,66 @@ impl State {
                 .record(a.long_peak);
             self.pop_long[kind.min(3)].record(a.long_peak);
             a.long_peak = 0;
+        }
+    }
+}
+
+impl DetectorState for State {
+    type Saved<'a> = Snapshot;
+    type Restored = Snapshot;
+
+    fn saved(&self) -> Snapshot {
+        Snapshot {
+            history: self.history.iter().map(|(k, v)| (k, v.clone())).collect(),
+            active: self
+                .active
+                .iter()
+                .map(|((k, v), a)| (*k, *v, a.clone()))
+                .collect(),
+            pop_short: self.pop_short.clone(),
+            pop_long: self.pop_long.clone(),
+            vault_short: self
+                .vault_short
+                .iter()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect(),
+            pop_principal: self.pop_principal,
+            pop_principals: self.pop_principals,
+            last_prune: self.last_prune,
+            last_population: self.last_population,
+        }
+    }
+
+    fn restored(s: Snapshot) -> State {
+        State {
+            history: s.history.into_iter().collect(),
+            active: s.active.into_iter().map(|(k, v, a)| ((k, v), a)).collect(),
+            pop_short: s.pop_short,
+            pop_long: s.pop_long,
+            vault_short: s.vault_short.into_iter().collect(),
+            pop_principal: s.pop_principal,
+            pop_principals: s.pop_principals,
+            last_prune: s.last_prune,
+            last_population: s.last_population,
+        }
+    }
+
+    fn memory(&self) -> DetectorMemory {
+        let transient: usize = self
+            .active
+            .values()
+            .map(|a| {
+                std::mem::size_of::<((u128, u64), Active)>()
+                    + a.objects.heap_bytes()
+                    + a.throttled.heap_bytes()
+                    + a.samples.iter().map(|s| s.len() + 24).sum::<usize>()
+            })
+            .sum();
+        DetectorMemory {
+            learned_entries: self.history.len(),
+            learned_bytes: self.history.memory_bytes(),
+            transient_entries: self.active.len(),
+            transient_bytes: transient,
         }
     }
 }

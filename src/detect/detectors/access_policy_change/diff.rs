@@ -6,15 +6,17 @@
 //! (VMs, ARM templates, disk encryption) allowed to read secrets. Tightening is
 //! learned silently: nobody needs to be woken because a vault got safer.
 
-use super::access_change::Severities;
+use super::rule::Rule;
+use super::settings::Severities;
 use crate::alert::Severity;
+use crate::detect::finding::raise;
 use crate::event::VaultConfig;
 
 /// One weakening.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     /// The rule it falls under.
-    pub rule: &'static str,
+    pub rule: Rule,
     /// Its severity before the caller's context is considered.
     pub severity: Severity,
     /// What changed, in words.
@@ -41,7 +43,7 @@ pub fn weakenings(
     broad_raise: u32,
 ) -> Vec<Change> {
     let mut out = Vec::new();
-    let mut add = |rule, severity, what: String| {
+    let mut add = |rule: Rule, severity, what: String| {
         out.push(Change {
             rule,
             severity,
@@ -68,8 +70,8 @@ pub fn weakenings(
             }
         };
         add(
-            "network_opened",
-            sev.network_opened,
+            Rule::NetworkOpened,
+            sev.of(Rule::NetworkOpened),
             format!("{how}: any address can now reach the vault"),
         );
     }
@@ -80,13 +82,13 @@ pub fn weakenings(
     if !added.is_empty() {
         let wide = added.iter().any(|r| broad(r));
         let severity = if wide {
-            super::raise(sev.network_rule_added, broad_raise)
+            raise(sev.of(Rule::NetworkRuleAdded), broad_raise)
         } else {
-            sev.network_rule_added
+            sev.of(Rule::NetworkRuleAdded)
         };
         let list: Vec<&str> = added.iter().map(|s| s.as_str()).collect();
         add(
-            "network_rule_added",
+            Rule::NetworkRuleAdded,
             severity,
             format!(
                 "IP rules added: {}{}",
@@ -110,8 +112,8 @@ pub fn weakenings(
         .collect();
     if !added_vn.is_empty() {
         add(
-            "network_rule_added",
-            sev.network_rule_added,
+            Rule::NetworkRuleAdded,
+            sev.of(Rule::NetworkRuleAdded),
             format!("virtual-network rules added: {}", added_vn.join(", ")),
         );
     }
@@ -126,29 +128,29 @@ pub fn weakenings(
         && bypass(new).eq_ignore_ascii_case("azureservices")
     {
         add(
-            "network_rule_added",
-            sev.network_rule_added,
+            Rule::NetworkRuleAdded,
+            sev.of(Rule::NetworkRuleAdded),
             "trusted Azure services may now bypass the firewall".into(),
         );
     }
     if on(old.enable_rbac_authorization) && new.enable_rbac_authorization == Some(false) {
         add(
-            "rbac_disabled",
-            sev.rbac_disabled,
+            Rule::RbacDisabled,
+            sev.of(Rule::RbacDisabled),
             "RBAC authorization turned off: legacy access policies apply again".into(),
         );
     }
     if on(old.enable_purge_protection) && !on(new.enable_purge_protection) {
         add(
-            "purge_protection_disabled",
-            sev.purge_protection_disabled,
+            Rule::PurgeProtectionDisabled,
+            sev.of(Rule::PurgeProtectionDisabled),
             "purge protection turned off: deleted secrets can be purged for good".into(),
         );
     }
     if on(old.enable_soft_delete) && new.enable_soft_delete == Some(false) {
         add(
-            "soft_delete_weakened",
-            sev.soft_delete_weakened,
+            Rule::SoftDeleteWeakened,
+            sev.of(Rule::SoftDeleteWeakened),
             "soft delete turned off".into(),
         );
     }
@@ -158,8 +160,8 @@ pub fn weakenings(
     ) {
         if b < a {
             add(
-                "soft_delete_weakened",
-                sev.soft_delete_weakened,
+                Rule::SoftDeleteWeakened,
+                sev.of(Rule::SoftDeleteWeakened),
                 format!("soft-delete retention shortened from {a} to {b} days"),
             );
         }
@@ -183,8 +185,8 @@ pub fn weakenings(
     ] {
         if !on(a) && on(b) {
             add(
-                "deployment_access_enabled",
-                sev.deployment_access_enabled,
+                Rule::DeploymentAccessEnabled,
+                sev.of(Rule::DeploymentAccessEnabled),
                 format!("{name} may now read secrets"),
             );
         }
@@ -285,7 +287,7 @@ mod tests {
         for (new, rule, severity) in table {
             let got = weakenings(&closed(), new, &sev(), 1);
             assert_eq!(got.len(), 1, "{rule}: {got:?}");
-            assert_eq!((got[0].rule, got[0].severity), (rule, severity));
+            assert_eq!((got[0].rule.as_str(), got[0].severity), (rule, severity));
         }
         assert!(
             weakenings(&open, &closed(), &sev(), 1).is_empty(),

@@ -1,28 +1,15 @@
-//! `bulk_secret_retrieval`: a principal reading many distinct secrets, certificates or
-//! backups, in minutes (a dump) or over hours (low and slow).
-//!
-//! Fixed daily counts page analysts for every busy app; kvwatch counts *distinct*
-//! objects per principal and vault in two sliding windows and compares the count with
-//! what that principal did before, in the same hour of the day and from the same
-//! place (after its learning period), or with its kind's population (before). An app
-//! restart re-reading its usual secrets, a deploy pipeline and a nightly backup job
-//! are normal because they did the same before; the same backup identity reading at
-//! another hour or from another place is not. `List` then `Get`, and 429 throttling,
-//! raise the severity. The counting is in `bulk_state.rs`, the judgement in
-//! `bulk_rules.rs`.
+//! The settings of `bulk_secret_retrieval`: the file
+//! `detectors/bulk_secret_retrieval.toml` as typed sections, and the checks that
+//! refuse impossible values (naming the file and key).
 
 use serde::{Deserialize, Serialize};
 
-use super::bulk_state::State;
-use super::defs::{self, require, Header, Source};
-use super::examples::{Example, ExampleGeo};
-use super::suppress::Suppressor;
-use super::{Detector, DetectorError, DetectorMemory, Finding, Observation};
+use super::rule::{Rule, Win};
 use crate::alert::Severity;
-use crate::config::{Config, ConfigDuration, SuppressConfig};
-
-/// The detector's name.
-pub const NAME: &str = "bulk_secret_retrieval";
+use crate::config::{ConfigDuration, SuppressConfig};
+use crate::detect::definition::{require, Header, Source};
+use crate::detect::detector::DetectorError;
+use crate::detect::examples::{Example, ExampleGeo};
 
 /// `[objects]`: what counts as retrieving an object.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -92,6 +79,17 @@ pub struct Severities {
     pub new_place: u32,
 }
 
+impl Severities {
+    /// The base severity of a rule in a window (`unfamiliar_objects` takes its window's).
+    pub fn of(&self, rule: Rule, w: Win) -> Severity {
+        match (rule, w) {
+            (Rule::Burst, _) | (Rule::UnfamiliarObjects, Win::Short) => self.burst,
+            (Rule::LowAndSlow, _) | (Rule::UnfamiliarObjects, Win::Long) => self.low_and_slow,
+            (Rule::UnusualContext, _) => self.unusual_context,
+        }
+    }
+}
+
 /// The whole `detectors/bulk_secret_retrieval.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,7 +134,8 @@ pub struct Settings {
     pub severity: Severities,
 }
 
-fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
+/// Refuses impossible values, naming the file and the key.
+pub fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
     require(
         !f.objects.operations.is_empty(),
         src,
@@ -239,82 +238,35 @@ fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
     Ok(())
 }
 
-/// Loads, validates and checks the examples of a `bulk_secret_retrieval` file.
-pub fn load(src: &Source, config: &Config) -> Result<Box<dyn Detector>, DetectorError> {
-    let f: File = defs::parse(src)?;
-    validate(&f, src)?;
-    let suppressor = defs::suppressor(src, config, &f.suppress)?;
-    let settings = Settings {
-        read_ops: f
-            .objects
-            .operations
-            .iter()
-            .map(|o| o.to_ascii_lowercase())
-            .collect(),
-        list_ops: f
-            .objects
-            .list_operations
-            .iter()
-            .map(|o| o.to_ascii_lowercase())
-            .collect(),
-        short: f.short.clone(),
-        long: f.long.clone(),
-        history: f.history.clone(),
-        severity: f.severity.clone(),
-    };
-    let make = || -> Box<dyn Detector> {
-        Box::new(BulkRetrieval {
-            s: settings.clone(),
-            suppressor: suppressor.clone(),
-            state: State::default(),
-        })
-    };
-    super::examples::check(&src.file, &f.example, &f.example_geo, &make)?;
-    Ok(make())
-}
-
-/// The detector.
-pub struct BulkRetrieval {
-    pub(crate) s: Settings,
-    suppressor: Suppressor,
-    pub(crate) state: State,
-}
-
 impl Settings {
-    pub(crate) fn is_read(&self, op: &str) -> bool {
+    /// The validated settings of a file.
+    pub fn of(f: &File) -> Settings {
+        let lower = |ops: &[String]| ops.iter().map(|o| o.to_ascii_lowercase()).collect();
+        Settings {
+            read_ops: lower(&f.objects.operations),
+            list_ops: lower(&f.objects.list_operations),
+            short: f.short.clone(),
+            long: f.long.clone(),
+            history: f.history.clone(),
+            severity: f.severity.clone(),
+        }
+    }
+
+    /// Whether a successful `op` hands out an object.
+    pub fn is_read(&self, op: &str) -> bool {
         self.read_ops.iter().any(|o| o.eq_ignore_ascii_case(op))
     }
-    pub(crate) fn is_list(&self, op: &str) -> bool {
+
+    /// Whether `op` lists a vault's objects.
+    pub fn is_list(&self, op: &str) -> bool {
         self.list_ops.iter().any(|o| o.eq_ignore_ascii_case(op))
     }
-}
 
-impl Detector for BulkRetrieval {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn observe(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
-        super::bulk_rules::observe(self, obs, findings);
-    }
-
-    fn suppressor(&self) -> Option<&Suppressor> {
-        Some(&self.suppressor)
-    }
-
-    fn save(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.state.snapshot()).unwrap_or_default()
-    }
-
-    fn restore(&mut self, state: &[u8]) -> Result<(), DetectorError> {
-        self.state = State::from_snapshot(state).map_err(|e| DetectorError::Restore {
-            detector: NAME.into(),
-            message: e.to_string(),
-        })?;
-        Ok(())
-    }
-
-    fn memory(&self) -> DetectorMemory {
-        self.state.memory()
+    /// The settings of a window.
+    pub fn window(&self, w: Win) -> &Window {
+        match w {
+            Win::Short => &self.short,
+            Win::Long => &self.long,
+        }
     }
 }

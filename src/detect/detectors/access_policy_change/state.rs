@@ -5,9 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::baseline::keys::FastMap;
-use super::DetectorMemory;
 use crate::alert::PrincipalSummary;
+use crate::detect::baseline::keys::FastMap;
+use crate::detect::detector::DetectorMemory;
+use crate::detect::stateful::DetectorState;
 use crate::event::VaultConfig;
 
 /// The most vaults whose configuration is remembered.
@@ -116,9 +117,21 @@ impl State {
             .rev()
             .find(|g| g.vault == vault && g.grantee == reader && g.at >= since)
     }
+}
 
-    /// Memory held.
-    pub fn memory(&self) -> DetectorMemory {
+impl DetectorState for State {
+    type Saved<'a> = &'a State;
+    type Restored = State;
+
+    fn saved(&self) -> &State {
+        self
+    }
+
+    fn restored(saved: State) -> State {
+        saved
+    }
+
+    fn memory(&self) -> DetectorMemory {
         let vault_bytes: usize = self
             .vaults
             .values()

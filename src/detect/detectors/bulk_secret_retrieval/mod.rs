@@ -1,0 +1,72 @@
+//! `bulk_secret_retrieval`: a principal reading many distinct secrets, certificates or
+//! backups, in minutes (a dump) or over hours (low and slow).
+//!
+//! Fixed daily counts page analysts for every busy app; kvwatch counts *distinct*
+//! objects per principal and vault in two sliding windows and compares the count with
+//! what that principal did before, in the same hour of the day and from the same
+//! place (after its learning period), or with its kind's population (before). An app
+//! restart re-reading its usual secrets, a deploy pipeline and a nightly backup job
+//! are normal because they did the same before; the same backup identity reading at
+//! another hour or from another place is not. `List` then `Get`, and 429 throttling,
+//! raise the severity.
+//!
+//! Files: `settings.rs` (the TOML file), `state.rs` (episodes and histories),
+//! `count.rs` (counting) and `judge.rs` (the judgement), `wording.rs` (summaries and
+//! next steps), `rule.rs` (the names alerts carry, and the two windows).
+
+mod count;
+mod judge;
+pub mod rule;
+pub mod settings;
+pub mod state;
+pub mod wording;
+
+use rule::NAME;
+use settings::{File, Settings};
+use state::State;
+
+use crate::config::SuppressConfig;
+use crate::detect::definition::{self, Registration, Source};
+use crate::detect::detector::{Detector, DetectorError};
+use crate::detect::examples;
+use crate::detect::finding::Finding;
+use crate::detect::observation::Observation;
+use crate::detect::stateful::{Rules, Stateful};
+
+/// `bulk_secret_retrieval` in the registry.
+pub const REGISTRATION: Registration = Registration {
+    name: NAME,
+    file: "detectors/bulk_secret_retrieval.toml",
+    text: include_str!("../../../../detectors/bulk_secret_retrieval.toml"),
+    load,
+    next_steps: wording::NEXT_STEPS,
+};
+
+/// Loads, validates and checks the examples of a `bulk_secret_retrieval` file.
+pub fn load(src: &Source, suppress: &SuppressConfig) -> Result<Box<dyn Detector>, DetectorError> {
+    let f: File = definition::parse(src)?;
+    settings::validate(&f, src)?;
+    let suppressor = definition::suppressor(src, suppress, &f.suppress)?;
+    let rules = BulkRetrieval {
+        s: Settings::of(&f),
+    };
+    let make =
+        || -> Box<dyn Detector> { Box::new(Stateful::new(rules.clone(), suppressor.clone())) };
+    examples::check(&src.file, &f.example, &f.example_geo, &make)?;
+    Ok(make())
+}
+
+/// The rules of `bulk_secret_retrieval`.
+#[derive(Debug, Clone)]
+pub struct BulkRetrieval {
+    s: Settings,
+}
+
+impl Rules for BulkRetrieval {
+    const NAME: &'static str = NAME;
+    type State = State;
+
+    fn observe(&self, state: &mut State, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
+        count::observe(&self.s, state, obs, findings);
+    }
+}

@@ -1,0 +1,153 @@
+//! The settings of `unusual_geo`: the file `detectors/unusual_geo.toml` as typed
+//! sections, and the checks that refuse impossible values (naming the file and key).
+
+use serde::{Deserialize, Serialize};
+
+use super::rule::Rule;
+use crate::alert::Severity;
+use crate::config::{ConfigDuration, SuppressConfig};
+use crate::detect::definition::{require, Header, Source};
+use crate::detect::detector::DetectorError;
+use crate::detect::examples::{Example, ExampleGeo};
+use crate::event::PrincipalKind;
+
+/// `[new_country]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCountry {
+    /// Principal kinds judged (`user`, `service_principal`, `managed_identity`).
+    #[serde(deserialize_with = "crate::detect::definition::kinds")]
+    pub kinds: Vec<PrincipalKind>,
+    /// A country is rare for the tenant when at most this share of located principals call from it …
+    pub rare_share: f64,
+    /// … or at most this many principals (whichever is larger).
+    pub rare_max_principals: u32,
+    /// The tenant must have this much history before "never seen in the tenant" means anything.
+    pub min_tenant_age: ConfigDuration,
+    /// … and this many principals with a located event.
+    pub min_located_principals: u32,
+}
+
+/// `[impossible_travel]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Travel {
+    /// Principal kinds judged (apps legitimately run in several regions at once).
+    #[serde(deserialize_with = "crate::detect::definition::kinds")]
+    pub kinds: Vec<PrincipalKind>,
+    /// Implied speeds above this (km/h) are impossible.
+    pub max_speed_kmh: f64,
+    /// Places closer than this (km) are GeoIP noise, never travel.
+    pub min_distance_km: f64,
+    /// Only compare with a previous place seen within this long.
+    pub within: ConfigDuration,
+}
+
+/// `[severity]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Severities {
+    /// `new_country`: new for the principal and rare for the tenant.
+    pub new_country: Severity,
+    /// `new_country` when no principal of the tenant ever called from it.
+    pub never_seen_in_tenant: Severity,
+    /// `rare_country_new_principal`: a principal still learning, from a country the tenant never saw.
+    pub rare_country_new_principal: Severity,
+    /// `impossible_travel`.
+    pub impossible_travel: Severity,
+    /// `new_network` (fallback without a GeoIP database).
+    pub new_network: Severity,
+}
+
+impl Severities {
+    /// The severity of a rule (`new_country` from a country the tenant knows).
+    pub fn of(&self, rule: Rule) -> Severity {
+        match rule {
+            Rule::NewCountry => self.new_country,
+            Rule::RareCountryNewPrincipal => self.rare_country_new_principal,
+            Rule::ImpossibleTravel => self.impossible_travel,
+            Rule::NewNetwork => self.new_network,
+        }
+    }
+}
+
+/// The whole `detectors/unusual_geo.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// `[detector]`.
+    pub detector: Header,
+    /// `[new_country]`.
+    pub new_country: NewCountry,
+    /// `[impossible_travel]`.
+    pub impossible_travel: Travel,
+    /// `[severity]`.
+    pub severity: Severities,
+    /// `[suppress]`.
+    #[serde(default)]
+    pub suppress: SuppressConfig,
+    /// `[[example]]`.
+    #[serde(default)]
+    pub example: Vec<Example>,
+    /// `[[example_geo]]`: the networks of the examples' own GeoIP database.
+    #[serde(default)]
+    pub example_geo: Vec<ExampleGeo>,
+}
+
+/// Refuses impossible values, naming the file and the key.
+pub fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
+    let n = &f.new_country;
+    require(
+        (0.0..=0.5).contains(&n.rare_share),
+        src,
+        "new_country.rare_share",
+        "must be between 0 and 0.5",
+    )?;
+    require(
+        !n.kinds.contains(&PrincipalKind::Anonymous),
+        src,
+        "new_country.kinds",
+        "anonymous callers have no history to compare with",
+    )?;
+    let t = &f.impossible_travel;
+    require(
+        t.max_speed_kmh >= 100.0,
+        src,
+        "impossible_travel.max_speed_kmh",
+        "must be at least 100 (km/h)",
+    )?;
+    require(
+        t.min_distance_km >= 0.0,
+        src,
+        "impossible_travel.min_distance_km",
+        "must not be negative",
+    )?;
+    require(
+        t.within.as_std().as_secs() >= 3600,
+        src,
+        "impossible_travel.within",
+        "must be at least 1h",
+    )
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `[new_country]`.
+    pub new_country: NewCountry,
+    /// `[impossible_travel]`.
+    pub travel: Travel,
+    /// `[severity]`.
+    pub severity: Severities,
+}
+
+impl Settings {
+    /// The validated settings of a file.
+    pub fn of(f: &File) -> Settings {
+        Settings {
+            new_country: f.new_country.clone(),
+            travel: f.impossible_travel.clone(),
+            severity: f.severity.clone(),
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! How `unusual_geo` speaks to an analyst: the summary of each rule and the next
+//! steps shown with its alerts.
+
+use std::net::IpAddr;
+
+use crate::detect::text::{duration, who};
+use crate::event::AuditEvent;
+
+/// What an analyst should do about an `unusual_geo` alert.
+pub const NEXT_STEPS: &[&str] = &[
+    "Ask the principal's owner whether the access from this location was theirs.",
+    "If not: revoke the principal's sessions and credentials, then review what it read.",
+];
+
+/// The request that placed the principal somewhere.
+pub struct Call<'a> {
+    /// The request.
+    pub event: &'a AuditEvent<'a>,
+    /// Where the caller is.
+    pub place: &'a str,
+    /// The caller's address.
+    pub ip: IpAddr,
+}
+
+/// `new_country`.
+pub fn new_country(c: &Call<'_>, history_days: f64, usual: &[String], principals: u32) -> String {
+    let usual = if usual.is_empty() {
+        "only Azure or private addresses".to_owned()
+    } else {
+        usual.join(", ")
+    };
+    format!("{} called vault {} ({}) from {} ({}), a country it never used in {:.0} days (usual: {usual}); {} of the tenant's principals ever called from there",
+        who(c.event), c.event.vault, c.event.operation, c.place, c.ip, history_days, principals)
+}
+
+/// `rare_country_new_principal`.
+pub fn rare_country_new_principal(c: &Call<'_>, tenant_countries: &[String]) -> String {
+    format!("{} (new, still learning) called vault {} ({}) from {} ({}), a country no principal of the tenant has called from (tenant: {})",
+        who(c.event), c.event.vault, c.event.operation, c.place, c.ip, tenant_countries.join(", "))
+}
+
+/// `new_network`.
+pub fn new_network(c: &Call<'_>, prefix: &str) -> String {
+    format!("{} called vault {} ({}) from network {prefix} ({}), which neither it nor any other principal used before (no GeoIP database: networks stand in for countries)",
+        who(c.event), c.event.vault, c.event.operation, c.ip)
+}
+
+/// Two fixes of one principal, as `impossible_travel` words them.
+pub struct Trip<'a> {
+    /// The earlier country.
+    pub from_country: &'a str,
+    /// The earlier address (`?` when not remembered).
+    pub from_ip: &'a str,
+    /// Seconds between the two.
+    pub elapsed: u32,
+    /// The distance.
+    pub km: f64,
+    /// The implied speed.
+    pub speed_kmh: f64,
+    /// The fastest anyone travels.
+    pub max_speed_kmh: f64,
+}
+
+/// `impossible_travel`.
+pub fn impossible_travel(c: &Call<'_>, t: &Trip<'_>) -> String {
+    format!("{} called from {} ({}) and then {} later from {} ({}, vault {}), {:.0} km apart: {:.0} km/h, faster than the {:.0} km/h anyone can travel",
+        who(c.event), t.from_country, t.from_ip, duration(t.elapsed), c.place, c.ip, c.event.vault, t.km, t.speed_kmh, t.max_speed_kmh)
+}
