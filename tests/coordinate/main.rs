@@ -13,6 +13,8 @@
 #[path = "../support/azurite.rs"]
 mod azurite;
 mod common;
+#[path = "../support/live/mod.rs"]
+mod live_support;
 #[path = "../support/tcp_cut.rs"]
 mod tcp_cut;
 
@@ -21,5 +23,6 @@ mod claims;
 mod fencing;
 mod interop;
 mod outage;
+mod processes;
 mod snapshots;
 mod takeover;
