@@ -23,6 +23,7 @@ mod claims;
 mod fencing;
 mod interop;
 mod outage;
+mod process_fencing;
 mod processes;
 mod snapshots;
 mod takeover;

@@ -12,21 +12,23 @@ use std::process::Stdio;
 use chrono::{DateTime, Utc};
 use tokio::process::{Child, Command};
 
+use kvwatch::embedded_hub::EmbeddedHub;
+
 use crate::azurite::Azurite;
 use crate::live_support::*;
 
-const HUB: &str = "audit";
-const CONTAINER: &str = "kvwatch-group";
+pub(crate) const HUB: &str = "audit";
+pub(crate) const CONTAINER: &str = "kvwatch-group";
 
 /// One `kvwatch run` process and where it logs.
-struct Instance {
-    name: String,
-    child: Child,
+pub(crate) struct Instance {
+    pub(crate) name: String,
+    pub(crate) child: Child,
     log: PathBuf,
 }
 
 impl Instance {
-    fn spawn(name: &str, config: &Path, dir: &Path) -> Instance {
+    pub(crate) fn spawn(name: &str, config: &Path, dir: &Path) -> Instance {
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_kvwatch"))
@@ -52,12 +54,12 @@ impl Instance {
         }
     }
 
-    fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The base URL of its metrics endpoint (from its log).
-    async fn base_url(&self) -> String {
+    pub(crate) async fn base_url(&self) -> String {
         let marker = "kvwatch: serving metrics on ";
         let mut found = None;
         wait_until(
@@ -78,18 +80,18 @@ impl Instance {
     }
 }
 
-async fn get(url: &str) -> Option<String> {
+pub(crate) async fn get(url: &str) -> Option<String> {
     let answer = reqwest::get(url).await.ok()?;
     answer.text().await.ok()
 }
 
 /// The metric's value in one instance's scrape (the sum over its series).
-async fn metric(base: &str, family: &str) -> Option<f64> {
+pub(crate) async fn metric(base: &str, family: &str) -> Option<f64> {
     Some(metric_sum(&get(&format!("{base}/metrics")).await?, family))
 }
 
 /// Waits until exactly one of `bases` says it is active; returns its index.
-async fn the_active_one(bases: &[(usize, String)], instances: &[Instance]) -> usize {
+pub(crate) async fn the_active_one(bases: &[(usize, String)], instances: &[Instance]) -> usize {
     let deadline = std::time::Instant::now() + STEP;
     loop {
         let mut active = Vec::new();
@@ -123,7 +125,7 @@ async fn the_active_one(bases: &[(usize, String)], instances: &[Instance]) -> us
     }
 }
 
-fn coordination_toml(dir: &Path, azurite: &Azurite) -> String {
+pub(crate) fn coordination_toml(dir: &Path, azurite: &Azurite) -> String {
     std::fs::write(dir.join("storage.conn"), azurite.connection_string()).expect("write");
     format!(
         "[coordination]\ncontainer = {CONTAINER:?}\ncredential = {{ kind = \"connection_string\", connection_string = {{ file = {:?} }} }}\n\
@@ -132,19 +134,48 @@ fn coordination_toml(dir: &Path, azurite: &Azurite) -> String {
     )
 }
 
-/// Three configs that differ only in the outbox (each pod has its own disk).
-fn configs(dir: &Path, shared: &str) -> Vec<PathBuf> {
-    (0..3)
+/// The config every instance shares: the hub (connection string), the webhook,
+/// then `[coordination]` on Azurite (last, so more keys can follow).
+pub(crate) fn shared_config(
+    dir: &Path,
+    hub: &EmbeddedHub,
+    hook: &Hook,
+    azurite: &Azurite,
+) -> String {
+    std::fs::write(dir.join("eh.conn"), hub.connection_string(None)).expect("write");
+    format!(
+        "{}credential = {{ kind = \"connection_string\", connection_string = {{ file = {:?} }} }}\n\n{}\n{}",
+        hub_toml(hub, HUB, &[], None),
+        dir.join("eh.conn").display().to_string(),
+        webhook_toml(dir, &hook.url()),
+        coordination_toml(dir, azurite)
+    )
+}
+
+/// `n` configs that differ only in the outbox (each pod has its own disk) and the
+/// instance name (`nodeI`, the start of its owner id). `shared` ends with the
+/// `[coordination]` table. Deliveries are retried for long (a refusing receiver
+/// must not dead-letter an alert while a test holds it back).
+pub(crate) fn configs(dir: &Path, shared: &str, n: usize) -> Vec<PathBuf> {
+    (0..n)
         .map(|i| {
             let own = dir.join(format!("node{i}"));
             std::fs::create_dir_all(&own).expect("dir");
-            config(&own, "run", "5m", "idle_after = \"1h\"", shared);
-            own.join("run.toml")
+            let rest = format!("{shared}instance_name = \"node{i}\"\n");
+            config(&own, "run", "5m", "idle_after = \"1h\"", &rest);
+            let path = own.join("run.toml");
+            let text = std::fs::read_to_string(&path).expect("config");
+            let text = text.replace(
+                "drain_timeout = \"60s\"",
+                "drain_timeout = \"60s\"\nmax_tries = 1000",
+            );
+            std::fs::write(&path, text).expect("config");
+            path
         })
         .collect()
 }
 
-fn at(text: &str) -> DateTime<Utc> {
+pub(crate) fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).expect("time").to_utc()
 }
 
@@ -155,15 +186,8 @@ async fn kill_9_of_the_active_one_loses_no_alert_and_keeps_what_was_learned() {
     let hub = standin(&[(HUB, 2)]).await;
     let hook = Hook::start().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("eh.conn"), hub.connection_string(None)).unwrap();
-    let shared = format!(
-        "{}credential = {{ kind = \"connection_string\", connection_string = {{ file = {:?} }} }}\n\n{}\n{}",
-        hub_toml(&hub, HUB, &[], None),
-        dir.path().join("eh.conn").display().to_string(),
-        webhook_toml(dir.path(), &hook.url()),
-        coordination_toml(dir.path(), &azurite)
-    );
-    let paths = configs(dir.path(), &shared);
+    let shared = shared_config(dir.path(), &hub, &hook, &azurite);
+    let paths = configs(dir.path(), &shared, 3);
     let reference_config = config(dir.path(), "reference", "5m", "", "");
 
     // The day: probing before and after the kill; trent's second burst (09:45) extends
@@ -288,17 +312,17 @@ async fn kill_9_of_the_active_one_loses_no_alert_and_keeps_what_was_learned() {
     }
 }
 
-const COMMITS_OK: &str = "kvwatch_coordination_commits_total{result=\"ok\"}";
+pub(crate) const COMMITS_OK: &str = "kvwatch_coordination_commits_total{result=\"ok\"}";
 
 /// One series' value in an instance's scrape.
-async fn series(base: &str, series: &str) -> Option<f64> {
+pub(crate) async fn series(base: &str, series: &str) -> Option<f64> {
     let text = get(&format!("{base}/metrics")).await?;
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Waits until one instance's series satisfies `done`.
-async fn wait_for_series(base: &str, name: &str, done: impl Fn(f64) -> bool) {
+pub(crate) async fn wait_for_series(base: &str, name: &str, done: impl Fn(f64) -> bool) {
     let deadline = std::time::Instant::now() + STEP;
     loop {
         if series(base, name).await.is_some_and(&done) {
@@ -313,7 +337,7 @@ async fn wait_for_series(base: &str, name: &str, done: impl Fn(f64) -> bool) {
 }
 
 /// Waits until one instance's metric family (summed) satisfies `done`.
-async fn wait_for_metric(base: &str, family: &str, done: impl Fn(f64) -> bool) {
+pub(crate) async fn wait_for_metric(base: &str, family: &str, done: impl Fn(f64) -> bool) {
     let deadline = std::time::Instant::now() + STEP;
     loop {
         if metric(base, family).await.is_some_and(&done) {
