@@ -142,13 +142,23 @@ pub(crate) fn shared_config(
     hook: &Hook,
     azurite: &Azurite,
 ) -> String {
+    shared_config_with(dir, hub, hook, &coordination_toml(dir, azurite))
+}
+
+/// As [`shared_config`], with this `[coordination]` table.
+pub(crate) fn shared_config_with(
+    dir: &Path,
+    hub: &EmbeddedHub,
+    hook: &Hook,
+    coordination: &str,
+) -> String {
     std::fs::write(dir.join("eh.conn"), hub.connection_string(None)).expect("write");
     format!(
         "{}credential = {{ kind = \"connection_string\", connection_string = {{ file = {:?} }} }}\n\n{}\n{}",
         hub_toml(hub, HUB, &[], None),
         dir.join("eh.conn").display().to_string(),
         webhook_toml(dir, &hook.url()),
-        coordination_toml(dir, azurite)
+        coordination
     )
 }
 
