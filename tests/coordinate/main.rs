@@ -24,6 +24,7 @@ mod fencing;
 mod interop;
 mod outage;
 mod process_fencing;
+mod process_growth;
 mod process_outage;
 mod processes;
 mod snapshots;
