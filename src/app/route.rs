@@ -324,6 +324,9 @@ async fn serve(
             for b in &bodies {
                 if let Some(s) = slots.get_mut(b.slot) {
                     s.position = Some(b.sequence);
+                    if let Some(m) = &live_metrics {
+                        m.received(&s.partition.hub_name, &s.partition.partition);
+                    }
                 }
             }
             dirty = true;

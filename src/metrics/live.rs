@@ -138,6 +138,13 @@ impl LiveMetrics {
         self.records.with_label_values(&[&*h, &*p]).inc_by(records);
     }
 
+    /// A body was received whose records are not counted here (`kvwatch route`
+    /// re-publishes them without decoding every one).
+    pub fn received(&self, hub: &str, partition: &str) {
+        let [h, p] = self.labels(hub, partition);
+        self.bodies.with_label_values(&[&*h, &*p]).inc();
+    }
+
     /// A partition's reader started: its gap counters exist from now on, at 0, so
     /// an alert rule sees the first gap as an increase.
     pub fn reading(&self, hub: &str, partition: &str) {
