@@ -5,8 +5,10 @@
 //! [`decode`] turns every log shape into one [`event::AuditEvent`], [`pipeline`]
 //! drops duplicates and orders events by event time, [`detect`] keeps baselines and
 //! raises findings, [`alert`] turns them into the alert contract and [`sink`] delivers
-//! them. [`config`], [`metrics`] and [`clock`] (the injected wall clock) sit beside the flow; [`state`] keeps the live
-//! checkpoints; [`report`] turns a replay into an investigator's report; [`cli`] is
+//! them. [`config`], [`metrics`] and [`clock`] (the injected wall clock) sit beside the
+//! flow; [`state`] keeps the live checkpoints; [`coordinate`] shares them (and the hubs)
+//! between instances through Azure Blob Storage; [`report`] turns a replay into an
+//! investigator's report; [`cli`] is
 //! the thin edge.
 
 pub mod alert;
@@ -14,6 +16,7 @@ pub mod app;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod coordinate;
 pub mod decode;
 pub mod detect;
 pub mod embedded_hub;

@@ -6,8 +6,10 @@
 //! what is waiting (up to a bound), moves the watermark, and flushes the sink so the
 //! alerts raised go out at once. Every `[state] checkpoint_interval`, and at the end,
 //! it checkpoints in this order: alerts flushed to the sink (durable in the outbox),
-//! then positions and detector state committed together. A position never covers a
-//! body with an event the watermark has not released (see `source::eventhubs::progress`).
+//! then positions and detector state committed together (to the local file or the
+//! coordination container: a [`CheckpointStore`]). A position never covers a body
+//! with an event the watermark has not released (see `source::eventhubs::progress`).
+//! Once the store says the ownership is lost, the loop stops without writing again.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,7 +23,9 @@ use crate::metrics::{LiveMetrics, ReadinessCheck};
 use crate::pipeline::clock::Clock;
 use crate::pipeline::{Happening, Observer, Origin, Pipeline, PipelineError};
 use crate::source::eventhubs::{PartitionSlot, Progress, SourceMsg};
-use crate::state::{Checkpoint, CheckpointMeta, PartitionPosition, StateError, StateStore};
+use crate::state::{
+    Checkpoint, CheckpointMeta, CheckpointStore, CommitOutcome, PartitionPosition, StateError,
+};
 
 /// The most channel messages handled in one round before the watermark moves.
 const ROUND: usize = 256;
@@ -48,6 +52,19 @@ pub struct LiveStatus {
     pub alerts: u64,
     /// Checkpoints committed.
     pub checkpoints: u64,
+    /// Checkpoints the store could not write at their time (the storage service
+    /// did not answer); the next interval tries again.
+    pub deferred: u64,
+    /// Gaps found (events a partition no longer had).
+    pub gaps: u64,
+    /// Events skipped in those gaps.
+    pub gap_events: u64,
+    /// Hubs listed.
+    pub hubs_listed: usize,
+    /// With `[coordination]`: standing by for the group.
+    pub standby: bool,
+    /// With `[coordination]`: the epoch this instance holds the group under.
+    pub epoch: Option<u64>,
     /// The watermark.
     pub watermark: Option<DateTime<Utc>>,
     /// The positions of the last checkpoint, by partition key.
@@ -61,6 +78,9 @@ pub enum LoopEnd {
     Drained,
     /// Every partition was taken over by other readers.
     AllLost,
+    /// The coordination ownership was lost (taken over, or not renewed in time):
+    /// nothing more was written.
+    OwnershipLost,
 }
 
 /// Why the pipeline thread failed.
@@ -72,6 +92,9 @@ pub enum LoopError {
     /// The checkpoint could not be written.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The partitions cannot be read as configured.
+    #[error("{0}")]
+    Source(String),
 }
 
 /// Counts alerts for [`LiveStatus::alerts`].
@@ -103,15 +126,17 @@ pub struct LiveLoop {
     pub progress: Progress,
     /// The partitions, by slot.
     pub slots: Vec<PartitionSlot>,
+    /// How many hubs are read (readiness waits for each to be listed).
+    pub hubs: usize,
     /// The checkpoint store.
-    pub store: StateStore,
+    pub store: Box<dyn CheckpointStore>,
     /// The wall clock (idle partitions, checkpoint interval).
     pub clock: Arc<dyn Clock>,
     /// How often to checkpoint.
     pub interval: chrono::Duration,
     /// Consumer metrics.
     pub metrics: Option<LiveMetrics>,
-    /// Marked ready once every reader has started.
+    /// Marked ready once every hub is listed and every reader has started.
     pub connected: Option<ReadinessCheck>,
     /// Alerts counted by an [`AlertCounter`] among the pipeline's observers.
     pub alerts: Arc<AtomicU64>,
@@ -128,22 +153,45 @@ impl LiveLoop {
     pub fn run(mut self, mut rx: mpsc::Receiver<SourceMsg>) -> Result<LoopEnd, LoopError> {
         let mut last_checkpoint = self.clock.now();
         let mut started = vec![false; self.slots.len()];
+        let mut listed = vec![false; self.hubs];
         let mut lost_any = false;
         let mut taken = Taken::default();
         self.status.send_modify(|s| s.owned = self.slots.len());
+        self.report_connected(&started, &listed);
         let end = loop {
             let Some(first) = rx.blocking_recv() else {
                 break LoopEnd::Drained;
             };
             let mut next = Some(first);
             let mut handled = 0;
+            let mut sources_changed = false;
             while let Some(msg) = next.take() {
                 lost_any |= matches!(msg, SourceMsg::Lost { .. });
-                self.handle(msg, &mut started, &mut taken)?;
+                sources_changed |= matches!(
+                    msg,
+                    SourceMsg::Added { .. } | SourceMsg::Started { .. } | SourceMsg::Listed { .. }
+                );
+                if let SourceMsg::Listed { hub } = msg {
+                    self.progress.release_hold(hub);
+                    if let Some(l) = listed.get_mut(hub) {
+                        *l = true;
+                    }
+                    let count = listed.iter().filter(|l| **l).count();
+                    self.status.send_modify(|s| s.hubs_listed = count);
+                } else {
+                    self.handle(msg, &mut started, &mut taken)?;
+                }
                 handled += 1;
                 if handled < ROUND {
                     next = rx.try_recv().ok();
                 }
+            }
+            if sources_changed {
+                self.report_connected(&started, &listed);
+            }
+            if let Some(why) = self.store.lost() {
+                tracing::error!("the pipeline stops: {why}");
+                return Ok(LoopEnd::OwnershipLost);
             }
             self.advance()?;
             self.pipeline.flush()?;
@@ -151,18 +199,48 @@ impl LiveLoop {
                 break LoopEnd::AllLost;
             }
             if self.clock.now() - last_checkpoint >= self.interval {
-                self.checkpoint()?;
+                if !self.checkpoint()? {
+                    return Ok(LoopEnd::OwnershipLost);
+                }
                 last_checkpoint = self.clock.now();
             }
             self.publish_status(&mut taken);
         };
+        if self.store.lost().is_some() {
+            return Ok(LoopEnd::OwnershipLost);
+        }
         self.advance()?;
         if self.finishing.load(Ordering::Acquire) {
             self.release_all()?;
         }
-        self.checkpoint()?;
+        let still_owner = self.checkpoint()?;
         self.publish_status(&mut taken);
-        Ok(end)
+        Ok(if still_owner {
+            end
+        } else {
+            LoopEnd::OwnershipLost
+        })
+    }
+
+    /// Ready once every hub is listed and every reader started; else says what
+    /// is missing.
+    fn report_connected(&self, started: &[bool], listed: &[bool]) {
+        let Some(check) = &self.connected else { return };
+        let missing_hubs = listed.iter().filter(|l| !**l).count();
+        let missing_readers = started.iter().filter(|s| !**s).count();
+        if missing_hubs == 0 && missing_readers == 0 {
+            check.ready();
+        } else if missing_hubs > 0 {
+            check.not_ready(format!(
+                "{missing_hubs} of {} hubs not listed yet (unreachable or starting)",
+                listed.len()
+            ));
+        } else {
+            check.not_ready(format!(
+                "{missing_readers} of {} partition readers not started yet",
+                started.len()
+            ));
+        }
     }
 
     fn handle(
@@ -176,14 +254,19 @@ impl LiveLoop {
                 slot,
                 partition,
                 activity,
+                known,
             } => {
                 if slot != self.slots.len() {
                     tracing::error!(slot, "a partition was added out of order; not read");
                     return Ok(());
                 }
-                tracing::info!(hub = %partition.hub_name, partition = %partition.partition, "reading an added partition");
+                tracing::info!(hub = %partition.hub_name, partition = %partition.partition, "reading a partition");
                 self.slots.push(partition);
-                self.progress.add(activity);
+                let (position, offset) = match known {
+                    Some(k) => (Some(k.position), k.offset),
+                    None => (None, None),
+                };
+                self.progress.add(activity, position, offset);
                 started.push(false);
                 let owned = self.progress.owned();
                 self.status.send_modify(|s| s.owned = owned);
@@ -195,11 +278,6 @@ impl LiveLoop {
                 }
                 let count = started.iter().filter(|s| **s).count();
                 self.status.send_modify(|s| s.started = count);
-                if count == started.len() {
-                    if let Some(check) = &self.connected {
-                        check.ready();
-                    }
-                }
             }
             SourceMsg::Body(body) => {
                 let Some(slot) = self.slots.get(body.slot) else {
@@ -217,7 +295,8 @@ impl LiveLoop {
                 if let Some(m) = &self.metrics {
                     m.body(&slot.hub_name, &slot.partition, seen.records);
                 }
-                self.progress.taken(body.slot, body.sequence, seen.newest);
+                self.progress
+                    .taken(body.slot, body.sequence, body.offset, seen.newest);
                 taken.bodies += 1;
                 taken.records += seen.records;
                 taken.refused += seen.refused;
@@ -237,7 +316,14 @@ impl LiveLoop {
                     s.owned = owned;
                 });
             }
-            SourceMsg::Tick => {}
+            SourceMsg::Gap { gap, .. } => {
+                self.status.send_modify(|s| {
+                    s.gaps += 1;
+                    s.gap_events += gap.events();
+                });
+            }
+            SourceMsg::Failed(why) => return Err(LoopError::Source(why)),
+            SourceMsg::Tick | SourceMsg::Listed { .. } => {}
         }
         Ok(())
     }
@@ -261,8 +347,9 @@ impl LiveLoop {
         Ok(())
     }
 
-    /// Alerts durable first, then positions and state in one transaction.
-    fn checkpoint(&mut self) -> Result<(), LoopError> {
+    /// Alerts durable first, then positions and state in one commit. `false` when
+    /// the store says the ownership is lost (nothing was written).
+    fn checkpoint(&mut self) -> Result<bool, LoopError> {
         self.pipeline.flush()?;
         let state = self.pipeline.save_state();
         let now = self.clock.now();
@@ -271,6 +358,12 @@ impl LiveLoop {
             .iter()
             .map(|s| s.key.clone())
             .zip(self.progress.positions())
+            .collect();
+        let offsets: BTreeMap<String, String> = self
+            .slots
+            .iter()
+            .zip(self.progress.mirror_positions())
+            .filter_map(|(s, m)| m.map(|(_, offset)| (s.key.clone(), offset)))
             .collect();
         let checkpoint = Checkpoint {
             meta: CheckpointMeta {
@@ -282,7 +375,21 @@ impl LiveLoop {
             detectors: state.detectors,
             dedup: state.dedup,
         };
-        self.store.commit(&checkpoint)?;
+        match self.store.commit(&checkpoint, &offsets) {
+            Ok(CommitOutcome::Committed) => {}
+            Ok(CommitOutcome::Deferred(why)) => {
+                tracing::warn!(
+                    "checkpoint not written this time: {why}; trying again at the next interval"
+                );
+                self.status.send_modify(|s| s.deferred += 1);
+                return Ok(true);
+            }
+            Err(StateError::Lost(why)) => {
+                tracing::error!("checkpoint refused: {why}");
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        }
         if let Some(m) = &self.metrics {
             for (_, slot) in self
                 .slots
@@ -297,7 +404,7 @@ impl LiveLoop {
             s.checkpoints += 1;
             s.positions = checkpoint.partitions;
         });
-        Ok(())
+        Ok(true)
     }
 
     /// Publishes the round's bodies with the watermark and alerts they led to.

@@ -6,11 +6,17 @@
 //! records land everywhere; per-principal detector state needs them in one place.
 //! This is the Kafka-Streams repartition step, on Event Hubs itself: records are
 //! grouped by principal key (`ip:<address>` for anonymous callers), each group is sent
-//! as `{"records":[…]}` bodies with the key as the partition key, and a source position
-//! is checkpointed only after the keyed hub accepted everything up to it. Nothing is
-//! dropped: a record that does not decode goes on under the key `unparsed`, a body that
-//! is not an envelope goes on whole. A crash between sending and checkpointing sends
-//! some records twice; `kvwatch run` drops exact duplicates.
+//! as `{"records":[…]}` bodies with the key as the partition key
+//! ([`super::route_publish`]), and a source position is checkpointed only after the
+//! keyed hub accepted everything up to it. Nothing is dropped: a record that does not
+//! decode goes on under the key `unparsed`, a body that is not an envelope goes on
+//! whole. A crash between sending and checkpointing sends some records again;
+//! `kvwatch run` drops exact duplicates.
+//!
+//! Route reads as `run` does (each hub listed on its own, partitions added while it
+//! runs, gaps counted) with the same Event Hubs metrics, is ready once the keyed hub
+//! accepts a producer and every source partition is read, and ends (exit 3) once
+//! another reader with a higher owner level took every partition it read.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,29 +24,27 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use azure_core::credentials::TokenCredential;
-use azure_messaging_eventhubs::{EventDataBatchOptions, ProducerClient};
-use futures::StreamExt;
-use serde_json::value::RawValue;
+use azure_messaging_eventhubs::ProducerClient;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::metrics::{MetricsOptions, RunMetrics};
+use super::route_publish::publish;
+pub use super::route_publish::{group_by_key, UNPARSED_KEY};
 use crate::config::Config;
+use crate::metrics::{checks, ReadinessCheck};
 use crate::pipeline::clock::Clock;
 use crate::source::eventhubs::{
-    list_partitions, read_partition, ticks, Activity, Auth, Connector, PartitionSlot,
-    ReaderSettings, SourceMsg,
+    read_hubs, ticks, Activity, Auth, Connector, Discovery, KnownPosition, PartitionSlot,
+    ReaderSettings, SourceMsg, WatchedHub,
 };
 use crate::state::{Checkpoint, CheckpointMeta, PartitionPosition, StateStore};
 
-/// The partition key of records that do not decode.
-pub const UNPARSED_KEY: &str = "unparsed";
 /// Bodies taken from the channel per publishing round.
 const ROUND: usize = 256;
-/// Key groups sent at once.
-const IN_FLIGHT: usize = 32;
-/// The most bytes of records in one re-published body (the service takes 1 MB).
-const MAX_BODY_BYTES: usize = 512 * 1024;
+/// The readiness check of the keyed hub's producer.
+pub const TARGET_CONNECTED: &str = "target_connected";
 
 /// Everything `kvwatch route` needs.
 #[derive(Clone)]
@@ -51,6 +55,8 @@ pub struct RouteOptions {
     pub credential: Option<Arc<dyn TokenCredential>>,
     /// The wall clock.
     pub clock: Arc<dyn Clock>,
+    /// The metrics endpoint and snapshot.
+    pub metrics: MetricsOptions,
 }
 
 /// What a running route has done.
@@ -64,15 +70,30 @@ pub struct RouteStatus {
     pub sent: u64,
     /// Checkpoints committed.
     pub checkpoints: u64,
+    /// Source partitions read.
+    pub owned: usize,
+    /// Source partitions taken over by another reader.
+    pub lost: usize,
+    /// Gaps found in the source partitions.
+    pub gaps: u64,
     /// Positions of the last checkpoint.
     pub positions: BTreeMap<String, PartitionPosition>,
+}
+
+/// How route ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteEnd {
+    /// Asked to stop.
+    Stopped,
+    /// Another reader took every source partition (exit 3).
+    AllLost,
 }
 
 /// A running `kvwatch route`.
 pub struct Router {
     cancel: CancellationToken,
     status: watch::Receiver<RouteStatus>,
-    task: JoinHandle<Result<RouteStatus>>,
+    task: JoinHandle<Result<(RouteEnd, RouteStatus)>>,
 }
 
 impl Router {
@@ -110,9 +131,18 @@ impl Router {
         let path = config.route.resolved_state_path();
         let store = StateStore::open(&path)
             .context("cannot open route's checkpoint store ([route] state_path)")?;
+        let metrics = RunMetrics::start(&opts.metrics, config)?;
         let cancel = CancellationToken::new();
         let (tx, status) = watch::channel(RouteStatus::default());
-        let task = tokio::spawn(serve(opts, target, sources, store, tx, cancel.clone()));
+        let task = tokio::spawn(serve(
+            opts,
+            target,
+            sources,
+            store,
+            metrics,
+            tx,
+            cancel.clone(),
+        ));
         Ok(Router {
             cancel,
             status,
@@ -130,10 +160,18 @@ impl Router {
         self.status.clone()
     }
 
-    /// Waits for route to end.
-    pub async fn wait(self) -> Result<RouteStatus> {
+    /// Waits for route to end: why, and what it did.
+    pub async fn wait(self) -> Result<(RouteEnd, RouteStatus)> {
         self.task.await.context("route panicked")?
     }
+}
+
+/// One source partition: where it stands and whether it is still read here.
+struct Slot {
+    partition: PartitionSlot,
+    position: Option<i64>,
+    started: bool,
+    lost: bool,
 }
 
 async fn serve(
@@ -141,57 +179,84 @@ async fn serve(
     target: Connector,
     sources: Vec<Connector>,
     store: StateStore,
+    metrics: Option<RunMetrics>,
     status: watch::Sender<RouteStatus>,
     cancel: CancellationToken,
-) -> Result<RouteStatus> {
+) -> Result<(RouteEnd, RouteStatus)> {
     let config = &opts.config;
     let eh = &config.eventhubs;
     let backoff = (eh.reconnect_initial.as_std(), eh.reconnect_max.as_std());
     let checkpoint = store.load()?;
+    let readiness = metrics.as_ref().map(|m| m.metrics().readiness().clone());
+    let target_check = readiness.as_ref().map(|r| r.check(TARGET_CONNECTED));
+    let sources_check = readiness
+        .as_ref()
+        .map(|r| r.check(checks::SOURCES_CONNECTED));
+    if let Some(r) = &readiness {
+        r.check(checks::STATE_LOADED).ready();
+    }
     let Some(producer) = connect(&target, backoff, &cancel).await else {
-        return Ok(status.borrow().clone());
+        return Ok((RouteEnd::Stopped, status.borrow().clone()));
     };
-    let mut slots = Vec::new();
-    let (tx, mut rx) = mpsc::channel(eh.queue_bodies);
-    let mut tasks = Vec::new();
-    for (i, (hub, connector)) in eh.hubs.iter().zip(&sources).enumerate() {
-        let Some(ids) = list_partitions(connector, &hub.partitions, backoff, &cancel).await? else {
-            break;
-        };
-        for id in ids {
-            let slot = PartitionSlot::new(i, connector, &id);
-            let resume_after = checkpoint
-                .as_ref()
-                .and_then(|c| c.partitions.get(&slot.key))
-                .and_then(|p| p.resume_after);
-            let settings = ReaderSettings {
-                slot: slots.len(),
-                partition: id,
+    if let Some(c) = &target_check {
+        c.ready();
+    }
+    let live_metrics = metrics.as_ref().map(|m| m.metrics().live().clone());
+    let watched: Vec<WatchedHub> = eh
+        .hubs
+        .iter()
+        .zip(&sources)
+        .enumerate()
+        .map(|(i, (hub, connector))| WatchedHub {
+            hub: i,
+            template: ReaderSettings {
+                slot: 0,
+                partition: String::new(),
                 connector: connector.clone(),
                 start: hub.start,
-                resume_after,
+                resume_after: None,
                 prefetch: hub.prefetch,
                 owner_level: hub.owner_level,
                 backoff,
                 lag_interval: eh.lag_interval.as_std(),
                 activity: Arc::new(Activity::new(opts.clock.now())),
                 clock: opts.clock.clone(),
-                metrics: None,
+                metrics: live_metrics.clone(),
+            },
+            wanted: hub.partitions.clone(),
+            known: None,
+        })
+        .collect();
+    let restored: BTreeMap<String, KnownPosition> = checkpoint
+        .iter()
+        .flat_map(|c| c.partitions.iter())
+        .map(|(k, p)| {
+            let known = KnownPosition {
+                position: p.clone(),
+                offset: None,
             };
-            slots.push((slot, resume_after));
-            tasks.push(tokio::spawn(read_partition(
-                settings,
-                tx.clone(),
-                cancel.clone(),
-            )));
-        }
-    }
+            (k.clone(), known)
+        })
+        .collect();
+    let (tx, mut rx) = mpsc::channel(eh.queue_bodies);
+    let discovery = Discovery::new(
+        eh.relist_interval.as_std(),
+        restored,
+        None,
+        tx.clone(),
+        cancel.clone(),
+    );
+    let readers = tokio::spawn(read_hubs(watched, discovery));
     let every = (config.route.checkpoint_interval.as_std() / 4)
         .clamp(Duration::from_millis(20), Duration::from_secs(1));
     let ticker = tokio::spawn(ticks(tx, every, cancel.clone()));
     let interval = config.route.checkpoint_interval.as_chrono();
     let mut last_checkpoint = opts.clock.now();
     let mut dirty = false;
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut listed = vec![false; eh.hubs.len()];
+    let mut end = RouteEnd::Stopped;
+    let mut failure = None;
     while let Some(first) = rx.recv().await {
         let mut round = vec![first];
         while round.len() < ROUND {
@@ -203,15 +268,49 @@ async fn serve(
         let mut bodies = Vec::new();
         for msg in round {
             match msg {
+                SourceMsg::Added {
+                    partition, known, ..
+                } => slots.push(Slot {
+                    partition,
+                    position: known.and_then(|k| k.position.resume_after),
+                    started: false,
+                    lost: false,
+                }),
+                SourceMsg::Listed { hub } => {
+                    if let Some(l) = listed.get_mut(hub) {
+                        *l = true;
+                    }
+                }
                 SourceMsg::Started { slot, resume_after } => {
                     if let Some(s) = slots.get_mut(slot) {
-                        s.1 = s.1.or(resume_after);
+                        s.position = s.position.or(resume_after);
+                        s.started = true;
                         dirty = true;
                     }
                 }
                 SourceMsg::Body(body) => bodies.push(body),
-                SourceMsg::Lost { .. } | SourceMsg::Added { .. } | SourceMsg::Tick => {}
+                SourceMsg::Lost { slot, reason } => {
+                    if let Some(s) = slots.get_mut(slot) {
+                        tracing::warn!(hub = %s.partition.hub_name, partition = %s.partition.partition, "partition lost: {reason}");
+                        s.lost = true;
+                        if let Some(m) = &live_metrics {
+                            m.released(&s.partition.hub_name, &s.partition.partition);
+                        }
+                    }
+                }
+                SourceMsg::Gap { .. } => status.send_modify(|s| s.gaps += 1),
+                SourceMsg::Failed(why) => failure = Some(why),
+                SourceMsg::Tick => {}
             }
+        }
+        report_sources(sources_check.as_ref(), &slots, &listed);
+        let lost = slots.iter().filter(|s| s.lost).count();
+        status.send_modify(|s| {
+            s.owned = slots.len() - lost;
+            s.lost = lost;
+        });
+        if failure.is_some() {
+            break;
         }
         if !bodies.is_empty() {
             let groups = group_by_key(
@@ -224,7 +323,10 @@ async fn serve(
             };
             for b in &bodies {
                 if let Some(s) = slots.get_mut(b.slot) {
-                    s.1 = Some(b.sequence);
+                    s.position = Some(b.sequence);
+                    if let Some(m) = &live_metrics {
+                        m.received(&s.partition.hub_name, &s.partition.partition);
+                    }
                 }
             }
             dirty = true;
@@ -239,9 +341,17 @@ async fn serve(
             last_checkpoint = opts.clock.now();
             dirty = false;
         }
+        if lost > 0 && lost == slots.len() {
+            tracing::error!("every source partition was taken over by another reader: route stops");
+            end = RouteEnd::AllLost;
+            break;
+        }
     }
     cancel.cancel();
-    futures::future::join_all(tasks).await;
+    let bound = eh.operation_timeout.as_std() * 2 + Duration::from_secs(1);
+    if tokio::time::timeout(bound, readers).await.is_err() {
+        tracing::warn!("some partition readers did not close in time");
+    }
     ticker.abort();
     if dirty {
         commit(&store, &slots, &status, opts.clock.now())?;
@@ -249,8 +359,30 @@ async fn serve(
     let _ = target
         .bounded("closing the producer".to_owned(), producer.close())
         .await;
+    if let Some(m) = &metrics {
+        m.write_snapshot()?;
+    }
+    if let Some(why) = failure {
+        bail!(why);
+    }
     let final_status = status.borrow().clone();
-    Ok(final_status)
+    Ok((end, final_status))
+}
+
+/// Ready once every hub is listed and every partition reader started.
+fn report_sources(check: Option<&ReadinessCheck>, slots: &[Slot], listed: &[bool]) {
+    let Some(check) = check else { return };
+    let hubs = listed.iter().filter(|l| !**l).count();
+    let readers = slots.iter().filter(|s| !s.started && !s.lost).count();
+    if hubs > 0 {
+        check.not_ready(format!("{hubs} of {} hubs not listed yet", listed.len()));
+    } else if readers > 0 {
+        check.not_ready(format!("{readers} partition readers not started yet"));
+    } else if slots.iter().all(|s| s.lost) && !slots.is_empty() {
+        check.not_ready("every partition was taken over by another reader");
+    } else {
+        check.ready();
+    }
 }
 
 async fn connect(
@@ -274,20 +406,18 @@ async fn connect(
 
 fn commit(
     store: &StateStore,
-    slots: &[(PartitionSlot, Option<i64>)],
+    slots: &[Slot],
     status: &watch::Sender<RouteStatus>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let partitions: BTreeMap<String, PartitionPosition> = slots
         .iter()
-        .map(|(s, p)| {
-            (
-                s.key.clone(),
-                PartitionPosition {
-                    resume_after: *p,
-                    replay: Vec::new(),
-                },
-            )
+        .map(|s| {
+            let position = PartitionPosition {
+                resume_after: s.position,
+                replay: Vec::new(),
+            };
+            (s.partition.key.clone(), position)
         })
         .collect();
     let meta = CheckpointMeta {
@@ -305,220 +435,4 @@ fn commit(
         s.positions = partitions;
     });
     Ok(())
-}
-
-/// Records grouped by partition key, in arrival order within a key, as ready bodies.
-pub fn group_by_key<'a>(
-    bodies: impl Iterator<Item = &'a [u8]>,
-    max_records: usize,
-) -> BTreeMap<String, Vec<(Vec<u8>, u64)>> {
-    let mut raw: BTreeMap<String, Vec<&'a [u8]>> = BTreeMap::new();
-    for body in bodies {
-        #[derive(serde::Deserialize)]
-        struct Envelope<'b> {
-            #[serde(borrow)]
-            records: Vec<&'b RawValue>,
-        }
-        match serde_json::from_slice::<Envelope<'a>>(body) {
-            Ok(envelope) => {
-                for record in envelope.records {
-                    let text = record.get().as_bytes();
-                    let key = match crate::decode::decode_record(text) {
-                        Ok(event) => event.identity().into_owned(),
-                        Err(_) => UNPARSED_KEY.to_owned(),
-                    };
-                    raw.entry(key).or_default().push(text);
-                }
-            }
-            // Not an envelope: a lone record keeps its key, anything else goes on whole.
-            Err(_) => match crate::decode::decode_record(body) {
-                Ok(event) => raw
-                    .entry(event.identity().into_owned())
-                    .or_default()
-                    .push(body),
-                Err(_) => raw.entry(UNPARSED_KEY.to_owned()).or_default().push(body),
-            },
-        }
-    }
-    raw.into_iter()
-        .map(|(key, records)| (key, envelopes(&records, max_records)))
-        .collect()
-}
-
-/// `{"records":[…]}` bodies of at most `max_records` records and about
-/// [`MAX_BODY_BYTES`], each with its record count.
-fn envelopes(records: &[&[u8]], max_records: usize) -> Vec<(Vec<u8>, u64)> {
-    let mut out = Vec::new();
-    let mut body = Vec::new();
-    let mut count = 0u64;
-    for r in records {
-        if count > 0 && (count as usize >= max_records || body.len() + r.len() > MAX_BODY_BYTES) {
-            body.extend_from_slice(b"]}");
-            out.push((std::mem::take(&mut body), count));
-            count = 0;
-        }
-        body.extend_from_slice(if count == 0 { b"{\"records\":[" } else { b"," });
-        body.extend_from_slice(r);
-        count += 1;
-    }
-    if count > 0 {
-        body.extend_from_slice(b"]}");
-        out.push((body, count));
-    }
-    out
-}
-
-/// Encoded bodies of one partition key, each with the number of records it carries.
-type Bodies = Vec<(Vec<u8>, u64)>;
-
-/// Sends every group with its key as the partition key, retrying until the hub takes
-/// all of them; `None` when cancelled first. Returns (events, records) sent.
-async fn publish(
-    producer: &ProducerClient,
-    target: &Connector,
-    groups: BTreeMap<String, Vec<(Vec<u8>, u64)>>,
-    (initial, max): (Duration, Duration),
-    cancel: &CancellationToken,
-) -> Option<(u64, u64)> {
-    let mut pending: Vec<(String, Bodies)> = groups.into_iter().collect();
-    let (mut sent, mut records) = (0, 0);
-    let mut delay = initial;
-    loop {
-        let results: Vec<_> = futures::stream::iter(pending)
-            .map(|(key, bodies)| async move {
-                let result = send_group(producer, target, &key, &bodies).await;
-                (key, bodies, result)
-            })
-            .buffer_unordered(IN_FLIGHT)
-            .collect()
-            .await;
-        pending = Vec::new();
-        for (key, bodies, result) in results {
-            match result {
-                Ok(()) => {
-                    sent += bodies.len() as u64;
-                    records += bodies.iter().map(|b| b.1).sum::<u64>();
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        "cannot publish to {}: {e}; retrying in {}",
-                        target.name(),
-                        humantime::format_duration(delay)
-                    );
-                    pending.push((key, bodies));
-                }
-            }
-        }
-        if pending.is_empty() {
-            return Some((sent, records));
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return None,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(max);
-    }
-}
-
-async fn send_group(
-    producer: &ProducerClient,
-    target: &Connector,
-    key: &str,
-    bodies: &[(Vec<u8>, u64)],
-) -> Result<()> {
-    let options = || EventDataBatchOptions {
-        partition_key: Some(key.to_owned()),
-        ..Default::default()
-    };
-    let mut batch = target
-        .bounded(
-            "creating a batch".to_owned(),
-            producer.create_batch(Some(options())),
-        )
-        .await?;
-    for (body, _) in bodies {
-        if !batch.try_add_event_data(body.clone(), None)? {
-            let full = std::mem::replace(
-                &mut batch,
-                target
-                    .bounded(
-                        "creating a batch".to_owned(),
-                        producer.create_batch(Some(options())),
-                    )
-                    .await?,
-            );
-            target
-                .bounded(
-                    "sending a batch".to_owned(),
-                    producer.send_batch(full, None),
-                )
-                .await?;
-            if !batch.try_add_event_data(body.clone(), None)? {
-                bail!(
-                    "a re-published body of {} bytes does not fit in an empty batch",
-                    body.len()
-                );
-            }
-        }
-    }
-    if !batch.is_empty() {
-        target
-            .bounded(
-                "sending a batch".to_owned(),
-                producer.send_batch(batch, None),
-            )
-            .await?;
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn records(spec: &str) -> Vec<String> {
-        #[derive(serde::Deserialize)]
-        struct Events {
-            events: Vec<crate::detect::examples::EventSpec>,
-        }
-        let events: Events = toml::from_str(spec).unwrap();
-        crate::detect::examples::records(&events.events)
-            .unwrap()
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect()
-    }
-
-    #[test]
-    fn records_are_grouped_by_principal_and_nothing_is_lost() {
-        let alice = records("[[events]]\nat = \"2024-05-06T09:00:00Z\"\nrepeat = 2\nop = \"SecretGet\"\noid = \"11111111-1111-4111-8111-111111111111\"\nip = \"81.2.69.160\"\n");
-        let anonymous = records("[[events]]\nat = \"2024-05-06T09:00:00Z\"\nop = \"SecretGet\"\nstatus = 403\nip = \"81.2.69.161\"\n");
-        let body = format!(
-            r#"{{"records":[{},{},7,{}]}}"#,
-            alice[0], anonymous[0], alice[1]
-        );
-        let groups = group_by_key([body.as_bytes(), b"not json".as_slice()].into_iter(), 500);
-        assert_eq!(groups.len(), 3, "{:?}", groups.keys().collect::<Vec<_>>());
-        assert!(groups.contains_key("ip:81.2.69.161") && groups.contains_key(UNPARSED_KEY));
-        let total: u64 = groups.values().flatten().map(|b| b.1).sum();
-        assert_eq!(total, 5, "4 array elements and the stray body");
-        let (_, principal) = groups
-            .iter()
-            .find(|(k, _)| k.as_str() != UNPARSED_KEY && !k.starts_with("ip:"))
-            .unwrap();
-        assert_eq!(principal[0].1, 2);
-        let parsed: serde_json::Value = serde_json::from_slice(&principal[0].0).unwrap();
-        assert_eq!(parsed["records"].as_array().unwrap().len(), 2);
-    }
-
-    #[test]
-    fn big_groups_are_split() {
-        let one = records("[[events]]\nat = \"2024-05-06T09:00:00Z\"\nop = \"SecretGet\"\n");
-        let records: Vec<&[u8]> = std::iter::repeat_n(one[0].as_bytes(), 7).collect();
-        let bodies = envelopes(&records, 3);
-        assert_eq!(bodies.iter().map(|b| b.1).collect::<Vec<_>>(), [3, 3, 1]);
-        for (b, _) in bodies {
-            assert!(serde_json::from_slice::<serde_json::Value>(&b).is_ok());
-        }
-    }
 }

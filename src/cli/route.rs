@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use crate::app::route::{RouteOptions, Router};
+use crate::app::route::{RouteEnd, RouteOptions, Router};
 use crate::config::Config;
 use crate::pipeline::clock::SystemClock;
 
@@ -20,6 +20,10 @@ pub struct RawRouteArgs {
     /// publish to.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
+    /// Serve /metrics, /healthz and /readyz on ADDR or, with no value, on the config's
+    /// [metrics] listen address.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub metrics_listen: Option<String>,
 }
 
 /// Turns raw arguments into options, or says what to fix.
@@ -37,14 +41,18 @@ pub fn validate(raw: RawRouteArgs) -> Result<RouteOptions> {
             raw.config.display()
         );
     }
+    let metrics =
+        super::replay::metrics_options(raw.metrics_listen.as_deref(), None, None, &config)?;
     Ok(RouteOptions {
         config,
         credential: None,
         clock: Arc::new(SystemClock),
+        metrics,
     })
 }
 
-/// Runs `kvwatch route` until a signal; 0 after a clean stop.
+/// Runs `kvwatch route` until a signal; 0 after a clean stop, 3 when every source
+/// partition was taken over by another reader, 1 on errors.
 pub fn run(raw: RawRouteArgs) -> Result<ExitCode> {
     let opts = validate(raw)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -57,13 +65,19 @@ pub fn run(raw: RawRouteArgs) -> Result<ExitCode> {
         let router = Router::start(opts).await?;
         let stop = CancellationToken::new();
         tokio::spawn(super::run::on_signal(stop.clone()));
-        stop.cancelled().await;
-        router.shutdown();
-        let status = router.wait().await?;
+        let mut status = router.status();
+        tokio::select! {
+            () = stop.cancelled() => router.shutdown(),
+            () = async { while status.changed().await.is_ok() {} } => {}
+        }
+        let (end, status) = router.wait().await?;
         eprintln!(
             "kvwatch: route stopped: {} bodies, {} records re-published in {} events",
             status.bodies, status.records, status.sent
         );
-        Ok(ExitCode::SUCCESS)
+        Ok(match end {
+            RouteEnd::AllLost => ExitCode::from(3),
+            RouteEnd::Stopped => ExitCode::SUCCESS,
+        })
     })
 }

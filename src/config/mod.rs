@@ -6,6 +6,7 @@
 //! Secrets are never written here: fields that need one name an environment variable
 //! or a file holding it.
 
+pub mod coordination;
 pub mod delivery;
 pub mod duration;
 pub mod eventhubs;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use coordination::{CoordinationConfig, StorageCredentialConfig};
 pub use delivery::{OutboxConfig, SecretRef, SinkConfig, SinkKind, SinkSettings};
 pub use duration::ConfigDuration;
 pub use eventhubs::{EventHubsConfig, RouteConfig, StateConfig};
@@ -92,6 +94,9 @@ pub struct Config {
     pub state: StateConfig,
     /// Where `kvwatch route` re-publishes records keyed by principal (`[route]`).
     pub route: RouteConfig,
+    /// Several instances sharing the hubs through Azure Blob Storage: one active,
+    /// the others hot standbys (`[coordination]`). None: one instance, local state.
+    pub coordination: Option<CoordinationConfig>,
 }
 
 /// `[pipeline]`: ordering, deduplication and input limits.
@@ -359,12 +364,19 @@ impl Config {
             .map_err(|(key, message)| invalid(&key, &message))?;
         eventhubs::validate(&self.eventhubs, &self.state, &self.route)
             .map_err(|(key, message)| invalid(&key, &message))?;
+        if let Some(c) = &self.coordination {
+            coordination::validate(c, &self.eventhubs)
+                .map_err(|(key, message)| invalid(&key, &message))?;
+        }
         Ok(())
     }
 
     fn resolve_paths(&mut self, base: &Path) {
         delivery::resolve_paths(&mut self.outbox, &mut self.sinks, base);
         eventhubs::resolve_paths(&mut self.state, &mut self.route, &mut self.eventhubs, base);
+        if let Some(c) = self.coordination.as_mut() {
+            coordination::resolve_paths(c, base);
+        }
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);

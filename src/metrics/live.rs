@@ -29,6 +29,8 @@ pub struct LiveMetrics {
     reconnects: IntCounterVec,
     bodies: IntCounterVec,
     records: IntCounterVec,
+    gaps: IntCounterVec,
+    gap_events: IntCounterVec,
     hubs: LabelCap,
     partitions: LabelCap,
 }
@@ -82,6 +84,17 @@ impl LiveMetrics {
                 "kvwatch_eventhubs_records_total",
                 "Records found in the bodies received, by hub and partition.",
             )?,
+            gaps: partition_family(
+                r,
+                "kvwatch_eventhubs_gaps_total",
+                "Gaps found: a partition no longer had the events after kvwatch's position (retention expired \
+                 while kvwatch was behind or stopped).",
+            )?,
+            gap_events: partition_family(
+                r,
+                "kvwatch_eventhubs_gap_events_total",
+                "Events skipped in gaps: never read, never analysed.",
+            )?,
             hubs: LabelCap::new(LabelForm::Identifier, MAX_HUB_LABELS),
             partitions: LabelCap::new(LabelForm::PartitionId, MAX_PARTITION_LABELS),
         })
@@ -123,6 +136,30 @@ impl LiveMetrics {
         let [h, p] = self.labels(hub, partition);
         self.bodies.with_label_values(&[&*h, &*p]).inc();
         self.records.with_label_values(&[&*h, &*p]).inc_by(records);
+    }
+
+    /// A body was received whose records are not counted here (`kvwatch route`
+    /// re-publishes them without decoding every one).
+    pub fn received(&self, hub: &str, partition: &str) {
+        let [h, p] = self.labels(hub, partition);
+        self.bodies.with_label_values(&[&*h, &*p]).inc();
+    }
+
+    /// A partition's reader started: its gap counters exist from now on, at 0, so
+    /// an alert rule sees the first gap as an increase.
+    pub fn reading(&self, hub: &str, partition: &str) {
+        let [h, p] = self.labels(hub, partition);
+        self.gaps.with_label_values(&[&*h, &*p]);
+        self.gap_events.with_label_values(&[&*h, &*p]);
+    }
+
+    /// A gap of `events` events was found in a partition.
+    pub fn gap(&self, hub: &str, partition: &str, events: u64) {
+        let [h, p] = self.labels(hub, partition);
+        self.gaps.with_label_values(&[&*h, &*p]).inc();
+        self.gap_events
+            .with_label_values(&[&*h, &*p])
+            .inc_by(events);
     }
 
     /// The partition is no longer owned by this consumer: its gauges go away.

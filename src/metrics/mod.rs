@@ -5,7 +5,8 @@
 //! are alerts going out) and SOC leads follow the vaults' activity there. The
 //! pipeline feeds its families through a [`MetricsObserver`] (one per pipeline); the
 //! outbox through [`DeliveryMetrics`] (a `DeliveryObserver`); the Event Hubs consumer
-//! through [`LiveMetrics`]; detectors through [`StateMetrics`]; and every part that
+//! through [`LiveMetrics`]; detectors through [`StateMetrics`]; the coordinator
+//! through [`CoordinationMetrics`]; and every part that
 //! decides readiness through [`Readiness`]. [`http`] serves it all.
 //!
 //! There is no global registry and no global mutable state: tests and benchmarks
@@ -13,6 +14,7 @@
 //! free text (see [`labels`]); `docs/metrics.md` documents every family.
 
 pub mod ages;
+pub mod coordination;
 pub mod delivery;
 pub mod http;
 pub mod labels;
@@ -27,6 +29,7 @@ use std::sync::Arc;
 
 use prometheus::{Encoder, IntGaugeVec, Opts, Registry, TextEncoder};
 
+pub use coordination::CoordinationMetrics;
 pub use delivery::{DeliveryMetrics, DeliveryResult};
 pub use labels::{LabelCap, LabelForm, OTHER};
 pub use live::LiveMetrics;
@@ -77,6 +80,7 @@ pub struct Metrics {
     delivery: DeliveryMetrics,
     live: LiveMetrics,
     state: StateMetrics,
+    coordination: CoordinationMetrics,
     readiness: Readiness,
     vault_labels: LabelCap,
 }
@@ -103,6 +107,7 @@ impl Metrics {
         let delivery = DeliveryMetrics::register(&registry, clock.clone())?;
         let live = LiveMetrics::register(&registry, clock)?;
         let state = StateMetrics::register(&registry)?;
+        let coordination = CoordinationMetrics::register(&registry)?;
         let readiness = Readiness::register(&registry)?;
         Ok(Arc::new(Metrics {
             registry,
@@ -110,6 +115,7 @@ impl Metrics {
             delivery,
             live,
             state,
+            coordination,
             readiness,
             vault_labels: LabelCap::new(LabelForm::VaultName, config.max_vault_labels),
         }))
@@ -145,6 +151,11 @@ impl Metrics {
     /// The detectors' state gauges.
     pub fn state(&self) -> &StateMetrics {
         &self.state
+    }
+
+    /// The coordination families (`[coordination]`: role, renewals, fence, commits).
+    pub fn coordination(&self) -> &CoordinationMetrics {
+        &self.coordination
     }
 
     /// The readiness checks `/readyz` reports.

@@ -21,6 +21,9 @@ pub mod checks {
     pub const STATE_LOADED: &str = "state_loaded";
     /// The alert outbox accepts writes.
     pub const OUTBOX_WRITABLE: &str = "outbox_writable";
+    /// `[coordination]`: this instance is active with a fresh ownership, or a
+    /// healthy standby (ready, with a note saying so); paused or lost is not ready.
+    pub const COORDINATION: &str = "coordination";
 }
 
 /// The state of one check.
@@ -28,8 +31,17 @@ pub mod checks {
 pub enum CheckState {
     /// Ready.
     Ready,
+    /// Ready, with a word on how (a standby standing by).
+    ReadyAs(String),
     /// Not ready, and why.
     NotReady(String),
+}
+
+impl CheckState {
+    /// Whether the check passes.
+    pub fn is_ready(&self) -> bool {
+        !matches!(self, CheckState::NotReady(_))
+    }
 }
 
 /// The registered checks. Cloning shares them.
@@ -97,7 +109,7 @@ impl Readiness {
             )],
         };
         ReadinessReport {
-            ready: checks.iter().all(|(_, s)| *s == CheckState::Ready),
+            ready: checks.iter().all(|(_, s)| s.is_ready()),
             checks,
         }
     }
@@ -105,7 +117,7 @@ impl Readiness {
     fn set(&self, name: &'static str, state: CheckState) {
         self.gauge
             .with_label_values(&[name])
-            .set(i64::from(state == CheckState::Ready));
+            .set(i64::from(state.is_ready()));
         if let Ok(mut checks) = self.checks.lock() {
             checks.insert(name, state);
         }
@@ -116,6 +128,12 @@ impl ReadinessCheck {
     /// The check passes.
     pub fn ready(&self) {
         self.readiness.set(self.name, CheckState::Ready);
+    }
+
+    /// The check passes, and `/readyz` says how (`coordination: ok (standby …)`).
+    pub fn ready_as(&self, how: impl Into<String>) {
+        self.readiness
+            .set(self.name, CheckState::ReadyAs(how.into()));
     }
 
     /// The check fails, for the given reason (shown by `/readyz`).
@@ -145,6 +163,7 @@ impl ReadinessReport {
         for (name, state) in &self.checks {
             match state {
                 CheckState::Ready => out.push_str(&format!("{name}: ok\n")),
+                CheckState::ReadyAs(how) => out.push_str(&format!("{name}: ok ({how})\n")),
                 CheckState::NotReady(why) => out.push_str(&format!("{name}: {why}\n")),
             }
         }
@@ -174,6 +193,16 @@ mod tests {
         );
         outbox.ready();
         assert!(r.report().ready);
+        let coordination = r.check(checks::COORDINATION);
+        coordination.ready_as("standby: held by kvwatch-0");
+        assert!(r.report().ready);
+        assert!(
+            r.report()
+                .render()
+                .contains("coordination: ok (standby: held by kvwatch-0)"),
+            "{}",
+            r.report().render()
+        );
         assert_eq!(r.gauge.with_label_values(&["outbox_writable"]).get(), 1);
     }
 }

@@ -3,7 +3,7 @@
 //! ends a run with a bounded drain and a clean stop. Each delivery ends delivered
 //! (removed), retried later (backoff with jitter, or the receiver's `Retry-After`), or
 //! dead-lettered; workers wake on every outbox commit and at least every
-//! `poll_interval`.
+//! `poll_interval`, and send only while the [`Gate`] permits.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::enqueue::{OutboxSink, SinkRouting};
+use super::gate::Gate;
 use super::observe::DeliveryObserver;
 use super::outbox::{Outbox, OutboxError};
 use super::retry::{Pace, RetryPolicy};
@@ -76,6 +77,7 @@ pub struct Delivery {
     clock: Arc<dyn Clock>,
     observer: Arc<dyn DeliveryObserver>,
     timeout: Duration,
+    gate: Gate,
 }
 
 impl Delivery {
@@ -85,6 +87,16 @@ impl Delivery {
         config: &Config,
         clock: Arc<dyn Clock>,
         observer: Arc<dyn DeliveryObserver>,
+    ) -> Result<Delivery, DeliveryError> {
+        Delivery::from_config_gated(config, clock, observer, Gate::open())
+    }
+
+    /// [`Delivery::from_config`] whose workers send only while `gate` permits.
+    pub fn from_config_gated(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        observer: Arc<dyn DeliveryObserver>,
+        gate: Gate,
     ) -> Result<Delivery, DeliveryError> {
         let opts = WorkerOptions::from_config(&config.outbox);
         let mut sinks = Vec::new();
@@ -106,7 +118,9 @@ impl Delivery {
             });
         }
         let outbox = Arc::new(Outbox::open(&config.outbox.resolved_path())?);
-        Ok(Delivery::start(outbox, sinks, opts, clock, observer))
+        Ok(Delivery::start_gated(
+            outbox, sinks, opts, clock, observer, gate,
+        ))
     }
 
     /// Starts one worker per sink on the current runtime.
@@ -116,6 +130,18 @@ impl Delivery {
         opts: WorkerOptions,
         clock: Arc<dyn Clock>,
         observer: Arc<dyn DeliveryObserver>,
+    ) -> Delivery {
+        Delivery::start_gated(outbox, sinks, opts, clock, observer, Gate::open())
+    }
+
+    /// [`Delivery::start`] whose workers send only while `gate` permits.
+    pub fn start_gated(
+        outbox: Arc<Outbox>,
+        sinks: Vec<SinkHandle>,
+        opts: WorkerOptions,
+        clock: Arc<dyn Clock>,
+        observer: Arc<dyn DeliveryObserver>,
+        gate: Gate,
     ) -> Delivery {
         let wake = Arc::new(Notify::new());
         let cancel = CancellationToken::new();
@@ -131,6 +157,7 @@ impl Delivery {
                     observer: observer.clone(),
                     opts,
                     failures: 0,
+                    gate: gate.clone(),
                 };
                 tokio::spawn(worker.run(wake.clone(), cancel.clone()))
             })
@@ -144,7 +171,13 @@ impl Delivery {
             clock,
             observer,
             timeout: opts.timeout,
+            gate,
         }
+    }
+
+    /// The gate the workers check (close it, or make it follow a fence).
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// The outbox.

@@ -4,13 +4,15 @@
 //! Durable delivery: the [`enqueue::OutboxSink`] commits routed alerts to the
 //! [`outbox`] (the pipeline's `flush` is the durability point); [`delivery`] workers
 //! send them through each sink's [`transport`] ([`email`], [`webhook`], [`file`]),
-//! retrying per [`retry`] and reporting to a [`observe::DeliveryObserver`]. What an
+//! retrying per [`retry`] and reporting to a [`observe::DeliveryObserver`], each
+//! send allowed by the delivery [`gate`] (coordination's fence). What an
 //! analyst reads is rendered by [`render`]; [`secret`] keeps credentials out of text.
 
 pub mod delivery;
 pub mod email;
 pub mod enqueue;
 pub mod file;
+pub mod gate;
 pub mod json_lines;
 pub mod observe;
 pub mod outbox;

@@ -2,7 +2,8 @@
 //! email), record the outcome, and wait: until the next delivery falls due, the pace
 //! or a receiver's pause allows, an outbox commit wakes it, or `poll_interval` passes.
 //! While a receiver fails, the sink as a whole backs off, so one probe (not the whole
-//! queue) goes out per backoff step.
+//! queue) goes out per backoff step. Nothing goes out while the delivery gate is
+//! closed; it is asked again just before each send.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::delivery::{blocking, SinkHandle, WorkerOptions};
+use super::gate::Gate;
 use super::observe::{AttemptOutcome, DeliveryEvent, DeliveryObserver};
 use super::outbox::{Outbox, OutboxError, Pending};
 use super::retry::{Decision, Pace};
@@ -27,11 +29,17 @@ pub(super) struct Worker {
     pub(super) pace: Pace,
     /// Consecutive retryable failures: the sink-wide backoff step.
     pub(super) failures: u32,
+    /// Whether this process may send now.
+    pub(super) gate: Gate,
 }
 
 impl Worker {
     pub(super) async fn run(mut self, wake: Arc<Notify>, cancel: CancellationToken) {
         while !cancel.is_cancelled() {
+            if !self.gate.permits() {
+                self.gate.wait(&cancel).await;
+                continue;
+            }
             let notified = wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
@@ -87,7 +95,10 @@ impl Worker {
         }
         jobs.extend(single.into_iter().map(|p| vec![p]));
         for job in jobs {
-            if cancel.is_cancelled() || !self.pace.wait(self.clock.now()).is_zero() {
+            if cancel.is_cancelled()
+                || !self.gate.permits()
+                || !self.pace.wait(self.clock.now()).is_zero()
+            {
                 break;
             }
             self.attempt(job).await?;
@@ -111,6 +122,11 @@ impl Worker {
         } else {
             Job::One(&alerts[0])
         };
+        if let Some(why) = self.gate.why_not() {
+            // Not ours to send any more (or not now): the deliveries stay due.
+            tracing::debug!(sink = %self.sink.name, "delivery held back: {why}");
+            return Ok(());
+        }
         let started = Instant::now();
         self.pace.sent(self.clock.now());
         let result =

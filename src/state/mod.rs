@@ -12,8 +12,11 @@
 //! bytes). Only one process opens the file at a time (redb locks it).
 //!
 //! The files kvwatch keeps are opened through [`store_file`] (created whole and
-//! private, damage reported naming the file) and written through [`private`].
+//! private, damage reported naming the file) and written through [`private`]. The
+//! live pipeline commits through [`CheckpointStore`], which this store implements
+//! for a single instance (the coordination container does for several).
 
+pub mod checkpoint_store;
 pub mod private;
 pub mod store_file;
 
@@ -24,6 +27,7 @@ use chrono::{DateTime, Utc};
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+pub use checkpoint_store::{CheckpointStore, CommitOutcome};
 use store_file::{OpenFailure, StoreKind};
 
 const PARTITIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("partitions");
@@ -53,6 +57,10 @@ pub enum StateError {
     /// A read or write failed, or a stored value is unreadable.
     #[error("state storage error: {0}")]
     Storage(String),
+    /// This instance no longer owns what it would commit (coordination): it must
+    /// stop acting.
+    #[error("ownership lost: {0}")]
+    Lost(String),
 }
 
 macro_rules! storage_from {

@@ -101,6 +101,20 @@ fn the_deployment_follows_the_design() {
         config.contains("file = \"/etc/kvwatch/secrets/webhook-url\""),
         "secrets by reference"
     );
+    // The ConfigMap's file is a config kvwatch loads, with the coordination on.
+    let toml: String = config
+        .split_once("kvwatch.toml: |\n")
+        .expect("the kvwatch.toml key")
+        .1
+        .lines()
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("kvwatch.toml"), toml).expect("write");
+    let loaded = kvwatch::config::Config::load(&dir.path().join("kvwatch.toml"))
+        .unwrap_or_else(|e| panic!("configmap.yaml's kvwatch.toml does not load: {e}"));
+    let coordination = loaded.coordination.expect("[coordination] is on");
+    assert_eq!(coordination.container, "kvwatch-coordination");
     let account = read("deploy/kubernetes/serviceaccount.yaml");
     assert!(account.contains("azure.workload.identity/client-id"));
 }

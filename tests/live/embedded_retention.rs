@@ -1,7 +1,7 @@
 //! Retention and growing partition counts, as the service has them: the real SDK reads
 //! partitions that begin past sequence number 0 and whose old events age out, and
 //! sees partitions added to a hub; `kvwatch run` reads a partition beginning past 0,
-//! reads on past events removed while it was stopped, and reads partitions added while
+//! reads on past events removed while it was stopped (counting the gap), and reads partitions added while
 //! it runs, with no alert lost or doubled.
 
 use std::time::Duration;
@@ -176,6 +176,15 @@ async fn kvwatch_reads_on_past_events_retention_removed_while_it_was_stopped() {
         status.bodies,
         kept.len() as u64,
         "what retention kept, nothing else"
+    );
+    // No silent loss: each partition reports one gap, of exactly the bodies removed.
+    assert_eq!(status.gaps, 2, "one gap per partition");
+    let prom = live.metrics().expect("metrics").render().unwrap();
+    assert_eq!(metric_sum(&prom, "kvwatch_eventhubs_gaps_total"), 2.0);
+    assert_eq!(
+        metric_sum(&prom, "kvwatch_eventhubs_gap_events_total"),
+        removed.len() as f64,
+        "the events skipped are the events removed"
     );
     live.shutdown();
     within("run two stops", live.wait()).await.unwrap();

@@ -36,6 +36,10 @@ async fn route_then_two_runs_split_the_keyed_hub_and_miss_nothing() {
         config: route_config.clone(),
         credential: Some(credential()),
         clock: std::sync::Arc::new(SystemClock),
+        metrics: kvwatch::app::metrics::MetricsOptions {
+            out: Some(dir.path().join("route.prom")),
+            ..Default::default()
+        },
     };
     let router = within("start route", Router::start(opts)).await.unwrap();
     let mut status = router.status();
@@ -47,8 +51,20 @@ async fn route_then_two_runs_split_the_keyed_hub_and_miss_nothing() {
     .await
     .unwrap();
     router.shutdown();
-    let routed = within("route stops", router.wait()).await.unwrap();
+    let (end, routed) = within("route stops", router.wait()).await.unwrap();
+    assert_eq!(end, kvwatch::app::route::RouteEnd::Stopped);
     assert_eq!(routed.bodies, raw_bodies.len() as u64);
+    // Route reports its reading as run does: bodies read and gaps (none) per partition.
+    let prom = std::fs::read_to_string(dir.path().join("route.prom")).expect("route's metrics");
+    assert_eq!(
+        metric_sum(&prom, "kvwatch_eventhubs_bodies_total"),
+        raw_bodies.len() as f64
+    );
+    assert_eq!(metric_sum(&prom, "kvwatch_eventhubs_gaps_total"), 0.0);
+    assert!(
+        prom.contains("kvwatch_eventhubs_gaps_total{hub="),
+        "the gap counters exist at 0"
+    );
     for (key, position) in &routed.positions {
         let partition = key.rsplit('/').next().unwrap();
         let last = standin.events(RAW, partition).unwrap().len() as i64 - 1;

@@ -165,6 +165,8 @@ pub fn feed_the_other_families(metrics: &Metrics) {
     live.checkpointed("insights-logs-auditevent", "0", Utc::now());
     live.reconnected("insights-logs-auditevent");
     live.body("insights-logs-auditevent", "0", 3);
+    live.reading("insights-logs-auditevent", "0");
+    live.gap("insights-logs-auditevent", "0", 7);
     metrics.state().set("failed_auth", 42, 4096);
     metrics
         .readiness()

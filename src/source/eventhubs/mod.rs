@@ -9,14 +9,16 @@
 //! number), stops when another reader with a higher owner level takes the partition,
 //! and blocks when the channel is full, so the pipeline's pace holds the service back.
 //! [`progress`] turns what the partitions delivered into the watermark and into the
-//! positions a checkpoint may record; [`discovery`] starts readers for partitions
-//! added to a hub while it is read.
+//! positions a checkpoint may record; [`discovery`] lists each hub on its own task
+//! and starts a reader per partition, added ones included; [`gaps`] finds events
+//! the service no longer had when a reader came for them.
 //!
 //! What goes through the channel is a [`SourceMsg`]; the consumer of the channel (the
 //! live pipeline thread, or route's publisher) decides when a position is safe.
 
 pub mod client;
 pub mod discovery;
+pub mod gaps;
 pub mod ownership;
 pub mod progress;
 pub mod reader;
@@ -26,8 +28,9 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use chrono::{DateTime, Utc};
 
 pub use client::{Auth, ClientError, Connector};
-pub use discovery::{discover_partitions, WatchedHub};
-pub use ownership::{list_partitions, PartitionSlot};
+pub use discovery::{read_hubs, Admit, Discovery, KnownPosition, WatchedHub};
+pub use gaps::Gap;
+pub use ownership::{ask_partitions, select_wanted, PartitionSlot};
 pub use progress::Progress;
 pub use reader::{read_partition, ReaderSettings};
 
@@ -38,6 +41,8 @@ pub struct Body {
     pub slot: usize,
     /// Its sequence number in the partition.
     pub sequence: i64,
+    /// Its offset, as the service gave it (the standard checkpoint blobs record it).
+    pub offset: Option<String>,
     /// When the service enqueued it.
     pub enqueued: Option<DateTime<Utc>>,
     /// The body bytes (usually a `{"records":[…]}` envelope).
@@ -56,8 +61,9 @@ pub enum SourceMsg {
         /// The position before the first event it will deliver.
         resume_after: Option<i64>,
     },
-    /// A partition added to a hub while it is read: its reader starts after this
-    /// message, on slot `slot` (the next one after the slots known so far).
+    /// A partition to read (listed at start, or added to its hub since): its reader
+    /// starts after this message, on slot `slot` (the next one after the slots
+    /// known so far).
     Added {
         /// Its slot.
         slot: usize,
@@ -65,9 +71,28 @@ pub enum SourceMsg {
         partition: PartitionSlot,
         /// Shared with its reader.
         activity: std::sync::Arc<Activity>,
+        /// Its restored position, when a checkpoint had one.
+        known: Option<KnownPosition>,
     },
+    /// Hub `hub` (its `[[eventhubs.hubs]]` index) was listed: every partition of its
+    /// first listing was `Added`.
+    Listed {
+        /// The hub.
+        hub: usize,
+    },
+    /// The partitions cannot be read as configured (a listed partition id the hub
+    /// does not have): stop.
+    Failed(String),
     /// An event body, in partition order; never a sequence number twice.
     Body(Body),
+    /// Events the partition no longer had when its reader came for them (already
+    /// logged and counted by the reader).
+    Gap {
+        /// The partition.
+        slot: usize,
+        /// What was skipped.
+        gap: Gap,
+    },
     /// The partition is no longer read by this process: another reader took it with
     /// a higher owner level, or refused this one.
     Lost {

@@ -1,16 +1,12 @@
 //! Which partitions this process reads, and under which claim.
 //!
-//! Ownership is static and explicit: a `[[eventhubs.hubs]]` entry reads every
-//! partition of its hub, or the `partitions` it lists, so several `kvwatch run`
-//! processes can split a keyed hub between them (see `docs/scaling.md`). An
-//! `owner_level` (the service's epoch) makes a claim exclusive: a reader with a higher
-//! level takes the partition over, and the displaced reader stops (`SourceMsg::Lost`),
-//! which is how a standby replaces a failed instance without both reading at once.
-//! There is no dynamic balancing: nothing moves partitions between live processes.
-
-use std::time::Duration;
-
-use tokio_util::sync::CancellationToken;
+//! A `[[eventhubs.hubs]]` entry reads every partition of its hub, or the
+//! `partitions` it lists, so several `kvwatch run` processes can split a keyed hub
+//! between them (see `docs/scaling.md`). An owner level (the service's epoch: the
+//! coordination epoch with `[coordination]`, else the configured `owner_level`)
+//! makes a claim exclusive: a reader with a higher level takes the partition over,
+//! and the displaced reader stops (`SourceMsg::Lost`), so a replaced instance
+//! cannot go on reading beside its replacement.
 
 use super::client::{ClientError, Connector};
 use crate::state::partition_key;
@@ -22,6 +18,10 @@ pub struct PartitionSlot {
     pub hub: usize,
     /// The hub's name (metrics label).
     pub hub_name: String,
+    /// The hub's namespace.
+    pub namespace: String,
+    /// The consumer group it is read through.
+    pub consumer_group: String,
     /// The partition id.
     pub partition: String,
     /// Its key in the state store (namespace, hub, consumer group, partition).
@@ -34,6 +34,8 @@ impl PartitionSlot {
         PartitionSlot {
             hub,
             hub_name: connector.hub.clone(),
+            namespace: connector.namespace.clone(),
+            consumer_group: connector.consumer_group.clone(),
             partition: partition.to_owned(),
             key: partition_key(
                 &connector.namespace,
@@ -45,35 +47,15 @@ impl PartitionSlot {
     }
 }
 
-/// The partitions to read: the hub's partition ids (asked of the service, retried
-/// with backoff until it answers or `cancel` fires), keeping only `wanted` when it
-/// is not empty. A wanted id the hub does not have is an error.
-pub async fn list_partitions(
+/// The partitions to read of those the hub has (`ids`): `wanted` when it is not
+/// empty (a wanted id the hub does not have is an error), else all.
+pub fn select_wanted(
     connector: &Connector,
+    ids: Vec<String>,
     wanted: &[String],
-    (initial, max): (Duration, Duration),
-    cancel: &CancellationToken,
-) -> Result<Option<Vec<String>>, ClientError> {
-    let mut delay = initial;
-    let ids = loop {
-        match ask_partitions(connector).await {
-            Ok(ids) => break ids,
-            Err(e) => {
-                tracing::error!(
-                    "cannot list the partitions of {}: {e}; retrying in {}",
-                    connector.name(),
-                    humantime::format_duration(delay)
-                );
-                tokio::select! {
-                    () = cancel.cancelled() => return Ok(None),
-                    () = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(max);
-            }
-        }
-    };
+) -> Result<Vec<String>, ClientError> {
     if wanted.is_empty() {
-        return Ok(Some(ids));
+        return Ok(ids);
     }
     if let Some(missing) = wanted.iter().find(|w| !ids.contains(w)) {
         return Err(ClientError::Config {
@@ -85,7 +67,7 @@ pub async fn list_partitions(
             ),
         });
     }
-    Ok(Some(wanted.to_vec()))
+    Ok(wanted.to_vec())
 }
 
 /// The hub's partition ids, asked once.

@@ -22,73 +22,100 @@ use chrono::{DateTime, Duration, Utc};
 use super::Activity;
 use crate::state::{PartitionPosition, ReplayCut};
 
+/// A body taken but not all released.
+#[derive(Debug)]
+struct Pending {
+    sequence: i64,
+    offset: Option<String>,
+    newest: Option<DateTime<Utc>>,
+}
+
 /// One partition's progress.
 #[derive(Debug)]
 struct Partition {
     activity: Arc<Activity>,
     lost: bool,
     newest: Option<DateTime<Utc>>,
-    /// Bodies taken but not all released: (sequence number, newest event time).
-    pending: VecDeque<(i64, Option<DateTime<Utc>>)>,
+    pending: VecDeque<Pending>,
     /// The last body taken by this process.
     taken: Option<i64>,
     /// The checkpointed position (restored, then advanced).
     position: PartitionPosition,
+    /// The offset of the event at `position.resume_after`, when known.
+    offset: Option<String>,
 }
 
 /// Progress of every partition this process reads.
 #[derive(Debug)]
 pub struct Progress {
     partitions: Vec<Partition>,
+    /// Sources not listed yet (a hub still connecting): each holds the watermark
+    /// back as a partition with nothing delivered does, until it is idle.
+    holds: Vec<(usize, Arc<Activity>)>,
     lateness: Duration,
     idle_after: Duration,
     watermark: Option<DateTime<Utc>>,
 }
 
 impl Progress {
-    /// Partitions watched through their readers' `activities`.
-    pub fn new(activities: Vec<Arc<Activity>>, lateness: Duration, idle_after: Duration) -> Self {
-        let partitions = activities
-            .into_iter()
-            .map(|activity| Partition {
-                activity,
-                lost: false,
-                newest: None,
-                pending: VecDeque::new(),
-                taken: None,
-                position: PartitionPosition::default(),
-            })
-            .collect();
+    /// No partitions yet (they come with [`Progress::add`]).
+    pub fn new(lateness: Duration, idle_after: Duration) -> Self {
         Progress {
-            partitions,
+            partitions: Vec::new(),
+            holds: Vec::new(),
             lateness,
             idle_after,
             watermark: None,
         }
     }
 
-    /// A partition added while reading (see `SourceMsg::Added`), at the next slot.
-    pub fn add(&mut self, activity: Arc<Activity>) {
+    /// Partitions watched through their readers' `activities`, none restored.
+    pub fn with_partitions(
+        activities: Vec<Arc<Activity>>,
+        lateness: Duration,
+        idle_after: Duration,
+    ) -> Self {
+        let mut progress = Progress::new(lateness, idle_after);
+        for activity in activities {
+            progress.add(activity, None, None);
+        }
+        progress
+    }
+
+    /// A partition, at the next slot, watched through its reader's `activity`;
+    /// `restored` is its checkpointed position (with the offset of its
+    /// `resume_after` event, when known).
+    pub fn add(
+        &mut self,
+        activity: Arc<Activity>,
+        restored: Option<PartitionPosition>,
+        offset: Option<String>,
+    ) {
         self.partitions.push(Partition {
             activity,
             lost: false,
             newest: None,
             pending: VecDeque::new(),
             taken: None,
-            position: PartitionPosition::default(),
+            position: restored.unwrap_or_default(),
+            offset,
         });
     }
 
-    /// Restores a checkpoint: the watermark, and each partition's position.
-    pub fn restore(
-        &mut self,
-        watermark: Option<DateTime<Utc>>,
-        positions: Vec<Option<PartitionPosition>>,
-    ) {
+    /// Restores a checkpoint's watermark.
+    pub fn restore_watermark(&mut self, watermark: Option<DateTime<Utc>>) {
         self.watermark = watermark;
-        for (p, position) in self.partitions.iter_mut().zip(positions) {
-            p.position = position.unwrap_or_default();
-        }
+    }
+
+    /// Source `key` (a hub) is not listed yet: it holds the watermark back until it
+    /// is, or until `activity` has been idle for `idle_after`.
+    pub fn hold(&mut self, key: usize, activity: Arc<Activity>) {
+        self.holds.push((key, activity));
+    }
+
+    /// Source `key` is listed: its partitions speak for it now.
+    pub fn release_hold(&mut self, key: usize) {
+        self.holds.retain(|(k, _)| *k != key);
     }
 
     /// The current watermark.
@@ -101,6 +128,7 @@ impl Progress {
         if let Some(p) = self.partitions.get_mut(slot) {
             if p.position.resume_after.is_none() && p.position.replay.is_empty() {
                 p.position.resume_after = resume_after;
+                p.offset = None;
             }
         }
     }
@@ -114,12 +142,22 @@ impl Progress {
     }
 
     /// A body was taken; `newest` is its newest event time.
-    pub fn taken(&mut self, slot: usize, sequence: i64, newest: Option<DateTime<Utc>>) {
+    pub fn taken(
+        &mut self,
+        slot: usize,
+        sequence: i64,
+        offset: Option<String>,
+        newest: Option<DateTime<Utc>>,
+    ) {
         if let Some(p) = self.partitions.get_mut(slot) {
             if newest.is_some_and(|n| p.newest.is_none_or(|m| n > m)) {
                 p.newest = newest;
             }
-            p.pending.push_back((sequence, newest));
+            p.pending.push_back(Pending {
+                sequence,
+                offset,
+                newest,
+            });
             p.taken = Some(sequence);
         }
     }
@@ -155,6 +193,13 @@ impl Progress {
         let mut oldest: Option<DateTime<Utc>> = None;
         let mut newest_seen: Option<DateTime<Utc>> = None;
         let mut active = false;
+        if self
+            .holds
+            .iter()
+            .any(|(_, a)| !a.is_idle(now, self.idle_after))
+        {
+            return None; // a source still connecting, not idle yet: hold
+        }
         for p in self.partitions.iter().filter(|p| !p.lost) {
             newest_seen = newest_seen.max(p.newest);
             if p.activity.is_idle(now, self.idle_after) {
@@ -177,14 +222,25 @@ impl Progress {
     pub fn advanced(&mut self, watermark: DateTime<Utc>) {
         self.watermark = Some(watermark);
         for p in &mut self.partitions {
-            while let Some(&(seq, newest)) = p.pending.front() {
-                if newest.is_some_and(|n| n > watermark) {
+            while let Some(front) = p.pending.front() {
+                if front.newest.is_some_and(|n| n > watermark) {
                     break;
                 }
-                p.pending.pop_front();
-                p.position.resume_after = Some(seq);
+                if let Some(done) = p.pending.pop_front() {
+                    p.position.resume_after = Some(done.sequence);
+                    p.offset = done.offset;
+                }
             }
         }
+    }
+
+    /// Each partition's `resume_after` with the offset of that event, when both are
+    /// known (the standard checkpoint blobs need both).
+    pub fn mirror_positions(&self) -> Vec<Option<(i64, String)>> {
+        self.partitions
+            .iter()
+            .map(|p| Some((p.position.resume_after?, p.offset.clone()?)))
+            .collect()
     }
 
     /// Each partition's position for a checkpoint at the current watermark.
@@ -228,7 +284,7 @@ mod tests {
     fn progress(n: usize, now: DateTime<Utc>) -> (Progress, Vec<Arc<Activity>>) {
         let activities: Vec<_> = (0..n).map(|_| Arc::new(Activity::new(now))).collect();
         (
-            Progress::new(
+            Progress::with_partitions(
                 activities.clone(),
                 Duration::minutes(15),
                 Duration::minutes(1),
@@ -240,25 +296,25 @@ mod tests {
     #[test]
     fn the_slowest_active_partition_sets_the_watermark() {
         let (mut p, _) = progress(2, t(0));
-        p.taken(0, 0, Some(t(100)));
+        p.taken(0, 0, None, Some(t(100)));
         assert_eq!(
             p.next_watermark(t(0)),
             None,
             "partition 1 has delivered nothing and is not idle"
         );
-        p.taken(1, 0, Some(t(60)));
+        p.taken(1, 0, None, Some(t(60)));
         assert_eq!(p.next_watermark(t(0)), Some(t(45)));
         p.advanced(t(45));
         assert_eq!(p.next_watermark(t(0)), None, "no progress, no move");
-        p.taken(1, 1, Some(t(90)));
+        p.taken(1, 1, None, Some(t(90)));
         assert_eq!(p.next_watermark(t(0)), Some(t(75)));
     }
 
     #[test]
     fn idle_partitions_stop_holding_back_and_all_idle_releases_everything() {
         let (mut p, activities) = progress(2, t(0));
-        p.taken(0, 0, Some(t(100)));
-        p.taken(1, 0, Some(t(60)));
+        p.taken(0, 0, None, Some(t(100)));
+        p.taken(1, 0, None, Some(t(60)));
         activities[0].touch(t(0) + Duration::seconds(40));
         assert_eq!(
             p.next_watermark(t(0) + Duration::seconds(50)),
@@ -294,10 +350,10 @@ mod tests {
     fn positions_cover_only_released_bodies_and_cut_the_rest() {
         let (mut p, _) = progress(1, t(0));
         p.started(0, Some(4));
-        p.taken(0, 5, Some(t(10)));
-        p.taken(0, 6, None);
-        p.taken(0, 7, Some(t(30)));
-        p.taken(0, 8, Some(t(12)));
+        p.taken(0, 5, None, Some(t(10)));
+        p.taken(0, 6, None, None);
+        p.taken(0, 7, None, Some(t(30)));
+        p.taken(0, 8, None, Some(t(12)));
         p.advanced(t(20));
         let cut = ReplayCut {
             through: 8,
@@ -322,7 +378,6 @@ mod tests {
 
     #[test]
     fn restored_cuts_survive_until_the_bodies_are_read_again() {
-        let (mut p, _) = progress(1, t(0));
         let restored = PartitionPosition {
             resume_after: Some(4),
             replay: vec![ReplayCut {
@@ -330,7 +385,14 @@ mod tests {
                 watermark: t(20),
             }],
         };
-        p.restore(Some(t(20)), vec![Some(restored.clone())]);
+        let mut p = Progress::new(Duration::minutes(15), Duration::minutes(1));
+        p.restore_watermark(Some(t(20)));
+        p.add(
+            Arc::new(Activity::new(t(0))),
+            Some(restored.clone()),
+            Some("4096".into()),
+        );
+        assert_eq!(p.mirror_positions(), [Some((4, "4096".to_owned()))]);
         p.started(0, Some(4));
         assert_eq!(
             p.positions()[0],
@@ -338,8 +400,8 @@ mod tests {
             "nothing read yet: the checkpoint stays as it was"
         );
         assert_eq!((p.cut_for(0, 5), p.cut_for(0, 10)), (Some(t(20)), None));
-        p.taken(0, 5, Some(t(30)));
-        p.taken(0, 6, Some(t(50)));
+        p.taken(0, 5, None, Some(t(30)));
+        p.taken(0, 6, None, Some(t(50)));
         p.advanced(t(35));
         let expected = PartitionPosition {
             resume_after: Some(5),
@@ -355,5 +417,32 @@ mod tests {
             ],
         };
         assert_eq!(p.positions()[0], expected);
+    }
+
+    #[test]
+    fn offsets_follow_the_released_position() {
+        let (mut p, _) = progress(1, t(0));
+        p.started(0, Some(4));
+        assert_eq!(p.mirror_positions(), [None], "no offset known for 4");
+        p.taken(0, 5, Some("500".into()), Some(t(10)));
+        p.taken(0, 6, Some("600".into()), Some(t(30)));
+        p.advanced(t(20));
+        assert_eq!(p.mirror_positions(), [Some((5, "500".to_owned()))]);
+    }
+
+    #[test]
+    fn a_source_not_listed_yet_holds_the_watermark_until_it_is_idle() {
+        let (mut p, activities) = progress(1, t(0));
+        p.hold(7, Arc::new(Activity::new(t(0))));
+        p.taken(0, 0, None, Some(t(100)));
+        assert_eq!(p.next_watermark(t(0)), None, "hub 7 may have older events");
+        activities[0].touch(t(1));
+        assert_eq!(
+            p.next_watermark(t(1)),
+            Some(t(85)),
+            "idle for idle_after: it holds no more"
+        );
+        p.release_hold(7);
+        assert_eq!(p.next_watermark(t(0)), Some(t(85)));
     }
 }

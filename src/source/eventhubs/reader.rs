@@ -10,6 +10,7 @@
 //! (exclusive). `ConsumerDisconnected` means another reader holds the partition with
 //! a higher owner level: the reader reports the partition lost and ends. Every SDK
 //! call is bounded by the connector's timeout (a lost disposition must not hang us).
+//! Each attach checks for events the partition no longer has ([`super::gaps`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::client::Connector;
+use super::gaps::{Gap, GapCheck};
 use super::{Activity, Body, SourceMsg};
 use crate::clock::Clock;
 use crate::config::eventhubs::StartConfig;
@@ -77,6 +79,9 @@ pub async fn read_partition(
 ) {
     let mut last = settings.resume_after;
     let mut started = false;
+    if let Some(m) = &settings.metrics {
+        m.reading(&settings.connector.hub, &settings.partition);
+    }
     let (initial, max) = settings.backoff;
     let mut delay = initial;
     loop {
@@ -130,12 +135,22 @@ async fn attempt(
             Err(e) => return End::Failed { error: e.to_string(), progressed: false },
         },
     };
+    let pin_latest = !*started && last.is_none() && s.start == StartConfig::Latest;
+    let bounds = if pin_latest || last.is_some() {
+        partition_bounds(s, &client).await
+    } else {
+        None
+    };
+    if pin_latest {
+        // Pin "latest" to a sequence number, so a restart before the first body
+        // resumes here instead of skipping what arrived meanwhile.
+        *last = bounds.map(|(_, last_enqueued)| last_enqueued);
+    }
+    let mut gaps = GapCheck::default();
+    if let Some(gap) = gaps.attach(*last, bounds.map(|(beginning, _)| beginning)) {
+        report_gap(s, gap, tx).await;
+    }
     if !*started {
-        if last.is_none() && s.start == StartConfig::Latest {
-            // Pin "latest" to a sequence number, so a restart before the first body
-            // resumes here instead of skipping what arrived meanwhile.
-            *last = last_enqueued(s, &client).await;
-        }
         if tx
             .send(SourceMsg::Started {
                 slot: s.slot,
@@ -170,7 +185,7 @@ async fn attempt(
             };
         }
     };
-    let end = forward(s, &client, &receiver, last, tx, cancel).await;
+    let end = forward(s, &client, &receiver, (last, &mut gaps), tx, cancel).await;
     close(s, client, Some(receiver)).await;
     end
 }
@@ -180,7 +195,7 @@ async fn forward(
     s: &ReaderSettings,
     client: &ConsumerClient,
     receiver: &EventReceiver,
-    last: &mut Option<i64>,
+    (last, gaps): (&mut Option<i64>, &mut GapCheck),
     tx: &mpsc::Sender<SourceMsg>,
     cancel: &CancellationToken,
 ) -> End {
@@ -225,9 +240,13 @@ async fn forward(
         if last.is_some_and(|l| sequence <= l) {
             continue; // delivered again after the SDK reconnected on its own
         }
+        if let Some(gap) = gaps.event(sequence) {
+            report_gap(s, gap, tx).await;
+        }
         let body = Body {
             slot: s.slot,
             sequence,
+            offset: event.offset().clone(),
             enqueued: event.enqueued_time().map(DateTime::<Utc>::from),
             bytes: event
                 .event_data()
@@ -265,19 +284,35 @@ fn start_position(last: Option<i64>, start: StartConfig) -> StartPosition {
     }
 }
 
-async fn last_enqueued(s: &ReaderSettings, client: &ConsumerClient) -> Option<i64> {
+/// The partition's first and last sequence numbers, when its properties can be read.
+async fn partition_bounds(s: &ReaderSettings, client: &ConsumerClient) -> Option<(i64, i64)> {
     let what = format!("reading partition {} properties", s.partition);
     match s
         .connector
         .bounded(what, client.get_partition_properties(&s.partition))
         .await
     {
-        Ok(p) => Some(p.last_enqueued_sequence_number),
+        Ok(p) => Some((p.beginning_sequence_number, p.last_enqueued_sequence_number)),
         Err(e) => {
-            tracing::warn!("{e}; starting from the service's latest position instead");
+            tracing::warn!(
+                "{e}; the gap check waits for the first event (and \"latest\" is the service's)"
+            );
             None
         }
     }
+}
+
+/// Logs and counts a gap, and tells the channel's consumer.
+async fn report_gap(s: &ReaderSettings, gap: Gap, tx: &mpsc::Sender<SourceMsg>) {
+    tracing::error!(
+        partition = %s.partition, hub = %s.connector.name(),
+        "events lost before kvwatch read them: sequence numbers {} to {} ({} events) are no longer in the partition (retention expired while kvwatch was behind or stopped); detection was blind to them",
+        gap.after + 1, gap.next - 1, gap.events()
+    );
+    if let Some(m) = &s.metrics {
+        m.gap(&s.connector.hub, &s.partition, gap.events());
+    }
+    let _ = tx.send(SourceMsg::Gap { slot: s.slot, gap }).await;
 }
 
 async fn report_lag(s: &ReaderSettings, client: &ConsumerClient, last: Option<i64>) {

@@ -104,6 +104,10 @@ pub struct Hook {
     addr: SocketAddr,
     got: Arc<Mutex<Vec<(Alert, Instant)>>>,
     count: watch::Sender<usize>,
+    /// Answer 503 (and keep nothing) while set.
+    refusing: Arc<std::sync::atomic::AtomicBool>,
+    /// Every request, refused ones included.
+    requests: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Hook {
@@ -118,6 +122,8 @@ impl Hook {
             addr,
             got: Arc::default(),
             count,
+            refusing: Arc::default(),
+            requests: Arc::default(),
         };
         let app = Router::new()
             .route("/hook", post(receive))
@@ -150,6 +156,25 @@ impl Hook {
         self.got.lock().expect("lock").clone()
     }
 
+    /// From now on, answer every request with 503 (`true`) or accept again (`false`).
+    pub fn refuse(&self, refusing: bool) {
+        self.refusing
+            .store(refusing, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Requests received so far, refused ones included.
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Waits until at least `n` requests came, refused ones included.
+    pub async fn wait_for_requests(&self, n: usize) {
+        wait_until(&format!("{n} requests at the webhook"), || {
+            self.requests() >= n
+        })
+        .await;
+    }
+
     /// Waits until at least `n` alerts arrived.
     pub async fn wait_for(&self, n: usize) {
         let mut rx = self.count.subscribe();
@@ -163,6 +188,11 @@ impl Hook {
 }
 
 async fn receive(State(hook): State<Hook>, body: axum::body::Bytes) -> StatusCode {
+    hook.requests
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    if hook.refusing.load(std::sync::atomic::Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     match serde_json::from_slice::<Alert>(&body) {
         Ok(alert) => {
             let n = {
