@@ -16,6 +16,8 @@
 //! save is printed too, as what that state really occupies with the allocator's
 //! slack.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test or bench stops at the first surprise, with its location
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;

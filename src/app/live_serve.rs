@@ -107,7 +107,7 @@ impl Serve {
                 status.send_modify(|s| s.standby = true);
                 let wanted: Vec<Vec<String>> =
                     eh.hubs.iter().map(|h| h.partitions.clone()).collect();
-                let listed = match live_coordination::list_hubs(
+                let Some(listed) = live_coordination::list_hubs(
                     &connectors,
                     &wanted,
                     backoff,
@@ -115,9 +115,8 @@ impl Serve {
                     &cancel,
                 )
                 .await?
-                {
-                    Some(l) => l,
-                    None => return finish_early(status, delivery, run_metrics).await,
+                else {
+                    return finish_early(status, delivery, run_metrics).await;
                 };
                 let taken = live_coordination::take_group(
                     config,

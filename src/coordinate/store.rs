@@ -262,7 +262,7 @@ impl GroupStore {
                     self.mirrored.insert(p.clone(), pos.clone());
                 }
                 Err(e) => {
-                    tracing::warn!("checkpoint mirror {blob}: {e}; retried at the next commit")
+                    tracing::warn!("checkpoint mirror {blob}: {e}; retried at the next commit");
                 }
             }
         }

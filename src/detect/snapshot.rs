@@ -215,6 +215,9 @@ mod tests {
         );
         let mut other = bytes.clone();
         other[MAGIC.len()] = 9;
-        assert!(read_snapshot(&other, |r| r.value::<u32>()).is_err());
+        #[allow(clippy::redundant_closure_for_method_calls)]
+        // the closure's lifetime is higher-ranked
+        let read = |r: &mut super::Reader<'_>| r.value::<u32>();
+        assert!(read_snapshot(&other, read).is_err());
     }
 }

@@ -70,12 +70,11 @@ async fn takeover_after(
     a.release().await.unwrap();
     damage(&c, &layout).await;
     let before = c.get(&layout.manifest_blob(), 1 << 20).await.unwrap();
-    let err = match common::coordinator(&c, common::settings("g", "b", 30), None)
+    let Err(err) = common::coordinator(&c, common::settings("g", "b", 30), None)
         .start()
         .await
-    {
-        Err(e) => e,
-        Ok(_) => panic!("b started from damaged state"),
+    else {
+        panic!("b started from damaged state")
     };
     let after = c.get(&layout.manifest_blob(), 1 << 20).await.unwrap();
     assert_eq!(before.body, after.body, "the manifest was not touched");

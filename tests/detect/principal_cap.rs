@@ -66,7 +66,7 @@ fn run(engine: &mut Engine, records: &[String]) -> Vec<(String, String)> {
     for line in records {
         let event = kvwatch::decode::decode_record(line.as_bytes()).expect("a valid record");
         engine.process(&event, &mut |a| {
-            alerts.push((a.detector.clone(), a.identity.clone()))
+            alerts.push((a.detector.clone(), a.identity.clone()));
         });
     }
     alerts
