@@ -59,11 +59,7 @@ pub fn build(c: &mut Collected, b: Build<'_>) -> ReportModel {
     let mut incidents = incidents(&b.alerts, c);
     let selected = select(c, &b.scope.principals);
     if let Some(sel) = &selected {
-        let touched: HashSet<&str> = sel
-            .iter()
-            .filter_map(|id| c.principals.map.get(id))
-            .flat_map(|p| p.vaults.map.keys().map(String::as_str))
-            .collect();
+        let touched = vaults_touched(c, sel);
         incidents.retain(|i| sel.contains(i.identity.as_str()));
         findings.retain(|f| match (&f.subject.principal, &f.subject.vault) {
             (Some(p), _) => sel.contains(p.as_str()),
@@ -71,170 +67,31 @@ pub fn build(c: &mut Collected, b: Build<'_>) -> ReportModel {
             (None, None) => false,
         });
     }
-    let len = match (c.grid, c.last) {
-        (Some(g), Some(last)) => g.buckets_to(last),
-        _ => 0,
+    let charting = Charting {
+        grid: c.grid,
+        len: match (c.grid, c.last) {
+            (Some(g), Some(last)) => g.buckets_to(last),
+            _ => 0,
+        },
+        // Marks link to incidents: keep only those of incidents in the report.
+        kept: incidents.iter().map(|i| i.incident_id.clone()).collect(),
     };
-    let chart =
-        |series: &mut Series, marks: &[AlertMark], grid: Option<super::series::Grid>| match grid {
-            Some(g) => Chart {
-                start: Some(g.origin()),
-                bucket_seconds: g.width(),
-                buckets: series.dense(&g, len),
-                marks: marks.iter().map(chart_mark).collect(),
-            },
-            None => Chart::default(),
-        };
-    let grid = c.grid;
-    // Marks link to incidents: keep only those of incidents in the report.
-    let kept: HashSet<String> = incidents.iter().map(|i| i.incident_id.clone()).collect();
-    let retain = |marks: &[AlertMark]| -> Vec<AlertMark> {
-        marks
-            .iter()
-            .filter(|m| kept.contains(&m.incident_id))
-            .cloned()
-            .collect()
-    };
-    let overview = chart(&mut c.overall, &retain(&c.marks), grid);
-
-    // Principals: the selected ones, or those with alerts, then findings, then the busiest.
-    let finding_count = |identity: &str| {
-        findings
-            .iter()
-            .filter(|f| f.subject.principal.as_deref() == Some(identity))
-            .count() as u64
-    };
-    let mut ranked: Vec<(&String, u64, u64, u64)> = c
-        .principals
-        .map
-        .iter()
-        .filter(|(id, _)| selected.as_ref().is_none_or(|s| s.contains(id.as_str())))
-        .map(|(id, p)| (id, p.alerts.len() as u64, finding_count(id), p.seen.count))
-        .collect();
-    ranked.sort_by(|a, b| {
-        (b.1, b.2, b.3)
-            .cmp(&(a.1, a.2, a.3))
-            .then_with(|| a.0.cmp(b.0))
-    });
+    let overview = charting.chart(&mut c.overall, &c.marks);
     let sections = if selected.is_some() {
-        ranked.len()
+        usize::MAX
     } else {
         b.config.principal_sections
     };
-    let section_ids: Vec<String> = ranked.iter().take(sections).map(|r| r.0.clone()).collect();
-    let other_principals: Vec<PrincipalRow> = ranked
-        .iter()
-        .skip(sections)
-        .take(MAX_OTHER_ROWS)
-        .filter_map(|r| c.principals.map.get(r.0).map(|p| row(p, r.2)))
-        .collect();
-    let other_principals_more =
-        (ranked.len().saturating_sub(sections + MAX_OTHER_ROWS)) as u64 + c.principals.more;
-    let mut principals = Vec::new();
-    for id in &section_ids {
-        let Some(p) = c.principals.map.get_mut(id) else {
-            continue;
-        };
-        let ch = chart(&mut p.series, &retain(&p.alerts), grid);
-        principals.push(principal_view(p, ch, &findings, &incidents));
-    }
-
-    let touched: Option<HashSet<String>> = selected.as_ref().map(|s| {
-        s.iter()
-            .filter_map(|id| c.principals.map.get(id))
-            .flat_map(|p| p.vaults.map.keys().cloned())
-            .collect()
-    });
-    let names: BTreeMap<String, String> = c
-        .principals
-        .map
-        .iter()
-        .map(|(k, p)| (k.clone(), p.display_name().to_owned()))
-        .collect();
-    let mut vault_names: Vec<String> = c
-        .vaults
-        .map
-        .keys()
-        .filter(|v| touched.as_ref().is_none_or(|t| t.contains(*v)))
-        .cloned()
-        .collect();
-    vault_names.sort();
-    let mut vaults = Vec::new();
-    for name in vault_names {
-        let Some(v) = c.vaults.map.get_mut(&name) else {
-            continue;
-        };
-        let ch = chart(&mut v.series, &retain(&v.alerts), grid);
-        let mut top: Vec<(&String, &super::stats::PrincipalOnVault)> =
-            v.principals.map.iter().collect();
-        top.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)));
-        let top_principals = Listed {
-            more: (top.len().saturating_sub(LIST)) as u64 + v.principals.more,
-            items: top
-                .into_iter()
-                .take(LIST)
-                .map(|(id, pv)| TopPrincipal {
-                    identity: id.clone(),
-                    name: names.get(id).cloned().unwrap_or_else(|| id.clone()),
-                    requests: pv.count,
-                    denied: pv.denied,
-                })
-                .collect(),
-        };
-        let changes = Listed {
-            more: v.changes_more,
-            items: v
-                .changes
-                .iter()
-                .map(|ch| ChangeView {
-                    time: ch.time,
-                    who: names
-                        .get(&ch.identity)
-                        .cloned()
-                        .unwrap_or_else(|| ch.identity.clone()),
-                    identity: ch.identity.clone(),
-                    operation: ch.operation.clone(),
-                    fields: diff(ch.before.as_ref(), ch.after.as_ref())
-                        .into_iter()
-                        .chain(ch.control.clone())
-                        .collect(),
-                    added_policy: ch.policy.as_ref().and_then(|p| p.added.clone()),
-                    removed_policy: ch.policy.as_ref().and_then(|p| p.removed.clone()),
-                })
-                .collect(),
-        };
-        let matrix = OperationClass::ALL
-            .iter()
-            .map(|cl| ClassRow {
-                class: cl.as_str().to_owned(),
-                total: v.matrix[cl.index()].iter().sum(),
-                by_outcome: v.matrix[cl.index()].to_vec(),
-            })
-            .filter(|r| r.total > 0)
-            .collect();
-        vaults.push(VaultView {
-            finding_ids: findings
-                .iter()
-                .filter(|f| f.subject.vault.as_deref() == Some(name.as_str()))
-                .map(|f| f.id.clone())
-                .collect(),
-            incident_ids: incidents
-                .iter()
-                .filter(|i| i.vault == name)
-                .map(|i| i.incident_id.clone())
-                .collect(),
-            name,
-            requests: v.seen.count,
-            first_seen: v.seen.first,
-            last_seen: v.seen.last,
-            matrix,
-            chart: ch,
-            top_principals,
-            config: v.last_config.clone(),
-            changes,
-            objects: v.objects.len() as u64 + v.objects.more,
-        });
-    }
+    let people = principal_sections(
+        c,
+        &charting,
+        selected.as_ref(),
+        &findings,
+        &incidents,
+        sections,
+    );
+    let touched = selected.as_ref().map(|s| vaults_touched(c, s));
+    let vaults = vault_views(c, &charting, touched.as_ref(), &findings, &incidents);
 
     let mut by_severity = BTreeMap::new();
     for s in Severity::ALL {
@@ -274,11 +131,216 @@ pub fn build(c: &mut Collected, b: Build<'_>) -> ReportModel {
         findings,
         practices,
         checks: hygiene::catalogue(),
-        principals,
-        other_principals,
-        other_principals_more,
+        principals: people.sections,
+        other_principals: people.others,
+        other_principals_more: people.more,
         vaults,
         notes,
+    }
+}
+
+/// How a series becomes a chart: the report's one time grid and length, and the
+/// incidents whose alert marks are kept (a mark links to an incident in the report).
+struct Charting {
+    grid: Option<super::series::Grid>,
+    len: usize,
+    kept: HashSet<String>,
+}
+
+impl Charting {
+    fn chart(&self, series: &mut Series, marks: &[AlertMark]) -> Chart {
+        match self.grid {
+            Some(g) => Chart {
+                start: Some(g.origin()),
+                bucket_seconds: g.width(),
+                buckets: series.dense(&g, self.len),
+                marks: marks
+                    .iter()
+                    .filter(|m| self.kept.contains(&m.incident_id))
+                    .map(chart_mark)
+                    .collect(),
+            },
+            None => Chart::default(),
+        }
+    }
+}
+
+/// The vaults the given principals used.
+fn vaults_touched(c: &Collected, principals: &HashSet<String>) -> HashSet<String> {
+    principals
+        .iter()
+        .filter_map(|id| c.principals.map.get(id))
+        .flat_map(|p| p.vaults.map.keys().cloned())
+        .collect()
+}
+
+/// The principals with a section of their own, and the rest as table rows.
+struct PrincipalSections {
+    sections: Vec<PrincipalView>,
+    others: Vec<PrincipalRow>,
+    more: u64,
+}
+
+/// Ranks the principals (the selected ones, or all): those with alerts first, then
+/// findings, then the busiest; the first `sections` get a section, the next ones a row.
+fn principal_sections(
+    c: &mut Collected,
+    charting: &Charting,
+    selected: Option<&HashSet<String>>,
+    findings: &[Finding],
+    incidents: &[IncidentView],
+    sections: usize,
+) -> PrincipalSections {
+    let finding_count = |identity: &str| {
+        findings
+            .iter()
+            .filter(|f| f.subject.principal.as_deref() == Some(identity))
+            .count() as u64
+    };
+    let mut ranked: Vec<(&String, u64, u64, u64)> = c
+        .principals
+        .map
+        .iter()
+        .filter(|(id, _)| selected.is_none_or(|s| s.contains(id.as_str())))
+        .map(|(id, p)| (id, p.alerts.len() as u64, finding_count(id), p.seen.count))
+        .collect();
+    ranked.sort_by(|a, b| {
+        (b.1, b.2, b.3)
+            .cmp(&(a.1, a.2, a.3))
+            .then_with(|| a.0.cmp(b.0))
+    });
+    let sections = sections.min(ranked.len());
+    let section_ids: Vec<String> = ranked.iter().take(sections).map(|r| r.0.clone()).collect();
+    let others: Vec<PrincipalRow> = ranked
+        .iter()
+        .skip(sections)
+        .take(MAX_OTHER_ROWS)
+        .filter_map(|r| c.principals.map.get(r.0).map(|p| row(p, r.2)))
+        .collect();
+    let more = (ranked.len().saturating_sub(sections + MAX_OTHER_ROWS)) as u64 + c.principals.more;
+    let mut views = Vec::new();
+    for id in &section_ids {
+        let Some(p) = c.principals.map.get_mut(id) else {
+            continue;
+        };
+        let ch = charting.chart(&mut p.series, &p.alerts);
+        views.push(principal_view(p, ch, findings, incidents));
+    }
+    PrincipalSections {
+        sections: views,
+        others,
+        more,
+    }
+}
+
+/// Every vault (or those `touched` by the selected principals), by name.
+fn vault_views(
+    c: &mut Collected,
+    charting: &Charting,
+    touched: Option<&HashSet<String>>,
+    findings: &[Finding],
+    incidents: &[IncidentView],
+) -> Vec<VaultView> {
+    let names: BTreeMap<String, String> = c
+        .principals
+        .map
+        .iter()
+        .map(|(k, p)| (k.clone(), p.display_name().to_owned()))
+        .collect();
+    let mut vault_names: Vec<String> = c
+        .vaults
+        .map
+        .keys()
+        .filter(|v| touched.is_none_or(|t| t.contains(*v)))
+        .cloned()
+        .collect();
+    vault_names.sort();
+    let mut vaults = Vec::new();
+    for name in vault_names {
+        let Some(v) = c.vaults.map.get_mut(&name) else {
+            continue;
+        };
+        let ch = charting.chart(&mut v.series, &v.alerts);
+        vaults.push(vault_view(name, v, ch, &names, findings, incidents));
+    }
+    vaults
+}
+
+/// One vault's section: its activity, request classes, top principals and changes.
+fn vault_view(
+    name: String,
+    v: &super::stats::VaultStats,
+    chart: Chart,
+    names: &BTreeMap<String, String>,
+    findings: &[Finding],
+    incidents: &[IncidentView],
+) -> VaultView {
+    let display = |id: &String| names.get(id).cloned().unwrap_or_else(|| id.clone());
+    let mut top: Vec<(&String, &super::stats::PrincipalOnVault)> =
+        v.principals.map.iter().collect();
+    top.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)));
+    let top_principals = Listed {
+        more: (top.len().saturating_sub(LIST)) as u64 + v.principals.more,
+        items: top
+            .into_iter()
+            .take(LIST)
+            .map(|(id, pv)| TopPrincipal {
+                identity: id.clone(),
+                name: display(id),
+                requests: pv.count,
+                denied: pv.denied,
+            })
+            .collect(),
+    };
+    let changes = Listed {
+        more: v.changes_more,
+        items: v
+            .changes
+            .iter()
+            .map(|ch| ChangeView {
+                time: ch.time,
+                who: display(&ch.identity),
+                identity: ch.identity.clone(),
+                operation: ch.operation.clone(),
+                fields: diff(ch.before.as_ref(), ch.after.as_ref())
+                    .into_iter()
+                    .chain(ch.control.clone())
+                    .collect(),
+                added_policy: ch.policy.as_ref().and_then(|p| p.added.clone()),
+                removed_policy: ch.policy.as_ref().and_then(|p| p.removed.clone()),
+            })
+            .collect(),
+    };
+    let matrix = OperationClass::ALL
+        .iter()
+        .map(|cl| ClassRow {
+            class: cl.as_str().to_owned(),
+            total: v.matrix[cl.index()].iter().sum(),
+            by_outcome: v.matrix[cl.index()].to_vec(),
+        })
+        .filter(|r| r.total > 0)
+        .collect();
+    VaultView {
+        finding_ids: findings
+            .iter()
+            .filter(|f| f.subject.vault.as_deref() == Some(name.as_str()))
+            .map(|f| f.id.clone())
+            .collect(),
+        incident_ids: incidents
+            .iter()
+            .filter(|i| i.vault == name)
+            .map(|i| i.incident_id.clone())
+            .collect(),
+        name,
+        requests: v.seen.count,
+        first_seen: v.seen.first,
+        last_seen: v.seen.last,
+        matrix,
+        chart,
+        top_principals,
+        config: v.last_config.clone(),
+        changes,
+        objects: v.objects.len() as u64 + v.objects.more,
     }
 }
 

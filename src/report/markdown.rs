@@ -138,6 +138,17 @@ fn value_text(v: &Value) -> String {
 /// Renders the report as Markdown.
 pub fn render(m: &ReportModel) -> String {
     let mut out = String::with_capacity(64 * 1024);
+    summary(&mut out, m);
+    incidents(&mut out, m);
+    hygiene(&mut out, m);
+    principals(&mut out, m);
+    vaults(&mut out, m);
+    notes(&mut out, m);
+    out
+}
+
+/// The title, the period, the inputs and the totals with the overview chart.
+fn summary(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "# {}\n", md(&m.title));
     if let Some(p) = m.period {
         let _ = writeln!(
@@ -160,8 +171,11 @@ pub fn render(m: &ReportModel) -> String {
     );
     let t = &m.totals;
     let _ = writeln!(out, "## Summary\n\n- {} incidents, {} alerts\n- {} hygiene findings\n- {} principals, {} vaults, {} events\n", num(t.incidents), num(t.alerts), num(m.findings.len() as u64), num(t.principals), num(t.vaults), num(t.events));
-    chart(&mut out, &m.overview);
+    chart(out, &m.overview);
+}
 
+/// Incidents, each with its alert revisions.
+fn incidents(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "## Incidents\n");
     if m.incidents.is_empty() {
         out.push_str("No alerts in the period.\n\n");
@@ -193,14 +207,17 @@ pub fn render(m: &ReportModel) -> String {
         }
         out.push('\n');
     }
+}
 
+/// The hygiene practices and each finding with its evidence.
+fn hygiene(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "## Hygiene findings\n");
     let rows: Vec<Vec<String>> = m
         .practices
         .iter()
         .map(|p| vec![p.title.to_owned(), num(p.findings)])
         .collect();
-    table(&mut out, &["Practice", "Findings"], &rows);
+    table(out, &["Practice", "Findings"], &rows);
     for f in &m.findings {
         let _ = writeln!(
             out,
@@ -228,7 +245,10 @@ pub fn render(m: &ReportModel) -> String {
         }
         out.push('\n');
     }
+}
 
+/// The principals table, then each principal in detail.
+fn principals(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "## Principals\n");
     let rows: Vec<Vec<String>> = m
         .principals
@@ -247,7 +267,7 @@ pub fn render(m: &ReportModel) -> String {
         })
         .collect();
     table(
-        &mut out,
+        out,
         &[
             "Principal",
             "Kind",
@@ -271,7 +291,7 @@ pub fn render(m: &ReportModel) -> String {
             when(r.first_seen),
             when(r.last_seen)
         );
-        chart(&mut out, &p.chart);
+        chart(out, &p.chart);
         if let Some([with, without, unknown]) = p.mfa {
             let _ = writeln!(out, "Sign-in: {with} requests with MFA, {without} without, {unknown} without an amr claim.\n");
         }
@@ -291,17 +311,20 @@ pub fn render(m: &ReportModel) -> String {
             })
             .collect();
         table(
-            &mut out,
+            out,
             &["Vault", "Requests", "Served", "Denied", "First", "Last"],
             &rows,
         );
-        seen(&mut out, "Countries", &p.countries);
-        seen(&mut out, "Networks", &p.networks);
-        seen(&mut out, "Client apps (appid)", &p.apps);
-        seen(&mut out, "User agents", &p.user_agents);
-        seen(&mut out, "Objects", &p.objects);
+        seen(out, "Countries", &p.countries);
+        seen(out, "Networks", &p.networks);
+        seen(out, "Client apps (appid)", &p.apps);
+        seen(out, "User agents", &p.user_agents);
+        seen(out, "Objects", &p.objects);
     }
+}
 
+/// Each vault: activity, request classes, top principals, changes.
+fn vaults(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "## Vaults\n");
     for v in &m.vaults {
         let _ = writeln!(
@@ -313,7 +336,7 @@ pub fn render(m: &ReportModel) -> String {
             when(v.last_seen),
             num(v.objects)
         );
-        chart(&mut out, &v.chart);
+        chart(out, &v.chart);
         let rows: Vec<Vec<String>> = v
             .matrix
             .iter()
@@ -326,14 +349,14 @@ pub fn render(m: &ReportModel) -> String {
                 ]
             })
             .collect();
-        table(&mut out, &["Class", "All", "Served", "Not served"], &rows);
+        table(out, &["Class", "All", "Served", "Not served"], &rows);
         let rows: Vec<Vec<String>> = v
             .top_principals
             .items
             .iter()
             .map(|t| vec![md(&t.name), num(t.requests), num(t.denied)])
             .collect();
-        table(&mut out, &["Top principal", "Requests", "Denied"], &rows);
+        table(out, &["Top principal", "Requests", "Denied"], &rows);
         for c in &v.changes.items {
             let fields: Vec<String> = c
                 .fields
@@ -367,6 +390,10 @@ pub fn render(m: &ReportModel) -> String {
         }
         out.push('\n');
     }
+}
+
+/// Notes on the data and how each check works.
+fn notes(out: &mut String, m: &ReportModel) {
     let _ = writeln!(out, "## Notes and method\n");
     for n in &m.notes {
         let _ = writeln!(out, "- {}", md(n));
@@ -384,8 +411,7 @@ pub fn render(m: &ReportModel) -> String {
             ]
         })
         .collect();
-    table(&mut out, &["Id", "Check", "Practice", "How"], &rows);
-    out
+    table(out, &["Id", "Check", "Practice", "How"], &rows);
 }
 
 #[cfg(test)]
