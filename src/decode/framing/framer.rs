@@ -225,10 +225,11 @@ impl<R: Read> Framer<R> {
     /// The end of the CSV record starting at `from` (past its line break, outside
     /// quotes), or `None` if it does not end within `buf`.
     ///
-    /// Quotes are read as the CSV decoder reads them: a quote opens a quoted field
-    /// only at the start of a field (after a comma or a line break); inside one, `""`
-    /// is a literal quote and a lone `"` closes it; anywhere else a quote is a plain
-    /// character. So a cut always falls where the decoder sees a record end.
+    /// Quotes and record ends are read as the CSV decoder reads them: a quote opens a
+    /// quoted field only at the start of a field (after a comma or a record end);
+    /// inside one, `""` is a literal quote and a lone `"` closes it; anywhere else a
+    /// quote is a plain character; outside quotes a record ends at `\n`, `\r\n` or a
+    /// lone `\r`. So a cut always falls where the decoder sees a record end.
     fn csv_record_end(buf: &[u8], from: usize) -> Option<usize> {
         let mut quoted = false;
         let mut field_start = true;
@@ -247,7 +248,16 @@ impl<R: Read> Framer<R> {
             } else {
                 match b {
                     b'\n' => return Some(i + 1),
-                    b',' | b'\r' => field_start = true,
+                    // The CSV decoder ends a record at `\r`, `\n` or `\r\n`.
+                    b'\r' => {
+                        return match buf.get(i + 1) {
+                            Some(b'\n') => Some(i + 2),
+                            Some(_) => Some(i + 1),
+                            // `\r` or `\r\n`: the next read decides.
+                            None => None,
+                        };
+                    }
+                    b',' => field_start = true,
                     b'"' if field_start => {
                         quoted = true;
                         field_start = false;

@@ -100,12 +100,16 @@ fn csv_quotes_count_only_where_the_csv_decoder_reads_them() {
     // Found by fuzzing (decode_streamed): a quote inside an unquoted field is a
     // plain character to the CSV decoder, so it must not make the framer believe a
     // line break is quoted (it swallowed the rows after such a header).
-    let table: [&str; 5] = [
+    let table: [&str; 8] = [
         "TenantId\": \"0\", \"Time\": \"x\", \"y\nrow,2\n",
         "a\"b,c\nd,e\nf,g\n",
         "a,b\"c\nd,\"e\nf\"\ng,h\n",
         "a,b\r\"c,d\"\ne,f\n",
         "a,\"b\"\"\nc\"\nd,e\n",
+        // A lone carriage return ends a record (the decoder's rule), in a header too.
+        "a,b\rc,d\ne,f\r\ng,h\rx\n",
+        "Time\rGenerated,OperationName\n2024-01-01T00:00:00Z,SecretGet\n",
+        "Time,OperationName\rrow,one\n",
     ];
     for input in table {
         let want = whole(input.as_bytes(), Format::LogAnalyticsCsv);
