@@ -100,7 +100,7 @@ fn csv_quotes_count_only_where_the_csv_decoder_reads_them() {
     // Found by fuzzing (decode_streamed): a quote inside an unquoted field is a
     // plain character to the CSV decoder, so it must not make the framer believe a
     // line break is quoted (it swallowed the rows after such a header).
-    let table: [&str; 8] = [
+    let table: [&str; 9] = [
         "TenantId\": \"0\", \"Time\": \"x\", \"y\nrow,2\n",
         "a\"b,c\nd,e\nf,g\n",
         "a,b\"c\nd,\"e\nf\"\ng,h\n",
@@ -110,6 +110,8 @@ fn csv_quotes_count_only_where_the_csv_decoder_reads_them() {
         "a,b\rc,d\ne,f\r\ng,h\rx\n",
         "Time\rGenerated,OperationName\n2024-01-01T00:00:00Z,SecretGet\n",
         "Time,OperationName\rrow,one\n",
+        // A row of NUL padding is blank to both (third decode_streamed finding).
+        "a,b\nc,d\n\0\0\0\0",
     ];
     for input in table {
         let want = whole(input.as_bytes(), Format::LogAnalyticsCsv);
@@ -119,6 +121,10 @@ fn csv_quotes_count_only_where_the_csv_decoder_reads_them() {
             assert_eq!(got, want, "chunk {chunk}, step {step}: {input:?}");
         }
     }
+    // A header and then NUL padding only: no row, decoded whole or streamed.
+    let padded = "a,b\n\0\0\0\0".as_bytes();
+    assert_eq!(whole(padded, Format::LogAnalyticsCsv), Vec::new());
+    assert_eq!(streamed(padded, Format::LogAnalyticsCsv, 3, 2), Vec::new());
 }
 
 #[test]

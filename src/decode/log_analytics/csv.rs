@@ -81,9 +81,14 @@ pub fn decode<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Record<'a
                 break;
             }
         }
-        index = index.saturating_add(1);
         let end = (reader.position().byte() as usize).clamp(start, body.len());
         let raw = trim_end(&body[start..end]);
+        // A row of nothing but blanks (white space, NUL padding) is no row, as the
+        // streaming framer sees it too.
+        if raw.iter().all(|&b| crate::decode::framing::is_blank(b)) {
+            continue;
+        }
+        index = index.saturating_add(1);
         let refuse = |reason: RejectReason| Err::<_, Refusal>(reason.into());
         let (shape, result) = if raw.len() > limits.max_record_bytes {
             (Shape::AzureDiagnostics, refuse(RejectReason::TooLarge))
