@@ -25,7 +25,7 @@ use super::stream::{for_each_step, ReadSettings, Step};
 use super::summary::{RejectLog, Summary, SummaryObserver};
 use crate::config::Config;
 use crate::decode::Format;
-use crate::pipeline::{EventFilter, Observers, Origin, Pipeline, PipelineSettings};
+use crate::pipeline::{ArrivalMode, EventFilter, Observers, Origin, Pipeline, PipelineSettings};
 use crate::source::files::{plan, Group};
 
 /// The inputs of a run over archived logs, and how to read them (validated).
@@ -114,6 +114,7 @@ impl Ingest {
             limits: config.limits(),
             strict: opts.strict,
             filter: opts.filter.clone(),
+            arrival: ArrivalMode::Paced,
         }
     }
 
@@ -129,11 +130,20 @@ impl Ingest {
         };
         let mut origin = Origin::Stdin;
         let mut records = 0usize;
+        let mut group = 0usize;
         for_each_step(groups, settings, &mut |step| {
             let done: Result<()> = match step {
                 Step::Input(o) => {
                     origin = o;
                     records = 0;
+                    // Storage-layout hours arrive in order, as a live hub's records
+                    // do: the arrival rules read them on arrival. Loose inputs
+                    // (exports, standard input) are in no order: on release.
+                    pipeline.set_arrival(if groups.get(group).is_none_or(|g| g.hour.is_some()) {
+                        ArrivalMode::Paced
+                    } else {
+                        ArrivalMode::WithRelease
+                    });
                     Ok(())
                 }
                 Step::Records(chunk) => {
@@ -159,7 +169,10 @@ impl Ingest {
                     tracing::error!("{e}; skipping the rest of this input");
                     Ok(())
                 }
-                Step::GroupEnd => pipeline.advance_by_lateness().map_err(Into::into),
+                Step::GroupEnd => {
+                    group += 1;
+                    pipeline.advance_by_lateness().map_err(Into::into)
+                }
             };
             match done {
                 Ok(()) => ControlFlow::Continue(()),

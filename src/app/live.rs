@@ -34,7 +34,7 @@ use crate::config::Config;
 use crate::detect::Engine;
 use crate::metrics::{checks, Metrics};
 use crate::pipeline::clock::Clock;
-use crate::pipeline::{Observers, Pipeline, PipelineSettings};
+use crate::pipeline::{ArrivalMode, Observers, Pipeline, PipelineSettings};
 use crate::sink::delivery::Delivery;
 use crate::sink::enqueue::Tee;
 use crate::sink::gate::Gate;
@@ -211,6 +211,7 @@ fn settings(config: &Config) -> PipelineSettings {
         limits: config.limits(),
         strict: false,
         filter: Default::default(),
+        arrival: ArrivalMode::Paced,
     }
 }
 

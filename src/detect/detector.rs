@@ -15,6 +15,7 @@ use super::finding::Finding;
 use super::observation::Observation;
 use super::suppress::Suppressor;
 use crate::alert::Alert;
+use crate::event::AuditEvent;
 
 /// A detection algorithm.
 pub trait Detector: Send {
@@ -23,6 +24,21 @@ pub trait Detector: Send {
 
     /// Reads one event (in event-time order, late events excepted).
     fn observe(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>);
+
+    /// Whether this detector reads `event` the moment it arrives, before the
+    /// watermark orders it (see [`Detector::arrive`]). A pure function of the event,
+    /// so every mode sends the same events down the same lane.
+    fn on_arrival(&self, _event: &AuditEvent<'_>) -> bool {
+        false
+    }
+
+    /// Reads an event [`Detector::on_arrival`] claimed, when it arrives. Such
+    /// events still reach [`Detector::observe`] when the watermark releases them;
+    /// a detector reads each in one of the two places, never both. Rules read here
+    /// need only the record and what earlier arrivals of the same kind taught the
+    /// detector (a vault's last configuration, a scope's vaults), so they alert in
+    /// seconds instead of after the allowed lateness.
+    fn arrive(&mut self, _obs: &Observation<'_>, _findings: &mut Vec<Finding>) {}
 
     /// Event time moved to `now` without an event for this detector (windows close).
     fn advance(&mut self, _now: DateTime<Utc>, _findings: &mut Vec<Finding>) {}

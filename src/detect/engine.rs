@@ -104,8 +104,51 @@ impl Engine {
         }
     }
 
-    /// Runs every detector over one event; alerts go to `out`.
+    /// Runs every detector over one event, arrival rules and ordered rules at once
+    /// (the event is both arriving and released); alerts go to `out`.
     pub fn process(&mut self, event: &AuditEvent<'_>, out: &mut dyn FnMut(Alert)) {
+        self.arrive(event, out);
+        self.release(event, out);
+    }
+
+    /// Whether any detector reads `event` on arrival ([`Detector::on_arrival`]).
+    pub fn reads_on_arrival(&self, event: &AuditEvent<'_>) -> bool {
+        self.detectors.iter().any(|d| d.on_arrival(event))
+    }
+
+    /// Runs the rules that alert on arrival ([`Detector::on_arrival`]) over an event
+    /// that has just arrived, before the watermark orders it; alerts go to `out`.
+    /// The event must later be handed to [`Engine::release`]. Most events interest
+    /// no detector here: that costs one cheap test per detector.
+    pub fn arrive(&mut self, event: &AuditEvent<'_>, out: &mut dyn FnMut(Alert)) {
+        if !self.reads_on_arrival(event) {
+            return;
+        }
+        let geo = self.enricher.geo(event.caller_ip);
+        let principal = event.principal.key.as_deref().map(principal_key);
+        let vault = vault_key(&event.vault);
+        let obs = Observation {
+            event,
+            geo: &geo,
+            principal,
+            vault,
+            now: secs(event.time),
+            profile: principal.and_then(|k| self.baselines.principal(k)),
+            pair: principal.and_then(|k| self.baselines.pair(k, vault)),
+            baselines: &self.baselines,
+        };
+        for d in &mut self.detectors {
+            if d.on_arrival(event) {
+                d.arrive(&obs, &mut self.scratch);
+            }
+        }
+        self.drain(Some(event), out);
+    }
+
+    /// Runs the ordered rules over one event the watermark released (in event-time
+    /// order, late events excepted), then lets the baselines learn from it; alerts
+    /// go to `out`.
+    pub fn release(&mut self, event: &AuditEvent<'_>, out: &mut dyn FnMut(Alert)) {
         // Control-plane events (the Activity Log) go to every detector: control_plane
         // reads them, destructive_operations counts vault deletions, failed_auth
         // counts denied attempts. They do not teach the baselines: an ARM call has

@@ -13,6 +13,7 @@ use super::detector::{Detector, DetectorError, DetectorMemory};
 use super::finding::Finding;
 use super::observation::Observation;
 use super::suppress::Suppressor;
+use crate::event::AuditEvent;
 
 /// A detector's mutable memory: what it saves, how it comes back, what it costs.
 pub trait DetectorState: Default + Send {
@@ -51,6 +52,21 @@ pub trait Rules: Send {
 
     /// Reads one event (in event-time order, late events excepted).
     fn observe(&self, state: &mut Self::State, obs: &Observation<'_>, findings: &mut Vec<Finding>);
+
+    /// Whether the rules read `event` on arrival ([`Detector::on_arrival`]).
+    fn on_arrival(&self, _event: &AuditEvent<'_>) -> bool {
+        false
+    }
+
+    /// Reads an event claimed by [`Rules::on_arrival`] when it arrives
+    /// ([`Detector::arrive`]).
+    fn arrive(
+        &self,
+        _state: &mut Self::State,
+        _obs: &Observation<'_>,
+        _findings: &mut Vec<Finding>,
+    ) {
+    }
 }
 
 /// Rules, their state and their suppressions: a [`Detector`].
@@ -78,6 +94,16 @@ impl<R: Rules> Detector for Stateful<R> {
 
     fn observe(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
         self.rules.observe(&mut self.state, obs, findings);
+        self.state
+            .enforce_cap(obs.baselines.settings().max_principals, obs.now);
+    }
+
+    fn on_arrival(&self, event: &AuditEvent<'_>) -> bool {
+        self.rules.on_arrival(event)
+    }
+
+    fn arrive(&mut self, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
+        self.rules.arrive(&mut self.state, obs, findings);
         self.state
             .enforce_cap(obs.baselines.settings().max_principals, obs.now);
     }

@@ -88,7 +88,8 @@ impl Hasher for PassThrough {
 
 type HashSet128 = HashSet<ContentHash, BuildHasherDefault<PassThrough>>;
 
-const SNAPSHOT_VERSION: u8 = 1;
+/// 2 adds the arrived hashes after `newest`; 1 still loads.
+const SNAPSHOT_VERSION: u8 = 2;
 
 /// How far event time may run ahead of the watermark before the newest event, not
 /// the watermark, decides what is forgotten.
@@ -117,6 +118,10 @@ pub struct Dedup {
     buckets: VecDeque<(DateTime<Utc>, Vec<ContentHash>)>,
     newest: Option<DateTime<Utc>>,
     watermark: Option<DateTime<Utc>>,
+    /// Events the arrival rules had read, still waiting for the watermark, when the
+    /// restored snapshot was taken: read again after the restart, they go straight
+    /// to the ordered lane (their arrival alerts were raised already).
+    arrived: HashSet128,
 }
 
 impl Dedup {
@@ -132,6 +137,7 @@ impl Dedup {
             buckets: VecDeque::new(),
             newest: None,
             watermark: None,
+            arrived: HashSet128::default(),
         }
     }
 
@@ -181,11 +187,15 @@ impl Dedup {
     }
 
     /// The remembered hashes as bytes, for a checkpoint, leaving out `except` (the
-    /// events a restart will read again). Little-endian: a version byte, the newest
-    /// time (ms, `i64::MIN` for none), then per bucket its start (ms), its hash
-    /// count (`u32`) and the hashes (`u128`).
-    pub fn save(&self, except: &HashSet<ContentHash>) -> Vec<u8> {
-        let mut out = Vec::with_capacity(9 + self.seen.len() * 16 + self.buckets.len() * 12);
+    /// events a restart will read again) and noting `arrived` (those of them the
+    /// arrival rules have read already). Little-endian: a version byte, the newest
+    /// time (ms, `i64::MIN` for none), the arrived count (`u32`) and hashes
+    /// (`u128`), then per bucket its start (ms), its hash count (`u32`) and the
+    /// hashes.
+    pub fn save(&self, except: &HashSet<ContentHash>, arrived: &[ContentHash]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            13 + (self.seen.len() + arrived.len()) * 16 + self.buckets.len() * 12,
+        );
         out.push(SNAPSHOT_VERSION);
         out.extend_from_slice(
             &self
@@ -193,6 +203,10 @@ impl Dedup {
                 .map_or(i64::MIN, |t| t.timestamp_millis())
                 .to_le_bytes(),
         );
+        out.extend_from_slice(&(arrived.len() as u32).to_le_bytes());
+        for h in arrived {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
         for (start, hashes) in &self.buckets {
             let kept: Vec<&ContentHash> = hashes.iter().filter(|h| !except.contains(h)).collect();
             out.extend_from_slice(&start.timestamp_millis().to_le_bytes());
@@ -204,18 +218,28 @@ impl Dedup {
         out
     }
 
+    /// Whether the arrival rules had read this event before the restored snapshot
+    /// (see [`Dedup::save`]); answers `true` once per such event.
+    pub fn arrived_before_restart(&mut self, hash: ContentHash) -> bool {
+        !self.arrived.is_empty() && self.arrived.remove(&hash)
+    }
+
     /// Replaces what is remembered with a [`Dedup::save`] snapshot (empty bytes: an
     /// empty memory).
     pub fn restore(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.seen.clear();
         self.buckets.clear();
+        self.arrived.clear();
         self.newest = None;
         if bytes.is_empty() {
             return Ok(());
         }
         let mut r = Reader(bytes);
-        if r.take::<1>()? != [SNAPSHOT_VERSION] {
-            return Err("unknown deduplication snapshot version".to_owned());
+        let version = r.take::<1>()?[0];
+        if version != 1 && version != SNAPSHOT_VERSION {
+            return Err(format!(
+                "unknown deduplication snapshot version {version} (this build reads 1 and 2)"
+            ));
         }
         let time =
             |ms: i64| DateTime::from_timestamp_millis(ms).ok_or_else(|| format!("bad time {ms}"));
@@ -225,6 +249,12 @@ impl Dedup {
         } else {
             Some(time(newest)?)
         };
+        if version >= 2 {
+            let count = u32::from_le_bytes(r.take()?) as usize;
+            for _ in 0..count {
+                self.arrived.insert(u128::from_le_bytes(r.take()?));
+            }
+        }
         while !r.0.is_empty() {
             let start = time(i64::from_le_bytes(r.take()?))?;
             let count = u32::from_le_bytes(r.take()?) as usize;
@@ -315,7 +345,7 @@ mod tests {
         for (h, m) in [(1, 0), (2, 10), (3, 20), (4, 50)] {
             assert!(d.first_sighting(h, t(m)));
         }
-        let bytes = d.save(&HashSet::from([3]));
+        let bytes = d.save(&HashSet::from([3]), &[3]);
         let mut r = Dedup::new(std::time::Duration::from_secs(3600));
         r.restore(&bytes).unwrap();
         assert_eq!(r.len(), 3);
@@ -333,6 +363,9 @@ mod tests {
             r.first_sighting(1, t(0)),
             "old buckets are evicted as before"
         );
+        assert!(r.arrived_before_restart(3), "3 was read on arrival");
+        assert!(!r.arrived_before_restart(3), "once");
+        assert!(!r.arrived_before_restart(1));
         assert!(r.restore(&bytes[..bytes.len() - 3]).is_err());
         assert!(r.restore(&[]).is_ok() && r.is_empty());
     }

@@ -8,6 +8,7 @@
 
 pub mod decoded;
 pub mod dedup;
+pub mod lanes;
 pub mod observe;
 pub mod reorder;
 
@@ -36,6 +37,7 @@ use crate::event::AuditEvent;
 use crate::sink::{AlertSink, SinkError};
 pub use decoded::{decode_chunk, Decoded, DecodedChunk};
 pub use dedup::{content_hash, ContentHash, Dedup};
+pub use lanes::{ArrivalMode, Lanes, Next};
 pub use observe::{Happening, Observer, Observers, Origin};
 pub use reorder::ReorderBuffer;
 
@@ -74,6 +76,10 @@ pub struct PipelineSettings {
     pub strict: bool,
     /// Which events to keep.
     pub filter: EventFilter,
+    /// When the rules that alert on arrival read the events they claim (see
+    /// [`lanes`]): one lateness ahead of the watermark (live, and archives in arrival
+    /// order), or with the ordered rules (inputs in no order).
+    pub arrival: ArrivalMode,
 }
 
 impl Default for PipelineSettings {
@@ -85,6 +91,7 @@ impl Default for PipelineSettings {
             limits: Limits::default(),
             strict: false,
             filter: EventFilter::default(),
+            arrival: ArrivalMode::Paced,
         }
     }
 }
@@ -134,7 +141,7 @@ pub struct SavedState {
 pub struct Pipeline {
     settings: PipelineSettings,
     dedup: Dedup,
-    reorder: ReorderBuffer,
+    lanes: Lanes,
     engine: Engine,
     observers: Observers,
     sink: Box<dyn AlertSink>,
@@ -151,7 +158,7 @@ impl Pipeline {
     ) -> Self {
         Pipeline {
             dedup: Dedup::new(settings.dedup_window),
-            reorder: ReorderBuffer::new(settings.reorder_capacity),
+            lanes: Lanes::new(settings.reorder_capacity, settings.lateness),
             settings,
             engine,
             observers,
@@ -165,14 +172,23 @@ impl Pipeline {
         self.newest
     }
 
+    /// When the arrival rules read the events that follow (see [`ArrivalMode`]).
+    /// An input in no order (a Log Analytics export, newest first; standard input) is
+    /// read whole before the watermark moves, so on arrival its records would meet
+    /// baselines that learned none of it: replay reads such inputs with
+    /// [`ArrivalMode::WithRelease`], and Storage hours with [`ArrivalMode::Paced`].
+    pub fn set_arrival(&mut self, mode: ArrivalMode) {
+        self.settings.arrival = mode;
+    }
+
     /// The allowed lateness.
     pub fn lateness(&self) -> Duration {
         self.settings.lateness
     }
 
-    /// Events waiting in the reorder buffer.
+    /// Events waiting in the reorder buffers.
     pub fn buffered(&self) -> usize {
-        self.reorder.len()
+        self.lanes.len()
     }
 
     /// Decodes one chunk and buffers its events; says what the chunk held, so a live
@@ -242,7 +258,7 @@ impl Pipeline {
     /// however long the input is, and a smaller input is ordered whole, as before.
     pub fn advance_within_input(&mut self) -> Result<(), PipelineError> {
         match self.newest {
-            Some(newest) if self.reorder.len() > INPUT_REORDER_EVENTS => {
+            Some(newest) if self.lanes.len() > INPUT_REORDER_EVENTS => {
                 self.advance_to(newest - self.settings.lateness - INPUT_REORDER_SLACK)
             }
             _ => Ok(()),
@@ -251,16 +267,14 @@ impl Pipeline {
 
     /// Moves the watermark: releases buffered events at or before `watermark`.
     pub fn advance_to(&mut self, watermark: DateTime<Utc>) -> Result<(), PipelineError> {
-        while let Some((e, received)) = self.reorder.pop_ready(watermark) {
-            self.process(&e, received)?;
-        }
+        self.release(Some(watermark))?;
         self.dedup.advance(watermark);
         let mut alerts = Vec::new();
         self.engine.advance(watermark, &mut |a| alerts.push(a));
         self.deliver_all(alerts, None)?;
         self.observers.report(&Happening::Watermark {
             at: watermark,
-            buffered: self.reorder.len(),
+            buffered: self.lanes.len(),
         });
         Ok(())
     }
@@ -275,9 +289,7 @@ impl Pipeline {
 
     /// End of input: releases everything and flushes the sink.
     pub fn finish(&mut self) -> Result<(), PipelineError> {
-        while let Some((e, received)) = self.reorder.pop() {
-            self.process(&e, received)?;
-        }
+        self.release(None)?;
         if let Some(newest) = self.newest {
             let mut alerts = Vec::new();
             self.engine.advance(newest, &mut |a| alerts.push(a));
@@ -302,17 +314,24 @@ impl Pipeline {
     /// The time of the newest event released to the detectors (events older than it
     /// that arrive now are late).
     pub fn released_up_to(&self) -> Option<DateTime<Utc>> {
-        self.reorder.released_up_to()
+        self.lanes.released_up_to()
     }
 
     /// The state a checkpoint keeps: the detectors' ([`Engine::save`]) and the
     /// deduplication hashes of every event already handled, leaving out the events
-    /// still waiting in the reorder buffer (a restart reads those again).
+    /// still waiting in the reorder buffer (a restart reads those again), and noting
+    /// which of those the arrival rules have read (they are not read twice).
     pub fn save_state(&self) -> SavedState {
-        let waiting: HashSet<ContentHash> = self.reorder.hashes().collect();
+        let waiting: HashSet<ContentHash> = self.lanes.hashes().collect();
+        let arrived: Vec<ContentHash> = self
+            .lanes
+            .arrived()
+            .filter(|(e, _)| self.engine.reads_on_arrival(e))
+            .map(|(_, h)| h)
+            .collect();
         SavedState {
             detectors: self.engine.save(),
-            dedup: self.dedup.save(&waiting),
+            dedup: self.dedup.save(&waiting, &arrived),
         }
     }
 
@@ -331,7 +350,7 @@ impl Pipeline {
             }
         })?;
         if let Some(t) = released_up_to {
-            self.reorder.resume_after(t);
+            self.lanes.resume_after(t);
             self.dedup.advance(t);
         }
         Ok(())
@@ -384,28 +403,103 @@ impl Pipeline {
         if self.newest.is_none_or(|n| event.time > n) {
             self.newest = Some(event.time);
         }
-        if let Err(late) = self.reorder.push(event, hash, received) {
-            let behind = self
-                .reorder
-                .released_up_to()
-                .map_or(Duration::zero(), |r| r - late.time);
-            self.observers.report(&Happening::Late { behind });
-            self.process(&late, received)?;
-        }
-        while let Some((e, received)) = self.reorder.pop_overflow() {
-            self.process(&e, received)?;
+        self.admit(event, hash, received)?;
+        while let Some(next) = self.lanes.overflow() {
+            self.step(next)?;
         }
         Ok(())
     }
 
-    /// Runs the detectors over one event whose input arrived at `received`.
-    fn process(&mut self, event: &AuditEvent<'_>, received: Instant) -> Result<(), PipelineError> {
+    /// Sends a new event down its lanes, as the arrival mode says.
+    fn admit(
+        &mut self,
+        event: Box<AuditEvent<'static>>,
+        hash: ContentHash,
+        received: Instant,
+    ) -> Result<(), PipelineError> {
+        if self.dedup.arrived_before_restart(hash) {
+            return self.order(event, hash, received, true);
+        }
+        let arrived = match self.settings.arrival {
+            ArrivalMode::Paced if self.engine.reads_on_arrival(&event) => {
+                match self.lanes.pace(event, hash, received) {
+                    Ok(_) => return Ok(()),
+                    Err(behind) => {
+                        self.arrive(&behind, received)?;
+                        return self.order(behind, hash, received, true);
+                    }
+                }
+            }
+            // No arrival rule reads it.
+            ArrivalMode::Paced => true,
+            ArrivalMode::WithRelease => false,
+        };
+        self.order(event, hash, received, arrived)
+    }
+
+    /// Buffers an event for the ordered lane; a late one is processed at once.
+    fn order(
+        &mut self,
+        event: Box<AuditEvent<'static>>,
+        hash: ContentHash,
+        received: Instant,
+        arrived: bool,
+    ) -> Result<(), PipelineError> {
+        if let Err(late) = self.lanes.order(event, hash, received, arrived) {
+            let behind = self
+                .lanes
+                .released_up_to()
+                .map_or(Duration::zero(), |r| r - late.time);
+            self.observers.report(&Happening::Late { behind });
+            self.process(&late, received, arrived)?;
+        }
+        Ok(())
+    }
+
+    /// Takes every step the lanes allow at `watermark` (`None`: all of them).
+    fn release(&mut self, watermark: Option<DateTime<Utc>>) -> Result<(), PipelineError> {
+        while let Some(next) = self.lanes.next(watermark) {
+            self.step(next)?;
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, next: Next) -> Result<(), PipelineError> {
+        match next {
+            Next::Arrive(r) => {
+                self.arrive(&r.event, r.received)?;
+                // Paced one lateness ahead, it is not behind the ordered lane.
+                self.order(r.event, r.hash, r.received, true)
+            }
+            Next::Release(r) => self.process(&r.event, r.received, r.arrived),
+        }
+    }
+
+    /// Runs the arrival rules over an event whose input arrived at `received`.
+    fn arrive(&mut self, event: &AuditEvent<'_>, received: Instant) -> Result<(), PipelineError> {
+        let mut alerts = Vec::new();
+        self.engine.arrive(event, &mut |a| alerts.push(a));
+        self.deliver_all(alerts, Some(received))
+    }
+
+    /// Runs the ordered rules over one released event whose input arrived at
+    /// `received` (and the arrival rules too, unless they read it on arrival).
+    fn process(
+        &mut self,
+        event: &AuditEvent<'_>,
+        received: Instant,
+        arrived: bool,
+    ) -> Result<(), PipelineError> {
         self.observers.report(&Happening::Processed {
             event,
             waited: received.elapsed(),
         });
         let mut alerts = Vec::new();
-        self.engine.process(event, &mut |a| alerts.push(a));
+        if arrived {
+            self.engine.release(event, &mut |a| alerts.push(a));
+        } else {
+            self.engine.process(event, &mut |a| alerts.push(a));
+        }
         self.deliver_all(alerts, Some(received))
     }
 

@@ -9,7 +9,7 @@
 //! leaves early.
 //!
 //! Events are boxed (decoded that way, on the decoding threads), so the heap moves a
-//! 48-byte entry when it sifts, never the event itself.
+//! small entry when it sifts, never the event itself.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -27,6 +27,20 @@ struct Entry {
     /// When the event's input arrived (wall clock): the reorder wait is part of the
     /// processing latency metrics report.
     received: Instant,
+    /// Whether the arrival rules have read it already.
+    arrived: bool,
+}
+
+/// An event leaving the buffer, with what the pipeline needs to finish it.
+pub struct Released {
+    /// The event.
+    pub event: Box<AuditEvent<'static>>,
+    /// Its content hash.
+    pub hash: ContentHash,
+    /// When its input arrived (wall clock).
+    pub received: Instant,
+    /// Whether the arrival rules read it when it arrived (if not, they read it now).
+    pub arrived: bool,
 }
 
 impl PartialEq for Entry {
@@ -72,13 +86,14 @@ impl ReorderBuffer {
         }
     }
 
-    /// Offers an event whose input arrived at `received`. A late event is given back
-    /// to be processed immediately.
+    /// Offers an event whose input arrived at `received` (`arrived`: the arrival
+    /// rules have read it). A late event is given back to be processed immediately.
     pub fn push(
         &mut self,
         event: Box<AuditEvent<'static>>,
         hash: ContentHash,
         received: Instant,
+        arrived: bool,
     ) -> Result<Admission, Box<AuditEvent<'static>>> {
         if self.released_up_to.is_some_and(|r| event.time < r) {
             return Err(event);
@@ -88,13 +103,14 @@ impl ReorderBuffer {
             hash,
             event,
             received,
+            arrived,
         }));
         Ok(Admission::Buffered)
     }
 
     /// The oldest event when the buffer is over capacity (memory bound beats
-    /// ordering), with the instant its input arrived.
-    pub fn pop_overflow(&mut self) -> Option<(Box<AuditEvent<'static>>, Instant)> {
+    /// ordering).
+    pub fn pop_overflow(&mut self) -> Option<Released> {
         if self.heap.len() > self.capacity {
             self.pop()
         } else {
@@ -104,10 +120,7 @@ impl ReorderBuffer {
 
     /// The oldest event if it is at or before `watermark` (call until `None` to
     /// release, in order, everything the watermark has passed).
-    pub fn pop_ready(
-        &mut self,
-        watermark: DateTime<Utc>,
-    ) -> Option<(Box<AuditEvent<'static>>, Instant)> {
+    pub fn pop_ready(&mut self, watermark: DateTime<Utc>) -> Option<Released> {
         if self
             .heap
             .peek()
@@ -120,10 +133,20 @@ impl ReorderBuffer {
     }
 
     /// The oldest event, whatever its time (end of input, shutdown).
-    pub fn pop(&mut self) -> Option<(Box<AuditEvent<'static>>, Instant)> {
+    pub fn pop(&mut self) -> Option<Released> {
         let Reverse(e) = self.heap.pop()?;
         self.note_release(e.time);
-        Some((e.event, e.received))
+        Some(Released {
+            event: e.event,
+            hash: e.hash,
+            received: e.received,
+            arrived: e.arrived,
+        })
+    }
+
+    /// The time of the oldest waiting event.
+    pub fn next_time(&self) -> Option<DateTime<Utc>> {
+        self.heap.peek().map(|Reverse(e)| e.time)
     }
 
     /// Events waiting.
@@ -144,6 +167,14 @@ impl ReorderBuffer {
     /// The content hashes of the events waiting.
     pub fn hashes(&self) -> impl Iterator<Item = ContentHash> + '_ {
         self.heap.iter().map(|Reverse(e)| e.hash)
+    }
+
+    /// The waiting events marked as read by the arrival rules, with their hashes.
+    pub fn arrived(&self) -> impl Iterator<Item = (&AuditEvent<'static>, ContentHash)> + '_ {
+        self.heap
+            .iter()
+            .filter(|Reverse(e)| e.arrived)
+            .map(|Reverse(e)| (&*e.event, e.hash))
     }
 
     /// Resumes after a restart whose checkpoint had released events up to `time`:

@@ -14,6 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unsafe_code)] // a test stops at the first surprise, with its location; it may call libc to signal and limit the processes it runs
 
 mod activity_parity;
+mod arrival_lane;
 mod detector_definitions;
 mod detector_table;
 mod evaluation;

@@ -151,3 +151,85 @@ async fn a_malformed_body_is_counted_and_the_stream_goes_on() {
         "the alerts after the bad bodies still come"
     );
 }
+
+/// A record rule alerts the moment its record arrives: with a six-hour lateness
+/// the watermark never gets near the record during the test, so the alert at the
+/// webhook can only have come from the arrival lane; a burst of reads in the same
+/// body waits for the watermark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_policy_grant_reaches_the_webhook_before_the_watermark_passes_it() {
+    let standin = standin(&[(HUB, 1)]).await;
+    let hook = Hook::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hubs = hub_toml(&standin, HUB, &[], None);
+    let config = config(
+        dir.path(),
+        "arrival",
+        "6h",
+        "idle_after = \"1h\"",
+        &format!("{hubs}\n{}", webhook_toml(dir.path(), &hook.url())),
+    );
+    let mut records = records(
+        r#"
+[[events]]
+at = "2024-05-06T10:00:00Z"
+repeat = 40
+every = "5s"
+op = "SecretGet"
+oid = "22222222-2222-4222-8222-222222222222"
+appid = "22222222-2222-4222-8222-222222222222"
+idtyp = "app"
+ip = "81.2.69.160"
+object = "secrets/s-{i}"
+
+[[events]]
+at = "2024-05-06T10:01:00Z"
+op = "VaultPatch"
+oid = "11111111-1111-4111-8111-111111111111"
+upn = "admin@contoso.com"
+ip = "81.2.69.160"
+properties = { addedAccessPolicy = { ObjectId = "33333333-3333-4333-8333-333333333333", Permissions = { secrets = ["get", "list"] } } }
+"#,
+    );
+    records.sort_by_key(|r| r.0);
+    let bodies = deal(&records, 10, 1).remove(0);
+    for b in &bodies {
+        standin.publish(HUB, "0", b.clone()).unwrap();
+    }
+    let expected = reference_alerts(&config, &bodies);
+    let rules: Vec<&str> = expected.iter().map(|a| a.rule.as_str()).collect();
+    assert!(
+        rules.contains(&"access_policy_added") && rules.contains(&"burst"),
+        "the scenario raises both kinds: {rules:?}"
+    );
+
+    let live = start_live(&config, None).await;
+    hook.wait_for(1).await;
+    let status = wait_status(&live, "every body taken", |s| {
+        s.bodies == bodies.len() as u64
+    })
+    .await;
+    let policy_time = records
+        .iter()
+        .find(|(_, r)| r.contains("VaultPatch"))
+        .map(|(t, _)| *t)
+        .unwrap();
+    assert!(
+        status.watermark.is_none_or(|w| w < policy_time),
+        "the watermark never passed the record: {:?}",
+        status.watermark
+    );
+    let got = hook.alerts();
+    assert_eq!(
+        got.iter().map(|a| a.rule.as_str()).collect::<Vec<_>>(),
+        ["access_policy_added"],
+        "only the record rule is out; the burst waits for the watermark"
+    );
+    let reference = expected
+        .iter()
+        .find(|a| a.rule == "access_policy_added")
+        .unwrap();
+    assert_eq!(got[0].id, reference.id, "the id replay gives");
+    live.shutdown();
+    within("the run stops", live.wait()).await.unwrap();
+}

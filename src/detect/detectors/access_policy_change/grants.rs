@@ -169,7 +169,7 @@ pub fn grantee_reads(
         .as_ref()
         .map(std::string::ToString::to_string)
         .unwrap_or_else(|| e.operation.to_string());
-    let Some(g) = state.grant_for_read(obs.vault, key, since) else {
+    let Some(g) = state.grant_for_read(obs.vault, key, since, obs.now) else {
         return;
     };
     g.reads += 1;

@@ -33,7 +33,7 @@ use crate::detect::examples;
 use crate::detect::finding::Finding;
 use crate::detect::observation::Observation;
 use crate::detect::stateful::{Rules, Stateful};
-use crate::event::{OperationClass, Outcome};
+use crate::event::{AuditEvent, OperationClass, Outcome};
 
 /// `access_policy_change` in the registry.
 pub const REGISTRATION: Registration = Registration {
@@ -68,26 +68,36 @@ impl Rules for AccessChange {
     const NAME: &'static str = NAME;
     type State = State;
 
+    /// Vault configurations and access-policy edits alert on arrival: their rules
+    /// need the record and the vault's previous configuration, which only earlier
+    /// arrivals of this kind (the same vault's log, in order) change.
+    fn on_arrival(&self, e: &AuditEvent<'_>) -> bool {
+        e.outcome == Outcome::Ok
+            && matches!(
+                e.class,
+                OperationClass::AccessChange | OperationClass::Enumerate
+            )
+            && (e.vault_config.is_some() || e.policy_change.is_some())
+    }
+
+    fn arrive(&self, state: &mut State, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
+        grants::policy_change(&self.s, state, obs, findings);
+        vault_config::config_change(&self.s, state, obs, findings);
+    }
+
+    /// Reads by a recent grantee, in event-time order: the chain to a grant
+    /// (configuration changes were read on arrival).
     fn observe(&self, state: &mut State, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
         let e = obs.event;
-        if e.outcome != Outcome::Ok {
+        if e.outcome != Outcome::Ok
+            || e.class != OperationClass::ReadValue
+            || !state.has_open_grants()
+        {
             return;
         }
         let chain = &self.s.chain;
-        match e.class {
-            OperationClass::ReadValue if state.has_open_grants() => {
-                let open =
-                    definition::secs(chain.read_window).max(definition::secs(chain.revoke_window));
-                state.expire(obs.now.saturating_sub(open));
-                grants::grantee_reads(&self.s, state, obs, findings);
-            }
-            OperationClass::AccessChange | OperationClass::Enumerate
-                if e.vault_config.is_some() || e.policy_change.is_some() =>
-            {
-                grants::policy_change(&self.s, state, obs, findings);
-                vault_config::config_change(&self.s, state, obs, findings);
-            }
-            _ => {}
-        }
+        let open = definition::secs(chain.read_window).max(definition::secs(chain.revoke_window));
+        state.expire(obs.now.saturating_sub(open));
+        grants::grantee_reads(&self.s, state, obs, findings);
     }
 }

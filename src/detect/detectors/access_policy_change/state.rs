@@ -110,12 +110,20 @@ impl State {
             .find(|g| g.vault == vault && g.grantee == grantee && g.at >= since && !g.revoked)
     }
 
-    /// The latest grant of `reader` on `vault` made at or after `since` (revoked or not).
-    pub fn grant_for_read(&mut self, vault: u64, reader: u128, since: u32) -> Option<&mut Grant> {
+    /// The latest grant of `reader` on `vault` made between `since` and `until`
+    /// (revoked or not). Grants are read on arrival, reads in event-time order, so a
+    /// grant newer than the read can already be here: it does not explain the read.
+    pub fn grant_for_read(
+        &mut self,
+        vault: u64,
+        reader: u128,
+        since: u32,
+        until: u32,
+    ) -> Option<&mut Grant> {
         self.grants
             .iter_mut()
             .rev()
-            .find(|g| g.vault == vault && g.grantee == reader && g.at >= since)
+            .find(|g| g.vault == vault && g.grantee == reader && (since..=until).contains(&g.at))
     }
 }
 

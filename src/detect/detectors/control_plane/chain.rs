@@ -32,7 +32,11 @@ pub fn observe(
         return;
     };
     let e = obs.event;
-    let elapsed = obs.now.saturating_sub(p.at);
+    if obs.now < p.at {
+        // The grant was read on arrival, this read is older: it is not a use of it.
+        return;
+    }
+    let elapsed = obs.now - p.at;
     if elapsed > secs(s.grant.chain_window) {
         state.pending.remove(&key);
         return;

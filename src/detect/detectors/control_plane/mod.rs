@@ -43,7 +43,7 @@ use crate::detect::examples;
 use crate::detect::finding::Finding;
 use crate::detect::observation::Observation;
 use crate::detect::stateful::{Rules, Stateful};
-use crate::event::{ChangeKind, OperationClass, Outcome};
+use crate::event::{AuditEvent, ChangeKind, OperationClass, Outcome};
 
 /// `control_plane` in the registry.
 pub const REGISTRATION: Registration = Registration {
@@ -78,42 +78,52 @@ impl Rules for ControlPlaneRules {
     const NAME: &'static str = NAME;
     type State = State;
 
-    fn observe(&self, state: &mut State, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
-        let e = obs.event;
+    /// Every Activity Log change is read on arrival: its rules need the record and
+    /// what earlier changes taught (known assignments, a scope's vaults, the last
+    /// diagnostic setting), never the AuditEvent still waiting to be ordered.
+    fn on_arrival(&self, e: &AuditEvent<'_>) -> bool {
+        e.control_plane().is_some()
+    }
+
+    fn arrive(&self, state: &mut State, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
+        let Some(c) = obs.event.control_plane() else {
+            return;
+        };
         let s = &self.s;
         state.prune(
             obs.now,
-            definition::secs(s.grant.chain_window),
             obs.baselines.settings().forget_secs,
             s.grant.max_known_assignments,
         );
-        match e.control_plane() {
-            Some(c) => {
-                coverage::learn(state, c, obs.now);
-                match c.change {
-                    ChangeKind::RoleAssignmentCreated => {
-                        grants::created(s, state, obs, c, findings);
-                    }
-                    ChangeKind::RoleAssignmentDeleted => {
-                        grants::removed(s, state, obs, c, findings);
-                    }
-                    ChangeKind::DiagnosticSettingDeleted
-                    | ChangeKind::DiagnosticSettingWritten
-                    | ChangeKind::LockRemoved
-                    | ChangeKind::ElevateAccess => tamper::observe(s, state, obs, c, findings),
-                    _ => {}
-                }
-            }
-            // The hot path: an AuditEvent, and almost never a grant waiting.
-            None if !state.pending.is_empty()
-                && e.class == OperationClass::ReadValue
-                && e.outcome == Outcome::Ok =>
-            {
-                if let Some(key) = obs.principal {
-                    chain::observe(s, state, obs, key, findings);
-                }
-            }
-            None => {}
+        coverage::learn(state, c, obs.now);
+        match c.change {
+            ChangeKind::RoleAssignmentCreated => grants::created(s, state, obs, c, findings),
+            ChangeKind::RoleAssignmentDeleted => grants::removed(s, state, obs, c, findings),
+            ChangeKind::DiagnosticSettingDeleted
+            | ChangeKind::DiagnosticSettingWritten
+            | ChangeKind::LockRemoved
+            | ChangeKind::ElevateAccess => tamper::observe(s, state, obs, c, findings),
+            _ => {}
+        }
+    }
+
+    /// AuditEvent reads, in event-time order: the chain to a waiting grant.
+    fn observe(&self, state: &mut State, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
+        let e = obs.event;
+        if e.control_plane().is_some() {
+            return;
+        }
+        let chain_window = definition::secs(self.s.grant.chain_window);
+        state.prune_pending(obs.now, chain_window);
+        // The hot path: an AuditEvent, and almost never a grant waiting.
+        if state.pending.is_empty()
+            || e.class != OperationClass::ReadValue
+            || e.outcome != Outcome::Ok
+        {
+            return;
+        }
+        if let Some(key) = obs.principal {
+            chain::observe(&self.s, state, obs, key, findings);
         }
     }
 }

@@ -69,23 +69,23 @@ pub struct State {
     /// `Success` (which often carries no body); transient, not saved.
     pub(super) started: FastMap<u64, (u32, Option<bool>, Vec<String>)>,
     pub(super) last_prune: u32,
+    pub(super) last_pending_prune: u32,
 }
 
 /// The most vaults and diagnostic settings remembered.
 pub const MAX_PLACES: usize = 50_000;
 
 impl State {
-    /// Hourly: forgets waiting grants past `chain` seconds, and granters, vaults
-    /// and assignments idle for `forget` seconds; keeps at most `max_known`
-    /// assignments (the oldest go first).
-    pub fn prune(&mut self, now: u32, chain: u32, forget: u32, max_known: usize) {
+    /// Hourly, on arrival: forgets granters, vaults and assignments idle for
+    /// `forget` seconds; keeps at most `max_known` assignments (the oldest go
+    /// first). Waiting grants are not touched here: reads that may follow them are
+    /// still in the reorder buffer (see [`State::prune_pending`]).
+    pub fn prune(&mut self, now: u32, forget: u32, max_known: usize) {
         if now < self.last_prune.saturating_add(3600) {
             return;
         }
         self.last_prune = now;
         let old = now.saturating_sub(forget);
-        self.pending
-            .retain(|_, p| p.at >= now.saturating_sub(chain));
         self.started
             .retain(|_, (at, _, _)| *at >= now.saturating_sub(3600));
         self.granters.retain(|_, g| g.last >= old);
@@ -97,6 +97,19 @@ impl State {
             let cut = times[self.known.len() - max_known];
             self.known.retain(|_, t| *t > cut);
         }
+    }
+}
+
+impl State {
+    /// Hourly, in event-time order (`now` is the time of a released event):
+    /// forgets grants waiting for a read for longer than `chain` seconds.
+    pub fn prune_pending(&mut self, now: u32, chain: u32) {
+        if now < self.last_pending_prune.saturating_add(3600) {
+            return;
+        }
+        self.last_pending_prune = now;
+        self.pending
+            .retain(|_, p| p.at >= now.saturating_sub(chain));
     }
 }
 
@@ -144,6 +157,7 @@ impl DetectorState for State {
             settings: saved.settings.into_iter().collect(),
             started: FastMap::default(),
             last_prune: 0,
+            last_pending_prune: 0,
         }
     }
 
