@@ -30,6 +30,7 @@ pub mod examples;
 pub mod examples_arm;
 pub mod finding;
 pub mod incident;
+pub mod loader;
 pub mod observation;
 pub mod registry;
 pub mod snapshot;

@@ -29,10 +29,10 @@ use state::State;
 use crate::config::SuppressConfig;
 use crate::detect::definition::{self, Registration, Source};
 use crate::detect::detector::{Detector, DetectorError};
-use crate::detect::examples;
 use crate::detect::finding::Finding;
+use crate::detect::loader;
 use crate::detect::observation::Observation;
-use crate::detect::stateful::{Rules, Stateful};
+use crate::detect::stateful::Rules;
 use crate::event::{AuditEvent, OperationClass, Outcome};
 
 /// `access_policy_change` in the registry.
@@ -46,16 +46,9 @@ pub const REGISTRATION: Registration = Registration {
 
 /// Loads, validates and checks the examples of an `access_policy_change` file.
 pub fn load(src: &Source, suppress: &SuppressConfig) -> Result<Box<dyn Detector>, DetectorError> {
-    let f: File = definition::parse(src)?;
-    settings::validate(&f, src)?;
-    let suppressor = definition::suppressor(src, suppress, &f.suppress)?;
-    let rules = AccessChange {
-        s: Settings::of(&f),
-    };
-    let make =
-        || -> Box<dyn Detector> { Box::new(Stateful::new(rules.clone(), suppressor.clone())) };
-    examples::check(&src.file, &f.example, &f.example_geo, &make)?;
-    Ok(make())
+    loader::load(src, suppress, |f: &File| AccessChange {
+        s: Settings::of(f),
+    })
 }
 
 /// The rules of `access_policy_change`.

@@ -10,6 +10,7 @@ use crate::config::{ConfigDuration, SuppressConfig};
 use crate::detect::definition::{require, Header, Source};
 use crate::detect::detector::DetectorError;
 use crate::detect::examples::{Example, ExampleGeo};
+use crate::detect::loader::DetectorFile;
 
 /// `[chain]`: what happens after a grant.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -184,5 +185,15 @@ impl Settings {
             raise: f.raise.clone(),
             report_all: f.changes.report_all,
         }
+    }
+}
+
+impl DetectorFile for File {
+    fn validate(&self, src: &Source) -> Result<(), DetectorError> {
+        validate(self, src)
+    }
+
+    fn shared(&self) -> (&SuppressConfig, &[Example], &[ExampleGeo]) {
+        (&self.suppress, &self.example, &self.example_geo)
     }
 }

@@ -26,12 +26,12 @@ use settings::{File, Settings};
 use state::State;
 
 use crate::config::SuppressConfig;
-use crate::detect::definition::{self, Registration, Source};
+use crate::detect::definition::{Registration, Source};
 use crate::detect::detector::{Detector, DetectorError};
-use crate::detect::examples;
 use crate::detect::finding::Finding;
+use crate::detect::loader;
 use crate::detect::observation::Observation;
-use crate::detect::stateful::{Rules, Stateful};
+use crate::detect::stateful::Rules;
 
 /// `bulk_secret_retrieval` in the registry.
 pub const REGISTRATION: Registration = Registration {
@@ -44,16 +44,9 @@ pub const REGISTRATION: Registration = Registration {
 
 /// Loads, validates and checks the examples of a `bulk_secret_retrieval` file.
 pub fn load(src: &Source, suppress: &SuppressConfig) -> Result<Box<dyn Detector>, DetectorError> {
-    let f: File = definition::parse(src)?;
-    settings::validate(&f, src)?;
-    let suppressor = definition::suppressor(src, suppress, &f.suppress)?;
-    let rules = BulkRetrieval {
-        s: Settings::of(&f),
-    };
-    let make =
-        || -> Box<dyn Detector> { Box::new(Stateful::new(rules.clone(), suppressor.clone())) };
-    examples::check(&src.file, &f.example, &f.example_geo, &make)?;
-    Ok(make())
+    loader::load(src, suppress, |f: &File| BulkRetrieval {
+        s: Settings::of(f),
+    })
 }
 
 /// The rules of `bulk_secret_retrieval`.

@@ -10,6 +10,7 @@ use crate::config::{ConfigDuration, SuppressConfig};
 use crate::detect::definition::{require, Header, Source};
 use crate::detect::detector::DetectorError;
 use crate::detect::examples::{Example, ExampleGeo};
+use crate::detect::loader::DetectorFile;
 
 /// `[objects]`: what counts as retrieving an object.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -268,5 +269,15 @@ impl Settings {
             Win::Short => &self.short,
             Win::Long => &self.long,
         }
+    }
+}
+
+impl DetectorFile for File {
+    fn validate(&self, src: &Source) -> Result<(), DetectorError> {
+        validate(self, src)
+    }
+
+    fn shared(&self) -> (&SuppressConfig, &[Example], &[ExampleGeo]) {
+        (&self.suppress, &self.example, &self.example_geo)
     }
 }

@@ -9,6 +9,7 @@ use crate::config::{ConfigDuration, SuppressConfig};
 use crate::detect::definition::{require, Header, Source};
 use crate::detect::detector::DetectorError;
 use crate::detect::examples::{Example, ExampleGeo};
+use crate::detect::loader::DetectorFile;
 
 /// `[grant]`: role assignments and what follows them.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -142,5 +143,15 @@ impl Settings {
             grant: f.grant.clone(),
             severity: f.severity.clone(),
         }
+    }
+}
+
+impl DetectorFile for File {
+    fn validate(&self, src: &Source) -> Result<(), DetectorError> {
+        validate(self, src)
+    }
+
+    fn shared(&self) -> (&SuppressConfig, &[Example], &[ExampleGeo]) {
+        (&self.suppress, &self.example, &self.example_geo)
     }
 }

@@ -29,12 +29,12 @@ use settings::{File, Settings};
 use state::State;
 
 use crate::config::SuppressConfig;
-use crate::detect::definition::{self, Registration, Source};
+use crate::detect::definition::{Registration, Source};
 use crate::detect::detector::{Detector, DetectorError};
-use crate::detect::examples;
 use crate::detect::finding::Finding;
+use crate::detect::loader;
 use crate::detect::observation::Observation;
-use crate::detect::stateful::{Rules, Stateful};
+use crate::detect::stateful::Rules;
 
 /// `destructive_operations` in the registry.
 pub const REGISTRATION: Registration = Registration {
@@ -47,16 +47,9 @@ pub const REGISTRATION: Registration = Registration {
 
 /// Loads, validates and checks the examples of a `destructive_operations` file.
 pub fn load(src: &Source, suppress: &SuppressConfig) -> Result<Box<dyn Detector>, DetectorError> {
-    let f: File = definition::parse(src)?;
-    settings::validate(&f, src)?;
-    let suppressor = definition::suppressor(src, suppress, &f.suppress)?;
-    let rules = DestructiveOperations {
-        s: Settings::of(&f),
-    };
-    let make =
-        || -> Box<dyn Detector> { Box::new(Stateful::new(rules.clone(), suppressor.clone())) };
-    examples::check(&src.file, &f.example, &f.example_geo, &make)?;
-    Ok(make())
+    loader::load(src, suppress, |f: &File| DestructiveOperations {
+        s: Settings::of(f),
+    })
 }
 
 /// The rules of `destructive_operations`.

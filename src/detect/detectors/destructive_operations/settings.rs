@@ -10,6 +10,7 @@ use crate::config::{ConfigDuration, SuppressConfig};
 use crate::detect::definition::{require, Header, Source};
 use crate::detect::detector::DetectorError;
 use crate::detect::examples::{Example, ExampleGeo};
+use crate::detect::loader::DetectorFile;
 
 /// `[operations]`: what counts as destroying, by what it destroys.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -226,5 +227,15 @@ impl Settings {
         } else {
             None
         }
+    }
+}
+
+impl DetectorFile for File {
+    fn validate(&self, src: &Source) -> Result<(), DetectorError> {
+        validate(self, src)
+    }
+
+    fn shared(&self) -> (&SuppressConfig, &[Example], &[ExampleGeo]) {
+        (&self.suppress, &self.example, &self.example_geo)
     }
 }

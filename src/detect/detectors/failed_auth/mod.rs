@@ -29,10 +29,10 @@ use state::State;
 use crate::config::SuppressConfig;
 use crate::detect::definition::{self, Registration, Source};
 use crate::detect::detector::{Detector, DetectorError};
-use crate::detect::examples;
 use crate::detect::finding::Finding;
+use crate::detect::loader;
 use crate::detect::observation::Observation;
-use crate::detect::stateful::{Rules, Stateful};
+use crate::detect::stateful::Rules;
 
 /// `failed_auth` in the registry.
 pub const REGISTRATION: Registration = Registration {
@@ -45,16 +45,7 @@ pub const REGISTRATION: Registration = Registration {
 
 /// Loads, validates and checks the examples of a `failed_auth` file.
 pub fn load(src: &Source, suppress: &SuppressConfig) -> Result<Box<dyn Detector>, DetectorError> {
-    let f: File = definition::parse(src)?;
-    settings::validate(&f, src)?;
-    let suppressor = definition::suppressor(src, suppress, &f.suppress)?;
-    let rules = FailedAuth {
-        s: Settings::of(&f),
-    };
-    let make =
-        || -> Box<dyn Detector> { Box::new(Stateful::new(rules.clone(), suppressor.clone())) };
-    examples::check(&src.file, &f.example, &f.example_geo, &make)?;
-    Ok(make())
+    loader::load(src, suppress, |f: &File| FailedAuth { s: Settings::of(f) })
 }
 
 /// The rules of `failed_auth`.

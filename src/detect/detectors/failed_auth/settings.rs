@@ -9,6 +9,7 @@ use crate::config::{ConfigDuration, SuppressConfig};
 use crate::detect::definition::{require, Header, Source};
 use crate::detect::detector::DetectorError;
 use crate::detect::examples::{Example, ExampleGeo};
+use crate::detect::loader::DetectorFile;
 
 /// `[principal]`: denials by one principal.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -274,5 +275,15 @@ impl Settings {
             firewall: f.firewall.clone(),
             severity: f.severity.clone(),
         }
+    }
+}
+
+impl DetectorFile for File {
+    fn validate(&self, src: &Source) -> Result<(), DetectorError> {
+        validate(self, src)
+    }
+
+    fn shared(&self) -> (&SuppressConfig, &[Example], &[ExampleGeo]) {
+        (&self.suppress, &self.example, &self.example_geo)
     }
 }

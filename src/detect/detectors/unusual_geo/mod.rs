@@ -29,10 +29,10 @@ use wording::Call;
 use crate::config::SuppressConfig;
 use crate::detect::definition::{self, Registration, Source};
 use crate::detect::detector::{Detector, DetectorError};
-use crate::detect::examples;
 use crate::detect::finding::Finding;
+use crate::detect::loader;
 use crate::detect::observation::Observation;
-use crate::detect::stateful::{Rules, Stateful};
+use crate::detect::stateful::Rules;
 use crate::event::Outcome;
 
 /// `unusual_geo` in the registry.
@@ -46,16 +46,7 @@ pub const REGISTRATION: Registration = Registration {
 
 /// Loads, validates and checks the examples of an `unusual_geo` file.
 pub fn load(src: &Source, suppress: &SuppressConfig) -> Result<Box<dyn Detector>, DetectorError> {
-    let f: File = definition::parse(src)?;
-    settings::validate(&f, src)?;
-    let suppressor = definition::suppressor(src, suppress, &f.suppress)?;
-    let rules = UnusualGeo {
-        s: Settings::of(&f),
-    };
-    let make =
-        || -> Box<dyn Detector> { Box::new(Stateful::new(rules.clone(), suppressor.clone())) };
-    examples::check(&src.file, &f.example, &f.example_geo, &make)?;
-    Ok(make())
+    loader::load(src, suppress, |f: &File| UnusualGeo { s: Settings::of(f) })
 }
 
 /// The rules of `unusual_geo`.

@@ -9,6 +9,7 @@ use crate::config::{ConfigDuration, SuppressConfig};
 use crate::detect::definition::{require, Header, Source};
 use crate::detect::detector::DetectorError;
 use crate::detect::examples::{Example, ExampleGeo};
+use crate::detect::loader::DetectorFile;
 use crate::event::PrincipalKind;
 
 /// `[new_country]`.
@@ -149,5 +150,15 @@ impl Settings {
             travel: f.impossible_travel.clone(),
             severity: f.severity.clone(),
         }
+    }
+}
+
+impl DetectorFile for File {
+    fn validate(&self, src: &Source) -> Result<(), DetectorError> {
+        validate(self, src)
+    }
+
+    fn shared(&self) -> (&SuppressConfig, &[Example], &[ExampleGeo]) {
+        (&self.suppress, &self.example, &self.example_geo)
     }
 }
