@@ -310,6 +310,8 @@ fn simulated_fortnight() {
         ("vault_delete_purge", "vault_delete"),
         ("rbac_admin_grant", "role_grant"),
         ("rbac_admin_removal", "role_removed"),
+        // A third place far from the split-tunnel VPN user's learned office/VPN pair.
+        ("vpn_user_far_sign_in", "impossible_travel"),
     ];
     for (scenario, rule) in rules_for {
         let mine: Vec<&Label> = labels.iter().filter(|l| l.scenario == scenario).collect();

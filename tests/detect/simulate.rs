@@ -598,6 +598,32 @@ fn labels_point_at_records_that_show_what_they_promise() {
                 });
                 assert!(far, "no impossible pair in {places:?}");
             }
+            ("unusual_geo", "split_tunnel_vpn") => {
+                // A confounder: two places, 500 km or more apart, alternating many
+                // times within the day, each hop faster than anyone travels.
+                assert_eq!(l["kind"], "confounder");
+                let places: Vec<(DateTime<Utc>, (f64, f64))> = mine
+                    .iter()
+                    .filter(|e| e.principal.key.as_deref() == l["identity"].as_str())
+                    .filter_map(|e| match geo.lookup(e.caller_ip?) {
+                        GeoLookup::Located(p) => Some((e.time, p.coordinates()?)),
+                        _ => None,
+                    })
+                    .collect();
+                let hops = places
+                    .windows(2)
+                    .filter(|w| {
+                        haversine_km(w[0].1, w[1].1) > 500.0
+                            && w[1].0 - w[0].0 < Duration::minutes(30)
+                    })
+                    .count();
+                assert!(hops >= 6, "{hops} impossible hops in {places:?}");
+                let distinct: BTreeSet<(i64, i64)> = places
+                    .iter()
+                    .map(|(_, (lat, lon))| (lat.round() as i64, lon.round() as i64))
+                    .collect();
+                assert_eq!(distinct.len(), 2, "two places: {distinct:?}");
+            }
             ("unusual_geo", _) => {
                 let foreign = mine
                     .iter()
