@@ -145,6 +145,22 @@ impl<'a> AuditEvent<'a> {
         }
     }
 
+    /// Whether this is a vault write (`VaultPut` or `VaultPatch`).
+    pub fn is_vault_write(&self) -> bool {
+        self.operation.is(KnownOperation::VaultPut) || self.operation.is(KnownOperation::VaultPatch)
+    }
+
+    /// Whether this vault write changed nothing visible against `before`, the last
+    /// configuration known for the vault (see [`vault_config::write_changes_nothing`]).
+    pub fn write_changes_nothing(&self, before: Option<&VaultConfig>) -> bool {
+        self.is_vault_write()
+            && vault_config::write_changes_nothing(
+                before,
+                self.vault_config.as_deref(),
+                self.policy_change.as_deref(),
+            )
+    }
+
     /// Whether this is the benign SDK challenge.
     pub fn is_challenge(&self) -> bool {
         self.outcome == Outcome::Challenge

@@ -252,3 +252,72 @@ impl PolicyChange {
         self.added.is_none() && self.removed.is_none()
     }
 }
+
+/// Whether a vault write (`VaultPut`/`VaultPatch`) changed nothing a defender can see,
+/// by comparing the configuration its record carries (`after`) with the last one
+/// known for the vault (`before`). Infrastructure as code re-applying identical
+/// settings and tag-only edits look like this: the record shows the same
+/// configuration, or none at all (tags are not part of it). A write that edits an
+/// access policy changes something; so does one whose configuration differs. With no
+/// earlier configuration known, a write carrying one cannot be judged and counts as a
+/// change. The access-change detector, the report and the metrics all ask this, so
+/// they agree on what "changed nothing" means.
+pub fn write_changes_nothing(
+    before: Option<&VaultConfig>,
+    after: Option<&VaultConfig>,
+    policy: Option<&PolicyChange>,
+) -> bool {
+    if policy.is_some_and(|p| !p.is_empty()) {
+        return false;
+    }
+    match (before, after) {
+        (_, None) => true,
+        (Some(before), Some(after)) => before == after,
+        (None, Some(_)) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_writes_change_nothing() {
+        let closed = VaultConfig {
+            enable_rbac_authorization: Some(true),
+            ..Default::default()
+        };
+        let open = VaultConfig {
+            enable_rbac_authorization: Some(false),
+            ..Default::default()
+        };
+        let grant = PolicyChange {
+            added: Some(AccessPolicyEntry::default()),
+            removed: None,
+        };
+        let empty = PolicyChange::default();
+        // (before, after, policy, changes nothing)
+        type Row<'a> = (
+            Option<&'a VaultConfig>,
+            Option<&'a VaultConfig>,
+            Option<&'a PolicyChange>,
+            bool,
+        );
+        let table: [Row<'_>; 7] = [
+            (Some(&closed), Some(&closed), None, true),
+            (Some(&closed), None, None, true),
+            (None, None, None, true),
+            (Some(&closed), Some(&closed), Some(&empty), true),
+            (Some(&closed), Some(&open), None, false),
+            (None, Some(&closed), None, false),
+            (Some(&closed), Some(&closed), Some(&grant), false),
+        ];
+        for (i, (before, after, policy, nothing)) in table.into_iter().enumerate() {
+            assert_eq!(
+                write_changes_nothing(before, after, policy),
+                nothing,
+                "row {i}"
+            );
+        }
+    }
+}

@@ -9,7 +9,10 @@
 //! `activity_log`, …) was added beside the existing ones, so every query that sums
 //! or groups by the other labels reads as before. The vault label
 //! itself goes through the registry's shared [`LabelCap`], so the vault cap holds
-//! across observers.
+//! across observers. Vault writes that change nothing visible (the configuration
+//! the record shows is the last one seen, see [`AuditEvent::write_changes_nothing`])
+//! are counted per vault label; they are rare records, so remembering each vault's
+//! last configuration costs nothing on the hot path.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,7 +23,7 @@ use super::labels::{LabelCap, LabelForm, OTHER};
 use super::pipeline::{PipelineMetrics, STAGE_ALERT_WRITTEN, STAGE_PROCESSED};
 use super::Metrics;
 use crate::decode::{LogCategory, Refusal, Shape};
-use crate::event::{AuditEvent, LogSource, OperationClass, Outcome, VaultName};
+use crate::event::{AuditEvent, LogSource, OperationClass, Outcome, VaultConfig, VaultName};
 use crate::pipeline::{Happening, Observer};
 
 const CLASSES: usize = OperationClass::ALL.len();
@@ -67,6 +70,9 @@ fn log_index(log: LogSource) -> usize {
     }
 }
 
+/// The most vaults whose last configuration is remembered to judge writes.
+const MAX_VAULT_CONFIGS: usize = 20_000;
+
 /// The most detectors counted under their own label.
 const MAX_DETECTOR_LABELS: usize = 100;
 /// Overflow vault names remembered locally (beyond it they are looked up each time).
@@ -76,6 +82,7 @@ const MAX_REMEMBERED_OVERFLOW: usize = 4096;
 struct VaultSlot {
     label: Arc<str>,
     counters: [[[Option<IntCounter>; OUTCOMES]; CLASSES]; LOGS],
+    unchanged_writes: Option<IntCounter>,
 }
 
 impl VaultSlot {
@@ -137,6 +144,7 @@ impl VaultSlots {
                 self.slots.push(VaultSlot {
                     label: label.clone(),
                     counters: Default::default(),
+                    unchanged_writes: None,
                 });
                 self.by_label.insert(label.clone(), self.slots.len() - 1);
                 self.slots.len() - 1
@@ -162,6 +170,8 @@ pub struct MetricsObserver {
     latency_processed: Histogram,
     latency_alert: Histogram,
     vaults: VaultSlots,
+    /// The last configuration seen per vault (successful VaultGet, VaultPut, VaultPatch).
+    configs: HashMap<VaultName, VaultConfig>,
     detectors: LabelCap,
 }
 
@@ -182,6 +192,7 @@ impl MetricsObserver {
                 overflow_remembered: 0,
                 used: families.vault_labels.clone(),
             },
+            configs: HashMap::new(),
             detectors: LabelCap::new(LabelForm::Identifier, MAX_DETECTOR_LABELS),
             families,
         }
@@ -199,6 +210,26 @@ impl MetricsObserver {
             .inc();
         self.families.newest.saw(event.time);
         self.latency_processed.observe(waited.as_secs_f64());
+        if event.outcome == Outcome::Ok && (event.vault_config.is_some() || event.is_vault_write())
+        {
+            self.vault_write(event, slot);
+        }
+    }
+
+    /// Counts a write that changed nothing visible, and remembers the configuration.
+    fn vault_write(&mut self, event: &AuditEvent<'_>, slot: usize) {
+        if event.write_changes_nothing(self.configs.get(&event.vault)) {
+            let family = &self.families.writes_without_change;
+            let slot = &mut self.vaults.slots[slot];
+            slot.unchanged_writes
+                .get_or_insert_with(|| family.with_label_values(&[&*slot.label]))
+                .inc();
+        }
+        if let Some(config) = event.vault_config.as_deref() {
+            if self.configs.len() < MAX_VAULT_CONFIGS || self.configs.contains_key(&event.vault) {
+                self.configs.insert(event.vault.clone(), config.clone());
+            }
+        }
     }
 }
 

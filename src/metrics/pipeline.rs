@@ -49,6 +49,8 @@ pub struct PipelineMetrics {
     pub events: IntCounterVec,
     /// `kvwatch_alerts_total{detector,severity}`.
     pub alerts: IntCounterVec,
+    /// `kvwatch_vault_writes_without_change_total{vault}`.
+    pub writes_without_change: IntCounterVec,
     /// `kvwatch_processing_latency_seconds{stage}`.
     pub latency: HistogramVec,
     /// `kvwatch_event_lag_seconds` and `kvwatch_newest_event_timestamp_seconds`.
@@ -179,6 +181,12 @@ impl PipelineMetrics {
                 "kvwatch_alerts_total",
                 "Alerts raised (escalations included) and written to the sink, by detector and severity.",
                 &["detector", "severity"],
+            )?,
+            writes_without_change: counter_vec(
+                r,
+                "kvwatch_vault_writes_without_change_total",
+                "Successful vault writes (VaultPut, VaultPatch) that changed nothing visible: the configuration the record shows is the last one seen for the vault, or none, and no access policy was edited (infrastructure as code re-applying identical settings, tag-only edits). They raise no alert. By vault (capped).",
+                &["vault"],
             )?,
             latency,
             newest,

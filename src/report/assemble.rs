@@ -340,6 +340,7 @@ fn vault_view(
         top_principals,
         config: v.last_config.clone(),
         changes,
+        unchanged_writes: v.unchanged_writes,
         objects: v.objects.len() as u64 + v.objects.more,
     }
 }

@@ -353,8 +353,12 @@ fn control_change(state: &mut Collected, e: &AuditEvent<'_>) {
     }
 }
 
-/// Records configuration changes (before/after) and access-policy edits.
+/// Records configuration changes (before/after) and access-policy edits, and counts
+/// the writes that changed nothing visible.
 fn vault_change(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
+    if e.write_changes_nothing(vault.last_config.as_ref().map(|(_, c)| c)) {
+        vault.unchanged_writes += 1;
+    }
     let policy = e
         .policy_change
         .as_deref()

@@ -582,8 +582,14 @@ fn vault_section(out: &mut String, m: &ReportModel, v: &VaultView) {
     }
     out.push_str("</div>");
     out.push_str("<h4>Access and configuration changes</h4>");
-    if v.changes.items.is_empty() {
+    if v.changes.items.is_empty() && v.unchanged_writes == 0 {
         out.push_str(r#"<p class="empty">None in the period.</p>"#);
+    } else if v.changes.items.is_empty() {
+        let _ = write!(
+            out,
+            r#"<p class="more">{}</p>"#,
+            esc(&super::model::unchanged_writes(v.unchanged_writes))
+        );
     } else {
         let rows: Vec<Vec<String>> = v.changes.items.iter().map(|c| change_row(m, c)).collect();
         out.push_str(&table(
@@ -595,6 +601,13 @@ fn vault_section(out: &mut String, m: &ReportModel, v: &VaultView) {
                 out,
                 r#"<p class="more">and {} more changes</p>"#,
                 num(v.changes.more)
+            );
+        }
+        if v.unchanged_writes > 0 {
+            let _ = write!(
+                out,
+                r#"<p class="more">{}</p>"#,
+                esc(&super::model::unchanged_writes(v.unchanged_writes))
             );
         }
     }

@@ -11,7 +11,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::html::{num, when};
-use super::model::{Chart, Listed, ReportModel, SeenRow};
+use super::model::{unchanged_writes, Chart, Listed, ReportModel, SeenRow};
 
 /// Escapes record-derived text for Markdown (inline text and table cells).
 pub fn md(text: &str) -> String {
@@ -387,6 +387,9 @@ fn vaults(out: &mut String, m: &ReportModel) {
                 md(&c.operation),
                 what
             );
+        }
+        if v.unchanged_writes > 0 {
+            let _ = writeln!(out, "- {}", unchanged_writes(v.unchanged_writes));
         }
         out.push('\n');
     }

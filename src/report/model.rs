@@ -299,6 +299,9 @@ pub struct VaultView {
     pub config: Option<(DateTime<Utc>, VaultConfig)>,
     /// Configuration and access changes, with before and after.
     pub changes: Listed<ChangeView>,
+    /// Vault writes that changed nothing visible (identical settings re-applied,
+    /// tag-only edits): no alert, one line in the changes.
+    pub unchanged_writes: u64,
     /// Objects seen.
     pub objects: u64,
     /// Its findings' ids.
@@ -361,4 +364,12 @@ pub struct PracticeView {
     pub guidance: &'static str,
     /// Findings mapped to it.
     pub findings: u64,
+}
+
+/// The line a vault's changes show for its writes that changed nothing visible.
+pub fn unchanged_writes(n: u64) -> String {
+    format!(
+        "{n} {} changed nothing visible (identical settings re-applied, or tags only): no alert",
+        if n == 1 { "write" } else { "writes" }
+    )
 }

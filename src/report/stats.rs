@@ -339,6 +339,9 @@ pub struct VaultStats {
     pub changes: Vec<ChangeRecord>,
     /// Changes left out past the cap.
     pub changes_more: u64,
+    /// Vault writes that changed nothing visible (identical settings re-applied,
+    /// tag-only edits): counted, not listed.
+    pub unchanged_writes: u64,
     /// Objects (`kind/name`).
     pub objects: Capped<String, ObjectStats>,
     /// Successful destructive operations (delete, purge, backup) per identity.
@@ -374,6 +377,7 @@ impl VaultStats {
             last_config: None,
             changes: Vec::new(),
             changes_more: 0,
+            unchanged_writes: 0,
             objects: Capped::new(max_objects),
             destructive: Capped::new(cap * 4),
             public_ok: 0,

@@ -1,10 +1,13 @@
-//! The admins' legitimate changes, labelled `access_change`, and benign travel.
+//! The admins' legitimate changes, labelled `access_change`, the writes that change
+//! nothing, labelled `confounder`, and benign travel.
 //!
-//! Every `VaultPut`/`VaultPatch` an admin makes is an access change detectors should
-//! report: onboarding grants for new employees (the day before they start), a new
-//! datacenter range on the payments firewall, a routine portal update. A Paris
-//! developer's two days at the Berlin office are planned here too (benign, noted in
-//! `_tenant.json`, not labelled).
+//! Every `VaultPut`/`VaultPatch` an admin makes that changes something is an access
+//! change detectors should report: onboarding grants for new employees (the day
+//! before they start), a new datacenter range on the payments firewall. Writes that
+//! change nothing visible must stay quiet (`confounder`): an admin's tag-only portal
+//! update, and the deploy pipeline re-applying every vault's settings, identical,
+//! each morning (infrastructure as code). A Paris developer's two days at the Berlin
+//! office are planned here too (benign, noted in `_tenant.json`, not labelled).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -184,7 +187,8 @@ pub(crate) fn admin_changes(ctx: &Ctx<'_>, plan: &mut Plan) {
     ));
     plan.changes.push((PAY, t, Change::AddIpRule(rule.clone())));
     plan.label(mark, "access_change", "admin_ip_rule", "access_policy_change", &admin_oid, &tenant.vaults[PAY].lower, None, format!("admin adds the datacenter range {rule} to the payments vault's IP rules (az keyvault network-rule add)"));
-    // A routine update through the portal (tags): still a VaultPatch.
+    // A routine update through the portal (tags): still a VaultPatch, with the
+    // configuration unchanged; it must raise nothing.
     let day = (ctx.days * 3 / 4).min(last_day);
     let t = office_time(rng, ctx, day);
     let mark = plan.mark();
@@ -202,14 +206,87 @@ pub(crate) fn admin_changes(ctx: &Ctx<'_>, plan: &mut Plan) {
     plan.changes.push((super::tenant::APP, t, Change::Nothing));
     plan.label(
         mark,
-        "access_change",
+        "confounder",
         "admin_vault_update",
         "access_policy_change",
         &admin_oid,
         &tenant.vaults[super::tenant::APP].lower,
         None,
-        "admin updates fab-prod-app-kv in the portal (tags); the configuration is unchanged".into(),
+        "admin updates fab-prod-app-kv in the portal (tags); the configuration is unchanged: no alert".into(),
     );
+}
+
+/// The vaults the platform team keeps in code and re-applies every morning.
+const IAC_VAULTS: [usize; 3] = [super::tenant::APP, super::tenant::CERTS, PAY];
+
+/// The platform team's infrastructure-as-code pipeline (a Terraform service
+/// principal on a self-hosted runner in West Europe) re-applies the settings of the
+/// vaults it owns every morning around 05:30 UTC, through ARM: one `VaultPut` per
+/// vault whose record shows the configuration unchanged. Each is labelled
+/// `confounder` for `access_policy_change`: a write that changes nothing must raise
+/// no alert at any severity. The pipeline starts on the second day, once Azure
+/// Resource Graph has read every vault (a first write with no configuration known
+/// before it has nothing to compare with, and is reported at info). It only writes
+/// vault settings, so it is an identity of its own, not one of the workloads.
+pub(crate) fn iac_reapplies(ctx: &Ctx<'_>, plan: &mut Plan) {
+    let tenant = ctx.tenant;
+    let oid = ids::guid_of(ctx.seed, "iac-terraform-oid", 0);
+    let appid = ids::guid_of(ctx.seed, "iac-terraform-appid", 0);
+    let mut rng = ids::stream(ctx.seed, "iac-vault-reapply", 0);
+    let runner = IpAddr::V4(places::address_in(pool_named("azure-westeurope"), &mut rng));
+    let by = Arc::new(Caller {
+        identity: Identity::ArmApp {
+            oid: oid.clone(),
+            appid: appid.clone().into(),
+        },
+        ip: runner,
+        client_info:
+            "Terraform/1.9.8 terraform-provider-azurerm/4.10.0 go-autorest/v14.2.1 (go1.22.7)"
+                .to_owned(),
+        subnet: None,
+        tls: "TLS1_2",
+    });
+    for day in 1..ctx.days {
+        let mut rng = ids::stream(ctx.seed, "iac-vault-reapply", u64::from(day));
+        let rng = &mut rng;
+        let mut t = ctx.start
+            + i64::from(day) * super::clock::DAY
+            + 5 * super::clock::HOUR
+            + rng.random_range(20..50) * super::clock::MINUTE;
+        for vault in IAC_VAULTS {
+            t += rng.random_range(5..40) * super::clock::SECOND;
+            let mark = plan.mark();
+            plan.requests.push(arm_change(
+                rng,
+                t,
+                vault,
+                "VaultPut",
+                &by,
+                CLI_ARM_API,
+                "",
+                None,
+                None,
+            ));
+            plan.changes.push((vault, t, Change::Nothing));
+            plan.label(
+                mark,
+                "confounder",
+                "iac_reapply",
+                "access_policy_change",
+                &oid,
+                &tenant.vaults[vault].lower,
+                None,
+                format!(
+                    "the platform team's Terraform pipeline re-applies {}'s settings from code: identical configuration, no alert",
+                    tenant.vaults[vault].name
+                ),
+            );
+        }
+    }
+    plan.notes.push(format!(
+        "benign: the Terraform pipeline (service principal oid {oid}, app {appid}) re-applies the settings of {} every morning around 05:30 UTC from the second day, unchanged (labelled confounder)",
+        IAC_VAULTS.map(|v| tenant.vaults[v].name.as_str()).join(", ")
+    ));
 }
 
 /// A benign business trip: a Paris user works two days from the Berlin office.

@@ -23,12 +23,15 @@ pub(crate) fn description(
             true,
         ),
         Identity::App(a) => (a.appid.clone(), a.oid.clone(), a.tenant.clone(), false),
-        Identity::ArmUser { oid, appid, .. } | Identity::ArmApp { oid, appid } => (
+        Identity::ArmUser { oid, appid, .. } => (
             (*appid).to_owned(),
             oid.clone(),
             tenant_id.to_owned(),
             false,
         ),
+        Identity::ArmApp { oid, appid } => {
+            (appid.to_string(), oid.clone(), tenant_id.to_owned(), false)
+        }
         Identity::None => (String::new(), String::new(), tenant_id.to_owned(), false),
     };
     let iss = format!("https://sts.windows.net/{tenant}/");

@@ -22,7 +22,8 @@ use super::vaults::Change;
 pub struct Label {
     /// Unique id (`007-self_grant`).
     pub id: String,
-    /// `attack` or `access_change` (a legitimate change detectors should report).
+    /// `attack`, `access_change` (a legitimate change detectors should report) or
+    /// `confounder` (benign activity the detector must not alert on at all).
     pub kind: &'static str,
     /// The scenario's name.
     pub scenario: &'static str,

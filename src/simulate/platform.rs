@@ -41,7 +41,7 @@ fn first_party_caller(
     Arc::new(Caller {
         identity: Identity::ArmApp {
             oid: fp.oid.clone(),
-            appid: fp.appid,
+            appid: fp.appid.into(),
         },
         ip: IpAddr::V4(places::address_in(pool_named(pool), rng)),
         client_info: client.to_owned(),

@@ -34,12 +34,13 @@ pub(crate) enum Identity {
         /// Client application.
         appid: &'static str,
     },
-    /// A first-party service through ARM: `objectidentifier` and `appid` only.
+    /// A service principal through ARM (a first-party service, or the tenant's deploy
+    /// pipeline): `objectidentifier` and `appid` only.
     ArmApp {
         /// The service's object id in the tenant.
         oid: String,
         /// The service's application id.
-        appid: &'static str,
+        appid: std::borrow::Cow<'static, str>,
     },
 }
 

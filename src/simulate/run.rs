@@ -31,6 +31,8 @@ pub fn simulate(spec: &SimulationSpec) -> Result<SimulationReport, SimulateError
     };
     let mut plan = plan::Plan::default();
     admin::admin_changes(&ctx, &mut plan);
+    admin::iac_reapplies(&ctx, &mut plan);
+    scenarios::split_tunnel_routine(&ctx, &mut plan);
     admin::business_trip(&ctx, &mut plan);
     platform::expiry_notifications(&ctx, &mut plan);
     if spec.scenarios == ScenarioSet::All {

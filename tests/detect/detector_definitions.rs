@@ -86,6 +86,12 @@ fn errors_name_the_file_and_the_key() {
         ),
         (
             "unusual_geo.toml",
+            builtin("unusual_geo.toml")
+                .replace("place_radius_km = 100.0", "place_radius_km = 400.0"),
+            "`impossible_travel.place_radius_km`",
+        ),
+        (
+            "unusual_geo.toml",
             builtin("unusual_geo.toml").replace("kinds = [\"user\"]", "kinds = [\"robot\"]"),
             "unknown principal kind \"robot\"",
         ),

@@ -224,6 +224,81 @@ fn failed_auth_table() {
     ]);
 }
 
+/// London and Linköping (1 400 km) by turns every quarter of an hour on day 1
+/// (`london_day1 + sweden_day1 - 1` hops), then one hop on day 2.
+fn alternation(oid: &str, london_day1: u32, sweden_day1: u32) -> String {
+    format!(
+        r#"
+            [[events]]
+            at = "2024-05-01T09:00:00Z"
+            repeat = {london_day1}
+            every = "30m"
+            op = "SecretGet"
+            oid = "{oid}"
+            upn = "vpn@contoso.com"
+            ip = "81.2.69.160"
+            object = "secrets/a"
+            [[events]]
+            at = "2024-05-01T09:15:00Z"
+            repeat = {sweden_day1}
+            every = "30m"
+            op = "SecretGet"
+            oid = "{oid}"
+            upn = "vpn@contoso.com"
+            ip = "89.160.20.112"
+            object = "secrets/a"
+            [[events]]
+            at = "2024-05-02T09:00:00Z"
+            op = "SecretGet"
+            oid = "{oid}"
+            upn = "vpn@contoso.com"
+            ip = "81.2.69.160"
+            object = "secrets/a"
+            [[events]]
+            at = "+15m"
+            op = "SecretGet"
+            oid = "{oid}"
+            upn = "vpn@contoso.com"
+            ip = "89.160.20.112"
+            object = "secrets/a"
+            "#
+    )
+}
+
+/// Place pairs: a pair becomes usual with `learn_after_alternations` (6) hops on
+/// `learn_after_days` (2) days; just under, the next day's hop is low.
+#[test]
+fn unusual_geo_place_pairs_table() {
+    let under = alternation("44444444-1111-4111-8111-111111111111", 2, 1);
+    let over = alternation("55555555-1111-4111-8111-111111111111", 4, 3);
+    check(vec![
+        Row {
+            name: "two hops on day 1, a third on day 2: a known pair, not yet usual (low)",
+            detector: "unusual_geo",
+            geoip: true,
+            expect: Expect {
+                rule: Some("impossible_travel".into()),
+                severity: Some(Severity::Low),
+                alerts: Some(1),
+                after: Some("2024-05-02T00:00:00Z".into()),
+                ..Default::default()
+            },
+            events: Box::leak(under.into_boxed_str()),
+        },
+        Row {
+            name: "six hops on day 1, a seventh on day 2: the pair is usual (quiet)",
+            detector: "unusual_geo",
+            geoip: true,
+            expect: Expect {
+                alerts: Some(0),
+                after: Some("2024-05-02T00:00:00Z".into()),
+                ..Default::default()
+            },
+            events: Box::leak(over.into_boxed_str()),
+        },
+    ]);
+}
+
 #[test]
 fn unusual_geo_table() {
     check(vec![

@@ -446,7 +446,7 @@ fn labels_point_at_records_that_show_what_they_promise() {
         assert!(!mine.is_empty(), "no record for label {l}");
         assert!(matches!(
             l["kind"].as_str(),
-            Some("attack" | "access_change")
+            Some("attack" | "access_change" | "confounder")
         ));
         let scenario = l["scenario"].as_str().unwrap();
         let reads = |min: usize| {
@@ -545,6 +545,27 @@ fn labels_point_at_records_that_show_what_they_promise() {
                     "deployment_access_enabled" => assert!(changes
                         .iter()
                         .any(|e| config(e).enabled_for_template_deployment == Some(true))),
+                    // Confounders: the write shows the configuration the vault had.
+                    "admin_vault_update" | "iac_reapply" => {
+                        assert_eq!(l["kind"], "confounder");
+                        for c in &changes {
+                            let before = events
+                                .iter()
+                                .filter(|e| {
+                                    e.vault == c.vault
+                                        && e.time < c.time
+                                        && e.vault_config.is_some()
+                                })
+                                .max_by_key(|e| e.time);
+                            if let Some(before) = before {
+                                assert_eq!(
+                                    before.vault_config, c.vault_config,
+                                    "{scenario}: the write changed {}'s configuration",
+                                    c.vault
+                                );
+                            }
+                        }
+                    }
                     "ip_rule_added" | "admin_ip_rule" => assert!(changes
                         .iter()
                         .any(|e| config(e).network_acls.is_some_and(|n| n.ip_rules.len() > 2))),
@@ -576,6 +597,32 @@ fn labels_point_at_records_that_show_what_they_promise() {
                     haversine_km(w[0].1, w[1].1) > 4000.0 && w[1].0 - w[0].0 < Duration::hours(1)
                 });
                 assert!(far, "no impossible pair in {places:?}");
+            }
+            ("unusual_geo", "split_tunnel_vpn") => {
+                // A confounder: two places, 500 km or more apart, alternating many
+                // times within the day, each hop faster than anyone travels.
+                assert_eq!(l["kind"], "confounder");
+                let places: Vec<(DateTime<Utc>, (f64, f64))> = mine
+                    .iter()
+                    .filter(|e| e.principal.key.as_deref() == l["identity"].as_str())
+                    .filter_map(|e| match geo.lookup(e.caller_ip?) {
+                        GeoLookup::Located(p) => Some((e.time, p.coordinates()?)),
+                        _ => None,
+                    })
+                    .collect();
+                let hops = places
+                    .windows(2)
+                    .filter(|w| {
+                        haversine_km(w[0].1, w[1].1) > 500.0
+                            && w[1].0 - w[0].0 < Duration::minutes(30)
+                    })
+                    .count();
+                assert!(hops >= 6, "{hops} impossible hops in {places:?}");
+                let distinct: BTreeSet<(i64, i64)> = places
+                    .iter()
+                    .map(|(_, (lat, lon))| (lat.round() as i64, lon.round() as i64))
+                    .collect();
+                assert_eq!(distinct.len(), 2, "two places: {distinct:?}");
             }
             ("unusual_geo", _) => {
                 let foreign = mine
@@ -634,7 +681,12 @@ fn every_access_change_in_the_data_is_labelled() {
         .filter(|l| l["detector"] == "access_policy_change")
         .map(|l| l["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, BTreeSet::from(["access_change", "attack"]));
+    // Writes that change nothing (a tag-only edit, infrastructure as code re-applying
+    // identical settings) are labelled too, as confounders: they must stay quiet.
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["access_change", "attack", "confounder"])
+    );
 }
 
 #[test]
@@ -745,7 +797,7 @@ fn no_scenarios_means_no_attack_labels_and_existing_output_is_protected() {
     assert_eq!(report.attack_labels, 0);
     assert!(labels(dir.path())
         .iter()
-        .all(|l| l["kind"] == "access_change"));
+        .all(|l| l["kind"] == "access_change" || l["kind"] == "confounder"));
     let vaults: BTreeMap<String, usize> =
         events(dir.path())
             .into_iter()

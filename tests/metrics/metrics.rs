@@ -82,6 +82,71 @@ fn replay_counters_agree_with_the_summary() {
     );
 }
 
+/// Vault writes that change nothing visible (identical settings re-applied, a
+/// tag-only edit) are counted per vault and raise no alert; a write that changes a
+/// setting is not counted and is alerted.
+#[test]
+fn vault_writes_without_change_are_counted_not_alerted() {
+    #[derive(serde::Deserialize)]
+    struct Events {
+        events: Vec<kvwatch::detect::examples::EventSpec>,
+    }
+    let closed = r#"properties = { properties = { networkAcls = { bypass = "None", defaultAction = "Deny" }, enableRbacAuthorization = true } }"#;
+    let tightened = r#"properties = { properties = { networkAcls = { bypass = "None", defaultAction = "Deny" }, enableRbacAuthorization = true, enablePurgeProtection = true } }"#;
+    let events = format!(
+        r#"
+[[events]]
+at = "2026-11-02T05:00:00Z"
+op = "VaultGet"
+vault = "kv-iac"
+appid = "509e4652-da8d-478d-a730-e9d4a1996ca4"
+ip = "20.40.1.1"
+{closed}
+[[events]]
+at = "+30m"
+repeat = 2
+days = 2
+op = "VaultPut"
+vault = "kv-iac"
+oid = "44444444-4444-4444-8444-444444444444"
+appid = "0a3c6f5e-1d2b-4c8a-9e7f-5b4a3c2d1e0f"
+ip = "20.42.7.9"
+{closed}
+[[events]]
+at = "+1h"
+op = "VaultPatch"
+vault = "kv-iac"
+oid = "11111111-1111-4111-8111-111111111111"
+upn = "admin@contoso.com"
+ip = "81.2.69.160"
+{tightened}
+"#
+    );
+    let events: Events = toml::from_str(&events).expect("events");
+    let records = kvwatch::detect::examples::records(&events.events).expect("records");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("writes.jsonl");
+    let lines: Vec<String> = records.into_iter().map(|(_, r)| r).collect();
+    std::fs::write(&input, lines.join("\n") + "\n").expect("input");
+    let (metrics, s) = support::replay_with_metrics(&input, &[]);
+    let f = metrics.registry().gather();
+    assert_eq!(s.events, 6, "{s:?}");
+    assert_eq!(
+        sum_by(
+            &f,
+            "kvwatch_vault_writes_without_change_total",
+            Some("vault")
+        ),
+        BTreeMap::from([("kv-iac".to_owned(), 4.0)]),
+        "four re-applies of identical settings"
+    );
+    assert_eq!(
+        s.alerts_by_detector,
+        BTreeMap::from([("access_policy_change".to_owned(), 1)]),
+        "only the write that changed a setting is alerted"
+    );
+}
+
 #[test]
 fn vault_labels_are_capped_and_never_free_text() {
     let dir = tempfile::tempdir().expect("temp dir");

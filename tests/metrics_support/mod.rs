@@ -125,6 +125,17 @@ pub fn feed_the_other_families(metrics: &Metrics) {
         alert: &alert,
         latency: Some(Duration::from_millis(3)),
     });
+    // A vault write whose record shows no configuration changed nothing visible.
+    let spec: kvwatch::detect::examples::EventSpec = toml::from_str(
+        "at = \"2026-11-02T05:00:00Z\"\nop = \"VaultPatch\"\nvault = \"kv-tags\"\noid = \"11111111-1111-4111-8111-111111111111\"\nip = \"81.2.69.160\"\n",
+    )
+    .expect("a vault write");
+    let records = kvwatch::detect::examples::records(&[spec]).expect("its record");
+    let write = kvwatch::decode::decode_record(records[0].1.as_bytes()).expect("decodes");
+    metrics.observer().observe(&Happening::Processed {
+        event: &write,
+        waited: Duration::from_millis(1),
+    });
     let d = metrics.delivery_observer();
     d.observe(&DeliveryEvent::Enqueued {
         sink: "soc-webhook",

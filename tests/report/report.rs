@@ -222,3 +222,60 @@ fn role_assignments_from_the_activity_log_join_the_vault_changes() {
         "the grant -> read incident is in the report"
     );
 }
+
+#[test]
+fn writes_that_change_nothing_are_a_line_in_the_vault_changes_not_an_incident() {
+    // sample-logs/ holds an admin's tag-only portal edit of fab-prod-app-kv (a
+    // VaultPatch whose record shows the configuration unchanged).
+    let dir = tempfile::tempdir().unwrap();
+    let logs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+    let geoip = logs.join("_geoip.mmdb");
+    let (json, md, html) = (
+        dir.path().join("r.json"),
+        dir.path().join("r.md"),
+        dir.path().join("r.html"),
+    );
+    for (out, format) in [(&json, "json"), (&md, "markdown"), (&html, "html")] {
+        run(&[
+            logs.to_str().unwrap(),
+            "--geoip",
+            geoip.to_str().unwrap(),
+            "--format",
+            format,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .expect("report");
+    }
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let unchanged: std::collections::BTreeMap<String, u64> = model["vaults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            let n = v["unchanged_writes"].as_u64().expect("a count per vault");
+            (v["name"].as_str().unwrap().to_owned(), n)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(
+        unchanged,
+        std::collections::BTreeMap::from([("fab-prod-app-kv".to_owned(), 1)])
+    );
+    let line = kvwatch::report::model::unchanged_writes(1);
+    assert!(
+        line.starts_with("1 write changed nothing visible"),
+        "{line}"
+    );
+    for (form, text) in [
+        ("markdown", std::fs::read_to_string(&md).unwrap()),
+        ("html", std::fs::read_to_string(&html).unwrap()),
+    ] {
+        assert!(text.contains(&line), "the {form} report shows {line:?}");
+    }
+    let incidents = model["incidents"].to_string();
+    assert!(
+        !incidents.contains("no configuration difference visible"),
+        "{incidents}"
+    );
+}

@@ -381,6 +381,11 @@ pub(super) fn vault_write_twins(ctx: &Ctx<'_>, plan: &Plan, log: &mut ActivityLo
                 appid: token.appid.clone(),
                 mirid: token.mirid.clone(),
             },
+            Identity::ArmApp { oid, appid } => Actor::App {
+                oid: oid.clone(),
+                appid: appid.to_string(),
+                mirid: None,
+            },
             _ => continue,
         };
         let s = subscription_of(t, v);

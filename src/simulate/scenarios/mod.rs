@@ -14,6 +14,9 @@ mod destructive;
 mod failed_auth;
 mod geo;
 mod settings;
+mod vpn;
+
+pub(crate) use vpn::split_tunnel_routine;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -157,6 +160,12 @@ const CATALOGUE: &[Template] = &[
         repeat: false,
         placement: Placement::OwnDay,
         plan: destructive::delete_and_purge,
+    },
+    Template {
+        name: "vpn_user_far_sign_in",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: vpn::far_sign_in,
     },
 ];
 

@@ -3,7 +3,10 @@
 //! of every vault is kept (learned from `VaultGet` too) and diffed against
 //! (`diff.rs`): a change that weakens access is reported by its worst weakening, a
 //! `VaultGet` showing a weaker configuration with no change seen is reported as
-//! such, and any other change, when `report_all` is on, as `vault_changed`.
+//! such, and any other change, when `report_all` is on, as `vault_changed`. A write
+//! that changes nothing visible (identical settings re-applied, tags edited) raises
+//! nothing: `kvwatch_vault_writes_without_change_total` counts it and the report
+//! shows it in the vault's changes.
 
 use serde_json::json;
 
@@ -18,7 +21,6 @@ use crate::detect::baseline::keys::time_of;
 use crate::detect::finding::{raise, Finding};
 use crate::detect::observation::Observation;
 use crate::detect::text::who;
-use crate::event::KnownOperation;
 
 /// Learns the vault's configuration from this event and reports what changed.
 pub fn config_change(
@@ -28,18 +30,18 @@ pub fn config_change(
     findings: &mut Vec<Finding>,
 ) {
     let e = obs.event;
-    let is_change =
-        e.operation.is(KnownOperation::VaultPut) || e.operation.is(KnownOperation::VaultPatch);
+    let is_change = e.is_vault_write();
     // A policy change is reported as such, not as a configuration change.
     let plain_change = is_change && e.policy_change.is_none();
     let previous = state
         .vaults
         .get(&obs.vault)
         .map(|v| (v.config.clone(), v.seen));
+    // A write that changes nothing visible (an infrastructure-as-code re-apply of
+    // identical settings, a tag-only edit) is no alert at any severity: the metrics
+    // count it and the report shows it as a line of the vault's changes.
+    let nothing = plain_change && e.write_changes_nothing(previous.as_ref().map(|(c, _)| c));
     let Some(new) = e.vault_config.as_deref() else {
-        if plain_change {
-            vault_changed(s, obs, Vec::new(), findings);
-        }
         return;
     };
     state.remember(
@@ -57,6 +59,9 @@ pub fn config_change(
         }
         return;
     };
+    if nothing {
+        return;
+    }
     let changes: Vec<Change> = weakenings(&old, new, &s.severity, s.raise.broad_ip_rule);
     let Some(worst) = changes.iter().max_by_key(|c| c.severity) else {
         if plain_change {

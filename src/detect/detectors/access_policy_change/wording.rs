@@ -89,7 +89,8 @@ pub fn weakened_observed(
         duration(since_known), changes.join("; "))
 }
 
-/// `vault_changed`: a change that weakens nothing.
+/// `vault_changed`: a visible change that weakens nothing (a write that changes
+/// nothing visible raises no alert at all).
 pub fn vault_changed(
     who: &str,
     vault: &str,
@@ -99,10 +100,6 @@ pub fn vault_changed(
 ) -> String {
     format!(
         "{who} changed vault {vault} ({operation}) from {place}; nothing that weakens access: {}",
-        if changes.is_empty() {
-            "no configuration difference visible".to_owned()
-        } else {
-            changes.join("; ")
-        }
+        changes.join("; ")
     )
 }

@@ -10,11 +10,16 @@
 //! documentation and unlocatable addresses are never new geography. Without a GeoIP
 //! database the detector falls back to network prefixes never seen in the tenant.
 //!
-//! Files: `settings.rs` (the TOML file), `state.rs` (last addresses), `country.rs`
-//! and `travel.rs` (the rules), `wording.rs` (summaries and next steps), `rule.rs`
-//! (the names alerts carry).
+//! Impossible travel between two places the principal routinely alternates between
+//! (a split-tunnel VPN) is learned: the pair becomes part of its baseline.
+//!
+//! Files: `settings.rs` (the TOML file), `state.rs` (last addresses and place
+//! pairs), `country.rs` and `travel.rs` (the rules), `pairs.rs` (learning place
+//! pairs), `wording.rs` (summaries and next steps), `rule.rs` (the names alerts
+//! carry).
 
 mod country;
+pub mod pairs;
 pub mod rule;
 pub mod settings;
 pub mod state;
@@ -75,7 +80,12 @@ impl Rules for UnusualGeo {
         {
             return;
         }
-        state.prune(obs.now, definition::secs(self.s.travel.within));
+        let t = &self.s.travel;
+        state.prune(
+            obs.now,
+            definition::secs(t.within),
+            definition::secs(t.forget_pair_after),
+        );
         let place = obs.geo.label();
         let call = Call {
             event: e,

@@ -42,6 +42,39 @@ pub struct Travel {
     pub min_distance_km: f64,
     /// Only compare with a previous place seen within this long.
     pub within: ConfigDuration,
+    /// Impossible hops (either way) between two places before the pair is part of
+    /// the principal's baseline and stays quiet …
+    #[serde(default = "default_learn_after_alternations")]
+    pub learn_after_alternations: u32,
+    /// … seen on at least this many distinct UTC days.
+    #[serde(default = "default_learn_after_days")]
+    pub learn_after_days: u16,
+    /// Two positions closer than this (km) are one place when pairs are matched.
+    #[serde(default = "default_place_radius_km")]
+    pub place_radius_km: f64,
+    /// A pair of places not hopped between for this long is forgotten.
+    #[serde(default = "default_forget_pair_after")]
+    pub forget_pair_after: ConfigDuration,
+}
+
+fn default_learn_after_alternations() -> u32 {
+    6
+}
+
+fn default_learn_after_days() -> u16 {
+    2
+}
+
+fn default_place_radius_km() -> f64 {
+    100.0
+}
+
+fn default_forget_pair_after() -> ConfigDuration {
+    ConfigDuration::hours(30 * 24)
+}
+
+fn default_known_pair() -> Severity {
+    Severity::Low
 }
 
 /// `[severity]`.
@@ -56,6 +89,10 @@ pub struct Severities {
     pub rare_country_new_principal: Severity,
     /// `impossible_travel`.
     pub impossible_travel: Severity,
+    /// `impossible_travel` between two places the principal already hopped between,
+    /// before the pair is learned (then it is quiet).
+    #[serde(default = "default_known_pair")]
+    pub impossible_travel_known_pair: Severity,
     /// `new_network` (fallback without a GeoIP database).
     pub new_network: Severity,
 }
@@ -128,6 +165,30 @@ pub fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
         src,
         "impossible_travel.within",
         "must be at least 1h",
+    )?;
+    require(
+        t.learn_after_alternations >= 1,
+        src,
+        "impossible_travel.learn_after_alternations",
+        "must be at least 1",
+    )?;
+    require(
+        t.learn_after_days >= 1,
+        src,
+        "impossible_travel.learn_after_days",
+        "must be at least 1",
+    )?;
+    require(
+        t.place_radius_km >= 0.0 && t.place_radius_km * 2.0 < t.min_distance_km.max(1.0),
+        src,
+        "impossible_travel.place_radius_km",
+        "must be between 0 and half of min_distance_km (else the two places of a trip could be one)",
+    )?;
+    require(
+        t.forget_pair_after.as_std().as_secs() >= 86_400,
+        src,
+        "impossible_travel.forget_pair_after",
+        "must be at least 1d",
     )
 }
 

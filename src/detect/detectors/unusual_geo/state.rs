@@ -1,9 +1,21 @@
 //! What `unusual_geo` remembers itself (the rest is in the shared baselines): the
 //! last geolocated address of each principal, for the impossible-travel evidence,
-//! forgotten after the travel window.
+//! forgotten after the travel window; and the pairs of places each principal
+//! routinely alternates between (`pairs.rs`), forgotten when unused.
+//!
+//! Snapshots: the addresses, then the pairs. Builds before the pairs saved the
+//! addresses alone; such a snapshot still loads, with no pairs learned (postcard
+//! reads fields in order, so the older bytes are the newer ones cut after the
+//! addresses; their JSON form, from format 1 snapshots, is a bare list, and this
+//! build writes no JSON).
 
+use std::fmt;
 use std::net::IpAddr;
 
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use super::pairs::PlacePair;
 use crate::detect::baseline::cap::{self, Rank};
 use crate::detect::baseline::keys::FastMap;
 use crate::detect::detector::DetectorMemory;
@@ -14,34 +26,91 @@ use crate::detect::stateful::DetectorState;
 pub struct State {
     /// The last geolocated address per principal, and when.
     pub(super) last: FastMap<u128, (IpAddr, u32)>,
+    /// The place pairs each principal hopped between.
+    pub(super) pairs: FastMap<u128, Vec<PlacePair>>,
     last_prune: u32,
 }
 
 impl State {
-    /// Forgets addresses older than `within` seconds (every hour).
-    pub fn prune(&mut self, now: u32, within: u32) {
+    /// Forgets addresses older than `within` seconds and pairs not seen for
+    /// `forget_pairs` seconds (every hour).
+    pub fn prune(&mut self, now: u32, within: u32, forget_pairs: u32) {
         if now >= self.last_prune.saturating_add(3600) {
             let before = now.saturating_sub(within);
             self.last.retain(|_, (_, at)| *at >= before);
+            let before = now.saturating_sub(forget_pairs);
+            self.pairs.retain(|_, pairs| {
+                pairs.retain(|p| p.last >= before);
+                !pairs.is_empty()
+            });
             self.last_prune = now;
         }
     }
 }
 
+/// The addresses, as saved.
+type SavedLast = Vec<(u128, IpAddr, u32)>;
+/// The pairs, as saved.
+type SavedPairs = Vec<(u128, Vec<PlacePair>)>;
+
+/// A snapshot read back: this build's, or an older one with addresses alone.
+#[derive(Debug, Default)]
+pub struct Restored {
+    last: SavedLast,
+    pairs: SavedPairs,
+}
+
+impl<'de> Deserialize<'de> for Restored {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            // JSON parts come from format 1 snapshots only, which older builds
+            // wrote: a bare list of addresses (this build writes postcard).
+            return Ok(Restored {
+                last: SavedLast::deserialize(d)?,
+                pairs: Vec::new(),
+            });
+        }
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = Restored;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("unusual_geo's addresses, then its place pairs")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Restored, A::Error> {
+                let last: SavedLast = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                // Older snapshots end after the addresses.
+                let pairs: SavedPairs = seq.next_element().ok().flatten().unwrap_or_default();
+                Ok(Restored { last, pairs })
+            }
+        }
+        d.deserialize_tuple(2, Fields)
+    }
+}
+
 impl DetectorState for State {
-    type Saved<'a> = Vec<(u128, IpAddr, u32)>;
-    type Restored = Vec<(u128, IpAddr, u32)>;
+    type Saved<'a> = (SavedLast, SavedPairs);
+    type Restored = Restored;
 
     fn saved(&self) -> Self::Saved<'_> {
-        self.last
+        let last = self
+            .last
             .iter()
             .map(|(k, (ip, at))| (*k, *ip, *at))
-            .collect()
+            .collect();
+        let pairs = self.pairs.iter().map(|(k, p)| (*k, p.clone())).collect();
+        (last, pairs)
     }
 
-    fn restored(saved: Self::Restored) -> State {
+    fn restored(saved: Restored) -> State {
         State {
-            last: saved.into_iter().map(|(k, ip, at)| (k, (ip, at))).collect(),
+            last: saved
+                .last
+                .into_iter()
+                .map(|(k, ip, at)| (k, (ip, at)))
+                .collect(),
+            pairs: saved.pairs.into_iter().collect(),
             last_prune: 0,
         }
     }
@@ -50,14 +119,68 @@ impl DetectorState for State {
         if self.last.len() > cap {
             cap::make_room(&mut self.last, cap, |&(_, at)| Rank::of(at, 1, now));
         }
+        if self.pairs.len() > cap {
+            cap::make_room(&mut self.pairs, cap, |pairs| {
+                Rank::of(pairs.iter().map(|p| p.last).max().unwrap_or(0), 1, now)
+            });
+        }
     }
 
     fn memory(&self) -> DetectorMemory {
+        let pair_bytes: usize = self
+            .pairs
+            .values()
+            .map(|p| {
+                std::mem::size_of::<(u128, Vec<PlacePair>)>()
+                    + p.capacity() * std::mem::size_of::<PlacePair>()
+            })
+            .sum();
         DetectorMemory {
-            learned_entries: self.last.len(),
+            learned_entries: self.last.len().max(self.pairs.len()),
             learned_bytes: self.last.capacity()
-                * (std::mem::size_of::<(u128, (IpAddr, u32))>() + 1),
+                * (std::mem::size_of::<(u128, (IpAddr, u32))>() + 1)
+                + pair_bytes,
             ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::stateful::{decode, encode};
+
+    fn sample() -> State {
+        let mut s = State::default();
+        s.last.insert(7, ("81.2.69.160".parse().unwrap(), 1_000));
+        s.pairs.insert(
+            7,
+            vec![PlacePair {
+                a: (51.5, -0.12),
+                b: (50.11, 8.68),
+                hops: 9,
+                days: 3,
+                last_day: 2,
+                first: 10,
+                last: 200_000,
+            }],
+        );
+        s
+    }
+
+    #[test]
+    fn snapshots_keep_the_pairs_and_older_ones_still_load() {
+        let s = sample();
+        // This build writes postcard.
+        let back = State::restored(decode("unusual_geo", &encode(&s.saved())).unwrap());
+        assert_eq!(back.last, s.last);
+        assert_eq!(back.pairs, s.pairs);
+        // Older builds saved the addresses alone, binary and JSON.
+        let old: SavedLast = vec![(7, "81.2.69.160".parse().unwrap(), 1_000)];
+        for bytes in [encode(&old), serde_json::to_vec(&old).unwrap()] {
+            let back = State::restored(decode("unusual_geo", &bytes).unwrap());
+            assert_eq!(back.last, s.last);
+            assert!(back.pairs.is_empty());
         }
     }
 }

@@ -2,12 +2,20 @@
 //! apart than anyone could travel in the time between them. Both places go in the
 //! evidence; places in one network, or too close to tell from GeoIP noise, never
 //! count.
+//!
+//! Each hop is counted against the pair of places it joins (`pairs.rs`): the first
+//! hop between two places is `impossible_travel` at its severity; hops between a
+//! pair already seen are at `impossible_travel_known_pair` (low) until the pair is
+//! learned, then quiet (a split-tunnel VPN user alternating between the office and
+//! the VPN egress). A third place far away is a new pair and alerts again. The
+//! evidence says whether the pair was known and how often it was seen.
 
 use std::net::IpAddr;
 
 use serde_json::json;
 
 use super::country::finding;
+use super::pairs::{self, Learning, PairHistory};
 use super::rule::Rule;
 use super::settings::Settings;
 use super::state::State;
@@ -54,6 +62,21 @@ pub fn observe(
     if km < t.min_distance_km || speed <= t.max_speed_kmh {
         return;
     }
+    let learning = Learning {
+        alternations: t.learn_after_alternations,
+        days: t.learn_after_days,
+        radius_km: t.place_radius_km,
+    };
+    let history = pairs::hop(
+        state.pairs.entry(key).or_default(),
+        (fix.lat, fix.lon),
+        (lat, lon),
+        obs.now,
+        &learning,
+    );
+    if history.learned {
+        return;
+    }
     let prev_ip = previous
         .map(|(ip, _)| ip.to_string())
         .unwrap_or_else(|| "?".into());
@@ -66,11 +89,16 @@ pub fn observe(
         max_speed_kmh: t.max_speed_kmh,
     };
     let rule = Rule::ImpossibleTravel;
+    let severity = if history.hops > 0 {
+        s.severity.impossible_travel_known_pair
+    } else {
+        s.severity.of(rule)
+    };
     let mut f = finding(
         obs,
         rule,
-        s.severity.of(rule),
-        wording::impossible_travel(call, &trip),
+        severity,
+        wording::impossible_travel(call, &trip, &history, &learning),
     );
     f.first_seen = time_of(fix.at);
     let places = json!([
@@ -81,7 +109,20 @@ pub fn observe(
         .with("observed", json!({ "distance_km": km.round(), "elapsed": crate::detect::text::duration(dt), "speed_kmh": speed.round() }))
         .with("expected", json!({ "max_speed_kmh": t.max_speed_kmh, "min_distance_km": t.min_distance_km }))
         .with("places", places)
+        .with("pair", pair_evidence(&history, &learning))
         .with_list("addresses", [prev_ip, ip.to_string()])
         .with_list("vaults", [e.vault.to_string()]);
     findings.push(f);
+}
+
+/// Whether the two places were a known pair, how often they were seen, and when the
+/// pair becomes part of the baseline.
+fn pair_evidence(h: &PairHistory, l: &Learning) -> serde_json::Value {
+    json!({
+        "known": h.hops > 0,
+        "hops_before": h.hops,
+        "days_before": h.days,
+        "first_seen": time_of(h.first).to_rfc3339(),
+        "learned_after": { "alternations": l.alternations, "days": l.days },
+    })
 }

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use super::pairs::{Learning, PairHistory};
 use crate::detect::text::{duration, who};
 use crate::event::AuditEvent;
 
@@ -61,8 +62,16 @@ pub struct Trip<'a> {
     pub max_speed_kmh: f64,
 }
 
-/// `impossible_travel`.
-pub fn impossible_travel(c: &Call<'_>, t: &Trip<'_>) -> String {
-    format!("{} called from {} ({}) and then {} later from {} ({}, vault {}), {:.0} km apart: {:.0} km/h, faster than the {:.0} km/h anyone can travel",
+/// `impossible_travel`, and whether the principal hopped between these places before.
+pub fn impossible_travel(c: &Call<'_>, t: &Trip<'_>, pair: &PairHistory, l: &Learning) -> String {
+    let history = if pair.hops == 0 {
+        "; the first hop between these two places".to_owned()
+    } else {
+        format!(
+            "; it hopped between these two places {} times on {} days before (a pair becomes usual after {} on {} days)",
+            pair.hops, pair.days, l.alternations, l.days
+        )
+    };
+    format!("{} called from {} ({}) and then {} later from {} ({}, vault {}), {:.0} km apart: {:.0} km/h, faster than the {:.0} km/h anyone can travel{history}",
         who(c.event), t.from_country, t.from_ip, duration(t.elapsed), c.place, c.ip, c.event.vault, t.km, t.speed_kmh, t.max_speed_kmh)
 }
