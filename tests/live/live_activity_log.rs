@@ -264,3 +264,28 @@ async fn a_grant_on_the_activity_log_hub_then_reads_on_the_audit_hub_are_one_inc
         "every Activity Log record decoded as one:\n{prom}"
     );
 }
+
+/// docs/live.md's production config, the one a user copies, reads both hubs.
+#[test]
+fn the_documented_production_config_lists_the_audit_and_activity_log_hubs() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/live.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let section = text
+        .find("## A minimal production config")
+        .expect("the section");
+    let start = section + text[section..].find("```toml\n").expect("its config") + 8;
+    let end = start + text[start..].find("```").unwrap();
+    let config = kvwatch::config::Config::parse(&text[start..end], Path::new("docs/live.md"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let hubs: Vec<(&str, &str)> = config
+        .eventhubs
+        .hubs
+        .iter()
+        .map(|h| (h.hub.as_str(), h.consumer_group.as_str()))
+        .collect();
+    assert_eq!(
+        hubs,
+        [(AUDIT, "kvwatch"), (ACTIVITY, "kvwatch")],
+        "both hubs, each with kvwatch's own consumer group"
+    );
+}
