@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
+use super::assignments::Assignments;
 use super::series::{Grid, Series};
 use super::stats::{
     AlertMark, Capped, ChangeRecord, DestructiveUse, ObjectStats, PrincipalStats, Seen, VaultStats,
@@ -61,6 +62,8 @@ pub struct Collected {
     pub marks: Vec<AlertMark>,
     /// Whether a GeoIP database located addresses.
     pub has_geoip: bool,
+    /// Role assignments and vault places from the Activity Log.
+    pub rbac: Assignments,
     max_objects: usize,
     cap: usize,
 }
@@ -79,6 +82,7 @@ impl Collected {
             vaults: Capped::new(MAX_VAULTS),
             marks: Vec::new(),
             has_geoip,
+            rbac: Assignments::default(),
             max_objects: config.max_objects_per_vault,
             cap: config.max_items,
         }
@@ -152,6 +156,7 @@ impl Observer for Collector {
             // vault join its changes; the rest of the report counts AuditEvent alone.
             Happening::Processed { event, .. } if event.control_plane().is_some() => {
                 if let Ok(mut state) = self.state.lock() {
+                    state.rbac.observe(event);
                     control_change(&mut state, event);
                 }
             }
@@ -495,6 +500,7 @@ fn principal(
     let denied = e.outcome.is_denial();
     if ok {
         p.last_ok = p.last_ok.max(Some(t));
+        p.values_read += u64::from(e.class == OperationClass::ReadValue);
     }
     let vault_use = || VaultUse {
         seen: Seen {

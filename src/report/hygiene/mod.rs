@@ -2,8 +2,9 @@
 //! audit log the detectors read.
 //!
 //! Each check lives with its family ([`identity`]: MFA; [`rotation`]: rotation and
-//! expiry; [`review`]: access-review candidates; [`vault`]: network and recovery
-//! settings; [`activity`]: destructive and denied operations). A check reads the
+//! expiry; [`review`]: access-review candidates; [`rbac`]: role assignments from the
+//! Activity Log; [`vault`]: network and recovery settings; [`activity`]: destructive
+//! and denied operations). A check reads the
 //! collected aggregates and returns [`Finding`]s: typed, serialisable, each with a
 //! stable `id` (`check/subject`, the same for the same subject in every report, so a
 //! finding can be tracked from one week's report to the next), the practice it maps
@@ -11,6 +12,7 @@
 
 pub mod activity;
 pub mod identity;
+pub mod rbac;
 pub mod review;
 pub mod rotation;
 pub mod vault;
@@ -242,6 +244,9 @@ pub fn catalogue() -> Vec<Check> {
         review::UNUSED_OBJECT,
         review::DORMANT_PRINCIPAL,
         review::UNUSED_GRANT,
+        rbac::PRIVILEGED_ROLE,
+        rbac::GUEST_DATA_ACCESS,
+        rbac::UNUSED_ASSIGNMENT,
         vault::PUBLIC_NETWORK,
         vault::DEFAULT_ALLOW,
         vault::SOFT_DELETE_OFF,
@@ -292,6 +297,9 @@ pub fn run(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
     findings.extend(review::unused_objects(c, ctx));
     findings.extend(review::dormant_principals(c, ctx));
     findings.extend(review::unused_grants(c, ctx));
+    findings.extend(rbac::privileged_roles(c));
+    findings.extend(rbac::guests(c));
+    findings.extend(rbac::unused(c, ctx));
     findings.extend(vault::network(c));
     findings.extend(vault::recovery(c));
     findings.extend(activity::destructive(c));
