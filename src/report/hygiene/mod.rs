@@ -3,7 +3,7 @@
 //!
 //! Each check lives with its family ([`identity`]: MFA; [`rotation`]: rotation and
 //! expiry; [`review`]: access-review candidates; [`rbac`]: role assignments from the
-//! Activity Log; [`vault`]: network and recovery settings; [`activity`]: destructive
+//! Activity Log; [`guests`]: guests with data access; [`vault`]: network and recovery settings; [`activity`]: destructive
 //! and denied operations). A check reads the
 //! collected aggregates and returns [`Finding`]s: typed, serialisable, each with a
 //! stable `id` (`check/subject`, the same for the same subject in every report, so a
@@ -11,6 +11,7 @@
 //! to, a severity, its subject and the evidence that triggered it.
 
 pub mod activity;
+pub mod guests;
 pub mod identity;
 pub mod rbac;
 pub mod review;
@@ -245,7 +246,7 @@ pub fn catalogue() -> Vec<Check> {
         review::DORMANT_PRINCIPAL,
         review::UNUSED_GRANT,
         rbac::PRIVILEGED_ROLE,
-        rbac::GUEST_DATA_ACCESS,
+        guests::GUEST_DATA_ACCESS,
         rbac::UNUSED_ASSIGNMENT,
         vault::PUBLIC_NETWORK,
         vault::DEFAULT_ALLOW,
@@ -298,7 +299,7 @@ pub fn run(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
     findings.extend(review::dormant_principals(c, ctx));
     findings.extend(review::unused_grants(c, ctx));
     findings.extend(rbac::privileged_roles(c));
-    findings.extend(rbac::guests(c));
+    findings.extend(guests::guests(c));
     findings.extend(rbac::unused(c, ctx));
     findings.extend(vault::network(c));
     findings.extend(vault::recovery(c));

@@ -1,7 +1,7 @@
 //! Azure RBAC hygiene, from the role assignments the Activity Log shows
 //! ([`crate::report::assignments`]) and the use AuditEvent shows: privileged roles
-//! that reach vaults, guests with data access, and role assignments whose grantee
-//! never used what they were given.
+//! that reach vaults, and role assignments whose grantee never used what they were
+//! given (guests with data access are [`super::guests`]'s, on the same helpers).
 //!
 //! What a role gives comes from the roles file (`detectors/roles/azure_roles.toml`,
 //! the detectors' own knowledge): a role is privileged here when Microsoft lists it
@@ -32,14 +32,6 @@ pub const PRIVILEGED_ROLE: Check = Check {
     title: "Privileged role reaching vaults",
     practice: Practice::AccessReview,
     method: "Role assignments (Activity Log, created or re-applied in the period and not removed) of a privileged role (Owner, Contributor, User Access Administrator, Role Based Access Control Administrator, Key Vault Administrator, Key Vault Data Access Administrator … per the roles file) at a vault or a scope above vaults, per grantee.",
-};
-
-/// `rbac.guest_data_access`.
-pub const GUEST_DATA_ACCESS: Check = Check {
-    id: "rbac.guest_data_access",
-    title: "Guest with data access",
-    practice: Practice::AccessReview,
-    method: "Guests (a UPN with #EXT#) that were served requests on a vault (AuditEvent) or hold a role assignment reading Key Vault data or giving access; a guest whose UPN no record carried cannot be told apart.",
 };
 
 /// `rbac.unused_assignment`.
@@ -90,29 +82,16 @@ pub struct AssignmentsEvidence {
     pub requests_served: u64,
 }
 
-/// The evidence of [`GUEST_DATA_ACCESS`].
-#[derive(Debug, Clone, Serialize)]
-pub struct GuestEvidence {
-    /// The guest's UPN.
-    pub upn: String,
-    /// Vaults that served its requests, with how many.
-    pub vaults_used: Vec<String>,
-    /// Secret values, key material or backups it read.
-    pub values_read: u64,
-    /// Its role assignments that read data or give access.
-    pub assignments: Vec<AssignmentView>,
-}
-
 /// What a role gives, by the roles file.
-struct RoleView {
-    name: String,
-    known: bool,
-    reads: Vec<DataKind>,
-    gives_access: bool,
-    privileged: bool,
+pub(super) struct RoleView {
+    pub(super) name: String,
+    pub(super) known: bool,
+    pub(super) reads: Vec<DataKind>,
+    pub(super) gives_access: bool,
+    pub(super) privileged: bool,
 }
 
-fn role(a: &Assignment) -> RoleView {
+pub(super) fn role(a: &Assignment) -> RoleView {
     match RoleCatalog::builtin().access(&a.role) {
         RoleAccess::Known(r) => RoleView {
             name: r.name.clone(),
@@ -135,11 +114,11 @@ fn role(a: &Assignment) -> RoleView {
 }
 
 /// A scope at a vault or above (not another resource, not an unknown path).
-fn reaches_vaults(a: &Assignment) -> bool {
+pub(super) fn reaches_vaults(a: &Assignment) -> bool {
     !matches!(a.level, ScopeLevel::Resource | ScopeLevel::Unknown)
 }
 
-fn view(c: &Collected, a: &Assignment, r: &RoleView) -> AssignmentView {
+pub(super) fn view(c: &Collected, a: &Assignment, r: &RoleView) -> AssignmentView {
     let reach = c.rbac.reach(a);
     AssignmentView {
         role: r.name.clone(),
@@ -189,7 +168,7 @@ fn by_grantee(
     out
 }
 
-fn scope_words(v: &AssignmentView) -> String {
+pub(super) fn scope_words(v: &AssignmentView) -> String {
     match (v.level, v.vaults.as_slice()) {
         (ScopeLevel::Vault, [vault, ..]) => format!("on vault {vault}"),
         (level, []) => format!(
@@ -254,93 +233,6 @@ pub fn privileged_roles(c: &Collected) -> Vec<Finding> {
 
 fn served(p: &PrincipalStats) -> u64 {
     p.vaults.map.values().map(|v| v.ok).sum()
-}
-
-/// One finding per guest (`#EXT#`) with data access: high when it read values or
-/// holds a role reading secrets, medium otherwise.
-pub fn guests(c: &Collected) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut guests: Vec<&PrincipalStats> = c
-        .principals
-        .map
-        .values()
-        .filter(|p| {
-            p.upn
-                .as_deref()
-                .is_some_and(|u| u.to_ascii_uppercase().contains("#EXT#"))
-        })
-        .collect();
-    guests.sort_by(|a, b| a.identity.cmp(&b.identity));
-    for p in guests {
-        let mut vaults: Vec<(&String, u64)> = p
-            .vaults
-            .map
-            .iter()
-            .filter(|(_, v)| v.ok > 0)
-            .map(|(k, v)| (k, v.ok))
-            .collect();
-        vaults.sort();
-        let roles: Vec<AssignmentView> = c
-            .rbac
-            .existing()
-            .filter(|a| reaches_vaults(a) && a.grantee.eq_ignore_ascii_case(&p.identity))
-            .filter_map(|a| {
-                let r = role(a);
-                (!r.reads.is_empty() || r.gives_access).then(|| view(c, a, &r))
-            })
-            .collect();
-        if vaults.is_empty() && roles.is_empty() {
-            continue;
-        }
-        let reads_secrets = roles.iter().any(|v| v.reads.contains(&DataKind::Secrets));
-        let severity = if p.values_read > 0 || reads_secrets {
-            Severity::High
-        } else {
-            Severity::Medium
-        };
-        let upn = p.upn.clone().unwrap_or_default();
-        let mut parts = Vec::new();
-        if !vaults.is_empty() {
-            parts.push(format!(
-                "was served {} requests on {} ({} returning secret values or key material)",
-                vaults.iter().map(|(_, n)| n).sum::<u64>(),
-                vaults
-                    .iter()
-                    .map(|(v, _)| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                p.values_read
-            ));
-        }
-        if !roles.is_empty() {
-            parts.push(format!(
-                "holds {}",
-                roles
-                    .iter()
-                    .map(|v| format!("{} {}", v.role, scope_words(v)))
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ));
-        }
-        let summary = format!(
-            "Guest {upn} {}: confirm the external account still needs vault data, and that its home tenant enforces MFA.",
-            parts.join(" and ")
-        );
-        let evidence = GuestEvidence {
-            upn,
-            vaults_used: vaults.iter().map(|(v, n)| format!("{v} ×{n}")).collect(),
-            values_read: p.values_read,
-            assignments: roles,
-        };
-        out.push(Finding::new(
-            GUEST_DATA_ACCESS,
-            severity,
-            Subject::principal(&p.identity, p.upn.as_deref()),
-            summary,
-            &evidence,
-        ));
-    }
-    out
 }
 
 /// One finding per grantee (not a group) none of whose assignments reaching Key
