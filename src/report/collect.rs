@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 
 use super::assignments::Assignments;
+use super::audit_settings::AuditSettings;
 use super::series::{Grid, Series};
 use super::stats::{
     AlertMark, Capped, ChangeRecord, DestructiveUse, ObjectStats, PrincipalStats, Seen, VaultStats,
@@ -64,6 +65,8 @@ pub struct Collected {
     pub has_geoip: bool,
     /// Role assignments and vault places from the Activity Log.
     pub rbac: Assignments,
+    /// Vaults' diagnostic settings changed in the Activity Log.
+    pub audit_settings: AuditSettings,
     max_objects: usize,
     cap: usize,
 }
@@ -83,6 +86,7 @@ impl Collected {
             marks: Vec::new(),
             has_geoip,
             rbac: Assignments::default(),
+            audit_settings: AuditSettings::default(),
             max_objects: config.max_objects_per_vault,
             cap: config.max_items,
         }
@@ -157,6 +161,7 @@ impl Observer for Collector {
             Happening::Processed { event, .. } if event.control_plane().is_some() => {
                 if let Ok(mut state) = self.state.lock() {
                     state.rbac.observe(event);
+                    state.audit_settings.observe(event);
                     control_change(&mut state, event);
                 }
             }

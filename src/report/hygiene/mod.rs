@@ -3,14 +3,16 @@
 //!
 //! Each check lives with its family ([`identity`]: MFA; [`rotation`]: rotation and
 //! expiry; [`review`]: access-review candidates; [`rbac`]: role assignments from the
-//! Activity Log; [`guests`]: guests with data access; [`vault`]: network and recovery settings; [`activity`]: destructive
-//! and denied operations). A check reads the
+//! Activity Log; [`guests`]: guests with data access; [`vault`]: network and
+//! recovery settings; [`activity`]: destructive and denied operations;
+//! [`audit_log`]: diagnostic settings no longer sending AuditEvent). A check reads the
 //! collected aggregates and returns [`Finding`]s: typed, serialisable, each with a
 //! stable `id` (`check/subject`, the same for the same subject in every report, so a
 //! finding can be tracked from one week's report to the next), the practice it maps
 //! to, a severity, its subject and the evidence that triggered it.
 
 pub mod activity;
+pub mod audit_log;
 pub mod guests;
 pub mod identity;
 pub mod rbac;
@@ -254,6 +256,7 @@ pub fn catalogue() -> Vec<Check> {
         vault::PURGE_PROTECTION_OFF,
         activity::DESTRUCTIVE,
         activity::DENIED,
+        audit_log::AUDIT_LOG_STOPPED,
     ]
 }
 
@@ -305,6 +308,7 @@ pub fn run(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
     findings.extend(vault::recovery(c));
     findings.extend(activity::destructive(c));
     findings.extend(activity::denied(c));
+    findings.extend(audit_log::stopped(c));
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
     findings
 }

@@ -1,6 +1,7 @@
-//! The RBAC hygiene checks' table (`hygiene::rbac`): Activity Log role assignments
-//! (written with the detectors' compact form, decoded by the real decoder) beside
-//! AuditEvent use, and the finding each gives or not.
+//! The table of the hygiene checks that read the Activity Log (`hygiene::rbac`,
+//! `hygiene::guests`, `hygiene::audit_log`): role assignments and diagnostic
+//! settings (written with the detectors' compact form, decoded by the real decoder)
+//! beside AuditEvent use, and the finding each gives or not.
 
 use super::{case, rec, secret, Case, APP, BOB};
 use crate::alert::Severity;
@@ -59,19 +60,26 @@ fn assignment_of(
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A diagnostic setting written on kv1: locates the vault under its subscription.
-fn locate_kv1(day: i64) -> String {
+/// kv1's diagnostic setting `name` written (`write`, sending `logs`) or deleted.
+fn setting(day: i64, verb: &str, name: &str, logs: &[&str]) -> String {
     let spec = ArmEvent {
-        arm: Some("Microsoft.Insights/diagnosticSettings/write".to_owned()),
+        arm: Some(format!("Microsoft.Insights/diagnosticSettings/{verb}")),
         resource: Some(format!(
-            "{KV1}/providers/Microsoft.Insights/diagnosticSettings/to-siem"
+            "{KV1}/providers/Microsoft.Insights/diagnosticSettings/{name}"
         )),
         result: Some("Succeeded.OK".to_owned()),
-        logs: Some(vec!["audit".to_owned()]),
+        logs: (verb == "write").then(|| logs.iter().map(|l| (*l).to_owned()).collect()),
         oid: Some("ad0000".to_owned()),
+        upn: Some("admin@contoso.com".to_owned()),
         ..ArmEvent::default()
     };
-    record(&spec, &super::at(day), "c-diag").unwrap_or_else(|e| panic!("{e}"))
+    record(&spec, &super::at(day), &format!("c-diag-{day}-{verb}"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A diagnostic setting written on kv1: locates the vault under its subscription.
+fn locate_kv1(day: i64) -> String {
+    setting(day, "write", "to-siem", &["audit"])
 }
 
 fn later(day: i64) -> String {
@@ -82,6 +90,41 @@ pub(super) fn cases() -> Vec<Case> {
     let created = "Succeeded.Created";
     let ok = "Succeeded.OK";
     vec![
+        case(
+            "monitoring.audit_log_stopped",
+            "the setting deleted, the vault dark after it",
+            vec![later(0), setting(1, "delete", "to-siem", &[])],
+            Some(Severity::High),
+        ),
+        case(
+            "monitoring.audit_log_stopped",
+            "rewritten to send only policy evaluations, records still arriving",
+            vec![
+                setting(0, "write", "to-siem", &["AzurePolicyEvaluationDetails"]),
+                later(1),
+            ],
+            Some(Severity::Medium),
+        ),
+        case(
+            "monitoring.audit_log_stopped",
+            "deleted, then written again with the audit group",
+            vec![
+                setting(0, "delete", "to-siem", &[]),
+                setting(1, "write", "to-siem", &["audit"]),
+                later(2),
+            ],
+            None,
+        ),
+        case(
+            "monitoring.audit_log_stopped",
+            "one of two settings deleted, the other written with AuditEvent",
+            vec![
+                setting(0, "write", "to-archive", &["AuditEvent"]),
+                setting(1, "delete", "to-siem", &[]),
+                later(2),
+            ],
+            None,
+        ),
         case(
             "rbac.privileged_role",
             "Owner on the subscription",
