@@ -632,6 +632,13 @@ fn notes(c: &Collected, period: Option<&Period>, config: &ReportConfig) -> Vec<S
     if objects_more > 0 {
         notes.push(format!("{objects_more} requests named objects beyond [report] max_objects_per_vault; those objects are not judged."));
     }
-    notes.push("Access grants come from access-policy changes in VaultPut/VaultPatch records and, when the Azure Activity Log is given with the audit logs, from role assignments on each vault; assignments at a resource group, subscription or management group reach many vaults and are listed by the control_plane alerts, not per vault.".to_owned());
+    notes.push("Access grants come from access-policy changes in VaultPut/VaultPatch records and, when the Azure Activity Log is given with the audit logs, from role assignments on each vault; assignments at a resource group, subscription or management group reach many vaults: they are judged by the rbac.* hygiene checks (with the vaults each reaches, as far as the Activity Log located them) and alerted by control_plane, not listed per vault.".to_owned());
+    if c.rbac.more > 0 {
+        notes.push(format!(
+            "{} role assignments beyond the {} kept were not judged.",
+            c.rbac.more,
+            crate::report::assignments::MAX_ASSIGNMENTS
+        ));
+    }
     notes
 }

@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 
+use super::assignments::Assignments;
+use super::audit_settings::AuditSettings;
 use super::series::{Grid, Series};
 use super::stats::{
     AlertMark, Capped, ChangeRecord, DestructiveUse, ObjectStats, PrincipalStats, Seen, VaultStats,
@@ -61,6 +63,10 @@ pub struct Collected {
     pub marks: Vec<AlertMark>,
     /// Whether a GeoIP database located addresses.
     pub has_geoip: bool,
+    /// Role assignments and vault places from the Activity Log.
+    pub rbac: Assignments,
+    /// Vaults' diagnostic settings changed in the Activity Log.
+    pub audit_settings: AuditSettings,
     max_objects: usize,
     cap: usize,
 }
@@ -79,6 +85,8 @@ impl Collected {
             vaults: Capped::new(MAX_VAULTS),
             marks: Vec::new(),
             has_geoip,
+            rbac: Assignments::default(),
+            audit_settings: AuditSettings::default(),
             max_objects: config.max_objects_per_vault,
             cap: config.max_items,
         }
@@ -152,6 +160,8 @@ impl Observer for Collector {
             // vault join its changes; the rest of the report counts AuditEvent alone.
             Happening::Processed { event, .. } if event.control_plane().is_some() => {
                 if let Ok(mut state) = self.state.lock() {
+                    state.rbac.observe(event);
+                    state.audit_settings.observe(event);
                     control_change(&mut state, event);
                 }
             }
@@ -499,6 +509,7 @@ fn principal(
     let denied = e.outcome.is_denial();
     if ok {
         p.last_ok = p.last_ok.max(Some(t));
+        p.values_read += u64::from(e.class == OperationClass::ReadValue);
     }
     let vault_use = || VaultUse {
         seen: Seen {

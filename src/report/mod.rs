@@ -5,11 +5,14 @@
 //!
 //! The report watches the replay pipeline: [`collect::Collector`] is one more
 //! observer beside the summary and metrics, folding events and alerts into bounded
-//! aggregates ([`stats`], [`series`]). [`assemble`] turns them, the alerts and the
+//! aggregates ([`stats`], [`series`], and the Activity Log's role assignments and
+//! diagnostic settings in [`assignments`] and [`audit_settings`]). [`assemble`] turns them, the alerts and the
 //! [`hygiene`] findings into the [`model::ReportModel`], which is the JSON form;
 //! [`html`] (with [`svg`] charts) and [`markdown`] lay the same model out for people.
 
 pub mod assemble;
+pub mod assignments;
+pub mod audit_settings;
 pub mod collect;
 pub mod html;
 mod html_sections;

@@ -144,6 +144,8 @@ pub struct PrincipalStats {
     pub seen: Seen,
     /// The last request served.
     pub last_ok: Option<DateTime<Utc>>,
+    /// Requests served that returned a secret value, key material or a backup.
+    pub values_read: u64,
     /// Requests by operation class.
     pub by_class: [u64; 8],
     /// Requests by outcome.
@@ -231,6 +233,7 @@ impl PrincipalStats {
                 last: t,
             },
             last_ok: None,
+            values_read: 0,
             by_class: [0; 8],
             by_outcome: [0; 9],
             series: Series::default(),

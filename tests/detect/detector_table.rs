@@ -53,19 +53,21 @@ fn rule(r: &str, s: Severity) -> Expect {
     }
 }
 
+/// The alerts `row`'s detector raises for its events.
+fn alerts(row: &Row) -> Vec<kvwatch::alert::Alert> {
+    let events: Events = toml::from_str(row.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
+    let records = examples::records(&events.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
+    let detector = registry::build_named(&Config::default().detectors, row.detector)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let networks = if row.geoip { geo() } else { Vec::new() };
+    let enricher = examples::enricher(&networks).expect("geo");
+    examples::run(detector, &records, enricher).unwrap_or_else(|e| panic!("{}: {e}", row.name))
+}
+
 fn check(rows: Vec<Row>) {
     let mut failures = Vec::new();
     for row in rows {
-        let events: Events =
-            toml::from_str(row.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
-        let records =
-            examples::records(&events.events).unwrap_or_else(|e| panic!("{}: {e}", row.name));
-        let detector = registry::build_named(&Config::default().detectors, row.detector)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let networks = if row.geoip { geo() } else { Vec::new() };
-        let enricher = examples::enricher(&networks).expect("geo");
-        let alerts = examples::run(detector, &records, enricher)
-            .unwrap_or_else(|e| panic!("{}: {e}", row.name));
+        let alerts = alerts(&row);
         if let Err(e) = examples::verify(&row.expect, &alerts) {
             failures.push(format!("{} [{}]: {e}", row.name, row.detector));
         }
@@ -416,6 +418,7 @@ fn unusual_geo_table() {
             object = "secrets/a"
             "#,
         },
+        arm_call_from_a_new_country(),
         Row {
             name: "without a database, a learned user on a network nobody used",
             detector: "unusual_geo",
@@ -440,6 +443,61 @@ fn unusual_geo_table() {
             "#,
         },
     ]);
+}
+
+/// A learned user's role assignment at a subscription, made through Azure Resource
+/// Manager from a country it never used: the Activity Log places it as AuditEvent
+/// does (one principal, one baseline across both logs).
+fn arm_call_from_a_new_country() -> Row {
+    Row {
+        name: "an Azure Resource Manager call (Activity Log) from a new country",
+        detector: "unusual_geo",
+        geoip: true,
+        expect: Expect {
+            rule: Some("new_country".into()),
+            ..Default::default()
+        },
+        events: r#"
+        [[events]]
+        at = "2024-05-01T09:00:00Z"
+        days = 5
+        op = "SecretGet"
+        oid = "11111111-1111-4111-8111-111111111111"
+        upn = "alice@contoso.com"
+        ip = "81.2.69.160"
+        object = "secrets/a"
+        [[events]]
+        at = "2024-05-06T09:00:00Z"
+        arm = "Microsoft.Authorization/roleAssignments/write"
+        resource = "/subscriptions/11111111-0000-0000-0000-000000000001/providers/Microsoft.Authorization/roleAssignments/0f5a8c33-6a7e-4f0c-9a54-1c2b3d4e5f60"
+        oid = "11111111-1111-4111-8111-111111111111"
+        upn = "alice@contoso.com"
+        ip = "175.16.199.3"
+        grantee = "7e6f5d4c-3b2a-4190-8877-665544332211"
+        role = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
+        "#,
+    }
+}
+
+#[test]
+fn unusual_geo_names_the_scope_an_activity_log_call_reached_not_an_empty_vault() {
+    let got = alerts(&arm_call_from_a_new_country());
+    let alert = got
+        .iter()
+        .find(|a| a.rule == "new_country")
+        .unwrap_or_else(|| panic!("{got:#?}"));
+    assert!(
+        alert.summary.contains(
+            "called subscription /subscriptions/11111111-0000-0000-0000-000000000001 through Azure Resource Manager (microsoft.authorization/roleassignments/write) from Changchun, CN"
+        ),
+        "{}",
+        alert.summary
+    );
+    assert!(
+        !alert.summary.contains("vault  (") && !alert.summary.contains("vault ''"),
+        "{}",
+        alert.summary
+    );
 }
 
 #[test]

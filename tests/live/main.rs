@@ -1,7 +1,8 @@
 //! Integration tests of live mode over real AMQP against the embedded Event Hubs
 //! (`kvwatch::embedded_hub`): the embedded hub itself driven by the real SDK
 //! (`embedded_sdk`), `kvwatch
-//! run` end to end (`live_e2e`), partition ownership (`live_ownership`), the real
+//! run` end to end (`live_e2e`), the Activity Log and AuditEvent hubs together
+//! (`live_activity_log`), partition ownership (`live_ownership`), the real
 //! binary killed and stopped (`live_process`), restarts and outages
 //! (`live_restart`), `kvwatch route` (`live_route`) and live against replay
 //! (`live_vs_replay`).
@@ -21,6 +22,7 @@ mod embedded_faults;
 mod embedded_retention;
 mod embedded_run;
 mod embedded_sdk;
+mod live_activity_log;
 mod live_e2e;
 mod live_ownership;
 mod live_process;

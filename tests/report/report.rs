@@ -279,3 +279,60 @@ fn writes_that_change_nothing_are_a_line_in_the_vault_changes_not_an_incident() 
         "{incidents}"
     );
 }
+
+#[test]
+fn role_assignments_from_the_activity_log_give_rbac_findings_in_every_format() {
+    // sample-logs/ Activity Log: the deploy pipeline re-applies Key Vault
+    // Administrator for two service principals on their vaults every morning.
+    let dir = tempfile::tempdir().unwrap();
+    let logs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-logs");
+    let geoip = logs.join("_geoip.mmdb");
+    let mut out = Vec::new();
+    for name in ["r.json", "r.md", "r.html"] {
+        let path = dir.path().join(name);
+        run(&[
+            logs.to_str().unwrap(),
+            "--geoip",
+            geoip.to_str().unwrap(),
+            "--out",
+            path.to_str().unwrap(),
+        ])
+        .expect("report");
+        out.push(std::fs::read_to_string(&path).unwrap());
+    }
+    let model: Value = serde_json::from_str(&out[0]).unwrap();
+    let id = "rbac.privileged_role/principal:90b24110-f51e-4f4a-8fb2-b0836eb70751";
+    let finding = model["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == id)
+        .unwrap_or_else(|| panic!("{id} in {}", model["findings"]));
+    assert_eq!(
+        finding["severity"], "low",
+        "Key Vault Administrator per vault"
+    );
+    let vaults: Vec<&str> = finding["evidence"]["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["vaults"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(vaults, ["fab-prod-app-kv", "fabpaymentskv", "fab-dev-kv"]);
+    let summary = finding["summary"].as_str().unwrap();
+    assert!(summary.contains("Key Vault Administrator on vault fab-prod-app-kv"));
+    assert!(
+        model["checks"]
+            .to_string()
+            .contains("rbac.unused_assignment"),
+        "the method lists the new checks"
+    );
+    assert!(
+        out[1].contains(&kvwatch::report::markdown::md(id))
+            && out[1].contains(&kvwatch::report::markdown::md(summary))
+    );
+    assert!(
+        out[2].contains(&kvwatch::report::html::esc(id))
+            && out[2].contains(&kvwatch::report::html::esc(summary))
+    );
+}

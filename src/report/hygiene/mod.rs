@@ -2,15 +2,20 @@
 //! audit log the detectors read.
 //!
 //! Each check lives with its family ([`identity`]: MFA; [`rotation`]: rotation and
-//! expiry; [`review`]: access-review candidates; [`vault`]: network and recovery
-//! settings; [`activity`]: destructive and denied operations). A check reads the
+//! expiry; [`review`]: access-review candidates; [`rbac`]: role assignments from the
+//! Activity Log; [`guests`]: guests with data access; [`vault`]: network and
+//! recovery settings; [`activity`]: destructive and denied operations;
+//! [`audit_log`]: diagnostic settings no longer sending AuditEvent). A check reads the
 //! collected aggregates and returns [`Finding`]s: typed, serialisable, each with a
 //! stable `id` (`check/subject`, the same for the same subject in every report, so a
 //! finding can be tracked from one week's report to the next), the practice it maps
 //! to, a severity, its subject and the evidence that triggered it.
 
 pub mod activity;
+pub mod audit_log;
+pub mod guests;
 pub mod identity;
+pub mod rbac;
 pub mod review;
 pub mod rotation;
 pub mod vault;
@@ -242,12 +247,16 @@ pub fn catalogue() -> Vec<Check> {
         review::UNUSED_OBJECT,
         review::DORMANT_PRINCIPAL,
         review::UNUSED_GRANT,
+        rbac::PRIVILEGED_ROLE,
+        guests::GUEST_DATA_ACCESS,
+        rbac::UNUSED_ASSIGNMENT,
         vault::PUBLIC_NETWORK,
         vault::DEFAULT_ALLOW,
         vault::SOFT_DELETE_OFF,
         vault::PURGE_PROTECTION_OFF,
         activity::DESTRUCTIVE,
         activity::DENIED,
+        audit_log::AUDIT_LOG_STOPPED,
     ]
 }
 
@@ -292,10 +301,14 @@ pub fn run(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
     findings.extend(review::unused_objects(c, ctx));
     findings.extend(review::dormant_principals(c, ctx));
     findings.extend(review::unused_grants(c, ctx));
+    findings.extend(rbac::privileged_roles(c));
+    findings.extend(guests::guests(c));
+    findings.extend(rbac::unused(c, ctx));
     findings.extend(vault::network(c));
     findings.extend(vault::recovery(c));
     findings.extend(activity::destructive(c));
     findings.extend(activity::denied(c));
+    findings.extend(audit_log::stopped(c));
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
     findings
 }

@@ -6,8 +6,8 @@
 //! is longer than `dormant_after`. An object is known to exist when a request on it
 //! succeeded (a write, a backup, a metadata read) or Key Vault sent a notification
 //! about it; backups do not count as use. A grant is an `addedAccessPolicy` in a
-//! VaultPut or VaultPatch; RBAC role assignments live in the Activity Log, which
-//! this report does not read.
+//! VaultPut or VaultPatch; RBAC role assignments, from the Activity Log, are judged
+//! by [`super::rbac`].
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

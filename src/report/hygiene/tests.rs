@@ -12,6 +12,8 @@ use crate::detect::enrichment::Enricher;
 use crate::pipeline::{Happening, Observer};
 use crate::report::collect::Collector;
 
+mod activity_log;
+
 const ALICE_PWD: &str = r#"{"oid":"a11ce","upn":"alice@contoso.com","appid":"04b07795-8ddb-461a-bbee-02f9e1bf7b46","scp":"user_impersonation","amr":"pwd"}"#;
 const ALICE_MFA: &str = r#"{"oid":"a11ce","upn":"alice@contoso.com","appid":"04b07795-8ddb-461a-bbee-02f9e1bf7b46","scp":"user_impersonation","amr":"pwd mfa"}"#;
 const APP: &str = r#"{"oid":"5e41ce","appid":"0a0b0c0d-0000-0000-0000-000000000001","idtyp":"app","appidacr":"1"}"#;
@@ -461,7 +463,7 @@ fn cases() -> Vec<Case> {
 #[test]
 fn every_check_triggers_and_stays_quiet() {
     let mut checked = std::collections::BTreeSet::new();
-    for c in cases() {
+    for c in cases().into_iter().chain(activity_log::cases()) {
         let found = findings(&c.records);
         let hit: Vec<&Finding> = found.iter().filter(|f| f.check == c.check).collect();
         match c.expect {
