@@ -8,6 +8,7 @@
 
 pub mod decoded;
 pub mod dedup;
+mod flow;
 pub mod lanes;
 pub mod observe;
 pub mod reorder;
@@ -17,8 +18,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::alert::Alert;
-use crate::decode::{decode_buffer, Format, Limits, Location, LogCategory, Record, Refusal};
+use crate::decode::{decode_buffer, Format, Limits, Location, Record, Refusal};
 
 /// Events a single input may hold in the reorder buffer before the watermark moves
 /// inside it (see [`Pipeline::advance_within_input`]).
@@ -352,170 +352,6 @@ impl Pipeline {
         if let Some(t) = released_up_to {
             self.lanes.resume_after(t);
             self.dedup.advance(t);
-        }
-        Ok(())
-    }
-
-    fn accept(
-        &mut self,
-        origin: &Origin,
-        record: Decoded,
-        received: Instant,
-    ) -> Result<(), PipelineError> {
-        let (shape, hash, event) = match record {
-            Decoded::Event { shape, hash, event } => (shape, hash, event),
-            Decoded::Refused {
-                shape,
-                location,
-                refusal,
-                raw,
-            } => {
-                self.observers.report(&Happening::Refused {
-                    refusal,
-                    shape,
-                    category: LogCategory::of_refusal(refusal),
-                    origin,
-                    location,
-                    raw: &raw,
-                });
-                if self.settings.strict && matches!(refusal, Refusal::Rejected(_)) {
-                    return Err(PipelineError::Strict {
-                        origin: origin.to_string(),
-                        location,
-                        refusal,
-                    });
-                }
-                return Ok(());
-            }
-        };
-        self.observers.report(&Happening::Received {
-            shape,
-            category: LogCategory::of_event(&event),
-        });
-        if !self.settings.filter.keeps(&event) {
-            self.observers.report(&Happening::Filtered);
-            return Ok(());
-        }
-        if !self.dedup.first_sighting(hash, event.time) {
-            self.observers.report(&Happening::Duplicate);
-            return Ok(());
-        }
-        if self.newest.is_none_or(|n| event.time > n) {
-            self.newest = Some(event.time);
-        }
-        self.admit(event, hash, received)?;
-        while let Some(next) = self.lanes.overflow() {
-            self.step(next)?;
-        }
-        Ok(())
-    }
-
-    /// Sends a new event down its lanes, as the arrival mode says.
-    fn admit(
-        &mut self,
-        event: Box<AuditEvent<'static>>,
-        hash: ContentHash,
-        received: Instant,
-    ) -> Result<(), PipelineError> {
-        if self.dedup.arrived_before_restart(hash) {
-            return self.order(event, hash, received, true);
-        }
-        let arrived = match self.settings.arrival {
-            ArrivalMode::Paced if self.engine.reads_on_arrival(&event) => {
-                match self.lanes.pace(event, hash, received) {
-                    Ok(_) => return Ok(()),
-                    Err(behind) => {
-                        self.arrive(&behind, received)?;
-                        return self.order(behind, hash, received, true);
-                    }
-                }
-            }
-            // No arrival rule reads it.
-            ArrivalMode::Paced => true,
-            ArrivalMode::WithRelease => false,
-        };
-        self.order(event, hash, received, arrived)
-    }
-
-    /// Buffers an event for the ordered lane; a late one is processed at once.
-    fn order(
-        &mut self,
-        event: Box<AuditEvent<'static>>,
-        hash: ContentHash,
-        received: Instant,
-        arrived: bool,
-    ) -> Result<(), PipelineError> {
-        if let Err(late) = self.lanes.order(event, hash, received, arrived) {
-            let behind = self
-                .lanes
-                .released_up_to()
-                .map_or(Duration::zero(), |r| r - late.time);
-            self.observers.report(&Happening::Late { behind });
-            self.process(&late, received, arrived)?;
-        }
-        Ok(())
-    }
-
-    /// Takes every step the lanes allow at `watermark` (`None`: all of them).
-    fn release(&mut self, watermark: Option<DateTime<Utc>>) -> Result<(), PipelineError> {
-        while let Some(next) = self.lanes.next(watermark) {
-            self.step(next)?;
-        }
-        Ok(())
-    }
-
-    fn step(&mut self, next: Next) -> Result<(), PipelineError> {
-        match next {
-            Next::Arrive(r) => {
-                self.arrive(&r.event, r.received)?;
-                // Paced one lateness ahead, it is not behind the ordered lane.
-                self.order(r.event, r.hash, r.received, true)
-            }
-            Next::Release(r) => self.process(&r.event, r.received, r.arrived),
-        }
-    }
-
-    /// Runs the arrival rules over an event whose input arrived at `received`.
-    fn arrive(&mut self, event: &AuditEvent<'_>, received: Instant) -> Result<(), PipelineError> {
-        let mut alerts = Vec::new();
-        self.engine.arrive(event, &mut |a| alerts.push(a));
-        self.deliver_all(alerts, Some(received))
-    }
-
-    /// Runs the ordered rules over one released event whose input arrived at
-    /// `received` (and the arrival rules too, unless they read it on arrival).
-    fn process(
-        &mut self,
-        event: &AuditEvent<'_>,
-        received: Instant,
-        arrived: bool,
-    ) -> Result<(), PipelineError> {
-        self.observers.report(&Happening::Processed {
-            event,
-            waited: received.elapsed(),
-        });
-        let mut alerts = Vec::new();
-        if arrived {
-            self.engine.release(event, &mut |a| alerts.push(a));
-        } else {
-            self.engine.process(event, &mut |a| alerts.push(a));
-        }
-        self.deliver_all(alerts, Some(received))
-    }
-
-    /// Hands alerts to the sink; `received` is when the input of the event that raised
-    /// them arrived (`None` for alerts raised by the watermark moving).
-    fn deliver_all(
-        &mut self,
-        alerts: Vec<Alert>,
-        received: Option<Instant>,
-    ) -> Result<(), PipelineError> {
-        for alert in alerts {
-            self.sink.deliver(&alert)?;
-            self.observers.report(&Happening::Alerted {
-                alert: &alert,
-                latency: received.map(|r| r.elapsed()),
-            });
         }
         Ok(())
     }
