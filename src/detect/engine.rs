@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::baseline::keys::{principal_key, secs, vault_key};
 use super::baseline::{BaselineSettings, Baselines, MemoryReport};
 use super::detector::{Detector, DetectorError, DetectorMemory};
 use super::enrichment::Enricher;
@@ -125,18 +124,7 @@ impl Engine {
             return;
         }
         let geo = self.enricher.geo(event.caller_ip);
-        let principal = event.principal.key.as_deref().map(principal_key);
-        let vault = vault_key(&event.vault);
-        let obs = Observation {
-            event,
-            geo: &geo,
-            principal,
-            vault,
-            now: secs(event.time),
-            profile: principal.and_then(|k| self.baselines.principal(k)),
-            pair: principal.and_then(|k| self.baselines.pair(k, vault)),
-            baselines: &self.baselines,
-        };
+        let obs = Observation::new(event, &geo, &self.baselines);
         for d in &mut self.detectors {
             if d.on_arrival(event) {
                 d.arrive(&obs, &mut self.scratch);
@@ -157,24 +145,13 @@ impl Engine {
         // per-vault and per-class rates AuditEvent builds.
         let control = event.control_plane().is_some();
         let geo = self.enricher.geo(event.caller_ip);
-        let principal = event.principal.key.as_deref().map(principal_key);
-        let vault = vault_key(&event.vault);
-        let now = secs(event.time);
-        {
-            let obs = Observation {
-                event,
-                geo: &geo,
-                principal,
-                vault,
-                now,
-                profile: principal.and_then(|k| self.baselines.principal(k)),
-                pair: principal.and_then(|k| self.baselines.pair(k, vault)),
-                baselines: &self.baselines,
-            };
+        let (principal, vault, now) = {
+            let obs = Observation::new(event, &geo, &self.baselines);
             for d in &mut self.detectors {
                 d.observe(&obs, &mut self.scratch);
             }
-        }
+            (obs.principal, obs.vault, obs.now)
+        };
         if !control {
             self.baselines.learn(event, &geo, principal, vault, now);
         }
@@ -353,6 +330,7 @@ pub fn enricher_from_config(config: &Config) -> Result<Enricher, DetectorError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::baseline::keys::principal_key;
 
     /// A record of a principal whose object id, as a 128-bit key, is above
     /// `u64::MAX`, at `minute` past 09:00.

@@ -2,6 +2,7 @@
 //! baselines as they were *before* the event (the engine lets them learn only after
 //! every detector has looked).
 
+use super::baseline::keys::{principal_key, secs, vault_key};
 use super::baseline::{Baselines, PairProfile, PrincipalProfile};
 use super::enrichment::Geo;
 use crate::event::AuditEvent;
@@ -27,7 +28,24 @@ pub struct Observation<'a> {
     pub baselines: &'a Baselines,
 }
 
-impl Observation<'_> {
+impl<'a> Observation<'a> {
+    /// What detectors see of `event`, whose caller is at `geo`, against `baselines`
+    /// as they stand (the keys are derived here, once for every detector).
+    pub fn new(event: &'a AuditEvent<'a>, geo: &'a Geo<'a>, baselines: &'a Baselines) -> Self {
+        let principal = event.principal.key.as_deref().map(principal_key);
+        let vault = vault_key(&event.vault);
+        Observation {
+            event,
+            geo,
+            principal,
+            vault,
+            now: secs(event.time),
+            profile: principal.and_then(|k| baselines.principal(k)),
+            pair: principal.and_then(|k| baselines.pair(k, vault)),
+            baselines,
+        }
+    }
+
     /// Whether the principal is still learning (its own history is not yet trusted).
     pub fn learning(&self) -> bool {
         self.baselines.is_learning(self.profile, self.now)
