@@ -15,98 +15,21 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
 use crate::decode::Format;
 use crate::metrics::{LiveMetrics, ReadinessCheck};
 use crate::pipeline::clock::Clock;
-use crate::pipeline::{Happening, Observer, Origin, Pipeline, PipelineError};
-use crate::source::eventhubs::{PartitionSlot, Progress, SourceMsg};
+use crate::pipeline::{Origin, Pipeline};
+use crate::source::eventhubs::{PartitionSlot, Progress, SourceMsg, TakenBody};
 use crate::state::{
     Checkpoint, CheckpointMeta, CheckpointStore, CommitOutcome, PartitionPosition, StateError,
 };
 
+pub use super::live_status::{AlertCounter, LiveStatus, LoopEnd, LoopError};
+
 /// The most channel messages handled in one round before the watermark moves.
 const ROUND: usize = 256;
-
-/// What a running `kvwatch run` has done so far (tests and the closing message
-/// watch it through a `watch` channel).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LiveStatus {
-    /// Partitions whose reader has started.
-    pub started: usize,
-    /// Partitions still read by this process.
-    pub owned: usize,
-    /// Partitions taken over by another reader.
-    pub lost: usize,
-    /// Bodies taken.
-    pub bodies: u64,
-    /// Records found in them.
-    pub records: u64,
-    /// Records refused (malformed).
-    pub refused: u64,
-    /// Events skipped because a restored checkpoint had processed them.
-    pub skipped: u64,
-    /// Alerts handed to the sink.
-    pub alerts: u64,
-    /// Checkpoints committed.
-    pub checkpoints: u64,
-    /// Checkpoints the store could not write at their time (the storage service
-    /// did not answer); the next interval tries again.
-    pub deferred: u64,
-    /// Gaps found (events a partition no longer had).
-    pub gaps: u64,
-    /// Events skipped in those gaps.
-    pub gap_events: u64,
-    /// Hubs listed.
-    pub hubs_listed: usize,
-    /// With `[coordination]`: standing by for the group.
-    pub standby: bool,
-    /// With `[coordination]`: the epoch this instance holds the group under.
-    pub epoch: Option<u64>,
-    /// The watermark.
-    pub watermark: Option<DateTime<Utc>>,
-    /// The positions of the last checkpoint, by partition key.
-    pub positions: BTreeMap<String, PartitionPosition>,
-}
-
-/// Why the pipeline thread stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoopEnd {
-    /// The readers stopped (shutdown): the final checkpoint is written.
-    Drained,
-    /// Every partition was taken over by other readers.
-    AllLost,
-    /// The coordination ownership was lost (taken over, or not renewed in time):
-    /// nothing more was written.
-    OwnershipLost,
-}
-
-/// Why the pipeline thread failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LoopError {
-    /// The pipeline failed (the sink could not take or commit alerts).
-    #[error(transparent)]
-    Pipeline(#[from] PipelineError),
-    /// The checkpoint could not be written.
-    #[error(transparent)]
-    State(#[from] StateError),
-    /// The partitions cannot be read as configured.
-    #[error("{0}")]
-    Source(String),
-}
-
-/// Counts alerts for [`LiveStatus::alerts`].
-pub struct AlertCounter(pub Arc<AtomicU64>);
-
-impl Observer for AlertCounter {
-    fn observe(&mut self, what: &Happening<'_>) {
-        if matches!(what, Happening::Alerted { .. }) {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
 
 /// Bodies taken since the status was last published: published together with the
 /// watermark they moved, so a watcher never sees one without the other.
@@ -138,6 +61,8 @@ pub struct LiveLoop {
     pub metrics: Option<LiveMetrics>,
     /// Marked ready once every hub is listed and every reader has started.
     pub connected: Option<ReadinessCheck>,
+    /// The hubs the lag limit cut loose at the last round.
+    pub cut_loose: Vec<usize>,
     /// Alerts counted by an [`AlertCounter`] among the pipeline's observers.
     pub alerts: Arc<AtomicU64>,
     /// Where the status goes.
@@ -261,12 +186,13 @@ impl LiveLoop {
                     return Ok(());
                 }
                 tracing::info!(hub = %partition.hub_name, partition = %partition.partition, "reading a partition");
+                let hub = partition.hub;
                 self.slots.push(partition);
                 let (position, offset) = match known {
                     Some(k) => (Some(k.position), k.offset),
                     None => (None, None),
                 };
-                self.progress.add(activity, position, offset);
+                self.progress.add(hub, activity, position, offset);
                 started.push(false);
                 let owned = self.progress.owned();
                 self.status.send_modify(|s| s.owned = owned);
@@ -295,8 +221,15 @@ impl LiveLoop {
                 if let Some(m) = &self.metrics {
                     m.body(&slot.hub_name, &slot.partition, seen.records);
                 }
-                self.progress
-                    .taken(body.slot, body.sequence, body.offset, seen.newest);
+                self.progress.taken(
+                    body.slot,
+                    TakenBody {
+                        sequence: body.sequence,
+                        offset: body.offset,
+                        newest: seen.newest,
+                        enqueued: body.enqueued,
+                    },
+                );
                 taken.bodies += 1;
                 taken.records += seen.records;
                 taken.refused += seen.refused;
@@ -329,11 +262,48 @@ impl LiveLoop {
     }
 
     fn advance(&mut self) -> Result<(), LoopError> {
-        if let Some(watermark) = self.progress.next_watermark(self.clock.now()) {
+        let verdict = self.progress.judge(self.clock.now());
+        if verdict.cut_loose != self.cut_loose {
+            self.report_cut_loose(&verdict.cut_loose);
+        }
+        let next = verdict
+            .candidate
+            .filter(|c| self.progress.watermark().is_none_or(|w| *c > w));
+        if let Some(watermark) = next {
             self.pipeline.advance_to(watermark)?;
             self.progress.advanced(watermark);
         }
         Ok(())
+    }
+
+    /// Logs and exposes the hubs that start or stop being cut loose by the lag limit.
+    fn report_cut_loose(&mut self, now: &[usize]) {
+        let name = |hub: usize| {
+            self.slots
+                .iter()
+                .find(|s| s.hub == hub)
+                .map_or("?", |s| s.hub_name.as_str())
+        };
+        for &hub in now.iter().filter(|h| !self.cut_loose.contains(h)) {
+            tracing::warn!(
+                hub = name(hub),
+                "hub more than hub_lag_limit behind the others while reading its newest events: \
+                 it no longer holds the watermark back; its older records are processed as they arrive (late)"
+            );
+            if let Some(m) = &self.metrics {
+                m.hub_cut_loose(name(hub), true);
+            }
+        }
+        for &hub in self.cut_loose.iter().filter(|h| !now.contains(h)) {
+            tracing::info!(
+                hub = name(hub),
+                "hub back within hub_lag_limit: it holds the watermark again"
+            );
+            if let Some(m) = &self.metrics {
+                m.hub_cut_loose(name(hub), false);
+            }
+        }
+        self.cut_loose = now.to_vec();
     }
 
     /// Moves the watermark to the newest event taken: the end of the inputs.

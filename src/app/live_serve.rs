@@ -32,7 +32,7 @@ use crate::sink::gate::Permit;
 use crate::sink::outbox::Route;
 use crate::source::eventhubs::{
     read_hubs, ticks, Activity, Connector, Discovery, KnownPosition, Progress, ReaderSettings,
-    WatchedHub,
+    WatchedHub, WatermarkRule,
 };
 use crate::state::{Checkpoint, CheckpointMeta, CheckpointStore, StateStore};
 
@@ -196,10 +196,11 @@ impl Serve {
                 known: listed.as_ref().and_then(|l| l.get(i).cloned().flatten()),
             })
             .collect();
-        let mut progress = Progress::new(
-            config.pipeline.lateness.as_chrono(),
-            eh.idle_after.as_chrono(),
-        );
+        let mut progress = Progress::new(WatermarkRule {
+            lateness: config.pipeline.lateness.as_chrono(),
+            idle_after: eh.idle_after.as_chrono(),
+            hub_lag_limit: eh.hub_lag_limit.as_chrono(),
+        });
         progress.restore_watermark(meta.and_then(|m| m.watermark));
         for w in watched.iter().filter(|w| w.known.is_none()) {
             progress.hold(w.hub, Arc::new(Activity::new(opts.clock.now())));
@@ -217,6 +218,7 @@ impl Serve {
             connected: metrics
                 .as_ref()
                 .map(|m| m.readiness().check(checks::SOURCES_CONNECTED)),
+            cut_loose: Vec::new(),
             alerts,
             status,
             finishing,

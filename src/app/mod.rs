@@ -10,6 +10,7 @@ pub mod live_coordination;
 pub mod live_pipeline;
 mod live_serve;
 pub mod live_snapshot;
+pub mod live_status;
 pub mod metrics;
 pub mod progress;
 pub mod replay;

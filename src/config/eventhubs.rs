@@ -25,6 +25,14 @@ pub struct EventHubsConfig {
     /// reader has nothing waiting, stops holding back the watermark; when every
     /// partition is idle, everything buffered is released to the detectors.
     pub idle_after: ConfigDuration,
+    /// How far behind the most advanced hub (in event time) a hub that is reading
+    /// what the service has just received may hold the watermark. The Activity Log
+    /// usually reaches its hub minutes after AuditEvent reaches the vaults' hub, and
+    /// either can fall an hour behind when Azure is slow; past this limit the slow
+    /// hub's records are processed as they arrive, counted as late, instead of
+    /// holding every other hub's alerts back. A hub reading a backlog is never cut
+    /// loose. A very long value (`"30d"`) turns the limit off.
+    pub hub_lag_limit: ConfigDuration,
     /// The most event bodies waiting between the partition readers and the pipeline;
     /// when full, readers stop taking events (and the service stops sending).
     pub queue_bodies: usize,
@@ -48,6 +56,7 @@ impl Default for EventHubsConfig {
         EventHubsConfig {
             hubs: Vec::new(),
             idle_after: ConfigDuration::minutes(1),
+            hub_lag_limit: ConfigDuration::minutes(15),
             queue_bodies: 128,
             reconnect_initial: ConfigDuration::seconds(1),
             reconnect_max: ConfigDuration::minutes(1),
@@ -295,6 +304,9 @@ pub fn validate(
     }
     if eh.idle_after.as_std() < std::time::Duration::from_millis(100) {
         return bad("eventhubs.idle_after".into(), "must be at least 100ms");
+    }
+    if eh.hub_lag_limit.as_std() < secs(1) {
+        return bad("eventhubs.hub_lag_limit".into(), "must be at least 1s");
     }
     if eh.reconnect_initial.as_std().is_zero() || eh.reconnect_initial > eh.reconnect_max {
         return bad(

@@ -27,6 +27,7 @@ pub struct LiveMetrics {
     lag: IntGaugeVec,
     checkpoint_age: AgeVec,
     reconnects: IntCounterVec,
+    cut_loose: IntGaugeVec,
     bodies: IntCounterVec,
     records: IntCounterVec,
     gaps: IntCounterVec,
@@ -70,10 +71,21 @@ impl LiveMetrics {
             &["hub"],
         )?;
         r.register(Box::new(reconnects.clone()))?;
+        let cut_loose = IntGaugeVec::new(
+            Opts::new(
+                "kvwatch_eventhubs_hub_cut_loose",
+                "1 while a hub reading what the service has just received is more than [eventhubs] hub_lag_limit \
+                 behind the most advanced hub: it no longer holds the watermark back, and its older records are \
+                 processed as they arrive (counted late).",
+            ),
+            &["hub"],
+        )?;
+        r.register(Box::new(cut_loose.clone()))?;
         Ok(LiveMetrics {
             lag,
             checkpoint_age,
             reconnects,
+            cut_loose,
             bodies: partition_family(
                 r,
                 "kvwatch_eventhubs_bodies_total",
@@ -129,6 +141,13 @@ impl LiveMetrics {
         self.reconnects
             .with_label_values(&[&*self.hubs.label(hub)])
             .inc();
+    }
+
+    /// Whether `hub` is cut loose from the watermark (see `hub_lag_limit`).
+    pub fn hub_cut_loose(&self, hub: &str, cut: bool) {
+        self.cut_loose
+            .with_label_values(&[&*self.hubs.label(hub)])
+            .set(i64::from(cut));
     }
 
     /// One event body holding `records` records arrived from a partition.

@@ -2,7 +2,7 @@
 //! (`kvwatch::embedded_hub`): the embedded hub itself driven by the real SDK
 //! (`embedded_sdk`), `kvwatch
 //! run` end to end (`live_e2e`), the Activity Log and AuditEvent hubs together
-//! (`live_activity_log`), partition ownership (`live_ownership`), the real
+//! (`live_activity_log`), one hub lagging the others (`live_hub_lag`), partition ownership (`live_ownership`), the real
 //! binary killed and stopped (`live_process`), restarts and outages
 //! (`live_restart`), `kvwatch route` (`live_route`) and live against replay
 //! (`live_vs_replay`).
@@ -24,6 +24,7 @@ mod embedded_run;
 mod embedded_sdk;
 mod live_activity_log;
 mod live_e2e;
+mod live_hub_lag;
 mod live_ownership;
 mod live_process;
 mod live_restart;

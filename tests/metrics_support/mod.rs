@@ -175,6 +175,7 @@ pub fn feed_the_other_families(metrics: &Metrics) {
     live.partition_lag("insights-logs-auditevent", "0", 12);
     live.checkpointed("insights-logs-auditevent", "0", Utc::now());
     live.reconnected("insights-logs-auditevent");
+    live.hub_cut_loose("insights-activity-logs", false);
     live.body("insights-logs-auditevent", "0", 3);
     live.reading("insights-logs-auditevent", "0");
     live.gap("insights-logs-auditevent", "0", 7);

@@ -22,6 +22,7 @@ pub mod gaps;
 pub mod ownership;
 pub mod progress;
 pub mod reader;
+pub mod watermark;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
@@ -31,8 +32,9 @@ pub use client::{Auth, ClientError, Connector};
 pub use discovery::{read_hubs, Admit, Discovery, KnownPosition, WatchedHub};
 pub use gaps::Gap;
 pub use ownership::{ask_partitions, select_wanted, PartitionSlot};
-pub use progress::Progress;
+pub use progress::{Progress, TakenBody};
 pub use reader::{read_partition, ReaderSettings};
+pub use watermark::{Verdict, WatermarkRule};
 
 /// One event body from a partition.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,14 +1,11 @@
 //! Event-time progress across partitions: the watermark, and how far each partition's
 //! position may be checkpointed.
 //!
-//! Records arrive late and out of order across partitions, so no partition alone says
-//! how far event time has come. The watermark is the oldest "newest event time" over
-//! the active partitions, minus the allowed lateness, the rule replay applies to its
-//! input groups. A partition that delivered nothing for `idle_after` (wall clock) and
-//! has nothing waiting stops holding the watermark back; when every partition is idle,
-//! the watermark jumps to the newest event seen, releasing everything (as the end of a
-//! replay does). A partition that is not idle but has delivered nothing yet (a reader
-//! still connecting, with a backlog maybe) holds the watermark where it is.
+//! Each body taken moves its partition's newest event time; [`super::watermark`]
+//! says where the watermark may move from those (per hub, with the lag limit across
+//! hubs), and this module keeps what it needs: which partitions are read here, which
+//! hub each belongs to, when its last body was enqueued, and whether its reader is
+//! idle.
 //!
 //! A position is checkpointed only up to bodies whose every event the watermark has
 //! released; later bodies taken before the checkpoint are read again after a restart,
@@ -17,8 +14,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
+use super::watermark::{PartitionView, Verdict, WatermarkRule};
 use super::Activity;
 use crate::state::{PartitionPosition, ReplayCut};
 
@@ -30,12 +28,29 @@ struct Pending {
     newest: Option<DateTime<Utc>>,
 }
 
+/// A body just taken from a partition, as progress needs it.
+#[derive(Debug, Clone, Default)]
+pub struct TakenBody {
+    /// Its sequence number.
+    pub sequence: i64,
+    /// Its offset, when the service gave one.
+    pub offset: Option<String>,
+    /// The newest event time among its records (`None`: no event in it).
+    pub newest: Option<DateTime<Utc>>,
+    /// When the service enqueued it, when known.
+    pub enqueued: Option<DateTime<Utc>>,
+}
+
 /// One partition's progress.
 #[derive(Debug)]
 struct Partition {
+    /// Its hub (the `[[eventhubs.hubs]]` index).
+    hub: usize,
     activity: Arc<Activity>,
     lost: bool,
     newest: Option<DateTime<Utc>>,
+    /// When the last body taken was enqueued, when known.
+    enqueued: Option<DateTime<Utc>>,
     pending: VecDeque<Pending>,
     /// The last body taken by this process.
     taken: Option<i64>,
@@ -52,49 +67,38 @@ pub struct Progress {
     /// Sources not listed yet (a hub still connecting): each holds the watermark
     /// back as a partition with nothing delivered does, until it is idle.
     holds: Vec<(usize, Arc<Activity>)>,
-    lateness: Duration,
-    idle_after: Duration,
+    rule: WatermarkRule,
     watermark: Option<DateTime<Utc>>,
 }
 
 impl Progress {
-    /// No partitions yet (they come with [`Progress::add`]).
-    pub fn new(lateness: Duration, idle_after: Duration) -> Self {
+    /// No partitions yet (they come with [`Progress::add`]); the watermark moves by
+    /// `rule`.
+    pub fn new(rule: WatermarkRule) -> Self {
         Progress {
             partitions: Vec::new(),
             holds: Vec::new(),
-            lateness,
-            idle_after,
+            rule,
             watermark: None,
         }
     }
 
-    /// Partitions watched through their readers' `activities`, none restored.
-    pub fn with_partitions(
-        activities: Vec<Arc<Activity>>,
-        lateness: Duration,
-        idle_after: Duration,
-    ) -> Self {
-        let mut progress = Progress::new(lateness, idle_after);
-        for activity in activities {
-            progress.add(activity, None, None);
-        }
-        progress
-    }
-
-    /// A partition, at the next slot, watched through its reader's `activity`;
-    /// `restored` is its checkpointed position (with the offset of its
+    /// A partition of hub `hub`, at the next slot, watched through its reader's
+    /// `activity`; `restored` is its checkpointed position (with the offset of its
     /// `resume_after` event, when known).
     pub fn add(
         &mut self,
+        hub: usize,
         activity: Arc<Activity>,
         restored: Option<PartitionPosition>,
         offset: Option<String>,
     ) {
         self.partitions.push(Partition {
+            hub,
             activity,
             lost: false,
             newest: None,
+            enqueued: None,
             pending: VecDeque::new(),
             taken: None,
             position: restored.unwrap_or_default(),
@@ -141,15 +145,17 @@ impl Progress {
             .and_then(|p| p.position.cut_for(sequence))
     }
 
-    /// A body was taken; `newest` is its newest event time.
-    pub fn taken(
-        &mut self,
-        slot: usize,
-        sequence: i64,
-        offset: Option<String>,
-        newest: Option<DateTime<Utc>>,
-    ) {
+    /// A body was taken; `newest` is its newest event time, `enqueued` when the
+    /// service received it.
+    pub fn taken(&mut self, slot: usize, body: TakenBody) {
+        let TakenBody {
+            sequence,
+            offset,
+            newest,
+            enqueued,
+        } = body;
         if let Some(p) = self.partitions.get_mut(slot) {
+            p.enqueued = enqueued.or(p.enqueued);
             if newest.is_some_and(|n| p.newest.is_none_or(|m| n > m)) {
                 p.newest = newest;
             }
@@ -188,33 +194,29 @@ impl Progress {
             .max()
     }
 
+    /// Where the watermark may move as of `now` (wall clock), and which hubs the lag
+    /// limit cut loose (see [`super::watermark`]).
+    pub fn judge(&self, now: DateTime<Utc>) -> Verdict {
+        let idle_after = self.rule.idle_after;
+        let holding = self.holds.iter().any(|(_, a)| !a.is_idle(now, idle_after));
+        let views = self
+            .partitions
+            .iter()
+            .filter(|p| !p.lost)
+            .map(|p| PartitionView {
+                hub: p.hub,
+                newest: p.newest,
+                idle: p.activity.is_idle(now, idle_after),
+                enqueued: p.enqueued,
+            });
+        self.rule.judge(now, views, holding)
+    }
+
     /// The watermark to move to as of `now` (wall clock), if it moves forward.
     pub fn next_watermark(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let mut oldest: Option<DateTime<Utc>> = None;
-        let mut newest_seen: Option<DateTime<Utc>> = None;
-        let mut active = false;
-        if self
-            .holds
-            .iter()
-            .any(|(_, a)| !a.is_idle(now, self.idle_after))
-        {
-            return None; // a source still connecting, not idle yet: hold
-        }
-        for p in self.partitions.iter().filter(|p| !p.lost) {
-            newest_seen = newest_seen.max(p.newest);
-            if p.activity.is_idle(now, self.idle_after) {
-                continue;
-            }
-            let n = p.newest?; // active, nothing delivered yet: hold
-            oldest = Some(oldest.map_or(n, |o| o.min(n)));
-            active = true;
-        }
-        let candidate = if active {
-            oldest.map(|o| o - self.lateness)
-        } else {
-            newest_seen
-        };
-        candidate.filter(|c| self.watermark.is_none_or(|w| *c > w))
+        self.judge(now)
+            .candidate
+            .filter(|c| self.watermark.is_none_or(|w| *c > w))
     }
 
     /// The pipeline released every event at or before `watermark`: bodies whose events
@@ -274,175 +276,5 @@ impl Progress {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(min: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_700_000_000 + min * 60, 0).unwrap()
-    }
-
-    fn progress(n: usize, now: DateTime<Utc>) -> (Progress, Vec<Arc<Activity>>) {
-        let activities: Vec<_> = (0..n).map(|_| Arc::new(Activity::new(now))).collect();
-        (
-            Progress::with_partitions(
-                activities.clone(),
-                Duration::minutes(15),
-                Duration::minutes(1),
-            ),
-            activities,
-        )
-    }
-
-    #[test]
-    fn the_slowest_active_partition_sets_the_watermark() {
-        let (mut p, _) = progress(2, t(0));
-        p.taken(0, 0, None, Some(t(100)));
-        assert_eq!(
-            p.next_watermark(t(0)),
-            None,
-            "partition 1 has delivered nothing and is not idle"
-        );
-        p.taken(1, 0, None, Some(t(60)));
-        assert_eq!(p.next_watermark(t(0)), Some(t(45)));
-        p.advanced(t(45));
-        assert_eq!(p.next_watermark(t(0)), None, "no progress, no move");
-        p.taken(1, 1, None, Some(t(90)));
-        assert_eq!(p.next_watermark(t(0)), Some(t(75)));
-    }
-
-    #[test]
-    fn idle_partitions_stop_holding_back_and_all_idle_releases_everything() {
-        let (mut p, activities) = progress(2, t(0));
-        p.taken(0, 0, None, Some(t(100)));
-        p.taken(1, 0, None, Some(t(60)));
-        activities[0].touch(t(0) + Duration::seconds(40));
-        assert_eq!(
-            p.next_watermark(t(0) + Duration::seconds(50)),
-            Some(t(45)),
-            "partition 1 is quiet but not idle yet"
-        );
-        assert_eq!(
-            p.next_watermark(t(1) + Duration::seconds(30)),
-            Some(t(85)),
-            "partition 1 is idle"
-        );
-        assert_eq!(
-            p.next_watermark(t(3)),
-            Some(t(100)),
-            "every partition is idle"
-        );
-        activities[1].set_waiting(true);
-        assert_eq!(
-            p.next_watermark(t(3)),
-            Some(t(45)),
-            "held back by backpressure is not idle"
-        );
-        p.lost(1);
-        assert_eq!(
-            p.next_watermark(t(1)),
-            Some(t(85)),
-            "lost partitions do not count"
-        );
-        assert_eq!(p.owned(), 1);
-    }
-
-    #[test]
-    fn positions_cover_only_released_bodies_and_cut_the_rest() {
-        let (mut p, _) = progress(1, t(0));
-        p.started(0, Some(4));
-        p.taken(0, 5, None, Some(t(10)));
-        p.taken(0, 6, None, None);
-        p.taken(0, 7, None, Some(t(30)));
-        p.taken(0, 8, None, Some(t(12)));
-        p.advanced(t(20));
-        let cut = ReplayCut {
-            through: 8,
-            watermark: t(20),
-        };
-        assert_eq!(
-            p.positions(),
-            [PartitionPosition {
-                resume_after: Some(6),
-                replay: vec![cut]
-            }]
-        );
-        p.advanced(t(30));
-        assert_eq!(
-            p.positions()[0],
-            PartitionPosition {
-                resume_after: Some(8),
-                replay: vec![]
-            }
-        );
-    }
-
-    #[test]
-    fn restored_cuts_survive_until_the_bodies_are_read_again() {
-        let restored = PartitionPosition {
-            resume_after: Some(4),
-            replay: vec![ReplayCut {
-                through: 9,
-                watermark: t(20),
-            }],
-        };
-        let mut p = Progress::new(Duration::minutes(15), Duration::minutes(1));
-        p.restore_watermark(Some(t(20)));
-        p.add(
-            Arc::new(Activity::new(t(0))),
-            Some(restored.clone()),
-            Some("4096".into()),
-        );
-        assert_eq!(p.mirror_positions(), [Some((4, "4096".to_owned()))]);
-        p.started(0, Some(4));
-        assert_eq!(
-            p.positions()[0],
-            restored,
-            "nothing read yet: the checkpoint stays as it was"
-        );
-        assert_eq!((p.cut_for(0, 5), p.cut_for(0, 10)), (Some(t(20)), None));
-        p.taken(0, 5, None, Some(t(30)));
-        p.taken(0, 6, None, Some(t(50)));
-        p.advanced(t(35));
-        let expected = PartitionPosition {
-            resume_after: Some(5),
-            replay: vec![
-                ReplayCut {
-                    through: 6,
-                    watermark: t(35),
-                },
-                ReplayCut {
-                    through: 9,
-                    watermark: t(20),
-                },
-            ],
-        };
-        assert_eq!(p.positions()[0], expected);
-    }
-
-    #[test]
-    fn offsets_follow_the_released_position() {
-        let (mut p, _) = progress(1, t(0));
-        p.started(0, Some(4));
-        assert_eq!(p.mirror_positions(), [None], "no offset known for 4");
-        p.taken(0, 5, Some("500".into()), Some(t(10)));
-        p.taken(0, 6, Some("600".into()), Some(t(30)));
-        p.advanced(t(20));
-        assert_eq!(p.mirror_positions(), [Some((5, "500".to_owned()))]);
-    }
-
-    #[test]
-    fn a_source_not_listed_yet_holds_the_watermark_until_it_is_idle() {
-        let (mut p, activities) = progress(1, t(0));
-        p.hold(7, Arc::new(Activity::new(t(0))));
-        p.taken(0, 0, None, Some(t(100)));
-        assert_eq!(p.next_watermark(t(0)), None, "hub 7 may have older events");
-        activities[0].touch(t(1));
-        assert_eq!(
-            p.next_watermark(t(1)),
-            Some(t(85)),
-            "idle for idle_after: it holds no more"
-        );
-        p.release_hold(7);
-        assert_eq!(p.next_watermark(t(0)), Some(t(85)));
-    }
-}
+#[path = "progress_tests.rs"]
+mod tests;
