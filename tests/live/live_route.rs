@@ -146,3 +146,105 @@ async fn route_then_two_runs_split_the_keyed_hub_and_miss_nothing() {
         "the two runs together alert as one replay of everything"
     );
 }
+
+/// The real `kvwatch route` binary, ready once it reads both source partitions,
+/// exits with status 3 when a reader with a higher owner level takes every one of
+/// them (here a `kvwatch run` on the same consumer group): a supervisor restarts it
+/// or lets it go, and the log says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_exits_3_once_another_reader_owns_every_source_partition() {
+    let standin = standin(&[(RAW, 2), (KEYED, 2)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let conn = dir.path().join("eh.conn");
+    std::fs::write(&conn, standin.connection_string(None)).unwrap();
+    let credential = format!(
+        "credential = {{ kind = \"connection_string\", connection_string = {{ file = {:?} }} }}\n",
+        conn.display().to_string()
+    );
+    for p in ["0", "1"] {
+        standin.publish(RAW, p, sentinel(AFTER_THE_HOUR)).unwrap();
+    }
+    let route_toml = format!(
+        "{}{credential}\n[route]\nstate_path = {:?}\ncheckpoint_interval = \"200ms\"\n\n[route.target]\nnamespace = {:?}\nhub = {KEYED:?}\nendpoint = {:?}\n{credential}",
+        hub_toml(&standin, RAW, &[], Some(1)),
+        dir.path().join("route.redb").display().to_string(),
+        standin.namespace(),
+        standin.endpoint(),
+    );
+    config(dir.path(), "route", "5m", "", &route_toml);
+    let log = dir.path().join("route.log");
+    let mut route = tokio::process::Command::new(env!("CARGO_BIN_EXE_kvwatch"))
+        .args([
+            "--log-level",
+            "info",
+            "route",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--config",
+        ])
+        .arg(dir.path().join("route.toml"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut base = None;
+    wait_until("route's metrics address in its log", || {
+        base = read_log()
+            .split("serving metrics on ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|u| u.strip_suffix("/metrics"))
+            .map(str::to_owned);
+        base.is_some()
+    })
+    .await;
+    let readyz = format!("{}/readyz", base.unwrap());
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..600 {
+        if let Ok(r) = client.get(&readyz).send().await {
+            if r.status().is_success() {
+                ready = true;
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(ready, "route never became ready:\n{}", read_log());
+    for p in ["0", "1"] {
+        within(
+            "route holds the partition at owner level 1",
+            standin.wait_for_receivers(RAW, "kvwatch", p, |r| {
+                r.len() == 1 && r[0].owner_level == Some(1)
+            }),
+        )
+        .await;
+    }
+
+    let run_config = config(
+        dir.path(),
+        "run",
+        "5m",
+        "idle_after = \"1h\"",
+        &hub_toml(&standin, RAW, &[], Some(2)),
+    );
+    let run = start_live(&run_config, None).await;
+    wait_status(&run, "the run takes both partitions", |s| s.bodies == 2).await;
+    let status = within("route exits", route.wait()).await.unwrap();
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "exit 3: every source partition taken over\n{}",
+        read_log()
+    );
+    assert!(
+        read_log().contains("every source partition was taken over by another reader"),
+        "the log says why:\n{}",
+        read_log()
+    );
+    run.shutdown();
+    within("the run stops", run.wait()).await.unwrap();
+}
