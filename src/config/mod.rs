@@ -148,6 +148,11 @@ pub struct DetectorsConfig {
     /// A folder of detector definitions (`*.toml`) replacing the built-in ones.
     /// Relative paths are relative to the config file.
     pub dir: Option<PathBuf>,
+    /// A roles file replacing the built-in `detectors/roles/azure_roles.toml` (same
+    /// format): copy the built-in file and add your tenant's custom roles, so a role
+    /// assignment of one is named and judged by what it reads and grants instead of
+    /// "a role kvwatch does not know". Relative paths are relative to the config file.
+    pub roles: Option<PathBuf>,
     /// How long a principal is only learned, not compared with its own history
     /// (population comparisons and rule-based alerts apply from its first event).
     pub learning_period: ConfigDuration,
@@ -165,6 +170,7 @@ impl Default for DetectorsConfig {
     fn default() -> Self {
         DetectorsConfig {
             dir: None,
+            roles: None,
             learning_period: ConfigDuration::hours(72),
             max_principals: 200_000,
             idle_after: ConfigDuration::hours(6),
@@ -384,6 +390,9 @@ impl Config {
         };
         if let Some(dir) = self.detectors.dir.as_mut() {
             resolve(dir);
+        }
+        if let Some(roles) = self.detectors.roles.as_mut() {
+            resolve(roles);
         }
         if let Some(db) = self.geoip.database.as_mut() {
             resolve(db);

@@ -12,7 +12,10 @@ use serde::Deserialize;
 use super::detector::{Detector, DetectorError};
 use super::suppress::Suppressor;
 use crate::config::maintenance;
+use std::sync::Arc;
+
 use crate::config::{ConfigDuration, SuppressConfig};
+use crate::event::roles::RoleCatalog;
 use crate::event::PrincipalKind;
 
 /// A detector file's text and the name errors use for it.
@@ -22,6 +25,9 @@ pub struct Source {
     pub file: String,
     /// The TOML text.
     pub text: String,
+    /// The roles catalogue the detector judges role assignments by (the built-in
+    /// one, or `[detectors] roles`).
+    pub roles: Arc<RoleCatalog>,
 }
 
 /// The `[detector]` table every file starts with.

@@ -97,6 +97,9 @@ pub enum DetectorError {
     /// The GeoIP database could not be opened.
     #[error(transparent)]
     GeoIp(#[from] crate::enrich::GeoIpError),
+    /// The roles file (`[detectors] roles`) could not be read or is invalid.
+    #[error("[detectors] roles: {0}")]
+    Roles(#[from] crate::event::roles::RolesError),
     /// A saved state could not be restored.
     #[error("cannot restore the state of {detector}: {message}")]
     Restore {

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::baseline::BaselineSettings;
 use super::definition::{self, Registration, Source};
@@ -19,6 +20,7 @@ use super::detectors::REGISTRY;
 use super::engine::{enricher_from_config, Engine};
 use super::incident::IncidentPolicy;
 use crate::config::{Config, DetectorsConfig};
+use crate::event::roles::RoleCatalog;
 
 /// The registered detector of this name.
 pub fn registered(name: &str) -> Option<&'static Registration> {
@@ -31,26 +33,43 @@ pub fn next_steps(detector: &str) -> Option<&'static [&'static str]> {
     registered(detector).map(|r| r.next_steps)
 }
 
-/// The definitions shipped in the binary, in the registry's order.
+/// The definitions shipped in the binary, in the registry's order, judging roles by
+/// the built-in roles file.
 pub fn builtin() -> Vec<Source> {
+    builtin_with(&Arc::new(RoleCatalog::builtin().clone()))
+}
+
+fn builtin_with(roles: &Arc<RoleCatalog>) -> Vec<Source> {
     REGISTRY
         .iter()
         .map(|r| Source {
             file: r.file.to_owned(),
             text: r.text.to_owned(),
+            roles: roles.clone(),
         })
         .collect()
 }
 
-/// The definitions to load: the configured folder's `*.toml`, else the built-in ones.
-pub fn sources(config: &DetectorsConfig) -> Result<Vec<Source>, DetectorError> {
-    match &config.dir {
-        Some(dir) => read_dir(dir),
-        None => Ok(builtin()),
+/// The roles catalogue the configuration names (`[detectors] roles`), else the
+/// built-in one.
+pub fn roles(config: &DetectorsConfig) -> Result<Arc<RoleCatalog>, DetectorError> {
+    match &config.roles {
+        Some(path) => Ok(Arc::new(RoleCatalog::load(path)?)),
+        None => Ok(Arc::new(RoleCatalog::builtin().clone())),
     }
 }
 
-fn read_dir(dir: &Path) -> Result<Vec<Source>, DetectorError> {
+/// The definitions to load: the configured folder's `*.toml`, else the built-in ones,
+/// each with the configured roles catalogue.
+pub fn sources(config: &DetectorsConfig) -> Result<Vec<Source>, DetectorError> {
+    let roles = roles(config)?;
+    match &config.dir {
+        Some(dir) => read_dir(dir, &roles),
+        None => Ok(builtin_with(&roles)),
+    }
+}
+
+fn read_dir(dir: &Path, roles: &Arc<RoleCatalog>) -> Result<Vec<Source>, DetectorError> {
     let err = |e: std::io::Error| {
         DetectorError::Definition(format!(
             "cannot read the detectors folder {}: {e}",
@@ -79,6 +98,7 @@ fn read_dir(dir: &Path) -> Result<Vec<Source>, DetectorError> {
             Ok(Source {
                 file: p.display().to_string(),
                 text,
+                roles: roles.clone(),
             })
         })
         .collect()

@@ -15,6 +15,7 @@
 
 mod activity_parity;
 mod arrival_lane;
+mod custom_roles;
 mod detector_definitions;
 mod detector_table;
 mod evaluation;

@@ -42,9 +42,9 @@ pub struct RoleFacts {
 }
 
 /// Looks a role up in the roles file.
-pub fn role_facts(ra: &RoleAssignment<'_>) -> RoleFacts {
+pub fn role_facts(roles: &RoleCatalog, ra: &RoleAssignment<'_>) -> RoleFacts {
     let id = ra.role_definition_id.as_deref().unwrap_or("");
-    match RoleCatalog::builtin().access(id) {
+    match roles.access(id) {
         RoleAccess::Known(r) => RoleFacts {
             name: r.name.clone(),
             reads: !r.reads.is_empty(),
@@ -131,7 +131,7 @@ pub fn created(
     if !is_new(obs, c, known) {
         return;
     }
-    let role = role_facts(ra);
+    let role = role_facts(&s.roles, ra);
     let cov = coverage::of(state, scope, level);
     let grantee = ra.principal_id.as_deref().map(principal_key);
     let e = obs.event;
@@ -265,7 +265,7 @@ pub fn removed(
     for k in keys(ra, scope) {
         state.known.remove(&k);
     }
-    let role = role_facts(ra);
+    let role = role_facts(&s.roles, ra);
     if !(role.reads || role.grants) {
         return;
     }

@@ -57,7 +57,7 @@ pub const REGISTRATION: Registration = Registration {
 /// Loads, validates and checks the examples of a `control_plane` file.
 pub fn load(src: &Source, suppress: &SuppressConfig) -> Result<Box<dyn Detector>, DetectorError> {
     loader::load(src, suppress, |f: &File| ControlPlaneRules {
-        s: Settings::of(f),
+        s: Settings::of(f, src.roles.clone()),
     })
 }
 

@@ -1,6 +1,8 @@
 //! The settings of `control_plane`: the file `detectors/control_plane.toml` as typed
 //! sections, and the checks that refuse impossible values (naming the file and key).
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use super::rule::Rule;
@@ -10,6 +12,7 @@ use crate::detect::definition::{require, Header, Source};
 use crate::detect::detector::DetectorError;
 use crate::detect::examples::{Example, ExampleGeo};
 use crate::detect::loader::DetectorFile;
+use crate::event::roles::RoleCatalog;
 
 /// `[grant]`: role assignments and what follows them.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -134,14 +137,17 @@ pub struct Settings {
     pub grant: Grant,
     /// `[severity]`.
     pub severity: Severities,
+    /// The roles catalogue role assignments are judged by.
+    pub roles: Arc<RoleCatalog>,
 }
 
 impl Settings {
-    /// The validated settings of a file.
-    pub fn of(f: &File) -> Settings {
+    /// The validated settings of a file, judging roles by `roles`.
+    pub fn of(f: &File, roles: Arc<RoleCatalog>) -> Settings {
         Settings {
             grant: f.grant.clone(),
             severity: f.severity.clone(),
+            roles,
         }
     }
 }
