@@ -1061,6 +1061,31 @@ fn grant(at: &str, caller: &str, grantee: &str, role: &str, scope: &str, extra: 
     )
 }
 
+/// `n` days of one vault write a day at 09:30 by `caller`, from 2024-05-01: the hours
+/// it makes its changes in.
+fn workday(caller: &str, n: u32) -> String {
+    format!(
+        r#"
+        [[events]]
+        at = "2024-05-01T09:30:00Z"
+        days = {n}
+        arm = "Microsoft.KeyVault/vaults/write"
+        resource = "/subscriptions/11111111-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv-example"
+        oid = "{caller}"
+        upn = "granter@contoso.com"
+        ip = "81.2.69.160"
+        "#
+    )
+}
+
+/// `expect`, counting only the alerts at or after `at`.
+fn after(at: &str, expect: Expect) -> Expect {
+    Expect {
+        after: Some(at.to_owned()),
+        ..expect
+    }
+}
+
 /// A successful secret read by `oid` on `vault`.
 fn read(at: &str, oid: &str, vault: &str) -> String {
     format!(
@@ -1260,6 +1285,65 @@ fn control_plane_table() {
                 oid = "{ADMIN}"
                 "#
             )),
+        },
+        Row {
+            name: "a grant at 03:00 by a granter whose twelve earlier changes were all at 09:30: raised, outside its usual hours",
+            detector: "control_plane",
+            geoip: false,
+            expect: after("2024-05-13T00:00:00Z", rule("role_grant", Severity::High)),
+            events: leak(
+                workday(ADMIN, 12)
+                    + &seen
+                    + &grant("2024-05-13T03:00:00Z", ADMIN, BOB, SECRETS_USER, VAULT, ""),
+            ),
+        },
+        Row {
+            name: "the same grant at 10:00: within its usual hours, medium",
+            detector: "control_plane",
+            geoip: false,
+            expect: after("2024-05-13T00:00:00Z", rule("role_grant", Severity::Medium)),
+            events: leak(
+                workday(ADMIN, 12)
+                    + &seen
+                    + &grant("2024-05-13T10:00:00Z", ADMIN, BOB, SECRETS_USER, VAULT, ""),
+            ),
+        },
+        Row {
+            name: "a granter with five changes so far has no usual hours yet: a 03:00 grant stays medium",
+            detector: "control_plane",
+            geoip: false,
+            expect: after("2024-05-13T00:00:00Z", rule("role_grant", Severity::Medium)),
+            events: leak(
+                workday(ADMIN, 5)
+                    + &seen
+                    + &grant("2024-05-13T03:00:00Z", ADMIN, BOB, SECRETS_USER, VAULT, ""),
+            ),
+        },
+        Row {
+            name: "a routine granter (grants every morning) granting at 03:00 is not routine and is raised: high, not low",
+            detector: "control_plane",
+            geoip: false,
+            expect: after("2024-05-13T00:00:00Z", rule("role_grant", Severity::High)),
+            events: leak(
+                workday(ADMIN, 12)
+                    + &grant("2024-05-11T09:40:00Z", ADMIN, CAROL, SECRETS_USER, VAULT, "")
+                    + &grant("2024-05-12T09:40:00Z", ADMIN, DAVE, SECRETS_USER, OTHER, "")
+                    + &seen
+                    + &grant("2024-05-13T03:00:00Z", ADMIN, BOB, SECRETS_USER, VAULT, ""),
+            ),
+        },
+        Row {
+            name: "...and the same routine granter at 09:50: low",
+            detector: "control_plane",
+            geoip: false,
+            expect: after("2024-05-13T00:00:00Z", rule("role_grant", Severity::Low)),
+            events: leak(
+                workday(ADMIN, 12)
+                    + &grant("2024-05-11T09:40:00Z", ADMIN, CAROL, SECRETS_USER, VAULT, "")
+                    + &grant("2024-05-12T09:40:00Z", ADMIN, DAVE, SECRETS_USER, OTHER, "")
+                    + &seen
+                    + &grant("2024-05-13T09:50:00Z", ADMIN, BOB, SECRETS_USER, VAULT, ""),
+            ),
         },
     ]);
 }

@@ -151,7 +151,15 @@ pub fn created(
         .principal
         .and_then(|k| state.granters.get(&k).copied())
         .unwrap_or_default();
+    let hours = obs
+        .principal
+        .and_then(|k| state.hours.get(&k).copied())
+        .unwrap_or_default();
+    let judged = hours.total() >= s.grant.usual_hours_after;
+    let near = hours.share_near(now);
+    let off_hours = judged && near < s.grant.off_hours_share;
     let routine = history.grants >= s.grant.routine_after
+        && !off_hours
         && !role.privileged
         && !broad
         && !self_grant
@@ -176,6 +184,11 @@ pub fn created(
             "grantee never seen",
         );
         add(self_grant, sev.self_grant, "self-grant");
+        add(
+            off_hours,
+            sev.off_hours,
+            "outside the granter's usual hours",
+        );
         add(guest, sev.guest, "guest granter");
         let base = if routine {
             sev.routine_grant
@@ -210,6 +223,7 @@ pub fn created(
         .with("before", json!({ "assignment": "none known: the write answered Created, a new assignment" }))
         .with("grantee", json!({ "principal_id": ra.principal_id, "principal_type": ra.principal_type, "never_seen": never_seen, "self_grant": self_grant }))
         .with("granter", json!({ "who": who(e), "grants_before": history.grants, "routine": routine, "guest": guest, "authorized_by": c.authorization }))
+        .with("granter_hours", json!({ "usual_hours": judged.then(|| hours.words()), "changes_learned": hours.total(), "share_within_an_hour_of_this_one": judged.then_some((near * 1000.0).round() / 1000.0), "outside": off_hours }))
         .with_list("raised_by", raises.iter().map(ToString::to_string));
     if role.reads && severity >= s.grant.chain_min_severity {
         if let Some(g) = grantee {

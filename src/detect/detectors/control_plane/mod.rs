@@ -43,7 +43,7 @@ use crate::detect::finding::Finding;
 use crate::detect::loader;
 use crate::detect::observation::Observation;
 use crate::detect::stateful::Rules;
-use crate::event::{AuditEvent, ChangeKind, OperationClass, Outcome};
+use crate::event::{ActivityStatus, AuditEvent, ChangeKind, OperationClass, Outcome};
 
 /// `control_plane` in the registry.
 pub const REGISTRATION: Registration = Registration {
@@ -97,6 +97,13 @@ impl Rules for ControlPlaneRules {
             | ChangeKind::LockRemoved
             | ChangeKind::ElevateAccess => tamper::observe(s, state, obs, c, findings),
             _ => {}
+        }
+        // Learnt after the rules read it: a change is judged against the hours
+        // before it.
+        if c.status == ActivityStatus::Success {
+            if let Some(k) = obs.principal {
+                state.hours.entry(k).or_default().add(obs.now);
+            }
         }
     }
 

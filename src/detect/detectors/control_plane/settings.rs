@@ -29,6 +29,26 @@ pub struct Grant {
     /// The most role assignments remembered (re-applies of a remembered assignment
     /// are quiet); the oldest are forgotten first.
     pub max_known_assignments: usize,
+    /// A granter's usual hours are judged once it made this many successful
+    /// Activity Log changes (any kind) before.
+    #[serde(default = "usual_hours_after")]
+    pub usual_hours_after: u32,
+    /// A grant is outside the granter's usual hours when fewer than this share of
+    /// its earlier changes were made within an hour of the grant's hour (UTC).
+    #[serde(default = "off_hours_share")]
+    pub off_hours_share: f64,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn usual_hours_after() -> u32 {
+    10
+}
+
+fn off_hours_share() -> f64 {
+    0.05
 }
 
 /// `[severity]`.
@@ -61,6 +81,10 @@ pub struct Severities {
     pub new_grantee: u32,
     /// Steps added when the granter grants to itself.
     pub self_grant: u32,
+    /// Steps added for a grant outside the granter's usual hours (and such a grant
+    /// is never routine).
+    #[serde(default = "one")]
+    pub off_hours: u32,
     /// Steps added when the granter or the grantee is a guest (`#EXT#`).
     pub guest: u32,
 }
@@ -121,6 +145,18 @@ pub fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
         src,
         "grant.max_known_assignments",
         "must be at least 100",
+    )?;
+    require(
+        g.usual_hours_after >= 3,
+        src,
+        "grant.usual_hours_after",
+        "must be at least 3: fewer changes say nothing about anyone's hours",
+    )?;
+    require(
+        (0.0..=0.5).contains(&g.off_hours_share),
+        src,
+        "grant.off_hours_share",
+        "must be between 0 and 0.5",
     )?;
     require(
         f.severity.role_removed <= Severity::Low,

@@ -2,9 +2,17 @@
 //! already in place (so a daily re-apply is not a grant), the grants waiting for
 //! their grantee's first read, the last diagnostic setting seen per vault (the
 //! "before" of a change), and where each vault sits in the hierarchy (which vaults
-//! a scope covers). Everything is bounded and forgotten when idle.
+//! a scope covers), and the hours of the day each principal makes its changes in
+//! (a grant outside them is raised). Everything is bounded and forgotten when idle.
+//!
+//! Snapshots: the five tables, then the hours. Builds before the hours saved the
+//! five alone; such a snapshot still loads, with no hours learned (postcard reads
+//! fields in order, so the older bytes are the newer ones cut after the fifth).
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::detect::baseline::keys::FastMap;
 use crate::detect::detector::DetectorMemory;
@@ -17,6 +25,70 @@ pub struct Granter {
     pub grants: u32,
     /// Its last grant (seconds).
     pub last: u32,
+}
+
+/// When in the day a principal makes its control-plane changes.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Hours {
+    /// Successful changes per hour of the day (UTC), saturating.
+    pub counts: [u16; 24],
+    /// Its last change (seconds).
+    pub last: u32,
+}
+
+impl Hours {
+    /// Counts a change at `now` (seconds).
+    pub fn add(&mut self, now: u32) {
+        let h = ((now % 86_400) / 3600) as usize;
+        self.counts[h] = self.counts[h].saturating_add(1);
+        self.last = now;
+    }
+
+    /// Changes counted.
+    pub fn total(&self) -> u32 {
+        self.counts.iter().map(|&c| u32::from(c)).sum()
+    }
+
+    /// The share of the changes made within an hour of the hour of `now`.
+    pub fn share_near(&self, now: u32) -> f64 {
+        let total = self.total();
+        if total == 0 {
+            return 0.0;
+        }
+        let h = ((now % 86_400) / 3600) as usize;
+        let near: u32 = [23, 0, 1]
+            .iter()
+            .map(|d| u32::from(self.counts[(h + d) % 24]))
+            .sum();
+        f64::from(near) / f64::from(total)
+    }
+
+    /// The hours holding its changes, in words (`"08-09, 14 UTC"`).
+    pub fn words(&self) -> String {
+        let mut runs: Vec<String> = Vec::new();
+        let mut h = 0;
+        while h < 24 {
+            if self.counts[h] == 0 {
+                h += 1;
+                continue;
+            }
+            let start = h;
+            while h + 1 < 24 && self.counts[h + 1] > 0 {
+                h += 1;
+            }
+            runs.push(if start == h {
+                format!("{start:02}")
+            } else {
+                format!("{start:02}-{h:02}")
+            });
+            h += 1;
+        }
+        if runs.is_empty() {
+            "none".to_owned()
+        } else {
+            format!("{} UTC", runs.join(", "))
+        }
+    }
 }
 
 /// A grant waiting for its grantee to read.
@@ -64,6 +136,8 @@ pub struct State {
     /// The categories enabled by the last diagnostic setting seen, by (vault,
     /// setting name) hash.
     pub(super) settings: FastMap<u64, Vec<String>>,
+    /// When in the day each principal makes its changes, by principal key.
+    pub(super) hours: FastMap<u128, Hours>,
     /// The new diagnostic setting a `Start` record carried (whether AuditEvent
     /// still flows, and what it enables), by correlation id hash, until its
     /// `Success` (which often carries no body); transient, not saved.
@@ -89,6 +163,7 @@ impl State {
         self.started
             .retain(|_, (at, _, _)| *at >= now.saturating_sub(3600));
         self.granters.retain(|_, g| g.last >= old);
+        self.hours.retain(|_, h| h.last >= old);
         self.places.retain(|_, p| p.last >= old);
         self.known.retain(|_, t| *t >= old);
         if self.known.len() > max_known {
@@ -114,13 +189,78 @@ impl State {
 }
 
 /// What a snapshot holds.
-#[derive(Debug, Serialize, Deserialize, Default)]
+#[derive(Debug, Serialize, Default)]
 pub struct Saved {
     granters: Vec<(u128, Granter)>,
     known: Vec<(u64, u32)>,
     pending: Vec<(u128, Pending)>,
     places: Vec<(String, Place)>,
     settings: Vec<(u64, Vec<String>)>,
+    hours: Vec<(u128, Hours)>,
+}
+
+/// [`Saved`] as JSON (format 1 snapshots) wrote it: named fields, the hours
+/// possibly absent.
+#[derive(Deserialize)]
+struct SavedJson {
+    granters: Vec<(u128, Granter)>,
+    known: Vec<(u64, u32)>,
+    pending: Vec<(u128, Pending)>,
+    places: Vec<(String, Place)>,
+    settings: Vec<(u64, Vec<String>)>,
+    #[serde(default)]
+    hours: Vec<(u128, Hours)>,
+}
+
+impl<'de> Deserialize<'de> for Saved {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let j = SavedJson::deserialize(d)?;
+            return Ok(Saved {
+                granters: j.granters,
+                known: j.known,
+                pending: j.pending,
+                places: j.places,
+                settings: j.settings,
+                hours: j.hours,
+            });
+        }
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = Saved;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("control_plane's five tables, then its hours")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Saved, A::Error> {
+                let granters = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let known = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+                let pending = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(2, &self))?;
+                let places = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(3, &self))?;
+                let settings = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(4, &self))?;
+                // Older snapshots end after the settings.
+                let hours = seq.next_element().ok().flatten().unwrap_or_default();
+                Ok(Saved {
+                    granters,
+                    known,
+                    pending,
+                    places,
+                    settings,
+                    hours,
+                })
+            }
+        }
+        d.deserialize_tuple(6, Fields)
+    }
 }
 
 impl DetectorState for State {
@@ -138,6 +278,7 @@ impl DetectorState for State {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             settings: self.settings.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            hours: self.hours.iter().map(|(k, v)| (*k, *v)).collect(),
         };
         // Same state, same bytes.
         s.granters.sort_unstable_by_key(|(k, _)| *k);
@@ -145,6 +286,7 @@ impl DetectorState for State {
         s.pending.sort_unstable_by_key(|(k, _)| *k);
         s.places.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         s.settings.sort_unstable_by_key(|(k, _)| *k);
+        s.hours.sort_unstable_by_key(|(k, _)| *k);
         s
     }
 
@@ -155,6 +297,7 @@ impl DetectorState for State {
             pending: saved.pending.into_iter().collect(),
             places: saved.places.into_iter().collect(),
             settings: saved.settings.into_iter().collect(),
+            hours: saved.hours.into_iter().collect(),
             started: FastMap::default(),
             last_prune: 0,
             last_pending_prune: 0,
@@ -180,14 +323,87 @@ impl DetectorState for State {
             .map(|(k, p)| k.len() + p.resource_id.len() + p.hierarchy.len())
             .sum();
         DetectorMemory {
-            learned_entries: self.granters.len() + self.known.len() + self.places.len(),
+            learned_entries: self.granters.len()
+                + self.known.len()
+                + self.places.len()
+                + self.hours.len(),
             learned_bytes: self.granters.capacity() * (std::mem::size_of::<(u128, Granter)>() + 1)
                 + self.known.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
                 + self.places.capacity() * (std::mem::size_of::<(String, Place)>() + 1)
+                + self.hours.capacity() * (std::mem::size_of::<(u128, Hours)>() + 1)
                 + places,
             transient_entries: self.pending.len() + self.started.len(),
             transient_bytes: self.pending.capacity() * (std::mem::size_of::<(u128, Pending)>() + 1)
                 + pending,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::snapshot::{decode_part, encode_part};
+
+    /// [`Saved`] as builds before the hours wrote it.
+    #[derive(Serialize)]
+    struct SavedBeforeHours {
+        granters: Vec<(u128, Granter)>,
+        known: Vec<(u64, u32)>,
+        pending: Vec<(u128, Pending)>,
+        places: Vec<(String, Place)>,
+        settings: Vec<(u64, Vec<String>)>,
+    }
+
+    #[test]
+    fn hours_survive_a_snapshot_and_older_snapshots_load_without_them() {
+        let mut state = State::default();
+        state.granters.insert(
+            7,
+            Granter {
+                grants: 3,
+                last: 50,
+            },
+        );
+        state.hours.entry(7).or_default().add(10 * 3600 + 5);
+        let back = State::restored(decode_part(&encode_part(&state.saved())).unwrap());
+        assert_eq!(back.hours.get(&7), state.hours.get(&7));
+
+        let older = SavedBeforeHours {
+            granters: vec![(
+                7,
+                Granter {
+                    grants: 3,
+                    last: 50,
+                },
+            )],
+            known: vec![(1, 2)],
+            pending: Vec::new(),
+            places: Vec::new(),
+            settings: vec![(9, vec!["audit".to_owned()])],
+        };
+        let back = State::restored(decode_part(&encode_part(&older)).unwrap());
+        assert_eq!(back.granters.get(&7).map(|g| g.grants), Some(3));
+        assert_eq!(back.settings.get(&9).map(Vec::len), Some(1));
+        assert!(back.hours.is_empty());
+        let json = serde_json::to_vec(&older).unwrap();
+        let back = State::restored(decode_part(&json).unwrap());
+        assert_eq!(back.known.get(&1), Some(&2), "a format 1 (JSON) part");
+    }
+
+    #[test]
+    fn hours_say_where_a_principal_works() {
+        let mut h = Hours::default();
+        for day in 0..5u32 {
+            h.add(day * 86_400 + 9 * 3600);
+            h.add(day * 86_400 + 10 * 3600 + 1800);
+        }
+        h.add(14 * 3600);
+        assert_eq!(h.total(), 11);
+        assert_eq!(h.words(), "09-10, 14 UTC");
+        assert!((h.share_near(10 * 3600) - 10.0 / 11.0).abs() < 1e-9);
+        assert_eq!(h.share_near(3 * 3600), 0.0);
+        assert!(h.share_near(23 * 3600 + 59 * 60) == 0.0);
+        h.add(86_400 * 6); // midnight wraps around to 23:00
+        assert!(h.share_near(23 * 3600) > 0.0);
     }
 }
