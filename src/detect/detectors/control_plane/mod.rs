@@ -20,12 +20,13 @@
 //! AuditEvent's `VaultPut`/`VaultPatch`, so one change is one alert).
 //!
 //! Files: `settings.rs` (the TOML file), `state.rs` (what it remembers),
-//! `coverage.rs` (which vaults a scope reaches), `grants.rs`, `chain.rs` and
+//! `coverage.rs` (which vaults a scope reaches), `hours.rs` (when each principal makes its changes), `grants.rs`, `chain.rs` and
 //! `tamper.rs` (the rules), `wording.rs`, `rule.rs`.
 
 mod chain;
 pub mod coverage;
 mod grants;
+mod hours;
 pub mod rule;
 pub mod settings;
 pub mod state;
