@@ -7,18 +7,20 @@
 //! once per address and cached. Memory is bounded by the `[report]` caps: principals,
 //! objects per vault, and items per list (see [`super::stats::Capped`]).
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use hashbrown::hash_map::Entry;
 
 use super::assignments::Assignments;
 use super::audit_settings::AuditSettings;
 use super::series::{Grid, Series};
 use super::stats::{
-    AlertMark, Capped, ChangeRecord, DestructiveUse, ObjectStats, PrincipalStats, Seen, VaultStats,
-    VaultUse,
+    table, AlertMark, Capped, ChangeRecord, DestructiveUse, ObjectStats, PrincipalStats, Seen,
+    Table, VaultStats, VaultUse,
 };
 use crate::alert::Alert;
 use crate::config::ReportConfig;
@@ -105,7 +107,10 @@ struct Place {
 pub struct Collector {
     state: Arc<Mutex<Collected>>,
     enricher: Enricher,
-    places: HashMap<IpAddr, Place>,
+    places: Table<IpAddr, Place>,
+    /// Reused for the keys built from several fields (`vault/kind/name`), so a
+    /// sighting of a known object allocates nothing.
+    scratch: String,
 }
 
 impl Collector {
@@ -115,7 +120,8 @@ impl Collector {
         Collector {
             state: Arc::new(Mutex::new(state)),
             enricher,
-            places: HashMap::new(),
+            places: table(),
+            scratch: String::new(),
         }
     }
 
@@ -123,33 +129,42 @@ impl Collector {
     pub fn shared(&self) -> Arc<Mutex<Collected>> {
         self.state.clone()
     }
+}
 
-    fn place(&mut self, ip: Option<IpAddr>) -> Option<Place> {
-        let ip = ip?;
-        if let Some(p) = self.places.get(&ip) {
-            return Some(p.clone());
-        }
-        let geo = self.enricher.geo(Some(ip));
-        let class = geo.class.map_or("unknown", class_label);
-        let country = match (geo.country, geo.country_name) {
-            (Some(code), Some(name)) => format!("{name} ({code})"),
-            (Some(code), None) => code.to_string(),
-            (None, _) if geo.is_public() && geo.has_database => "public, not located".to_owned(),
-            (None, _) if geo.is_public() => "public (no GeoIP database)".to_owned(),
-            (None, _) => format!("{class} address"),
-        };
-        let network = geo
-            .prefix
-            .map_or_else(|| format!("{class} address"), |p| p.to_string());
-        let place = Place {
-            country,
-            network,
-            public: geo.is_public(),
-        };
-        if self.places.len() < MAX_GEO_CACHE {
-            self.places.insert(ip, place.clone());
-        }
-        Some(place)
+/// Where `ip` is: from the cache, or looked up once and cached (while the cache has
+/// room); borrowed, so a known address costs one lookup and no copy.
+fn locate<'a>(
+    places: &'a mut Table<IpAddr, Place>,
+    enricher: &Enricher,
+    ip: Option<IpAddr>,
+) -> Option<Cow<'a, Place>> {
+    let ip = ip?;
+    let full = places.len() >= MAX_GEO_CACHE;
+    match places.entry(ip) {
+        Entry::Occupied(known) => Some(Cow::Borrowed(known.into_mut())),
+        Entry::Vacant(_) if full => Some(Cow::Owned(place(enricher, ip))),
+        Entry::Vacant(new) => Some(Cow::Borrowed(new.insert(place(enricher, ip)))),
+    }
+}
+
+/// Looks `ip` up and labels it as the report does.
+fn place(enricher: &Enricher, ip: IpAddr) -> Place {
+    let geo = enricher.geo(Some(ip));
+    let class = geo.class.map_or("unknown", class_label);
+    let country = match (geo.country, geo.country_name) {
+        (Some(code), Some(name)) => format!("{name} ({code})"),
+        (Some(code), None) => code.to_string(),
+        (None, _) if geo.is_public() && geo.has_database => "public, not located".to_owned(),
+        (None, _) if geo.is_public() => "public (no GeoIP database)".to_owned(),
+        (None, _) => format!("{class} address"),
+    };
+    let network = geo
+        .prefix
+        .map_or_else(|| format!("{class} address"), |p| p.to_string());
+    Place {
+        country,
+        network,
+        public: geo.is_public(),
     }
 }
 
@@ -166,9 +181,9 @@ impl Observer for Collector {
                 }
             }
             Happening::Processed { event, .. } => {
-                let place = self.place(event.caller_ip);
+                let place = locate(&mut self.places, &self.enricher, event.caller_ip);
                 if let Ok(mut state) = self.state.lock() {
-                    record(&mut state, event, place.as_ref());
+                    record(&mut state, event, place.as_deref(), &mut self.scratch);
                 }
             }
             Happening::Alerted { alert, .. } => {
@@ -181,10 +196,15 @@ impl Observer for Collector {
     }
 }
 
-fn clip(text: &str) -> String {
+/// `text` cut to [`MAX_TEXT`] characters (borrowed when it is short enough).
+fn clip(text: &str) -> Cow<'_, str> {
+    // A text of at most MAX_TEXT bytes has at most MAX_TEXT characters.
+    if text.len() <= MAX_TEXT {
+        return Cow::Borrowed(text);
+    }
     match text.char_indices().nth(MAX_TEXT) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
+        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
+        None => Cow::Borrowed(text),
     }
 }
 
@@ -193,7 +213,7 @@ pub fn is_backup(operation: &str) -> bool {
     operation.ends_with("Backup")
 }
 
-fn record(state: &mut Collected, e: &AuditEvent<'_>, place: Option<&Place>) {
+fn record(state: &mut Collected, e: &AuditEvent<'_>, place: Option<&Place>, scratch: &mut String) {
     let t = e.time;
     state.events += 1;
     state.first = Some(state.first.map_or(t, |f| f.min(t)));
@@ -234,7 +254,7 @@ fn record(state: &mut Collected, e: &AuditEvent<'_>, place: Option<&Place>) {
         if ok {
             vault_change(vault, e, &identity);
         }
-        object(vault, e, &identity);
+        object(vault, e, &identity, scratch);
         if ok && (e.class == OperationClass::Destroy || is_backup(op)) {
             let object = e
                 .object
@@ -263,7 +283,7 @@ fn record(state: &mut Collected, e: &AuditEvent<'_>, place: Option<&Place>) {
         state.challenges += 1;
         return;
     }
-    principal(state, e, &identity, &grid, index, place);
+    principal(state, e, &identity, (&grid, index), place, scratch);
 }
 
 /// Records a finished role assignment or diagnostic-setting change on one vault
@@ -366,29 +386,26 @@ fn control_change(state: &mut Collected, e: &AuditEvent<'_>) {
 /// Records configuration changes (before/after) and access-policy edits, and counts
 /// the writes that changed nothing visible.
 fn vault_change(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
-    if e.write_changes_nothing(vault.last_config.as_ref().map(|(_, c)| c)) {
+    let before = vault.last_config.as_ref().map(|(_, c)| c);
+    if e.write_changes_nothing(before) {
         vault.unchanged_writes += 1;
     }
-    let policy = e
-        .policy_change
-        .as_deref()
-        .filter(|p| !p.is_empty())
-        .cloned();
-    let after = e.vault_config.as_deref().cloned();
-    let before = vault.last_config.as_ref().map(|(_, c)| c.clone());
-    let changed = match (&before, &after) {
+    let policy = e.policy_change.as_deref().filter(|p| !p.is_empty());
+    let after = e.vault_config.as_deref();
+    let changed = match (before, after) {
         (Some(b), Some(a)) => b != a,
         _ => false,
     };
+    // Most events carry neither a configuration nor a policy: nothing is copied then.
     if changed || policy.is_some() {
         if vault.changes.len() < MAX_CHANGES {
             vault.changes.push(ChangeRecord {
                 time: e.time,
                 identity: identity.to_owned(),
                 operation: e.operation.as_str().to_owned(),
-                before,
-                after: after.clone(),
-                policy,
+                before: before.cloned(),
+                after: after.cloned(),
+                policy: policy.cloned(),
                 control: None,
             });
         } else {
@@ -404,12 +421,12 @@ fn vault_change(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
             .as_ref()
             .is_none_or(|(at, _)| *at <= e.time)
         {
-            vault.last_config = Some((e.time, config));
+            vault.last_config = Some((e.time, config.clone()));
         }
     }
 }
 
-fn object(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
+fn object(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str, scratch: &mut String) {
     let Some(obj) = &e.object else { return };
     let Some(name) = obj.name.as_deref() else {
         return;
@@ -422,7 +439,8 @@ fn object(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
         return;
     }
     let t = e.time;
-    let key = format!("{}/{}", obj.kind, name);
+    scratch.clear();
+    let _ = write!(scratch, "{}/{}", obj.kind, name);
     let init = || ObjectStats {
         seen: Seen {
             count: 0,
@@ -438,7 +456,10 @@ fn object(vault: &mut VaultStats, e: &AuditEvent<'_>, identity: &str) {
         deleted: None,
         exists: false,
     };
-    let Some(o) = vault.objects.entry_with(key.as_str(), str::to_owned, init) else {
+    let Some(o) = vault
+        .objects
+        .entry_with(scratch.as_str(), str::to_owned, init)
+    else {
         return;
     };
     o.seen.again(t);
@@ -477,9 +498,9 @@ fn principal(
     state: &mut Collected,
     e: &AuditEvent<'_>,
     identity: &str,
-    grid: &Grid,
-    index: u32,
+    (grid, index): (&Grid, u32),
     place: Option<&Place>,
+    scratch: &mut String,
 ) {
     let t = e.time;
     let cap = state.cap;
@@ -490,7 +511,7 @@ fn principal(
         return;
     };
     if p.upn.is_none() {
-        p.upn = e.principal.upn.as_deref().map(clip);
+        p.upn = e.principal.upn.as_deref().map(|u| clip(u).into_owned());
     }
     if p.oid.is_none() {
         p.oid = e.principal.oid.as_deref().map(str::to_owned);
@@ -537,8 +558,9 @@ fn principal(
         .as_ref()
         .and_then(|o| o.name.as_ref().map(|n| (o.kind, n)))
     {
-        p.objects
-            .see(&format!("{}/{}/{}", e.vault, name.0, name.1), t);
+        scratch.clear();
+        let _ = write!(scratch, "{}/{}/{}", e.vault, name.0, name.1);
+        p.objects.see(scratch, t);
     }
     if let Some(place) = place {
         p.places.see(&place.country, t);
@@ -578,7 +600,10 @@ fn principal(
         d.vaults.see(e.vault.as_str(), t);
         d.operations.see(e.operation.as_str(), t);
         if d.sample.is_none() {
-            d.sample = e.result_description.as_deref().map(clip);
+            d.sample = e
+                .result_description
+                .as_deref()
+                .map(|r| clip(r).into_owned());
         }
     }
 }

@@ -5,13 +5,24 @@
 //! counts the rest as `more`, so the report can say "and 1,204 more" instead of
 //! silently dropping them or growing without bound.
 
-use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{Hash, RandomState};
 
 use chrono::{DateTime, Utc};
+use hashbrown::hash_map::EntryRef;
 
 use super::series::Series;
 use crate::event::{OperationClass, Outcome, PolicyChange, PrincipalKind, VaultConfig};
+
+/// The table behind a [`Capped`] map: hashbrown's, whose `entry_ref` finds a borrowed
+/// key, or inserts it, with one hash (std's map hashes a borrowed key twice: once to
+/// look, once to fetch or insert); keyed by std's random SipHash keys, so names an
+/// attacker chooses cannot be made to collide.
+pub type Table<K, V> = hashbrown::HashMap<K, V, RandomState>;
+
+/// An empty [`Table`].
+pub fn table<K, V>() -> Table<K, V> {
+    Table::with_hasher(RandomState::new())
+}
 
 /// First and last sighting plus a count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +58,7 @@ impl Seen {
 pub struct Capped<K, V> {
     cap: usize,
     /// The kept entries.
-    pub map: HashMap<K, V>,
+    pub map: Table<K, V>,
     /// Sightings of keys that did not fit.
     pub more: u64,
 }
@@ -57,13 +68,14 @@ impl<K: Eq + Hash, V> Capped<K, V> {
     pub fn new(cap: usize) -> Self {
         Capped {
             cap,
-            map: HashMap::new(),
+            map: table(),
             more: 0,
         }
     }
 
     /// The entry for `key` (built from `make_key` and `init` if new and there is
-    /// room), or `None` when the map is full.
+    /// room), or `None` when the map is full. The key is hashed once, and owned only
+    /// when it is new: a sighting of a known key allocates nothing.
     pub fn entry_with<Q>(
         &mut self,
         key: &Q,
@@ -74,14 +86,15 @@ impl<K: Eq + Hash, V> Capped<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
     {
-        if !self.map.contains_key(key) {
-            if self.map.len() >= self.cap {
+        let full = self.map.len() >= self.cap;
+        match self.map.entry_ref(key) {
+            EntryRef::Occupied(entry) => Some(entry.into_mut()),
+            EntryRef::Vacant(_) if full => {
                 self.more += 1;
-                return None;
+                None
             }
-            self.map.insert(make_key(key), init());
+            EntryRef::Vacant(entry) => Some(entry.insert_with_key(make_key(key), init())),
         }
-        self.map.get_mut(key)
     }
 
     /// The number of kept keys.
