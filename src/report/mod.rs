@@ -14,6 +14,8 @@ pub mod assemble;
 pub mod assignments;
 pub mod audit_settings;
 pub mod collect;
+mod collect_control;
+mod collect_requests;
 pub mod html;
 mod html_sections;
 pub mod hygiene;
