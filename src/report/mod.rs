@@ -11,6 +11,8 @@
 //! [`html`] (with [`svg`] charts) and [`markdown`] lay the same model out for people.
 
 pub mod assemble;
+mod assemble_principals;
+mod assemble_vaults;
 pub mod assignments;
 pub mod audit_settings;
 pub mod collect;
