@@ -24,6 +24,7 @@ mod html_sections;
 mod html_vaults;
 pub mod hygiene;
 pub mod markdown;
+mod markdown_subjects;
 pub mod model;
 pub mod series;
 pub mod stats;
