@@ -7,10 +7,9 @@
 
 use std::fmt::Write;
 
-use super::html::{anchor, esc, legend, num, table, when};
-use super::html_sections::{principal_link, vault_link, CHART_W};
+use super::html::{anchor, esc, num, table, when};
+use super::html_sections::{activity_chart, principal_link, vault_link};
 use super::model::{Listed, PrincipalView, ReportModel, SeenRow};
-use super::svg;
 
 /// A capped list as a table, with "and N more" under it.
 fn seen_table(title: &str, list: &Listed<SeenRow>) -> String {
@@ -55,13 +54,12 @@ fn principal_section(out: &mut String, m: &ReportModel, p: &PrincipalView) {
         r.alerts,
         r.findings
     );
-    out.push_str(&svg::activity(
+    activity_chart(
+        out,
         &p.chart,
-        CHART_W,
         150,
         &format!("Requests by {} over the period", r.name),
-    ));
-    out.push_str(&legend(&p.chart));
+    );
     let counts = |c: &[super::model::Count]| {
         c.iter()
             .map(|c| format!("{} {}", esc(&c.label), num(c.count)))

@@ -12,14 +12,20 @@ use serde_json::Value;
 
 use super::html::{anchor, badge, esc, legend, num, table, when};
 use super::hygiene::Finding;
-use super::model::ReportModel;
+use super::model::{Chart, ReportModel};
 use super::svg;
 
 pub(super) use super::html_principals::principals;
 pub(super) use super::html_vaults::vaults;
 
 /// The width of every chart, in SVG units.
-pub(super) const CHART_W: u32 = 1000;
+const CHART_W: u32 = 1000;
+
+/// An activity chart `height` units high, titled `title`, with its legend under it.
+pub(super) fn activity_chart(out: &mut String, chart: &Chart, height: u32, title: &str) {
+    out.push_str(&svg::activity(chart, CHART_W, height, title));
+    out.push_str(&legend(chart));
+}
 
 /// A principal's name, linked to its section when it has one.
 pub(super) fn principal_link(m: &ReportModel, identity: &str, name: &str) -> String {
@@ -164,13 +170,12 @@ pub(super) fn summary(out: &mut String, m: &ReportModel) {
         );
     }
     out.push_str("</div><h3>Activity over the period</h3>");
-    out.push_str(&svg::activity(
+    activity_chart(
+        out,
         &m.overview,
-        CHART_W,
         190,
         "All requests over the period, by operation class, with alerts marked",
-    ));
-    out.push_str(&legend(&m.overview));
+    );
     let top: Vec<&Finding> = m
         .findings
         .iter()

@@ -6,10 +6,9 @@
 
 use std::fmt::Write;
 
-use super::html::{anchor, esc, legend, num, table, when};
-use super::html_sections::{principal_link, CHART_W};
+use super::html::{anchor, esc, num, table, when};
+use super::html_sections::{activity_chart, principal_link};
 use super::model::{ChangeView, ReportModel, VaultView};
-use super::svg;
 use crate::event::Outcome;
 
 /// A change as a table row: when, who, what, and the settings that differ.
@@ -54,13 +53,12 @@ fn vault_section(out: &mut String, m: &ReportModel, v: &VaultView) {
         v.incident_ids.len(),
         v.finding_ids.len()
     );
-    out.push_str(&svg::activity(
+    activity_chart(
+        out,
         &v.chart,
-        CHART_W,
         150,
         &format!("Requests on {} over the period", v.name),
-    ));
-    out.push_str(&legend(&v.chart));
+    );
     let mut header = vec!["Class", "#All"];
     let used: Vec<Outcome> = Outcome::ALL
         .iter()

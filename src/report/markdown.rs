@@ -11,22 +11,13 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::html::{num, when};
+use super::html::{num, one_line, when};
 use super::markdown_subjects::{principals, vaults};
 use super::model::{Chart, Listed, ReportModel, SeenRow};
 
 /// Escapes record-derived text for Markdown (inline text and table cells).
 pub fn md(text: &str) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| {
-            if matches!(c, '\n' | '\r' | '\t') {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
+    let flat = one_line(text);
     let mut out = String::with_capacity(flat.len() + 8);
     for c in crate::escape::inert(&flat).chars() {
         match c {
