@@ -335,3 +335,21 @@ fn principal(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_borrows_what_fits_and_cuts_the_rest_between_characters() {
+        assert!(matches!(
+            clip("azsdk-net/4.6"),
+            Cow::Borrowed("azsdk-net/4.6")
+        ));
+        // 300 characters in 600 bytes fit.
+        let fits = "é".repeat(MAX_TEXT);
+        assert!(matches!(clip(&fits), Cow::Borrowed(_)));
+        let long = "é".repeat(MAX_TEXT + 1);
+        assert_eq!(clip(&long), format!("{fits}…"));
+    }
+}

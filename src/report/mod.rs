@@ -15,6 +15,7 @@ mod assemble_principals;
 mod assemble_vaults;
 pub mod assignments;
 pub mod audit_settings;
+mod capped;
 pub mod collect;
 mod collect_control;
 mod collect_requests;
