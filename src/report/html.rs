@@ -28,8 +28,13 @@ const CSS: &str = include_str!("report.css");
 /// Escapes record-derived text for HTML text and attribute values: line breaks
 /// become spaces, other control and bidi-override characters visible `\u{..}`.
 pub fn esc(text: &str) -> String {
-    let flat: String = text
-        .chars()
+    crate::escape::html(&one_line(text))
+}
+
+/// `text` on one line: line breaks and tabs become spaces (for [`esc`] and the
+/// Markdown report's `md`).
+pub fn one_line(text: &str) -> String {
+    text.chars()
         .map(|c| {
             if matches!(c, '\n' | '\r' | '\t') {
                 ' '
@@ -37,8 +42,7 @@ pub fn esc(text: &str) -> String {
                 c
             }
         })
-        .collect();
-    crate::escape::html(&flat)
+        .collect()
 }
 
 /// A safe element id for an arbitrary key: `prefix-<hash>`.

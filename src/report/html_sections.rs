@@ -1,5 +1,6 @@
 //! The sections of the HTML report, in reading order: header and contents, summary,
-//! incidents, hygiene findings, principals, vaults, notes and method.
+//! incidents, hygiene findings, principals ([`super::html_principals`]), vaults
+//! ([`super::html_vaults`]), notes and method.
 //!
 //! Each function appends one section to the page. Values from records go through
 //! [`esc`] at the point they are written, never earlier, so no string reaches the
@@ -11,14 +12,23 @@ use serde_json::Value;
 
 use super::html::{anchor, badge, esc, legend, num, table, when};
 use super::hygiene::Finding;
-use super::model::{ChangeView, Listed, PrincipalView, ReportModel, SeenRow, VaultView};
+use super::model::{Chart, ReportModel};
 use super::svg;
-use crate::event::Outcome;
 
+pub(super) use super::html_principals::principals;
+pub(super) use super::html_vaults::vaults;
+
+/// The width of every chart, in SVG units.
 const CHART_W: u32 = 1000;
 
+/// An activity chart `height` units high, titled `title`, with its legend under it.
+pub(super) fn activity_chart(out: &mut String, chart: &Chart, height: u32, title: &str) {
+    out.push_str(&svg::activity(chart, CHART_W, height, title));
+    out.push_str(&legend(chart));
+}
+
 /// A principal's name, linked to its section when it has one.
-fn principal_link(m: &ReportModel, identity: &str, name: &str) -> String {
+pub(super) fn principal_link(m: &ReportModel, identity: &str, name: &str) -> String {
     if m.principals.iter().any(|p| p.row.identity == identity) {
         format!(
             r##"<a href="#{}">{}</a>"##,
@@ -32,7 +42,7 @@ fn principal_link(m: &ReportModel, identity: &str, name: &str) -> String {
 
 /// A vault's name, linked to its section when the report has one (a vault-spanning
 /// incident says `*`; a capped report may leave rare vaults out).
-fn vault_link(m: &ReportModel, vault: &str) -> String {
+pub(super) fn vault_link(m: &ReportModel, vault: &str) -> String {
     if m.vaults.iter().any(|v| v.name == vault) {
         format!(r##"<a href="#{}">{}</a>"##, anchor("v", vault), esc(vault))
     } else {
@@ -160,13 +170,12 @@ pub(super) fn summary(out: &mut String, m: &ReportModel) {
         );
     }
     out.push_str("</div><h3>Activity over the period</h3>");
-    out.push_str(&svg::activity(
+    activity_chart(
+        out,
         &m.overview,
-        CHART_W,
         190,
         "All requests over the period, by operation class, with alerts marked",
-    ));
-    out.push_str(&legend(&m.overview));
+    );
     let top: Vec<&Finding> = m
         .findings
         .iter()
@@ -234,7 +243,7 @@ pub(super) fn incidents(out: &mut String, m: &ReportModel) {
 }
 
 /// An evidence value as text.
-fn value_text(v: &Value) -> String {
+pub(super) fn value_text(v: &Value) -> String {
     match v {
         Value::Null => "—".to_owned(),
         Value::String(s) => match chrono::DateTime::parse_from_rfc3339(s) {
@@ -305,322 +314,6 @@ pub(super) fn findings(out: &mut String, m: &ReportModel) {
         if !any {
             out.push_str(r#"<p class="empty">Nothing found.</p>"#);
         }
-    }
-    out.push_str("</section>\n");
-}
-
-fn seen_table(title: &str, list: &Listed<SeenRow>) -> String {
-    if list.items.is_empty() {
-        return String::new();
-    }
-    let rows: Vec<Vec<String>> = list
-        .items
-        .iter()
-        .map(|r| vec![esc(&r.name), num(r.count), when(r.first), when(r.last)])
-        .collect();
-    let more = if list.more > 0 {
-        format!(r#"<p class="more">and {} more</p>"#, num(list.more))
-    } else {
-        String::new()
-    };
-    format!(
-        "<div><h4>{title}</h4>{}{more}</div>",
-        table(&["Name", "#Requests", "First seen", "Last seen"], &rows)
-    )
-}
-
-fn principal_section(out: &mut String, m: &ReportModel, p: &PrincipalView) {
-    let r = &p.row;
-    let _ = write!(
-        out,
-        r#"<section class="principal" id="{}"><h3>{} <span class="kind">{}</span></h3><p class="meta">Identity <code>{}</code>{} · {} requests, {} denied · {} to {} · {} alerts · {} findings</p>"#,
-        anchor("p", &r.identity),
-        esc(&r.name),
-        r.kind,
-        esc(&r.identity),
-        p.oid
-            .as_ref()
-            .filter(|o| **o != r.identity)
-            .map(|o| format!(" · object id <code>{}</code>", esc(o)))
-            .unwrap_or_default(),
-        num(r.requests),
-        num(r.denied),
-        when(r.first_seen),
-        when(r.last_seen),
-        r.alerts,
-        r.findings
-    );
-    out.push_str(&svg::activity(
-        &p.chart,
-        CHART_W,
-        150,
-        &format!("Requests by {} over the period", r.name),
-    ));
-    out.push_str(&legend(&p.chart));
-    let counts = |c: &[super::model::Count]| {
-        c.iter()
-            .map(|c| format!("{} {}", esc(&c.label), num(c.count)))
-            .collect::<Vec<_>>()
-            .join(" · ")
-    };
-    let _ = write!(
-        out,
-        r#"<p>By class: {}<br>By outcome: {}</p>"#,
-        counts(&p.by_class),
-        counts(&p.by_outcome)
-    );
-    if let Some([with, without, unknown]) = p.mfa {
-        let _ = write!(
-            out,
-            "<p>Sign-in: {} requests with MFA, {} without, {} without an amr claim.</p>",
-            num(with),
-            num(without),
-            num(unknown)
-        );
-    }
-    let links = |prefix: &str, ids: &[String]| {
-        ids.iter()
-            .map(|id| {
-                format!(
-                    r##"<a href="#{}"><code>{}</code></a>"##,
-                    anchor(prefix, id),
-                    esc(id)
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if !p.incident_ids.is_empty() {
-        let _ = write!(out, "<p>Incidents: {}</p>", links("inc", &p.incident_ids));
-    }
-    if !p.finding_ids.is_empty() {
-        let _ = write!(out, "<p>Findings: {}</p>", links("f", &p.finding_ids));
-    }
-    out.push_str(r#"<div class="grid2">"#);
-    let rows: Vec<Vec<String>> = p
-        .vaults
-        .items
-        .iter()
-        .map(|v| {
-            vec![
-                vault_link(m, &v.vault),
-                num(v.requests),
-                num(v.ok),
-                num(v.denied),
-                when(v.first),
-                when(v.last),
-            ]
-        })
-        .collect();
-    let _ = write!(
-        out,
-        "<div><h4>Vaults</h4>{}</div>",
-        table(
-            &["Vault", "#Requests", "#Served", "#Denied", "First", "Last"],
-            &rows
-        )
-    );
-    out.push_str(&seen_table("Countries", &p.countries));
-    out.push_str(&seen_table("Networks", &p.networks));
-    out.push_str(&seen_table("Client apps (appid)", &p.apps));
-    out.push_str(&seen_table("User agents", &p.user_agents));
-    out.push_str(&seen_table("Objects", &p.objects));
-    out.push_str("</div></section>\n");
-}
-
-pub(super) fn principals(out: &mut String, m: &ReportModel) {
-    out.push_str(r#"<section id="principals-section"><h2 id="principals">Principals</h2>"#);
-    let rows: Vec<Vec<String>> = m
-        .principals
-        .iter()
-        .map(|p| &p.row)
-        .chain(m.other_principals.iter())
-        .map(|r| {
-            vec![
-                principal_link(m, &r.identity, &r.name),
-                r.kind.to_string(),
-                num(r.requests),
-                num(r.denied),
-                num(r.alerts),
-                num(r.findings),
-                when(r.first_seen),
-                when(r.last_seen),
-            ]
-        })
-        .collect();
-    out.push_str(&table(
-        &[
-            "Principal",
-            "Kind",
-            "#Requests",
-            "#Denied",
-            "#Alerts",
-            "#Findings",
-            "First",
-            "Last",
-        ],
-        &rows,
-    ));
-    if m.other_principals_more > 0 {
-        let _ = write!(
-            out,
-            r#"<p class="more">{} more principals not listed.</p>"#,
-            num(m.other_principals_more)
-        );
-    }
-    for p in &m.principals {
-        principal_section(out, m, p);
-    }
-    out.push_str("</section>\n");
-}
-
-fn change_row(m: &ReportModel, c: &ChangeView) -> Vec<String> {
-    let mut what: Vec<String> = c
-        .fields
-        .iter()
-        .map(|(k, b, a)| format!("<code>{}</code>: {} → <b>{}</b>", esc(k), esc(b), esc(a)))
-        .collect();
-    let policy = |label: &str, e: &crate::event::AccessPolicyEntry| {
-        format!(
-            "{label} access policy for <code>{}</code>: {}",
-            esc(e.object_id.as_deref().unwrap_or("?")),
-            esc(&e.permissions.flat().join(", "))
-        )
-    };
-    if let Some(e) = &c.added_policy {
-        what.push(policy("added", e));
-    }
-    if let Some(e) = &c.removed_policy {
-        what.push(policy("removed", e));
-    }
-    vec![
-        when(c.time),
-        principal_link(m, &c.identity, &c.who),
-        esc(&c.operation),
-        what.join("<br>"),
-    ]
-}
-
-fn vault_section(out: &mut String, m: &ReportModel, v: &VaultView) {
-    let _ = write!(
-        out,
-        r#"<section class="vault" id="{}"><h3>{}</h3><p class="meta">{} requests · {} to {} · {} objects seen · {} incidents · {} findings</p>"#,
-        anchor("v", &v.name),
-        esc(&v.name),
-        num(v.requests),
-        when(v.first_seen),
-        when(v.last_seen),
-        num(v.objects),
-        v.incident_ids.len(),
-        v.finding_ids.len()
-    );
-    out.push_str(&svg::activity(
-        &v.chart,
-        CHART_W,
-        150,
-        &format!("Requests on {} over the period", v.name),
-    ));
-    out.push_str(&legend(&v.chart));
-    let mut header = vec!["Class", "#All"];
-    let used: Vec<Outcome> = Outcome::ALL
-        .iter()
-        .copied()
-        .filter(|o| v.matrix.iter().any(|r| r.by_outcome[o.index()] > 0))
-        .collect();
-    let labels: Vec<String> = used
-        .iter()
-        .map(|o| format!("#{}", o.as_str().replace('_', " ")))
-        .collect();
-    header.extend(labels.iter().map(String::as_str));
-    let rows: Vec<Vec<String>> = v
-        .matrix
-        .iter()
-        .map(|r| {
-            let mut row = vec![esc(&r.class), num(r.total)];
-            row.extend(used.iter().map(|o| num(r.by_outcome[o.index()])));
-            row
-        })
-        .collect();
-    let _ = write!(
-        out,
-        "<h4>Operations by class and outcome</h4>{}",
-        table(&header, &rows)
-    );
-    out.push_str(r#"<div class="grid2">"#);
-    let rows: Vec<Vec<String>> = v
-        .top_principals
-        .items
-        .iter()
-        .map(|t| {
-            vec![
-                principal_link(m, &t.identity, &t.name),
-                num(t.requests),
-                num(t.denied),
-            ]
-        })
-        .collect();
-    let _ = write!(
-        out,
-        "<div><h4>Top principals</h4>{}</div>",
-        table(&["Principal", "#Requests", "#Denied"], &rows)
-    );
-    match &v.config {
-        Some((seen, c)) => {
-            let acls = c.network_acls.as_ref();
-            let yes = |b: Option<bool>| b.map_or("not stated".to_owned(), |b| if b { "on".into() } else { "off".into() });
-            let rows = vec![
-                vec!["Public network access".into(), esc(c.public_network_access.as_deref().unwrap_or("not stated (enabled)"))],
-                vec!["Firewall default action".into(), esc(acls.map_or("no firewall (networkAcls null)", |a| a.default_action.as_deref().unwrap_or("not stated")))],
-                vec!["Firewall rules".into(), format!("{} IP, {} virtual network", acls.map_or(0, |a| a.ip_rules.len()), acls.map_or(0, |a| a.virtual_network_rules.len()))],
-                vec!["Soft delete".into(), format!("{} ({} days)", yes(c.enable_soft_delete), c.soft_delete_retention_days.map_or("?".into(), |d| d.to_string()))],
-                vec!["Purge protection".into(), yes(c.enable_purge_protection)],
-                vec!["RBAC authorisation".into(), yes(c.enable_rbac_authorization)],
-            ];
-            let _ = write!(out, "<div><h4>Configuration seen {}</h4>{}</div>", when(*seen), table(&["Setting", "Value"], &rows));
-        }
-        None => out.push_str(r#"<div><h4>Configuration</h4><p class="empty">No VaultGet, VaultPut or VaultPatch in the period: the configuration is unknown and not judged.</p></div>"#),
-    }
-    out.push_str("</div>");
-    out.push_str("<h4>Access and configuration changes</h4>");
-    if v.changes.items.is_empty() && v.unchanged_writes == 0 {
-        out.push_str(r#"<p class="empty">None in the period.</p>"#);
-    } else if v.changes.items.is_empty() {
-        let _ = write!(
-            out,
-            r#"<p class="more">{}</p>"#,
-            esc(&super::model::unchanged_writes(v.unchanged_writes))
-        );
-    } else {
-        let rows: Vec<Vec<String>> = v.changes.items.iter().map(|c| change_row(m, c)).collect();
-        out.push_str(&table(
-            &["When", "Who", "Operation", "Before → after"],
-            &rows,
-        ));
-        if v.changes.more > 0 {
-            let _ = write!(
-                out,
-                r#"<p class="more">and {} more changes</p>"#,
-                num(v.changes.more)
-            );
-        }
-        if v.unchanged_writes > 0 {
-            let _ = write!(
-                out,
-                r#"<p class="more">{}</p>"#,
-                esc(&super::model::unchanged_writes(v.unchanged_writes))
-            );
-        }
-    }
-    out.push_str("</section>\n");
-}
-
-pub(super) fn vaults(out: &mut String, m: &ReportModel) {
-    out.push_str(r#"<section id="vaults-section"><h2 id="vaults">Vaults</h2>"#);
-    if m.vaults.is_empty() {
-        out.push_str(r#"<p class="empty">No vaults.</p>"#);
-    }
-    for v in &m.vaults {
-        vault_section(out, m, v);
     }
     out.push_str("</section>\n");
 }

@@ -4,27 +4,20 @@
 //! record-derived string passes through [`md`]: control characters become visible
 //! escapes, HTML's `<`, `>` and `&` become entities (Markdown renderers pass raw HTML
 //! through), and Markdown's own punctuation is backslash-escaped so a name cannot
-//! open a link, an image, emphasis or a table cell.
+//! open a link, an image, emphasis or a table cell. The principals' and vaults'
+//! sections are in [`super::markdown_subjects`].
 
 use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::html::{num, when};
-use super::model::{unchanged_writes, Chart, Listed, ReportModel, SeenRow};
+use super::html::{num, one_line, when};
+use super::markdown_subjects::{principals, vaults};
+use super::model::{Chart, Listed, ReportModel, SeenRow};
 
 /// Escapes record-derived text for Markdown (inline text and table cells).
 pub fn md(text: &str) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| {
-            if matches!(c, '\n' | '\r' | '\t') {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
+    let flat = one_line(text);
     let mut out = String::with_capacity(flat.len() + 8);
     for c in crate::escape::inert(&flat).chars() {
         match c {
@@ -61,7 +54,8 @@ pub fn sparkline(chart: &Chart) -> String {
         .collect()
 }
 
-fn chart(out: &mut String, chart: &Chart) {
+/// A chart as a sparkline, with its alerts listed under it.
+pub(super) fn chart(out: &mut String, chart: &Chart) {
     let Some(start) = chart.start else { return };
     let hours = chart.bucket_seconds / 3600;
     let _ = writeln!(out, "```text\n{}\n```", sparkline(chart));
@@ -93,7 +87,8 @@ fn chart(out: &mut String, chart: &Chart) {
     }
 }
 
-fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+/// A Markdown table.
+pub(super) fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     let _ = writeln!(out, "| {} |", header.join(" | "));
     let _ = writeln!(
         out,
@@ -106,7 +101,8 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     out.push('\n');
 }
 
-fn seen(out: &mut String, title: &str, list: &Listed<SeenRow>) {
+/// A capped list as a table, with "and N more" under it.
+pub(super) fn seen(out: &mut String, title: &str, list: &Listed<SeenRow>) {
     if list.items.is_empty() {
         return;
     }
@@ -242,154 +238,6 @@ fn hygiene(out: &mut String, m: &ReportModel) {
                     md(&value_text(v))
                 );
             }
-        }
-        out.push('\n');
-    }
-}
-
-/// The principals table, then each principal in detail.
-fn principals(out: &mut String, m: &ReportModel) {
-    let _ = writeln!(out, "## Principals\n");
-    let rows: Vec<Vec<String>> = m
-        .principals
-        .iter()
-        .map(|p| &p.row)
-        .chain(m.other_principals.iter())
-        .map(|r| {
-            vec![
-                md(&r.name),
-                r.kind.to_string(),
-                num(r.requests),
-                num(r.denied),
-                num(r.alerts),
-                num(r.findings),
-            ]
-        })
-        .collect();
-    table(
-        out,
-        &[
-            "Principal",
-            "Kind",
-            "Requests",
-            "Denied",
-            "Alerts",
-            "Findings",
-        ],
-        &rows,
-    );
-    for p in &m.principals {
-        let r = &p.row;
-        let _ = writeln!(
-            out,
-            "### {} ({})\n\nIdentity `{}` · {} requests, {} denied · {} to {}\n",
-            md(&r.name),
-            r.kind,
-            md(&r.identity),
-            num(r.requests),
-            num(r.denied),
-            when(r.first_seen),
-            when(r.last_seen)
-        );
-        chart(out, &p.chart);
-        if let Some([with, without, unknown]) = p.mfa {
-            let _ = writeln!(out, "Sign-in: {with} requests with MFA, {without} without, {unknown} without an amr claim.\n");
-        }
-        let rows: Vec<Vec<String>> = p
-            .vaults
-            .items
-            .iter()
-            .map(|v| {
-                vec![
-                    md(&v.vault),
-                    num(v.requests),
-                    num(v.ok),
-                    num(v.denied),
-                    when(v.first),
-                    when(v.last),
-                ]
-            })
-            .collect();
-        table(
-            out,
-            &["Vault", "Requests", "Served", "Denied", "First", "Last"],
-            &rows,
-        );
-        seen(out, "Countries", &p.countries);
-        seen(out, "Networks", &p.networks);
-        seen(out, "Client apps (appid)", &p.apps);
-        seen(out, "User agents", &p.user_agents);
-        seen(out, "Objects", &p.objects);
-    }
-}
-
-/// Each vault: activity, request classes, top principals, changes.
-fn vaults(out: &mut String, m: &ReportModel) {
-    let _ = writeln!(out, "## Vaults\n");
-    for v in &m.vaults {
-        let _ = writeln!(
-            out,
-            "### {}\n\n{} requests · {} to {} · {} objects seen\n",
-            md(&v.name),
-            num(v.requests),
-            when(v.first_seen),
-            when(v.last_seen),
-            num(v.objects)
-        );
-        chart(out, &v.chart);
-        let rows: Vec<Vec<String>> = v
-            .matrix
-            .iter()
-            .map(|r| {
-                vec![
-                    md(&r.class),
-                    num(r.total),
-                    num(r.by_outcome[0]),
-                    num(r.total - r.by_outcome[0]),
-                ]
-            })
-            .collect();
-        table(out, &["Class", "All", "Served", "Not served"], &rows);
-        let rows: Vec<Vec<String>> = v
-            .top_principals
-            .items
-            .iter()
-            .map(|t| vec![md(&t.name), num(t.requests), num(t.denied)])
-            .collect();
-        table(out, &["Top principal", "Requests", "Denied"], &rows);
-        for c in &v.changes.items {
-            let fields: Vec<String> = c
-                .fields
-                .iter()
-                .map(|(k, b, a)| format!("{}: {} → {}", md(k), md(b), md(a)))
-                .collect();
-            let mut what = fields.join("; ");
-            if let Some(e) = &c.added_policy {
-                let _ = write!(
-                    what,
-                    " added policy for {}: {}",
-                    md(e.object_id.as_deref().unwrap_or("?")),
-                    md(&e.permissions.flat().join(", "))
-                );
-            }
-            if let Some(e) = &c.removed_policy {
-                let _ = write!(
-                    what,
-                    " removed policy for {}",
-                    md(e.object_id.as_deref().unwrap_or("?"))
-                );
-            }
-            let _ = writeln!(
-                out,
-                "- {} {} ({}): {}",
-                when(c.time),
-                md(&c.who),
-                md(&c.operation),
-                what
-            );
-        }
-        if v.unchanged_writes > 0 {
-            let _ = writeln!(out, "- {}", unchanged_writes(v.unchanged_writes));
         }
         out.push('\n');
     }

@@ -11,13 +11,21 @@
 //! [`html`] (with [`svg`] charts) and [`markdown`] lay the same model out for people.
 
 pub mod assemble;
+mod assemble_principals;
+mod assemble_vaults;
 pub mod assignments;
 pub mod audit_settings;
+mod capped;
 pub mod collect;
+mod collect_control;
+mod collect_requests;
 pub mod html;
+mod html_principals;
 mod html_sections;
+mod html_vaults;
 pub mod hygiene;
 pub mod markdown;
+mod markdown_subjects;
 pub mod model;
 pub mod series;
 pub mod stats;

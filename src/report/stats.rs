@@ -5,116 +5,11 @@
 //! counts the rest as `more`, so the report can say "and 1,204 more" instead of
 //! silently dropping them or growing without bound.
 
-use std::collections::HashMap;
-use std::hash::Hash;
-
 use chrono::{DateTime, Utc};
 
+pub use super::capped::{table, Capped, Seen, Table};
 use super::series::Series;
 use crate::event::{OperationClass, Outcome, PolicyChange, PrincipalKind, VaultConfig};
-
-/// First and last sighting plus a count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Seen {
-    /// How many times.
-    pub count: u64,
-    /// The first time.
-    pub first: DateTime<Utc>,
-    /// The last time.
-    pub last: DateTime<Utc>,
-}
-
-impl Seen {
-    /// Seen once, at `t`.
-    pub fn at(t: DateTime<Utc>) -> Seen {
-        Seen {
-            count: 1,
-            first: t,
-            last: t,
-        }
-    }
-
-    /// Seen again at `t`.
-    pub fn again(&mut self, t: DateTime<Utc>) {
-        self.count += 1;
-        self.first = self.first.min(t);
-        self.last = self.last.max(t);
-    }
-}
-
-/// A map that keeps at most `cap` keys; further new keys are only counted.
-#[derive(Debug, Clone)]
-pub struct Capped<K, V> {
-    cap: usize,
-    /// The kept entries.
-    pub map: HashMap<K, V>,
-    /// Sightings of keys that did not fit.
-    pub more: u64,
-}
-
-impl<K: Eq + Hash, V> Capped<K, V> {
-    /// An empty map keeping at most `cap` keys.
-    pub fn new(cap: usize) -> Self {
-        Capped {
-            cap,
-            map: HashMap::new(),
-            more: 0,
-        }
-    }
-
-    /// The entry for `key` (built from `make_key` and `init` if new and there is
-    /// room), or `None` when the map is full.
-    pub fn entry_with<Q>(
-        &mut self,
-        key: &Q,
-        make_key: impl FnOnce(&Q) -> K,
-        init: impl FnOnce() -> V,
-    ) -> Option<&mut V>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: Eq + Hash + ?Sized,
-    {
-        if !self.map.contains_key(key) {
-            if self.map.len() >= self.cap {
-                self.more += 1;
-                return None;
-            }
-            self.map.insert(make_key(key), init());
-        }
-        self.map.get_mut(key)
-    }
-
-    /// The number of kept keys.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    /// Whether nothing was kept.
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-}
-
-impl Capped<String, Seen> {
-    /// Counts a sighting of `key` at `t`.
-    pub fn see(&mut self, key: &str, t: DateTime<Utc>) {
-        if let Some(seen) = self.entry_with(key, str::to_owned, || Seen {
-            count: 0,
-            first: t,
-            last: t,
-        }) {
-            seen.again(t);
-        }
-    }
-
-    /// The entries, most seen first (ties by key), at most `n`.
-    pub fn top(&self, n: usize) -> Vec<(&str, Seen)> {
-        let mut items: Vec<(&str, Seen)> = self.map.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-        items.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)));
-        items.truncate(n);
-        items
-    }
-}
 
 /// A principal's use of one vault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
