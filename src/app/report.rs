@@ -77,10 +77,12 @@ pub fn report(opts: ReportOptions) -> Result<ReportOutcome> {
         .map_err(|_| anyhow::anyhow!("the report collector panicked"))?;
     let mut vaults: Vec<String> = input.filter.vaults.iter().cloned().collect();
     vaults.sort();
+    let roles = crate::detect::registry::roles(&config.detectors)?;
     let model = build(
         &mut collected,
         Build {
             config: &config.report,
+            roles: roles.as_ref(),
             alerts: alerts.alerts(),
             inputs: Inputs {
                 inputs: summary.inputs,

@@ -17,6 +17,7 @@ use super::series::Series;
 use super::stats::AlertMark;
 use crate::alert::{Alert, Severity};
 use crate::config::ReportConfig;
+use crate::event::roles::RoleCatalog;
 
 pub use super::assemble_vaults::diff;
 
@@ -30,6 +31,8 @@ pub(super) const LIST: usize = 15;
 pub struct Build<'a> {
     /// The thresholds and caps.
     pub config: &'a ReportConfig,
+    /// The roles file role assignments are judged by.
+    pub roles: &'a RoleCatalog,
     /// The alerts of the run, in delivery order.
     pub alerts: Vec<Alert>,
     /// What was read.
@@ -57,6 +60,7 @@ pub fn build(c: &mut Collected, b: Build<'_>) -> ReportModel {
                 start: p.start,
                 end: p.end,
                 config: b.config,
+                roles: b.roles,
             },
         ),
         None => Vec::new(),

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::rbac::{reaches_vaults, role, scope_words, view, AssignmentView};
-use super::{Check, Finding, Practice, Subject};
+use super::{Check, Context, Finding, Practice, Subject};
 use crate::alert::Severity;
 use crate::event::roles::DataKind;
 use crate::report::collect::Collected;
@@ -37,7 +37,7 @@ pub struct GuestEvidence {
 
 /// One finding per guest (`#EXT#`) with data access: high when it read values or
 /// holds a role reading secrets, medium otherwise.
-pub fn guests(c: &Collected) -> Vec<Finding> {
+pub fn guests(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut guests: Vec<&PrincipalStats> = c
         .principals
@@ -64,7 +64,7 @@ pub fn guests(c: &Collected) -> Vec<Finding> {
             .existing()
             .filter(|a| reaches_vaults(a) && a.grantee.eq_ignore_ascii_case(&p.identity))
             .filter_map(|a| {
-                let r = role(a);
+                let r = role(ctx.roles, a);
                 (!r.reads.is_empty() || r.gives_access).then(|| view(c, a, &r))
             })
             .collect();

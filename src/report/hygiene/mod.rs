@@ -26,6 +26,7 @@ use serde::Serialize;
 use super::collect::Collected;
 use crate::alert::Severity;
 use crate::config::ReportConfig;
+use crate::event::roles::RoleCatalog;
 
 /// A practice from the Key Vault best practices a finding maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -269,6 +270,9 @@ pub struct Context<'a> {
     pub end: DateTime<Utc>,
     /// The thresholds.
     pub config: &'a ReportConfig,
+    /// The roles file role assignments are judged by (`[detectors] roles`, else
+    /// the built-in one).
+    pub roles: &'a RoleCatalog,
 }
 
 impl Context<'_> {
@@ -301,8 +305,8 @@ pub fn run(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
     findings.extend(review::unused_objects(c, ctx));
     findings.extend(review::dormant_principals(c, ctx));
     findings.extend(review::unused_grants(c, ctx));
-    findings.extend(rbac::privileged_roles(c));
-    findings.extend(guests::guests(c));
+    findings.extend(rbac::privileged_roles(c, ctx));
+    findings.extend(guests::guests(c, ctx));
     findings.extend(rbac::unused(c, ctx));
     findings.extend(vault::network(c));
     findings.extend(vault::recovery(c));

@@ -91,8 +91,8 @@ pub(super) struct RoleView {
     pub(super) privileged: bool,
 }
 
-pub(super) fn role(a: &Assignment) -> RoleView {
-    match RoleCatalog::builtin().access(&a.role) {
+pub(super) fn role(roles: &RoleCatalog, a: &Assignment) -> RoleView {
+    match roles.access(&a.role) {
         RoleAccess::Known(r) => RoleView {
             name: r.name.clone(),
             known: true,
@@ -150,13 +150,14 @@ fn principals(c: &Collected) -> HashMap<String, &PrincipalStats> {
 }
 
 /// Assignments grouped by grantee, in first-seen order of the grantee.
-fn by_grantee(
-    c: &Collected,
+fn by_grantee<'c>(
+    c: &'c Collected,
+    roles: &RoleCatalog,
     keep: impl Fn(&Assignment, &RoleView) -> bool,
-) -> Vec<(&str, Vec<(&Assignment, RoleView)>)> {
+) -> Vec<(&'c str, Vec<(&'c Assignment, RoleView)>)> {
     let mut out: Vec<(&str, Vec<(&Assignment, RoleView)>)> = Vec::new();
     for a in c.rbac.existing().filter(|a| reaches_vaults(a)) {
-        let r = role(a);
+        let r = role(roles, a);
         if !keep(a, &r) {
             continue;
         }
@@ -188,10 +189,10 @@ pub(super) fn scope_words(v: &AssignmentView) -> String {
 /// One finding per grantee holding a privileged role at a vault or above: high at a
 /// subscription or above, medium at a resource group or for a role that gives
 /// access on a vault, low for Key Vault Administrator on one vault.
-pub fn privileged_roles(c: &Collected) -> Vec<Finding> {
+pub fn privileged_roles(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let known = principals(c);
-    for (grantee, list) in by_grantee(c, |_, r| r.privileged) {
+    for (grantee, list) in by_grantee(c, ctx.roles, |_, r| r.privileged) {
         let severity = list
             .iter()
             .map(|(a, r)| match a.level {
@@ -242,7 +243,7 @@ pub fn unused(c: &Collected, ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     let known = principals(c);
     let gives = |_: &Assignment, r: &RoleView| !r.reads.is_empty() || r.gives_access;
-    for (grantee, list) in by_grantee(c, gives) {
+    for (grantee, list) in by_grantee(c, ctx.roles, gives) {
         if list.iter().any(|(a, _)| {
             a.grantee_type
                 .as_deref()

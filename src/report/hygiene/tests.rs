@@ -67,6 +67,11 @@ fn vault_config(day: i64, op: &str, config: &str, extra: &str) -> String {
 
 /// Replays records through the decoder and the collector, then runs every check.
 fn findings(lines: &[String]) -> Vec<Finding> {
+    findings_with(lines, crate::event::roles::RoleCatalog::builtin())
+}
+
+/// The findings for `lines` with role assignments judged by `roles`.
+fn findings_with(lines: &[String], roles: &crate::event::roles::RoleCatalog) -> Vec<Finding> {
     let config = ReportConfig::default();
     let mut collector = Collector::new(&config, Enricher::default());
     let text = lines.join("\n");
@@ -93,6 +98,7 @@ fn findings(lines: &[String]) -> Vec<Finding> {
         start: c.first.unwrap(),
         end: c.last.unwrap(),
         config: &config,
+        roles,
     };
     run(&c, &ctx)
 }

@@ -336,3 +336,39 @@ fn a_broad_grant_names_the_vaults_it_reaches_and_how_it_was_seen() {
     assert_eq!(a["granted_by"], "admin@contoso.com");
     assert_eq!(a["gives_access"], true);
 }
+
+/// `[detectors] roles`: the report judges a custom role by the configured file. The
+/// built-in file does not know it, so it is not called privileged; the tenant's file
+/// lists it as privileged, and the finding names it.
+#[test]
+fn a_custom_role_is_judged_by_the_configured_roles_file() {
+    const CUSTOM: &str = "0badc0de-0000-4000-8000-000000000009";
+    let records = [
+        locate_kv1(0),
+        assignment(0, "write", KV1, "b0b", CUSTOM, "Succeeded.Created"),
+        later(1),
+    ];
+    let text = format!(
+        "{}\n[[role]]\nid = \"{CUSTOM}\"\nname = \"Contoso Vault Operator\"\nreads = [\"secrets\"]\ngrants = [\"role_assignments\"]\nprivileged = true\nsummary = \"runs the payments vaults\"\n",
+        crate::event::roles::BUILTIN_ROLES
+    );
+    let custom = crate::event::roles::RoleCatalog::parse(&text, "roles.toml").unwrap();
+    let privileged = |found: &[super::Finding]| {
+        found
+            .iter()
+            .find(|f| f.check == "rbac.privileged_role")
+            .map(|f| f.summary.clone())
+    };
+    assert_eq!(
+        privileged(&super::findings(&records)),
+        None,
+        "built-in file"
+    );
+    let summary = privileged(&super::findings_with(&records, &custom));
+    assert!(
+        summary
+            .as_deref()
+            .is_some_and(|s| s.contains("Contoso Vault Operator")),
+        "the tenant's file: {summary:?}"
+    );
+}
