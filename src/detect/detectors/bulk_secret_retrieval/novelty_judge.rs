@@ -3,8 +3,8 @@
 //!
 //! Every read teaches the vault's inventory and moves the principal's day; a read of
 //! an object the principal never read (or of a vault it never read from) is added to
-//! its window and judged: at least `min_new_objects`, more than on any earlier day of
-//! its own, and at most `max_probability` under the Gamma-Poisson predictive of its
+//! its window and judged: at least `min_new_objects`, more than `own_ratio` times its
+//! largest earlier day, and at most `max_probability` under the Gamma-Poisson predictive of its
 //! daily novelty (its closed days, with its kind's mean daily novelty as a prior worth
 //! `prior_days`). A new employee ramping up has days of novelty behind it; a nightly
 //! backup met every object on its first night; an application restart reads what it
@@ -64,7 +64,10 @@ pub fn read(
     };
     let label = format!("{kind_name}/{name}");
     let count = n.add(read, secs(ns.window), &label, &obs.event.vault);
-    if count < ns.min_new_objects || count <= n.max || n.days < ns.min_history_days {
+    if count < ns.min_new_objects
+        || f64::from(count) <= f64::from(n.max) * ns.own_ratio
+        || n.days < ns.min_history_days
+    {
         return;
     }
     if obs.learning() {
@@ -194,7 +197,8 @@ fn judge(
             "population": { "kind": obs.event.principal.kind.as_str(), "mean_new_per_day": (prior * 100.0).round() / 100.0, "days": pop_days } }))
         .with("expected", json!({ "min_new_objects": ns.min_new_objects, "expected_per_day": (expected * 100.0).round() / 100.0,
             "probability": probability, "odds": odds(probability), "max_probability": ns.max_probability,
-            "reason": format!("{count} new objects in {}, more than on any of its {days} days (max {max})", ns.window) }))
+            "own_ratio": ns.own_ratio,
+            "reason": format!("{count} new objects in {}, more than {} times its largest day of {days} (max {max})", ns.window, ns.own_ratio) }))
         .with_list("objects", samples)
         .with_list("operations", [obs.event.operation.to_string()]);
     findings.push(f);

@@ -102,6 +102,8 @@ pub struct Novelty {
     pub window: ConfigDuration,
     /// Fewest objects new to the principal in the window that can alert.
     pub min_new_objects: u32,
+    /// The count must be more than this many times the principal's largest day.
+    pub own_ratio: f64,
     /// The count must be at most this probable under the principal's learned daily
     /// rate of new objects (negative binomial tail, its kind's mean as prior).
     pub max_probability: f64,
@@ -301,6 +303,12 @@ pub fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
             src,
             "novelty.min_new_objects",
             "must be at least 2",
+        )?;
+        require(
+            n.own_ratio >= 1.0,
+            src,
+            "novelty.own_ratio",
+            "must be at least 1",
         )?;
         require(
             n.max_probability > 0.0 && n.max_probability < 0.5,
