@@ -172,7 +172,7 @@ impl Novelty {
 
     /// Whether a finding should report `n` now (the streak's first, or doubled).
     pub fn report(&mut self, n: u32) -> bool {
-        if self.reported == 0 || n >= self.reported * 2 {
+        if self.reported == 0 || n >= self.reported.saturating_mul(2) {
             self.reported = n;
             true
         } else {

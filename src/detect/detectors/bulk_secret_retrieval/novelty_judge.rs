@@ -41,7 +41,10 @@ pub fn read(
     (kind_name, name): (ObjectKind, &str),
     findings: &mut Vec<Finding>,
 ) {
-    if state.inventory.len() < MAX_INVENTORIES || state.inventory.contains_key(&obs.vault) {
+    // One lookup for a vault already known (nearly every read).
+    if let Some(inventory) = state.inventory.get_mut(&obs.vault) {
+        inventory.learn(object);
+    } else if state.inventory.len() < MAX_INVENTORIES {
         state.inventory.entry(obs.vault).or_default().learn(object);
     }
     let Some(ns) = &s.novelty else { return };
