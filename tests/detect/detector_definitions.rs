@@ -103,6 +103,17 @@ fn errors_name_the_file_and_the_key() {
         (
             "bulk.toml",
             builtin("bulk_secret_retrieval.toml")
+                .replace("min_new_objects = 12", "min_new_objects = 1"),
+            "`novelty.min_new_objects`",
+        ),
+        (
+            "bulk.toml",
+            builtin("bulk_secret_retrieval.toml").replace("min_share = 0.5", "min_share = 1.5"),
+            "`new_principal.min_share`",
+        ),
+        (
+            "bulk.toml",
+            builtin("bulk_secret_retrieval.toml")
                 .replace("severity = \"high\" }", "severity = \"low\" }"),
             "example \"a brand-new app listing",
         ),

@@ -30,22 +30,22 @@ fn geo() -> Vec<ExampleGeo> {
     ]
 }
 
-struct Row {
-    name: &'static str,
-    detector: &'static str,
-    geoip: bool,
-    events: &'static str,
-    expect: Expect,
+pub(crate) struct Row {
+    pub name: &'static str,
+    pub detector: &'static str,
+    pub geoip: bool,
+    pub events: &'static str,
+    pub expect: Expect,
 }
 
-fn none() -> Expect {
+pub(crate) fn none() -> Expect {
     Expect {
         alerts: Some(0),
         ..Default::default()
     }
 }
 
-fn rule(r: &str, s: Severity) -> Expect {
+pub(crate) fn rule(r: &str, s: Severity) -> Expect {
     Expect {
         rule: Some(r.into()),
         severity: Some(s),
@@ -64,7 +64,7 @@ fn alerts(row: &Row) -> Vec<kvwatch::alert::Alert> {
     examples::run(detector, &records, enricher).unwrap_or_else(|e| panic!("{}: {e}", row.name))
 }
 
-fn check(rows: Vec<Row>) {
+pub(crate) fn check(rows: Vec<Row>) {
     let mut failures = Vec::new();
     for row in rows {
         let alerts = alerts(&row);

@@ -5,8 +5,9 @@
 //! (`evaluation`), the simulator (`simulate`), replay state across runs
 //! (`replay_state`), streaming replay's alerts on any number of threads (`replay_streaming`),
 //! the golden replay of the sample logs (`replay_golden`) and the shape of `src/detect/`
-//! (`layering`: no detector imports another, no circles), and the principal cap
-//! under a flood of new identities (`principal_cap`).
+//! (`layering`: no detector imports another, no circles), the principal cap
+//! under a flood of new identities (`principal_cap`), and `bulk_secret_retrieval`'s
+//! day of novelty and new principals' share of a vault (`novelty_table`).
 //!
 //! One binary per area (see `tests/decode/main.rs`); run one module with, say,
 //! `cargo test --test detect evaluation::`.
@@ -20,6 +21,7 @@ mod detector_definitions;
 mod detector_table;
 mod evaluation;
 mod layering;
+mod novelty_table;
 mod panther_table;
 mod principal_cap;
 mod replay_golden;

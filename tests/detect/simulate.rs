@@ -584,6 +584,50 @@ fn labels_point_at_records_that_show_what_they_promise() {
                 assert_eq!(first.operation.to_string(), "SecretList");
                 assert!(mine.last().unwrap().time - mine[0].time < Duration::minutes(15));
             }
+            // The slow thief: many new secrets, a few an hour, across vaults.
+            ("bulk_secret_retrieval", "slow_thief_workload" | "slow_thief_user") => {
+                reads(20);
+                let vaults: BTreeSet<&str> = mine.iter().map(|e| e.vault.as_ref()).collect();
+                assert!(vaults.len() >= 2, "{scenario}: vaults {vaults:?}");
+                let span = mine.last().unwrap().time - mine[0].time;
+                assert!(span > Duration::hours(3), "{scenario}: {span}");
+            }
+            ("bulk_secret_retrieval", "new_principal_most_of_vault") => {
+                reads(20);
+                assert!(!mine.iter().any(|e| e.operation.to_string() == "SecretList"));
+                assert!(mine.last().unwrap().time - mine[0].time < Duration::minutes(5));
+            }
+            // Its confounders.
+            ("bulk_secret_retrieval", "new_employee_ramp_up") => {
+                assert_eq!(l["kind"], "confounder");
+                reads(8);
+            }
+            ("bulk_secret_retrieval", "nightly_backup") => {
+                assert_eq!(l["kind"], "confounder");
+                let backed_up: BTreeSet<&str> = mine
+                    .iter()
+                    .filter(|e| e.operation.to_string().ends_with("Backup"))
+                    .filter_map(|e| e.object.as_ref()?.name.as_deref())
+                    .collect();
+                assert!(
+                    backed_up.len() >= 25,
+                    "{} objects backed up",
+                    backed_up.len()
+                );
+            }
+            ("bulk_secret_retrieval", "app_restart_storm") => {
+                assert_eq!(l["kind"], "confounder");
+                let gets = mine
+                    .iter()
+                    .filter(|e| e.operation.to_string() == "SecretGet")
+                    .count();
+                assert!(gets >= 36, "{gets} reads");
+            }
+            ("bulk_secret_retrieval", "new_app_start_up") => {
+                assert_eq!(l["kind"], "confounder");
+                reads(15);
+                assert!(mine.iter().all(|e| e.operation.to_string() != "SecretList"));
+            }
             ("bulk_secret_retrieval", _) => reads(25),
             ("unusual_geo", "impossible_travel") => {
                 let places: Vec<(DateTime<Utc>, (f64, f64))> = mine

@@ -13,6 +13,8 @@ mod bulk;
 mod destructive;
 mod failed_auth;
 mod geo;
+mod novelty;
+mod novelty_confounders;
 mod settings;
 mod vpn;
 
@@ -166,6 +168,48 @@ const CATALOGUE: &[Template] = &[
         repeat: false,
         placement: Placement::OwnDay,
         plan: vpn::far_sign_in,
+    },
+    Template {
+        name: "slow_thief_workload",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: novelty::slow_thief_workload,
+    },
+    Template {
+        name: "slow_thief_user",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: novelty::slow_thief_user,
+    },
+    Template {
+        name: "new_principal_most_of_vault",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: novelty::new_principal_most_of_vault,
+    },
+    Template {
+        name: "new_employee_ramp_up",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: novelty_confounders::new_employee_ramp_up,
+    },
+    Template {
+        name: "nightly_backup",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: novelty_confounders::nightly_backup,
+    },
+    Template {
+        name: "app_restart_storm",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: novelty_confounders::app_restart_storm,
+    },
+    Template {
+        name: "new_app_start_up",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: novelty_confounders::new_app_start_up,
     },
 ];
 

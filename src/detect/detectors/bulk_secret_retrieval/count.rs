@@ -4,6 +4,7 @@
 //! (`judge.rs`). Lists and 429s are remembered for the severity.
 
 use super::judge::judge;
+use super::novelty_judge;
 use super::rule::{Report, Win};
 use super::settings::Settings;
 use super::state::{Active, History, State};
@@ -68,6 +69,7 @@ pub fn observe(
         if history.first == 0 {
             history.first = now;
         }
+        novelty_judge::read(s, state, obs, key, h, known, (kind_name, name), findings);
         a.reads += 1;
         if obs.profile.and_then(|p| p.knows_place(obs.geo)) == Some(false) {
             a.new_place = true;
@@ -125,8 +127,18 @@ fn prune(s: &Settings, state: &mut State, obs: &Observation<'_>) {
     state
         .history
         .retain(|k, h| h.last >= forget && obs.baselines.principal(k).is_some());
+    state
+        .novelty
+        .retain(|k, n| n.last >= forget && obs.baselines.principal(*k).is_some());
+    if let Some(ns) = &s.novelty {
+        let window = secs(ns.window);
+        for n in state.novelty.values_mut() {
+            n.expire(now, window);
+        }
+    }
     if state.history.capacity() > 2 * state.history.len().max(64) {
         state.history.shrink_to_fit();
         state.active.shrink_to_fit();
+        state.novelty.shrink_to_fit();
     }
 }

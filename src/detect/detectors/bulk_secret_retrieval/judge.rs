@@ -6,6 +6,7 @@
 
 use serde_json::json;
 
+use super::novelty::share;
 use super::rule::{Report, Rule, Win, NAME};
 use super::settings::{Settings, Window};
 use super::state::{Active, History, State};
@@ -35,6 +36,8 @@ struct Baseline<'s> {
     learned: bool,
     /// The hour of the day (UTC).
     hour: u32,
+    /// Distinct objects anyone read in the vault (approximately).
+    inventory: u32,
 }
 
 impl<'s> Baseline<'s> {
@@ -68,6 +71,7 @@ impl<'s> Baseline<'s> {
             pop_q,
             learned: !obs.learning() && own_hist.total() >= win.min_history_windows,
             hour: (obs.now % 86_400) / 3600,
+            inventory: state.inventory.get(&obs.vault).map_or(0, |i| i.known),
         }
     }
 }
@@ -208,7 +212,7 @@ fn verdict(
         }
     } else {
         let limit = (base.pop_q + 1).max(win.min_distinct);
-        if n < limit {
+        if n < limit || booting(s, obs, a, n, w, base) {
             return None;
         }
         let why = if base.pop_q > 0 {
@@ -244,6 +248,25 @@ fn verdict(
         probability,
         expected,
     })
+}
+
+/// Whether a principal still learning reads what an application booting reads: its
+/// own subset of a vault whose inventory is known, without listing it first.
+fn booting(
+    s: &Settings,
+    obs: &Observation<'_>,
+    a: &Active,
+    n: u32,
+    w: Win,
+    base: &Baseline<'_>,
+) -> bool {
+    let Some(np) = &s.new_principal else {
+        return false;
+    };
+    obs.learning()
+        && base.inventory >= np.min_inventory
+        && share(n, base.inventory) < np.min_share
+        && !list_then_get(a, secs(s.window(w).window))
 }
 
 /// Mean of a histogram (bucket midpoints), for the per-window rate.
@@ -334,7 +357,8 @@ fn evidence(
             "own": { "windows": own_hist.total(), "quantile": own_hist.quantile(h.quantile), "max": own_hist.max(), "scheduled_hours": base.own.hours(), "countries": countries },
             "population": { "kind": kind.as_str(), "windows": pop.total(), "principals": base.pop_principals, "largest_window_quantile": base.pop_q } }))
         .with("expected", json!({ "limit": v.limit, "min_distinct": win.min_distinct, "expected_per_window": (v.expected * 100.0).round() / 100.0,
-            "probability": v.probability, "odds": odds(v.probability), "max_probability": h.max_probability, "reason": v.why }))
+            "probability": v.probability, "odds": odds(v.probability), "max_probability": h.max_probability, "reason": v.why,
+            "vault_known_objects": base.inventory, "inventory_share": (share(episode.n, base.inventory) * 1000.0).round() / 1000.0 }))
         .with_list("objects", a.samples.iter().cloned())
         .with_list("addresses", episode.addresses.iter().cloned())
         .with_list("operations", [obs.event.operation.to_string()]);

@@ -10,12 +10,21 @@
 //! another hour or from another place is not. `List` then `Get`, and 429 throttling,
 //! raise the severity.
 //!
+//! The slow thief reads a few objects it never read every hour, across vaults: no
+//! window of one vault looks unusual, its day does (`daily_novelty`: objects new to
+//! the principal over a day, against its own usual day). A principal still learning
+//! is judged against its kind only when it reads a large share of the vault's known
+//! inventory or lists it first: an application booting reads its own subset.
+//!
 //! Files: `settings.rs` (the TOML file), `state.rs` (episodes and histories),
-//! `count.rs` (counting) and `judge.rs` (the judgement), `wording.rs` (summaries and
-//! next steps), `rule.rs` (the names alerts carry, and the two windows).
+//! `count.rs` (counting) and `judge.rs` (the judgement), `novelty.rs` and
+//! `novelty_judge.rs` (the day's novelty and vault inventories), `wording.rs`
+//! (summaries and next steps), `rule.rs` (the names alerts carry, and the two windows).
 
 mod count;
 mod judge;
+pub mod novelty;
+mod novelty_judge;
 pub mod rule;
 pub mod settings;
 pub mod state;

@@ -14,6 +14,9 @@ pub enum Rule {
     UnfamiliarObjects,
     /// The principal's usual volume, at an hour or from a place it never reads at.
     UnusualContext,
+    /// Far more objects new to the principal in a day, across its vaults, than it
+    /// usually meets (the slow thief).
+    DailyNovelty,
 }
 
 impl Rule {
@@ -24,6 +27,7 @@ impl Rule {
             Self::LowAndSlow => "low_and_slow",
             Self::UnfamiliarObjects => "unfamiliar_objects",
             Self::UnusualContext => "unusual_context",
+            Self::DailyNovelty => "daily_novelty",
         }
     }
 

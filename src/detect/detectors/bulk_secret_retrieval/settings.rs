@@ -87,8 +87,52 @@ impl Severities {
             (Rule::Burst, _) | (Rule::UnfamiliarObjects, Win::Short) => self.burst,
             (Rule::LowAndSlow, _) | (Rule::UnfamiliarObjects, Win::Long) => self.low_and_slow,
             (Rule::UnusualContext, _) => self.unusual_context,
+            // Its own severity is `[novelty] severity`; this is the fallback.
+            (Rule::DailyNovelty, _) => self.low_and_slow,
         }
     }
+}
+
+/// `[novelty]`: the slow thief, objects a principal never read before, counted over a
+/// day across all vaults and judged against its own usual day.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Novelty {
+    /// The sliding window new objects are counted in (a day).
+    pub window: ConfigDuration,
+    /// Fewest objects new to the principal in the window that can alert.
+    pub min_new_objects: u32,
+    /// The count must be more than this many times the principal's largest day.
+    pub own_ratio: f64,
+    /// The count must be at most this probable under the principal's learned daily
+    /// rate of new objects (negative binomial tail, its kind's mean as prior).
+    pub max_probability: f64,
+    /// How many days of evidence the kind's mean daily novelty is worth as a prior.
+    pub prior_days: f64,
+    /// Days with reads a principal needs (after its learning period) before it is judged.
+    pub min_history_days: u32,
+    /// The severity of `daily_novelty`.
+    pub severity: Severity,
+    /// Steps added when some of the vaults were new to the principal.
+    pub new_vault: u32,
+    /// Steps added when the new objects are at least this share of a vault's known
+    /// inventory (objects anyone read there), for one of the vaults …
+    pub inventory_share: f64,
+    /// … whose known inventory has at least this many objects.
+    pub min_inventory: u32,
+}
+
+/// `[new_principal]`: a principal in its learning period is judged by the share of the
+/// vault's known inventory it reads, not by a count alone: an application booting
+/// reads its own subset, an intruder most of the vault.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPrincipal {
+    /// A new principal's window alerts (against its kind) only when it read at least
+    /// this share of the vault's known inventory, or listed the vault first.
+    pub min_share: f64,
+    /// Vaults with fewer known objects than this are not judged by share (the count decides).
+    pub min_inventory: u32,
 }
 
 /// The whole `detectors/bulk_secret_retrieval.toml`.
@@ -107,6 +151,12 @@ pub struct File {
     pub history: History,
     /// `[severity]`.
     pub severity: Severities,
+    /// `[novelty]` (absent in copies older than the rule: the rule is then off).
+    #[serde(default)]
+    pub novelty: Option<Novelty>,
+    /// `[new_principal]` (absent: new principals are judged by the count alone).
+    #[serde(default)]
+    pub new_principal: Option<NewPrincipal>,
     /// `[suppress]`.
     #[serde(default)]
     pub suppress: SuppressConfig,
@@ -133,6 +183,10 @@ pub struct Settings {
     pub history: History,
     /// `[severity]`.
     pub severity: Severities,
+    /// `[novelty]`, when the file has it.
+    pub novelty: Option<Novelty>,
+    /// `[new_principal]`, when the file has it.
+    pub new_principal: Option<NewPrincipal>,
 }
 
 /// Refuses impossible values, naming the file and the key.
@@ -236,6 +290,59 @@ pub fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
     ] {
         require(v <= 4, src, key, "must be between 0 and 4 steps")?;
     }
+    if let Some(n) = &f.novelty {
+        let w = n.window.as_std().as_secs();
+        require(
+            (3600..=7 * 86_400).contains(&w),
+            src,
+            "novelty.window",
+            "must be between 1h and 7d",
+        )?;
+        require(
+            n.min_new_objects >= 2,
+            src,
+            "novelty.min_new_objects",
+            "must be at least 2",
+        )?;
+        require(
+            n.own_ratio >= 1.0,
+            src,
+            "novelty.own_ratio",
+            "must be at least 1",
+        )?;
+        require(
+            n.max_probability > 0.0 && n.max_probability < 0.5,
+            src,
+            "novelty.max_probability",
+            "must be in (0, 0.5)",
+        )?;
+        require(
+            n.prior_days >= 0.0,
+            src,
+            "novelty.prior_days",
+            "must not be negative",
+        )?;
+        require(
+            n.new_vault <= 4,
+            src,
+            "novelty.new_vault",
+            "must be between 0 and 4 steps",
+        )?;
+        require(
+            n.inventory_share > 0.0 && n.inventory_share <= 1.0,
+            src,
+            "novelty.inventory_share",
+            "must be in (0, 1]",
+        )?;
+    }
+    if let Some(p) = &f.new_principal {
+        require(
+            p.min_share > 0.0 && p.min_share <= 1.0,
+            src,
+            "new_principal.min_share",
+            "must be in (0, 1]",
+        )?;
+    }
     Ok(())
 }
 
@@ -250,6 +357,8 @@ impl Settings {
             long: f.long.clone(),
             history: f.history.clone(),
             severity: f.severity.clone(),
+            novelty: f.novelty.clone(),
+            new_principal: f.new_principal.clone(),
         }
     }
 

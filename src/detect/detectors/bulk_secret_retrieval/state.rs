@@ -9,11 +9,20 @@
 //! tell a scheduled job from one running off schedule) and a 512-bit Bloom filter of
 //! objects read before (to tell "its usual secrets" from new ones). Episodes are
 //! dropped when quiet for the long window; histories follow the baselines' forgetting.
+//!
+//! `daily_novelty` adds, per principal, its [`Novelty`] and, per vault, its
+//! [`Inventory`] (`novelty.rs`). Snapshots write them after everything else, so a
+//! snapshot of a build without them still loads (postcard reads fields in order: the
+//! older bytes are the newer ones cut before the novelty), with nothing learned yet.
 
 use std::net::IpAddr;
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use super::novelty::{Inventory, Novelty};
 use super::rule::Report;
 use crate::detect::baseline::cap::{self, Rank};
 use crate::detect::baseline::keys::FastMap;
@@ -171,6 +180,55 @@ pub struct State {
     pub last_prune: u32,
     /// Last population refresh (seconds).
     pub last_population: u32,
+    /// Per principal: objects new to it, today, in the window and on its past days.
+    pub novelty: FastMap<u128, Novelty>,
+    /// Per vault: the distinct objects anyone read there (approximately).
+    pub inventory: FastMap<u64, Inventory>,
+    /// Per kind: new objects over all principals' closed days, and those days.
+    pub pop_novelty: [(u64, u64); 4],
+}
+
+/// What `daily_novelty` saves, after the rest.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct NoveltySnapshot {
+    novelty: Vec<(u128, Novelty)>,
+    inventory: Vec<(u64, Inventory)>,
+    pop_novelty: [(u64, u64); 4],
+}
+
+/// A snapshot read back: this build's, or an older one without the novelty.
+pub struct Restored {
+    main: Snapshot<KeyedSlab<History>>,
+    novelty: NoveltySnapshot,
+}
+
+impl<'de> Deserialize<'de> for Restored {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            // JSON parts come from format 1 snapshots only, written by builds
+            // without the novelty.
+            return Ok(Restored {
+                main: Snapshot::deserialize(d)?,
+                novelty: NoveltySnapshot::default(),
+            });
+        }
+        struct Parts;
+        impl<'de> Visitor<'de> for Parts {
+            type Value = Restored;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("bulk_secret_retrieval's state, then its novelty")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Restored, A::Error> {
+                let main = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                // Older snapshots end before the novelty.
+                let novelty = seq.next_element().ok().flatten().unwrap_or_default();
+                Ok(Restored { main, novelty })
+            }
+        }
+        d.deserialize_tuple(2, Parts)
+    }
 }
 
 /// The saved form of [`State`]: the histories borrowed when saving, read straight
@@ -257,11 +315,20 @@ impl State {
 }
 
 impl DetectorState for State {
-    type Saved<'a> = Snapshot<&'a KeyedSlab<History>>;
-    type Restored = Snapshot<KeyedSlab<History>>;
+    type Saved<'a> = (Snapshot<&'a KeyedSlab<History>>, NoveltySnapshot);
+    type Restored = Restored;
 
     fn saved(&self) -> Self::Saved<'_> {
-        Snapshot {
+        let novelty = NoveltySnapshot {
+            novelty: self.novelty.iter().map(|(k, n)| (*k, n.clone())).collect(),
+            inventory: self
+                .inventory
+                .iter()
+                .map(|(k, i)| (*k, i.clone()))
+                .collect(),
+            pop_novelty: self.pop_novelty,
+        };
+        let main = Snapshot {
             history: &self.history,
             active: self
                 .active
@@ -279,10 +346,12 @@ impl DetectorState for State {
             pop_principals: self.pop_principals,
             last_prune: self.last_prune,
             last_population: self.last_population,
-        }
+        };
+        (main, novelty)
     }
 
-    fn restored(s: Self::Restored) -> State {
+    fn restored(r: Self::Restored) -> State {
+        let s = r.main;
         State {
             history: s.history,
             active: s.active.into_iter().map(|(k, v, a)| ((k, v), a)).collect(),
@@ -293,6 +362,9 @@ impl DetectorState for State {
             pop_principals: s.pop_principals,
             last_prune: s.last_prune,
             last_population: s.last_population,
+            novelty: r.novelty.novelty.into_iter().collect(),
+            inventory: r.novelty.inventory.into_iter().collect(),
+            pop_novelty: r.novelty.pop_novelty,
         }
     }
 
@@ -305,6 +377,11 @@ impl DetectorState for State {
         }
         if self.active.len() > cap {
             cap::make_room(&mut self.active, cap, |a| Rank::of(a.last, a.reads, now));
+        }
+        if self.novelty.len() > cap {
+            cap::make_room(&mut self.novelty, cap, |n| {
+                Rank::of(n.last, 1 + n.days.min(1), now)
+            });
         }
     }
 
@@ -319,11 +396,67 @@ impl DetectorState for State {
                     + a.samples.iter().map(|s| s.len() + 24).sum::<usize>()
             })
             .sum();
+        let novelty: usize = self
+            .novelty
+            .values()
+            .map(|n| std::mem::size_of::<(u128, Novelty)>() + n.heap_bytes())
+            .sum();
+        let inventory: usize = self.inventory.values().map(Inventory::bytes).sum();
         DetectorMemory {
             learned_entries: self.history.len(),
-            learned_bytes: self.history.memory_bytes(),
+            learned_bytes: self.history.memory_bytes() + novelty + inventory,
             transient_entries: self.active.len(),
             transient_bytes: transient,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::novelty::NovelRead;
+    use super::super::rule::NAME;
+    use super::*;
+    use crate::detect::stateful::{decode, encode};
+
+    fn sample() -> State {
+        let mut s = State::default();
+        s.history
+            .get_or_insert_with(7, History::default)
+            .learn_object(42);
+        s.last_prune = 600;
+        let mut n = Novelty::default();
+        n.roll(86_400 * 3);
+        n.add(
+            NovelRead {
+                at: 86_400 * 3 + 5,
+                vault: 9,
+                new_vault: true,
+            },
+            86_400,
+            "secret/a",
+            "kv",
+        );
+        s.novelty.insert(7, n);
+        s.inventory.entry(9).or_default().learn(42);
+        s.pop_novelty[1] = (12, 4);
+        s
+    }
+
+    #[test]
+    fn snapshots_keep_the_novelty_and_older_ones_still_load() {
+        let s = sample();
+        let back = State::restored(decode(NAME, &encode(&s.saved())).unwrap());
+        assert_eq!(back.novelty, s.novelty);
+        assert_eq!(back.inventory, s.inventory);
+        assert_eq!(back.pop_novelty, s.pop_novelty);
+        assert!(back.history.get(7).is_some_and(|h| h.knows(42)));
+        // Older builds saved the rest alone, binary (format 2) and JSON (format 1).
+        let (old, _) = s.saved();
+        for bytes in [encode(&old), serde_json::to_vec(&old).unwrap()] {
+            let back = State::restored(decode(NAME, &bytes).unwrap());
+            assert!(back.history.get(7).is_some_and(|h| h.knows(42)));
+            assert_eq!(back.last_prune, 600);
+            assert!(back.novelty.is_empty() && back.inventory.is_empty());
         }
     }
 }
