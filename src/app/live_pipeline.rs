@@ -266,10 +266,7 @@ impl LiveLoop {
         if verdict.cut_loose != self.cut_loose {
             self.report_cut_loose(&verdict.cut_loose);
         }
-        let next = verdict
-            .candidate
-            .filter(|c| self.progress.watermark().is_none_or(|w| *c > w));
-        if let Some(watermark) = next {
+        if let Some(watermark) = verdict.candidate {
             self.pipeline.advance_to(watermark)?;
             self.progress.advanced(watermark);
         }

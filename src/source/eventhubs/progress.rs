@@ -194,8 +194,9 @@ impl Progress {
             .max()
     }
 
-    /// Where the watermark may move as of `now` (wall clock), and which hubs the lag
-    /// limit cut loose (see [`super::watermark`]).
+    /// Where the watermark moves as of `now` (wall clock; `candidate` is `None`
+    /// unless it moves forward), and which hubs the lag limit cut loose (see
+    /// [`super::watermark`]).
     pub fn judge(&self, now: DateTime<Utc>) -> Verdict {
         let idle_after = self.rule.idle_after;
         let holding = self.holds.iter().any(|(_, a)| !a.is_idle(now, idle_after));
@@ -209,14 +210,16 @@ impl Progress {
                 idle: p.activity.is_idle(now, idle_after),
                 enqueued: p.enqueued,
             });
-        self.rule.judge(now, views, holding)
+        let mut verdict = self.rule.judge(now, views, holding);
+        verdict.candidate = verdict
+            .candidate
+            .filter(|c| self.watermark.is_none_or(|w| *c > w));
+        verdict
     }
 
     /// The watermark to move to as of `now` (wall clock), if it moves forward.
     pub fn next_watermark(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.judge(now)
-            .candidate
-            .filter(|c| self.watermark.is_none_or(|w| *c > w))
+        self.judge(now).candidate
     }
 
     /// The pipeline released every event at or before `watermark`: bodies whose events
