@@ -6,6 +6,7 @@
 //! The byte format of detector snapshots is [`super::snapshot`]'s ([`encode`] and
 //! [`decode`] call it): a detector says *what* it saves, never *how*.
 
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -67,6 +68,9 @@ pub trait Rules: Send {
         _findings: &mut Vec<Finding>,
     ) {
     }
+
+    /// Event time moved to `now` (seconds) without an event ([`Detector::advance`]).
+    fn advance(&self, _state: &mut Self::State, _now: u32, _findings: &mut Vec<Finding>) {}
 }
 
 /// Rules, their state and their suppressions: a [`Detector`].
@@ -106,6 +110,11 @@ impl<R: Rules> Detector for Stateful<R> {
         self.rules.arrive(&mut self.state, obs, findings);
         self.state
             .enforce_cap(obs.baselines.settings().max_principals, obs.now);
+    }
+
+    fn advance(&mut self, now: DateTime<Utc>, findings: &mut Vec<Finding>) {
+        self.rules
+            .advance(&mut self.state, super::baseline::keys::secs(now), findings);
     }
 
     fn suppressor(&self) -> Option<&Suppressor> {

@@ -78,6 +78,36 @@ fn ids(alerts: &[Alert]) -> Vec<String> {
     ids
 }
 
+/// A vault read every minute for four hours, its diagnostic setting deleted, and
+/// then only another vault's records for an hour.
+const BLINDED_THEN_SILENT: &str = r#"
+[[events]]
+at = "2024-05-06T16:00:00Z"
+repeat = 240
+every = "1m"
+op = "SecretGet"
+oid = "66666666-6666-4666-8666-666666666666"
+appid = "77777777-7777-4777-8777-777777777777"
+ip = "10.1.2.3"
+[[events]]
+at = "+30s"
+arm = "Microsoft.Insights/diagnosticSettings/delete"
+resource = "/subscriptions/11111111-0000-0000-0000-000000000001/resourceGroups/rg-app/providers/Microsoft.KeyVault/vaults/kv-example/providers/Microsoft.Insights/diagnosticSettings/to-sentinel"
+result = "Succeeded.OK"
+oid = "30a6c29d-de7c-4830-815f-9b3bb366e975"
+upn = "nicolas@contoso.com"
+ip = "81.2.69.160"
+[[events]]
+at = "+1m"
+repeat = 60
+every = "1m"
+op = "SecretGet"
+vault = "kv-other"
+oid = "66666666-6666-4666-8666-666666666666"
+appid = "77777777-7777-4777-8777-777777777777"
+ip = "10.1.2.3"
+"#;
+
 fn rows() -> Vec<Row> {
     let admin = "oid = \"11111111-1111-4111-8111-111111111111\"\nupn = \"admin@contoso.com\"\nip = \"81.2.69.160\"";
     let vault_get = "[[events]]\nat = \"2024-05-06T09:00:00Z\"\nop = \"VaultGet\"\nappid = \"509e4652-da8d-478d-a730-e9d4a1996ca4\"\nip = \"20.40.1.1\"";
@@ -207,6 +237,12 @@ object = "secrets/s-{i}"
 "#
             .to_owned(),
         },
+        Row {
+            name: "a busy vault blinded, then silent while another vault goes on",
+            rule: "audit_log_stopped",
+            lane: Lane::Watermark,
+            events: BLINDED_THEN_SILENT.to_owned(),
+        },
     ];
     rows
 }
@@ -318,5 +354,39 @@ fn a_restart_reads_the_waiting_records_again_without_alerting_on_arrival_twice()
         json(&both),
         json(&uninterrupted),
         "evidence too: the grant was not counted twice"
+    );
+}
+
+#[test]
+fn a_blinded_vault_that_falls_silent_is_named_in_a_revision_of_the_same_incident() {
+    let (_, all) = run(&body(BLINDED_THEN_SILENT), ArrivalMode::Paced);
+    let of = |rule: &str| {
+        all.iter().find(|a| a.rule == rule).unwrap_or_else(|| {
+            panic!(
+                "no {rule} in {:?}",
+                all.iter().map(|a| &a.rule).collect::<Vec<_>>()
+            )
+        })
+    };
+    let (first, follow) = (of("monitoring_disabled"), of("audit_log_stopped"));
+    assert_eq!(follow.incident_id, first.incident_id, "one incident");
+    assert_eq!((first.revision, follow.revision), (1, 2));
+    assert_eq!(follow.vault, "kv-example");
+    let silence = follow
+        .evidence
+        .get("silence")
+        .expect("the silence evidence");
+    assert_eq!(silence["records_since"], 0, "{silence}");
+    assert_eq!(silence["usual_per_hour_last_3h"], 60.0, "{silence}");
+    assert!(follow.summary.contains("kv-example"), "{}", follow.summary);
+
+    // The same vault still sending its records: no follow-up.
+    let still = BLINDED_THEN_SILENT.replace("vault = \"kv-other\"\n", "");
+    let (_, all) = run(&body(&still), ArrivalMode::Paced);
+    assert!(all.iter().any(|a| a.rule == "monitoring_disabled"));
+    assert!(
+        !all.iter().any(|a| a.rule == "audit_log_stopped"),
+        "{:?}",
+        all.iter().map(|a| &a.rule).collect::<Vec<_>>()
     );
 }

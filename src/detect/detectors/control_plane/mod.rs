@@ -8,7 +8,8 @@
 //! higher for privileged roles, broad scopes, a grantee never seen, a self-grant, a
 //! guest granter), `grant_then_read` (the grantee reading data soon after: one
 //! incident with the grant, critical), `role_removed` (low at most),
-//! `monitoring_disabled`, `lock_removed` and `elevate_access`.
+//! `monitoring_disabled` (and `audit_log_stopped`, its follow-up: the vault's
+//! AuditEvent records then stopped), `lock_removed` and `elevate_access`.
 //!
 //! Normal by construction: an operation's `Start` record (only its `Success`
 //! counts), refused writes (`Failed.Conflict`: the assignment exists; denied
@@ -20,15 +21,18 @@
 //! AuditEvent's `VaultPut`/`VaultPatch`, so one change is one alert).
 //!
 //! Files: `settings.rs` (the TOML file), `state.rs` (what it remembers),
-//! `coverage.rs` (which vaults a scope reaches), `hours.rs` (when each principal makes its changes), `grants.rs`, `chain.rs` and
-//! `tamper.rs` (the rules), `wording.rs`, `rule.rs`.
+//! `coverage.rs` (which vaults a scope reaches), `hours.rs` (when each principal
+//! makes its changes), `grants.rs`, `chain.rs`, `tamper.rs` and `silence.rs` (the
+//! rules), `wording.rs`, `rule.rs`.
 
 mod chain;
 pub mod coverage;
 mod grants;
 mod hours;
+pub mod pulse;
 pub mod rule;
 pub mod settings;
+pub mod silence;
 pub mod state;
 mod tamper;
 pub mod wording;
@@ -108,8 +112,10 @@ impl Rules for ControlPlaneRules {
         }
     }
 
-    /// AuditEvent reads, in event-time order: the chain to a waiting grant.
+    /// Every released event, in event-time order: each vault's pulse and the
+    /// watches of blinded vaults; AuditEvent reads: the chain to a waiting grant.
     fn observe(&self, state: &mut State, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
+        silence::observe(&self.s, state, obs, findings);
         let e = obs.event;
         if e.control_plane().is_some() {
             return;
@@ -125,6 +131,14 @@ impl Rules for ControlPlaneRules {
         }
         if let Some(key) = obs.principal {
             chain::observe(&self.s, state, obs, key, findings);
+        }
+    }
+
+    /// The watermark moved: a blinded vault's silence is judged even when no other
+    /// record comes.
+    fn advance(&self, state: &mut State, now: u32, findings: &mut Vec<Finding>) {
+        if now >= state.next_due {
+            silence::judge_due(&self.s, state, now, findings);
         }
     }
 }

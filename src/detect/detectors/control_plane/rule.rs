@@ -17,6 +17,9 @@ pub enum Rule {
     /// A vault's diagnostic setting deleted, or rewritten so its AuditEvent records
     /// no longer flow.
     MonitoringDisabled,
+    /// After `monitoring_disabled`, the vault sent no AuditEvent record where its
+    /// usual rate made that silence unlikely: its log has stopped.
+    AuditLogStopped,
     /// A resource lock removed on a vault or a scope covering vaults.
     LockRemoved,
     /// A Global Administrator took User Access Administrator at the root.
@@ -31,6 +34,7 @@ impl Rule {
             Self::GrantThenRead => "grant_then_read",
             Self::RoleRemoved => "role_removed",
             Self::MonitoringDisabled => "monitoring_disabled",
+            Self::AuditLogStopped => "audit_log_stopped",
             Self::LockRemoved => "lock_removed",
             Self::ElevateAccess => "elevate_access",
         }

@@ -39,8 +39,35 @@ pub struct Grant {
     pub off_hours_share: f64,
 }
 
+/// `[silence]`: naming a vault whose audit log stopped after its monitoring was
+/// disabled (`audit_log_stopped`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Silence {
+    /// How long (event time) a vault is watched for its own AuditEvent records after
+    /// `monitoring_disabled`; keep it under the incident gap (1h) so the finding
+    /// joins the change's incident as a revision.
+    pub after: ConfigDuration,
+    /// The vault is named when the chance of no record at all in `after`, at its
+    /// usual rate (the lower of its last day's and last three hours'), is below this.
+    pub max_chance: f64,
+}
+
+impl Default for Silence {
+    fn default() -> Self {
+        Silence {
+            after: ConfigDuration::minutes(30),
+            max_chance: 0.001,
+        }
+    }
+}
+
 fn one() -> u32 {
     1
+}
+
+fn critical() -> Severity {
+    Severity::Critical
 }
 
 fn usual_hours_after() -> u32 {
@@ -71,6 +98,9 @@ pub struct Severities {
     pub lock_removed: Severity,
     /// `elevate_access`.
     pub elevate_access: Severity,
+    /// `audit_log_stopped`.
+    #[serde(default = "critical")]
+    pub audit_log_stopped: Severity,
     /// Steps added to `role_grant` for a privileged role (it can give access, or
     /// Microsoft lists it as privileged).
     pub privileged: u32,
@@ -99,6 +129,7 @@ impl Severities {
             Rule::MonitoringDisabled => self.monitoring_disabled,
             Rule::LockRemoved => self.lock_removed,
             Rule::ElevateAccess => self.elevate_access,
+            Rule::AuditLogStopped => self.audit_log_stopped,
         }
     }
 }
@@ -113,6 +144,9 @@ pub struct File {
     pub grant: Grant,
     /// `[severity]`.
     pub severity: Severities,
+    /// `[silence]`.
+    #[serde(default)]
+    pub silence: Silence,
     /// `[suppress]`.
     #[serde(default)]
     pub suppress: SuppressConfig,
@@ -158,6 +192,19 @@ pub fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
         "grant.off_hours_share",
         "must be between 0 and 0.5",
     )?;
+    let after = f.silence.after.as_std().as_secs();
+    require(
+        (600..=6 * 3600).contains(&after),
+        src,
+        "silence.after",
+        "must be between 10m and 6h",
+    )?;
+    require(
+        f.silence.max_chance > 0.0 && f.silence.max_chance <= 0.1,
+        src,
+        "silence.max_chance",
+        "must be above 0 and at most 0.1",
+    )?;
     require(
         f.severity.role_removed <= Severity::Low,
         src,
@@ -173,6 +220,8 @@ pub struct Settings {
     pub grant: Grant,
     /// `[severity]`.
     pub severity: Severities,
+    /// `[silence]`.
+    pub silence: Silence,
     /// The roles catalogue role assignments are judged by.
     pub roles: Arc<RoleCatalog>,
 }
@@ -183,6 +232,7 @@ impl Settings {
         Settings {
             grant: f.grant.clone(),
             severity: f.severity.clone(),
+            silence: f.silence.clone(),
             roles,
         }
     }

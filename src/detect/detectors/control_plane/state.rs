@@ -5,9 +5,14 @@
 //! a scope covers), and the hours of the day each principal makes its changes in
 //! (a grant outside them is raised). Everything is bounded and forgotten when idle.
 //!
-//! Snapshots: the five tables, then the hours. Builds before the hours saved the
-//! five alone; such a snapshot still loads, with no hours learned (postcard reads
-//! fields in order, so the older bytes are the newer ones cut after the fifth).
+//! It also keeps each vault's pulse (its AuditEvent records per ten minutes over the
+//! last day) and the vaults watched after their monitoring was disabled (see
+//! `silence.rs`).
+//!
+//! Snapshots: the five tables, then the hours, the pulses and the watches. Builds
+//! before the hours saved the five alone, builds before the pulses six; such a
+//! snapshot still loads, with nothing learned for what it lacks (postcard reads
+//! fields in order, so the older bytes are the newer ones cut short).
 
 use std::fmt;
 
@@ -15,6 +20,7 @@ use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use super::hours::Hours;
+use super::pulse::{Pulse, Watch};
 
 use crate::detect::baseline::keys::FastMap;
 use crate::detect::detector::DetectorMemory;
@@ -80,6 +86,16 @@ pub struct State {
     /// still flows, and what it enables), by correlation id hash, until its
     /// `Success` (which often carries no body); transient, not saved.
     pub(super) started: FastMap<u64, (u32, Option<bool>, Vec<String>)>,
+    /// Each vault's AuditEvent records per ten minutes over the last day, by vault
+    /// key (what its silence is judged against).
+    pub(super) pulses: FastMap<u64, Pulse>,
+    /// Vaults whose monitoring was disabled, watched for their records, by vault key.
+    pub(super) watches: FastMap<u64, Watch>,
+    /// The newest event time the ordered lane released.
+    pub(super) released: u32,
+    /// The earliest watch due (`u32::MAX`: none).
+    pub(super) next_due: u32,
+    pub(super) last_pulse_prune: u32,
     pub(super) last_prune: u32,
     pub(super) last_pending_prune: u32,
 }
@@ -135,6 +151,8 @@ pub struct Saved {
     places: Vec<(String, Place)>,
     settings: Vec<(u64, Vec<String>)>,
     hours: Vec<(u128, Hours)>,
+    pulses: Vec<(u64, Pulse)>,
+    watches: Vec<(u64, Watch)>,
 }
 
 /// [`Saved`] as JSON (format 1 snapshots) wrote it: named fields, the hours
@@ -148,6 +166,10 @@ struct SavedJson {
     settings: Vec<(u64, Vec<String>)>,
     #[serde(default)]
     hours: Vec<(u128, Hours)>,
+    #[serde(default)]
+    pulses: Vec<(u64, Pulse)>,
+    #[serde(default)]
+    watches: Vec<(u64, Watch)>,
 }
 
 impl<'de> Deserialize<'de> for Saved {
@@ -161,13 +183,15 @@ impl<'de> Deserialize<'de> for Saved {
                 places: j.places,
                 settings: j.settings,
                 hours: j.hours,
+                pulses: j.pulses,
+                watches: j.watches,
             });
         }
         struct Fields;
         impl<'de> Visitor<'de> for Fields {
             type Value = Saved;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("control_plane's five tables, then its hours")
+                f.write_str("control_plane's five tables, then its hours, pulses and watches")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Saved, A::Error> {
                 let granters = seq
@@ -185,8 +209,10 @@ impl<'de> Deserialize<'de> for Saved {
                 let settings = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(4, &self))?;
-                // Older snapshots end after the settings.
+                // Older snapshots end after the settings, or after the hours.
                 let hours = seq.next_element().ok().flatten().unwrap_or_default();
+                let pulses = seq.next_element().ok().flatten().unwrap_or_default();
+                let watches = seq.next_element().ok().flatten().unwrap_or_default();
                 Ok(Saved {
                     granters,
                     known,
@@ -194,10 +220,12 @@ impl<'de> Deserialize<'de> for Saved {
                     places,
                     settings,
                     hours,
+                    pulses,
+                    watches,
                 })
             }
         }
-        d.deserialize_tuple(6, Fields)
+        d.deserialize_tuple(8, Fields)
     }
 }
 
@@ -217,6 +245,8 @@ impl DetectorState for State {
                 .collect(),
             settings: self.settings.iter().map(|(k, v)| (*k, v.clone())).collect(),
             hours: self.hours.iter().map(|(k, v)| (*k, *v)).collect(),
+            pulses: self.pulses.iter().map(|(k, v)| (*k, v.clone())).collect(),
+            watches: self.watches.iter().map(|(k, v)| (*k, v.clone())).collect(),
         };
         // Same state, same bytes.
         s.granters.sort_unstable_by_key(|(k, _)| *k);
@@ -225,6 +255,8 @@ impl DetectorState for State {
         s.places.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         s.settings.sort_unstable_by_key(|(k, _)| *k);
         s.hours.sort_unstable_by_key(|(k, _)| *k);
+        s.pulses.sort_unstable_by_key(|(k, _)| *k);
+        s.watches.sort_unstable_by_key(|(k, _)| *k);
         s
     }
 
@@ -237,6 +269,16 @@ impl DetectorState for State {
             settings: saved.settings.into_iter().collect(),
             hours: saved.hours.into_iter().collect(),
             started: FastMap::default(),
+            next_due: saved
+                .watches
+                .iter()
+                .map(|(_, w)| w.due)
+                .min()
+                .unwrap_or(u32::MAX),
+            pulses: saved.pulses.into_iter().collect(),
+            watches: saved.watches.into_iter().collect(),
+            released: 0,
+            last_pulse_prune: 0,
             last_prune: 0,
             last_pending_prune: 0,
         }
@@ -264,13 +306,16 @@ impl DetectorState for State {
             learned_entries: self.granters.len()
                 + self.known.len()
                 + self.places.len()
-                + self.hours.len(),
+                + self.hours.len()
+                + self.pulses.len(),
             learned_bytes: self.granters.capacity() * (std::mem::size_of::<(u128, Granter)>() + 1)
                 + self.known.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
                 + self.places.capacity() * (std::mem::size_of::<(String, Place)>() + 1)
                 + self.hours.capacity() * (std::mem::size_of::<(u128, Hours)>() + 1)
+                + self.pulses.capacity() * (std::mem::size_of::<(u64, Pulse)>() + 1)
+                + self.pulses.len() * super::pulse::SLOTS as usize * 2
                 + places,
-            transient_entries: self.pending.len() + self.started.len(),
+            transient_entries: self.pending.len() + self.started.len() + self.watches.len(),
             transient_bytes: self.pending.capacity() * (std::mem::size_of::<(u128, Pending)>() + 1)
                 + pending,
         }
@@ -303,8 +348,23 @@ mod tests {
             },
         );
         state.hours.entry(7).or_default().add(10 * 3600 + 5);
+        let mut pulse = super::super::pulse::Pulse::new(3600);
+        pulse.add(3700);
+        state.pulses.insert(11, pulse);
+        state.watches.insert(
+            11,
+            Watch {
+                vault: "kv-a".into(),
+                at: 3800,
+                due: 5600,
+                ..Watch::default()
+            },
+        );
         let back = State::restored(decode_part(&encode_part(&state.saved())).unwrap());
         assert_eq!(back.hours.get(&7), state.hours.get(&7));
+        assert_eq!(back.pulses.get(&11), state.pulses.get(&11));
+        assert_eq!(back.watches.get(&11).map(|w| w.due), Some(5600));
+        assert_eq!(back.next_due, 5600, "the earliest watch is due again");
 
         let older = SavedBeforeHours {
             granters: vec![(
@@ -323,6 +383,8 @@ mod tests {
         assert_eq!(back.granters.get(&7).map(|g| g.grants), Some(3));
         assert_eq!(back.settings.get(&9).map(Vec::len), Some(1));
         assert!(back.hours.is_empty());
+        assert!(back.pulses.is_empty() && back.watches.is_empty());
+        assert_eq!(back.next_due, u32::MAX);
         let json = serde_json::to_vec(&older).unwrap();
         let back = State::restored(decode_part(&json).unwrap());
         assert_eq!(back.known.get(&1), Some(&2), "a format 1 (JSON) part");

@@ -4,7 +4,8 @@
 //! read-only lock taken off a vault or a scope above known vaults) and
 //! `elevate_access` (a Global Administrator taking User Access Administrator at the
 //! root). Only finished changes count (`Success`). Azure Policy re-writing a
-//! setting that still sends AuditEvent is routine and stays quiet.
+//! setting that still sends AuditEvent is routine and stays quiet. A vault blinded
+//! this way is then watched for its records (`silence.rs`: `audit_log_stopped`).
 
 use serde_json::json;
 
@@ -12,6 +13,7 @@ use super::coverage;
 use super::grants::finding_vault;
 use super::rule::{Rule, NAME};
 use super::settings::Settings;
+use super::silence;
 use super::state::{State, MAX_PLACES};
 use super::wording;
 use crate::alert::Evidence;
@@ -149,6 +151,9 @@ fn diagnostic(
         .with("after", after)
         .with_list("vaults", [f.vault.clone()]);
     findings.push(f);
+    if on_vault {
+        silence::watch(s, state, obs, name, deleted);
+    }
 }
 
 fn lock(

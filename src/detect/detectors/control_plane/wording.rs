@@ -140,6 +140,22 @@ pub fn monitoring_disabled(
     }
 }
 
+/// `audit_log_stopped`.
+pub fn audit_log_stopped(
+    caller: &str,
+    vault: &str,
+    setting: &str,
+    secs: u32,
+    q: &super::pulse::Silence,
+) -> String {
+    format!(
+        "vault {vault} has sent no AuditEvent record in the {} since {caller} disabled its diagnostic setting '{setting}': at its usual rate about {:.0} were expected (chance of such a silence {:.1e}); its audit log has stopped and the vault is unwatched",
+        duration(secs),
+        q.expected,
+        q.chance
+    )
+}
+
 /// `lock_removed`.
 pub fn lock_removed(caller: &str, scope: &str, vaults: &[String], total: usize) -> String {
     format!(
