@@ -61,6 +61,9 @@ pub struct LiveLoop {
     pub metrics: Option<LiveMetrics>,
     /// Marked ready once every hub is listed and every reader has started.
     pub connected: Option<ReadinessCheck>,
+    /// With `[coordination]`: give the group up once every partition has failed to
+    /// reach Event Hubs for this long (`None`: never, as a single instance).
+    pub hand_over_after: Option<chrono::Duration>,
     /// The hubs the lag limit cut loose at the last round.
     pub cut_loose: Vec<usize>,
     /// Alerts counted by an [`AlertCounter`] among the pipeline's observers.
@@ -123,6 +126,9 @@ impl LiveLoop {
             if lost_any && self.progress.owned() == 0 {
                 break LoopEnd::AllLost;
             }
+            if self.cut_off_too_long() {
+                break LoopEnd::HandedOver;
+            }
             if self.clock.now() - last_checkpoint >= self.interval {
                 if !self.checkpoint()? {
                     return Ok(LoopEnd::OwnershipLost);
@@ -145,6 +151,28 @@ impl LiveLoop {
         } else {
             LoopEnd::OwnershipLost
         })
+    }
+
+    /// Whether this instance should hand its group over: every partition it reads
+    /// has failed to reach Event Hubs for `hand_over_after` (a standby elsewhere
+    /// may reach them; storage, where the checkpoint goes, still answers).
+    fn cut_off_too_long(&self) -> bool {
+        let Some(limit) = self.hand_over_after else {
+            return false;
+        };
+        let Some(down) = self.progress.all_down_for(self.clock.now()) else {
+            return false;
+        };
+        if down < limit {
+            return false;
+        }
+        tracing::error!(
+            "every partition has failed to reach Event Hubs for {}s (hand_over_after {}s): \
+             writing the last checkpoint and handing the group over to a standby",
+            down.num_seconds(),
+            limit.num_seconds()
+        );
+        true
     }
 
     /// Ready once every hub is listed and every reader started; else says what

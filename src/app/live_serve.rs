@@ -218,6 +218,10 @@ impl Serve {
             connected: metrics
                 .as_ref()
                 .map(|m| m.readiness().check(checks::SOURCES_CONNECTED)),
+            hand_over_after: held
+                .as_ref()
+                .and(config.coordination.as_ref())
+                .map(|c| c.hand_over_after.as_chrono()),
             cut_loose: Vec::new(),
             alerts,
             status,

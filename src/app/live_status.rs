@@ -62,6 +62,10 @@ pub enum LoopEnd {
     /// The coordination ownership was lost (taken over, or not renewed in time):
     /// nothing more was written.
     OwnershipLost,
+    /// With `[coordination]`: every partition failed to reach Event Hubs for
+    /// `hand_over_after`; the final checkpoint is written and the group released,
+    /// so a standby that can reach the hubs takes over.
+    HandedOver,
 }
 
 /// Why the pipeline thread failed.

@@ -99,7 +99,7 @@ pub fn run(raw: RawRunArgs) -> Result<ExitCode> {
             s.bodies, s.records, s.refused, s.alerts, s.checkpoints
         );
         Ok(match outcome.end {
-            LoopEnd::AllLost | LoopEnd::OwnershipLost => ExitCode::from(3),
+            LoopEnd::AllLost | LoopEnd::OwnershipLost | LoopEnd::HandedOver => ExitCode::from(3),
             LoopEnd::Drained => ExitCode::SUCCESS,
         })
     })

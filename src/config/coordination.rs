@@ -51,6 +51,11 @@ pub struct CoordinationConfig {
     pub standby_poll: ConfigDuration,
     /// The bound on one Blob Storage call.
     pub operation_timeout: ConfigDuration,
+    /// The active instance gives the group up (last checkpoint, then release, then
+    /// exit 3 for its supervisor to restart it as a standby) once every partition
+    /// it reads has failed to reach Event Hubs for this long: a standby that can
+    /// reach them takes over at its next poll.
+    pub hand_over_after: ConfigDuration,
     /// State snapshots kept in the container, the newest included (older ones are
     /// deleted after each commit).
     pub snapshots_kept: u32,
@@ -75,6 +80,7 @@ impl Default for CoordinationConfig {
             safety_margin: ConfigDuration::seconds(5),
             standby_poll: ConfigDuration::seconds(5),
             operation_timeout: ConfigDuration::seconds(5),
+            hand_over_after: ConfigDuration::minutes(2),
             snapshots_kept: 2,
             max_snapshot_bytes: 256 << 20,
             ca_file: None,
@@ -333,6 +339,9 @@ pub fn validate(
                 c.renew_interval, c.operation_timeout, c.safety_margin
             ),
         );
+    }
+    if d(c.hand_over_after) < Duration::from_secs(5) {
+        return bad("hand_over_after", "must be at least 5s".into());
     }
     if c.standby_poll > c.ownership_expiry {
         return bad("standby_poll", "must be at most ownership_expiry".into());

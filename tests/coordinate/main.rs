@@ -2,7 +2,8 @@
 //! blob client's calls and credentials (`blob_calls`), ownership claims and renewals
 //! (`claims`), takeover by a standby (`takeover`), fencing of an old owner
 //! (`fencing`), storage outages through a TCP forwarder that is cut and restored
-//! (`outage`), snapshots and their damage (`snapshots`), and the blobs other Event
+//! (`outage`), an active instance cut off from Event Hubs handing over
+//! (`process_handover`), snapshots and their damage (`snapshots`), and the blobs other Event
 //! Hubs tools read, with the SDK's own `CheckpointStore` trait over our client
 //! (`interop`).
 //!
@@ -27,6 +28,7 @@ mod interop;
 mod outage;
 mod process_fencing;
 mod process_growth;
+mod process_handover;
 mod process_outage;
 mod processes;
 mod snapshots;

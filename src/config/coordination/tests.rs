@@ -130,6 +130,7 @@ fn mistakes_are_named() {
         (format!("{url}ownership_expiry = \"20s\"\n"), "must be more than renew_interval + operation_timeout + safety_margin"),
         (format!("{url}ownership_expiry = \"1h\"\n"), "at most 10m"),
         (format!("{url}standby_poll = \"1m\"\n"), "coordination.standby_poll"),
+        (format!("{url}hand_over_after = \"1s\"\n"), "coordination.hand_over_after"),
         (format!("{url}snapshots_kept = 0\n"), "coordination.snapshots_kept"),
         (format!("{url}max_snapshot_bytes = 10\n"), "coordination.max_snapshot_bytes"),
         (format!("{HUB}owner_level = 1\n[coordination]\n{url}"), "eventhubs.hubs[0].owner_level"),

@@ -109,12 +109,15 @@ pub enum SourceMsg {
 }
 
 /// Whether a partition is active, shared by its reader and the channel's consumer:
-/// when the reader last took an event from the service, and whether it is waiting
-/// for room in the channel (a reader held back by backpressure is not idle).
+/// when the reader last took an event from the service, whether it is waiting
+/// for room in the channel (a reader held back by backpressure is not idle), and
+/// since when it has failed to reach the service (it is reconnecting).
 #[derive(Debug)]
 pub struct Activity {
     last_event_micros: AtomicI64,
     waiting: AtomicBool,
+    /// When the reader's connection failed and has not come back (0: connected).
+    down_since_micros: AtomicI64,
 }
 
 impl Activity {
@@ -123,6 +126,33 @@ impl Activity {
         Activity {
             last_event_micros: AtomicI64::new(now.timestamp_micros()),
             waiting: AtomicBool::new(false),
+            down_since_micros: AtomicI64::new(0),
+        }
+    }
+
+    /// The reader's attempt failed at `now`; it keeps the first failure's time
+    /// until [`Activity::connected`].
+    pub fn disconnected(&self, now: DateTime<Utc>) {
+        let _ = self.down_since_micros.compare_exchange(
+            0,
+            now.timestamp_micros().max(1),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    /// The reader has a receiver on the partition again.
+    pub fn connected(&self) {
+        self.down_since_micros.store(0, Ordering::Release);
+    }
+
+    /// How long the reader has failed to reach the service as of `now` (`None`:
+    /// connected).
+    pub fn down_for(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
+        match self.down_since_micros.load(Ordering::Acquire) {
+            0 => None,
+            since => DateTime::from_timestamp_micros(since)
+                .map(|t| (now - t).max(chrono::Duration::zero())),
         }
     }
 

@@ -106,6 +106,18 @@ impl Progress {
         });
     }
 
+    /// How long every partition still read has failed to reach Event Hubs, as of
+    /// `now`: the shortest of their outages (`None` when one is connected, or none
+    /// is read).
+    pub fn all_down_for(&self, now: DateTime<Utc>) -> Option<chrono::Duration> {
+        let mut read = self.partitions.iter().filter(|p| !p.lost).peekable();
+        read.peek()?;
+        read.map(|p| p.activity.down_for(now))
+            .try_fold(chrono::Duration::MAX, |shortest, down| {
+                Some(shortest.min(down?))
+            })
+    }
+
     /// Restores a checkpoint's watermark.
     pub fn restore_watermark(&mut self, watermark: Option<DateTime<Utc>>) {
         self.watermark = watermark;

@@ -226,3 +226,28 @@ fn a_current_hub_far_behind_another_is_cut_loose_a_backlog_is_not() {
         "hub 1 is current and 80 minutes behind: held 15 minutes behind hub 0"
     );
 }
+
+#[test]
+fn every_partition_must_be_down_and_the_shortest_outage_counts() {
+    let (mut p, a) = progress(2, t(0));
+    assert_eq!(p.all_down_for(t(5)), None, "both connected");
+    a[0].disconnected(t(1));
+    assert_eq!(p.all_down_for(t(5)), None, "one still connected");
+    a[1].disconnected(t(3));
+    a[1].disconnected(t(4));
+    assert_eq!(
+        p.all_down_for(t(5)),
+        Some(Duration::minutes(2)),
+        "the later first failure, kept across retries"
+    );
+    a[1].connected();
+    assert_eq!(p.all_down_for(t(6)), None, "one came back");
+    p.lost(1);
+    assert_eq!(
+        p.all_down_for(t(6)),
+        Some(Duration::minutes(5)),
+        "a partition another reader took no longer counts"
+    );
+    let empty = Progress::new(RULE);
+    assert_eq!(empty.all_down_for(t(6)), None, "nothing read, nothing down");
+}

@@ -104,6 +104,7 @@ pub async fn read_partition(
                 if progressed {
                     delay = initial;
                 }
+                settings.activity.disconnected(settings.clock.now());
                 tracing::warn!(
                     partition = %settings.partition, hub = %settings.connector.name(),
                     "partition reader failed: {error}; reconnecting in {}", humantime::format_duration(delay)
@@ -185,6 +186,7 @@ async fn attempt(
             };
         }
     };
+    s.activity.connected();
     let end = forward(s, &client, &receiver, (last, &mut gaps), tx, cancel).await;
     close(s, client, Some(receiver)).await;
     end
