@@ -5,9 +5,9 @@
 //! The end depends on why the pipeline stopped: after a shutdown (or once every
 //! partition was taken over) the last checkpoint is written and the outbox drains;
 //! once the coordination ownership is lost nothing more is written or delivered (a
-//! newer owner acts now) and the run ends at once.
+//! newer owner acts now) and the run ends at once. Where the state comes from is
+//! `live_resume`'s.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
@@ -19,22 +19,20 @@ use tokio_util::sync::CancellationToken;
 
 use super::delivery::DrainReport;
 use super::live::{DeadLetters, LiveOptions, LiveOutcome};
-use super::live_coordination::{self, BlobCheckpoints, Held};
+use super::live_coordination::{self, Held};
 use super::live_pipeline::{LiveLoop, LiveStatus, LoopEnd};
-use super::live_snapshot::Unpacked;
+use super::live_resume::{carry_on, coordinated, local, Resumed};
 use super::metrics::RunMetrics;
-use crate::alert::Alert;
 use crate::config::CoordinationConfig;
 use crate::metrics::checks;
-use crate::pipeline::{Pipeline, SavedState};
+use crate::pipeline::Pipeline;
 use crate::sink::delivery::Delivery;
 use crate::sink::gate::Permit;
-use crate::sink::outbox::Route;
 use crate::source::eventhubs::{
-    read_hubs, ticks, Activity, Connector, Discovery, KnownPosition, Progress, ReaderSettings,
-    WatchedHub, WatermarkRule,
+    read_hubs, ticks, Activity, Connector, Discovery, Progress, ReaderSettings, WatchedHub,
+    WatermarkRule,
 };
-use crate::state::{Checkpoint, CheckpointMeta, CheckpointStore, StateStore};
+use crate::state::{Checkpoint, StateStore};
 
 /// Where a run's state comes from.
 pub(super) enum Start {
@@ -46,19 +44,6 @@ pub(super) enum Start {
     },
     /// Instances sharing the state through a Blob Storage container.
     Coordinated(CoordinationConfig),
-}
-
-/// Everything the run needs once it may read.
-struct Resumed {
-    store: Box<dyn CheckpointStore>,
-    meta: Option<CheckpointMeta>,
-    saved: Option<SavedState>,
-    positions: BTreeMap<String, KnownPosition>,
-    carried: Vec<(Alert, Vec<Route>)>,
-    source: String,
-    /// Hub partitions listed already (coordination lists before claiming).
-    listed: Option<Vec<Option<Vec<String>>>>,
-    held: Option<Held>,
 }
 
 /// The background part of a run.
@@ -293,111 +278,6 @@ impl Serve {
             metrics: run_metrics,
         })
     }
-}
-
-fn local(store: StateStore, checkpoint: Option<Checkpoint>, path: PathBuf) -> Resumed {
-    let positions = checkpoint
-        .iter()
-        .flat_map(|c| c.partitions.iter())
-        .map(|(key, position)| {
-            let known = KnownPosition {
-                position: position.clone(),
-                offset: None,
-            };
-            (key.clone(), known)
-        })
-        .collect();
-    Resumed {
-        store: Box::new(store),
-        meta: checkpoint.as_ref().map(|c| c.meta),
-        saved: checkpoint.as_ref().map(|c| SavedState {
-            detectors: c.detectors.clone(),
-            dedup: c.dedup.clone(),
-        }),
-        positions,
-        carried: Vec::new(),
-        source: path.display().to_string(),
-        listed: None,
-        held: None,
-    }
-}
-
-fn coordinated(
-    mut held: Held,
-    listed: Vec<Option<Vec<String>>>,
-    config: &CoordinationConfig,
-    delivery: Option<&Delivery>,
-) -> Result<Resumed> {
-    let (unpacked, positions) = live_coordination::resume_positions(held.resume.take())?;
-    let store = BlobCheckpoints {
-        active: held.active.clone(),
-        fence: held.fence.clone(),
-        runtime: tokio::runtime::Handle::current(),
-        outbox: delivery.map(|d| d.outbox().clone()),
-        outbox_budget: usize::try_from(config.max_snapshot_bytes / 4).unwrap_or(usize::MAX),
-    };
-    let (meta, saved, carried) = match unpacked {
-        Some(u) => {
-            let saved = u.saved();
-            let Unpacked {
-                checkpoint,
-                carried,
-                ..
-            } = u;
-            (Some(checkpoint.meta), Some(saved), carried)
-        }
-        None => (None, None, Vec::new()),
-    };
-    Ok(Resumed {
-        store: Box::new(store),
-        meta,
-        saved,
-        positions,
-        carried,
-        source: "the coordination container".to_owned(),
-        listed: Some(listed),
-        held: Some(held),
-    })
-}
-
-/// Queues the alerts the previous owner had not delivered (to the sinks this
-/// config still has); the outbox keeps an id only once while it waits.
-fn carry_on(
-    delivery: &Delivery,
-    config: &crate::config::Config,
-    carried: Vec<(Alert, Vec<Route>)>,
-    opts: &LiveOptions,
-) -> Result<()> {
-    if carried.is_empty() {
-        return Ok(());
-    }
-    let sinks: Vec<&str> = config
-        .sinks
-        .iter()
-        .filter(|s| s.enabled)
-        .map(|s| s.name.as_str())
-        .collect();
-    let batch: Vec<(Alert, Vec<Route>)> = carried
-        .into_iter()
-        .map(|(alert, routes)| {
-            let routes = routes
-                .into_iter()
-                .filter(|r| sinks.contains(&r.sink.as_str()))
-                .collect();
-            (alert, routes)
-        })
-        .collect();
-    let queued = delivery
-        .outbox()
-        .enqueue(&batch, opts.clock.now())
-        .context("cannot queue the alerts the previous owner had not delivered")?;
-    tracing::info!(
-        "{} alerts the previous owner had not delivered are queued again ({} deliveries)",
-        batch.len(),
-        queued.len()
-    );
-    delivery.wake();
-    Ok(())
 }
 
 async fn drain(

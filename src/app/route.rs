@@ -17,32 +17,26 @@
 //! runs, gaps counted) with the same Event Hubs metrics, is ready once the keyed hub
 //! accepts a producer and every source partition is read, and ends (exit 3) once
 //! another reader with a higher owner level took every partition it read.
+//!
+//! This file is route's face (options, status, start and stop); its loop is
+//! [`super::route_serve`], its publishing [`super::route_publish`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use azure_core::credentials::TokenCredential;
-use azure_messaging_eventhubs::ProducerClient;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::metrics::{MetricsOptions, RunMetrics};
-use super::route_publish::publish;
 pub use super::route_publish::{group_by_key, UNPARSED_KEY};
+use super::route_serve::serve;
 use crate::config::Config;
-use crate::metrics::{checks, ReadinessCheck};
 use crate::pipeline::clock::Clock;
-use crate::source::eventhubs::{
-    read_hubs, ticks, Activity, Auth, Connector, Discovery, KnownPosition, PartitionSlot,
-    ReaderSettings, SourceMsg, WatchedHub,
-};
-use crate::state::{Checkpoint, CheckpointMeta, PartitionPosition, StateStore};
-
-/// Bodies taken from the channel per publishing round.
-const ROUND: usize = 256;
+use crate::source::eventhubs::{Auth, Connector};
+use crate::state::{PartitionPosition, StateStore};
 /// The readiness check of the keyed hub's producer.
 pub const TARGET_CONNECTED: &str = "target_connected";
 
@@ -164,275 +158,4 @@ impl Router {
     pub async fn wait(self) -> Result<(RouteEnd, RouteStatus)> {
         self.task.await.context("route panicked")?
     }
-}
-
-/// One source partition: where it stands and whether it is still read here.
-struct Slot {
-    partition: PartitionSlot,
-    position: Option<i64>,
-    started: bool,
-    lost: bool,
-}
-
-async fn serve(
-    opts: RouteOptions,
-    target: Connector,
-    sources: Vec<Connector>,
-    store: StateStore,
-    metrics: Option<RunMetrics>,
-    status: watch::Sender<RouteStatus>,
-    cancel: CancellationToken,
-) -> Result<(RouteEnd, RouteStatus)> {
-    let config = &opts.config;
-    let eh = &config.eventhubs;
-    let backoff = (eh.reconnect_initial.as_std(), eh.reconnect_max.as_std());
-    let checkpoint = store.load()?;
-    let readiness = metrics.as_ref().map(|m| m.metrics().readiness().clone());
-    let target_check = readiness.as_ref().map(|r| r.check(TARGET_CONNECTED));
-    let sources_check = readiness
-        .as_ref()
-        .map(|r| r.check(checks::SOURCES_CONNECTED));
-    if let Some(r) = &readiness {
-        r.check(checks::STATE_LOADED).ready();
-    }
-    let Some(producer) = connect(&target, backoff, &cancel).await else {
-        return Ok((RouteEnd::Stopped, status.borrow().clone()));
-    };
-    if let Some(c) = &target_check {
-        c.ready();
-    }
-    let live_metrics = metrics.as_ref().map(|m| m.metrics().live().clone());
-    let watched: Vec<WatchedHub> = eh
-        .hubs
-        .iter()
-        .zip(&sources)
-        .enumerate()
-        .map(|(i, (hub, connector))| WatchedHub {
-            hub: i,
-            template: ReaderSettings {
-                slot: 0,
-                partition: String::new(),
-                connector: connector.clone(),
-                start: hub.start,
-                resume_after: None,
-                prefetch: hub.prefetch,
-                owner_level: hub.owner_level,
-                backoff,
-                lag_interval: eh.lag_interval.as_std(),
-                activity: Arc::new(Activity::new(opts.clock.now())),
-                clock: opts.clock.clone(),
-                metrics: live_metrics.clone(),
-            },
-            wanted: hub.partitions.clone(),
-            known: None,
-        })
-        .collect();
-    let restored: BTreeMap<String, KnownPosition> = checkpoint
-        .iter()
-        .flat_map(|c| c.partitions.iter())
-        .map(|(k, p)| {
-            let known = KnownPosition {
-                position: p.clone(),
-                offset: None,
-            };
-            (k.clone(), known)
-        })
-        .collect();
-    let (tx, mut rx) = mpsc::channel(eh.queue_bodies);
-    let discovery = Discovery::new(
-        eh.relist_interval.as_std(),
-        restored,
-        None,
-        tx.clone(),
-        cancel.clone(),
-    );
-    let readers = tokio::spawn(read_hubs(watched, discovery));
-    let every = (config.route.checkpoint_interval.as_std() / 4)
-        .clamp(Duration::from_millis(20), Duration::from_secs(1));
-    let ticker = tokio::spawn(ticks(tx, every, cancel.clone()));
-    let interval = config.route.checkpoint_interval.as_chrono();
-    let mut last_checkpoint = opts.clock.now();
-    let mut dirty = false;
-    let mut slots: Vec<Slot> = Vec::new();
-    let mut listed = vec![false; eh.hubs.len()];
-    let mut end = RouteEnd::Stopped;
-    let mut failure = None;
-    while let Some(first) = rx.recv().await {
-        let mut round = vec![first];
-        while round.len() < ROUND {
-            match rx.try_recv() {
-                Ok(msg) => round.push(msg),
-                Err(_) => break,
-            }
-        }
-        let mut bodies = Vec::new();
-        for msg in round {
-            match msg {
-                SourceMsg::Added {
-                    partition, known, ..
-                } => slots.push(Slot {
-                    partition,
-                    position: known.and_then(|k| k.position.resume_after),
-                    started: false,
-                    lost: false,
-                }),
-                SourceMsg::Listed { hub } => {
-                    if let Some(l) = listed.get_mut(hub) {
-                        *l = true;
-                    }
-                }
-                SourceMsg::Started { slot, resume_after } => {
-                    if let Some(s) = slots.get_mut(slot) {
-                        s.position = s.position.or(resume_after);
-                        s.started = true;
-                        dirty = true;
-                    }
-                }
-                SourceMsg::Body(body) => bodies.push(body),
-                SourceMsg::Lost { slot, reason } => {
-                    if let Some(s) = slots.get_mut(slot) {
-                        tracing::warn!(hub = %s.partition.hub_name, partition = %s.partition.partition, "partition lost: {reason}");
-                        s.lost = true;
-                        if let Some(m) = &live_metrics {
-                            m.released(&s.partition.hub_name, &s.partition.partition);
-                        }
-                    }
-                }
-                SourceMsg::Gap { .. } => status.send_modify(|s| s.gaps += 1),
-                SourceMsg::Failed(why) => failure = Some(why),
-                SourceMsg::Tick => {}
-            }
-        }
-        report_sources(sources_check.as_ref(), &slots, &listed);
-        let lost = slots.iter().filter(|s| s.lost).count();
-        status.send_modify(|s| {
-            s.owned = slots.len() - lost;
-            s.lost = lost;
-        });
-        if failure.is_some() {
-            break;
-        }
-        if !bodies.is_empty() {
-            let groups = group_by_key(
-                bodies.iter().map(|b| b.bytes.as_slice()),
-                config.route.max_records_per_body,
-            );
-            let Some((sent, records)) = publish(&producer, &target, groups, backoff, &cancel).await
-            else {
-                break;
-            };
-            for b in &bodies {
-                if let Some(s) = slots.get_mut(b.slot) {
-                    s.position = Some(b.sequence);
-                    if let Some(m) = &live_metrics {
-                        m.received(&s.partition.hub_name, &s.partition.partition);
-                    }
-                }
-            }
-            dirty = true;
-            status.send_modify(|s| {
-                s.bodies += bodies.len() as u64;
-                s.records += records;
-                s.sent += sent;
-            });
-        }
-        if dirty && opts.clock.now() - last_checkpoint >= interval {
-            commit(&store, &slots, &status, opts.clock.now())?;
-            last_checkpoint = opts.clock.now();
-            dirty = false;
-        }
-        if lost > 0 && lost == slots.len() {
-            tracing::error!("every source partition was taken over by another reader: route stops");
-            end = RouteEnd::AllLost;
-            break;
-        }
-    }
-    cancel.cancel();
-    let bound = eh.operation_timeout.as_std() * 2 + Duration::from_secs(1);
-    if tokio::time::timeout(bound, readers).await.is_err() {
-        tracing::warn!("some partition readers did not close in time");
-    }
-    ticker.abort();
-    if dirty {
-        commit(&store, &slots, &status, opts.clock.now())?;
-    }
-    let _ = target
-        .bounded("closing the producer".to_owned(), producer.close())
-        .await;
-    if let Some(m) = &metrics {
-        m.write_snapshot()?;
-    }
-    if let Some(why) = failure {
-        bail!(why);
-    }
-    let final_status = status.borrow().clone();
-    Ok((end, final_status))
-}
-
-/// Ready once every hub is listed and every partition reader started.
-fn report_sources(check: Option<&ReadinessCheck>, slots: &[Slot], listed: &[bool]) {
-    let Some(check) = check else { return };
-    let hubs = listed.iter().filter(|l| !**l).count();
-    let readers = slots.iter().filter(|s| !s.started && !s.lost).count();
-    if hubs > 0 {
-        check.not_ready(format!("{hubs} of {} hubs not listed yet", listed.len()));
-    } else if readers > 0 {
-        check.not_ready(format!("{readers} partition readers not started yet"));
-    } else if slots.iter().all(|s| s.lost) && !slots.is_empty() {
-        check.not_ready("every partition was taken over by another reader");
-    } else {
-        check.ready();
-    }
-}
-
-async fn connect(
-    target: &Connector,
-    (initial, max): (Duration, Duration),
-    cancel: &CancellationToken,
-) -> Option<ProducerClient> {
-    let mut delay = initial;
-    loop {
-        match target.producer().await {
-            Ok(p) => return Some(p),
-            Err(e) => tracing::error!("{e}; retrying in {}", humantime::format_duration(delay)),
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return None,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(max);
-    }
-}
-
-fn commit(
-    store: &StateStore,
-    slots: &[Slot],
-    status: &watch::Sender<RouteStatus>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<()> {
-    let partitions: BTreeMap<String, PartitionPosition> = slots
-        .iter()
-        .map(|s| {
-            let position = PartitionPosition {
-                resume_after: s.position,
-                replay: Vec::new(),
-            };
-            (s.partition.key.clone(), position)
-        })
-        .collect();
-    let meta = CheckpointMeta {
-        written_at: Some(now),
-        ..Default::default()
-    };
-    store.commit(&Checkpoint {
-        meta,
-        partitions: partitions.clone(),
-        detectors: Vec::new(),
-        dedup: Vec::new(),
-    })?;
-    status.send_modify(|s| {
-        s.checkpoints += 1;
-        s.positions = partitions;
-    });
-    Ok(())
 }
