@@ -76,7 +76,11 @@ pub fn observe(
                 e.principal.kind,
                 PrincipalKind::ServicePrincipal | PrincipalKind::ManagedIdentity
             ) {
-                state.runs.entry(key).or_default().read(rs, h, now);
+                state
+                    .runs
+                    .entry((key, obs.vault))
+                    .or_default()
+                    .read(rs, h, now);
             }
         }
         a.reads += 1;
@@ -141,7 +145,7 @@ fn prune(s: &Settings, state: &mut State, obs: &Observation<'_>) {
         .retain(|k, n| n.last >= forget && obs.baselines.principal(*k).is_some());
     state
         .runs
-        .retain(|k, r| r.last >= forget && obs.baselines.principal(*k).is_some());
+        .retain(|(k, _), r| r.last >= forget && obs.baselines.principal(*k).is_some());
     if let Some(rs) = &s.runs {
         for r in state.runs.values_mut() {
             r.close_idle(rs, now);

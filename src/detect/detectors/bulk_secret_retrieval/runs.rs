@@ -1,4 +1,5 @@
-//! The runs of a scheduled or automated principal (a release pipeline, a job): what
+//! The runs of a scheduled or automated principal (a release pipeline, a job) on a
+//! vault: what
 //! `bulk_secret_retrieval` learns so that a window holding two or three of its usual
 //! runs back to back is not taken for a dump.
 //!
@@ -17,6 +18,10 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 use crate::config::ConfigDuration;
 use crate::detect::definition::{require, secs, Source};
 use crate::detect::detector::DetectorError;
+
+/// A run is made of known kinds when it holds this share of each one's set and
+/// their sets hold this share of it.
+const COMPOSITE_SHARE: f64 = 0.9;
 
 /// The most kinds of run a principal may keep (`[runs] max_kinds` is at most this).
 pub const MAX_KINDS: usize = 8;
@@ -44,6 +49,11 @@ pub struct RunSettings {
     pub max_back_to_back: u32,
     /// At least this share of the window's objects must have been read by earlier runs.
     pub min_known_share: f64,
+    /// A window that holds one of its usual runs, is larger than any one run, and has
+    /// at least this many objects no run read alerts (`unfamiliar_objects`), even when
+    /// it is no larger than its largest window: its runs, not its largest window, are
+    /// the baseline.
+    pub min_unread: u32,
     /// A kind's run size is usual up to this quantile of its predictive distribution
     /// (Student's t over its runs' sizes; never below its largest run).
     pub size_quantile: f64,
@@ -80,6 +90,12 @@ impl RunSettings {
             src,
             "runs.max_kinds",
             "must be between 1 and 8",
+        )?;
+        require(
+            self.min_unread >= 1,
+            src,
+            "runs.min_unread",
+            "must be at least 1",
         )?;
         require(
             self.min_runs_per_kind >= 1,
@@ -156,6 +172,20 @@ impl Sketch {
             0.0
         } else {
             f64::from(both) / f64::from(either)
+        }
+    }
+
+    /// The share of this set's bits that `other` holds (1 for an empty set).
+    fn within(&self, other: &Sketch) -> f64 {
+        let (mut both, mut mine) = (0u32, 0u32);
+        for (a, b) in self.0.iter().zip(&other.0) {
+            both += (a & b).count_ones();
+            mine += a.count_ones();
+        }
+        if mine == 0 {
+            1.0
+        } else {
+            f64::from(both) / f64::from(mine)
         }
     }
 
@@ -287,6 +317,9 @@ impl Runs {
             return;
         }
         self.learned = self.learned.saturating_add(1);
+        if self.composite(&set) {
+            return;
+        }
         let best = self
             .kinds
             .iter()
@@ -314,6 +347,23 @@ impl Runs {
             }
         };
         self.kinds[slot].add(size, &set, self.last);
+    }
+
+    /// Whether a run is two or more known kinds back to back (nearly all of each
+    /// kind's set in it, and nearly nothing else): counted, never a kind of its own,
+    /// so that it neither joins nor stretches the kinds it is made of.
+    fn composite(&self, set: &Sketch) -> bool {
+        let mut union = Sketch::default();
+        let mut parts = 0;
+        for k in self
+            .kinds
+            .iter()
+            .filter(|k| k.set.within(set) >= COMPOSITE_SHARE)
+        {
+            union.union(&k.set);
+            parts += 1;
+        }
+        parts >= 2 && set.within(&union) >= COMPOSITE_SHARE
     }
 
     /// Bytes on the heap.

@@ -103,6 +103,19 @@ impl RunsView {
             && self.n.saturating_sub(self.known) < min_distinct
     }
 
+    /// Whether the window goes beyond its runs: it holds one of them, is larger than
+    /// any one allows, and at least `min_unread` of its objects no run read (a
+    /// run's set and then other secrets of the vault).
+    pub fn beyond(&self, rs: &RunSettings) -> bool {
+        let largest = self.kinds[..self.len]
+            .iter()
+            .map(|k| k.3)
+            .fold(0.0, f64::max);
+        self.present >= 1
+            && f64::from(self.n) > largest * rs.size_slack
+            && self.n.saturating_sub(self.known) >= rs.min_unread
+    }
+
     /// The share of the window's objects earlier runs read.
     pub fn known_share(&self) -> f64 {
         if self.n == 0 {
@@ -156,12 +169,13 @@ mod tests {
         RunSettings {
             gap: "5m".parse::<ConfigDuration>().unwrap(),
             min_objects: 3,
-            similarity: 0.5,
+            similarity: 0.7,
             max_kinds: 4,
             min_runs_per_kind: 2,
             presence_share: 0.5,
             max_back_to_back: 3,
             min_known_share: 0.9,
+            min_unread: 5,
             size_quantile: 0.999,
             size_slack: 1.1,
         }
@@ -254,6 +268,32 @@ mod tests {
     }
 
     #[test]
+    fn one_run_and_objects_no_run_read_go_beyond_the_runs() {
+        let rs = settings();
+        let r = pipeline(&rs);
+        let cases: [(&str, Vec<u64>, bool); 4] = [
+            (
+                "one definition and six strays",
+                (0..14).chain(700..706).collect(),
+                true,
+            ),
+            (
+                "one definition and four strays",
+                (0..14).chain(700..704).collect(),
+                false,
+            ),
+            ("two definitions", (0..14).chain(100..109).collect(), false),
+            ("strays alone", (700..720).collect(), false),
+        ];
+        for (name, objects, beyond) in cases {
+            let (w, n) = window(objects.into_iter());
+            let v = RunsView::of(&rs, &r, &w, 0, n);
+            assert_eq!(v.beyond(&rs), beyond, "{name}: {v:?}");
+            assert!(!(beyond && v.explains(&rs, 15)), "{name}");
+        }
+    }
+
+    #[test]
     fn more_kinds_back_to_back_than_allowed_are_not_explained() {
         let mut rs = settings();
         rs.max_back_to_back = 2;
@@ -264,6 +304,19 @@ mod tests {
         assert!(!v.explains(&rs, 15));
         assert!(v.why().contains("9 earlier runs"), "{}", v.why());
         assert_eq!(v.evidence(&rs)["kinds_in_window"], 3);
+    }
+
+    #[test]
+    fn runs_back_to_back_are_counted_but_never_a_kind() {
+        let rs = settings();
+        let mut r = pipeline(&rs);
+        let before = r.kinds.clone();
+        for (t, o) in (0..14).chain(100..109).enumerate() {
+            r.read(&rs, obj(o), 90_000 + t as u32);
+        }
+        r.close_idle(&rs, 100_000);
+        assert_eq!(r.learned, 10);
+        assert_eq!(r.kinds, before);
     }
 
     #[test]

@@ -15,8 +15,8 @@
 //! snapshot of a build without them still loads (postcard reads fields in order: the
 //! older bytes are the newer ones cut before the novelty), with nothing learned yet.
 //!
-//! The run-to-run baseline adds, per service principal and managed identity, its
-//! [`Runs`] (`runs.rs`): written after the novelty, for the same reason.
+//! The run-to-run baseline adds, per service principal or managed identity and vault,
+//! its [`Runs`] (`runs.rs`): written after the novelty, for the same reason.
 
 use std::net::IpAddr;
 
@@ -190,8 +190,8 @@ pub struct State {
     pub inventory: FastMap<u64, Inventory>,
     /// Per kind: new objects over all principals' closed days, and those days.
     pub pop_novelty: [(u64, u64); 4],
-    /// Per automated principal: its runs (bounded kinds of run).
-    pub runs: FastMap<u128, Runs>,
+    /// Per automated principal and vault: its runs (bounded kinds of run).
+    pub runs: FastMap<(u128, u64), Runs>,
 }
 
 /// What `daily_novelty` saves, after the rest.
@@ -205,7 +205,7 @@ pub struct NoveltySnapshot {
 /// What the run-to-run baseline saves, after the novelty.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct RunsSnapshot {
-    runs: Vec<(u128, Runs)>,
+    runs: Vec<(u128, u64, Runs)>,
 }
 
 /// A snapshot read back: this build's, or an older one without the novelty or the runs.
@@ -371,7 +371,11 @@ impl DetectorState for State {
             last_population: self.last_population,
         };
         let runs = RunsSnapshot {
-            runs: self.runs.iter().map(|(k, r)| (*k, r.clone())).collect(),
+            runs: self
+                .runs
+                .iter()
+                .map(|((k, v), r)| (*k, *v, r.clone()))
+                .collect(),
         };
         (main, novelty, runs)
     }
@@ -391,7 +395,12 @@ impl DetectorState for State {
             novelty: r.novelty.novelty.into_iter().collect(),
             inventory: r.novelty.inventory.into_iter().collect(),
             pop_novelty: r.novelty.pop_novelty,
-            runs: r.runs.runs.into_iter().collect(),
+            runs: r
+                .runs
+                .runs
+                .into_iter()
+                .map(|(k, v, r)| ((k, v), r))
+                .collect(),
         }
     }
 
@@ -435,7 +444,7 @@ impl DetectorState for State {
         let runs: usize = self
             .runs
             .values()
-            .map(|r| std::mem::size_of::<(u128, Runs)>() + r.heap_bytes())
+            .map(|r| std::mem::size_of::<((u128, u64), Runs)>() + r.heap_bytes())
             .sum();
         DetectorMemory {
             learned_entries: self.history.len(),
@@ -478,16 +487,17 @@ mod tests {
         let rs = RunSettings {
             gap: "5m".parse().unwrap(),
             min_objects: 3,
-            similarity: 0.5,
+            similarity: 0.7,
             max_kinds: 4,
             min_runs_per_kind: 2,
             presence_share: 0.5,
             max_back_to_back: 3,
             min_known_share: 0.9,
+            min_unread: 5,
             size_quantile: 0.999,
             size_slack: 1.1,
         };
-        let runs = s.runs.entry(7).or_default();
+        let runs = s.runs.entry((7, 9)).or_default();
         for i in 0..5u64 {
             runs.read(&rs, i << 40, 100 + i as u32);
         }
