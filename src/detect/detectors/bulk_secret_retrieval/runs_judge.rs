@@ -26,7 +26,8 @@ pub struct RunsView {
     pub len: usize,
     /// Kinds present in the window (their share of their usual size was read).
     pub present: u32,
-    /// The largest window the present kinds allow back to back.
+    /// The largest window the kinds allow back to back: the usual size of each kind
+    /// present, and what the others (a run under way) read of their sets.
     pub allowed: f64,
 }
 
@@ -87,6 +88,9 @@ impl RunsView {
             if f64::from(k.4) >= rs.presence_share * k.1 {
                 v.present += 1;
                 v.allowed += k.3;
+            } else {
+                // A run under way (or sliding out of the window): what it read so far.
+                v.allowed += f64::from(k.4);
             }
         }
         v
@@ -233,7 +237,7 @@ mod tests {
     fn usual_runs_back_to_back_are_explained_and_a_dump_is_not() {
         let rs = settings();
         let r = pipeline(&rs);
-        let cases: [(&str, Vec<u64>, bool); 5] = [
+        let cases: [(&str, Vec<u64>, bool); 6] = [
             ("two definitions", (0..14).chain(100..109).collect(), true),
             (
                 "three definitions",
@@ -253,6 +257,11 @@ mod tests {
                 "a run twice the size, never read",
                 (600..628).collect(),
                 false,
+            ),
+            (
+                "two definitions and the start of the third",
+                (0..14).chain(100..109).chain(200..203).collect(),
+                true,
             ),
             (
                 "two definitions and a few strays",
