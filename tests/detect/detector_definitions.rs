@@ -114,6 +114,19 @@ fn errors_name_the_file_and_the_key() {
         (
             "bulk.toml",
             builtin("bulk_secret_retrieval.toml")
+                .replace("max_back_to_back = 3", "max_back_to_back = 0"),
+            "`runs.max_back_to_back`",
+        ),
+        (
+            "bulk.toml",
+            // Runs that never count: the largest window rules again.
+            builtin("bulk_secret_retrieval.toml")
+                .replace("min_runs_per_kind = 2", "min_runs_per_kind = 1000"),
+            "example \"a release pipeline running its two release definitions",
+        ),
+        (
+            "bulk.toml",
+            builtin("bulk_secret_retrieval.toml")
                 .replace("severity = \"high\" }", "severity = \"low\" }"),
             "example \"a brand-new app listing",
         ),

@@ -628,6 +628,13 @@ fn labels_point_at_records_that_show_what_they_promise() {
                 reads(15);
                 assert!(mine.iter().all(|e| e.operation.to_string() != "SecretList"));
             }
+            // The pipeline that deploys twice: its release definitions back to back,
+            // minutes apart, one identity.
+            ("bulk_secret_retrieval", "pipeline_back_to_back") => {
+                assert_eq!(l["kind"], "confounder");
+                reads(20);
+                assert!(mine.last().unwrap().time - mine[0].time < Duration::minutes(10));
+            }
             ("bulk_secret_retrieval", _) => reads(25),
             ("unusual_geo", "impossible_travel") => {
                 let places: Vec<(DateTime<Utc>, (f64, f64))> = mine

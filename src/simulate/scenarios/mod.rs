@@ -15,6 +15,7 @@ mod failed_auth;
 mod geo;
 mod novelty;
 mod novelty_confounders;
+mod pipeline;
 mod settings;
 mod vpn;
 
@@ -210,6 +211,18 @@ const CATALOGUE: &[Template] = &[
         repeat: false,
         placement: Placement::OwnDay,
         plan: novelty_confounders::new_app_start_up,
+    },
+    Template {
+        name: "pipeline_back_to_back",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: pipeline::pipeline_back_to_back,
+    },
+    Template {
+        name: "pipeline_dump",
+        repeat: true,
+        placement: Placement::OwnDay,
+        plan: pipeline::pipeline_dump,
     },
 ];
 
