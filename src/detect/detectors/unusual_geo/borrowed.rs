@@ -56,8 +56,9 @@ pub struct Network {
 pub struct Workload {
     /// Its source networks, most recently used last.
     pub networks: Vec<Network>,
-    /// Its clients: (hash of the user agent's product, last seen).
-    pub clients: Vec<(u64, u32)>,
+    /// Its clients: (hash of the user agent's product, first seen, last seen); the
+    /// first seen of its first client is 0 (always its own).
+    pub clients: Vec<(u64, u32, u32)>,
     bloom: [u64; 16],
     /// First call (seconds).
     pub first: u32,
@@ -212,22 +213,22 @@ impl Workload {
         }
     }
 
-    /// Records the client `agent`; returns whether the principal used it before.
-    pub fn client(&mut self, agent: &str, now: u32) -> bool {
+    /// Records the client `agent`; returns when the principal first used it (0 for
+    /// its first client: always its own).
+    pub fn client(&mut self, agent: &str, now: u32) -> u32 {
         let h = client_key(agent);
         if let Some(c) = self.clients.iter_mut().find(|c| c.0 == h) {
-            c.1 = now;
-            return true;
+            c.2 = now;
+            return c.1;
         }
-        let known = self.clients.is_empty();
+        let first = if self.clients.is_empty() { 0 } else { now };
         if self.clients.len() >= MAX_CLIENTS {
-            if let Some(old) = (0..self.clients.len()).min_by_key(|&i| self.clients[i].1) {
+            if let Some(old) = (0..self.clients.len()).min_by_key(|&i| self.clients[i].2) {
                 self.clients.remove(old);
             }
         }
-        self.clients.push((h, now));
-        // The first client is the principal's own.
-        known
+        self.clients.push((h, first, now));
+        first
     }
 
     /// Whether a network with this autonomous system was seen before (other than
@@ -255,7 +256,7 @@ impl Workload {
                 .flat_map(|n| n.samples.iter())
                 .map(|s| s.len() + 24)
                 .sum::<usize>()
-            + self.clients.capacity() * 16
+            + self.clients.capacity() * std::mem::size_of::<(u64, u32, u32)>()
     }
 
     /// Releases the sample names of networks no longer new (upkeep).
@@ -373,9 +374,9 @@ mod tests {
             client_key("azsdk-net-Security.KeyVault.Secrets/4.7.0 (.NET 8.0.20)"),
             client_key("azsdk-net-security.keyvault.secrets/4.8.1 (.NET 9.0.1)")
         );
-        assert!(w.client("azsdk-net-Security.KeyVault.Secrets/4.7.0", 1));
-        assert!(w.client("azsdk-net-Security.KeyVault.Secrets/4.8.0", 2));
-        assert!(!w.client("python-requests/2.32.3", 3));
-        assert!(w.client("python-requests/2.32.3", 4));
+        assert_eq!(w.client("azsdk-net-Security.KeyVault.Secrets/4.7.0", 1), 0);
+        assert_eq!(w.client("azsdk-net-Security.KeyVault.Secrets/4.8.0", 2), 0);
+        assert_eq!(w.client("python-requests/2.32.3", 3), 3);
+        assert_eq!(w.client("python-requests/2.32.3", 4), 3);
     }
 }

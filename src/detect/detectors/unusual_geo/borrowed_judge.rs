@@ -73,7 +73,7 @@ pub fn observe(
         }
     }
     let seen = entry.call_from(ip, obs.geo.asn, now);
-    let client_known = e.client_info.as_deref().map(|c| entry.client(c, now));
+    let client_since = e.client_info.as_deref().map(|c| entry.client(c, now));
     if e.outcome != Outcome::Ok || !b.is_read(e.operation.as_str()) {
         return;
     }
@@ -106,6 +106,8 @@ pub fn observe(
         return;
     }
     let pop = w.population[kind];
+    // A client first used since the network appeared is new with it.
+    let client_known = client_since.map(|since| since < n.first);
     judge(b, entry, seen.index, pop, obs, client_known, findings);
 }
 
