@@ -21,7 +21,7 @@
 
 use serde_json::json;
 
-use super::borrowed::{object_key, Network, Population, Workload, Workloads, SAMPLES};
+use super::borrowed::{object_key, prefix_text, Population, Workload, Workloads, SAMPLES};
 use super::country::finding;
 use super::rule::Rule;
 use super::settings::Borrowed;
@@ -72,7 +72,7 @@ pub fn observe(
             pop.net_new_sum = pop.net_new_sum.saturating_add(u64::from(new));
         }
     }
-    let seen = entry.call_from(ip, obs.geo.asn, now);
+    let fresh = entry.call_from(ip, obs.geo.asn, now, window);
     let client_since = e.client_info.as_deref().map(|c| entry.client(c, now));
     if e.outcome != Outcome::Ok || !b.is_read(e.operation.as_str()) {
         return;
@@ -87,17 +87,16 @@ pub fn observe(
         return;
     }
     entry.tumble_new = entry.tumble_new.saturating_add(1);
-    let principal_first = entry.first;
-    let n = &mut entry.networks[seen.index];
-    if n.first <= principal_first || now.saturating_sub(n.first) > window {
+    let Some(suspect) = entry.suspect.as_mut().filter(|_| fresh) else {
         return;
-    }
-    n.new_objects = n.new_objects.saturating_add(1);
-    if n.samples.len() < SAMPLES {
-        n.samples
+    };
+    suspect.new_objects = suspect.new_objects.saturating_add(1);
+    if suspect.samples.len() < SAMPLES {
+        suspect
+            .samples
             .push(format!("{}/{name} in {}", object.kind, e.vault));
     }
-    let count = n.new_objects;
+    let (count, since) = (suspect.new_objects, suspect.first);
     if count < b.min_new_objects
         || f64::from(count) <= f64::from(entry.new_max) * b.own_ratio
         || entry.windows < b.min_history_windows
@@ -107,8 +106,8 @@ pub fn observe(
     }
     let pop = w.population[kind];
     // A client first used since the network appeared is new with it.
-    let client_known = client_since.map(|since| since < n.first);
-    judge(b, entry, seen.index, pop, obs, client_known, findings);
+    let client_known = client_since.map(|first| first < since);
+    judge(b, entry, pop, obs, client_known, findings);
 }
 
 /// The kind's population: (mean new objects in a window with a new network, share
@@ -129,18 +128,19 @@ fn priors(pop: Population) -> (f64, f64) {
     (new, net)
 }
 
-/// Judges the new objects read from the principal's network at `index`.
+/// Judges the new objects read from the principal's new network.
 fn judge(
     b: &Borrowed,
     entry: &mut Workload,
-    index: usize,
     pop: Population,
     obs: &Observation<'_>,
     client_known: Option<bool>,
     findings: &mut Vec<Finding>,
 ) {
-    let n = &entry.networks[index];
-    let count = n.new_objects;
+    let Some(suspect) = entry.suspect.as_deref() else {
+        return;
+    };
+    let (count, net) = (suspect.new_objects, suspect.net);
     let (prior_new, prior_net) = priors(pop);
     let windows = f64::from(entry.windows);
     let net_windows = f64::from(entry.net_windows);
@@ -149,7 +149,7 @@ fn judge(
         .min(1.0);
     let p_objects = count_tail(
         u64::from(count),
-        entry.net_new_sum as f64,
+        f64::from(entry.net_new_sum),
         net_windows,
         1.0,
         prior_new,
@@ -159,13 +159,16 @@ fn judge(
     if probability > b.max_probability {
         return;
     }
-    let asn_known = entry.knows_asn(n.asn, index);
-    let n = &mut entry.networks[index];
-    if n.reported != 0 && count < n.reported.saturating_mul(2) {
+    let asn = entry.asn_of(net);
+    let asn_known = entry.knows_asn(asn, net);
+    let Some(suspect) = entry.suspect.as_deref_mut() else {
+        return;
+    };
+    if suspect.reported != 0 && count < suspect.reported.saturating_mul(2) {
         return;
     }
-    n.reported = count;
-    let n = &entry.networks[index];
+    suspect.reported = count;
+    let (first, samples) = (suspect.first, suspect.samples.clone());
     let mut steps = 0;
     let mut boosters = Vec::new();
     if client_known == Some(false) {
@@ -174,26 +177,26 @@ fn judge(
     }
     if asn_known == Some(false) {
         steps += b.new_provider;
-        boosters.push(format!("a provider it never used (AS{})", n.asn));
+        boosters.push(format!("a provider it never used (AS{asn})"));
     }
     let rule = Rule::BorrowedIdentity;
     let expected = expected_count(
-        entry.net_new_sum as f64,
+        f64::from(entry.net_new_sum),
         net_windows,
         1.0,
         prior_new,
         b.prior_windows,
     );
     let e = obs.event;
-    let net = prefix(n);
     let class = obs.geo.class.map_or("no address", class_label);
     let known: Vec<String> = entry
         .networks
         .iter()
-        .filter(|k| k.net != n.net)
-        .map(prefix)
+        .filter(|k| k.net != net)
+        .map(|k| prefix_text(k.net))
         .collect();
-    let span = duration(obs.now.saturating_sub(n.first));
+    let net = prefix_text(net);
+    let span = duration(obs.now.saturating_sub(first));
     let agent = e.client_info.as_deref().unwrap_or("(none)");
     let share = entry.new_network_share();
     let mut summary = format!(
@@ -208,23 +211,23 @@ fn judge(
             Some(false) => "new to it",
             None => "unknown",
         },
-        entry.new_sum as f64 / windows.max(1.0),
+        f64::from(entry.new_sum) / windows.max(1.0),
         entry.new_max,
         odds(probability),
-        list(&n.samples, count as usize, 4),
+        list(&samples, count as usize, 4),
     );
     for booster in &boosters {
         summary.push_str(&format!("; {booster}"));
     }
     let mut f = finding(obs, rule, raise(b.severity, steps), summary);
-    f.first_seen = time_of(n.first);
+    f.first_seen = time_of(first);
     f.evidence = Evidence::new()
         .with("observed", json!({ "network": net, "address": obs.event.caller_ip.map(|ip| ip.to_string()),
-            "address_class": class, "asn": (n.asn != 0).then_some(n.asn), "client": agent, "client_known": client_known,
+            "address_class": class, "asn": (asn != 0).then_some(asn), "client": agent, "client_known": client_known,
             "new_objects": count, "window": b.window.to_string(), "span": span, "operation": e.operation.to_string() }))
         .with("baseline", json!({ "learning": false, "networks": known, "clients_known": entry.clients.len(),
             "windows": entry.windows, "new_network_windows": entry.net_windows,
-            "mean_new_per_window": ((entry.new_sum as f64 / windows.max(1.0)) * 100.0).round() / 100.0,
+            "mean_new_per_window": ((f64::from(entry.new_sum) / windows.max(1.0)) * 100.0).round() / 100.0,
             "max_new_per_window": entry.new_max, "new_objects_in_new_network_windows": entry.net_new_sum,
             "population": { "kind": e.principal.kind.as_str(), "windows": pop.windows,
                 "mean_new_with_new_network": (prior_new * 100.0).round() / 100.0,
@@ -234,16 +237,10 @@ fn judge(
             "probability": probability, "odds": odds(probability), "max_probability": b.max_probability, "own_ratio": b.own_ratio,
             "reason": format!("{} new to it from a network first seen {span} before, more than {} times its largest window (max {})",
                 plural(count as usize, "object", "objects"), b.own_ratio, entry.new_max) }))
-        .with_list("objects", n.samples.clone())
+        .with_list("objects", samples)
         .with_list("addresses", obs.event.caller_ip.map(|ip| ip.to_string()))
         .with_list("vaults", [e.vault.to_string()]);
     findings.push(f);
-}
-
-/// `20.50.7.0/24`, `2001:db8:1::/48`.
-fn prefix(n: &Network) -> String {
-    let len = if n.net.is_ipv4() { 24 } else { 48 };
-    format!("{}/{len}", n.net)
 }
 
 /// Hourly: forgets principals the baselines forgot and sample names of networks no

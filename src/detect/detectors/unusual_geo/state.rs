@@ -197,7 +197,7 @@ mod tests {
             }],
         );
         let w = s.borrowed.by_principal.entry(7).or_default();
-        w.call_from("20.50.7.9".parse().unwrap(), Some(8075), 1_000);
+        w.call_from("20.50.7.9".parse().unwrap(), Some(8075), 1_000, 1_800);
         w.learn(42);
         s.borrowed.population[2].windows = 30;
         s
