@@ -96,6 +96,16 @@ fn errors_name_the_file_and_the_key() {
             "unknown principal kind \"robot\"",
         ),
         (
+            "unusual_geo.toml",
+            builtin("unusual_geo.toml").replace("min_new_objects = 6", "min_new_objects = 1"),
+            "`borrowed_identity.min_new_objects`",
+        ),
+        (
+            "unusual_geo.toml",
+            builtin("unusual_geo.toml").replace("window = \"30m\"", "window = \"2d\""),
+            "`borrowed_identity.window`",
+        ),
+        (
             "bulk.toml",
             builtin("bulk_secret_retrieval.toml").replace("window = \"6h\"", "window = \"5m\""),
             "`long.window`",
