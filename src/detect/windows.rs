@@ -46,6 +46,11 @@ impl DistinctWindow {
         self.items.iter().filter(|e| e.1 >= since && e.2).count()
     }
 
+    /// The items seen at or after `since` (no allocation).
+    pub fn items_since(&self, since: u32) -> impl Iterator<Item = u64> + '_ {
+        self.items.iter().filter(move |e| e.1 >= since).map(|e| e.0)
+    }
+
     /// Whether `item` is in the window (at or after `since`).
     pub fn contains_since(&self, item: u64, since: u32) -> bool {
         self.items.iter().any(|e| e.0 == item && e.1 >= since)

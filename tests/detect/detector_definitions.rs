@@ -96,6 +96,16 @@ fn errors_name_the_file_and_the_key() {
             "unknown principal kind \"robot\"",
         ),
         (
+            "unusual_geo.toml",
+            builtin("unusual_geo.toml").replace("min_new_objects = 6", "min_new_objects = 1"),
+            "`borrowed_identity.min_new_objects`",
+        ),
+        (
+            "unusual_geo.toml",
+            builtin("unusual_geo.toml").replace("window = \"30m\"", "window = \"2d\""),
+            "`borrowed_identity.window`",
+        ),
+        (
             "bulk.toml",
             builtin("bulk_secret_retrieval.toml").replace("window = \"6h\"", "window = \"5m\""),
             "`long.window`",
@@ -110,6 +120,19 @@ fn errors_name_the_file_and_the_key() {
             "bulk.toml",
             builtin("bulk_secret_retrieval.toml").replace("min_share = 0.5", "min_share = 1.5"),
             "`new_principal.min_share`",
+        ),
+        (
+            "bulk.toml",
+            builtin("bulk_secret_retrieval.toml")
+                .replace("max_back_to_back = 3", "max_back_to_back = 0"),
+            "`runs.max_back_to_back`",
+        ),
+        (
+            "bulk.toml",
+            // Runs that never count: the largest window rules again.
+            builtin("bulk_secret_retrieval.toml")
+                .replace("min_runs_per_kind = 2", "min_runs_per_kind = 1000"),
+            "example \"a release pipeline running its two release definitions",
         ),
         (
             "bulk.toml",

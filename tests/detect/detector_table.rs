@@ -771,6 +771,280 @@ fn bulk_secret_retrieval_table() {
     ]);
 }
 
+/// Six days of a release pipeline running its three release definitions (20, 18 and
+/// 16 secrets) at 09:00, 13:00 and 17:00 (for `concat!` with what follows).
+macro_rules! release_pipeline_week {
+    () => {
+        r#"
+            [[events]]
+            at = "2024-05-01T09:00:00Z"
+            days = 6
+            repeat = 20
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/web-{i}"
+            [[events]]
+            at = "2024-05-01T13:00:00Z"
+            days = 6
+            repeat = 18
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/api-{i}"
+            [[events]]
+            at = "2024-05-01T17:00:00Z"
+            days = 6
+            repeat = 16
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/job-{i}"
+"#
+    };
+}
+
+#[test]
+fn bulk_secret_retrieval_runs_table() {
+    let quiet = || after("2024-05-07T00:00:00Z", none());
+    let rule = |r: &str| {
+        after(
+            "2024-05-07T00:00:00Z",
+            Expect {
+                rule: Some(r.into()),
+                ..Default::default()
+            },
+        )
+    };
+    check(vec![
+        Row {
+            name: "its three definitions back to back (54 secrets, runs of 16 to 20)",
+            detector: "bulk_secret_retrieval",
+            geoip: true,
+            expect: quiet(),
+            events: concat!(
+                release_pipeline_week!(),
+                r#"
+            [[events]]
+            at = "2024-05-07T10:00:00Z"
+            repeat = 20
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/web-{i}"
+            [[events]]
+            at = "2024-05-07T10:01:00Z"
+            repeat = 18
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/api-{i}"
+            [[events]]
+            at = "2024-05-07T10:02:00Z"
+            repeat = 16
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/job-{i}"
+            "#
+            ),
+        },
+        Row {
+            name: "two definitions back to back and three secrets no run read",
+            detector: "bulk_secret_retrieval",
+            geoip: true,
+            expect: quiet(),
+            events: concat!(
+                release_pipeline_week!(),
+                r#"
+            [[events]]
+            at = "2024-05-07T10:00:00Z"
+            repeat = 20
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/web-{i}"
+            [[events]]
+            at = "2024-05-07T10:01:00Z"
+            repeat = 18
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/api-{i}"
+            [[events]]
+            at = "2024-05-07T10:02:00Z"
+            repeat = 3
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/stray-{i}"
+            "#
+            ),
+        },
+        Row {
+            name: "two definitions back to back and ten secrets no run read",
+            detector: "bulk_secret_retrieval",
+            geoip: true,
+            expect: rule("burst"),
+            events: concat!(
+                release_pipeline_week!(),
+                r#"
+            [[events]]
+            at = "2024-05-07T10:00:00Z"
+            repeat = 20
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/web-{i}"
+            [[events]]
+            at = "2024-05-07T10:01:00Z"
+            repeat = 18
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/api-{i}"
+            [[events]]
+            at = "2024-05-07T10:02:00Z"
+            repeat = 10
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/stray-{i}"
+            "#
+            ),
+        },
+        Row {
+            name: "its definitions back to back from a country it never used",
+            detector: "bulk_secret_retrieval",
+            geoip: true,
+            expect: rule("burst"),
+            events: concat!(
+                release_pipeline_week!(),
+                r#"
+            [[events]]
+            at = "2024-05-07T10:00:00Z"
+            repeat = 20
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "89.160.20.5"
+            object = "secrets/web-{i}"
+            [[events]]
+            at = "2024-05-07T10:01:00Z"
+            repeat = 18
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "89.160.20.5"
+            object = "secrets/api-{i}"
+            "#
+            ),
+        },
+        Row {
+            name: "one definition and six secrets no run read, below its largest window",
+            detector: "bulk_secret_retrieval",
+            geoip: true,
+            expect: rule("unfamiliar_objects"),
+            events: concat!(
+                release_pipeline_week!(),
+                r#"
+            [[events]]
+            at = "2024-05-07T10:00:00Z"
+            repeat = 20
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/web-{i}"
+            [[events]]
+            at = "2024-05-07T10:01:00Z"
+            repeat = 6
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/stray-{i}"
+            "#
+            ),
+        },
+        Row {
+            name: "one definition and four secrets no run read",
+            detector: "bulk_secret_retrieval",
+            geoip: true,
+            expect: quiet(),
+            events: concat!(
+                release_pipeline_week!(),
+                r#"
+            [[events]]
+            at = "2024-05-07T10:00:00Z"
+            repeat = 20
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/web-{i}"
+            [[events]]
+            at = "2024-05-07T10:01:00Z"
+            repeat = 4
+            every = "2s"
+            op = "SecretGet"
+            oid = "abababab-abab-4bab-8bab-abababababab"
+            appid = "abababab-abab-4bab-8bab-abababababab"
+            idtyp = "app"
+            ip = "81.2.69.10"
+            object = "secrets/stray-{i}"
+            "#
+            ),
+        },
+    ]);
+}
+
 /// Fourteen nights of a certificate-rotation pipeline deleting and purging six old
 /// certificates (for `concat!` with what follows).
 macro_rules! rotation_pipeline_fortnight {

@@ -7,7 +7,8 @@
 //! the golden replay of the sample logs (`replay_golden`) and the shape of `src/detect/`
 //! (`layering`: no detector imports another, no circles), the principal cap
 //! under a flood of new identities (`principal_cap`), and `bulk_secret_retrieval`'s
-//! day of novelty and new principals' share of a vault (`novelty_table`).
+//! day of novelty and new principals' share of a vault (`novelty_table`), and
+//! `unusual_geo`'s borrowed workload identity (`borrowed_table`).
 //!
 //! One binary per area (see `tests/decode/main.rs`); run one module with, say,
 //! `cargo test --test detect evaluation::`.
@@ -16,6 +17,7 @@
 
 mod activity_parity;
 mod arrival_lane;
+mod borrowed_table;
 mod custom_roles;
 mod detector_definitions;
 mod detector_table;

@@ -628,7 +628,54 @@ fn labels_point_at_records_that_show_what_they_promise() {
                 reads(15);
                 assert!(mine.iter().all(|e| e.operation.to_string() != "SecretList"));
             }
+            // The pipeline that deploys twice: its release definitions back to back,
+            // minutes apart, one identity.
+            ("bulk_secret_retrieval", "pipeline_back_to_back") => {
+                assert_eq!(l["kind"], "confounder");
+                reads(20);
+                assert!(mine.last().unwrap().time - mine[0].time < Duration::minutes(10));
+            }
+            // The borrowed workload identity's confounders (both detectors).
+            (_, "workload_scale_out" | "azure_address_churn") => {
+                assert_eq!(l["kind"], "confounder");
+                let nets: BTreeSet<[u8; 3]> = mine
+                    .iter()
+                    .filter_map(|e| match e.caller_ip? {
+                        std::net::IpAddr::V4(a) => {
+                            Some([a.octets()[0], a.octets()[1], a.octets()[2]])
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let want = if scenario == "workload_scale_out" {
+                    3
+                } else {
+                    8
+                };
+                assert!(nets.len() >= want, "{scenario}: networks {nets:?}");
+            }
+            (_, "release_new_secrets") => {
+                assert_eq!(l["kind"], "confounder");
+                reads(5);
+            }
+            (_, "new_app_from_azure") => {
+                assert_eq!(l["kind"], "confounder");
+                reads(8);
+            }
             ("bulk_secret_retrieval", _) => reads(25),
+            ("unusual_geo", "borrowed_workload_identity") => {
+                // Twelve secrets from one Azure address (no geography), within the hour.
+                reads(12);
+                let addrs: BTreeSet<_> = mine.iter().filter_map(|e| e.caller_ip).collect();
+                assert_eq!(addrs.len(), 1, "{addrs:?}");
+                assert!(addrs
+                    .iter()
+                    .all(|a| matches!(geo.lookup(*a), GeoLookup::Exempt(_))));
+                assert!(mine.last().unwrap().time - mine[0].time < Duration::minutes(45));
+            }
+            ("unusual_geo", "nightly_backup" | "app_restart_storm" | "new_app_start_up") => {
+                assert_eq!(l["kind"], "confounder");
+            }
             ("unusual_geo", "impossible_travel") => {
                 let places: Vec<(DateTime<Utc>, (f64, f64))> = mine
                     .iter()

@@ -9,12 +9,14 @@
 //! victims, so every detector is scored on several cases.
 
 mod access;
+mod borrowed;
 mod bulk;
 mod destructive;
 mod failed_auth;
 mod geo;
 mod novelty;
 mod novelty_confounders;
+mod pipeline;
 mod settings;
 mod vpn;
 
@@ -210,6 +212,48 @@ const CATALOGUE: &[Template] = &[
         repeat: false,
         placement: Placement::OwnDay,
         plan: novelty_confounders::new_app_start_up,
+    },
+    Template {
+        name: "pipeline_back_to_back",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: pipeline::pipeline_back_to_back,
+    },
+    Template {
+        name: "pipeline_dump",
+        repeat: true,
+        placement: Placement::OwnDay,
+        plan: pipeline::pipeline_dump,
+    },
+    Template {
+        name: "borrowed_workload_identity",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: borrowed::borrowed_workload_identity,
+    },
+    Template {
+        name: "workload_scale_out",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: borrowed::workload_scale_out,
+    },
+    Template {
+        name: "release_new_secrets",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: borrowed::release_new_secrets,
+    },
+    Template {
+        name: "azure_address_churn",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: borrowed::azure_address_churn,
+    },
+    Template {
+        name: "new_app_from_azure",
+        repeat: false,
+        placement: Placement::OwnDay,
+        plan: borrowed::new_app_from_azure,
     },
 ];
 

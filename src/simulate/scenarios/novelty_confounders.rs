@@ -1,6 +1,7 @@
 //! The benign routines that look like the slow thief or a new principal's dump
 //! (`bulk_secret_retrieval` confounders, labelled `confounder`: they must raise
-//! nothing), next to the attacks of `novelty.rs`:
+//! nothing; the workloads' ones are `unusual_geo` confounders too, for
+//! `borrowed_identity`), next to the attacks of `novelty.rs`:
 //! - `new_employee_ramp_up`: a new developer meets eight to eleven secrets she never
 //!   read on each of her first working days, across two vaults.
 //! - `nightly_backup`: the backup identity reads every object of three vaults every
@@ -131,16 +132,19 @@ pub(super) fn nightly_backup(
             break;
         }
         let text = format!("the nightly backup identity {} backs up every object of its vaults at its usual hour (no alert)", w.name);
-        plan.label(
-            plan.mark(),
-            "confounder",
-            "nightly_backup",
-            "bulk_secret_retrieval",
-            &w.principal.oid,
-            "*",
-            Some((start, end)),
-            text,
-        );
+        // Its usual network and objects: borrowed_identity must stay quiet too.
+        for detector in ["bulk_secret_retrieval", "unusual_geo"] {
+            plan.label(
+                plan.mark(),
+                "confounder",
+                "nightly_backup",
+                detector,
+                &w.principal.oid,
+                "*",
+                Some((start, end)),
+                text.clone(),
+            );
+        }
     }
 }
 
@@ -193,6 +197,16 @@ pub(super) fn app_restart_storm(
         "bulk_secret_retrieval",
         &w.principal.oid,
         &tenant.vaults[*vault].lower,
+        None,
+        text.clone(),
+    );
+    plan.label(
+        mark,
+        "confounder",
+        "app_restart_storm",
+        "unusual_geo",
+        &w.principal.oid,
+        "*",
         None,
         text,
     );
@@ -248,6 +262,16 @@ pub(super) fn new_app_start_up(
             "bulk_secret_retrieval",
             &p.oid,
             &v.lower,
+            None,
+            text.clone(),
+        );
+        plan.label(
+            mark,
+            "confounder",
+            "new_app_start_up",
+            "unusual_geo",
+            &p.oid,
+            "*",
             None,
             text,
         );

@@ -1,7 +1,8 @@
 //! Counting for `bulk_secret_retrieval`: each successful read of an object adds it
 //! to the principal's episode on the vault, tumbling windows close into the
 //! histories as time moves on, and every read is judged in both sliding windows
-//! (`judge.rs`). Lists and 429s are remembered for the severity.
+//! (`judge.rs`). Lists and 429s are remembered for the severity. The reads of a
+//! service principal or managed identity also make its runs (`runs.rs`).
 
 use super::judge::judge;
 use super::novelty_judge;
@@ -12,7 +13,7 @@ use crate::detect::baseline::keys::hash64;
 use crate::detect::definition::secs;
 use crate::detect::finding::Finding;
 use crate::detect::observation::Observation;
-use crate::event::{ObjectKind, Outcome};
+use crate::event::{ObjectKind, Outcome, PrincipalKind};
 
 /// Object names kept per episode, for summaries and evidence.
 const SAMPLES: usize = 10;
@@ -70,6 +71,18 @@ pub fn observe(
             history.first = now;
         }
         novelty_judge::read(s, state, obs, key, h, known, (kind_name, name), findings);
+        if let Some(rs) = &s.runs {
+            if matches!(
+                e.principal.kind,
+                PrincipalKind::ServicePrincipal | PrincipalKind::ManagedIdentity
+            ) {
+                state
+                    .runs
+                    .entry((key, obs.vault))
+                    .or_default()
+                    .read(rs, h, now);
+            }
+        }
         a.reads += 1;
         if obs.profile.and_then(|p| p.knows_place(obs.geo)) == Some(false) {
             a.new_place = true;
@@ -130,6 +143,14 @@ fn prune(s: &Settings, state: &mut State, obs: &Observation<'_>) {
     state
         .novelty
         .retain(|k, n| n.last >= forget && obs.baselines.principal(*k).is_some());
+    state
+        .runs
+        .retain(|(k, _), r| r.last >= forget && obs.baselines.principal(*k).is_some());
+    if let Some(rs) = &s.runs {
+        for r in state.runs.values_mut() {
+            r.close_idle(rs, now);
+        }
+    }
     if let Some(ns) = &s.novelty {
         let window = secs(ns.window);
         for n in state.novelty.values_mut() {
@@ -140,5 +161,6 @@ fn prune(s: &Settings, state: &mut State, obs: &Observation<'_>) {
         state.history.shrink_to_fit();
         state.active.shrink_to_fit();
         state.novelty.shrink_to_fit();
+        state.runs.shrink_to_fit();
     }
 }

@@ -8,6 +8,8 @@ use serde_json::json;
 
 use super::novelty::share;
 use super::rule::{Report, Rule, Win, NAME};
+use super::runs::Runs;
+use super::runs_judge;
 use super::settings::{Settings, Window};
 use super::state::{Active, History, State};
 use super::wording::{self, Episode};
@@ -38,6 +40,8 @@ struct Baseline<'s> {
     hour: u32,
     /// Distinct objects anyone read in the vault (approximately).
     inventory: u32,
+    /// The principal's runs, when it is a workload that ran before.
+    runs: Option<&'s Runs>,
 }
 
 impl<'s> Baseline<'s> {
@@ -72,6 +76,7 @@ impl<'s> Baseline<'s> {
             learned: !obs.learning() && own_hist.total() >= win.min_history_windows,
             hour: (obs.now % 86_400) / 3600,
             inventory: state.inventory.get(&obs.vault).map_or(0, |i| i.known),
+            runs: obs.principal.and_then(|k| state.runs.get(&(k, obs.vault))),
         }
     }
 }
@@ -181,13 +186,26 @@ fn verdict(
             Win::Long => 0,
         };
         let unfamiliar = n.saturating_sub(a.objects.flagged_since(since) as u32);
-        if within && place_known && on_schedule && unfamiliar < win.min_distinct {
+        // A workload's runs, not its largest window, are its baseline: its usual runs
+        // back to back are normal (from a place it knows), one of its runs and then
+        // objects no run read is not, whatever its largest window.
+        let view = runs_judge::view(s.runs.as_ref(), base.runs, &a.objects, since, n);
+        let runs = s.runs.as_ref().zip(view.as_ref());
+        let beyond_runs = runs.is_some_and(|(rs, v)| v.beyond(rs));
+        if within && place_known && on_schedule && unfamiliar < win.min_distinct && !beyond_runs {
             return None;
         }
-        if within && unfamiliar >= win.min_distinct {
-            let why = format!(
-                "{unfamiliar} of them it never read before: its usual volume, not its usual objects"
-            );
+        if within && (unfamiliar >= win.min_distinct || beyond_runs) {
+            let why = match runs {
+                Some((_, v)) if unfamiliar < win.min_distinct => format!(
+                    "{} of them no run of it ever read, more than one run reads: {}",
+                    n.saturating_sub(v.known),
+                    v.why()
+                ),
+                _ => format!(
+                    "{unfamiliar} of them it never read before: its usual volume, not its usual objects"
+                ),
+            };
             (Rule::UnfamiliarObjects, win.min_distinct, why)
         } else if within {
             // A volume this principal knows, but not at this hour or from this place:
@@ -205,9 +223,17 @@ fn verdict(
             }
             (Rule::UnusualContext, win.min_distinct, why.join("; "))
         } else {
+            // More than ever: its usual runs back to back (the pipeline that deploys
+            // twice) explain it; objects no run read, or too many, do not.
+            if place_known && runs.is_some_and(|(rs, v)| v.explains(rs, win.min_distinct)) {
+                return None;
+            }
             let limit =
                 ((f64::from(own_max) * h.own_ratio).floor() as u32 + 1).max(win.min_distinct);
-            let why = format!("more than it ever read (max {own_max})");
+            let mut why = format!("more than it ever read (max {own_max})");
+            if let Some((_, v)) = runs {
+                why = format!("{why}; {}", v.why());
+            }
             (Rule::volume(w), limit, why)
         }
     } else {
@@ -364,6 +390,11 @@ fn evidence(
         .with_list("operations", [obs.event.operation.to_string()]);
     if episode.n as usize > a.samples.len() {
         evidence.insert("objects_total", episode.n);
+    }
+    let since = if w == Win::Short { since } else { 0 };
+    let runs = runs_judge::view(s.runs.as_ref(), base.runs, &a.objects, since, episode.n);
+    if let (Some(v), Some(rs)) = (runs, &s.runs) {
+        evidence.insert("runs", v.evidence(rs));
     }
     evidence
 }

@@ -16,6 +16,11 @@
 //! is judged against its kind only when it reads a large share of the vault's known
 //! inventory or lists it first: an application booting reads its own subset.
 //!
+//! A workload's baseline is its run-to-run distribution, not its single largest
+//! window: a release pipeline running two or three of its release definitions back to
+//! back reads more than ever in one window, but only objects its earlier runs read,
+//! each kind of run about its usual size (`runs.rs`, `runs_judge.rs`).
+//!
 //! Files: `settings.rs` (the TOML file), `state.rs` (episodes and histories),
 //! `count.rs` (counting) and `judge.rs` (the judgement), `novelty.rs` and
 //! `novelty_judge.rs` (the day's novelty and vault inventories), `wording.rs`
@@ -26,6 +31,8 @@ mod judge;
 pub mod novelty;
 mod novelty_judge;
 pub mod rule;
+pub mod runs;
+mod runs_judge;
 pub mod settings;
 pub mod state;
 pub mod wording;

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::rule::{Rule, Win};
+use super::runs::RunSettings;
 use crate::alert::Severity;
 use crate::config::{ConfigDuration, SuppressConfig};
 use crate::detect::definition::{require, Header, Source};
@@ -157,6 +158,9 @@ pub struct File {
     /// `[new_principal]` (absent: new principals are judged by the count alone).
     #[serde(default)]
     pub new_principal: Option<NewPrincipal>,
+    /// `[runs]` (absent: a workload's runs are not learned; its largest window rules).
+    #[serde(default)]
+    pub runs: Option<RunSettings>,
     /// `[suppress]`.
     #[serde(default)]
     pub suppress: SuppressConfig,
@@ -187,6 +191,8 @@ pub struct Settings {
     pub novelty: Option<Novelty>,
     /// `[new_principal]`, when the file has it.
     pub new_principal: Option<NewPrincipal>,
+    /// `[runs]`, when the file has it.
+    pub runs: Option<RunSettings>,
 }
 
 /// Refuses impossible values, naming the file and the key.
@@ -343,6 +349,9 @@ pub fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
             "must be in (0, 1]",
         )?;
     }
+    if let Some(r) = &f.runs {
+        r.validate(src)?;
+    }
     Ok(())
 }
 
@@ -359,6 +368,7 @@ impl Settings {
             severity: f.severity.clone(),
             novelty: f.novelty.clone(),
             new_principal: f.new_principal.clone(),
+            runs: f.runs.clone(),
         }
     }
 

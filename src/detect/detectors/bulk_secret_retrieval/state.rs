@@ -14,6 +14,9 @@
 //! [`Inventory`] (`novelty.rs`). Snapshots write them after everything else, so a
 //! snapshot of a build without them still loads (postcard reads fields in order: the
 //! older bytes are the newer ones cut before the novelty), with nothing learned yet.
+//!
+//! The run-to-run baseline adds, per service principal or managed identity and vault,
+//! its [`Runs`] (`runs.rs`): written after the novelty, for the same reason.
 
 use std::net::IpAddr;
 
@@ -24,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 use super::novelty::{Inventory, Novelty};
 use super::rule::Report;
+use super::runs::Runs;
 use crate::detect::baseline::cap::{self, Rank};
 use crate::detect::baseline::keys::FastMap;
 use crate::detect::baseline::stats::LogHist;
@@ -186,6 +190,8 @@ pub struct State {
     pub inventory: FastMap<u64, Inventory>,
     /// Per kind: new objects over all principals' closed days, and those days.
     pub pop_novelty: [(u64, u64); 4],
+    /// Per automated principal and vault: its runs (bounded kinds of run).
+    pub runs: FastMap<(u128, u64), Runs>,
 }
 
 /// What `daily_novelty` saves, after the rest.
@@ -196,10 +202,17 @@ pub struct NoveltySnapshot {
     pop_novelty: [(u64, u64); 4],
 }
 
-/// A snapshot read back: this build's, or an older one without the novelty.
+/// What the run-to-run baseline saves, after the novelty.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct RunsSnapshot {
+    runs: Vec<(u128, u64, Runs)>,
+}
+
+/// A snapshot read back: this build's, or an older one without the novelty or the runs.
 pub struct Restored {
     main: Snapshot<KeyedSlab<History>>,
     novelty: NoveltySnapshot,
+    runs: RunsSnapshot,
 }
 
 impl<'de> Deserialize<'de> for Restored {
@@ -210,24 +223,30 @@ impl<'de> Deserialize<'de> for Restored {
             return Ok(Restored {
                 main: Snapshot::deserialize(d)?,
                 novelty: NoveltySnapshot::default(),
+                runs: RunsSnapshot::default(),
             });
         }
         struct Parts;
         impl<'de> Visitor<'de> for Parts {
             type Value = Restored;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("bulk_secret_retrieval's state, then its novelty")
+                f.write_str("bulk_secret_retrieval's state, then its novelty and runs")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Restored, A::Error> {
                 let main = seq
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-                // Older snapshots end before the novelty.
+                // Older snapshots end before the novelty, or before the runs.
                 let novelty = seq.next_element().ok().flatten().unwrap_or_default();
-                Ok(Restored { main, novelty })
+                let runs = seq.next_element().ok().flatten().unwrap_or_default();
+                Ok(Restored {
+                    main,
+                    novelty,
+                    runs,
+                })
             }
         }
-        d.deserialize_tuple(2, Parts)
+        d.deserialize_tuple(3, Parts)
     }
 }
 
@@ -315,7 +334,11 @@ impl State {
 }
 
 impl DetectorState for State {
-    type Saved<'a> = (Snapshot<&'a KeyedSlab<History>>, NoveltySnapshot);
+    type Saved<'a> = (
+        Snapshot<&'a KeyedSlab<History>>,
+        NoveltySnapshot,
+        RunsSnapshot,
+    );
     type Restored = Restored;
 
     fn saved(&self) -> Self::Saved<'_> {
@@ -347,7 +370,14 @@ impl DetectorState for State {
             last_prune: self.last_prune,
             last_population: self.last_population,
         };
-        (main, novelty)
+        let runs = RunsSnapshot {
+            runs: self
+                .runs
+                .iter()
+                .map(|((k, v), r)| (*k, *v, r.clone()))
+                .collect(),
+        };
+        (main, novelty, runs)
     }
 
     fn restored(r: Self::Restored) -> State {
@@ -365,6 +395,12 @@ impl DetectorState for State {
             novelty: r.novelty.novelty.into_iter().collect(),
             inventory: r.novelty.inventory.into_iter().collect(),
             pop_novelty: r.novelty.pop_novelty,
+            runs: r
+                .runs
+                .runs
+                .into_iter()
+                .map(|(k, v, r)| ((k, v), r))
+                .collect(),
         }
     }
 
@@ -382,6 +418,9 @@ impl DetectorState for State {
             cap::make_room(&mut self.novelty, cap, |n| {
                 Rank::of(n.last, 1 + n.days.min(1), now)
             });
+        }
+        if self.runs.len() > cap {
+            cap::make_room(&mut self.runs, cap, |r| Rank::of(r.last, r.learned, now));
         }
     }
 
@@ -402,9 +441,14 @@ impl DetectorState for State {
             .map(|n| std::mem::size_of::<(u128, Novelty)>() + n.heap_bytes())
             .sum();
         let inventory: usize = self.inventory.values().map(Inventory::bytes).sum();
+        let runs: usize = self
+            .runs
+            .values()
+            .map(|r| std::mem::size_of::<((u128, u64), Runs)>() + r.heap_bytes())
+            .sum();
         DetectorMemory {
             learned_entries: self.history.len(),
-            learned_bytes: self.history.memory_bytes() + novelty + inventory,
+            learned_bytes: self.history.memory_bytes() + novelty + inventory + runs,
             transient_entries: self.active.len(),
             transient_bytes: transient,
         }
@@ -415,6 +459,7 @@ impl DetectorState for State {
 mod tests {
     use super::super::novelty::NovelRead;
     use super::super::rule::NAME;
+    use super::super::runs::RunSettings;
     use super::*;
     use crate::detect::stateful::{decode, encode};
 
@@ -439,6 +484,25 @@ mod tests {
         s.novelty.insert(7, n);
         s.inventory.entry(9).or_default().learn(42);
         s.pop_novelty[1] = (12, 4);
+        let rs = RunSettings {
+            gap: "5m".parse().unwrap(),
+            min_objects: 3,
+            similarity: 0.7,
+            max_kinds: 4,
+            min_runs_per_kind: 2,
+            presence_share: 0.5,
+            max_back_to_back: 3,
+            min_known_share: 0.9,
+            min_unread: 5,
+            size_quantile: 0.999,
+            size_slack: 1.1,
+        };
+        let runs = s.runs.entry((7, 9)).or_default();
+        for i in 0..5u64 {
+            runs.read(&rs, i << 40, 100 + i as u32);
+        }
+        runs.close_idle(&rs, 10_000);
+        assert_eq!(runs.learned, 1);
         s
     }
 
@@ -450,13 +514,19 @@ mod tests {
         assert_eq!(back.inventory, s.inventory);
         assert_eq!(back.pop_novelty, s.pop_novelty);
         assert!(back.history.get(7).is_some_and(|h| h.knows(42)));
+        assert_eq!(back.runs, s.runs);
+        // Builds before the runs saved the state and the novelty.
+        let (old, novelty, _) = s.saved();
+        let back = State::restored(decode(NAME, &encode(&(&old, &novelty))).unwrap());
+        assert_eq!(back.novelty, s.novelty);
+        assert!(back.runs.is_empty());
         // Older builds saved the rest alone, binary (format 2) and JSON (format 1).
-        let (old, _) = s.saved();
         for bytes in [encode(&old), serde_json::to_vec(&old).unwrap()] {
             let back = State::restored(decode(NAME, &bytes).unwrap());
             assert!(back.history.get(7).is_some_and(|h| h.knows(42)));
             assert_eq!(back.last_prune, 600);
             assert!(back.novelty.is_empty() && back.inventory.is_empty());
+            assert!(back.runs.is_empty());
         }
     }
 }

@@ -13,11 +13,19 @@
 //! Impossible travel between two places the principal routinely alternates between
 //! (a split-tunnel VPN) is learned: the pair becomes part of its baseline.
 //!
+//! A workload identity's token replayed from another VM in the same Azure region
+//! shows no new geography at all; `borrowed_identity` looks finer: several objects
+//! the workload never read, in half an hour, from a source network (/24, /48) it
+//! never used, weighed against how often it shows either.
+//!
 //! Files: `settings.rs` (the TOML file), `state.rs` (last addresses and place
 //! pairs), `country.rs` and `travel.rs` (the rules), `pairs.rs` (learning place
-//! pairs), `wording.rs` (summaries and next steps), `rule.rs` (the names alerts
-//! carry).
+//! pairs), `borrowed.rs` and `borrowed_judge.rs` (a workload's networks, clients and
+//! objects, and the rule), `wording.rs` (summaries and next steps), `rule.rs` (the
+//! names alerts carry).
 
+pub mod borrowed;
+mod borrowed_judge;
 mod country;
 pub mod pairs;
 pub mod rule;
@@ -66,6 +74,11 @@ impl Rules for UnusualGeo {
 
     fn observe(&self, state: &mut State, obs: &Observation<'_>, findings: &mut Vec<Finding>) {
         let e = obs.event;
+        if let Some(b) = &self.s.borrowed {
+            // Workloads call from Azure and private addresses too: before the
+            // public-address filter of geography.
+            borrowed_judge::observe(b, &mut state.borrowed, obs, findings);
+        }
         let (Some(key), Some(ip)) = (obs.principal, e.caller_ip) else {
             return;
         };

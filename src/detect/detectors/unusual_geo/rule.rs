@@ -14,6 +14,9 @@ pub enum Rule {
     ImpossibleTravel,
     /// Without a GeoIP database: a network prefix no principal used before.
     NewNetwork,
+    /// A workload principal reading several objects it never read from a network it
+    /// never used, in a short window (its token replayed elsewhere).
+    BorrowedIdentity,
 }
 
 impl Rule {
@@ -24,6 +27,7 @@ impl Rule {
             Self::RareCountryNewPrincipal => "rare_country_new_principal",
             Self::ImpossibleTravel => "impossible_travel",
             Self::NewNetwork => "new_network",
+            Self::BorrowedIdentity => "borrowed_identity",
         }
     }
 }

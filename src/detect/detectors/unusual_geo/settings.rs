@@ -105,7 +105,55 @@ impl Severities {
             Rule::RareCountryNewPrincipal => self.rare_country_new_principal,
             Rule::ImpossibleTravel => self.impossible_travel,
             Rule::NewNetwork => self.new_network,
+            // Its own severity is `[borrowed_identity] severity`; this is the fallback.
+            Rule::BorrowedIdentity => self.new_country,
         }
+    }
+}
+
+/// `[borrowed_identity]`: a workload principal's token replayed from another machine
+/// (`borrowed_judge.rs`): several objects it never read, within a short window, from
+/// a source network (/24, /48) it never used.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Borrowed {
+    /// Principal kinds judged (workloads: `service_principal`, `managed_identity`).
+    #[serde(deserialize_with = "crate::detect::definition::kinds")]
+    pub kinds: Vec<PrincipalKind>,
+    /// Operations whose success hands out an object (a secret value, a certificate,
+    /// a backup).
+    pub operations: Vec<String>,
+    /// How long a network stays new after its first call, and the tumbling window
+    /// the principal's usual novelty is counted in.
+    pub window: ConfigDuration,
+    /// Fewest objects new to the principal, read from the new network, that can alert.
+    pub min_new_objects: u32,
+    /// The count must be more than this many times the principal's largest window of
+    /// new objects.
+    pub own_ratio: f64,
+    /// The count and the new network together must be at most this probable under
+    /// the principal's learned windows (its kind's as the prior).
+    pub max_probability: f64,
+    /// How many windows of evidence the kind's means are worth as a prior.
+    pub prior_windows: f64,
+    /// A principal's first calls are not its usual (everything is new then): its
+    /// windows count only from this long after its first call.
+    pub settle: ConfigDuration,
+    /// Settled windows a principal needs (after its learning period) before it is judged.
+    pub min_history_windows: u32,
+    /// The severity of `borrowed_identity`.
+    pub severity: Severity,
+    /// Steps added when the client (user agent product) is new to the principal.
+    pub new_client: u32,
+    /// Steps added when the network's autonomous system is new to the principal
+    /// (only with a GeoIP database that has autonomous systems).
+    pub new_provider: u32,
+}
+
+impl Borrowed {
+    /// Whether a successful `op` hands out an object.
+    pub fn is_read(&self, op: &str) -> bool {
+        self.operations.iter().any(|o| o.eq_ignore_ascii_case(op))
     }
 }
 
@@ -121,6 +169,9 @@ pub struct File {
     pub impossible_travel: Travel,
     /// `[severity]`.
     pub severity: Severities,
+    /// `[borrowed_identity]` (absent in copies older than the rule: the rule is then off).
+    #[serde(default)]
+    pub borrowed_identity: Option<Borrowed>,
     /// `[suppress]`.
     #[serde(default)]
     pub suppress: SuppressConfig,
@@ -189,7 +240,70 @@ pub fn validate(f: &File, src: &Source) -> Result<(), DetectorError> {
         src,
         "impossible_travel.forget_pair_after",
         "must be at least 1d",
-    )
+    )?;
+    match &f.borrowed_identity {
+        Some(b) => validate_borrowed(b, src),
+        None => Ok(()),
+    }
+}
+
+fn validate_borrowed(b: &Borrowed, src: &Source) -> Result<(), DetectorError> {
+    require(
+        !b.kinds.is_empty() && !b.kinds.contains(&PrincipalKind::Anonymous),
+        src,
+        "borrowed_identity.kinds",
+        "must name principal kinds (anonymous callers have no history)",
+    )?;
+    require(
+        !b.operations.is_empty(),
+        src,
+        "borrowed_identity.operations",
+        "must name at least one operation",
+    )?;
+    let w = b.window.as_std().as_secs();
+    require(
+        (60..=86_400).contains(&w),
+        src,
+        "borrowed_identity.window",
+        "must be between 1m and 24h",
+    )?;
+    require(
+        b.min_new_objects >= 2,
+        src,
+        "borrowed_identity.min_new_objects",
+        "must be at least 2",
+    )?;
+    require(
+        b.own_ratio >= 1.0,
+        src,
+        "borrowed_identity.own_ratio",
+        "must be at least 1",
+    )?;
+    require(
+        b.max_probability > 0.0 && b.max_probability < 0.5,
+        src,
+        "borrowed_identity.max_probability",
+        "must be in (0, 0.5)",
+    )?;
+    require(
+        b.prior_windows > 0.0,
+        src,
+        "borrowed_identity.prior_windows",
+        "must be more than 0",
+    )?;
+    require(
+        b.settle.as_std().as_secs() <= 7 * 86_400,
+        src,
+        "borrowed_identity.settle",
+        "must be at most 7d",
+    )?;
+    for (key, v) in [
+        ("borrowed_identity.new_client", b.new_client),
+        ("borrowed_identity.new_provider", b.new_provider),
+    ] {
+        require(v <= 4, src, key, "must be between 0 and 4 steps")?;
+    }
+    Ok(())
 }
 
 /// Validated settings.
@@ -201,6 +315,8 @@ pub struct Settings {
     pub travel: Travel,
     /// `[severity]`.
     pub severity: Severities,
+    /// `[borrowed_identity]`, when the file has it.
+    pub borrowed: Option<Borrowed>,
 }
 
 impl Settings {
@@ -210,6 +326,7 @@ impl Settings {
             new_country: f.new_country.clone(),
             travel: f.impossible_travel.clone(),
             severity: f.severity.clone(),
+            borrowed: f.borrowed_identity.clone(),
         }
     }
 }

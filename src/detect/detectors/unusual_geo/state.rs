@@ -3,11 +3,13 @@
 //! forgotten after the travel window; and the pairs of places each principal
 //! routinely alternates between (`pairs.rs`), forgotten when unused.
 //!
-//! Snapshots: the addresses, then the pairs. Builds before the pairs saved the
-//! addresses alone; such a snapshot still loads, with no pairs learned (postcard
-//! reads fields in order, so the older bytes are the newer ones cut after the
-//! addresses; their JSON form, from format 1 snapshots, is a bare list, and this
-//! build writes no JSON).
+//! It also holds what `borrowed_identity` learns of workloads (`borrowed.rs`).
+//!
+//! Snapshots: the addresses, then the pairs, then the workloads. Builds before the
+//! pairs saved the addresses alone, builds before the workloads the first two; such
+//! snapshots still load, with nothing of the later parts learned (postcard reads
+//! fields in order, so the older bytes are the newer ones cut short; their JSON form,
+//! from format 1 snapshots, is a bare list, and this build writes no JSON).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -15,6 +17,7 @@ use std::net::IpAddr;
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use super::borrowed::{Workload, Workloads};
 use super::pairs::PlacePair;
 use crate::detect::baseline::cap::{self, Rank};
 use crate::detect::baseline::keys::FastMap;
@@ -29,6 +32,8 @@ pub struct State {
     /// The place pairs each principal hopped between.
     pub(super) pairs: FastMap<u128, Vec<PlacePair>>,
     last_prune: u32,
+    /// What `borrowed_identity` learned of workloads.
+    pub(super) borrowed: Workloads,
 }
 
 impl State {
@@ -53,11 +58,13 @@ type SavedLast = Vec<(u128, IpAddr, u32)>;
 /// The pairs, as saved.
 type SavedPairs = Vec<(u128, Vec<PlacePair>)>;
 
-/// A snapshot read back: this build's, or an older one with addresses alone.
+/// A snapshot read back: this build's, or an older one with addresses alone, or
+/// without the workloads.
 #[derive(Debug, Default)]
 pub struct Restored {
     last: SavedLast,
     pairs: SavedPairs,
+    borrowed: Workloads,
 }
 
 impl<'de> Deserialize<'de> for Restored {
@@ -68,13 +75,14 @@ impl<'de> Deserialize<'de> for Restored {
             return Ok(Restored {
                 last: SavedLast::deserialize(d)?,
                 pairs: Vec::new(),
+                borrowed: Workloads::default(),
             });
         }
         struct Fields;
         impl<'de> Visitor<'de> for Fields {
             type Value = Restored;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("unusual_geo's addresses, then its place pairs")
+                f.write_str("unusual_geo's addresses, its place pairs, then its workloads")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Restored, A::Error> {
                 let last: SavedLast = seq
@@ -82,15 +90,21 @@ impl<'de> Deserialize<'de> for Restored {
                     .ok_or_else(|| de::Error::invalid_length(0, &self))?;
                 // Older snapshots end after the addresses.
                 let pairs: SavedPairs = seq.next_element().ok().flatten().unwrap_or_default();
-                Ok(Restored { last, pairs })
+                // Builds before borrowed_identity end after the pairs.
+                let borrowed: Workloads = seq.next_element().ok().flatten().unwrap_or_default();
+                Ok(Restored {
+                    last,
+                    pairs,
+                    borrowed,
+                })
             }
         }
-        d.deserialize_tuple(2, Fields)
+        d.deserialize_tuple(3, Fields)
     }
 }
 
 impl DetectorState for State {
-    type Saved<'a> = (SavedLast, SavedPairs);
+    type Saved<'a> = (SavedLast, SavedPairs, &'a Workloads);
     type Restored = Restored;
 
     fn saved(&self) -> Self::Saved<'_> {
@@ -100,7 +114,7 @@ impl DetectorState for State {
             .map(|(k, (ip, at))| (*k, *ip, *at))
             .collect();
         let pairs = self.pairs.iter().map(|(k, p)| (*k, p.clone())).collect();
-        (last, pairs)
+        (last, pairs, &self.borrowed)
     }
 
     fn restored(saved: Restored) -> State {
@@ -112,6 +126,7 @@ impl DetectorState for State {
                 .collect(),
             pairs: saved.pairs.into_iter().collect(),
             last_prune: 0,
+            borrowed: saved.borrowed,
         }
     }
 
@@ -122,6 +137,11 @@ impl DetectorState for State {
         if self.pairs.len() > cap {
             cap::make_room(&mut self.pairs, cap, |pairs| {
                 Rank::of(pairs.iter().map(|p| p.last).max().unwrap_or(0), 1, now)
+            });
+        }
+        if self.borrowed.by_principal.len() > cap {
+            cap::make_room(&mut self.borrowed.by_principal, cap, |w| {
+                Rank::of(w.last, 1 + w.windows.min(1), now)
             });
         }
     }
@@ -135,11 +155,22 @@ impl DetectorState for State {
                     + p.capacity() * std::mem::size_of::<PlacePair>()
             })
             .sum();
+        let workload_bytes: usize = self
+            .borrowed
+            .by_principal
+            .values()
+            .map(|w| std::mem::size_of::<(u128, Workload)>() + 1 + w.heap_bytes())
+            .sum();
         DetectorMemory {
-            learned_entries: self.last.len().max(self.pairs.len()),
+            learned_entries: self
+                .last
+                .len()
+                .max(self.pairs.len())
+                .max(self.borrowed.by_principal.len()),
             learned_bytes: self.last.capacity()
                 * (std::mem::size_of::<(u128, (IpAddr, u32))>() + 1)
-                + pair_bytes,
+                + pair_bytes
+                + workload_bytes,
             ..Default::default()
         }
     }
@@ -165,22 +196,34 @@ mod tests {
                 last: 200_000,
             }],
         );
+        let w = s.borrowed.by_principal.entry(7).or_default();
+        w.call_from("20.50.7.9".parse().unwrap(), Some(8075), 1_000, 1_800);
+        w.learn(42);
+        s.borrowed.population[2].windows = 30;
         s
     }
 
     #[test]
-    fn snapshots_keep_the_pairs_and_older_ones_still_load() {
+    fn snapshots_keep_the_pairs_and_workloads_and_older_ones_still_load() {
         let s = sample();
         // This build writes postcard.
         let back = State::restored(decode("unusual_geo", &encode(&s.saved())).unwrap());
         assert_eq!(back.last, s.last);
         assert_eq!(back.pairs, s.pairs);
+        assert_eq!(back.borrowed, s.borrowed);
+        assert!(back.borrowed.by_principal[&7].knows(42));
+        // Builds before borrowed_identity saved the addresses and the pairs.
+        let (last, pairs, _) = s.saved();
+        let back = State::restored(decode("unusual_geo", &encode(&(last, pairs))).unwrap());
+        assert_eq!(back.pairs, s.pairs);
+        assert_eq!(back.borrowed, Workloads::default());
         // Older builds saved the addresses alone, binary and JSON.
         let old: SavedLast = vec![(7, "81.2.69.160".parse().unwrap(), 1_000)];
         for bytes in [encode(&old), serde_json::to_vec(&old).unwrap()] {
             let back = State::restored(decode("unusual_geo", &bytes).unwrap());
             assert_eq!(back.last, s.last);
             assert!(back.pairs.is_empty());
+            assert!(back.borrowed.by_principal.is_empty());
         }
     }
 }
