@@ -111,9 +111,21 @@ fn a_state_file_written_in_the_json_format_still_loads() {
     let state_arg = state.to_str().expect("utf-8 path");
     let late_alerts = alerts(&replay(&late, &["--state", state_arg]));
     assert!(!late_alerts.is_empty());
+    // A baseline that did not exist when the file was written starts empty: the
+    // workloads' runs (`bulk_secret_retrieval`'s `[runs]`) are only in the evidence
+    // of these alerts, which otherwise carry over exactly.
+    let without_runs = |alerts: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        let mut alerts = alerts.to_vec();
+        for a in &mut alerts {
+            if let Some(evidence) = a["evidence"].as_object_mut() {
+                evidence.remove("runs");
+            }
+        }
+        alerts
+    };
     assert_eq!(
-        late_alerts,
-        whole[before_late..].to_vec(),
+        without_runs(&late_alerts),
+        without_runs(&whole[before_late..]),
         "the old state carried over: the alerts of one replay of both periods"
     );
 }

@@ -24,7 +24,7 @@ fn hours_survive_a_snapshot_and_older_snapshots_load_without_them() {
         },
     );
     state.hours.entry(7).or_default().add(10 * 3600 + 5);
-    let mut pulse = super::super::pulse::Pulse::new(3600);
+    let mut pulse = Pulse::new(3600);
     pulse.add(3700);
     state.pulses.insert(11, pulse);
     state.watches.insert(

@@ -339,7 +339,10 @@ mod tests {
     #[test]
     fn networks_are_slash_24_and_slash_48_and_bounded() {
         assert_eq!(prefix_text(prefix_of(ip("20.50.7.9"))), "20.50.7.0/24");
-        assert_eq!(prefix_of(ip("::ffff:20.50.7.9")), prefix_of(ip("20.50.7.1")));
+        assert_eq!(
+            prefix_of(ip("::ffff:20.50.7.9")),
+            prefix_of(ip("20.50.7.1"))
+        );
         assert_eq!(
             prefix_text(prefix_of(ip("2001:db8:1:2::5"))),
             "2001:db8:1::/48"
@@ -359,8 +362,15 @@ mod tests {
         }
         assert_eq!(w.networks.len(), MAX_NETWORKS);
         // The least recently used went first.
-        assert!(!w.networks.iter().any(|n| n.net == prefix_of(ip("20.50.7.0"))));
-        assert!(std::mem::size_of::<Workload>() <= 112, "{}", std::mem::size_of::<Workload>());
+        assert!(!w
+            .networks
+            .iter()
+            .any(|n| n.net == prefix_of(ip("20.50.7.0"))));
+        assert!(
+            std::mem::size_of::<Workload>() <= 112,
+            "{}",
+            std::mem::size_of::<Workload>()
+        );
     }
 
     #[test]
@@ -377,7 +387,10 @@ mod tests {
         w.tumble_new = 2;
         w.tumble_net = true;
         assert_eq!(w.roll(9000, 1800, 3600), Some((2, true)));
-        assert_eq!((w.windows, w.new_sum, w.new_max, w.net_windows), (1, 2, 2, 1));
+        assert_eq!(
+            (w.windows, w.new_sum, w.new_max, w.net_windows),
+            (1, 2, 2, 1)
+        );
         assert_eq!(w.net_new_sum, 2);
         assert!((w.new_network_share() - 1.0).abs() < 1e-9);
     }
