@@ -314,16 +314,19 @@ fn mix(v: u64) -> u64 {
 /// (`azsdk-net-Security.KeyVault.Secrets/4.7.0 (...)` is
 /// `azsdk-net-security.keyvault.secrets`), so an SDK upgrade is not a new client.
 pub fn client_key(agent: &str) -> u32 {
-    let product = agent
-        .split([' ', '/'])
-        .next()
-        .unwrap_or(agent)
-        .trim()
-        .as_bytes();
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for b in product {
-        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0000_0100_0000_01b3);
-    }
+    // One pass over the bytes of the product (no UTF-8 decoding, no allocation): a
+    // workload's every call comes here.
+    let bytes = agent.as_bytes();
+    let end = bytes
+        .iter()
+        .position(|&b| b == b' ' || b == b'/')
+        .unwrap_or(bytes.len());
+    let product = bytes[..end].trim_ascii();
+    let mut lowered = [0u8; 64];
+    let n = product.len().min(lowered.len());
+    lowered[..n].copy_from_slice(&product[..n]);
+    lowered[..n].make_ascii_lowercase();
+    let h = hash64(&lowered[..n]);
     // Never 0 (no client).
     ((h >> 32) as u32 ^ h as u32).max(1)
 }
