@@ -6,9 +6,12 @@
 //! ([`Framer`]). Each chunk goes to a pool of decoding threads, and a receiver for
 //! its result goes, in reading order, into a bounded queue that the caller's thread
 //! drains ([`for_each_step`]). The caller therefore sees exactly the sequence a
-//! single thread would produce, whatever the number of threads, while the queue's
-//! bound holds back the reader (back-pressure): at most [`ahead`] chunks (about a
-//! megabyte each, and their decoded events) are in flight.
+//! single thread would produce, whatever the number of threads, while a count of
+//! chunks in flight holds back the reader (back-pressure): at most [`ahead`] chunks
+//! (about a megabyte each, and their decoded events) are read and not yet handed
+//! on. The steps between chunks (an input starts or ends, an hour ends) do not
+//! count: an hourly blob is often a single chunk framed by three of them, and
+//! counting them kept the decoders short of work.
 //!
 //! With one thread nothing is spawned: the same steps are produced and decoded on
 //! the caller's thread, in the same order.
@@ -61,6 +64,12 @@ pub fn ahead(threads: usize) -> usize {
     2 * threads + 2
 }
 
+/// Steps of any kind queued for the caller: the chunks in flight and the small
+/// steps between them.
+fn queued(threads: usize) -> usize {
+    8 * ahead(threads)
+}
+
 /// Reads every input of `groups`, handing each step to `step` in input order;
 /// stops early when `step` says so.
 pub fn for_each_step<E>(
@@ -109,8 +118,11 @@ fn parallel<E>(
 ) -> Option<Result<(), E>> {
     let ahead = ahead(settings.threads);
     std::thread::scope(|scope| {
-        let (order_tx, order_rx) = sync_channel::<Pending>(ahead);
+        let (order_tx, order_rx) = sync_channel::<Pending>(queued(settings.threads));
         let (job_tx, job_rx) = sync_channel::<Job>(ahead);
+        // One token per chunk read and not yet handed on: the reader waits for a
+        // free one before reading on.
+        let (token_tx, token_rx) = sync_channel::<()>(ahead);
         let job_rx = Arc::new(Mutex::new(job_rx));
         let mut decoders = 0;
         for _ in 0..settings.threads {
@@ -137,7 +149,7 @@ fn parallel<E>(
                     Raw::Input(o) => Pending::Step(Step::Input(o)),
                     Raw::Chunk(chunk, at) => {
                         let (done, result) = sync_channel(1);
-                        if job_tx.send((chunk, at, done)).is_err() {
+                        if token_tx.send(()).is_err() || job_tx.send((chunk, at, done)).is_err() {
                             return false;
                         }
                         Pending::Records(result)
@@ -151,7 +163,7 @@ fn parallel<E>(
         if !spawn(scope, "kvwatch-read", reader) {
             return None;
         }
-        Some(drain(order_rx, step))
+        Some(drain(order_rx, token_rx, step))
     })
 }
 
@@ -172,16 +184,22 @@ fn spawn<'scope, 'env>(
     }
 }
 
-/// Hands the steps on in order; returning drops the queue, which stops the reader.
+/// Hands the steps on in order; returning drops the queue and the tokens, which
+/// stops the reader.
 fn drain<E>(
     order: Receiver<Pending>,
+    tokens: Receiver<()>,
     step: &mut dyn FnMut(Step) -> ControlFlow<E>,
 ) -> Result<(), E> {
     for pending in order {
         let s = match pending {
             Pending::Step(s) => s,
             Pending::Records(result) => match result.recv() {
-                Ok(decoded) => Step::Records(decoded),
+                Ok(decoded) => {
+                    // Its token frees a place for the reader (it took one first).
+                    let _ = tokens.try_recv();
+                    Step::Records(decoded)
+                }
                 // A decoding thread died (it cannot on any input): stop reading.
                 Err(_) => break,
             },
