@@ -68,6 +68,28 @@ pub fn decode_values<'a>(buf: &'a [u8], limits: &Limits, sink: &mut dyn FnMut(Re
     });
 }
 
+/// Decodes whole elements of a top-level array, separated by blanks, the first of
+/// them at array index `first_index` (a chunk of a long array: see
+/// [`super::framing::ARRAY_STREAM_BYTES`]); each as [`decode_array`] decodes it.
+pub fn decode_elements<'a>(
+    buf: &'a [u8],
+    first_index: u32,
+    limits: &Limits,
+    sink: &mut dyn FnMut(Record<'a>),
+) {
+    let mut index = first_index;
+    for_each_value(buf, &mut |text, line| {
+        let mut rebased = |mut r: Record<'a>| {
+            if r.location.index.is_none() {
+                r.location.index = Some(index);
+            }
+            sink(r);
+        };
+        dispatch_value(text, line, limits, &mut rebased);
+        index = index.saturating_add(1);
+    });
+}
+
 /// Whether a line is an array whose first element is an object.
 fn is_array_of_objects(line: &[u8]) -> bool {
     line.first() == Some(&b'[')

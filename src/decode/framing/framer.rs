@@ -4,16 +4,21 @@
 //! starting at a record boundary. It reads until the buffer holds a chunk's worth,
 //! hands out everything up to the last record boundary and keeps the partial record
 //! after it (copied into the next buffer: a record at most). A line longer than the
-//! record limit is refused and skipped without being kept; a top-level value longer
-//! than [`MAX_VALUE_BYTES`] is cut at a line break.
+//! record limit is refused and skipped without being kept; a top-level array of
+//! records longer than [`ARRAY_STREAM_BYTES`] is cut between its elements (its
+//! brackets and commas blanked, so each chunk is a run of whole values); any other
+//! top-level value longer than [`MAX_VALUE_BYTES`] is cut at a line break.
 
 use std::io::Read;
 
 use super::{
-    is_blank, layout, shape_of, trim_blank, Chunk, Frame, Layout, ValueScan, CHUNK_BYTES,
-    HEAD_BYTES, MAX_VALUE_BYTES,
+    is_blank, layout, shape_of, trim_blank, Chunk, Frame, Layout, ValueScan, ARRAY_STREAM_BYTES,
+    CHUNK_BYTES, HEAD_BYTES, MAX_VALUE_BYTES,
 };
 use crate::decode::{Format, Limits, Shape};
+
+#[path = "elements.rs"]
+mod elements;
 
 /// Cuts a stream into [`Chunk`]s of whole records, in bounded memory.
 pub struct Framer<R: Read> {
@@ -35,6 +40,10 @@ pub struct Framer<R: Read> {
     /// CSV: the index of the next row.
     index: u32,
     chunk_bytes: usize,
+    /// Inside a long top-level array: the index of its next element.
+    elements: Option<u32>,
+    /// The length past which a top-level array is streamed element by element.
+    array_bytes: usize,
 }
 
 impl<R: Read> Framer<R> {
@@ -54,7 +63,16 @@ impl<R: Read> Framer<R> {
             header_lines: 0,
             index: 0,
             chunk_bytes: CHUNK_BYTES,
+            elements: None,
+            array_bytes: ARRAY_STREAM_BYTES,
         }
+    }
+
+    /// Streams top-level arrays longer than `bytes` element by element instead of
+    /// past [`ARRAY_STREAM_BYTES`] (tests).
+    pub fn with_array_stream_bytes(mut self, bytes: usize) -> Self {
+        self.array_bytes = bytes.max(1);
+        self
     }
 
     /// Cuts chunks at about `bytes` instead of [`CHUNK_BYTES`] (tests, benchmarks).
@@ -86,6 +104,7 @@ impl<R: Read> Framer<R> {
             self.start();
         }
         let chunk = match self.layout {
+            _ if self.elements.is_some() => self.next_elements(),
             Layout::Lines => self.next_lines(),
             Layout::Csv => self.next_csv(),
             Layout::Values => self.next_values(),
@@ -399,8 +418,19 @@ impl<R: Read> Framer<R> {
             if self.eof {
                 cut = self.buf.len();
             } else if cut == 0 {
-                // One value longer than what is buffered: read on, up to the cap; past
-                // it, cut at a line break and let the decoder refuse the broken ends.
+                // One value longer than what is buffered. A long array of records is
+                // streamed element by element from here on.
+                if self.buf.len() >= self.array_bytes && self.streams_arrays() {
+                    if let Some(open) = self.buf.iter().position(|&b| !is_blank(b)) {
+                        if self.buf[open] == b'[' {
+                            self.buf[open] = b' ';
+                            self.elements = Some(0);
+                            return self.next_elements();
+                        }
+                    }
+                }
+                // Otherwise read on, up to the cap; past it, cut at a line break and
+                // let the decoder refuse the broken ends.
                 if self.buf.len() < MAX_VALUE_BYTES {
                     let want = (self.buf.len() * 2).clamp(self.chunk_bytes, MAX_VALUE_BYTES);
                     self.fill(want);

@@ -10,7 +10,8 @@
 //!   Storage `PT1H.json`, JSON Lines of records, rows or bodies). Every line is then
 //!   decoded alone, so a bad line (even the first) costs only itself;
 //! - **values**: pretty-printed objects, arrays, a query response; cut between
-//!   top-level values;
+//!   top-level values, and a long top-level array of records between its elements
+//!   ([`ARRAY_STREAM_BYTES`]);
 //! - **CSV**: rows cut at line breaks outside quotes, the header repeated in front of
 //!   every chunk.
 //!
@@ -32,10 +33,16 @@ pub const HEAD_BYTES: usize = 64 * 1024;
 /// The size a chunk is cut at (the last record boundary after it).
 pub const CHUNK_BYTES: usize = 1024 * 1024;
 
-/// The largest top-level value (a pretty-printed body, an array, a query response)
-/// kept whole; a longer one is cut at a line break and decoded in parts, its broken
-/// ends refused.
+/// The largest top-level value (a pretty-printed body, a query response) kept whole;
+/// a longer one is cut at a line break and decoded in parts, its broken ends
+/// refused. A top-level array of records is not held to it: past
+/// [`ARRAY_STREAM_BYTES`] it is cut between its elements.
 pub const MAX_VALUE_BYTES: usize = 256 * 1024 * 1024;
+
+/// A top-level JSON array of records (an export, `az ... -o json`) longer than this
+/// is streamed element by element: chunks of whole elements, in bounded memory,
+/// whatever its length. Shorter ones are decoded whole, as before.
+pub const ARRAY_STREAM_BYTES: usize = 16 * 1024 * 1024;
 
 /// How records are laid out in an input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +83,14 @@ pub enum Frame {
         /// The input line of the first row.
         first_line: u64,
         /// The index of the first row.
+        first_index: u32,
+    },
+    /// Whole elements of a long top-level array of records, separated by blanks
+    /// (the framer blanked the brackets and commas around them).
+    Elements {
+        /// The input line of the chunk's first byte.
+        first_line: u64,
+        /// The array index of the chunk's first element.
         first_index: u32,
     },
     /// A line longer than the record limit, refused without being kept.
@@ -250,6 +265,13 @@ pub fn decode_chunk<'a>(chunk: &'a Chunk, limits: &Limits, sink: &mut dyn FnMut(
         } => log_analytics::decode_csv(&chunk.bytes, limits, &mut |mut r| {
             r.location.line = (first_line + r.location.line).saturating_sub(header_lines + 1);
             r.location.index = r.location.index.map(|i| i.saturating_add(first_index));
+            sink(r);
+        }),
+        Frame::Elements {
+            first_line,
+            first_index,
+        } => json_lines::decode_elements(&chunk.bytes, first_index, limits, &mut |mut r| {
+            r.location.line += first_line - 1;
             sink(r);
         }),
         Frame::Oversized { line, shape } => sink(Record {

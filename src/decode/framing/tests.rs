@@ -248,3 +248,96 @@ fn the_buffer_never_grows_past_a_chunk_and_a_record() {
         "a buffer of {largest} bytes (bound {bound})"
     );
 }
+
+/// Streams with tiny thresholds: chunks of `chunk` bytes, arrays longer than
+/// `array` bytes cut between their elements.
+fn streamed_arrays(input: &[u8], chunk: usize, array: usize, step: usize) -> Vec<Outcome> {
+    let reader = Trickle { data: input, step };
+    let mut framer = Framer::new(reader, Format::Auto, Limits::default())
+        .with_chunk_bytes(chunk)
+        .with_array_stream_bytes(array);
+    let mut out = Vec::new();
+    while let Some(c) = framer.next_chunk().expect("reads from memory") {
+        decode_chunk(&c, &Limits::default(), &mut |r| {
+            out.push((
+                r.location.line,
+                r.location.index,
+                label(r.result.map(|_| ())),
+            ));
+        });
+    }
+    out
+}
+
+#[test]
+fn a_long_top_level_array_is_cut_between_its_elements_and_decodes_as_a_whole_one() {
+    let bad = r#"{"time":"not a time","operationName":"SecretGet"}"#;
+    let body = format!(r#"{{"records":[{REC},{REC}]}}"#);
+    let many = |n: usize, sep: &str| vec![REC; n].join(sep);
+    let cases: Vec<String> = vec![
+        // Compact, pretty, with a refused element and a body among the records.
+        format!("[{}]", many(300, ",")),
+        format!("[\n  {}\n]\n", many(300, ",\n  ")),
+        format!("[{},{bad},{body},{}]\n", many(100, ","), many(100, ",")),
+        // The values after the array are still read as values.
+        format!("[{}]\n{REC}\n[{REC},{REC}]\n", many(200, ",")),
+        // Strings holding brackets and commas do not cut an element.
+        format!(
+            "[{}]",
+            vec![r#"{"time":"2024-01-01T00:00:00Z","operationName":"SecretGet","resourceId":"/S/P/MICROSOFT.KEYVAULT/VAULTS/V","properties":{"httpStatusCode":200,"requestUri":"https://v/x?a=],[{\\\"b,"}}"#; 150].join(",")
+        ),
+    ];
+    for input in &cases {
+        let want = whole(input.as_bytes(), Format::Auto);
+        assert!(oks(&want) >= 150, "{input}");
+        for (chunk, array, step) in [(512, 1024, 97), (4096, 4096, 4096), (300, 2000, 1)] {
+            let got = streamed_arrays(input.as_bytes(), chunk, array, step);
+            assert_eq!(got, want, "chunk {chunk}, array {array}, step {step}");
+        }
+    }
+}
+
+#[test]
+fn a_long_array_streams_in_a_buffer_of_a_chunk_and_a_record() {
+    // 20 000 records, 3.4 MB in one array; streamed past 64 KiB.
+    let input = format!("[{}]", vec![REC; 20_000].join(","));
+    let reader = Trickle {
+        data: input.as_bytes(),
+        step: 1 << 16,
+    };
+    let mut framer = Framer::new(reader, Format::Auto, Limits::default())
+        .with_chunk_bytes(1 << 16)
+        .with_array_stream_bytes(1 << 16);
+    let (mut ok, mut chunks, mut largest) = (0usize, 0usize, 0usize);
+    while let Some(c) = framer.next_chunk().expect("reads from memory") {
+        chunks += 1;
+        largest = largest.max(framer.buffer_capacity());
+        decode_chunk(&c, &Limits::default(), &mut |r| {
+            ok += usize::from(r.result.is_ok());
+        });
+    }
+    assert_eq!(ok, 20_000);
+    assert!(chunks > 40, "{chunks} chunks");
+    assert!(
+        largest < 4 * (1 << 16) + HEAD_BYTES,
+        "buffer of {largest} bytes"
+    );
+}
+
+#[test]
+fn an_element_longer_than_a_record_is_refused_alone_in_a_long_array() {
+    let huge = format!(
+        r#"{{"time":"2024-01-01T00:00:00Z","operationName":"SecretGet","pad":"{}"}}"#,
+        "x".repeat(Limits::default().max_record_bytes + 10_000)
+    );
+    let input = format!(
+        "[{}, {huge}, {}]",
+        vec![REC; 50].join(","),
+        vec![REC; 50].join(",")
+    );
+    let got = streamed_arrays(input.as_bytes(), 4096, 4096, 8192);
+    assert_eq!(oks(&got), 100);
+    let refused: Vec<_> = got.iter().filter(|o| o.2.is_err()).collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(got.iter().filter_map(|o| o.1).max(), Some(100));
+}
