@@ -273,11 +273,14 @@ pub async fn start_live_with(
         output,
         metrics: kvwatch::app::metrics::MetricsOptions {
             // One file per run: two runs of one test write their snapshots at once.
-            out: Some(std::env::temp_dir().join(format!(
-                "kvwatch-live-{}-{}.prom",
-                std::process::id(),
-                NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            ))),
+            // Under the target folder (Cargo's scratch space for tests), not /tmp.
+            out: Some(
+                std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+                    "kvwatch-live-{}-{}.prom",
+                    std::process::id(),
+                    NEXT_RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                )),
+            ),
             ..Default::default()
         },
         credential: Some(credential),
