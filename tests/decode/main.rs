@@ -1,6 +1,6 @@
 //! Integration tests of the decoders: every shape of a record decodes to the same
 //! event (`shapes`), the real samples against their reviewed goldens (`golden`),
-//! property tests (`decode_props`, `hostile_properties`), hostile input
+//! property tests (`decode_props`, `hostile_properties`, `array_properties`), hostile input
 //! (`hostile_input`), streaming replay in bounded memory (`streaming`); the Activity
 //! Log's samples (`activity_log`) and its simulated log in every shape
 //! (`activity_simulated`).
@@ -14,6 +14,7 @@
 
 mod activity_log;
 mod activity_simulated;
+mod array_properties;
 mod decode_props;
 mod golden;
 mod hostile_input;

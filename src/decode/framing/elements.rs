@@ -6,7 +6,9 @@
 //! between elements so that each chunk is a run of whole values
 //! ([`Frame::Elements`], decoded by `json_lines::decode_elements` with the array
 //! index of its first element). Memory then holds a chunk and one element, however
-//! long the array; an element longer than the record limit is refused alone.
+//! long the array; an element longer than the record limit is refused alone. The
+//! same holds for an array on one line of a line-oriented input once the line is
+//! longer than a record (it would otherwise be refused whole).
 
 use std::io::Read;
 
@@ -17,10 +19,22 @@ use super::Framer;
 use crate::decode::Format;
 
 impl<R: Read> Framer<R> {
-    /// Whether this input's top-level arrays are arrays of records (or bodies)
-    /// that [`super::json_lines::decode_elements`] decodes one element at a time.
-    pub(super) fn streams_arrays(&self) -> bool {
-        matches!(self.format, Format::Auto | Format::JsonLines)
+    /// Starts streaming element by element when `buf` opens a top-level array (after
+    /// blank bytes) of an input whose arrays hold records or bodies; says whether
+    /// it did.
+    pub(super) fn enter_array(&mut self) -> bool {
+        if !matches!(self.format, Format::Auto | Format::JsonLines) {
+            return false;
+        }
+        match self.buf.iter().position(|&b| !is_blank(b)) {
+            Some(open) if self.buf[open] == b'[' => {
+                // Blanked: the chunks hold the elements as a run of values.
+                self.buf[open] = b' ';
+                self.elements = Some(0);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The next chunk of whole elements of a long top-level array; once its closing
@@ -29,7 +43,7 @@ impl<R: Read> Framer<R> {
         loop {
             self.fill(self.chunk_bytes);
             let Some(first_index) = self.elements else {
-                return self.next_values();
+                return self.next_in_layout();
             };
             if self.buf.is_empty() {
                 // The input ended inside the array: nothing is left to decode.
@@ -62,13 +76,13 @@ impl<R: Read> Framer<R> {
                         }
                         None => break,
                     },
-                    // Not an object: up to the next comma or bracket, for the
-                    // decoder to refuse.
-                    _ => match memchr::memchr2(b',', b']', &self.buf[at..]) {
-                        Some(len) => {
+                    // Not an object or array: a string, a number, a literal or
+                    // garbage, for the decoder to judge.
+                    _ => match scalar_end(&self.buf, at) {
+                        Some(end) => {
                             count += 1;
-                            at += len;
-                            cut = at;
+                            at = end;
+                            cut = end;
                         }
                         None => break,
                     },
@@ -136,4 +150,29 @@ impl<R: Read> Framer<R> {
             self.fill(HEAD_BYTES);
         }
     }
+}
+
+/// The end of the element starting at `buf[at]` that is not an object or an array:
+/// past the closing quote of a string (escapes honoured, so a comma or a bracket
+/// inside it cuts nothing), or at the first blank, comma, bracket or quote after
+/// anything else; `None` when `buf` ends first.
+fn scalar_end(buf: &[u8], at: usize) -> Option<usize> {
+    if buf[at] == b'"' {
+        let mut i = at + 1;
+        loop {
+            i += memchr::memchr2(b'"', b'\\', &buf[i..])?;
+            if buf[i] == b'"' {
+                return Some(i + 1);
+            }
+            // A backslash: the byte after it is taken literally.
+            i += 2;
+            if i > buf.len() {
+                return None;
+            }
+        }
+    }
+    buf[at..]
+        .iter()
+        .position(|&b| is_blank(b) || matches!(b, b',' | b']' | b'[' | b'{' | b'}' | b'"'))
+        .map(|len| at + len.max(1))
 }

@@ -103,11 +103,10 @@ impl<R: Read> Framer<R> {
         if !self.started {
             self.start();
         }
-        let chunk = match self.layout {
-            _ if self.elements.is_some() => self.next_elements(),
-            Layout::Lines => self.next_lines(),
-            Layout::Csv => self.next_csv(),
-            Layout::Values => self.next_values(),
+        let chunk = if self.elements.is_some() {
+            self.next_elements()
+        } else {
+            self.next_in_layout()
         };
         match chunk {
             Some(chunk) => Ok(Some(chunk)),
@@ -115,6 +114,15 @@ impl<R: Read> Framer<R> {
                 Some(e) => Err(e),
                 None => Ok(None),
             },
+        }
+    }
+
+    /// The next chunk outside a streamed array.
+    fn next_in_layout(&mut self) -> Option<Chunk> {
+        match self.layout {
+            Layout::Lines => self.next_lines(),
+            Layout::Csv => self.next_csv(),
+            Layout::Values => self.next_values(),
         }
     }
 
@@ -211,6 +219,9 @@ impl<R: Read> Framer<R> {
                 self.buf.len()
             } else if let Some(nl) = memchr::memrchr(b'\n', &self.buf) {
                 nl + 1
+            } else if self.buf.len() > self.max_line().min(self.array_bytes) && self.enter_array() {
+                // One line holding a long array of records: element by element.
+                return self.next_elements();
             } else if self.buf.len() > self.max_line() {
                 self.skip_line();
                 return Some(Chunk {
@@ -420,14 +431,8 @@ impl<R: Read> Framer<R> {
             } else if cut == 0 {
                 // One value longer than what is buffered. A long array of records is
                 // streamed element by element from here on.
-                if self.buf.len() >= self.array_bytes && self.streams_arrays() {
-                    if let Some(open) = self.buf.iter().position(|&b| !is_blank(b)) {
-                        if self.buf[open] == b'[' {
-                            self.buf[open] = b' ';
-                            self.elements = Some(0);
-                            return self.next_elements();
-                        }
-                    }
+                if self.buf.len() >= self.array_bytes && self.enter_array() {
+                    return self.next_elements();
                 }
                 // Otherwise read on, up to the cap; past it, cut at a line break and
                 // let the decoder refuse the broken ends.
