@@ -35,12 +35,7 @@ async fn a_frozen_owner_woken_after_a_takeover_delivers_and_commits_nothing() {
     let split = at("2024-05-06T09:35:00Z");
     let (early, late): (Vec<_>, Vec<_>) = records.into_iter().partition(|(t, _)| *t < split);
     let mut all = Vec::new();
-    for (p, bodies) in deal(&early, 4, 2).iter().enumerate() {
-        for b in bodies {
-            hub.publish(HUB, &p.to_string(), b.clone()).unwrap();
-            all.push(b.clone());
-        }
-    }
+    publish_dealt(&hub, &early, 2, None, &mut all);
 
     let mut instances = vec![Instance::spawn("node0", &paths[0], dir.path())];
     let first = vec![(0, instances[0].base_url().await)];
@@ -58,12 +53,7 @@ async fn a_frozen_owner_woken_after_a_takeover_delivers_and_commits_nothing() {
     signal(&instances[0], libc::SIGSTOP);
 
     assert_eq!(the_active_one(&second, &instances).await, 1);
-    for (p, bodies) in deal(&late, 4, 2).iter().enumerate() {
-        for b in bodies.iter().cloned().chain([sentinel(AFTER_THE_HOUR)]) {
-            hub.publish(HUB, &p.to_string(), b.clone()).unwrap();
-            all.push(b);
-        }
-    }
+    publish_dealt(&hub, &late, 2, Some(&sentinel(AFTER_THE_HOUR)), &mut all);
     hook.refuse(false);
     let want = ids(&reference_alerts(&reference_config, &all));
     wait_until("every expected alert at the webhook", || {

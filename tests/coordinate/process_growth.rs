@@ -32,24 +32,14 @@ async fn a_partition_added_while_active_is_claimed_then_read() {
     let split = at("2024-05-06T09:35:00Z");
     let (early, late): (Vec<_>, Vec<_>) = records.into_iter().partition(|(t, _)| *t < split);
     let mut all = Vec::new();
-    for (p, bodies) in deal(&early, 4, 2).iter().enumerate() {
-        for b in bodies {
-            hub.publish(HUB, &p.to_string(), b.clone()).unwrap();
-            all.push(b.clone());
-        }
-    }
+    publish_dealt(&hub, &early, 2, None, &mut all);
     let mut instances = vec![Instance::spawn("node0", &paths[0], dir.path())];
     let node = vec![(0, instances[0].base_url().await)];
     assert_eq!(the_active_one(&node, &instances).await, 0);
 
     let added = hub.faults().add_partitions(HUB, 3).unwrap();
     assert_eq!(added, ["2"]);
-    for (p, bodies) in deal(&late, 4, 3).iter().enumerate() {
-        for b in bodies.iter().cloned().chain([sentinel(AFTER_THE_HOUR)]) {
-            hub.publish(HUB, &p.to_string(), b.clone()).unwrap();
-            all.push(b);
-        }
-    }
+    publish_dealt(&hub, &late, 3, Some(&sentinel(AFTER_THE_HOUR)), &mut all);
     let on_the_new_one = deal(&late, 4, 3)[2].len() + 1;
     wait_for_series(
         &node[0].1,

@@ -37,12 +37,7 @@ async fn an_active_instance_cut_off_from_event_hubs_hands_the_group_to_a_standby
     let split = at("2024-05-06T09:35:00Z");
     let (early, late): (Vec<_>, Vec<_>) = records.into_iter().partition(|(t, _)| *t < split);
     let mut all = Vec::new();
-    for (p, bodies) in deal(&early, 4, 2).iter().enumerate() {
-        for b in bodies {
-            hub.publish(HUB, &p.to_string(), b.clone()).unwrap();
-            all.push(b.clone());
-        }
-    }
+    publish_dealt(&hub, &early, 2, None, &mut all);
     let mut instances = vec![Instance::spawn("node0", &paths[0], dir.path())];
     let base0 = instances[0].base_url().await;
     assert_eq!(
@@ -60,12 +55,7 @@ async fn an_active_instance_cut_off_from_event_hubs_hands_the_group_to_a_standby
     wait_for_series(&base0, COMMITS_OK, |v| v >= 1.0).await;
 
     cut.cut();
-    for (p, bodies) in deal(&late, 4, 2).iter().enumerate() {
-        for b in bodies.iter().cloned().chain([sentinel(AFTER_THE_HOUR)]) {
-            hub.publish(HUB, &p.to_string(), b.clone()).unwrap();
-            all.push(b);
-        }
-    }
+    publish_dealt(&hub, &late, 2, Some(&sentinel(AFTER_THE_HOUR)), &mut all);
 
     let exit = within("node0 hands the group over", instances[0].child.wait())
         .await

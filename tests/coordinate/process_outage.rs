@@ -43,12 +43,7 @@ async fn thirty_seconds_without_storage_pause_delivery_and_lose_nothing() {
     let split = at("2024-05-06T09:35:00Z");
     let (early, late): (Vec<_>, Vec<_>) = records.into_iter().partition(|(t, _)| *t < split);
     let mut all = Vec::new();
-    for (p, bodies) in deal(&early, 4, 2).iter().enumerate() {
-        for b in bodies {
-            hub.publish(HUB, &p.to_string(), b.clone()).unwrap();
-            all.push(b.clone());
-        }
-    }
+    publish_dealt(&hub, &early, 2, None, &mut all);
     let mut instances = vec![Instance::spawn("node0", &paths[0], dir.path())];
     let node = vec![(0, instances[0].base_url().await)];
     let base = node[0].1.clone();
@@ -59,12 +54,7 @@ async fn thirty_seconds_without_storage_pause_delivery_and_lose_nothing() {
     let cut_at = Instant::now();
     wait_until_readyz(&base, "paused: an ownership renewal failed").await;
     let delivered = hook.requests();
-    for (p, bodies) in deal(&late, 4, 2).iter().enumerate() {
-        for b in bodies.iter().cloned().chain([sentinel(AFTER_THE_HOUR)]) {
-            hub.publish(HUB, &p.to_string(), b.clone()).unwrap();
-            all.push(b);
-        }
-    }
+    publish_dealt(&hub, &late, 2, Some(&sentinel(AFTER_THE_HOUR)), &mut all);
     // Everything is read and analysed during the outage; commits fail meanwhile.
     let end = at(AFTER_THE_HOUR) - chrono::Duration::minutes(5);
     wait_for_metric(&base, "kvwatch_watermark_timestamp_seconds", |v| {

@@ -189,6 +189,24 @@ pub(crate) fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text).expect("time").to_utc()
 }
 
+/// Deals `records` four to a body over `partitions` partitions of [`HUB`] and
+/// publishes them, each partition's bodies followed by `last` when given; every body
+/// published is added to `all` (what the replay reference reads).
+pub(crate) fn publish_dealt(
+    hub: &EmbeddedHub,
+    records: &[(DateTime<Utc>, String)],
+    partitions: usize,
+    last: Option<&[u8]>,
+    all: &mut Vec<Vec<u8>>,
+) {
+    for (p, bodies) in deal(records, 4, partitions).into_iter().enumerate() {
+        for b in bodies.into_iter().chain(last.map(<[u8]>::to_vec)) {
+            hub.publish(HUB, &p.to_string(), b.clone()).unwrap();
+            all.push(b);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_the_active_one_loses_no_alert_and_keeps_what_was_learned() {
     let azurite = Azurite::start();
