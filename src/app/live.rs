@@ -31,6 +31,7 @@ use super::live_serve::{Serve, Start};
 use super::metrics::{MetricsOptions, RunMetrics};
 use super::summary::RejectLog;
 use crate::config::Config;
+use crate::coordinate::Share;
 use crate::detect::Engine;
 use crate::metrics::{checks, Metrics};
 use crate::pipeline::clock::Clock;
@@ -38,7 +39,7 @@ use crate::pipeline::{ArrivalMode, Observers, Pipeline, PipelineSettings};
 use crate::sink::delivery::Delivery;
 use crate::sink::enqueue::Tee;
 use crate::sink::gate::Gate;
-use crate::sink::json_lines::JsonLinesSink;
+use crate::sink::json_lines::{JsonLinesSink, SharedLines};
 use crate::sink::observe::{DeliveryEvent, DeliveryObserver, Fanout, LogObserver};
 use crate::sink::AlertSink;
 use crate::source::eventhubs::{Auth, Connector};
@@ -58,6 +59,25 @@ pub struct LiveOptions {
     pub credential: Option<Arc<dyn TokenCredential>>,
     /// The wall clock (idle partitions, checkpoint ages, outbox times).
     pub clock: Arc<dyn Clock>,
+    /// Set for one partition's run inside a balanced instance
+    /// ([`super::live_balanced`]); `None` for a run of its own.
+    pub part: Option<PartOptions>,
+}
+
+/// What one partition's run shares with the balanced instance around it.
+#[derive(Clone)]
+pub struct PartOptions {
+    /// The instance's share: reserved before a claim, asked whether to leave.
+    pub share: Share,
+    /// The partition's group (its name in the share).
+    pub group: String,
+    /// The instance's owner id, the same on every partition it holds.
+    pub owner_id: String,
+    /// The instance's registry, seen as one partition ([`Metrics::for_partition`]).
+    pub metrics: Option<Arc<Metrics>>,
+    /// Where alert lines go (the instance's `--output` or standard output), when
+    /// anywhere.
+    pub lines: Option<SharedLines>,
 }
 
 /// How a run ended.
@@ -91,25 +111,15 @@ impl Live {
         if config.eventhubs.hubs.is_empty() {
             bail!("the config has no [[eventhubs.hubs]]: nothing to read");
         }
-        let eh = &config.eventhubs;
-        let backoff = (eh.reconnect_initial.as_std(), eh.reconnect_max.as_std());
-        let mut connectors = Vec::new();
-        for (i, hub) in eh.hubs.iter().enumerate() {
-            let auth = match &opts.credential {
-                Some(c) => Auth::Token(c.clone()),
-                None => {
-                    Auth::from_config(&hub.credential, &format!("eventhubs.hubs[{i}].credential"))?
-                }
-            };
-            connectors.push(Connector::for_hub(
-                hub,
-                auth,
-                eh.operation_timeout.as_std(),
-                backoff,
-            ));
-        }
-        let run_metrics = RunMetrics::start(&opts.metrics, config)?;
-        let metrics = run_metrics.as_ref().map(|m| m.metrics().clone());
+        let connectors = connectors(config, opts.credential.as_ref())?;
+        let (run_metrics, metrics) = match &opts.part {
+            Some(part) => (None, part.metrics.clone()),
+            None => {
+                let run = RunMetrics::start(&opts.metrics, config)?;
+                let metrics = run.as_ref().map(|m| m.metrics().clone());
+                (run, metrics)
+            }
+        };
         let start = match &config.coordination {
             None => {
                 let state_path = config.state.resolved_path();
@@ -140,7 +150,8 @@ impl Live {
             Start::Coordinated(_) => Gate::closed("not the active instance of the group"),
         };
         let delivery = start_delivery(config, &opts.clock, metrics.as_ref(), dead.clone(), gate)?;
-        let sink = build_sink(config, opts.output.as_ref(), delivery.as_ref())?;
+        let lines = opts.part.as_ref().and_then(|p| p.lines.as_ref());
+        let sink = build_sink(config, opts.output.as_ref(), lines, delivery.as_ref())?;
         let engine = Engine::from_config(config).context("cannot load the detectors")?;
         let pipeline = Pipeline::new(settings(config), engine, sink, observers);
         if let (Some(m), Some(_)) = (&metrics, &delivery) {
@@ -202,6 +213,30 @@ impl Live {
     }
 }
 
+/// A connector per configured hub, with `credential` instead of the configured
+/// ones when given.
+pub(super) fn connectors(
+    config: &Config,
+    credential: Option<&Arc<dyn TokenCredential>>,
+) -> Result<Vec<Connector>> {
+    let eh = &config.eventhubs;
+    let backoff = (eh.reconnect_initial.as_std(), eh.reconnect_max.as_std());
+    let mut connectors = Vec::new();
+    for (i, hub) in eh.hubs.iter().enumerate() {
+        let auth = match credential {
+            Some(c) => Auth::Token(c.clone()),
+            None => Auth::from_config(&hub.credential, &format!("eventhubs.hubs[{i}].credential"))?,
+        };
+        connectors.push(Connector::for_hub(
+            hub,
+            auth,
+            eh.operation_timeout.as_std(),
+            backoff,
+        ));
+    }
+    Ok(connectors)
+}
+
 /// The pipeline settings `[pipeline]` sets (the same as replay's).
 fn settings(config: &Config) -> PipelineSettings {
     PipelineSettings {
@@ -236,8 +271,19 @@ fn start_delivery(
 fn build_sink(
     config: &Config,
     output: Option<&PathBuf>,
+    lines: Option<&SharedLines>,
     delivery: Option<&Delivery>,
 ) -> Result<Box<dyn AlertSink>> {
+    if let Some(lines) = lines {
+        let shared = Box::new(JsonLinesSink::new(
+            "the alert lines",
+            Box::new(lines.writer()),
+        ));
+        return Ok(match delivery {
+            Some(d) => Box::new(Tee(vec![shared, Box::new(d.sink(config))])),
+            None => shared,
+        });
+    }
     let file = match output {
         Some(p) => {
             let file = std::fs::OpenOptions::new()

@@ -19,14 +19,14 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use super::live::LiveOptions;
 use super::live_snapshot;
-use crate::config::{Config, CoordinationConfig};
+use crate::config::CoordinationConfig;
 use crate::coordinate::{
     self, Active, CoordinateError, Coordinator, Fence, FenceState, MirrorPosition, PartitionRef,
     Resume, Started,
 };
 use crate::metrics::{checks, Metrics, ReadinessCheck};
-use crate::pipeline::clock::Clock;
 use crate::sink::outbox::Outbox;
 use crate::source::eventhubs::{
     ask_partitions, select_wanted, Admit, Connector, KnownPosition, PartitionSlot,
@@ -123,29 +123,38 @@ fn refs(connectors: &[Connector], listed: &[Option<Vec<String>>]) -> Vec<Partiti
 /// Takes the group, standing by as long as another instance holds it. `Ok(None)`
 /// when cancelled while standing by.
 pub async fn take_group(
-    config: &Config,
+    opts: &LiveOptions,
     coordination: &CoordinationConfig,
     connectors: &[Connector],
     listed: &[Option<Vec<String>>],
-    clock: Arc<dyn Clock>,
     metrics: Option<&Arc<Metrics>>,
     cancel: &CancellationToken,
 ) -> Result<Option<Held>> {
+    let config = &opts.config;
+    let clock = opts.clock.clone();
+    let balanced = opts.part.as_ref().map(|p| (&p.share, p.owner_id.as_str()));
     let client = coordinate::client_from_config(coordination, clock.clone())?;
-    let settings = coordinate::settings_from_config(coordination, &config.eventhubs)?;
+    let mut settings = coordinate::settings_from_config(coordination, &config.eventhubs)?;
+    if let Some((_, owner)) = balanced {
+        // One owner id per balanced instance, on all of its partitions.
+        owner.clone_into(&mut settings.owner_id);
+    }
     let group = settings.layout.group().to_owned();
     let owner = settings.owner_id.clone();
     let check = metrics.map(|m| m.readiness().check(checks::COORDINATION));
     if let Some(c) = &check {
         c.not_ready(format!("starting: looking at group {group}"));
     }
-    let coordinator = Coordinator::new(
+    let mut coordinator = Coordinator::new(
         client,
         settings,
         &refs(connectors, listed),
         metrics.map(|m| m.coordination().clone()),
         clock,
     )?;
+    if let Some((share, _)) = balanced {
+        coordinator = coordinator.with_share(share.clone());
+    }
     let mut active = match coordinator.start().await.context("coordination")? {
         Started::Active(a) => *a,
         Started::Standby(standby) => {

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::coordinate::Share;
 use crate::decode::Format;
 use crate::metrics::{LiveMetrics, ReadinessCheck};
 use crate::pipeline::clock::Clock;
@@ -66,6 +67,9 @@ pub struct LiveLoop {
     pub hand_over_after: Option<chrono::Duration>,
     /// The hubs the lag limit cut loose at the last round.
     pub cut_loose: Vec<usize>,
+    /// In balanced mode: the instance's share and this partition's group; the run
+    /// gives the partition up when the share says it is surplus.
+    pub leave: Option<(Share, String)>,
     /// Alerts counted by an [`AlertCounter`] among the pipeline's observers.
     pub alerts: Arc<AtomicU64>,
     /// Where the status goes.
@@ -128,6 +132,14 @@ impl LiveLoop {
             }
             if self.cut_off_too_long() {
                 break LoopEnd::HandedOver;
+            }
+            if let Some((share, group)) = &self.leave {
+                if share.should_leave(group) {
+                    tracing::info!(
+                        "group {group}: more than this instance's fair share is held; writing the last checkpoint and releasing it for another instance"
+                    );
+                    break LoopEnd::Rebalanced;
+                }
             }
             if self.clock.now() - last_checkpoint >= self.interval {
                 if !self.checkpoint()? {

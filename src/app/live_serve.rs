@@ -104,11 +104,10 @@ impl Serve {
                     return finish_early(status, delivery, run_metrics).await;
                 };
                 let taken = live_coordination::take_group(
-                    config,
+                    &opts,
                     &c,
                     &connectors,
                     &listed,
-                    opts.clock.clone(),
                     metrics.as_ref(),
                     &cancel,
                 )
@@ -208,6 +207,10 @@ impl Serve {
                 .and(config.coordination.as_ref())
                 .map(|c| c.hand_over_after.as_chrono()),
             cut_loose: Vec::new(),
+            leave: opts
+                .part
+                .as_ref()
+                .map(|p| (p.share.clone(), p.group.clone())),
             alerts,
             status,
             finishing,

@@ -66,6 +66,9 @@ pub enum LoopEnd {
     /// `hand_over_after`; the final checkpoint is written and the group released,
     /// so a standby that can reach the hubs takes over.
     HandedOver,
+    /// Balanced mode: the instance held more than its fair share; the final
+    /// checkpoint is written and the partition released for another instance.
+    Rebalanced,
 }
 
 /// Why the pipeline thread failed.

@@ -6,6 +6,7 @@ pub mod descriptors;
 pub mod embedded;
 pub mod ingest;
 pub mod live;
+pub mod live_balanced;
 pub mod live_coordination;
 pub mod live_pipeline;
 mod live_resume;

@@ -145,7 +145,10 @@ pub fn run(raw: RawRunArgs) -> Result<ExitCode> {
             p.records, outcome.inputs, p.bodies, s.bodies, s.records, s.refused, s.alerts
         );
         Ok(match outcome.live.end {
-            LoopEnd::AllLost | LoopEnd::OwnershipLost | LoopEnd::HandedOver => ExitCode::from(3),
+            LoopEnd::AllLost
+            | LoopEnd::OwnershipLost
+            | LoopEnd::HandedOver
+            | LoopEnd::Rebalanced => ExitCode::from(3),
             LoopEnd::Drained => ExitCode::SUCCESS,
         })
     })

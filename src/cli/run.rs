@@ -12,8 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::replay::metrics_options;
 use crate::app::live::{Live, LiveOptions};
+use crate::app::live_balanced::Balanced;
 use crate::app::live_pipeline::LoopEnd;
-use crate::config::Config;
+use crate::config::{Config, CoordinationMode};
 use crate::pipeline::clock::SystemClock;
 
 /// `kvwatch run`.
@@ -65,6 +66,7 @@ pub fn validate(raw: RawRunArgs) -> Result<LiveOptions> {
         metrics,
         credential: None,
         clock: Arc::new(SystemClock),
+        part: None,
     })
 }
 
@@ -81,6 +83,14 @@ pub fn run(raw: RawRunArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
+    let balanced = opts
+        .config
+        .coordination
+        .as_ref()
+        .is_some_and(|c| c.mode == CoordinationMode::Balanced);
+    if balanced {
+        return rt.block_on(run_balanced(opts));
+    }
     rt.block_on(async {
         let live = Live::start(opts).await?;
         let stop = CancellationToken::new();
@@ -99,10 +109,30 @@ pub fn run(raw: RawRunArgs) -> Result<ExitCode> {
             s.bodies, s.records, s.refused, s.alerts, s.checkpoints
         );
         Ok(match outcome.end {
-            LoopEnd::AllLost | LoopEnd::OwnershipLost | LoopEnd::HandedOver => ExitCode::from(3),
+            LoopEnd::AllLost
+            | LoopEnd::OwnershipLost
+            | LoopEnd::HandedOver
+            | LoopEnd::Rebalanced => ExitCode::from(3),
             LoopEnd::Drained => ExitCode::SUCCESS,
         })
     })
+}
+
+/// A balanced instance runs until SIGTERM or Ctrl-C: losing or giving up a
+/// partition is part of its work, not an end. 0 after a clean shutdown.
+async fn run_balanced(opts: LiveOptions) -> Result<ExitCode> {
+    let balanced = Balanced::start(opts).await?;
+    let stop = CancellationToken::new();
+    tokio::spawn(on_signal(stop.clone()));
+    stop.cancelled().await;
+    balanced.shutdown();
+    let outcome = balanced.wait().await?;
+    let s = &outcome.totals;
+    eprintln!(
+        "kvwatch: stopped: {} bodies, {} records ({} refused), {} alerts, {} checkpoints over every partition held",
+        s.bodies, s.records, s.refused, s.alerts, s.checkpoints
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Resolves when the run's status channel closes (the run ended by itself).

@@ -33,6 +33,11 @@ pub struct CoordinationConfig {
     /// partitions and one state. Default: derived from `[[eventhubs.hubs]]`
     /// (namespace, hub, consumer group and partitions), so identical configs agree.
     pub group: Option<String>,
+    /// How instances share the hub: `active_standby` (the default: one instance
+    /// holds every partition with one state, the others stand by) or `balanced`
+    /// (for the keyed hub `kvwatch route` writes to: the partitions are spread over
+    /// the instances, each partition with its own state, which follows it).
+    pub mode: CoordinationMode,
     /// How this instance names itself in the ownership blobs (default: the host
     /// name, which is the pod's name on Kubernetes). The owner id is always
     /// `NAME-PID-RANDOM`, new at every start, so two processes never share one even
@@ -74,6 +79,7 @@ impl Default for CoordinationConfig {
             container: "kvwatch".to_owned(),
             credential: StorageCredentialConfig::default(),
             group: None,
+            mode: CoordinationMode::ActiveStandby,
             instance_name: None,
             ownership_expiry: ConfigDuration::seconds(30),
             renew_interval: ConfigDuration::seconds(10),
@@ -87,6 +93,25 @@ impl Default for CoordinationConfig {
         }
     }
 }
+
+/// How instances share the hub (`[coordination] mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoordinationMode {
+    /// One active instance holds every partition (one group, one state); the
+    /// others are hot standbys. Right for the unkeyed diagnostic-settings hub,
+    /// where every principal's records are on every partition.
+    #[default]
+    ActiveStandby,
+    /// Each partition is a group of its own, with its own state; every instance
+    /// holds about its share of the partitions and stands by for the rest. Only
+    /// for a hub keyed by principal (`kvwatch route`'s target), one hub.
+    Balanced,
+}
+
+/// The longest `group` in balanced mode: each partition's group is
+/// `{group}.p{partition}` and a group name has at most 63 characters.
+pub const BALANCED_GROUP_MAX: usize = 55;
 
 /// How kvwatch authenticates to Blob Storage (`credential = { kind = "…", … }`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -273,6 +298,21 @@ pub fn validate(
     crate::coordinate::blob::check_container_name(&c.container).or_else(|m| bad("container", m))?;
     if let Some(group) = &c.group {
         crate::coordinate::layout::check_group_name(group).or_else(|m| bad("group", m))?;
+        if c.mode == CoordinationMode::Balanced && group.len() > BALANCED_GROUP_MAX {
+            return bad(
+                "group",
+                format!("at most {BALANCED_GROUP_MAX} characters in balanced mode (each partition's group adds `.pN`)"),
+            );
+        }
+    }
+    if c.mode == CoordinationMode::Balanced && eventhubs.hubs.len() != 1 {
+        return bad(
+            "mode",
+            format!(
+                "balanced mode reads exactly one hub, the one `kvwatch route` keys by principal ({} [[eventhubs.hubs]] configured)",
+                eventhubs.hubs.len()
+            ),
+        );
     }
     if let Some(id) = &c.instance_name {
         let ok = (1..=60).contains(&id.len())

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use coordination::{CoordinationConfig, StorageCredentialConfig};
+pub use coordination::{CoordinationConfig, CoordinationMode, StorageCredentialConfig};
 pub use delivery::{OutboxConfig, SecretRef, SinkConfig, SinkKind, SinkSettings};
 pub use duration::ConfigDuration;
 pub use eventhubs::{EventHubsConfig, RouteConfig, StateConfig};

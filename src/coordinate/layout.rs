@@ -120,6 +120,26 @@ impl GroupLayout {
         format!("{}{epoch:016}-{commit:016}", self.snapshot_prefix())
     }
 
+    /// Where the instances of a balanced group say they are alive: one blob per
+    /// instance, rewritten at every renewal.
+    pub fn members_prefix(&self) -> String {
+        format!("kvwatch/{}/members/", self.group)
+    }
+
+    /// This instance's membership blob.
+    pub fn member_blob(&self, owner_id: &str) -> String {
+        format!("{}{owner_id}", self.members_prefix())
+    }
+
+    /// The group of one partition in balanced mode: `{group}.p{partition}`.
+    pub fn partition_group(&self, partition: &str) -> Result<GroupLayout, String> {
+        GroupLayout::new(&format!(
+            "{}.p{}",
+            self.group,
+            partition.to_ascii_lowercase()
+        ))
+    }
+
     /// The (epoch, commit) of a snapshot blob of this group, if it is one.
     pub fn parse_snapshot_blob(&self, name: &str) -> Option<(u64, u64)> {
         let rest = name.strip_prefix(&self.snapshot_prefix())?;

@@ -29,6 +29,7 @@
 //!    back at shutdown.
 
 mod active;
+pub mod balance;
 pub mod blob;
 pub mod fence;
 pub mod layout;
@@ -47,6 +48,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use active::Active;
+pub use balance::{Membership, Share, ShareView};
 pub use blob::{BlobAuth, BlobClient, BlobClientOptions, BlobError};
 pub use fence::{Fence, FenceState, LostReason};
 pub use layout::{GroupLayout, PartitionRef};
@@ -134,6 +136,8 @@ pub struct Coordinator {
     partitions: Vec<PartitionRef>,
     metrics: Option<CoordinationMetrics>,
     clock: Arc<dyn Clock>,
+    /// In balanced mode: this instance's share, reserved before each claim.
+    share: Option<Share>,
 }
 
 /// What [`Coordinator::start`] found.
@@ -163,7 +167,15 @@ impl Coordinator {
             partitions,
             metrics,
             clock,
+            share: None,
         })
+    }
+
+    /// In balanced mode: claims only within this instance's fair `share` (see
+    /// [`balance`]).
+    pub fn with_share(mut self, share: Share) -> Coordinator {
+        self.share = Some(share);
+        self
     }
 
     /// Takes the group when it is free (or expired); else becomes a standby. A
@@ -181,7 +193,7 @@ impl Coordinator {
             Err(e) => return Err(e.into()),
         };
         if !observed.is_empty() {
-            match self.try_take(&observed).await {
+            match self.try_take(&observed, false).await {
                 Ok(Some(active)) => return Ok(Started::Active(Box::new(active))),
                 Ok(None) | Err(CoordinateError::Lost(_)) => {}
                 Err(e) if e.is_transient() => {
@@ -194,9 +206,14 @@ impl Coordinator {
         Ok(Started::Standby(Standby::new(self, observed)))
     }
 
-    /// Claims and activates when every partition is claimable; `None` when another
-    /// owner holds one or wins the race.
-    async fn try_take(&self, observed: &[Observed]) -> Result<Option<Active>, CoordinateError> {
+    /// Claims and activates when every partition is claimable (and, in balanced
+    /// mode, the share allows it, or the partition is `overdue`); `None` when
+    /// another owner holds one or wins the race.
+    async fn try_take(
+        &self,
+        observed: &[Observed],
+        overdue: bool,
+    ) -> Result<Option<Active>, CoordinateError> {
         let s = &self.settings;
         if !observed
             .iter()
@@ -204,6 +221,24 @@ impl Coordinator {
         {
             return Ok(None);
         }
+        let group = s.layout.group();
+        if let Some(share) = &self.share {
+            if !share.reserve(group, overdue) {
+                return Ok(None);
+            }
+        }
+        let taken = self.claim_and_activate(observed).await;
+        if let (Some(share), false) = (&self.share, matches!(taken, Ok(Some(_)))) {
+            share.release(group);
+        }
+        taken
+    }
+
+    async fn claim_and_activate(
+        &self,
+        observed: &[Observed],
+    ) -> Result<Option<Active>, CoordinateError> {
+        let s = &self.settings;
         match ownership::claim_all(&self.client, observed, &s.owner_id).await? {
             Claim::Lost { blob } => {
                 tracing::info!(
@@ -263,6 +298,7 @@ impl Coordinator {
         );
         if let Some(m) = &self.metrics {
             m.epoch(store.epoch());
+            m.held(self.partitions.len());
             m.fence(&FenceState::Open);
         }
         self.set_role(Role::Active);

@@ -59,6 +59,9 @@ impl Standby {
             "group {group}: standing by (held by {})",
             self.owners().join(", ")
         );
+        // Since when every partition has been claimable: a balanced instance over its
+        // share claims anyway once nobody else did for a whole expiry.
+        let mut claimable_since: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(None),
@@ -73,7 +76,18 @@ impl Standby {
                 }
                 Err(e) => return Err(e.into()),
             }
-            match self.coordinator.try_take(&self.observed).await {
+            let s = &self.coordinator.settings;
+            let all_claimable = self
+                .observed
+                .iter()
+                .all(|o| o.claimable(&s.owner_id, s.ownership_expiry));
+            claimable_since = if all_claimable {
+                claimable_since.or(Some(std::time::Instant::now()))
+            } else {
+                None
+            };
+            let overdue = claimable_since.is_some_and(|t| t.elapsed() >= s.ownership_expiry);
+            match self.coordinator.try_take(&self.observed, overdue).await {
                 Ok(Some(active)) => return Ok(Some(active)),
                 // Another standby won the race for the manifest: keep watching.
                 Ok(None) | Err(CoordinateError::Lost(_)) => {}

@@ -49,6 +49,11 @@ pub struct CoordinationMetrics {
     commit_seconds: Histogram,
     snapshot_bytes: IntGauge,
     epoch: IntGauge,
+    partitions_held: IntGauge,
+    members: IntGauge,
+    /// `false` for one partition's run in balanced mode: the group-wide gauges
+    /// (role, fence, epoch, snapshot size) are the balancer's to set.
+    whole_group: bool,
 }
 
 impl CoordinationMetrics {
@@ -106,6 +111,16 @@ impl CoordinationMetrics {
             "The coordination epoch this instance took its group over with (also its Event Hubs owner level); 0 before.",
         ))?;
         r.register(Box::new(epoch.clone()))?;
+        let partitions_held = IntGauge::with_opts(Opts::new(
+            "kvwatch_coordination_partitions_held",
+            "Partitions this instance holds: all of its group when active, its share in balanced mode; 0 as a standby.",
+        ))?;
+        r.register(Box::new(partitions_held.clone()))?;
+        let members = IntGauge::with_opts(Opts::new(
+            "kvwatch_coordination_members",
+            "Balanced mode: live instances of the group seen at the last heartbeat (this one included); 0 otherwise.",
+        ))?;
+        r.register(Box::new(members.clone()))?;
         for role_name in ROLES {
             role.with_label_values(&[role_name]).set(0);
         }
@@ -126,11 +141,54 @@ impl CoordinationMetrics {
             commit_seconds,
             snapshot_bytes,
             epoch,
+            partitions_held,
+            members,
+            whole_group: true,
         })
+    }
+
+    /// The same families for one partition's run in balanced mode: its renewals and
+    /// commits count, the group-wide gauges are left to [`CoordinationMetrics::balance`].
+    pub fn for_partition(&self) -> CoordinationMetrics {
+        CoordinationMetrics {
+            whole_group: false,
+            ..self.clone()
+        }
+    }
+
+    /// Balanced mode: the instance's share (active while it holds a partition).
+    pub fn balance(&self, view: &crate::coordinate::ShareView) {
+        let held = view.held.len();
+        self.partitions_held
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
+        self.members
+            .set(i64::try_from(view.members).unwrap_or(i64::MAX));
+        self.set_role(if held > 0 {
+            Role::Active
+        } else {
+            Role::Standby
+        });
     }
 
     /// Sets the role.
     pub fn role(&self, role: Role) {
+        if self.whole_group {
+            self.set_role(role);
+            if role != Role::Active {
+                self.partitions_held.set(0);
+            }
+        }
+    }
+
+    /// The whole group's partitions are held (active/standby mode).
+    pub fn held(&self, partitions: usize) {
+        if self.whole_group {
+            self.partitions_held
+                .set(i64::try_from(partitions).unwrap_or(i64::MAX));
+        }
+    }
+
+    fn set_role(&self, role: Role) {
         let now = match role {
             Role::Active => "active",
             Role::Standby => "standby",
@@ -155,6 +213,9 @@ impl CoordinationMetrics {
 
     /// Sets the fence state.
     pub fn fence(&self, state: &FenceState) {
+        if !self.whole_group {
+            return;
+        }
         let now = match state {
             FenceState::Open => "open",
             FenceState::Paused { .. } => "paused",
@@ -180,12 +241,18 @@ impl CoordinationMetrics {
 
     /// Sets the last snapshot's size.
     pub fn snapshot_bytes(&self, bytes: u64) {
+        if !self.whole_group {
+            return;
+        }
         self.snapshot_bytes
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// Sets the epoch.
     pub fn epoch(&self, epoch: u64) {
+        if !self.whole_group {
+            return;
+        }
         self.epoch.set(i64::try_from(epoch).unwrap_or(i64::MAX));
     }
 

@@ -121,6 +121,24 @@ impl Metrics {
         }))
     }
 
+    /// The registry as one partition's run sees it in balanced mode: the same
+    /// families (its counters add up with the other partitions'), the group-wide
+    /// coordination gauges left to the balancer, and readiness checks of its own
+    /// (the balancer reads them and sums them up in the process's `/readyz`).
+    pub fn for_partition(&self) -> Result<Arc<Metrics>, MetricsError> {
+        let detached = Registry::new();
+        Ok(Arc::new(Metrics {
+            registry: self.registry.clone(),
+            pipeline: self.pipeline.clone(),
+            delivery: self.delivery.clone(),
+            live: self.live.clone(),
+            state: self.state.clone(),
+            coordination: self.coordination.for_partition(),
+            readiness: Readiness::register(&detached)?,
+            vault_labels: self.vault_labels.clone(),
+        }))
+    }
+
     /// A new observer feeding the pipeline families (one per pipeline; observers of
     /// one `Metrics` share the vault cap).
     pub fn observer(&self) -> MetricsObserver {

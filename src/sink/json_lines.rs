@@ -41,3 +41,64 @@ impl AlertSink for JsonLinesSink {
         self.out.flush().map_err(|e| self.io(e))
     }
 }
+
+/// One output several pipelines write alert lines to (the partitions of a balanced
+/// `kvwatch run`): each writer keeps its lines until a flush and hands over whole
+/// lines only, under the lock, so lines of two pipelines never interleave.
+#[derive(Clone)]
+pub struct SharedLines {
+    out: std::sync::Arc<std::sync::Mutex<Box<dyn Write + Send>>>,
+}
+
+impl SharedLines {
+    /// Shares `out`.
+    pub fn new(out: Box<dyn Write + Send>) -> SharedLines {
+        SharedLines {
+            out: std::sync::Arc::new(std::sync::Mutex::new(out)),
+        }
+    }
+
+    /// A writer of its own for one pipeline.
+    pub fn writer(&self) -> LineWriter {
+        LineWriter {
+            shared: self.clone(),
+            pending: Vec::new(),
+        }
+    }
+}
+
+/// One pipeline's writer on [`SharedLines`].
+pub struct LineWriter {
+    shared: SharedLines,
+    pending: Vec<u8>,
+}
+
+impl Write for LineWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let Some(end) = self.pending.iter().rposition(|b| *b == b'\n') else {
+            return Ok(());
+        };
+        let mut out = self
+            .shared
+            .out
+            .lock()
+            .map_err(|_| std::io::Error::other("another pipeline panicked while writing"))?;
+        out.write_all(&self.pending[..=end])?;
+        out.flush()?;
+        drop(out);
+        self.pending.drain(..=end);
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        // Best effort: a failure here was already reported by the last flush.
+        let _ = self.flush();
+    }
+}

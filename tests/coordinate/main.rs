@@ -3,7 +3,8 @@
 //! (`claims`), takeover by a standby (`takeover`), fencing of an old owner
 //! (`fencing`), storage outages through a TCP forwarder that is cut and restored
 //! (`outage`), an active instance cut off from Event Hubs handing over
-//! (`process_handover`), snapshots and their damage (`snapshots`), and the blobs other Event
+//! (`process_handover`), balanced mode's partitions spread over real processes and taken
+//! over with their state (`process_balanced`), snapshots and their damage (`snapshots`), and the blobs other Event
 //! Hubs tools read, with the SDK's own `CheckpointStore` trait over our client
 //! (`interop`).
 //!
@@ -26,6 +27,7 @@ mod claims;
 mod fencing;
 mod interop;
 mod outage;
+mod process_balanced;
 mod process_fencing;
 mod process_growth;
 mod process_handover;

@@ -135,6 +135,7 @@ pub async fn run_embedded(
         metrics: opts.metrics.clone(),
         credential: None,
         clock: Arc::new(SystemClock),
+        part: None,
     })
     .await?;
 

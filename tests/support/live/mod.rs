@@ -285,6 +285,7 @@ pub async fn start_live_with(
         },
         credential: Some(credential),
         clock: Arc::new(SystemClock),
+        part: None,
     };
     within("start kvwatch run", Live::start(opts))
         .await
