@@ -36,6 +36,26 @@ fn absent_means_single_instance_and_a_minimal_section_gets_the_defaults() {
 }
 
 #[test]
+fn balanced_mode_reads_one_keyed_hub() {
+    let url = "account_url = \"https://acct.blob.core.windows.net\"\n";
+    let c = parse(&format!(
+        "{HUB}[coordination]\n{url}mode = \"balanced\"\ngroup = \"{}\"\n",
+        "g".repeat(55)
+    ))
+    .unwrap()
+    .coordination
+    .unwrap();
+    assert_eq!(c.mode, CoordinationMode::Balanced);
+    let layout = crate::coordinate::GroupLayout::new(&c.group.unwrap()).unwrap();
+    assert_eq!(layout.partition_group("31").unwrap().group().len(), 59);
+    let default = parse(&format!("[coordination]\n{url}"))
+        .unwrap()
+        .coordination
+        .unwrap();
+    assert_eq!(default.mode, CoordinationMode::ActiveStandby);
+}
+
+#[test]
 fn every_credential_kind_parses() {
     let table = [
         (
@@ -134,6 +154,10 @@ fn mistakes_are_named() {
         (format!("{url}snapshots_kept = 0\n"), "coordination.snapshots_kept"),
         (format!("{url}max_snapshot_bytes = 10\n"), "coordination.max_snapshot_bytes"),
         (format!("{HUB}owner_level = 1\n[coordination]\n{url}"), "eventhubs.hubs[0].owner_level"),
+        (format!("{url}mode = \"spread\"\n"), "unknown variant `spread`"),
+        (format!("{url}mode = \"balanced\"\n"), "balanced mode reads exactly one hub"),
+        (format!("{HUB}{}[coordination]\n{url}mode = \"balanced\"\n", HUB.replace("hub = \"h\"", "hub = \"h2\"")), "(2 [[eventhubs.hubs]] configured)"),
+        (format!("{HUB}[coordination]\n{url}mode = \"balanced\"\ngroup = \"{}\"\n", "g".repeat(56)), "at most 55 characters in balanced mode"),
     ];
     for (body, want) in table {
         let text = if body.contains("[coordination]") {
