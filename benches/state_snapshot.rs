@@ -11,6 +11,14 @@
 //! size. A second process (this bench again, `--load FILE`) then opens the file and
 //! restores it into a fresh engine, timed, with its whole peak RSS.
 //!
+//! With `--azurite` (and `KVWATCH_AZURITE` from `scripts/setup/azurite.sh`), each
+//! size's state also goes the way `[coordination]` commits it, to a real Azurite
+//! on 127.0.0.1: packed into a snapshot (gzip, sha256 in the manifest), committed
+//! by an active owner, then loaded by the next owner taking the group over and
+//! restored into a fresh engine, each step timed. Azurite keeps blobs in memory,
+//! capped at 64 MB here, so use sizes up to about 100 000 principals for it
+//! (`cargo bench --bench state_snapshot -- 50000 --azurite`).
+//!
 //! "State" is the engine's own accounting (`Engine::memory`: baselines plus every
 //! detector), the figure `kvwatch_state_bytes` reports; the process's RSS before the
 //! save is printed too, as what that state really occupies with the allocator's
@@ -18,13 +26,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)] // a test or bench stops at the first surprise, with its location
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use kvwatch::app::live_snapshot;
 use kvwatch::config::Config;
+use kvwatch::coordinate::{
+    Coordinator, CoordinatorSettings, GroupLayout, PartitionRef, Resume, Started,
+};
 use kvwatch::detect::Engine;
+use kvwatch::pipeline::clock::SystemClock;
 use kvwatch::state::{Checkpoint, StateStore};
+
+#[path = "../tests/support/azurite.rs"]
+mod azurite;
 
 const T0: i64 = 1_772_442_000; // 2026-03-02T09:00:00Z
 
@@ -80,7 +98,7 @@ fn mib(bytes: f64) -> String {
     format!("{:.1} MiB", bytes / 1048576.0)
 }
 
-fn save(principals: u64, dir: &Path) {
+fn save(principals: u64, dir: &Path, azurite: bool) {
     let mut engine = engine(principals);
     let started = Instant::now();
     for (t, pass) in [(T0, 0u32), (T0 + 3600, 1)] {
@@ -103,13 +121,12 @@ fn save(principals: u64, dir: &Path) {
     let started = Instant::now();
     let bytes = engine.save();
     let encoded = started.elapsed();
+    let checkpoint = Checkpoint {
+        detectors: bytes,
+        ..Default::default()
+    };
     let store = StateStore::open(&path).expect("the state store");
-    store
-        .commit(&Checkpoint {
-            detectors: bytes,
-            ..Default::default()
-        })
-        .expect("the checkpoint");
+    store.commit(&checkpoint).expect("the checkpoint");
     drop(store);
     let saved = started.elapsed();
     let peak = status_bytes("VmHWM:");
@@ -130,6 +147,10 @@ fn save(principals: u64, dir: &Path) {
         file as f64 / state as f64,
     );
     drop(engine);
+    if azurite {
+        through_azurite(&checkpoint, principals);
+    }
+    drop(checkpoint);
     let out = Command::new(std::env::current_exe().expect("this bench"))
         .arg("--load")
         .arg(&path)
@@ -138,6 +159,79 @@ fn save(principals: u64, dir: &Path) {
     print!("{}", String::from_utf8_lossy(&out.stdout));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_file(&path);
+}
+
+/// Commits `checkpoint` to a real Azurite as the active owner of a group, then
+/// takes the group over as a second owner and restores its state, timing each step.
+fn through_azurite(checkpoint: &Checkpoint, principals: u64) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let azurite = azurite::Azurite::start();
+        let client = azurite.client("bench").await;
+        let partition = PartitionRef::new("ns.servicebus.windows.net", "audit", "kvwatch", "0");
+        let settings = |owner: &str| CoordinatorSettings {
+            layout: GroupLayout::new("bench").expect("group"),
+            owner_id: owner.to_owned(),
+            ownership_expiry: Duration::from_secs(30),
+            renew_interval: Duration::from_secs(10),
+            safety_margin: Duration::from_secs(5),
+            standby_poll: Duration::from_millis(200),
+            snapshots_kept: 2,
+            max_snapshot_bytes: 1 << 30,
+        };
+        let start = |owner: &str| {
+            let coordinator = Coordinator::new(
+                client.clone(),
+                settings(owner),
+                std::slice::from_ref(&partition),
+                None,
+                Arc::new(SystemClock),
+            )
+            .expect("a coordinator");
+            async move {
+                match coordinator.start().await.expect("coordination starts") {
+                    Started::Active(a) => *a,
+                    Started::Standby(_) => panic!("the group is free: active at once"),
+                }
+            }
+        };
+        let mut first = start("bench-a").await;
+        let began = Instant::now();
+        let (sections, _) =
+            live_snapshot::pack(checkpoint, &BTreeMap::new(), &[], 1 << 20).expect("packed");
+        let packed = began.elapsed();
+        let committed = first
+            .commit(sections, &BTreeMap::new())
+            .await
+            .expect("committed");
+        let commit = began.elapsed();
+        first.release().await.expect("released");
+        let began = Instant::now();
+        let mut second = start("bench-b").await;
+        let Some(Resume::Snapshot(restored)) = second.take_resume() else {
+            panic!("the next owner finds the snapshot");
+        };
+        let taken = began.elapsed();
+        let unpacked = live_snapshot::unpack(&restored.sections).expect("unpacked");
+        let mut engine = engine(principals);
+        engine
+            .restore(&unpacked.checkpoint.detectors)
+            .expect("the state restores");
+        let restored_in = began.elapsed();
+        println!(
+            "{principals:>9} principals through Azurite: snapshot {} (gzip); pack and commit {:.2} s (pack {:.2} s); takeover with the snapshot's download and check {:.2} s, restored into a fresh engine at {:.2} s",
+            mib(committed.bytes as f64),
+            commit.as_secs_f64(),
+            packed.as_secs_f64(),
+            taken.as_secs_f64(),
+            restored_in.as_secs_f64(),
+        );
+        second.release().await.expect("released");
+    });
 }
 
 /// The second process: opens and restores `path`, then reports.
@@ -184,8 +278,9 @@ fn main() {
     } else {
         sizes
     };
+    let through = args.iter().any(|a| a == "--azurite");
     let dir = tempfile::tempdir().expect("a temporary folder");
     for n in sizes {
-        save(n, dir.path());
+        save(n, dir.path(), through);
     }
 }
