@@ -7,6 +7,7 @@ pub mod embedded;
 pub mod ingest;
 pub mod live;
 pub mod live_balanced;
+mod live_balanced_parts;
 pub mod live_coordination;
 pub mod live_pipeline;
 mod live_resume;
