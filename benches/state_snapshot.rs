@@ -251,13 +251,16 @@ fn load(path: &Path, principals_hint: u64) {
     let loaded = started.elapsed();
     let state = state_bytes(&engine);
     let peak = status_bytes("VmHWM:");
+    let settled = status_bytes("VmRSS:");
     println!(
-        "{:>9} principals loaded in {:.2} s: state {}, peak RSS of the loading process {} = {:.2}x the state",
+        "{:>9} principals loaded in {:.2} s: state {}, peak RSS of the loading process {} = {:.2}x the state; RSS once the file's bytes are dropped {} = {:.2}x",
         engine.memory().baselines.principals,
         loaded.as_secs_f64(),
         mib(state as f64),
         mib(peak as f64),
         peak as f64 / state as f64,
+        mib(settled as f64),
+        settled as f64 / state as f64,
     );
 }
 

@@ -126,6 +126,8 @@ fn add(instance: &Instance, s: &LiveStatus) {
 
 /// `/readyz`: the `coordination` check says what the instance holds; it is not
 /// ready while a partition it holds has a check that is not (named in the note).
+/// Also sums the held partitions' own gauges up into the instance's
+/// ([`crate::metrics::Metrics::sum_up`]).
 pub(super) fn report_readiness(
     instance: &Instance,
     check: Option<&crate::metrics::ReadinessCheck>,
@@ -140,6 +142,13 @@ pub(super) fn report_readiness(
         .collect();
     let mut failing = Vec::new();
     if let Ok(parts) = instance.parts.lock() {
+        let views: Vec<&crate::metrics::Metrics> = held
+            .iter()
+            .filter_map(|p| parts.get(*p).map(|m| &**m))
+            .collect();
+        if let Some(shared) = &instance.metrics {
+            shared.sum_up(&views);
+        }
         for p in &held {
             let Some(m) = parts.get(*p) else { continue };
             for (name, state) in m.readiness().report().checks {

@@ -229,26 +229,38 @@ impl Engine {
             return self.restore_json(bytes);
         }
         let names = self.detector_names();
-        let parts = snapshot::read_snapshot(bytes, |r| {
-            self.baselines.restore_from(r)?;
-            let incidents: Value = serde_json::from_slice(&r.bytes()?)?;
+        let Engine {
+            baselines,
+            incidents,
+            detectors,
+            ..
+        } = self;
+        // Each detector restores as soon as its part is read, so only one part's
+        // bytes are held at a time (not every detector's at once).
+        let read = snapshot::read_snapshot(bytes, |r| {
+            baselines.restore_from(r)?;
+            let saved_incidents: Value = serde_json::from_slice(&r.bytes()?)?;
             let count: u32 = r.value()?;
-            let mut parts = BTreeMap::new();
+            let mut failed = None;
             for _ in 0..count {
                 let name: String = r.value()?;
-                parts.insert(name, r.bytes()?);
+                let part = r.bytes()?;
+                if failed.is_some() {
+                    continue;
+                }
+                if let Some(d) = detectors.iter_mut().find(|d| d.name() == name) {
+                    failed = d.restore(&part).err();
+                }
             }
-            Ok((incidents, parts))
+            Ok((saved_incidents, failed))
         });
-        let (incidents, parts) = parts.map_err(|e| restore_err("engine", &e))?;
-        self.incidents
-            .restore(&incidents, &names)
-            .map_err(|e| restore_err("incidents", &e))?;
-        for d in &mut self.detectors {
-            if let Some(state) = parts.get(d.name()) {
-                d.restore(state)?;
-            }
+        let (saved_incidents, failed) = read.map_err(|e| restore_err("engine", &e))?;
+        if let Some(e) = failed {
+            return Err(e);
         }
+        incidents
+            .restore(&saved_incidents, &names)
+            .map_err(|e| restore_err("incidents", &e))?;
         Ok(())
     }
 

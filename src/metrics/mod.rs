@@ -129,14 +129,25 @@ impl Metrics {
         let detached = Registry::new();
         Ok(Arc::new(Metrics {
             registry: self.registry.clone(),
-            pipeline: self.pipeline.clone(),
+            pipeline: self.pipeline.for_partition()?,
             delivery: self.delivery.clone(),
             live: self.live.clone(),
-            state: self.state.clone(),
+            state: self.state.for_partition()?,
             coordination: self.coordination.for_partition(),
             readiness: Readiness::register(&detached)?,
             vault_labels: self.vault_labels.clone(),
         }))
+    }
+
+    /// Balanced mode: sets the gauges each partition keeps to itself from the
+    /// partitions' views ([`Metrics::for_partition`]) of the partitions this
+    /// instance holds: the watermark of the one furthest behind, reorder buffers
+    /// and detector state summed.
+    pub fn sum_up(&self, held: &[&Metrics]) {
+        let pipelines: Vec<&PipelineMetrics> = held.iter().map(|m| &m.pipeline).collect();
+        self.pipeline.sum_up(&pipelines);
+        let states: Vec<&StateMetrics> = held.iter().map(|m| &m.state).collect();
+        self.state.sum_up(&states);
     }
 
     /// A new observer feeding the pipeline families (one per pipeline; observers of
@@ -213,3 +224,7 @@ impl Metrics {
         std::fs::rename(&tmp, path).map_err(write_err)
     }
 }
+
+#[cfg(test)]
+#[path = "partitions_tests.rs"]
+mod partitions_tests;

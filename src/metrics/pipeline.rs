@@ -97,6 +97,40 @@ fn int_gauge(r: &Registry, name: &str, help: &str) -> prometheus::Result<IntGaug
 }
 
 impl PipelineMetrics {
+    /// The families for one of several pipelines in a process (the partitions of a
+    /// balanced `kvwatch run`): counters shared, the watermark and reorder-buffer
+    /// gauges its own (unregistered), for the owner to sum up
+    /// ([`PipelineMetrics::sum_up`]).
+    pub fn for_partition(&self) -> prometheus::Result<PipelineMetrics> {
+        Ok(PipelineMetrics {
+            watermark: Gauge::new(
+                "kvwatch_watermark_timestamp_seconds",
+                "One partition's watermark.",
+            )?,
+            buffered: IntGauge::new(
+                "kvwatch_reorder_buffer_events",
+                "One partition's reorder buffer.",
+            )?,
+            ..self.clone()
+        })
+    }
+
+    /// Sets the shared gauges from the partitions' own: the watermark is the
+    /// lowest of the `held` partitions that have one (the one furthest behind), the
+    /// reorder buffer the sum over `held`.
+    pub fn sum_up(&self, held: &[&PipelineMetrics]) {
+        let lowest = held
+            .iter()
+            .map(|p| p.watermark.get())
+            .filter(|w| *w > 0.0)
+            .fold(f64::INFINITY, f64::min);
+        if lowest.is_finite() {
+            self.watermark.set(lowest);
+        }
+        self.buffered
+            .set(held.iter().map(|p| p.buffered.get()).sum());
+    }
+
     /// Creates the families and registers them.
     pub fn register(
         r: &Registry,

@@ -70,6 +70,64 @@ impl StateMetrics {
         })
     }
 
+    /// The families for one of several engines in a process (the partitions of a
+    /// balanced `kvwatch run`): evictions counted in the shared counter from this
+    /// engine's own totals, the gauges its own (unregistered) for the owner to sum
+    /// up ([`StateMetrics::sum_up`]).
+    pub fn for_partition(&self) -> prometheus::Result<StateMetrics> {
+        Ok(StateMetrics {
+            principals: IntGaugeVec::new(
+                Opts::new("kvwatch_principals_tracked", "One partition's principals."),
+                &["detector"],
+            )?,
+            bytes: IntGaugeVec::new(
+                Opts::new("kvwatch_state_bytes", "One partition's state."),
+                &["detector"],
+            )?,
+            evicted: self.evicted.clone(),
+            evicted_seen: Arc::default(),
+            detectors: self.detectors.clone(),
+        })
+    }
+
+    /// Sets the shared gauges to the sum of the partitions' own, detector by
+    /// detector; a detector no partition reports any more is set to 0.
+    pub fn sum_up(&self, parts: &[&StateMetrics]) {
+        use prometheus::core::Collector;
+        for (shared, pick) in [
+            (
+                &self.principals,
+                (|p: &StateMetrics| p.principals.clone()) as fn(&StateMetrics) -> IntGaugeVec,
+            ),
+            (&self.bytes, |p: &StateMetrics| p.bytes.clone()),
+        ] {
+            let mut sums: std::collections::BTreeMap<String, i64> = Default::default();
+            for family in shared.collect() {
+                for m in family.get_metric() {
+                    if let Some(label) = m.get_label().first() {
+                        sums.insert(label.value().to_owned(), 0);
+                    }
+                }
+            }
+            for part in parts {
+                for family in pick(part).collect() {
+                    for m in family.get_metric() {
+                        let Some(label) = m.get_label().first() else {
+                            continue;
+                        };
+                        // Gauge values are whole numbers here (set from integers).
+                        #[allow(clippy::cast_possible_truncation)]
+                        let value = m.get_gauge().get_value() as i64;
+                        *sums.entry(label.value().to_owned()).or_default() += value;
+                    }
+                }
+            }
+            for (label, sum) in sums {
+                shared.with_label_values(&[label.as_str()]).set(sum);
+            }
+        }
+    }
+
     fn detector(&self, name: &str) -> Arc<str> {
         self.detectors.label(name)
     }
