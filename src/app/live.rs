@@ -32,6 +32,7 @@ use super::metrics::{MetricsOptions, RunMetrics};
 use super::summary::RejectLog;
 use crate::config::Config;
 use crate::coordinate::Share;
+use crate::detect::enrichment::Enricher;
 use crate::detect::Engine;
 use crate::metrics::{checks, Metrics};
 use crate::pipeline::clock::Clock;
@@ -78,6 +79,9 @@ pub struct PartOptions {
     /// Where alert lines go (the instance's `--output` or standard output), when
     /// anywhere.
     pub lines: Option<SharedLines>,
+    /// The enrichment every partition's engine shares (one GeoIP database in
+    /// memory).
+    pub enricher: Enricher,
 }
 
 /// How a run ended.
@@ -152,7 +156,11 @@ impl Live {
         let delivery = start_delivery(config, &opts.clock, metrics.as_ref(), dead.clone(), gate)?;
         let lines = opts.part.as_ref().and_then(|p| p.lines.as_ref());
         let sink = build_sink(config, opts.output.as_ref(), lines, delivery.as_ref())?;
-        let engine = Engine::from_config(config).context("cannot load the detectors")?;
+        let engine = match opts.part.as_ref().map(|p| p.enricher.clone()) {
+            Some(shared) => Engine::from_config_sharing(config, shared),
+            None => Engine::from_config(config),
+        }
+        .context("cannot load the detectors")?;
         let pipeline = Pipeline::new(settings(config), engine, sink, observers);
         if let (Some(m), Some(_)) = (&metrics, &delivery) {
             m.readiness().check(checks::OUTBOX_WRITABLE).ready();

@@ -29,6 +29,8 @@ use super::live_pipeline::LiveStatus;
 use super::metrics::RunMetrics;
 use crate::config::{CoordinationConfig, CoordinationMode};
 use crate::coordinate::{self, GroupLayout, Membership, Share};
+use crate::detect::engine::enricher_from_config;
+use crate::detect::enrichment::Enricher;
 use crate::metrics::{checks, Metrics};
 use crate::sink::json_lines::SharedLines;
 use crate::source::eventhubs::{ask_partitions, select_wanted, Connector};
@@ -58,6 +60,7 @@ pub(super) struct Instance {
     pub(super) share: Share,
     pub(super) metrics: Option<Arc<Metrics>>,
     pub(super) lines: Option<SharedLines>,
+    pub(super) enricher: Enricher,
     /// Each partition's view of the registry (its readiness checks), kept across
     /// its runs.
     pub(super) parts: Mutex<BTreeMap<String, Arc<Metrics>>>,
@@ -98,6 +101,7 @@ impl Balanced {
             share: Share::new(0),
             metrics: metrics.clone(),
             lines,
+            enricher: enricher_from_config(config).context("cannot load the detectors")?,
             parts: Mutex::new(BTreeMap::new()),
             totals: Mutex::new(LiveStatus::default()),
             opts,

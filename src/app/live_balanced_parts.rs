@@ -93,6 +93,7 @@ fn part_options(instance: &Instance, partition: &str) -> Result<(LiveOptions, St
         owner_id: instance.owner_id.clone(),
         metrics,
         lines: instance.lines.clone(),
+        enricher: instance.enricher.clone(),
     });
     Ok((opts, group))
 }

@@ -18,6 +18,7 @@ use super::definition::{self, Registration, Source};
 use super::detector::{Detector, DetectorError};
 use super::detectors::REGISTRY;
 use super::engine::{enricher_from_config, Engine};
+use super::enrichment::Enricher;
 use super::incident::IncidentPolicy;
 use crate::config::{Config, DetectorsConfig};
 use crate::event::roles::RoleCatalog;
@@ -161,12 +162,19 @@ pub fn build_named(
 impl Engine {
     /// Everything from the configuration: detector files, GeoIP, learning settings.
     pub fn from_config(config: &Config) -> Result<Self, DetectorError> {
+        Engine::from_config_sharing(config, enricher_from_config(config)?)
+    }
+
+    /// As [`Engine::from_config`], with an enricher built once and shared (the
+    /// partitions of a balanced `kvwatch run` share one GeoIP database in memory,
+    /// not a copy each).
+    pub fn from_config_sharing(config: &Config, enricher: Enricher) -> Result<Self, DetectorError> {
         let detectors = build_detectors(&config.detectors)?;
         let policy = IncidentPolicy {
             gap: config.incidents.gap.as_chrono(),
         };
         Ok(Engine::new(detectors, policy)
-            .with_enricher(enricher_from_config(config)?)
+            .with_enricher(enricher)
             .with_baselines(BaselineSettings::from_config(&config.detectors)))
     }
 }
