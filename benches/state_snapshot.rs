@@ -212,11 +212,11 @@ fn through_azurite(checkpoint: &Checkpoint, principals: u64) {
         first.release().await.expect("released");
         let began = Instant::now();
         let mut second = start("bench-b").await;
-        let Some(Resume::Snapshot(restored)) = second.take_resume() else {
+        let Some(Resume::Snapshot(mut restored)) = second.take_resume() else {
             panic!("the next owner finds the snapshot");
         };
         let taken = began.elapsed();
-        let unpacked = live_snapshot::unpack(&restored.sections).expect("unpacked");
+        let unpacked = live_snapshot::unpack(std::mem::take(&mut restored.sections)).expect("unpacked");
         let mut engine = engine(principals);
         engine
             .restore(&unpacked.checkpoint.detectors)

@@ -224,8 +224,9 @@ pub fn resume_positions(
     BTreeMap<String, KnownPosition>,
 )> {
     match resume {
-        Some(Resume::Snapshot(restored)) => {
-            let unpacked = live_snapshot::unpack(&restored.sections).with_context(|| {
+        Some(Resume::Snapshot(mut restored)) => {
+            let sections = std::mem::take(&mut restored.sections);
+            let unpacked = live_snapshot::unpack(sections).with_context(|| {
                 format!(
                     "snapshot {}: its sections cannot be read by this kvwatch",
                     restored.snapshot

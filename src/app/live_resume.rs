@@ -44,13 +44,16 @@ pub(super) fn local(store: StateStore, checkpoint: Option<Checkpoint>, path: Pat
             (key.clone(), known)
         })
         .collect();
+    let meta = checkpoint.as_ref().map(|c| c.meta);
+    // Moved, not copied: the detector state is the largest thing a start holds.
+    let saved = checkpoint.map(|c| SavedState {
+        detectors: c.detectors,
+        dedup: c.dedup,
+    });
     Resumed {
         store: Box::new(store),
-        meta: checkpoint.as_ref().map(|c| c.meta),
-        saved: checkpoint.as_ref().map(|c| SavedState {
-            detectors: c.detectors.clone(),
-            dedup: c.dedup.clone(),
-        }),
+        meta,
+        saved,
         positions,
         carried: Vec::new(),
         source: path.display().to_string(),
@@ -74,8 +77,8 @@ pub(super) fn coordinated(
         outbox_budget: usize::try_from(config.max_snapshot_bytes / 4).unwrap_or(usize::MAX),
     };
     let (meta, saved, carried) = match unpacked {
-        Some(u) => {
-            let saved = u.saved();
+        Some(mut u) => {
+            let saved = u.take_saved();
             let Unpacked {
                 checkpoint,
                 carried,

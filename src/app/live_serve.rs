@@ -128,9 +128,11 @@ impl Serve {
             listed,
             held,
         } = resumed;
-        if let (Some(saved), Some(meta)) = (&saved, &meta) {
+        // Taken by value: the saved bytes are dropped once restored, not kept for
+        // the whole run.
+        if let (Some(saved), Some(meta)) = (saved, &meta) {
             pipeline
-                .restore_state(saved, meta.released_up_to)
+                .restore_state(&saved, meta.released_up_to)
                 .with_context(|| format!("cannot restore the detector state from {source}"))?;
             tracing::info!(watermark = ?meta.watermark, "restored the checkpoint of {source}");
         }

@@ -64,11 +64,12 @@ pub struct Unpacked {
 }
 
 impl Unpacked {
-    /// The pipeline state in it.
-    pub fn saved(&self) -> SavedState {
+    /// Splits off the pipeline state, moved out (not copied: the detector state is
+    /// the largest thing a takeover holds), leaving the checkpoint's positions.
+    pub fn take_saved(&mut self) -> SavedState {
         SavedState {
-            detectors: self.checkpoint.detectors.clone(),
-            dedup: self.checkpoint.dedup.clone(),
+            detectors: std::mem::take(&mut self.checkpoint.detectors),
+            dedup: std::mem::take(&mut self.checkpoint.dedup),
         }
     }
 }
@@ -115,8 +116,8 @@ pub fn pack(
     Ok((sections, left_out))
 }
 
-/// Unpacks what [`pack`] packed.
-pub fn unpack(sections: &Sections) -> Result<Unpacked, serde_json::Error> {
+/// Unpacks what [`pack`] packed, moving the state out of `sections`.
+pub fn unpack(sections: Sections) -> Result<Unpacked, serde_json::Error> {
     let positions: Positions = serde_json::from_slice(&sections.positions)?;
     let mut carried = Vec::new();
     for line in sections.outbox.split(|b| *b == b'\n') {
@@ -138,8 +139,8 @@ pub fn unpack(sections: &Sections) -> Result<Unpacked, serde_json::Error> {
         checkpoint: Checkpoint {
             meta: positions.meta,
             partitions: positions.partitions,
-            detectors: sections.detectors.clone(),
-            dedup: sections.dedup.clone(),
+            detectors: sections.detectors,
+            dedup: sections.dedup,
         },
         offsets: positions.offsets,
         carried,
@@ -213,7 +214,7 @@ mod tests {
         let waiting = vec![(alert(1), routes.clone()), (alert(2), routes.clone())];
         let (sections, left_out) = pack(&checkpoint, &offsets, &waiting, 1 << 20).unwrap();
         assert_eq!(left_out, 0);
-        let back = unpack(&sections).unwrap();
+        let back = unpack(sections).unwrap();
         assert_eq!(back.checkpoint, checkpoint);
         assert_eq!(back.offsets, offsets);
         assert_eq!(back.carried, waiting);
@@ -221,6 +222,6 @@ mod tests {
         let one = serde_json::to_vec(&alert(1)).unwrap().len() + 200;
         let (sections, left_out) = pack(&checkpoint, &offsets, &waiting, one).unwrap();
         assert_eq!(left_out, 1, "the second alert does not fit the budget");
-        assert_eq!(unpack(&sections).unwrap().carried, waiting[..1]);
+        assert_eq!(unpack(sections).unwrap().carried, waiting[..1]);
     }
 }
