@@ -219,7 +219,7 @@ fn through_azurite(checkpoint: &Checkpoint, principals: u64) {
         let unpacked = live_snapshot::unpack(std::mem::take(&mut restored.sections)).expect("unpacked");
         let mut engine = engine(principals);
         engine
-            .restore(&unpacked.checkpoint.detectors)
+            .restore_owned(unpacked.checkpoint.detectors)
             .expect("the state restores");
         let restored_in = began.elapsed();
         println!(
@@ -245,9 +245,8 @@ fn load(path: &Path, principals_hint: u64) {
     drop(store);
     let mut engine = engine(principals_hint);
     engine
-        .restore(&checkpoint.detectors)
+        .restore_owned(checkpoint.detectors)
         .expect("the state restores");
-    drop(checkpoint);
     let loaded = started.elapsed();
     let state = state_bytes(&engine);
     let peak = status_bytes("VmHWM:");

@@ -132,7 +132,7 @@ impl Serve {
         // the whole run.
         if let (Some(saved), Some(meta)) = (saved, &meta) {
             pipeline
-                .restore_state(&saved, meta.released_up_to)
+                .restore_state(saved, meta.released_up_to)
                 .with_context(|| format!("cannot restore the detector state from {source}"))?;
             tracing::info!(watermark = ?meta.watermark, "restored the checkpoint of {source}");
         }

@@ -134,7 +134,7 @@ fn load_state(path: &Path, reset: bool, pipeline: &mut Pipeline) -> Result<State
             dedup: c.dedup,
         };
         pipeline
-            .restore_state(&saved, c.meta.released_up_to)
+            .restore_state(saved, c.meta.released_up_to)
             .with_context(|| {
                 format!(
                     "cannot restore the detector state from {} (--reset-state starts over)",

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::finding::Finding;
 use super::observation::Observation;
+use super::snapshot::Reader;
 use super::suppress::Suppressor;
 use crate::alert::Alert;
 use crate::event::AuditEvent;
@@ -57,6 +58,17 @@ pub trait Detector: Send {
     /// Restores a [`Detector::save`] snapshot.
     fn restore(&mut self, _state: &[u8]) -> Result<(), DetectorError> {
         Ok(())
+    }
+
+    /// Restores this detector's part of an engine snapshot from the stream. By
+    /// default the part's bytes are read, then [`Detector::restore`]d; a detector
+    /// with a large state reads it straight from the stream instead.
+    fn restore_from(&mut self, input: &mut Reader<'_>) -> Result<(), DetectorError> {
+        let part = input.bytes().map_err(|e| DetectorError::Restore {
+            detector: self.name().to_owned(),
+            message: e.to_string(),
+        })?;
+        self.restore(&part)
     }
 
     /// Per-principal entries and bytes this detector holds (for memory reports).

@@ -228,6 +228,29 @@ impl Engine {
         if !snapshot::is_binary(bytes) {
             return self.restore_json(bytes);
         }
+        self.restore_binary(|read| snapshot::read_snapshot(bytes, read))
+    }
+
+    /// As [`Engine::restore`], consuming the snapshot: its memory is given back
+    /// while the state is rebuilt, so a restore peaks near the state plus a slice of
+    /// the snapshot rather than both whole.
+    pub fn restore_owned(&mut self, bytes: Vec<u8>) -> Result<(), DetectorError> {
+        if !snapshot::is_binary(&bytes) {
+            return self.restore_json(&bytes);
+        }
+        self.restore_binary(|read| snapshot::read_snapshot_owned(bytes, read))
+    }
+
+    /// Restores a format 2 snapshot that `open` reads.
+    fn restore_binary(
+        &mut self,
+        open: impl FnOnce(
+            &mut dyn FnMut(
+                &mut snapshot::Reader<'_>,
+            )
+                -> Result<(Value, Option<DetectorError>), snapshot::SnapshotError>,
+        ) -> Result<(Value, Option<DetectorError>), snapshot::SnapshotError>,
+    ) -> Result<(), DetectorError> {
         let names = self.detector_names();
         let Engine {
             baselines,
@@ -235,24 +258,26 @@ impl Engine {
             detectors,
             ..
         } = self;
-        // Each detector restores as soon as its part is read, so only one part's
-        // bytes are held at a time (not every detector's at once).
-        let read = snapshot::read_snapshot(bytes, |r| {
+        // Each detector restores straight from the stream (or from its part's
+        // bytes, read one part at a time), never from every part held at once.
+        let read = open(&mut |r| {
             baselines.restore_from(r)?;
             let saved_incidents: Value = serde_json::from_slice(&r.bytes()?)?;
             let count: u32 = r.value()?;
-            let mut failed = None;
             for _ in 0..count {
                 let name: String = r.value()?;
-                let part = r.bytes()?;
-                if failed.is_some() {
-                    continue;
-                }
-                if let Some(d) = detectors.iter_mut().find(|d| d.name() == name) {
-                    failed = d.restore(&part).err();
+                match detectors.iter_mut().find(|d| d.name() == name) {
+                    // A failure leaves the stream somewhere in the part: stop.
+                    Some(d) => {
+                        if let Err(e) = d.restore_from(r) {
+                            return Ok((saved_incidents, Some(e)));
+                        }
+                    }
+                    // A detector this build does not run: skip its part.
+                    None => drop(r.bytes()?),
                 }
             }
-            Ok((saved_incidents, failed))
+            Ok((saved_incidents, None))
         });
         let (saved_incidents, failed) = read.map_err(|e| restore_err("engine", &e))?;
         if let Some(e) = failed {

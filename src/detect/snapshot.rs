@@ -104,22 +104,75 @@ pub fn read_snapshot<T>(
     bytes: &[u8],
     read: impl FnOnce(&mut Reader<'_>) -> Result<T, SnapshotError>,
 ) -> Result<T, SnapshotError> {
-    let body = bytes
-        .strip_prefix(&MAGIC[..])
-        .ok_or_else(|| SnapshotError::Format("not a kvwatch snapshot".to_owned()))?;
-    let (&format, frame) = body
-        .split_first()
-        .ok_or_else(|| SnapshotError::Format("cut short before its format".to_owned()))?;
+    read_snapshot_from(bytes, read)
+}
+
+/// As [`read_snapshot`], consuming `bytes`: their memory is given back as the
+/// stream moves on ([`Draining`]), so a restore holds the state it builds plus a
+/// shrinking rest of the snapshot, not the whole snapshot to the end.
+pub fn read_snapshot_owned<T>(
+    bytes: Vec<u8>,
+    read: impl FnOnce(&mut Reader<'_>) -> Result<T, SnapshotError>,
+) -> Result<T, SnapshotError> {
+    read_snapshot_from(Draining::new(bytes), read)
+}
+
+fn read_snapshot_from<'a, T>(
+    mut input: impl Read + 'a,
+    read: impl FnOnce(&mut Reader<'a>) -> Result<T, SnapshotError>,
+) -> Result<T, SnapshotError> {
+    let mut head = [0u8; MAGIC.len() + 1];
+    input
+        .read_exact(&mut head)
+        .map_err(|_| SnapshotError::Format("not a kvwatch snapshot (cut short)".to_owned()))?;
+    if head[..MAGIC.len()] != MAGIC {
+        return Err(SnapshotError::Format("not a kvwatch snapshot".to_owned()));
+    }
+    let format = head[MAGIC.len()];
     if format != FORMAT {
         return Err(SnapshotError::Format(format!(
             "snapshot format {format}, this build reads 1 and {FORMAT}"
         )));
     }
+    let frame: Box<dyn Read + 'a> = Box::new(input);
     let mut reader = Reader {
         input: BufReader::with_capacity(BUFFER, lz4_flex::frame::FrameDecoder::new(frame)),
         scratch: vec![0; SCRATCH],
     };
     read(&mut reader)
+}
+
+/// Reads an owned buffer from the front, giving memory back every
+/// [`DRAIN_STEP`] bytes: what was read is cut off the front and the allocation
+/// shrunk (for a large buffer the allocator returns the tail's pages).
+pub struct Draining {
+    buf: Vec<u8>,
+    at: usize,
+}
+
+/// How much is read between two give-backs.
+const DRAIN_STEP: usize = 16 << 20;
+
+impl Draining {
+    /// Reads `buf` from its start.
+    pub fn new(buf: Vec<u8>) -> Draining {
+        Draining { buf, at: 0 }
+    }
+}
+
+impl Read for Draining {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.at >= DRAIN_STEP {
+            self.buf.drain(..self.at);
+            self.buf.shrink_to_fit();
+            self.at = 0;
+        }
+        let rest = self.buf.get(self.at..).unwrap_or_default();
+        let n = rest.len().min(out.len());
+        out[..n].copy_from_slice(&rest[..n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// The compressed stream of a snapshot being written.
@@ -144,7 +197,7 @@ impl Writer {
 
 /// The decompressed stream of a snapshot being read.
 pub struct Reader<'a> {
-    input: BufReader<lz4_flex::frame::FrameDecoder<&'a [u8]>>,
+    input: BufReader<lz4_flex::frame::FrameDecoder<Box<dyn Read + 'a>>>,
     scratch: Vec<u8>,
 }
 
@@ -152,6 +205,34 @@ impl Reader<'_> {
     /// Reads one postcard value.
     pub fn value<T: DeserializeOwned>(&mut self) -> Result<T, SnapshotError> {
         let (value, _) = postcard::from_io((&mut self.input, &mut self.scratch[..]))?;
+        Ok(value)
+    }
+
+    /// Reads a detector's part written by [`Writer::bytes`] of [`encode_part`]
+    /// straight from the stream into `T`, without holding the part's bytes first
+    /// (JSON parts of format 1 are read whole, as [`decode_part`] reads them).
+    pub fn part<T: DeserializeOwned>(&mut self) -> Result<T, SnapshotError> {
+        let mut len = [0u8; 8];
+        self.input.read_exact(&mut len)?;
+        let len = u64::from_le_bytes(len);
+        let mut tag = [0u8; 1];
+        if len == 0 {
+            return Err(SnapshotError::Format("an empty part".to_owned()));
+        }
+        self.input.read_exact(&mut tag)?;
+        let mut rest = (&mut self.input).take(len - 1);
+        if tag[0] != PART_TAG {
+            let mut json = tag.to_vec();
+            rest.read_to_end(&mut json)?;
+            return Ok(serde_json::from_slice(&json)?);
+        }
+        let (value, _) = postcard::from_io((&mut rest, &mut self.scratch[..]))?;
+        if rest.limit() != 0 {
+            return Err(SnapshotError::Format(format!(
+                "a part has {} bytes after its value",
+                rest.limit()
+            )));
+        }
         Ok(value)
     }
 

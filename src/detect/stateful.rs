@@ -134,6 +134,18 @@ impl<R: Rules> Detector for Stateful<R> {
         Ok(())
     }
 
+    fn restore_from(
+        &mut self,
+        input: &mut super::snapshot::Reader<'_>,
+    ) -> Result<(), DetectorError> {
+        let saved = input.part().map_err(|e| DetectorError::Restore {
+            detector: R::NAME.to_owned(),
+            message: e.to_string(),
+        })?;
+        self.state = R::State::restored(saved);
+        Ok(())
+    }
+
     fn memory(&self) -> DetectorMemory {
         self.state.memory()
     }

@@ -337,12 +337,14 @@ impl Pipeline {
 
     /// Restores a [`Pipeline::save_state`] snapshot taken when the newest released
     /// event was `released_up_to`, so events older than it count as late again.
+    /// Consumes the snapshot, whose memory is given back while the detector state
+    /// is rebuilt.
     pub fn restore_state(
         &mut self,
-        state: &SavedState,
+        state: SavedState,
         released_up_to: Option<DateTime<Utc>>,
     ) -> Result<(), crate::detect::DetectorError> {
-        self.engine.restore(&state.detectors)?;
+        self.engine.restore_owned(state.detectors)?;
         self.dedup.restore(&state.dedup).map_err(|message| {
             crate::detect::DetectorError::Restore {
                 detector: "dedup".to_owned(),

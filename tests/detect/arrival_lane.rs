@@ -335,7 +335,7 @@ fn a_restart_reads_the_waiting_records_again_without_alerting_on_arrival_twice()
         Box::new(after.clone()),
         Observers::default(),
     );
-    second.restore_state(&saved, released).expect("restored");
+    second.restore_state(saved, released).expect("restored");
     second
         .ingest(&Origin::Stdin, &body, Format::EventHubs)
         .expect("the waiting record is read again");
