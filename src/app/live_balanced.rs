@@ -210,8 +210,17 @@ async fn serve(
             () = cancel.cancelled() => break,
             _ = report.tick() => report_readiness(&instance, check.as_ref()),
             _ = relist.tick() => {
-                let Ok(ids) = ask_partitions(&connector).await else { continue };
-                let Ok(ids) = select_wanted(&connector, ids, &eh.hubs[0].partitions) else { continue };
+                let listed = match ask_partitions(&connector).await {
+                    Ok(ids) => select_wanted(&connector, ids, &eh.hubs[0].partitions),
+                    Err(e) => Err(e),
+                };
+                let ids = match listed {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        tracing::warn!("re-listing the partitions of {}: {e}; trying again later", connector.name());
+                        continue;
+                    }
+                };
                 let added: Vec<String> = ids.into_iter().filter(|p| !known.contains(p)).collect();
                 for p in added {
                     tracing::info!("{}: partition {p} added: standing by for it", connector.name());
