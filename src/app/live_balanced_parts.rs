@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::live::{Live, LiveOptions, PartOptions};
 use super::live_balanced::Instance;
-use super::live_pipeline::LiveStatus;
+use super::live_pipeline::{LiveStatus, LoopEnd};
 
 /// Keeps one run of `partition` going (active or standing by) until cancelled.
 pub(super) async fn run_partition(
@@ -45,7 +45,14 @@ pub(super) async fn run_partition(
             Ok(o) => {
                 add(&instance, &o.status);
                 tracing::info!("partition {partition}: the run ended ({:?})", o.end);
-                delay = Duration::from_millis(500);
+                delay = if o.end == LoopEnd::HandedOver {
+                    // Cut off from Event Hubs: stand back for two expiries, so the
+                    // partition is overdue for the others, who claim it over their
+                    // share, instead of this instance claiming it straight back.
+                    instance.coordination.ownership_expiry.as_std() * 2
+                } else {
+                    Duration::from_millis(500)
+                };
             }
             Err(e) => {
                 tracing::error!("partition {partition}: {e:#}; starting again in {delay:?}");
