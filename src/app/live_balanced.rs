@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::live::{connectors, LiveOptions};
 use super::live_balanced_parts::{report_readiness, run_partition};
+use super::live_coordination::list_hubs;
 use super::live_pipeline::LiveStatus;
 use super::metrics::RunMetrics;
 use crate::config::{CoordinationConfig, CoordinationMode};
@@ -33,12 +34,11 @@ use crate::detect::engine::enricher_from_config;
 use crate::detect::enrichment::Enricher;
 use crate::metrics::{checks, Metrics};
 use crate::sink::json_lines::SharedLines;
-use crate::source::eventhubs::{ask_partitions, select_wanted, Connector};
+use crate::source::eventhubs::{ask_partitions, select_wanted};
 
 /// A running balanced instance.
 pub struct Balanced {
     cancel: CancellationToken,
-    metrics: Option<Arc<Metrics>>,
     task: tokio::task::JoinHandle<Result<BalancedOutcome>>,
 }
 
@@ -99,7 +99,7 @@ impl Balanced {
             base: settings.layout.clone(),
             owner_id: settings.owner_id.clone(),
             share: Share::new(0),
-            metrics: metrics.clone(),
+            metrics,
             lines,
             enricher: enricher_from_config(config).context("cannot load the detectors")?,
             parts: Mutex::new(BTreeMap::new()),
@@ -107,22 +107,13 @@ impl Balanced {
             opts,
         });
         let task = tokio::spawn(serve(instance, run_metrics, cancel.clone()));
-        Ok(Balanced {
-            cancel,
-            metrics,
-            task,
-        })
+        Ok(Balanced { cancel, task })
     }
 
     /// Stops every partition's run (each writes its last checkpoint and releases
     /// its partition), then leaves the group.
     pub fn shutdown(&self) {
         self.cancel.cancel();
-    }
-
-    /// The instance's metrics registry, when metrics were asked for.
-    pub fn metrics(&self) -> Option<&Arc<Metrics>> {
-        self.metrics.as_ref()
     }
 
     /// Waits for the instance to end (after [`Balanced::shutdown`], or on a fault
@@ -150,8 +141,18 @@ async fn serve(
     if let Some(c) = &check {
         c.not_ready(format!("starting: listing {}", connector.name()));
     }
-    let Some(partitions) = list(&connector, &eh.hubs[0].partitions, &instance, &cancel).await?
-    else {
+    let backoff = (eh.reconnect_initial.as_std(), eh.reconnect_max.as_std());
+    let wanted = [eh.hubs[0].partitions.clone()];
+    let listed = list_hubs(
+        std::slice::from_ref(&connector),
+        &wanted,
+        backoff,
+        eh.idle_after.as_std(),
+        &cancel,
+    )
+    .await?;
+    // One hub: listed means it answered.
+    let Some(partitions) = listed.and_then(|mut l| l.pop().flatten()) else {
         return finish(&instance, run_metrics).await;
     };
     instance.share.set_partitions(partitions.len());
@@ -239,33 +240,6 @@ async fn serve(
     beats.cancel();
     let _ = heartbeat.await;
     finish(&instance, run_metrics).await
-}
-
-/// The hub's partitions (the configured subset), retrying until it answers;
-/// `None` when cancelled first.
-async fn list(
-    connector: &Connector,
-    wanted: &[String],
-    instance: &Instance,
-    cancel: &CancellationToken,
-) -> Result<Option<Vec<String>>> {
-    let eh = &instance.opts.config.eventhubs;
-    let mut delay = eh.reconnect_initial.as_std();
-    loop {
-        match ask_partitions(connector).await {
-            Ok(ids) => return Ok(Some(select_wanted(connector, ids, wanted)?)),
-            Err(e) => tracing::error!(
-                "cannot list the partitions of {}: {e}; retrying in {}",
-                connector.name(),
-                humantime::format_duration(delay)
-            ),
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return Ok(None),
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(eh.reconnect_max.as_std());
-    }
 }
 
 async fn finish(instance: &Instance, run_metrics: Option<RunMetrics>) -> Result<BalancedOutcome> {

@@ -228,7 +228,7 @@ impl Engine {
         if !snapshot::is_binary(bytes) {
             return self.restore_json(bytes);
         }
-        self.restore_binary(|read| snapshot::read_snapshot(bytes, read))
+        self.restore_binary(bytes)
     }
 
     /// As [`Engine::restore`], consuming the snapshot: its memory is given back
@@ -238,19 +238,11 @@ impl Engine {
         if !snapshot::is_binary(&bytes) {
             return self.restore_json(&bytes);
         }
-        self.restore_binary(|read| snapshot::read_snapshot_owned(bytes, read))
+        self.restore_binary(snapshot::Draining::new(bytes))
     }
 
-    /// Restores a format 2 snapshot that `open` reads.
-    fn restore_binary(
-        &mut self,
-        open: impl FnOnce(
-            &mut dyn FnMut(
-                &mut snapshot::Reader<'_>,
-            )
-                -> Result<(Value, Option<DetectorError>), snapshot::SnapshotError>,
-        ) -> Result<(Value, Option<DetectorError>), snapshot::SnapshotError>,
-    ) -> Result<(), DetectorError> {
+    /// Restores a format 2 snapshot read from `input`.
+    fn restore_binary(&mut self, input: impl std::io::Read) -> Result<(), DetectorError> {
         let names = self.detector_names();
         let Engine {
             baselines,
@@ -260,7 +252,7 @@ impl Engine {
         } = self;
         // Each detector restores straight from the stream (or from its part's
         // bytes, read one part at a time), never from every part held at once.
-        let read = open(&mut |r| {
+        let read = snapshot::read_snapshot_from(input, |r| {
             baselines.restore_from(r)?;
             let saved_incidents: Value = serde_json::from_slice(&r.bytes()?)?;
             let count: u32 = r.value()?;

@@ -107,17 +107,9 @@ pub fn read_snapshot<T>(
     read_snapshot_from(bytes, read)
 }
 
-/// As [`read_snapshot`], consuming `bytes`: their memory is given back as the
-/// stream moves on ([`Draining`]), so a restore holds the state it builds plus a
-/// shrinking rest of the snapshot, not the whole snapshot to the end.
-pub fn read_snapshot_owned<T>(
-    bytes: Vec<u8>,
-    read: impl FnOnce(&mut Reader<'_>) -> Result<T, SnapshotError>,
-) -> Result<T, SnapshotError> {
-    read_snapshot_from(Draining::new(bytes), read)
-}
-
-fn read_snapshot_from<'a, T>(
+/// As [`read_snapshot`], from any reader (a [`Draining`] buffer gives its memory
+/// back as the stream moves on).
+pub fn read_snapshot_from<'a, T>(
     mut input: impl Read + 'a,
     read: impl FnOnce(&mut Reader<'a>) -> Result<T, SnapshotError>,
 ) -> Result<T, SnapshotError> {

@@ -93,39 +93,10 @@ impl StateMetrics {
     /// Sets the shared gauges to the sum of the partitions' own, detector by
     /// detector; a detector no partition reports any more is set to 0.
     pub fn sum_up(&self, parts: &[&StateMetrics]) {
-        use prometheus::core::Collector;
-        for (shared, pick) in [
-            (
-                &self.principals,
-                (|p: &StateMetrics| p.principals.clone()) as fn(&StateMetrics) -> IntGaugeVec,
-            ),
-            (&self.bytes, |p: &StateMetrics| p.bytes.clone()),
-        ] {
-            let mut sums: std::collections::BTreeMap<String, i64> = Default::default();
-            for family in shared.collect() {
-                for m in family.get_metric() {
-                    if let Some(label) = m.get_label().first() {
-                        sums.insert(label.value().to_owned(), 0);
-                    }
-                }
-            }
-            for part in parts {
-                for family in pick(part).collect() {
-                    for m in family.get_metric() {
-                        let Some(label) = m.get_label().first() else {
-                            continue;
-                        };
-                        // Gauge values are whole numbers here (set from integers).
-                        #[allow(clippy::cast_possible_truncation)]
-                        let value = m.get_gauge().get_value() as i64;
-                        *sums.entry(label.value().to_owned()).or_default() += value;
-                    }
-                }
-            }
-            for (label, sum) in sums {
-                shared.with_label_values(&[label.as_str()]).set(sum);
-            }
-        }
+        let principals: Vec<&IntGaugeVec> = parts.iter().map(|p| &p.principals).collect();
+        sum_by_detector(&self.principals, &principals);
+        let bytes: Vec<&IntGaugeVec> = parts.iter().map(|p| &p.bytes).collect();
+        sum_by_detector(&self.bytes, &bytes);
     }
 
     fn detector(&self, name: &str) -> Arc<str> {
@@ -188,6 +159,32 @@ impl StateMetrics {
             .with_label_values(&["capacity"])
             .inc_by(new(capacity, seen.1));
         *seen = (idle, capacity);
+    }
+}
+
+/// Sets each `detector` series of `shared` to the sum of that series in `parts`
+/// (0 for a series no part has any more).
+fn sum_by_detector(shared: &IntGaugeVec, parts: &[&IntGaugeVec]) {
+    use prometheus::core::Collector;
+    let mut sums = std::collections::BTreeMap::<String, i64>::new();
+    for (vec, counts) in std::iter::once((shared, false)).chain(parts.iter().map(|p| (*p, true))) {
+        for family in vec.collect() {
+            for m in family.get_metric() {
+                let Some(label) = m.get_label().first() else {
+                    continue;
+                };
+                let sum = sums.entry(label.value().to_owned()).or_default();
+                if counts {
+                    // Whole numbers: these gauges are set from integers.
+                    #[allow(clippy::cast_possible_truncation)]
+                    let value = m.get_gauge().get_value() as i64;
+                    *sum += value;
+                }
+            }
+        }
+    }
+    for (label, sum) in sums {
+        shared.with_label_values(&[label.as_str()]).set(sum);
     }
 }
 

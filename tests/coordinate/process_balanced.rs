@@ -111,13 +111,9 @@ async fn spread(
             return by_alive;
         }
         if std::time::Instant::now() >= deadline {
-            let logs: Vec<String> = instances
-                .iter()
-                .map(|i| format!("--- {}\n{}", i.name, i.output()))
-                .collect();
             panic!(
                 "timed out after {STEP:?}: held {counts:?}, holders {who:?}\n{}",
-                logs.join("\n")
+                logs(instances)
             );
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -292,9 +288,7 @@ async fn balanced_instances_share_the_partitions_and_take_over_with_state() {
 
     for (i, _) in &survivors {
         let instance = &mut instances[*i];
-        let pid = i32::try_from(instance.child.id().expect("running")).unwrap();
-        // SAFETY: sending a signal to a child this test started.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        instance.signal(libc::SIGTERM);
         let exit = within("SIGTERM stops it", instance.child.wait())
             .await
             .unwrap();

@@ -13,12 +13,6 @@ use crate::processes::*;
 
 const GROUP: &str = "fenced-group";
 
-fn signal(instance: &Instance, signal: i32) {
-    let pid = i32::try_from(instance.child.id().expect("running")).expect("pid");
-    // SAFETY: sending a signal to a child this test started.
-    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_owner_woken_after_a_takeover_delivers_and_commits_nothing() {
     let azurite = Azurite::start();
@@ -50,7 +44,7 @@ async fn a_frozen_owner_woken_after_a_takeover_delivers_and_commits_nothing() {
     .await;
     // The active one holds an alert it cannot deliver: it tried twice.
     hook.wait_for_requests(2).await;
-    signal(&instances[0], libc::SIGSTOP);
+    instances[0].signal(libc::SIGSTOP);
 
     assert_eq!(the_active_one(&second, &instances).await, 1);
     publish_dealt(&hub, &late, 2, Some(&sentinel(AFTER_THE_HOUR)), &mut all);
@@ -78,7 +72,7 @@ async fn a_frozen_owner_woken_after_a_takeover_delivers_and_commits_nothing() {
     assert!(before.owner_id.starts_with("node1-"), "{before:?}");
 
     let requests = hook.requests();
-    signal(&instances[0], libc::SIGCONT);
+    instances[0].signal(libc::SIGCONT);
     let exit = within("the woken one stops", instances[0].child.wait())
         .await
         .unwrap();
@@ -97,7 +91,7 @@ async fn a_frozen_owner_woken_after_a_takeover_delivers_and_commits_nothing() {
     assert!(after.owner_id.starts_with("node1-"), "{after:?}");
     assert!(after.commit >= before.commit);
 
-    signal(&instances[1], libc::SIGTERM);
+    instances[1].signal(libc::SIGTERM);
     let exit = within("SIGTERM stops the new owner", instances[1].child.wait())
         .await
         .unwrap();

@@ -77,9 +77,7 @@ async fn a_partition_added_while_active_is_claimed_then_read() {
         owner.metadata
     );
 
-    let pid = i32::try_from(instances[0].child.id().expect("running")).unwrap();
-    // SAFETY: sending a signal to a child this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    instances[0].signal(libc::SIGTERM);
     let exit = within("SIGTERM stops it", instances[0].child.wait())
         .await
         .unwrap();

@@ -91,9 +91,7 @@ async fn an_active_instance_cut_off_from_event_hubs_hands_the_group_to_a_standby
         "{readyz}"
     );
 
-    let pid = i32::try_from(instances[1].child.id().expect("running")).unwrap();
-    // SAFETY: sending a signal to a child this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    instances[1].signal(libc::SIGTERM);
     let exit = within("SIGTERM stops it", instances[1].child.wait())
         .await
         .unwrap();

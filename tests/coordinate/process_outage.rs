@@ -101,9 +101,7 @@ async fn thirty_seconds_without_storage_pause_delivery_and_lose_nothing() {
         Some(0.0)
     );
 
-    let pid = i32::try_from(instances[0].child.id().expect("running")).unwrap();
-    // SAFETY: sending a signal to a child this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    instances[0].signal(libc::SIGTERM);
     let exit = within("SIGTERM stops it", instances[0].child.wait())
         .await
         .unwrap();

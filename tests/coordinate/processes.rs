@@ -54,6 +54,13 @@ impl Instance {
         }
     }
 
+    /// Sends it `signal` (SIGTERM, SIGSTOP, SIGCONT).
+    pub(crate) fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id().expect("running")).expect("pid");
+        // SAFETY: sending a signal to a child this test started.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+
     pub(crate) fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -90,6 +97,15 @@ pub(crate) async fn metric(base: &str, family: &str) -> Option<f64> {
     Some(metric_sum(&get(&format!("{base}/metrics")).await?, family))
 }
 
+/// Every instance's log, for a failure message.
+pub(crate) fn logs(instances: &[Instance]) -> String {
+    let logs: Vec<String> = instances
+        .iter()
+        .map(|i| format!("--- {}\n{}", i.name, i.output()))
+        .collect();
+    logs.join("\n")
+}
+
 /// Waits until exactly one of `bases` says it is active; returns its index.
 pub(crate) async fn the_active_one(bases: &[(usize, String)], instances: &[Instance]) -> usize {
     let deadline = std::time::Instant::now() + STEP;
@@ -112,13 +128,9 @@ pub(crate) async fn the_active_one(bases: &[(usize, String)], instances: &[Insta
             return one;
         }
         if std::time::Instant::now() >= deadline {
-            let logs: Vec<String> = instances
-                .iter()
-                .map(|i| format!("--- {}\n{}", i.name, i.output()))
-                .collect();
             panic!(
                 "timed out after {STEP:?} waiting for an active instance\n{}",
-                logs.join("\n")
+                logs(instances)
             );
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -332,9 +344,7 @@ async fn kill_9_of_the_active_one_loses_no_alert_and_keeps_what_was_learned() {
         if i == first {
             continue;
         }
-        let pid = i32::try_from(instance.child.id().expect("running")).unwrap();
-        // SAFETY: sending a signal to a child this test started.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        instance.signal(libc::SIGTERM);
         let exit = within("SIGTERM stops it", instance.child.wait())
             .await
             .unwrap();
